@@ -1,0 +1,39 @@
+// Bundles the launcher into dist/ for Node >= 18.20.
+// One ESM entry; everything off the launch path (execa's spawn fallback, the
+// `yaml` parser used only to point at the line of a config error) is a lazy
+// chunk, so an ordinary launch evaluates as little JavaScript as possible.
+// koffi is a native addon and stays external: it is required from
+// node_modules next to dist/ (see debian/ for how the package ships it).
+import { fileURLToPath } from 'node:url';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+
+// Where the shipped configuration layer lives. The Debian build sets
+// /usr/share/tails-launch; a checkout's own build uses the checkout itself,
+// so that bin/tails-launch in the repo runs the repo's profiles.
+const shippedDir = process.env.TAILS_LAUNCH_SHIPPED_DIR ?? fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+
+await build({
+  entryPoints: { 'tails-launch': 'src/cli/main.ts' },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node18.20',
+  minify: true,
+  sourcemap: false,
+  legalComments: 'none',
+  // typescript: cosmiconfig's .ts loader, which we never use (configs are data).
+  external: ['koffi', 'typescript'],
+  define: { __SHIPPED_DIR__: JSON.stringify(shippedDir), __VERSION__: JSON.stringify(version) },
+  outExtension: { '.js': '.mjs' },
+  // Bundled CommonJS dependencies call require(); ESM has none.
+  banner: { js: "import{createRequire as __tlRequire}from'node:module';const require=__tlRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
+
+// The launcher's own torsocks.conf travels with the bundle.
+copyFileSync('src/backends/torsocks.conf', 'dist/torsocks.conf');

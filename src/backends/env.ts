@@ -1,0 +1,49 @@
+// For proxy-aware applications that must not be LD_PRELOADed (Tor Browser,
+// curl): only the environment tells them where Tor is. Nothing enforces it,
+// so profiles use it only for applications known to honour these variables
+// (or confined by a network namespace whose only way out is Tor).
+import type { Backend, SocksEndpoint } from './backend';
+import type { SocksAuth } from '../isolation/credentials';
+
+function hostForUrl(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+/** socks5h: names are resolved by Tor, never locally. */
+export function socksUrl(endpoint: SocksEndpoint, auth: SocksAuth): string {
+  const userinfo =
+    auth.kind === 'userpass' ? `${encodeURIComponent(auth.username)}:${encodeURIComponent(auth.password)}@` : '';
+  return `socks5h://${userinfo}${hostForUrl(endpoint.address)}:${endpoint.port}`;
+}
+
+export const envBackend: Backend = {
+  name: 'env',
+  cannotIsolate: (mode) =>
+    mode === 'process'
+      ? 'isolation "process" needs backend torsocks: environment variables are inherited by child processes'
+      : null,
+  step(endpoint, auth) {
+    const url = socksUrl(endpoint, auth);
+    const hostPort = `${hostForUrl(endpoint.address)}:${endpoint.port}`;
+    return {
+      wrapper: null,
+      wrapperArgs: [],
+      env: {
+        ALL_PROXY: url,
+        all_proxy: url,
+        // Also the scheme-specific ones: a program that reads only these then
+        // uses Tor, or fails on the socks5h scheme, instead of going direct.
+        http_proxy: url,
+        https_proxy: url,
+        HTTPS_PROXY: url,
+        SOCKS_SERVER: hostPort,
+        SOCKS5_SERVER: hostPort,
+        TOR_SOCKS_HOST: endpoint.address,
+        TOR_SOCKS_PORT: String(endpoint.port),
+      },
+      notes: [
+        'The env backend only sets proxy variables: the application must honour them. Use it only for proxy-aware applications or inside a network namespace that leads only to Tor.',
+      ],
+    };
+  },
+};

@@ -1,0 +1,9 @@
+import type { Backend } from './backend';
+import type { BackendName } from '../profile/schema';
+import { envBackend } from './env';
+import { torsocksBackend } from './torsocks';
+
+export const BACKENDS: Record<BackendName, Backend> = {
+  torsocks: torsocksBackend,
+  env: envBackend,
+};

@@ -1,0 +1,70 @@
+import type { CallerState } from '../../exec/caller-state';
+import { isExecveAvailable } from '../../exec/execve';
+import type { Check, Plan } from '../../plan/types';
+import { writeAll } from '../output';
+import type { Command } from '../parse-args';
+import { planLaunch } from '../plan-launch';
+
+/** Quotes a word for a POSIX shell only when it needs it, so argv reads as a command line. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+function describeCheck(check: Check): string {
+  switch (check.kind) {
+    case 'placement':
+      return `REFUSED  placement ${[check.netns && `netns ${check.netns}`, check.user && `user ${check.user}`].filter(Boolean).join(', ')}: not supported yet, the launch is refused`;
+    case 'socks5':
+      return `at run   SOCKS5 handshake (${check.auth}) with ${check.address}:${check.port}, ${check.timeoutMs / 1000} s timeout${check.waitSeconds ? `, waiting up to ${check.waitSeconds} s for Tor` : ''}`;
+    default: {
+      const state = check.status === 'ok' ? 'ok      ' : check.status === 'not-found' ? 'MISSING ' : 'BROKEN  ';
+      const where = check.status === 'ok' ? ` -> ${check.path}` : check.path ? ` at ${check.path}` : ' on PATH';
+      return `${state} ${check.kind} '${check.name}'${where}${check.status === 'not-found' ? ' not found' : ''}${check.reason ? ` (${check.reason})` : ''}`;
+    }
+  }
+}
+
+export function formatPlan(plan: Plan): string {
+  const lines: string[] = [];
+  const add = (label: string, value: string) => lines.push(`${label.padEnd(12)}${value}`);
+  add('profile', `${plan.profile.name}${plan.profile.description ? ` - ${plan.profile.description}` : ''}`);
+  plan.profile.sources.forEach((source, i) => add(i === 0 ? 'defined in' : '  extends', source));
+  const l = plan.listener;
+  add('listener', `${l.name}: ${l.address}:${l.port}${l.flags.length ? ` [${l.flags.join(' ')}]` : ''}${l.netns ? ` in netns ${l.netns}` : ''}`);
+  if (l.connect.address !== l.address || l.connect.port !== l.port) add('  reached as', `${l.connect.address}:${l.connect.port}`);
+  add('  from', l.source);
+  const s = plan.isolation.socks;
+  const socks =
+    s.auth === 'userpass'
+      ? `SOCKS5 username ${s.username}, password ${s.password}${s.perLaunch ? ' (random per launch)' : ''}`
+      : s.auth === 'per-process'
+        ? s.description
+        : 'no SOCKS authentication (streams may share circuits)';
+  add('isolation', `${plan.isolation.mode}${plan.identity ? `, identity ${plan.identity}` : ''}: ${socks}`);
+  add('backend', plan.backend);
+  if (plan.placement.netns || plan.placement.user) {
+    add('placement', [plan.placement.netns && `netns ${plan.placement.netns}`, plan.placement.user && `user ${plan.placement.user}`].filter(Boolean).join(', '));
+  }
+  const m = plan.exec.method;
+  add('exec', m.method === 'execve' ? 'execve through koffi: tails-launch is replaced, no process stays' : `spawn and wait (${m.reason})`);
+  add('  file', plan.exec.file ?? '(not found)');
+  add('  argv', plan.exec.argv.map(shellQuote).join(' '));
+  add('  fds', plan.fds.join(' '));
+  lines.push('environment');
+  for (const [name, value] of Object.entries(plan.env.set)) add('  set', `${name}=${shellQuote(value)}`);
+  for (const name of plan.env.removed) add('  removed', name);
+  add('  scrubbed', plan.env.scrubPolicy.join(', '));
+  lines.push('checks');
+  for (const check of plan.checks) lines.push(`  ${describeCheck(check)}`);
+  if (plan.notes.length) {
+    lines.push('notes');
+    for (const note of plan.notes) lines.push(`  - ${note}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function explain(command: Extract<Command, { kind: 'explain' }>, caller: CallerState): Promise<number> {
+  const { plan } = await planLaunch(command, caller, isExecveAvailable());
+  writeAll(1, command.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan));
+  return 0;
+}

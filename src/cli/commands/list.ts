@@ -1,0 +1,53 @@
+import { ConfigError, formatProblem } from '../../profile/config-error';
+import { configLayers } from '../../profile/layers';
+import { listProfiles, loadListeners } from '../../profile/load';
+import { resolveProfile, type ResolvedProfile } from '../../profile/resolve';
+import { EXIT } from '../exit-codes';
+import { writeAll } from '../output';
+import type { Command } from '../parse-args';
+
+type Entry = { name: string; profile: ResolvedProfile } | { name: string; error: string };
+
+function toJson(entry: Entry): unknown {
+  if ('error' in entry) return { name: entry.name, error: entry.error };
+  const p = entry.profile;
+  return {
+    name: p.name,
+    description: p.description,
+    listener: { name: p.listener.name, address: p.listener.address, port: p.listener.port, flags: p.listener.flags, netns: p.listener.netns },
+    isolation: p.isolation,
+    backend: p.backend,
+    placement: p.placement,
+    sources: p.sources,
+  };
+}
+
+function table(entries: Entry[]): string {
+  const rows = entries.map((e) =>
+    'error' in e
+      ? [e.name, 'INVALID', '', '', e.error]
+      : [e.name, `${e.profile.listener.name} ${e.profile.listener.address}:${e.profile.listener.port}`, e.profile.isolation, e.profile.backend, e.profile.description ?? ''],
+  );
+  const all = [['PROFILE', 'LISTENER', 'ISOLATION', 'BACKEND', 'DESCRIPTION'], ...rows];
+  const widths = [0, 1, 2, 3].map((c) => Math.max(...all.map((r) => r[c]!.length)));
+  return `${all.map((r) => r.map((cell, c) => (c < 4 ? cell.padEnd(widths[c]!) : cell)).join('  ').trimEnd()).join('\n')}\n`;
+}
+
+/** Every profile of every layer, resolved. Exit 65 when any is invalid (after listing them all). */
+export async function list(command: Extract<Command, { kind: 'list' }>): Promise<number> {
+  const layers = configLayers(command.options.configDir, process.env);
+  const listeners = await loadListeners(layers);
+  const { profiles, problems } = listProfiles(layers);
+  const entries: Entry[] = [];
+  for (const name of [...profiles.keys()].sort()) {
+    try {
+      entries.push({ name, profile: await resolveProfile(layers, listeners, name) });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      entries.push({ name, error: formatProblem(error.problems[0]!) });
+    }
+  }
+  writeAll(1, command.json ? `${JSON.stringify(entries.map(toJson), null, 2)}\n` : table(entries));
+  for (const problem of problems) writeAll(2, `tails-launch: ${formatProblem(problem)}\n`);
+  return entries.some((e) => 'error' in e) || problems.length ? EXIT.config : 0;
+}

@@ -1,0 +1,24 @@
+// Exit statuses of tails-launch itself. Once execve succeeds the status is the
+// application's own; these are only ever seen when nothing was launched.
+// 64-78 follow sysexits.h so that scripts can tell the cases apart; 126/127
+// follow the shell's convention for "cannot execute" and "not found".
+export const EXIT = {
+  /** Bad command line: unknown option, missing profile name, bad --identity. */
+  usage: 64,
+  /** A configuration file is invalid (names file, line and field). */
+  config: 65,
+  /** No profile of that name in any configuration layer. */
+  unknownProfile: 66,
+  /** The Tor SOCKS listener did not answer a SOCKS5 handshake. */
+  torUnreachable: 69,
+  /** A bug in tails-launch: reported in one line, never a stack trace. */
+  internal: 70,
+  /** The profile needs something this version refuses to do (placement). */
+  refused: 77,
+  /** The application or the wrapper exists but cannot be executed. */
+  cannotExecute: 126,
+  /** The application or the wrapper was not found. */
+  notFound: 127,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

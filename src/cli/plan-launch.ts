@@ -1,0 +1,34 @@
+// The pure middle of the pipeline, wired to its inputs: layers -> listeners ->
+// profile -> plan. Shared by `run` and `explain`, so explain shows exactly
+// what run would do.
+import { randomBytes } from 'node:crypto';
+import type { CallerState } from '../exec/caller-state';
+import type { ExecMethod } from '../exec/types';
+import { buildPlan, type PlannedLaunch } from '../plan/build-plan';
+import { findExecutable } from '../preflight/find-executable';
+import { configLayers } from '../profile/layers';
+import { loadListeners } from '../profile/load';
+import { resolveProfile } from '../profile/resolve';
+import type { GlobalOptions } from './parse-args';
+
+export async function planLaunch(
+  request: { profile: string; args: string[]; options: GlobalOptions },
+  caller: CallerState,
+  execMethod: ExecMethod,
+): Promise<PlannedLaunch> {
+  const layers = configLayers(request.options.configDir, process.env);
+  const listeners = await loadListeners(layers);
+  const profile = await resolveProfile(layers, listeners, request.profile);
+  return buildPlan({
+    profile,
+    identity: request.options.identity,
+    args: request.args,
+    environment: process.env,
+    cwd: process.cwd(),
+    fds: caller.fds,
+    execMethod,
+    randomHex: () => randomBytes(16).toString('hex'),
+    findExecutable,
+    waitForTor: request.options.waitForTor,
+  });
+}

@@ -1,0 +1,79 @@
+// Turns schema issues into problems that name the file, the line and the
+// field. The line is found by re-parsing the file with the `yaml` package,
+// which keeps source positions; it is loaded only here, on the error path,
+// so that an ordinary launch does not pay for it.
+import type { ConfigProblem } from './config-error';
+
+export interface SchemaIssue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  keys?: string[];
+  values?: unknown[];
+  expected?: string;
+  minimum?: number | bigint;
+  maximum?: number | bigint;
+  origin?: string;
+  format?: string;
+}
+
+function describe(issue: SchemaIssue): string {
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return `unknown field${issue.keys && issue.keys.length > 1 ? 's' : ''} ${issue.keys?.map((k) => `'${k}'`).join(', ')}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values?.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_type':
+      return issue.expected ? `must be ${article(issue.expected)}` : 'has the wrong type';
+    case 'too_small':
+      return issue.origin === 'string' ? `must not be empty` : `must be at least ${issue.minimum}`;
+    case 'too_big':
+      return `must be at most ${issue.maximum}`;
+    case 'invalid_format':
+      return issue.format === 'regex' ? `must be ${issue.message}` : `must be ${article(issue.format ?? 'valid')} address`;
+    case 'invalid_union':
+      return 'must be an IPv4 or IPv6 address (numeric: no host names)';
+    default:
+      return issue.message;
+  }
+}
+
+function article(word: string): string {
+  return /^[aeiou]/i.test(word) ? `an ${word}` : `a ${word}`;
+}
+
+export async function problemsFromIssues(file: string, text: string, issues: SchemaIssue[]): Promise<ConfigProblem[]> {
+  const { LineCounter, parseDocument, isMap, isPair, isScalar } = await import('yaml');
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  const lineOf = (offset: number | undefined) => (offset === undefined ? undefined : lineCounter.linePos(offset).line);
+
+  // The node at PATH, or the deepest existing ancestor's.
+  function locate(path: PropertyKey[], key?: string): number | undefined {
+    let node: unknown = doc.contents;
+    let line = lineOf((node as { range?: [number] } | null)?.range?.[0]);
+    for (const segment of key === undefined ? path : [...path, key]) {
+      if (!isMap(node) && !(node && typeof node === 'object' && 'items' in node)) break;
+      const items = (node as { items: unknown[] }).items;
+      const item = isMap(node)
+        ? items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment))
+        : items[Number(segment)];
+      if (!item) break;
+      const keyNode = isPair(item) ? item.key : item;
+      line = lineOf((keyNode as { range?: [number] } | null)?.range?.[0]) ?? line;
+      node = isPair(item) ? item.value : item;
+    }
+    return line;
+  }
+
+  return issues.map((issue) => {
+    const key = issue.code === 'unrecognized_keys' ? issue.keys?.[0] : undefined;
+    const fieldPath = key === undefined ? issue.path : [...issue.path, key];
+    return {
+      file,
+      line: locate(issue.path, key),
+      field: fieldPath.length ? fieldPath.map(String).join('.') : undefined,
+      message: describe(issue),
+    };
+  });
+}

@@ -1,0 +1,25 @@
+// Checks of one profile file that a schema cannot express.
+import { isReservedForProfiles } from '../plan/env-policy';
+import type { SchemaIssue } from './describe-issue';
+import type { ProfileFile } from './schema';
+
+function issue(path: PropertyKey[], message: string): SchemaIssue {
+  return { code: 'custom', path, message };
+}
+
+export function lintProfile(profile: ProfileFile): SchemaIssue[] {
+  const issues: SchemaIssue[] = [];
+  for (const name of Object.keys(profile.env?.set ?? {})) {
+    if (isReservedForProfiles(name)) {
+      issues.push(issue(['env', 'set', name], `may not be set by a profile: the backend owns the proxy and wrapper variables (a profile cannot route around Tor)`));
+    }
+  }
+  const command = profile.command;
+  if (command !== undefined && command.includes('/') && !command.startsWith('/')) {
+    issues.push(issue(['command'], 'must be an absolute path or a plain name looked up on PATH'));
+  }
+  if (profile.backend === 'env' && profile.isolation === 'process') {
+    issues.push(issue(['isolation'], '"process" needs backend torsocks: environment variables are inherited by child processes'));
+  }
+  return issues;
+}

@@ -1,0 +1,162 @@
+// Resolution: a profile name becomes one complete profile, its `extends`
+// chain merged, its listener looked up, every cross-field rule checked.
+import { ConfigError, type ConfigProblem } from './config-error';
+import { problemsFromIssues, type SchemaIssue } from './describe-issue';
+import type { Layer } from './layers';
+import { findProfile, readProfileFile, type ProfileLocation, type SourcedListener } from './load';
+import { readConfigFile } from './read-config-file';
+import type { BackendName, IsolationMode, ListenerConfig, ProfileFile } from './schema';
+import { BACKENDS } from '../backends';
+import { EXIT } from '../cli/exit-codes';
+import { LaunchError } from '../cli/launch-error';
+
+export interface ResolvedListener {
+  name: string;
+  file: string;
+  address: string;
+  port: number;
+  flags: string[];
+  netns: string | null;
+  /** Where applications connect (client_address/port, else address/port). */
+  connect: { address: string; port: number };
+}
+
+export interface ResolvedProfile {
+  name: string;
+  /** Files that contributed, the profile's own first, then what it extends. */
+  sources: string[];
+  description: string | null;
+  command: string | null;
+  args: string[];
+  listener: ResolvedListener;
+  isolation: IsolationMode;
+  backend: BackendName;
+  env: { set: Record<string, string>; unset: string[] };
+  waitForTor: number;
+  placement: { netns: string | null; user: string | null };
+}
+
+type Field = keyof ProfileFile;
+const SCALAR_FIELDS = ['description', 'command', 'args', 'listener', 'isolation', 'backend', 'wait_for_tor', 'netns', 'user'] as const;
+
+interface Merged {
+  values: Partial<ProfileFile>;
+  env: { set: Record<string, string>; unset: Set<string> };
+  /** Which file set each field: errors point there. */
+  origin: Partial<Record<Field | `env.set.${string}`, string>>;
+  sources: string[];
+}
+
+export class UnknownProfileError extends LaunchError {
+  constructor(name: string, layers: Layer[]) {
+    super(
+      EXIT.unknownProfile,
+      `no profile named '${name}' (looked in ${layers.map((l) => `${l.dir}/profiles`).join(', ')}); 'tails-launch list' shows the profiles`,
+    );
+  }
+}
+
+/** Reads NAME and what it extends, base first. A profile may extend its own name: that is the definition one layer down. */
+async function mergeChain(layers: Layer[], name: string): Promise<Merged> {
+  const chain: { file: string; data: ProfileFile }[] = [];
+  const seen = new Set<string>();
+  const found = findProfile(layers, name);
+  if (!found) throw new UnknownProfileError(name, layers);
+  let location: ProfileLocation = found;
+  for (;;) {
+    if (seen.has(location.file)) {
+      throw new ConfigError([{ file: location.file, field: 'extends', message: `extends itself in a cycle (${[...seen].join(' -> ')})` }]);
+    }
+    seen.add(location.file);
+    const data = await readProfileFile(location.file);
+    chain.unshift({ file: location.file, data });
+    if (data.extends === undefined) break;
+    const below: number = data.extends === location.name ? location.layer - 1 : layers.length - 1;
+    const parent: ProfileLocation | null = below >= 0 ? findProfile(layers, data.extends, below) : null;
+    if (!parent) {
+      throw new ConfigError(await locate(location.file, ['extends'], `no profile named '${data.extends}' to extend`));
+    }
+    location = parent;
+  }
+  const merged: Merged = { values: {}, env: { set: {}, unset: new Set() }, origin: {}, sources: chain.map((c) => c.file).reverse() };
+  for (const { file, data } of chain) {
+    for (const field of SCALAR_FIELDS) {
+      if (data[field] !== undefined) {
+        (merged.values as Record<string, unknown>)[field] = data[field];
+        merged.origin[field] = file;
+      }
+    }
+    // A child's unset removes what a parent set, and a child's set undoes a parent's unset.
+    for (const variable of data.env?.unset ?? []) {
+      delete merged.env.set[variable];
+      merged.env.unset.add(variable);
+    }
+    for (const [variable, value] of Object.entries(data.env?.set ?? {})) {
+      merged.env.set[variable] = value;
+      merged.env.unset.delete(variable);
+      merged.origin[`env.set.${variable}`] = file;
+    }
+  }
+  return merged;
+}
+
+async function locate(file: string, path: PropertyKey[], message: string): Promise<ConfigProblem[]> {
+  const loaded = readConfigFile(file);
+  const issue: SchemaIssue = { code: 'custom', path, message };
+  return loaded ? problemsFromIssues(file, loaded.text, [issue]) : [{ file, field: path.join('.'), message }];
+}
+
+function resolveListener(sourced: SourcedListener): ResolvedListener {
+  const c: ListenerConfig = sourced.config;
+  return {
+    name: sourced.name,
+    file: sourced.file,
+    address: c.address,
+    port: c.port,
+    flags: c.flags ?? [],
+    netns: c.netns ?? null,
+    connect: { address: c.client_address ?? c.address, port: c.client_port ?? c.port },
+  };
+}
+
+export async function resolveProfile(layers: Layer[], listeners: Map<string, SourcedListener>, name: string): Promise<ResolvedProfile> {
+  const { values, env, origin, sources } = await mergeChain(layers, name);
+  const problems: ConfigProblem[] = [];
+  const fail = async (field: Field, message: string) => {
+    problems.push(...(await locate(origin[field] ?? sources[0]!, origin[field] ? [field] : [], `${origin[field] ? '' : `${field}: `}${message}`)));
+  };
+
+  for (const field of ['listener', 'isolation', 'backend'] as const) {
+    if (values[field] === undefined) await fail(field, `profile '${name}' sets no ${field} (directly or through extends)`);
+  }
+  const sourcedListener = values.listener === undefined ? undefined : listeners.get(values.listener);
+  if (values.listener !== undefined && !sourcedListener) {
+    await fail('listener', `no listener named '${values.listener}' (defined: ${[...listeners.keys()].join(', ')})`);
+  }
+  if (values.backend && values.isolation) {
+    const reason = BACKENDS[values.backend].cannotIsolate(values.isolation);
+    if (reason) await fail('isolation', reason);
+  }
+  const listenerNetns = sourcedListener?.config.netns;
+  if (listenerNetns !== undefined && values.netns !== listenerNetns) {
+    await fail(
+      values.netns === undefined ? 'listener' : 'netns',
+      `listener '${values.listener}' is reachable only from network namespace '${listenerNetns}': set netns: ${listenerNetns}`,
+    );
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    name,
+    sources,
+    description: values.description ?? null,
+    command: values.command ?? null,
+    args: values.args ?? [],
+    listener: resolveListener(sourcedListener!),
+    isolation: values.isolation!,
+    backend: values.backend!,
+    env: { set: env.set, unset: [...env.unset].sort() },
+    waitForTor: values.wait_for_tor ?? 0,
+    placement: { netns: values.netns ?? null, user: values.user ?? null },
+  };
+}

@@ -1,0 +1,76 @@
+// The configuration format, as zod/mini schemas (zod/mini: the same checks as
+// zod at a fraction of the start-up cost; the launcher parses a profile on
+// every application start). `npm run schema` publishes these as JSON Schema.
+import * as z from 'zod/mini';
+import { ENV_NAME_PATTERN, NAME_PATTERN } from './names';
+
+/** Isolation modes, see src/isolation/credentials.ts. */
+export const ISOLATION_MODES = ['app', 'launch', 'process', 'none'] as const;
+export type IsolationMode = (typeof ISOLATION_MODES)[number];
+
+/** Backends: each one a way of sending an application through Tor. None bypasses it. */
+export const BACKENDS = ['torsocks', 'env'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/**
+ * SocksPort flags as tor(1) spells them. Isolation flags take a `No` prefix;
+ * `SessionGroup=N` joins listeners. Kept to what Tor accepts so that
+ * `tails-launch torrc` can print them verbatim.
+ */
+const ISOLATE_FLAG = /^(No)?(IsolateClientAddr|IsolateSOCKSAuth|IsolateClientProtocol|IsolateDestPort|IsolateDestAddr|KeepAliveIsolateSOCKSAuth)$/;
+const OTHER_FLAG = /^(ExtendedErrors|PreferSOCKSNoAuth|OnionTrafficOnly|NoIPv4Traffic|IPv6Traffic|NoDNSRequest|NoOnionTraffic|PreferIPv6|CacheIPv4DNS|CacheIPv6DNS|CacheDNS|UseIPv4Cache|UseIPv6Cache|UseDNSCache|PreferIPv6Automap|SessionGroup=\d+)$/;
+
+const name = z.string().check(z.regex(NAME_PATTERN, 'a name: lower-case letters, digits, ".", "_" or "-", at most 64'));
+// torsocks takes numeric addresses only (FACTS §4), and so do we: a host name
+// would need a DNS lookup outside Tor before the first byte reaches it.
+const ipAddress = z.union([z.ipv4(), z.ipv6()]);
+const port = z.int().check(z.minimum(1), z.maximum(65535));
+const torFlag = z.string().check(
+  z.refine((flag) => ISOLATE_FLAG.test(flag) || OTHER_FLAG.test(flag), 'not a Tor SocksPort flag (see tor(1), SocksPort)'),
+);
+
+export const listenerSchema = z.strictObject({
+  description: z.optional(z.string()),
+  address: ipAddress,
+  port,
+  flags: z.optional(z.array(torFlag)),
+  /** The network namespace from which applications reach this listener. */
+  netns: z.optional(name),
+  /** Where applications connect, when it differs from address:port (from inside `netns`). */
+  client_address: z.optional(ipAddress),
+  client_port: z.optional(port),
+});
+export type ListenerConfig = z.infer<typeof listenerSchema>;
+
+export const listenersFileSchema = z.strictObject({
+  listeners: z.record(name, listenerSchema),
+});
+export type ListenersFile = z.infer<typeof listenersFileSchema>;
+
+const envName = z.string().check(z.regex(ENV_NAME_PATTERN, 'an environment variable name'));
+
+export const profileFileSchema = z.strictObject({
+  description: z.optional(z.string()),
+  /** Another profile whose fields this one starts from. */
+  extends: z.optional(name),
+  /** Absolute path, or a name looked up on PATH. Absent: the command is the first argument. */
+  command: z.optional(z.string().check(z.minLength(1), z.refine((c) => !c.includes('\0'), 'contains a NUL byte'))),
+  /** Arguments put before the user's own. */
+  args: z.optional(z.array(z.string())),
+  listener: z.optional(name),
+  isolation: z.optional(z.enum(ISOLATION_MODES)),
+  backend: z.optional(z.enum(BACKENDS)),
+  env: z.optional(
+    z.strictObject({
+      set: z.optional(z.record(envName, z.string())),
+      unset: z.optional(z.array(envName)),
+    }),
+  ),
+  /** Seconds to wait for Tor's SocksPort before giving up (default 0: check once). */
+  wait_for_tor: z.optional(z.int().check(z.minimum(0), z.maximum(600))),
+  /** Placement: run inside this network namespace. Not yet supported for launching. */
+  netns: z.optional(name),
+  /** Placement: run as this user. Not yet supported for launching. */
+  user: z.optional(z.string().check(z.regex(/^[a-z_][a-z0-9_-]*\$?$/, 'a user name'))),
+});
+export type ProfileFile = z.infer<typeof profileFileSchema>;

@@ -23,7 +23,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node18.20',
-  minify: true,
+  minify: process.env.TAILS_LAUNCH_DEBUG_BUILD !== "1",
   sourcemap: false,
   legalComments: 'none',
   // typescript: cosmiconfig's .ts loader, which we never use (configs are data).

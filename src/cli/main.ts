@@ -41,6 +41,8 @@ function report(error: unknown): never {
   }
   // A bug: still one line, never a stack trace, and never a launch.
   const message = error instanceof Error ? error.message : String(error);
+  // TAILS_LAUNCH_DEBUG=1 is for developers only (the app never sees it: TAILS_LAUNCH_* is scrubbed).
+  if (process.env.TAILS_LAUNCH_DEBUG === '1') writeAll(2, `${(error as Error)?.stack}\n`);
   writeAll(2, `tails-launch: internal error: ${message.split('\n')[0]} (please report this bug)\n`);
   process.exit(EXIT.internal);
 }

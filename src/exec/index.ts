@@ -1,0 +1,20 @@
+import type { CallerState } from './caller-state';
+import { isExecveAvailable, replaceProcess } from './execve';
+import type { ExecRequest } from './types';
+
+export { CALLER_ENV, captureCallerState, signalsInMask, type CallerState } from './caller-state';
+export { isExecveAvailable, replaceProcess } from './execve';
+export type { ExecMethod, ExecRequest } from './types';
+
+/**
+ * Hands over to the application: replaces this process with execve when
+ * koffi loads (the normal case: nothing of Node remains, same PID), else runs
+ * it as a child and exits the way it did. Never returns; throws LaunchError
+ * (126/127, one line) when the program cannot be started.
+ */
+export async function execute(req: ExecRequest, caller: CallerState): Promise<never> {
+  if (isExecveAvailable().method === 'execve') replaceProcess(req, caller);
+  // The fallback (and execa with it) is loaded only on this path.
+  const { spawnAndWait } = await import('./spawn-fallback');
+  return spawnAndWait(req, caller);
+}

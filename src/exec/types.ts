@@ -1,0 +1,22 @@
+/**
+ * What the exec stage needs: the last, side-effecting end of the pipeline.
+ * Everything here is plain data taken from the plan.
+ */
+export interface ExecRequest {
+  /** Absolute path of the program to execute (the wrapper, e.g. /usr/bin/torsocks). */
+  file: string;
+  /** Complete argv, argv[0] included. */
+  argv: string[];
+  /** Complete environment of the new program image (no inheritance beyond this). */
+  env: Record<string, string>;
+  /**
+   * Descriptors the new image must receive: exactly the caller's inherited
+   * ones (0-2 and whatever it passed), never one of Node's own.
+   */
+  fds: number[];
+}
+
+/** How the launcher will hand over to the application. */
+export type ExecMethod =
+  | { method: 'execve'; via: 'koffi' }
+  | { method: 'spawn'; via: 'execa'; reason: string };

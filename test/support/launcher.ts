@@ -1,0 +1,72 @@
+// Runs the real, built launcher through its real sh front, and builds
+// throw-away configuration directories for --config-dir.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa, type Options } from 'execa';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const LAUNCHER = join(ROOT, 'bin', 'tails-launch');
+export const SHIPPED_PROFILES = join(ROOT, 'profiles');
+
+/** A small, clean environment: the developer's proxy variables never leak into a test. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME ?? '/root', LANG: 'C.UTF-8', ...extra };
+}
+
+export interface LauncherResult {
+  exitCode: number | undefined;
+  signal: string | undefined;
+  stdout: string;
+  stderr: string;
+  pid: number | undefined;
+}
+
+/** Runs `bin/tails-launch ARGS`, never throwing on a non-zero exit. */
+export async function runLauncher(args: string[], options: Options = {}): Promise<LauncherResult> {
+  const result = await execa(LAUNCHER, args, {
+    reject: false,
+    extendEnv: false,
+    env: cleanEnv(),
+    timeout: 20_000,
+    stdin: 'ignore',
+    ...options,
+  } as Options);
+  return {
+    exitCode: result.exitCode,
+    signal: result.signal,
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
+    pid: (result as unknown as { pid?: number }).pid,
+  };
+}
+
+export interface ListenerSpec {
+  address?: string;
+  port: number;
+  flags?: string[];
+  netns?: string;
+  client_address?: string;
+  client_port?: number;
+}
+
+/**
+ * Writes a configuration directory: listeners.yml from LISTENERS and one
+ * profiles/NAME.yml per entry of PROFILES (YAML text, written verbatim).
+ */
+export function makeConfigDir(listeners: Record<string, ListenerSpec>, profiles: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tails-launch-config-'));
+  mkdirSync(join(dir, 'profiles'));
+  const lines = ['listeners:'];
+  for (const [name, l] of Object.entries(listeners)) {
+    lines.push(`  ${name}:`, `    address: ${l.address ?? '127.0.0.1'}`, `    port: ${l.port}`);
+    if (l.flags) lines.push(`    flags: [${l.flags.join(', ')}]`);
+    if (l.netns) lines.push(`    netns: ${l.netns}`);
+    if (l.client_address) lines.push(`    client_address: ${l.client_address}`);
+    if (l.client_port) lines.push(`    client_port: ${l.client_port}`);
+  }
+  writeFileSync(join(dir, 'listeners.yml'), `${lines.join('\n')}\n`);
+  for (const [name, text] of Object.entries(profiles)) writeFileSync(join(dir, 'profiles', `${name}.yml`), text);
+  return dir;
+}

@@ -1,0 +1,132 @@
+// The plan of every shipped profile, computed by the pure pipeline from the
+// repository's own listeners.yml and profiles/, with the outside world
+// (PATH lookups, randomness, the exec method) given as plain inputs.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { buildPlan } from '../../src/plan/build-plan';
+import type { Plan } from '../../src/plan/types';
+import { loadListeners } from '../../src/profile/load';
+import { resolveProfile } from '../../src/profile/resolve';
+import type { Layer } from '../../src/profile/layers';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const SHIPPED: Layer[] = [{ name: 'shipped', dir: ROOT }];
+const NAMES = readdirSync(join(ROOT, 'profiles')).map((f) => f.replace(/\.yml$/, '')).sort();
+
+async function planOf(name: string, args: string[] = [], identity: string | null = null, environment: Record<string, string> = {}): Promise<Plan> {
+  const profile = await resolveProfile(SHIPPED, await loadListeners(SHIPPED), name);
+  return buildPlan({
+    profile,
+    identity,
+    args: profile.command === null && args.length === 0 ? ['/usr/bin/true'] : args,
+    environment: { PATH: '/usr/bin:/bin', HOME: '/home/amnesia', ...environment },
+    cwd: '/home/amnesia',
+    fds: [0, 1, 2],
+    execMethod: { method: 'execve', via: 'koffi' },
+    randomHex: () => '0123456789abcdef0123456789abcdef',
+    findExecutable: (command) => ({ status: 'ok', path: command.startsWith('/') ? command : `/usr/bin/${command}` }),
+  }).plan;
+}
+
+describe('shipped profiles', () => {
+  it('are exactly the set the design names', () => {
+    expect(NAMES).toEqual([
+      'curl', 'default', 'electrum', 'git', 'htpdate', 'onionshare', 'pidgin', 'ssh', 'tails-iuk-get-target-file',
+      'tails-security-check', 'tails-upgrade-frontend', 'thunderbird', 'tor-browser', 'totem', 'wget', 'whisperback', 'whois',
+    ]);
+  });
+
+  // Tails' own test suite (features/tor_stream_isolation.feature) asserts these.
+  it.each([
+    ['htpdate', 9062],
+    ['tails-security-check', 9062],
+    ['tails-upgrade-frontend', 9062],
+    ['whisperback', 9062],
+    ['tails-iuk-get-target-file', 9063],
+    ['ssh', 9050],
+    ['pidgin', 9050],
+    ['thunderbird', 9050],
+    ['curl', 9050],
+  ])('%s uses SocksPort %i', async (name, port) => {
+    const plan = await planOf(name);
+    expect(plan.listener.port).toBe(port);
+    expect(plan.listener.address).toBe('127.0.0.1');
+    expect(plan.checks.find((c) => c.kind === 'socks5')).toMatchObject({ address: '127.0.0.1', port });
+  });
+
+  it('the IUK download goes to 9063 without isolation flags or SOCKS auth, as its own user', async () => {
+    const plan = await planOf('tails-iuk-get-target-file');
+    expect(plan.listener.flags).toEqual(['NoIsolateDestAddr', 'NoIsolateDestPort', 'NoIsolateClientProtocol']);
+    expect(plan.isolation).toEqual({ mode: 'none', socks: { auth: 'none' } });
+    expect(plan.env.set).not.toHaveProperty('TORSOCKS_USERNAME');
+    expect(plan.env.set.TORSOCKS_ISOLATE_PID).toBe('0');
+    expect(plan.placement.user).toBe('tails-iuk-get-target-file');
+    expect(plan.checks[0]).toMatchObject({ kind: 'placement', user: 'tails-iuk-get-target-file' });
+  });
+
+  it('Tor Browser: 10.200.1.1:9050 reached as 127.0.0.1:9050 in netns tbb, env backend, no credentials of ours', async () => {
+    const plan = await planOf('tor-browser');
+    expect(plan.listener).toMatchObject({ address: '10.200.1.1', port: 9050, netns: 'tbb', connect: { address: '127.0.0.1', port: 9050 } });
+    expect(plan.listener.flags).toEqual(['IsolateSOCKSAuth', 'KeepAliveIsolateSOCKSAuth', 'ExtendedErrors']);
+    expect(plan.backend).toBe('env');
+    expect(plan.isolation.socks).toEqual({ auth: 'none' });
+    expect(plan.placement).toEqual({ netns: 'tbb', user: 'amnesia' });
+    expect(plan.exec.argv).toEqual(['/usr/local/lib/tor-browser/firefox.real']);
+    expect(plan.env.set).toMatchObject({
+      TOR_SKIP_LAUNCH: '1', TOR_SOCKS_HOST: '127.0.0.1', TOR_SOCKS_PORT: '9050', TOR_CONTROL_HOST: '127.0.0.1', TOR_CONTROL_PORT: '951',
+      TOR_NO_DISPLAY_NETWORK_SETTINGS: 'yes', ALL_PROXY: 'socks5h://127.0.0.1:9050',
+    });
+  });
+
+  it('curl: env backend, a per-launch <torS0X>0 group in a socks5h URL, no torsocks', async () => {
+    const plan = await planOf('curl', ['-s', 'https://example.org/']);
+    expect(plan.exec).toMatchObject({ file: '/usr/bin/curl', argv: ['/usr/bin/curl', '-s', 'https://example.org/'] });
+    const url = 'socks5h://%3CtorS0X%3E0:tails-launch%2Flaunch%2Fcurl%2F0123456789abcdef0123456789abcdef@127.0.0.1:9050';
+    expect(plan.env.set).toMatchObject({ ALL_PROXY: url, all_proxy: url, https_proxy: url, SOCKS_SERVER: '127.0.0.1:9050' });
+    expect(plan.checks.map((c) => c.kind)).toEqual(['application', 'socks5']);
+  });
+
+  it('pidgin: torsocks, one app group, --identity makes another, GNOME session id emptied', async () => {
+    const plan = await planOf('pidgin', [], 'alice@example.org');
+    expect(plan.exec).toMatchObject({ file: '/usr/bin/torsocks', argv: ['torsocks', '/usr/bin/pidgin'] });
+    expect(plan.env.set).toMatchObject({
+      TORSOCKS_TOR_ADDRESS: '127.0.0.1', TORSOCKS_TOR_PORT: '9050', TORSOCKS_ISOLATE_PID: '0',
+      TORSOCKS_USERNAME: '<torS0X>0', TORSOCKS_PASSWORD: 'tails-launch/app/pidgin/identity/alice@example.org',
+      GNOME_DESKTOP_SESSION_ID: '',
+    });
+    expect(plan.env.set.TORSOCKS_CONF_FILE).toMatch(/torsocks\.conf$/);
+    expect((await planOf('pidgin')).env.set.TORSOCKS_PASSWORD).toBe('tails-launch/app/pidgin');
+  });
+
+  it.each(['wget', 'git', 'totem', 'whois'])('%s isolates per process like Tails\' torsocks --isolate', async (name) => {
+    const plan = await planOf(name);
+    expect(plan.isolation.mode).toBe('process');
+    expect(plan.env.set.TORSOCKS_ISOLATE_PID).toBe('1');
+    expect(plan.env.set).not.toHaveProperty('TORSOCKS_PASSWORD');
+  });
+
+  it('default runs the first argument, on the default listener, a group per launch', async () => {
+    const plan = await planOf('default', ['wget', '-q', 'https://example.org/']);
+    expect(plan.application).toEqual({ command: 'wget', path: '/usr/bin/wget', args: ['-q', 'https://example.org/'] });
+    expect(plan.exec.argv).toEqual(['torsocks', '/usr/bin/wget', '-q', 'https://example.org/']);
+    expect(plan.isolation.mode).toBe('launch');
+  });
+
+  it.each(NAMES)('%s: never sets or keeps a proxy variable under torsocks, always removes inherited ones', async (name) => {
+    const plan = await planOf(name, [], null, { http_proxy: 'http://10.0.0.1:3128', TORSOCKS_TOR_PORT: '1' });
+    if (plan.backend === 'torsocks') {
+      expect(plan.env.removed).toContain('http_proxy');
+      expect(Object.keys(plan.env.set).filter((n) => /_proxy$/i.test(n))).toEqual([]);
+      expect(plan.env.set.TORSOCKS_TOR_PORT).toBe(String(plan.listener.connect.port));
+    } else {
+      // Replaced, not kept: the env backend points it at Tor.
+      expect(plan.env.set.http_proxy).toBe(plan.env.set.ALL_PROXY);
+      expect(plan.env.set.ALL_PROXY).toMatch(/^socks5h:\/\//);
+    }
+    expect(plan.exec.file).toMatch(/^\//);
+    expect(plan.fds).toEqual([0, 1, 2]);
+    expect(JSON.parse(JSON.stringify(plan))).toEqual(plan);
+  });
+});

@@ -80,6 +80,6 @@ describe('listener schema', () => {
       [5, 'listeners.default.flags.1'],
     ]);
     expect(found[0]!.message).toContain('numeric');
-    expect(found[2]!.message).toContain('not a Tor SocksPort flag');
+    expect(found[2]!.message).toBe('must be a Tor SocksPort flag (see tor(1), SocksPort)');
   });
 });

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Sets up a fresh Debian machine (as root) to build, demonstrate and test
+# tails-launch: Debian's torsocks, proxychains4, tor and friends, Node.js if
+# there is none, and the npm dependencies. Safe to run again.
+set -eu
+cd "$(dirname "$0")/.."
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+
+# Installing tor on a systemd machine starts tor.service, which would reach
+# out to the public Tor network: deny service starts during the install
+# (unless a policy is already in place) and put things back afterwards.
+policy=/usr/sbin/policy-rc.d
+own_policy=
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	own_policy=1
+fi
+# torsocks, tor, proxychains4, curl: the real components the tests use.
+# gcc/libc6-dev: the exec-fidelity probe is a small C program.
+# iproute2: network namespaces; file: ELF inspection; hyperfine: benchmarks.
+apt-get install -y -qq --no-install-recommends \
+	torsocks tor proxychains4 curl ca-certificates iproute2 gcc libc6-dev file procps hyperfine >/dev/null
+command -v node >/dev/null || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+[ -n "$own_policy" ] && rm -f "$policy"
+
+# Never with --omit=optional: koffi's prebuilt binaries are optional dependencies.
+npm ci --no-audit --no-fund --loglevel=error
+node scripts/build.mjs

@@ -5,7 +5,8 @@
 // koffi is a native addon and stays external: it is required from
 // node_modules next to dist/ (see debian/ for how the package ships it).
 import { fileURLToPath } from 'node:url';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { basename } from 'node:path';
 import { build } from 'esbuild';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -15,7 +16,7 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
 // so that bin/tails-launch in the repo runs the repo's profiles.
 const shippedDir = process.env.TAILS_LAUNCH_SHIPPED_DIR ?? fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 
-await build({
+const result = await build({
   entryPoints: { 'tails-launch': 'src/cli/main.ts' },
   outdir: 'dist',
   bundle: true,
@@ -33,7 +34,14 @@ await build({
   // Bundled CommonJS dependencies call require(); ESM has none.
   banner: { js: "import{createRequire as __tlRequire}from'node:module';const require=__tlRequire(import.meta.url);" },
   logLevel: 'warning',
+  metafile: true,
 });
 
 // The launcher's own torsocks.conf travels with the bundle.
 copyFileSync('src/backends/torsocks.conf', 'dist/torsocks.conf');
+
+// Chunk names carry content hashes: remove stale ones, so they neither pile up
+// nor ship. Only after the new files are written, so that a launcher running
+// from dist/ meanwhile (a parallel test run) never finds a chunk missing.
+const fresh = new Set([...Object.keys(result.metafile.outputs).map((f) => basename(f)), 'torsocks.conf']);
+for (const file of readdirSync('dist')) if (!fresh.has(file)) rmSync(`dist/${file}`, { force: true });

@@ -11,6 +11,15 @@ import { loadListeners } from '../profile/load';
 import { resolveProfile } from '../profile/resolve';
 import type { GlobalOptions } from './parse-args';
 
+/** The current directory, or null when it has been deleted (getcwd fails; a direct launch still works). */
+function currentDirectory(): string | null {
+  try {
+    return process.cwd();
+  } catch {
+    return null;
+  }
+}
+
 export async function planLaunch(
   request: { profile: string; args: string[]; options: GlobalOptions },
   caller: CallerState,
@@ -24,7 +33,7 @@ export async function planLaunch(
     identity: request.options.identity,
     args: request.args,
     environment: process.env,
-    cwd: process.cwd(),
+    cwd: currentDirectory(),
     fds: caller.fds,
     execMethod,
     randomHex: () => randomBytes(16).toString('hex'),

@@ -33,8 +33,9 @@ export interface CallerState {
  * The variable bin/tails-launch sets:
  *   v=1;sigign=HEX;sigblk=HEX;nofile=N|unlimited;fds=0,1,2,5
  * HEX as in /proc/PID/status (16 hex digits, signal n is bit n-1); fds in any
- * order. Unknown keys are ignored, so that a newer front works with an older
- * launcher.
+ * order. An empty or missing value takes the default (as when the variable is
+ * absent); unknown keys are ignored, so that a newer front works with an
+ * older launcher.
  */
 export const CALLER_ENV = 'TAILS_LAUNCH_CALLER';
 
@@ -62,10 +63,11 @@ export function captureCallerState(env: NodeJS.ProcessEnv = process.env): Caller
   if (raw === undefined) return state;
   state.source = 'front';
 
+  // An empty value means the front could not read it (no /proc): default.
   const fields = new Map<string, string>();
   for (const part of raw.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0) fields.set(part.slice(0, eq), part.slice(eq + 1));
+    if (eq > 0 && eq < part.length - 1) fields.set(part.slice(0, eq), part.slice(eq + 1));
   }
   const version = fields.get('v');
   if (version !== '1') state.problems.push(`unknown format version ${JSON.stringify(version ?? '')}`);
@@ -97,7 +99,6 @@ function parseMask(text: string | undefined): bigint | null {
 
 function parseFds(text: string | undefined): number[] | null {
   if (text === undefined) return null;
-  if (text === '') return [];
   const fds = new Set<number>();
   for (const item of text.split(',')) {
     if (!/^\d{1,9}$/.test(item)) return null;

@@ -39,7 +39,7 @@ const SIGACTION_SIZE = 256;
 /** struct rlimit64: two 64-bit values, on every architecture (hence prlimit64). */
 const RLIMIT64_SIZE = 16;
 
-const ERRNO = { ENOENT: 2, EACCES: 13, ENOTDIR: 20, ENOEXEC: 8, E2BIG: 7 } as const;
+const ERRNO = { ENOENT: 2, ENOEXEC: 8, ENOTDIR: 20 } as const;
 
 interface Libc {
   koffi: Koffi;
@@ -127,8 +127,7 @@ export function replaceProcess(req: ExecRequest, caller: CallerState): never {
 
   // 1. Descriptors. The directory stream readdirSync uses is closed again
   // before it returns; an fd listed but gone by now gives EBADF: skipped.
-  for (const name of readdirSync('/proc/self/fd')) {
-    const fd = Number(name);
+  for (const fd of openDescriptors(req.fds)) {
     const flags = libc.fcntl(fd, F_GETFD);
     if (flags < 0) continue;
     const want = keep.has(fd) ? flags & ~FD_CLOEXEC : flags | FD_CLOEXEC;
@@ -182,7 +181,7 @@ export function replaceProcess(req: ExecRequest, caller: CallerState): never {
   // 5. The blocked mask, last: from here on, a signal the caller did not
   // block is delivered with the disposition the application will have.
   const oldMask = Buffer.alloc(SIGSET_SIZE);
-  if (libc.sigprocmask(SIG_SETMASK, Buffer.alloc(128), oldMask) < 0) fail('sigprocmask', koffi.errno());
+  if (libc.sigprocmask(SIG_SETMASK, mask, oldMask) < 0) fail('sigprocmask', koffi.errno());
   undo.push(() => libc.sigprocmask(SIG_SETMASK, oldMask, null));
 
   libc.execve(req.file, argv, envp);
@@ -190,6 +189,17 @@ export function replaceProcess(req: ExecRequest, caller: CallerState): never {
   const errno = koffi.errno();
   rollback(undo);
   throw execError(libc, req.file, errno);
+}
+
+/** Candidate open descriptors: /proc/self/fd, or without /proc every number up to 1023 and the requested ones. */
+function openDescriptors(wanted: number[]): number[] {
+  try {
+    return readdirSync('/proc/self/fd').map(Number);
+  } catch {
+    const all = new Set(wanted);
+    for (let fd = 0; fd < 1024; fd++) all.add(fd);
+    return [...all];
+  }
 }
 
 function rollback(undo: Undo): void {

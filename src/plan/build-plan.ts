@@ -17,11 +17,12 @@ export interface PlanInput {
   /** The user's arguments (after the profile name and an optional `--`). */
   args: string[];
   environment: Readonly<Record<string, string | undefined>>;
-  cwd: string;
+  /** Null when the current directory no longer exists. */
+  cwd: string | null;
   fds: number[];
   execMethod: ExecMethod;
   randomHex: () => string;
-  findExecutable: (name: string, pathVariable: string | undefined, cwd: string) => ExecutableLookup;
+  findExecutable: (name: string, pathVariable: string | undefined, cwd: string | null) => ExecutableLookup;
   /** --wait-for-tor, overriding the profile's wait_for_tor. */
   waitForTor?: number;
 }
@@ -124,7 +125,7 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
     placement: profile.placement,
     application: { command, path: app.path, args: appArgs },
     exec: { file, argv, method: input.execMethod },
-    env: { set: changes.set, removed: changes.removed, scrubPolicy: SCRUBBED_PATTERNS },
+    env: { set: changes.set, removed: changes.removed, replaced: changes.replaced, scrubPolicy: SCRUBBED_PATTERNS },
     fds: input.fds,
     checks,
     notes,

@@ -35,6 +35,8 @@ export interface EnvironmentChanges {
   set: Record<string, string>;
   /** Inherited variables the launch removes (scrubbed or unset by the profile). */
   removed: string[];
+  /** Inherited variables whose value the launch replaces (their new value is in `set`). */
+  replaced: string[];
 }
 
 /**
@@ -57,5 +59,6 @@ export function buildEnvironment(
   }
   const set = { ...profileEnv.set, ...backendSet };
   Object.assign(env, set);
-  return { env, changes: { set, removed: removed.filter((n) => !(n in set)).sort() } };
+  const replaced = Object.keys(inherited).filter((n) => inherited[n] !== undefined && n in set && inherited[n] !== set[n]);
+  return { env, changes: { set, removed: removed.filter((n) => !(n in set)).sort(), replaced: replaced.sort() } };
 }

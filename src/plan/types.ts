@@ -73,6 +73,8 @@ export interface Plan {
     set: Record<string, string>;
     /** Inherited variables removed from the application's environment. */
     removed: string[];
+    /** Inherited variables given another value (the new one is in `set`). */
+    replaced: string[];
     /** Patterns always removed from what is inherited. */
     scrubPolicy: string[];
   };

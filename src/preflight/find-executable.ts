@@ -25,11 +25,15 @@ function inspect(path: string): ExecutableLookup {
 /**
  * Finds NAME the way execvp would, but against the NEW environment's PATH
  * (not the launcher's) and without ever running a non-ELF file through /bin/sh.
- * A name with a slash is taken relative to CWD; a bare name is searched on PATH,
- * skipping empty and relative PATH entries (they would depend on the cwd).
+ * A name with a slash is taken relative to CWD (null: the current directory
+ * was deleted, so a relative name cannot be found); a bare name is searched on
+ * PATH, skipping empty and relative PATH entries (they would depend on the cwd).
  */
-export function findExecutable(name: string, pathVariable: string | undefined, cwd: string): ExecutableLookup {
-  if (name.includes('/')) return inspect(isAbsolute(name) ? name : resolve(cwd, name));
+export function findExecutable(name: string, pathVariable: string | undefined, cwd: string | null): ExecutableLookup {
+  if (name.includes('/')) {
+    if (isAbsolute(name)) return inspect(name);
+    return cwd === null ? { status: 'not-found', path: null } : inspect(resolve(cwd, name));
+  }
   let firstNonExecutable: ExecutableLookup | null = null;
   for (const dir of (pathVariable ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
     if (!isAbsolute(dir)) continue;

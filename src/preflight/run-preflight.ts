@@ -1,7 +1,6 @@
 // Carries out the plan's checks, cheapest first, before anything is exec'd.
 // Any failure is a LaunchError: the application does not start.
 import { writeSync } from 'node:fs';
-import { isatty } from 'node:tty';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT } from '../cli/exit-codes';
 import { LaunchError } from '../cli/launch-error';
@@ -43,7 +42,8 @@ async function checkSocks(plan: Plan, check: Socks5Check): Promise<void> {
     timeoutMs: check.timeoutMs,
   };
   const deadline = Date.now() + check.waitSeconds * 1000;
-  const showProgress = check.waitSeconds > 0 && isatty(2);
+  // node:tty costs a few ms to load: only when there is something to wait for.
+  const showProgress = check.waitSeconds > 0 && (await import('node:tty')).isatty(2);
   for (let attempt = 1; ; attempt++) {
     const result = await socks5Handshake(request);
     if (result.ok) {

@@ -45,7 +45,7 @@ function article(word: string): string {
 export async function problemsFromIssues(file: string, text: string, issues: SchemaIssue[]): Promise<ConfigProblem[]> {
   // `yaml` is CommonJS under Node: in the ESM bundle its exports sit on `default`.
   const imported = await import('yaml');
-  const { LineCounter, parseDocument, isMap, isPair, isScalar } = ((imported as { default?: typeof imported }).default ?? imported);
+  const { LineCounter, parseDocument, isMap, isPair, isScalar } = ((imported as unknown as { default?: typeof imported }).default ?? imported);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter });
   const lineOf = (offset: number | undefined) => (offset === undefined ? undefined : lineCounter.linePos(offset).line);

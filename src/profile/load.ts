@@ -46,10 +46,14 @@ export async function loadListeners(layers: Layer[]): Promise<Map<string, Source
     const listeners = await readListenersFile(file);
     for (const [name, config] of Object.entries(listeners ?? {})) merged.set(name, { name, config, file });
   }
+  const missing = layers.length === 1 && layers[0]!.name === 'config-dir' && !existsSync(layers[0]!.dir);
+  if (missing) {
+    throw new ConfigError([{ file: layers[0]!.dir, message: 'configuration directory does not exist (--config-dir)' }]);
+  }
   if (merged.size === 0) {
-    throw new ConfigError([
-      { file: layers.map((l) => join(l.dir, 'listeners.yml')).join(', '), message: 'no listener is defined: install tails-launch\'s listeners.yml or pass --config-dir' },
-    ]);
+    const files = layers.map((l) => join(l.dir, 'listeners.yml'));
+    const hint = missing === false && layers[0]!.name === 'config-dir' ? `create ${files[0]}` : "reinstall tails-launch (it ships listeners.yml) or pass --config-dir";
+    throw new ConfigError([{ file: files.join(', '), message: `no listener is defined: ${hint}` }]);
   }
   return merged;
 }

@@ -5,7 +5,7 @@
 // executes `.config/config.{js,cjs,mjs,ts}` found there, and it throws when
 // the current directory has been deleted. A launcher started from any
 // directory must do neither. Our layer paths are fixed, so there is nothing
-// to search for. test/integration/hostile-cwd.test.ts keeps this true.
+// to search for. test/integration/config.test.ts keeps this true.
 import { readFileSync } from 'node:fs';
 import { defaultLoadersSync } from 'cosmiconfig';
 import { ConfigError } from './config-error';
@@ -44,9 +44,26 @@ export function readConfigFile(file: string): LoadedFile | null {
     // An empty file is an empty mapping, not "no configuration".
     return { file, text, data: text.trim() === '' ? {} : loader(file, text) };
   } catch (error) {
-    // js-yaml errors carry a 0-based mark; JSON ones only a message.
-    const e = error as { reason?: string; mark?: { line: number }; message: string };
-    const reason = e.reason ?? e.message.split('\n').filter(Boolean).pop() ?? 'syntax error';
-    throw new ConfigError([{ file, line: e.mark ? e.mark.line + 1 : undefined, message: `syntax error: ${reason}` }]);
+    const e = error as { reason?: string; mark?: { line: number } };
+    // js-yaml errors carry a 0-based mark.
+    if (e.mark) throw new ConfigError([{ file, line: e.mark.line + 1, message: `syntax error: ${e.reason ?? 'invalid YAML'}` }]);
+    throw new ConfigError([{ file, ...jsonSyntaxError(text) }]);
+  }
+}
+
+/**
+ * cosmiconfig's JSON loader wraps the error in a code frame; V8's own message
+ * says it in one line, with the offset ("… in JSON at position 64 …").
+ */
+function jsonSyntaxError(text: string): { line?: number; message: string } {
+  try {
+    JSON.parse(text);
+    return { message: 'syntax error: invalid JSON' };
+  } catch (error) {
+    const message = (error as Error).message;
+    const position = /at position (\d+)/.exec(message);
+    const reason = message.replace(/\s*(?:in JSON )?at position \d+.*$/s, '').replace(/ in JSON$/, '');
+    const line = position ? text.slice(0, Number(position[1])).split('\n').length : undefined;
+    return { line, message: `syntax error: ${reason}` };
   }
 }

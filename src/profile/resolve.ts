@@ -59,15 +59,16 @@ export class UnknownProfileError extends LaunchError {
 /** Reads NAME and what it extends, base first. A profile may extend its own name: that is the definition one layer down. */
 async function mergeChain(layers: Layer[], name: string): Promise<Merged> {
   const chain: { file: string; data: ProfileFile }[] = [];
-  const seen = new Set<string>();
+  const seen: ProfileLocation[] = [];
   const found = findProfile(layers, name);
   if (!found) throw new UnknownProfileError(name, layers);
   let location: ProfileLocation = found;
   for (;;) {
-    if (seen.has(location.file)) {
-      throw new ConfigError([{ file: location.file, field: 'extends', message: `extends itself in a cycle (${[...seen].join(' -> ')})` }]);
+    if (seen.some((l) => l.file === location.file)) {
+      const cycle = [...seen, location].map((l) => l.name).join(' -> ');
+      throw new ConfigError(await locate(seen[seen.length - 1]!.file, ['extends'], `profiles extend each other in a cycle: ${cycle}`));
     }
-    seen.add(location.file);
+    seen.push(location);
     const data = await readProfileFile(location.file);
     chain.unshift({ file: location.file, data });
     if (data.extends === undefined) break;

@@ -31,7 +31,8 @@ describe('environment policy', () => {
     );
     expect(env).toEqual({ PATH: '/usr/bin', FOO: 'bar', GNOME_DESKTOP_SESSION_ID: '', TORSOCKS_PASSWORD: 'new' });
     expect(changes.set).toEqual({ GNOME_DESKTOP_SESSION_ID: '', TORSOCKS_PASSWORD: 'new' });
-    // Replaced variables are reported as set, not as removed.
+    // Replaced variables are reported as set and replaced, not as removed.
     expect(changes.removed).toEqual(['DROP', 'http_proxy']);
+    expect(changes.replaced).toEqual(['TORSOCKS_PASSWORD']);
   });
 });

@@ -53,6 +53,7 @@ export function formatPlan(plan: Plan): string {
   lines.push('environment');
   for (const [name, value] of Object.entries(plan.env.set)) add('  set', `${name}=${shellQuote(value)}`);
   for (const name of plan.env.removed) add('  removed', name);
+  for (const name of plan.env.replaced) add('  replaced', `${name} (inherited value overridden)`);
   add('  scrubbed', plan.env.scrubPolicy.join(', '));
   lines.push('checks');
   for (const check of plan.checks) lines.push(`  ${describeCheck(check)}`);

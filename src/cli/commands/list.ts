@@ -48,6 +48,8 @@ export async function list(command: Extract<Command, { kind: 'list' }>): Promise
     }
   }
   writeAll(1, command.json ? `${JSON.stringify(entries.map(toJson), null, 2)}\n` : table(entries));
+  // The table says which profiles are broken; stderr says why, for scripts.
+  for (const entry of entries) if ('error' in entry) writeAll(2, `tails-launch: profile '${entry.name}' is invalid: ${entry.error}\n`);
   for (const problem of problems) writeAll(2, `tails-launch: ${formatProblem(problem)}\n`);
   return entries.some((e) => 'error' in e) || problems.length ? EXIT.config : 0;
 }

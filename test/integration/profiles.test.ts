@@ -1,0 +1,221 @@
+// Every shipped profile, end to end: the real built launcher, real torsocks
+// and real curl, each listener played by its own test SOCKS5 server on
+// loopback. The profile under test has its command replaced by curl; the
+// other profiles are copied as shipped, so `extends` resolves as it would.
+// Profiles are discovered from profiles/, so a new one is covered as it lands.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { cleanEnv, makeConfigDir, ROOT, runLauncher, SHIPPED_PROFILES, type ListenerSpec } from '../support/launcher';
+import { startSocks5Server, type Socks5Server, type SocksRequestRecord } from '../support/socks5-server';
+
+const CURL = '/usr/bin/curl';
+const URL = 'http://example.test/';
+/** The test server's HTTP body (execa strips the final newline). */
+const BODY = 'ok via socks5';
+const USERNAME = '<torS0X>0';
+const METHOD_NONE = 0;
+const METHOD_USERPASS = 2;
+
+interface ProfileFields {
+  extends?: string;
+  command?: string;
+  args?: string[];
+  listener?: string;
+  isolation?: 'app' | 'launch' | 'process' | 'none';
+  backend?: 'torsocks' | 'env';
+  netns?: string;
+  user?: string;
+}
+
+/** The shipped profiles, by name, as parsed YAML. */
+const SHIPPED: Map<string, ProfileFields> = new Map(
+  readdirSync(SHIPPED_PROFILES)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => [f.replace(/\.ya?ml$/, ''), YAML.parse(readFileSync(join(SHIPPED_PROFILES, f), 'utf8')) as ProfileFields]),
+);
+
+/** The shipped listeners.yml, as parsed YAML. */
+const SHIPPED_LISTENERS = (YAML.parse(readFileSync(join(ROOT, 'listeners.yml'), 'utf8')) as { listeners: Record<string, ListenerSpec> })
+  .listeners;
+
+/** Our own reading of the `extends` chain (child fields win), independent of the launcher's. */
+function resolveFields(name: string): Required<Pick<ProfileFields, 'listener' | 'isolation' | 'backend'>> & ProfileFields {
+  const own = SHIPPED.get(name);
+  if (!own) throw new Error(`no shipped profile ${name}`);
+  const merged = own.extends === undefined ? own : { ...resolveFields(own.extends), ...own };
+  return merged as ReturnType<typeof resolveFields>;
+}
+
+const hasPlacement = (name: string): boolean => {
+  const p = resolveFields(name);
+  return p.netns !== undefined || p.user !== undefined;
+};
+
+/** A config dir: all shipped profiles, NAME's command replaced by curl, every listener on its server. */
+function configFor(name: string, servers: Map<string, Socks5Server>): string {
+  const listeners: Record<string, ListenerSpec> = {};
+  for (const [listener, spec] of Object.entries(SHIPPED_LISTENERS)) {
+    // client_address/client_port would point away from the test server; netns and flags stay.
+    listeners[listener] = { address: '127.0.0.1', port: servers.get(listener)!.port, flags: spec.flags, netns: spec.netns };
+  }
+  const profiles: Record<string, string> = {};
+  for (const [other, fields] of SHIPPED) {
+    const copy: ProfileFields = { ...fields };
+    if (other === name) {
+      copy.command = CURL;
+      delete copy.args;
+    }
+    profiles[other] = YAML.stringify(copy);
+  }
+  return makeConfigDir(listeners, profiles);
+}
+
+/** What every request of one launch must carry, given the profile's isolation and backend. */
+function expectAuth(records: SocksRequestRecord[], name: string): void {
+  const { isolation, backend } = resolveFields(name);
+  for (const r of records) {
+    if (isolation === 'none') {
+      expect(r.auth).toBe('none');
+      if (backend === 'torsocks') expect(r.offeredMethods).toEqual([METHOD_NONE]);
+      else expect(r.offeredMethods).not.toContain(METHOD_USERPASS);
+      continue;
+    }
+    expect(r.auth).toBe('userpass');
+    if (backend === 'torsocks') expect(r.offeredMethods).toEqual([METHOD_USERPASS]);
+    else expect(r.offeredMethods).toContain(METHOD_USERPASS);
+    if (isolation === 'process') {
+      expect(r.username).toMatch(/^torsocks-\d+:\d+$/);
+      expect(r.password).toBe('0');
+    } else {
+      expect(r.username).toBe(USERNAME);
+      if (isolation === 'app') expect(r.password).toBe(`tails-launch/app/${name}`);
+      else expect(r.password).toMatch(new RegExp(`^tails-launch/launch/${name}/[0-9a-f]{32}$`));
+    }
+  }
+  // One launch is one group: all requests share the credentials.
+  expect(new Set(records.map((r) => `${r.username}\0${r.password}`)).size).toBe(1);
+}
+
+/** Requests of one plain curl fetch: torsocks resolves first, env hands curl the hostname. */
+function expectRequests(records: SocksRequestRecord[], backend: 'torsocks' | 'env'): void {
+  // A RESOLVE's port field means nothing (torsocks 2.4 sends 42).
+  const seen = records.map((r) => (r.command === 'resolve' ? { command: r.command, host: r.host } : { command: r.command, host: r.host, port: r.port }));
+  if (backend === 'torsocks') {
+    expect(seen).toEqual([
+      { command: 'resolve', host: 'example.test' },
+      { command: 'connect', host: '192.0.2.1', port: 80 },
+    ]);
+  } else {
+    expect(seen).toEqual([{ command: 'connect', host: 'example.test', port: 80 }]);
+  }
+}
+
+let servers: Map<string, Socks5Server>;
+let home: string;
+const configDirs: string[] = [];
+
+/** HOME and XDG_CONFIG_HOME in an empty directory: no ~/.curlrc, no user layer. */
+const env = () => cleanEnv({ HOME: home, XDG_CONFIG_HOME: home });
+
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'tails-launch-home-'));
+  servers = new Map();
+  for (const listener of Object.keys(SHIPPED_LISTENERS)) servers.set(listener, await startSocks5Server());
+});
+
+afterAll(async () => {
+  await Promise.all([...(servers?.values() ?? [])].map((s) => s.close()));
+  for (const dir of [home, ...configDirs]) if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => servers.forEach((s) => s.clear()));
+
+const allRecords = () => [...servers.values()].flatMap((s) => s.records);
+
+describe('the shipped configuration', () => {
+  it('has the four Tails listeners and profiles to test', () => {
+    expect(Object.keys(SHIPPED_LISTENERS).sort()).toEqual(['browser', 'default', 'tails', 'upgrader']);
+    expect(SHIPPED_LISTENERS.browser?.netns).toBe('tbb');
+    expect(SHIPPED.size).toBeGreaterThanOrEqual(17);
+    expect([...SHIPPED.keys()].filter(hasPlacement)).toEqual(
+      expect.arrayContaining(['htpdate', 'tails-iuk-get-target-file', 'tor-browser']),
+    );
+  });
+});
+
+describe.each([...SHIPPED.keys()].filter(hasPlacement))('placed profile %s', (name) => {
+  it('is refused before any connection: exit 77, one stderr line, curl never runs', async () => {
+    const dir = configFor(name, servers);
+    configDirs.push(dir);
+    const result = await runLauncher(['--config-dir', dir, name, '--', '-s', URL], { env: env() });
+    expect(result.exitCode).toBe(77);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(new RegExp(`^tails-launch: profile '${name}' must run in `));
+    expect(allRecords()).toEqual([]);
+  });
+});
+
+describe.each([...SHIPPED.keys()].filter((n) => !hasPlacement(n)))('profile %s', (name) => {
+  const { listener, backend } = resolveFields(name);
+
+  it(`fetches through its listener '${listener}' with ${resolveFields(name).isolation} credentials over ${backend}`, async () => {
+    const dir = configFor(name, servers);
+    configDirs.push(dir);
+    const result = await runLauncher(['--config-dir', dir, name, '--', '-s', URL], { env: env() });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe(BODY);
+    expect(result.exitCode).toBe(0);
+
+    const mine = servers.get(listener)!;
+    const records = await mine.waitForRecords(backend === 'torsocks' ? 2 : 1);
+    expectRequests(records, backend);
+    expectAuth(records, name);
+    for (const [other, server] of servers) if (other !== listener) expect(server.records, `listener ${other}`).toEqual([]);
+  });
+});
+
+/** `explain --json` on the REAL shipped configuration (the dev build's shipped layer is the repo). */
+async function explainShipped(name: string): Promise<{
+  listener: { name: string; port: number; netns: string | null };
+  isolation: { mode: string };
+  placement: { netns: string | null; user: string | null };
+}> {
+  const result = await runLauncher(['explain', name, '--json'], { env: env() });
+  expect(result.stderr).toBe('');
+  expect(result.exitCode).toBe(0);
+  return JSON.parse(result.stdout);
+}
+
+// Tails' own test suite (features/tor_stream_isolation.feature) asserts this mapping.
+describe('the Tails stream isolation mapping, from the shipped configuration', () => {
+  it.each(['htpdate', 'tails-security-check', 'tails-upgrade-frontend'])('%s uses the Tails SocksPort 9062', async (name) => {
+    const plan = await explainShipped(name);
+    expect(plan.listener.name).toBe('tails');
+    expect(plan.listener.port).toBe(9062);
+  });
+
+  it('tails-iuk-get-target-file uses 9063 without SOCKS authentication', async () => {
+    const plan = await explainShipped('tails-iuk-get-target-file');
+    expect(plan.listener.port).toBe(9063);
+    expect(plan.isolation.mode).toBe('none');
+  });
+
+  it('tor-browser uses 9050 in network namespace tbb', async () => {
+    const plan = await explainShipped('tor-browser');
+    expect(plan.listener.port).toBe(9050);
+    expect(plan.listener.netns).toBe('tbb');
+    expect(plan.placement.netns).toBe('tbb');
+  });
+
+  it('ssh uses the default SocksPort 9050 outside any namespace', async () => {
+    const plan = await explainShipped('ssh');
+    expect(plan.listener.name).toBe('default');
+    expect(plan.listener.port).toBe(9050);
+    expect(plan.listener.netns).toBeNull();
+  });
+});

@@ -1,9 +1,9 @@
 // The pure middle of the pipeline, wired to its inputs: layers -> listeners ->
 // profile -> plan. Shared by `run` and `explain`, so explain shows exactly
 // what run would do.
-import { randomBytes } from 'node:crypto';
 import type { CallerState } from '../exec/caller-state';
 import type { ExecMethod } from '../exec/types';
+import { randomHex } from '../isolation/random';
 import { buildPlan, type PlannedLaunch } from '../plan/build-plan';
 import { findExecutable } from '../preflight/find-executable';
 import { configLayers } from '../profile/layers';
@@ -36,7 +36,7 @@ export async function planLaunch(
     cwd: currentDirectory(),
     fds: caller.fds,
     execMethod,
-    randomHex: () => randomBytes(16).toString('hex'),
+    randomHex,
     findExecutable,
     waitForTor: request.options.waitForTor,
   });

@@ -7,16 +7,17 @@
 // directory must do neither. Our layer paths are fixed, so there is nothing
 // to search for. test/integration/config.test.ts keeps this true.
 import { readFileSync } from 'node:fs';
-import { defaultLoadersSync } from 'cosmiconfig';
+// The loaders module alone: cosmiconfig's index would also load its explorers.
+import { loadJson, loadYaml } from 'cosmiconfig/dist/loaders.js';
 import { ConfigError } from './config-error';
 
 type Loader = (filepath: string, content: string) => unknown;
 
 // Data formats only: a configuration file is never code.
 const LOADERS: Record<string, Loader> = {
-  '.yml': defaultLoadersSync['.yaml'] as Loader,
-  '.yaml': defaultLoadersSync['.yaml'] as Loader,
-  '.json': defaultLoadersSync['.json'] as Loader,
+  '.yml': loadYaml as Loader,
+  '.yaml': loadYaml as Loader,
+  '.json': loadJson as Loader,
 };
 
 export const CONFIG_EXTENSIONS = Object.keys(LOADERS);

@@ -1,13 +1,13 @@
 // The command line, through the built launcher: --help/--version, where
 // options stop and the application's arguments begin, `run`, reserved words,
 // and the inspection commands explain, list and validate.
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, LAUNCHER, makeConfigDir, ROOT, runLauncher, type LauncherResult } from '../support/launcher';
-import { startHttpServer, startSocks5Server, type Socks5Server } from '../support/socks5-server';
+import { useSocks5Server, useTempDirs } from '../support/fixtures';
+import { startHttpServer } from '../support/socks5-server';
 
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
 const SHIPPED_NAMES = [
@@ -15,16 +15,10 @@ const SHIPPED_NAMES = [
   'tails-security-check', 'tails-upgrade-frontend', 'thunderbird', 'tor-browser', 'totem', 'wget', 'whisperback', 'whois',
 ];
 
-let socks: Socks5Server;
+const socks = useSocks5Server();
 /** listener `default` -> the test SOCKS server; `default` (torsocks, launch) and `web` (env, app) profiles. */
 let config: string;
-const cleanup: Array<() => unknown> = [];
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `tails-launch-${prefix}-`));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const { make: tempDir, track } = useTempDirs();
 
 /** A copy of the repository's listeners.yml and profiles/, as an installed configuration. */
 function shippedCopy(): string {
@@ -64,8 +58,7 @@ function expectUsageError(result: LauncherResult, message: RegExp): void {
   expect(result.stderr).toMatch(message);
 }
 
-beforeAll(async () => {
-  socks = await startSocks5Server();
+beforeAll(() => {
   config = makeConfigDir(
     { default: { port: socks.port } },
     {
@@ -73,12 +66,7 @@ beforeAll(async () => {
       web: 'extends: default\ncommand: /usr/bin/curl\nargs: [-s]\nisolation: app\nbackend: env\n',
     },
   );
-  cleanup.push(() => rmSync(config, { recursive: true, force: true }));
-});
-beforeEach(() => socks.clear());
-afterAll(async () => {
-  await socks.close();
-  cleanup.forEach((fn) => fn());
+  track(config);
 });
 
 describe('--help and --version', () => {
@@ -190,7 +178,7 @@ describe('explain', () => {
     const notTor = await startHttpServer();
     try {
       const dir = makeConfigDir({ default: { port: notTor.port } }, { default: 'listener: default\nisolation: launch\nbackend: torsocks\n' });
-      cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+      track(dir);
       const json = await runLauncher(['--config-dir', dir, 'explain', '--json', 'default', '--', app]);
       const text = await runLauncher(['--config-dir', dir, 'explain', 'default', '--', app]);
       expect(json.exitCode).toBe(0);
@@ -246,7 +234,7 @@ describe('list', () => {
     const long = 'x'.repeat(2000);
     const profiles = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`p${i}`, `extends: default\ndescription: ${long}\n`]));
     const dir = makeConfigDir({ default: { port: 9050 } }, { default: 'listener: default\nisolation: launch\nbackend: torsocks\n', ...profiles });
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    track(dir);
     const status = join(tempDir('status'), 'status');
     const result = await execa('/bin/sh', ['-c', 's=$1; shift; { "$@"; echo $? >"$s"; } | head -n 1', 'sh', status, LAUNCHER, '--config-dir', dir, 'list'], {
       reject: false, extendEnv: false, env: cleanEnv(), stdin: 'ignore', timeout: 20_000,

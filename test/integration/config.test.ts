@@ -5,26 +5,20 @@
 // ($XDG_CONFIG_HOME/tails-launch, else $HOME/.config/tails-launch). Files are
 // data only: nothing in the current directory is ever read or executed, and
 // a deleted current directory does not stop a launch.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cleanEnv, LAUNCHER, makeConfigDir, ROOT, runLauncher } from '../support/launcher';
+import { useSocks5Server, useTempDirs } from '../support/fixtures';
 import { startSocks5Server, type Socks5Server } from '../support/socks5-server';
 
 const SHIPPED_PROFILES = join(ROOT, 'profiles');
 const SHIPPED_LISTENERS = join(ROOT, 'listeners.yml');
 const DEFAULT_PROFILE = 'listener: default\nisolation: launch\nbackend: torsocks\n';
 
-let socks: Socks5Server;
-const cleanup: Array<() => unknown> = [];
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `tails-launch-${prefix}-`));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const socks = useSocks5Server();
+const { make: tempDir, track } = useTempDirs();
 
 function write(file: string, text: string): string {
   mkdirSync(dirname(file), { recursive: true });
@@ -35,7 +29,7 @@ function write(file: string, text: string): string {
 /** A config dir whose `default` listener is the test SOCKS server. */
 function socksConfig(profiles: Record<string, string> = { default: DEFAULT_PROFILE }): string {
   const dir = makeConfigDir({ default: { port: socks.port } }, profiles);
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  track(dir);
   return dir;
 }
 
@@ -52,14 +46,6 @@ async function explainJson(args: string[], env: Record<string, string>, cwd?: st
   return JSON.parse(result.stdout);
 }
 
-beforeAll(async () => {
-  socks = await startSocks5Server();
-});
-beforeEach(() => socks.clear());
-afterAll(async () => {
-  await socks.close();
-  cleanup.forEach((fn) => fn());
-});
 
 describe('layers', () => {
   it('a user profile extending its own name sits on top of the shipped one', async () => {

@@ -7,17 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CURL, USERNAME, LAUNCH_KEY } from '../support/expected';
 import { cleanEnv, makeConfigDir, ROOT, runLauncher } from '../support/launcher';
 import { startSocks5Server, type Socks5Server } from '../support/socks5-server';
 
 const ENV = '/usr/bin/env';
-const CURL = '/usr/bin/curl';
 const TORSOCKS = '/usr/bin/torsocks';
 const TARGET = 'http://example.test/';
-const USERNAME = '<torS0X>0';
 /** The launcher's own torsocks.conf, copied next to the bundle by scripts/build.mjs. */
 const OWN_TORSOCKS_CONF = join(ROOT, 'dist', 'torsocks.conf');
-const LAUNCH_KEY = (profile: string) => new RegExp(`^tails-launch/launch/${profile}/[0-9a-f]{32}$`);
 
 /** What a caller might export that could route the app around its profile: all must vanish. */
 const HOSTILE: Record<string, string> = {

@@ -6,25 +6,19 @@
 // server: "did not start" is proven twice, by the missing marker and by the
 // SOCKS server having seen no request. The first test is the control: the
 // same setup with nothing wrong does create the marker and reach the server.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cleanEnv, makeConfigDir, runLauncher, type LauncherResult, type ListenerSpec } from '../support/launcher';
-import { startHttpServer, startSocks5Server, type Socks5Server } from '../support/socks5-server';
+import { useSocks5Server, useTempDirs } from '../support/fixtures';
+import { startHttpServer } from '../support/socks5-server';
 
 const DEFAULT_PROFILE = 'listener: default\nisolation: launch\nbackend: torsocks\n';
 const EXIT = { usage: 64, config: 65, unknownProfile: 66, torUnreachable: 69, refused: 77, cannotExecute: 126, notFound: 127 };
 
-let socks: Socks5Server;
-const cleanup: Array<() => unknown> = [];
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `tails-launch-${prefix}-`));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const socks = useSocks5Server();
+const { make: tempDir, track } = useTempDirs();
 
 /** A script that proves it ran: it writes `marker`, then makes one request through Tor. */
 function markerApp(): { app: string; marker: string } {
@@ -39,7 +33,7 @@ function markerApp(): { app: string; marker: string } {
 /** A config dir whose `default` listener is the test SOCKS server (or LISTENER), plus PROFILES. */
 function configWith(profiles: Record<string, string> = {}, listener: Partial<ListenerSpec> = {}): string {
   const dir = makeConfigDir({ default: { port: socks.port, ...listener } }, { default: DEFAULT_PROFILE, ...profiles });
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  track(dir);
   return dir;
 }
 
@@ -97,14 +91,6 @@ function launch(dir: string, args: string[], env: Record<string, string> = {}): 
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-beforeAll(async () => {
-  socks = await startSocks5Server();
-});
-beforeEach(() => socks.clear());
-afterAll(async () => {
-  await socks.close();
-  cleanup.forEach((fn) => fn());
-});
 
 describe('control', () => {
   it('launches the marker application when nothing is wrong (so the refusals below are meaningful)', async () => {

@@ -7,16 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CURL, URL, BODY, USERNAME, METHOD_NONE, METHOD_USERPASS, LAUNCH_KEY } from '../support/expected';
 import { cleanEnv, makeConfigDir, runLauncher } from '../support/launcher';
 import { startSocks5Server, type Socks5Server, type SocksRequestRecord } from '../support/socks5-server';
 
-const CURL = '/usr/bin/curl';
-const URL = 'http://example.test/';
-const BODY = 'ok via socks5';
-const USERNAME = '<torS0X>0';
-const METHOD_NONE = 0;
-const METHOD_USERPASS = 2;
-const LAUNCH_KEY = (profile: string) => new RegExp(`^tails-launch/launch/${profile}/[0-9a-f]{32}$`);
 
 /** Profiles without a command: the first argument is the program (as the shipped `default`). */
 const PROFILES: Record<string, string> = {

@@ -8,16 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { CURL, URL, BODY, USERNAME, METHOD_NONE, METHOD_USERPASS } from '../support/expected';
 import { cleanEnv, makeConfigDir, ROOT, runLauncher, SHIPPED_PROFILES, type ListenerSpec } from '../support/launcher';
 import { startSocks5Server, type Socks5Server, type SocksRequestRecord } from '../support/socks5-server';
 
-const CURL = '/usr/bin/curl';
-const URL = 'http://example.test/';
-/** The test server's HTTP body (execa strips the final newline). */
-const BODY = 'ok via socks5';
-const USERNAME = '<torS0X>0';
-const METHOD_NONE = 0;
-const METHOD_USERPASS = 2;
 
 interface ProfileFields {
   extends?: string;

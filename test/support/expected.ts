@@ -1,0 +1,16 @@
+// What the tests expect on the wire, stated here once and independently of
+// src/ (a test that imported these from the code under test could not fail).
+
+/** A real client, always present on the test machines. */
+export const CURL = '/usr/bin/curl';
+/** Never resolved locally: Tor (our test server) answers for it. */
+export const URL = 'http://example.test/';
+/** The test SOCKS5 server's HTTP body (execa strips the final newline). */
+export const BODY = 'ok via socks5';
+/** The only <torS0X> username tor 0.4.9 accepts: "the password is the isolation key". */
+export const USERNAME = '<torS0X>0';
+/** SOCKS5 methods (RFC 1928). */
+export const METHOD_NONE = 0;
+export const METHOD_USERPASS = 2;
+/** A per-launch group key of PROFILE. */
+export const LAUNCH_KEY = (profile: string) => new RegExp(`^tails-launch/launch/${profile}/[0-9a-f]{32}$`);

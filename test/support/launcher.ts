@@ -25,7 +25,7 @@ export interface LauncherResult {
 
 /** Runs `bin/tails-launch ARGS`, never throwing on a non-zero exit. */
 export async function runLauncher(args: string[], options: Options = {}): Promise<LauncherResult> {
-  const result = await execa(LAUNCHER, args, {
+  const subprocess = execa(LAUNCHER, args, {
     reject: false,
     extendEnv: false,
     env: cleanEnv(),
@@ -33,12 +33,15 @@ export async function runLauncher(args: string[], options: Options = {}): Promis
     stdin: 'ignore',
     ...options,
   } as Options);
+  // The launcher's PID, which the application keeps after execve.
+  const pid = subprocess.pid;
+  const result = await subprocess;
   return {
     exitCode: result.exitCode,
     signal: result.signal,
     stdout: String(result.stdout ?? ''),
     stderr: String(result.stderr ?? ''),
-    pid: (result as unknown as { pid?: number }).pid,
+    pid,
   };
 }
 

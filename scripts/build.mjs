@@ -7,9 +7,18 @@
 import { fileURLToPath } from 'node:url';
 import { copyFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
+import { createHash } from 'node:crypto';
 import { build } from 'esbuild';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+
+// Identifies this build's code: the launch cache of validated configuration
+// (src/profile/parsed-cache.ts) never trusts what another build validated.
+const buildId = createHash('sha256')
+  .update(version)
+  .update(readdirSync('src', { recursive: true }).filter((f) => String(f).endsWith('.ts')).sort().map((f) => readFileSync(`src/${f}`)).join('\0'))
+  .digest('hex')
+  .slice(0, 16);
 
 // Where the shipped configuration layer lives. The Debian build sets
 // /usr/share/tails-launch; a checkout's own build uses the checkout itself,
@@ -29,7 +38,7 @@ const result = await build({
   legalComments: 'none',
   // typescript: cosmiconfig's .ts loader, which we never use (configs are data).
   external: ['koffi', 'typescript'],
-  define: { __SHIPPED_DIR__: JSON.stringify(shippedDir), __VERSION__: JSON.stringify(version) },
+  define: { __SHIPPED_DIR__: JSON.stringify(shippedDir), __VERSION__: JSON.stringify(version), __BUILD_ID__: JSON.stringify(buildId) },
   outExtension: { '.js': '.mjs' },
   // Bundled CommonJS dependencies call require(); ESM has none.
   banner: { js: "import{createRequire as __tlRequire}from'node:module';const require=__tlRequire(import.meta.url);" },

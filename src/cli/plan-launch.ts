@@ -8,6 +8,7 @@ import { buildPlan, type PlannedLaunch } from '../plan/build-plan';
 import { findExecutable } from '../preflight/find-executable';
 import { configLayers } from '../profile/layers';
 import { loadListeners } from '../profile/load';
+import { openParsedCache } from '../profile/parsed-cache';
 import { resolveProfile } from '../profile/resolve';
 import type { GlobalOptions } from './parse-args';
 
@@ -26,8 +27,10 @@ export async function planLaunch(
   execMethod: ExecMethod,
 ): Promise<PlannedLaunch> {
   const layers = configLayers(request.options.configDir, process.env);
-  const listeners = await loadListeners(layers);
-  const profile = await resolveProfile(layers, listeners, request.profile);
+  const cache = openParsedCache(process.env);
+  const listeners = await loadListeners(layers, cache);
+  const profile = await resolveProfile(layers, listeners, request.profile, cache);
+  cache.save();
   return buildPlan({
     profile,
     identity: request.options.identity,

@@ -1,14 +1,13 @@
 // Reading configuration: listeners from every layer, and ONE profile by its
-// file name (a launch never parses the profiles it does not use).
+// file name (a launch never parses the profiles it does not use). Parsing
+// itself (./parse-file) is loaded only when a file is not in the cache.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, type ConfigProblem } from './config-error';
-import { problemsFromIssues, type SchemaIssue } from './describe-issue';
 import type { Layer } from './layers';
-import { lintProfile } from './lint';
-import { isValidProfileName } from './names';
-import { CONFIG_EXTENSIONS, readConfigFile, type LoadedFile } from './read-config-file';
-import { listenersFileSchema, profileFileSchema, type ListenerConfig, type ProfileFile } from './schema';
+import { CONFIG_EXTENSIONS, isValidProfileName } from './names';
+import { NO_CACHE, type ParsedCache } from './parsed-cache';
+import type { ListenerConfig, ProfileFile } from './schema';
 
 export interface SourcedListener {
   name: string;
@@ -22,37 +21,26 @@ export interface ProfileLocation {
   file: string;
 }
 
-export async function validateData<T>(
-  loaded: LoadedFile,
-  schema: { safeParse(data: unknown): { success: true; data: T } | { success: false; error: { issues: unknown[] } } },
-  lint?: (data: T) => SchemaIssue[],
-): Promise<T> {
-  const result = schema.safeParse(loaded.data);
-  const issues = result.success ? (lint?.(result.data) ?? []) : (result.error.issues as SchemaIssue[]);
-  if (issues.length) throw new ConfigError(await problemsFromIssues(loaded.file, loaded.text, issues));
-  return (result as { data: T }).data;
-}
-
-export function readListenersFile(file: string): Promise<Record<string, ListenerConfig>> | null {
-  const loaded = readConfigFile(file);
-  return loaded && validateData(loaded, listenersFileSchema).then((data) => data.listeners);
+/** The validated listeners of FILE, or null when there is no such file. */
+export function readListenersFile(file: string, cache: ParsedCache = NO_CACHE): Promise<Record<string, ListenerConfig> | null> {
+  return cache.read('listeners', file, async () => (await import('./parse-file')).parseListenersFile(file));
 }
 
 /** All listeners, merged by name: a later layer's entry replaces an earlier one whole. */
-export async function loadListeners(layers: Layer[]): Promise<Map<string, SourcedListener>> {
+export async function loadListeners(layers: Layer[], cache: ParsedCache = NO_CACHE): Promise<Map<string, SourcedListener>> {
+  const configDir = layers.length === 1 && layers[0]!.name === 'config-dir' ? layers[0]!.dir : null;
+  if (configDir !== null && !existsSync(configDir)) {
+    throw new ConfigError([{ file: configDir, message: 'configuration directory does not exist (--config-dir)' }]);
+  }
   const merged = new Map<string, SourcedListener>();
   for (const layer of layers) {
     const file = join(layer.dir, 'listeners.yml');
-    const listeners = await readListenersFile(file);
+    const listeners = await readListenersFile(file, cache);
     for (const [name, config] of Object.entries(listeners ?? {})) merged.set(name, { name, config, file });
-  }
-  const missing = layers.length === 1 && layers[0]!.name === 'config-dir' && !existsSync(layers[0]!.dir);
-  if (missing) {
-    throw new ConfigError([{ file: layers[0]!.dir, message: 'configuration directory does not exist (--config-dir)' }]);
   }
   if (merged.size === 0) {
     const files = layers.map((l) => join(l.dir, 'listeners.yml'));
-    const hint = missing === false && layers[0]!.name === 'config-dir' ? `create ${files[0]}` : "reinstall tails-launch (it ships listeners.yml) or pass --config-dir";
+    const hint = configDir !== null ? `create ${files[0]}` : 'reinstall tails-launch (it ships listeners.yml) or pass --config-dir';
     throw new ConfigError([{ file: files.join(', '), message: `no listener is defined: ${hint}` }]);
   }
   return merged;
@@ -70,10 +58,10 @@ export function findProfile(layers: Layer[], name: string, maxLayer = layers.len
   return null;
 }
 
-export async function readProfileFile(file: string): Promise<ProfileFile> {
-  const loaded = readConfigFile(file);
-  if (!loaded) throw new ConfigError([{ file, message: 'no such file' }]);
-  return validateData(loaded, profileFileSchema, lintProfile);
+export async function readProfileFile(file: string, cache: ParsedCache = NO_CACHE): Promise<ProfileFile> {
+  const profile = await cache.read('profile', file, async () => (await import('./parse-file')).parseProfileFile(file));
+  if (!profile) throw new ConfigError([{ file, message: 'no such file' }]);
+  return profile;
 }
 
 /** Every profile file of every layer (for list and validate), top layer winning. */

@@ -6,6 +6,9 @@ export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** --identity values: account-like names (alice@example.org) are welcome. */
 export const IDENTITY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
 
+/** Configuration files are data: YAML or JSON, never code. */
+export const CONFIG_EXTENSIONS = ['.yml', '.yaml', '.json'];
+
 export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 // The loaders module alone: cosmiconfig's index would also load its explorers.
 import { loadJson, loadYaml } from 'cosmiconfig/dist/loaders.js';
 import { ConfigError } from './config-error';
+import { CONFIG_EXTENSIONS } from './names';
 
 type Loader = (filepath: string, content: string) => unknown;
 
@@ -19,8 +20,6 @@ const LOADERS: Record<string, Loader> = {
   '.yaml': loadYaml as Loader,
   '.json': loadJson as Loader,
 };
-
-export const CONFIG_EXTENSIONS = Object.keys(LOADERS);
 
 export interface LoadedFile {
   file: string;

@@ -1,10 +1,9 @@
 // Resolution: a profile name becomes one complete profile, its `extends`
 // chain merged, its listener looked up, every cross-field rule checked.
 import { ConfigError, type ConfigProblem } from './config-error';
-import { problemsFromIssues, type SchemaIssue } from './describe-issue';
 import type { Layer } from './layers';
 import { findProfile, readProfileFile, type ProfileLocation, type SourcedListener } from './load';
-import { readConfigFile } from './read-config-file';
+import { NO_CACHE, type ParsedCache } from './parsed-cache';
 import type { BackendName, IsolationMode, ListenerConfig, ProfileFile } from './schema';
 import { BACKENDS } from '../backends';
 import { EXIT } from '../cli/exit-codes';
@@ -57,7 +56,7 @@ export class UnknownProfileError extends LaunchError {
 }
 
 /** Reads NAME and what it extends, base first. A profile may extend its own name: that is the definition one layer down. */
-async function mergeChain(layers: Layer[], name: string): Promise<Merged> {
+async function mergeChain(layers: Layer[], name: string, cache: ParsedCache): Promise<Merged> {
   const chain: { file: string; data: ProfileFile }[] = [];
   const seen: ProfileLocation[] = [];
   const found = findProfile(layers, name);
@@ -69,7 +68,7 @@ async function mergeChain(layers: Layer[], name: string): Promise<Merged> {
       throw new ConfigError(await locate(seen[seen.length - 1]!.file, ['extends'], `profiles extend each other in a cycle: ${cycle}`));
     }
     seen.push(location);
-    const data = await readProfileFile(location.file);
+    const data = await readProfileFile(location.file, cache);
     chain.unshift({ file: location.file, data });
     if (data.extends === undefined) break;
     const below: number = data.extends === location.name ? location.layer - 1 : layers.length - 1;
@@ -101,10 +100,9 @@ async function mergeChain(layers: Layer[], name: string): Promise<Merged> {
   return merged;
 }
 
+/** Error path only: finding the line needs the parser. */
 async function locate(file: string, path: PropertyKey[], message: string): Promise<ConfigProblem[]> {
-  const loaded = readConfigFile(file);
-  const issue: SchemaIssue = { code: 'custom', path, message };
-  return loaded ? problemsFromIssues(file, loaded.text, [issue]) : [{ file, field: path.join('.'), message }];
+  return (await import('./parse-file')).locateInFile(file, path, message);
 }
 
 function resolveListener(sourced: SourcedListener): ResolvedListener {
@@ -120,8 +118,13 @@ function resolveListener(sourced: SourcedListener): ResolvedListener {
   };
 }
 
-export async function resolveProfile(layers: Layer[], listeners: Map<string, SourcedListener>, name: string): Promise<ResolvedProfile> {
-  const { values, env, origin, sources } = await mergeChain(layers, name);
+export async function resolveProfile(
+  layers: Layer[],
+  listeners: Map<string, SourcedListener>,
+  name: string,
+  cache: ParsedCache = NO_CACHE,
+): Promise<ResolvedProfile> {
+  const { values, env, origin, sources } = await mergeChain(layers, name, cache);
   const problems: ConfigProblem[] = [];
   const fail = async (field: Field, message: string) => {
     problems.push(...(await locate(origin[field] ?? sources[0]!, origin[field] ? [field] : [], `${origin[field] ? '' : `${field}: `}${message}`)));

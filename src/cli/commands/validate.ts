@@ -19,6 +19,7 @@ async function collect(problems: ConfigProblem[], work: () => Promise<unknown>):
 /** One file, by its kind: `listeners.*` holds listeners, anything else is a profile. */
 async function validateFile(file: string): Promise<void> {
   if (/^listeners\.(ya?ml|json)$/.test(basename(file))) {
+    // validate always parses: it never trusts the launch cache.
     if ((await readListenersFile(file)) === null) throw new ConfigError([{ file, message: 'no such file' }]);
   } else {
     await readProfileFile(file);

@@ -334,7 +334,7 @@ describe.skipIf(!IS_ROOT)('the Debian package (dpkg-buildpackage, dpkg -i, the i
     expect([...new Set(opened)]).toEqual([native]);
   });
 
-  it.skipIf(!existsSync(NODE18))('the installed launcher on Node 18.20 (.cache/node18): --version and a real launch', async () => {
+  it('the installed launcher on Node 18.20 (.cache/node18, fetched by the global setup): --version and a real launch', async () => {
     const v = await installed(['--version'], { TAILS_LAUNCH_NODE: NODE18 });
     expect(v).toEqual({ exitCode: 0, stdout: `tails-launch ${VERSION}`, stderr: '' });
     socks!.clear();

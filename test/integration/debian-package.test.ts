@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, makeConfigDir, ROOT } from '../support/launcher';
+import { cleanEnv, makeConfigDir, ROOT, runLauncher } from '../support/launcher';
 import { startSocks5Server, type Socks5Server } from '../support/socks5-server';
 
 const IS_ROOT = process.getuid?.() === 0;
@@ -305,18 +305,10 @@ describe.skipIf(!IS_ROOT)('the Debian package (dpkg-buildpackage, dpkg -i, the i
   });
 
   it('the installed launcher: the application replaces it (execve through the installed koffi)', async () => {
-    const child = execa(INSTALLED, ['--config-dir', configDir, 'default', '--', '/bin/sh', '-c', 'echo "$$ $PPID"'], {
-      reject: false,
-      extendEnv: false,
-      env: cleanEnv({ HOME: home }),
-      stdin: 'ignore',
-      timeout: 20_000,
-    });
-    const spawned = child.pid;
-    const r = await child;
+    const r = await runLauncher(['--config-dir', configDir, 'default', '--', '/bin/sh', '-c', 'echo "$$ $PPID"'], { env: cleanEnv({ HOME: home }) }, INSTALLED);
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
-    expect(String(r.stdout).trim()).toBe(`${spawned} ${process.pid}`);
+    expect(r.stdout).toBe(`${r.pid} ${process.pid}`);
   });
 
   it.skipIf(!which('strace'))('the installed launcher loads koffi.node from /usr/lib/tails-launch and nothing else native', async () => {

@@ -10,9 +10,8 @@
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, LAUNCHER, makeConfigDir, ROOT, runLauncher } from '../support/launcher';
+import { cleanEnv, makeConfigDir, ROOT, runLauncher } from '../support/launcher';
 import { startSocks5Server, type Socks5Server } from '../support/socks5-server';
 
 const NODE18_VERSION = 'v18.20.4';
@@ -119,19 +118,13 @@ describe('bin/tails-launch on Node 18.20.4', () => {
 
   it('execve through koffi: the application runs in the launcher\'s own process', async () => {
     // $$ is the shell's PID, $PPID its parent's; /proc/$$/exe what it runs.
-    // execa directly: we need the PID of the process we spawn.
-    const child = execa(LAUNCHER, ['--config-dir', configDir, 'default', '--', '/bin/sh', '-c', 'echo "$$ $PPID $(readlink /proc/$$/exe)"'], {
+    const r = await runLauncher(['--config-dir', configDir, 'default', '--', '/bin/sh', '-c', 'echo "$$ $PPID $(readlink /proc/$$/exe)"'], {
       env: cleanEnv({ TAILS_LAUNCH_NODE: node18 }),
-      extendEnv: false,
-      reject: false,
-      stdin: 'ignore',
-      timeout: 20_000,
     });
-    const spawned = child.pid;
-    const r = await child;
+    const spawned = r.pid;
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
-    const [pid, ppid, exe] = String(r.stdout).trim().split(' ');
+    const [pid, ppid, exe] = r.stdout.trim().split(' ');
     expect(spawned).toBeGreaterThan(0);
     expect(Number(pid)).toBe(spawned); // the process we spawned: front -> node 18 -> torsocks -> sh
     expect(Number(ppid)).toBe(process.pid); // nothing in between

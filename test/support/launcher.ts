@@ -23,9 +23,9 @@ export interface LauncherResult {
   pid: number | undefined;
 }
 
-/** Runs `bin/tails-launch ARGS`, never throwing on a non-zero exit. */
-export async function runLauncher(args: string[], options: Options = {}): Promise<LauncherResult> {
-  const subprocess = execa(LAUNCHER, args, {
+/** Runs `bin/tails-launch ARGS` (or another LAUNCHER, e.g. the installed one), never throwing on a non-zero exit. */
+export async function runLauncher(args: string[], options: Options = {}, launcher = LAUNCHER): Promise<LauncherResult> {
+  const subprocess = execa(launcher, args, {
     reject: false,
     extendEnv: false,
     env: cleanEnv(),

@@ -22,10 +22,11 @@ fi
 # gcc/libc6-dev: the exec-fidelity probe is a small C program.
 # iproute2: network namespaces; file: ELF inspection; strace: which files
 # koffi loads, and the benchmark timeline; time: max RSS in the benchmarks;
+# libcap2-bin: setcap, for the file-capability refusal test;
 # hyperfine: benchmarks; dpkg-dev, debhelper, lintian: the .deb,
 # built, checked and installed by the tests.
 apt-get install -y -qq --no-install-recommends \
-	torsocks tor proxychains4 curl wget ca-certificates iproute2 gcc libc6-dev file procps strace hyperfine time \
+	torsocks tor proxychains4 curl wget ca-certificates iproute2 gcc libc6-dev file procps strace hyperfine time libcap2-bin \
 	dpkg-dev debhelper lintian >/dev/null
 command -v node >/dev/null || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 [ -n "$own_policy" ] && rm -f "$policy"

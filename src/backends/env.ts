@@ -18,6 +18,7 @@ export function socksUrl(endpoint: SocksEndpoint, auth: SocksAuth): string {
 
 export const envBackend: Backend = {
   name: 'env',
+  preloads: false,
   cannotIsolate: (mode) =>
     mode === 'process'
       ? 'isolation "process" needs backend torsocks: environment variables are inherited by child processes'
@@ -41,6 +42,7 @@ export const envBackend: Backend = {
         TOR_SOCKS_HOST: endpoint.address,
         TOR_SOCKS_PORT: String(endpoint.port),
       },
+      files: [],
       notes: [
         'The env backend only sets proxy variables: the application must honour them. Use it only for proxy-aware applications or inside a network namespace that leads only to Tor.',
       ],

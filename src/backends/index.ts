@@ -1,9 +1,11 @@
 import type { Backend } from './backend';
 import type { BackendName } from '../profile/schema';
 import { envBackend } from './env';
+import { proxychainsBackend } from './proxychains';
 import { torsocksBackend } from './torsocks';
 
 export const BACKENDS: Record<BackendName, Backend> = {
   torsocks: torsocksBackend,
   env: envBackend,
+  proxychains: proxychainsBackend,
 };

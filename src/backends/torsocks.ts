@@ -8,6 +8,7 @@ export const TORSOCKS_CONF_FILE = fileURLToPath(new URL('./torsocks.conf', impor
 
 export const torsocksBackend: Backend = {
   name: 'torsocks',
+  preloads: true,
   cannotIsolate: () => null,
   step(endpoint, auth) {
     const env: Record<string, string> = {
@@ -27,6 +28,7 @@ export const torsocksBackend: Backend = {
       wrapper: 'torsocks',
       wrapperArgs: [],
       env,
+      files: [],
       notes: [
         'torsocks refuses UDP, IPv6 sockets and connections to local addresses, and cannot catch static binaries, raw syscalls or setuid programs (Go programs bypass it).',
         'No proxy variables are set: torsocks would refuse the application\'s own connection to a loopback proxy.',

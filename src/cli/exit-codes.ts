@@ -15,6 +15,11 @@ export const EXIT = {
   internal: 70,
   /** The profile needs something this version refuses to do (placement). */
   refused: 77,
+  /**
+   * The program would bypass an LD_PRELOAD wrapper (torsocks, proxychains):
+   * a static or Go binary, or setuid/setgid.
+   */
+  wouldBypass: 78,
   /** The application or the wrapper exists but cannot be executed. */
   cannotExecute: 126,
   /** The application or the wrapper was not found. */

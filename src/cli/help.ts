@@ -20,5 +20,6 @@ Options (before PROFILE; everything after PROFILE goes to the application):
 
 Exit status: the application's own once it runs; 64 usage error, 65 invalid
 configuration, 66 unknown profile, 69 Tor not reachable, 70 internal error,
-77 launch refused (placement not supported), 126 cannot execute, 127 not found.
+77 launch refused (placement not supported), 78 the program would bypass
+an LD_PRELOAD wrapper (static, Go, setuid), 126 cannot execute, 127 not found.
 `;

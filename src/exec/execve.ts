@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, readdirSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as KoffiModule from 'koffi';
 import { EXIT } from '../cli/exit-codes';
@@ -40,6 +40,12 @@ const SIGACTION_SIZE = 256;
 const RLIMIT64_SIZE = 16;
 
 const ERRNO = { ENOENT: 2, ENOEXEC: 8, ENOTDIR: 20 } as const;
+/** memfd_create(2): sealing allowed; no MFD_CLOEXEC, so the descriptor survives execve. */
+const MFD_ALLOW_SEALING = 2;
+/** fcntl(2) F_ADD_SEALS / F_GET_SEALS (F_LINUX_SPECIFIC_BASE + 9, + 10) and the seals. */
+const F_ADD_SEALS = 1033;
+const F_GET_SEALS = 1034;
+const ALL_SEALS = 1 | 2 | 4 | 8; // F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE
 
 interface Libc {
   koffi: Koffi;
@@ -49,6 +55,8 @@ interface Libc {
   sigaction: Fn;
   sigprocmask: Fn;
   prlimit64: Fn;
+  memfd_create: Fn;
+  getxattr: Fn;
   strerror: (errnum: number) => string | null;
 }
 
@@ -71,6 +79,8 @@ function loadLibc(): { libc: Libc } | { error: string } {
       sigaction: lib.func('int sigaction(int sig, const void *act, void *oldact)') as Fn,
       sigprocmask: lib.func('int sigprocmask(int how, const void *set, void *oldset)') as Fn,
       prlimit64: lib.func('int prlimit64(int pid, int resource, const void *newlim, void *oldlim)') as Fn,
+      memfd_create: lib.func('int memfd_create(const char *name, unsigned int flags)') as Fn,
+      getxattr: lib.func('intptr_t getxattr(const char *path, const char *name, void *value, size_t size)') as Fn,
       strerror: lib.func('const char *strerror(int errnum)') as (errnum: number) => string | null,
     };
     loaded = { libc };
@@ -85,6 +95,43 @@ function loadLibc(): { libc: Libc } | { error: string } {
 export function isExecveAvailable(): ExecMethod {
   const r = loadLibc();
   return 'libc' in r ? { method: 'execve', via: 'koffi' } : { method: 'spawn', via: 'execa', reason: r.error };
+}
+
+/**
+ * An anonymous in-memory file holding CONTENT, sealed so that nobody (the
+ * application included) can change it, and open without close-on-exec: the
+ * caller passes its number in ExecRequest.fds and names it to the program as
+ * /proc/self/fd/N. Nothing touches the disk; it is gone when the last
+ * descriptor closes. Throws LaunchError (70) when it cannot be made.
+ */
+export function createSealedMemoryFile(name: string, content: string): number {
+  const r = loadLibc();
+  if (!('libc' in r)) throw new LaunchError(EXIT.internal, `cannot pass ${name} in memory: ${r.error}`);
+  const { libc } = r;
+  const fd = libc.memfd_create(`tails-launch:${name}`, MFD_ALLOW_SEALING);
+  if (fd < 0) throw new LaunchError(EXIT.internal, `cannot pass ${name} in memory: memfd_create: ${errorText(libc, r.libc.koffi.errno())}`);
+  try {
+    const bytes = Buffer.from(content);
+    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+    if (libc.fcntl(fd, F_ADD_SEALS, 'int', ALL_SEALS) < 0) throw new Error(`F_ADD_SEALS: ${errorText(libc, libc.koffi.errno())}`);
+    if ((libc.fcntl(fd, F_GET_SEALS) & ALL_SEALS) !== ALL_SEALS) throw new Error('the seals did not hold');
+  } catch (error) {
+    closeSync(fd);
+    throw new LaunchError(EXIT.internal, `cannot pass ${name} in memory: ${(error as Error).message}`);
+  }
+  return fd;
+}
+
+/**
+ * Whether PATH carries file capabilities (the `security.capability` extended
+ * attribute): the kernel then runs it in secure-execution mode, where the
+ * loader ignores LD_PRELOAD. Null when it cannot be told (no koffi).
+ */
+export function hasFileCapabilities(path: string): boolean | null {
+  const r = loadLibc();
+  if (!('libc' in r)) return null;
+  // Size query: > 0 when present; -1 with ENODATA (or ENOTSUP) when absent.
+  return r.libc.getxattr(path, 'security.capability', null, 0) > 0;
 }
 
 /** Steps already applied, undone in reverse order if execve (or a step) fails. */

@@ -7,6 +7,7 @@ import { LaunchError } from '../cli/launch-error';
 import type { ExecMethod } from '../exec/types';
 import { socksAuth } from '../isolation/credentials';
 import type { ExecutableLookup } from '../preflight/find-executable';
+import type { MemoryFile } from '../backends/backend';
 import type { ResolvedProfile } from '../profile/resolve';
 import { buildEnvironment, SCRUBBED_PATTERNS } from './env-policy';
 import type { Check, ExecutableCheck, Plan } from './types';
@@ -27,10 +28,11 @@ export interface PlanInput {
   waitForTor?: number;
 }
 
-/** The full environment handed to execve; kept out of the printed plan. */
+/** What exec needs beyond the printed plan: the full environment, the memory files' real content. */
 export interface PlannedLaunch {
   plan: Plan;
   env: Record<string, string>;
+  files: MemoryFile[];
 }
 
 const SOCKS_TIMEOUT_MS = 3000;
@@ -83,6 +85,13 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
   }
   if (wrapper && step.wrapper) checks.push(executableCheck('wrapper', step.wrapper, wrapper));
   checks.push(executableCheck('application', command, app));
+  if (backend.preloads) {
+    checks.push({
+      kind: 'preloadable',
+      path: app.path,
+      description: `the application is a dynamically linked, non-Go, non-setuid program (else ${profile.backend} could not see its connections)`,
+    });
+  }
   checks.push({
     kind: 'socks5',
     address: profile.listener.connect.address,
@@ -96,7 +105,11 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
   const notes = [...step.notes];
   if (identity !== null && profile.isolation === 'process') notes.push('--identity adds nothing here: every process is its own group already.');
   if (input.execMethod.method === 'spawn') {
-    notes.push(`execve is unavailable (${input.execMethod.reason}): tails-launch will stay resident and wait for the application.`);
+    notes.push(
+      step.files.length
+        ? `execve is unavailable (${input.execMethod.reason}): the launch will be refused, since the ${profile.backend} configuration can only be passed in memory through koffi.`
+        : `execve is unavailable (${input.execMethod.reason}): tails-launch will stay resident and wait for the application.`,
+    );
   }
 
   const plan: Plan = {
@@ -127,8 +140,9 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
     exec: { file, argv, method: input.execMethod },
     env: { set: changes.set, removed: changes.removed, replaced: changes.replaced, scrubPolicy: SCRUBBED_PATTERNS },
     fds: input.fds,
+    files: step.files.map((f) => ({ kind: 'memfd' as const, name: f.name, variable: f.variable, content: f.display })),
     checks,
     notes,
   };
-  return { plan, env };
+  return { plan, env, files: step.files };
 }

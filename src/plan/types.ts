@@ -5,7 +5,7 @@ import type { ExecMethod } from '../exec/types';
 import type { BackendName, IsolationMode } from '../profile/schema';
 
 export interface PlanCheck {
-  kind: 'placement' | 'wrapper' | 'application' | 'socks5';
+  kind: 'placement' | 'wrapper' | 'application' | 'preloadable' | 'socks5';
   /** One line saying what is checked. */
   description: string;
 }
@@ -35,7 +35,14 @@ export interface Socks5Check extends PlanCheck {
   timeoutMs: number;
 }
 
-export type Check = PlacementCheck | ExecutableCheck | Socks5Check;
+/** LD_PRELOAD backends: the program must not be static, Go, setuid or setgid. */
+export interface PreloadableCheck extends PlanCheck {
+  kind: 'preloadable';
+  /** The application as resolved while planning (null: not found, the application check fails first). */
+  path: string | null;
+}
+
+export type Check = PlacementCheck | ExecutableCheck | PreloadableCheck | Socks5Check;
 
 export interface Plan {
   schema: 1;
@@ -78,8 +85,14 @@ export interface Plan {
     /** Patterns always removed from what is inherited. */
     scrubPolicy: string[];
   };
-  /** Descriptors the application receives: the caller's own, nothing of ours. */
+  /** Descriptors the application receives: the caller's own, plus one per memory file. */
   fds: number[];
+  /**
+   * Files made in memory at exec time (sealed memfds, kept open across
+   * execve) and named to the application by VARIABLE=/proc/self/fd/N.
+   * `content` is shown with secrets masked.
+   */
+  files: { kind: 'memfd'; name: string; variable: string; content: string }[];
   checks: Check[];
   notes: string[];
 }

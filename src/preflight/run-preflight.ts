@@ -2,11 +2,13 @@
 // Any failure is a LaunchError: the application does not start.
 import { writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EXIT } from '../cli/exit-codes';
+import { EXIT, type ExitCode } from '../cli/exit-codes';
 import { LaunchError } from '../cli/launch-error';
 import type { Check, Plan, Socks5Check } from '../plan/types';
 import { socks5Handshake, type HandshakeRequest } from '../tor/socks5-handshake';
 import { findExecutable } from './find-executable';
+import { hasFileCapabilities } from '../exec/execve';
+import { inspectForPreload } from './inspect-binary';
 
 const RETRY_MS = 500;
 
@@ -30,6 +32,24 @@ function checkExecutable(plan: Plan, check: Extract<Check, { kind: 'wrapper' | '
   }
   if (found.status === 'not-executable') {
     throw new LaunchError(EXIT.cannotExecute, `${check.kind} '${check.name}' at ${found.path} cannot be executed: ${found.reason}`);
+  }
+}
+
+/** torsocks and proxychains work by LD_PRELOAD: refuse what would escape them. */
+function checkPreloadable(plan: Plan, check: Extract<Check, { kind: 'preloadable' }>): void {
+  if (check.path === null) return; // the application check has refused it already
+  const verdict = inspectForPreload(check.path);
+  const refuse = (exitCode: ExitCode, detail: string): never => {
+    throw new LaunchError(
+      exitCode,
+      `${check.path} ${detail}: ${plan.backend} could not see its connections, so it would bypass Tor; refusing to launch it (a proxy-aware program can use a profile with backend env)`,
+    );
+  };
+  // `detail` names the interpreter when a script's is at fault.
+  if (!verdict.ok) refuse(verdict.reason === 'unreadable' ? EXIT.cannotExecute : EXIT.wouldBypass, verdict.detail);
+  // File capabilities, like setuid, make the loader ignore LD_PRELOAD.
+  for (const file of verdict.ok ? verdict.chain : []) {
+    if (hasFileCapabilities(file)) refuse(EXIT.wouldBypass, file === check.path ? 'has file capabilities' : `(through its interpreter ${file}) has file capabilities`);
   }
 }
 
@@ -70,6 +90,7 @@ async function checkSocks(plan: Plan, check: Socks5Check): Promise<void> {
 export async function runPreflight(plan: Plan, env: Record<string, string>): Promise<void> {
   for (const check of plan.checks) {
     if (check.kind === 'placement') checkPlacement(plan, check);
+    else if (check.kind === 'preloadable') checkPreloadable(plan, check);
     else if (check.kind === 'socks5') await checkSocks(plan, check);
     else checkExecutable(plan, check, env.PATH);
   }

@@ -30,13 +30,15 @@ export interface ResolvedProfile {
   listener: ResolvedListener;
   isolation: IsolationMode;
   backend: BackendName;
+  /** Backend weaknesses the profile accepts knowingly. */
+  acknowledge: string[];
   env: { set: Record<string, string>; unset: string[] };
   waitForTor: number;
   placement: { netns: string | null; user: string | null };
 }
 
 type Field = keyof ProfileFile;
-const SCALAR_FIELDS = ['description', 'command', 'args', 'listener', 'isolation', 'backend', 'wait_for_tor', 'netns', 'user'] as const;
+const SCALAR_FIELDS = ['description', 'command', 'args', 'listener', 'isolation', 'backend', 'acknowledge', 'wait_for_tor', 'netns', 'user'] as const;
 
 interface Merged {
   values: Partial<ProfileFile>;
@@ -137,9 +139,28 @@ export async function resolveProfile(
   if (values.listener !== undefined && !sourcedListener) {
     await fail('listener', `no listener named '${values.listener}' (defined: ${[...listeners.keys()].join(', ')})`);
   }
+  if (values.backend === 'proxychains' && !values.acknowledge?.includes('udp-leak')) {
+    await fail(
+      'backend',
+      'backend proxychains lets UDP out of Tor and cannot catch static or Go binaries: add `acknowledge: [udp-leak]` to use it knowingly, or use backend torsocks',
+    );
+  }
   if (values.backend && values.isolation) {
     const reason = BACKENDS[values.backend].cannotIsolate(values.isolation);
     if (reason) await fail('isolation', reason);
+  }
+  // Isolation by credentials needs a port that honours them. The last flag wins in Tor.
+  const isolatesByAuth = values.isolation === 'app' || values.isolation === 'launch';
+  const flags = sourcedListener?.config.flags ?? [];
+  const lastOf = (a: string, b: string) => flags.filter((f) => f === a || f === b).pop();
+  if (isolatesByAuth && lastOf('IsolateSOCKSAuth', 'NoIsolateSOCKSAuth') === 'NoIsolateSOCKSAuth') {
+    await fail('isolation', `listener '${values.listener}' has NoIsolateSOCKSAuth: Tor would ignore the credentials that carry isolation "${values.isolation}"`);
+  }
+  if (isolatesByAuth && flags.includes('PreferSOCKSNoAuth')) {
+    await fail(
+      'isolation',
+      `listener '${values.listener}' has PreferSOCKSNoAuth: Tor would take no authentication from clients that also offer it (curl, proxychains), losing isolation "${values.isolation}"`,
+    );
   }
   const listenerNetns = sourcedListener?.config.netns;
   if (listenerNetns !== undefined && values.netns !== listenerNetns) {
@@ -159,6 +180,7 @@ export async function resolveProfile(
     listener: resolveListener(sourcedListener!),
     isolation: values.isolation!,
     backend: values.backend!,
+    acknowledge: values.acknowledge ?? [],
     env: { set: env.set, unset: [...env.unset].sort() },
     waitForTor: values.wait_for_tor ?? 0,
     placement: { netns: values.netns ?? null, user: values.user ?? null },

@@ -9,7 +9,14 @@ export const ISOLATION_MODES = ['app', 'launch', 'process', 'none'] as const;
 export type IsolationMode = (typeof ISOLATION_MODES)[number];
 
 /** Backends: each one a way of sending an application through Tor. None bypasses it. */
-export const BACKENDS = ['torsocks', 'env'] as const;
+export const BACKENDS = ['torsocks', 'env', 'proxychains'] as const;
+
+/**
+ * Known weaknesses a profile must acknowledge before it may use them:
+ * `udp-leak` for proxychains-ng, which lets UDP through and cannot catch
+ * static or Go binaries.
+ */
+export const ACKNOWLEDGEMENTS = ['udp-leak'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 /**
@@ -61,6 +68,8 @@ export const profileFileSchema = z.strictObject({
   listener: z.optional(name),
   isolation: z.optional(z.enum(ISOLATION_MODES)),
   backend: z.optional(z.enum(BACKENDS)),
+  /** Weaknesses of the backend this profile accepts knowingly (proxychains: `udp-leak`). */
+  acknowledge: z.optional(z.array(z.enum(ACKNOWLEDGEMENTS))),
   env: z.optional(
     z.strictObject({
       set: z.optional(z.record(envName, z.string())),

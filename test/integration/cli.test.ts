@@ -170,7 +170,7 @@ describe('explain', () => {
     expect(plan.env.set.TORSOCKS_CONF_FILE).not.toBe('/tmp/evil.conf');
     expect(plan.env.removed).toEqual(['http_proxy']);
     expect(plan.fds).toEqual(expect.arrayContaining([0, 1, 2]));
-    expect(plan.checks.map((c: { kind: string }) => c.kind)).toEqual(['wrapper', 'application', 'socks5']);
+    expect(plan.checks.map((c: { kind: string }) => c.kind)).toEqual(['wrapper', 'application', 'preloadable', 'socks5']);
   });
 
   it('does not launch, nor even connect to the listener, and works with Tor down', async () => {

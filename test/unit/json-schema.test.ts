@@ -13,7 +13,7 @@ describe('published JSON Schema', () => {
     const profile = JSON.parse(readFileSync('schema/profile.schema.json', 'utf8'));
     expect(profile.additionalProperties).toBe(false);
     expect(profile.properties.isolation.enum).toEqual(['app', 'launch', 'process', 'none']);
-    expect(profile.properties.backend.enum).toEqual(['torsocks', 'env']);
+    expect(profile.properties.backend.enum).toEqual(['torsocks', 'env', 'proxychains']);
     const listeners = JSON.parse(readFileSync('schema/listeners.schema.json', 'utf8'));
     const listener = listeners.properties.listeners.additionalProperties;
     expect(new RegExp(listener.properties.flags.items.pattern).test('NoIsolateDestAddr')).toBe(true);

@@ -87,6 +87,25 @@ describe('configuration layers', () => {
     expect(await configError(resolveIn([layer], 'envproc'))).toMatch(/base\.yml:2: isolation: .*needs backend torsocks/);
   });
 
+  it('refuses credential isolation on a port that ignores or avoids credentials', async () => {
+    const layer = writeLayer('config-dir', {
+      'listeners.yml': `listeners:
+  deaf: { address: 127.0.0.1, port: 9070, flags: [IsolateDestAddr, NoIsolateSOCKSAuth] }
+  shy: { address: 127.0.0.1, port: 9071, flags: [PreferSOCKSNoAuth] }
+  changed: { address: 127.0.0.1, port: 9072, flags: [NoIsolateSOCKSAuth, IsolateSOCKSAuth] }
+`,
+      'profiles/deaf.yml': 'listener: deaf\nisolation: app\nbackend: torsocks\n',
+      'profiles/shy.yml': 'listener: shy\nisolation: launch\nbackend: env\n',
+      'profiles/changed.yml': 'listener: changed\nisolation: app\nbackend: torsocks\n',
+      'profiles/none.yml': 'listener: deaf\nisolation: none\nbackend: torsocks\n',
+    });
+    expect(await configError(resolveIn([layer], 'deaf'))).toMatch(/deaf\.yml:2: isolation: listener 'deaf' has NoIsolateSOCKSAuth/);
+    expect(await configError(resolveIn([layer], 'shy'))).toMatch(/shy\.yml:2: isolation: listener 'shy' has PreferSOCKSNoAuth/);
+    // The last flag wins, as in Tor; and isolation none needs no credentials.
+    await expect(resolveIn([layer], 'changed')).resolves.toMatchObject({ isolation: 'app' });
+    await expect(resolveIn([layer], 'none')).resolves.toMatchObject({ isolation: 'none' });
+  });
+
   it('needs at least one listener somewhere', async () => {
     const layer = writeLayer('config-dir', { 'profiles/default.yml': BASE });
     expect(await configError(loadListeners([layer]))).toContain('no listener is defined');

@@ -31,7 +31,7 @@ describe('profile schema', () => {
     const found = await problems('profile', ['description: fine', 'listener: default', 'isolation: sometimes', 'backend: direct', 'colour: blue', ''].join('\n'));
     expect(found).toEqual([
       { line: 3, field: 'isolation', message: 'must be one of "app", "launch", "process", "none"' },
-      { line: 4, field: 'backend', message: 'must be one of "torsocks", "env"' },
+      { line: 4, field: 'backend', message: 'must be one of "torsocks", "env", "proxychains"' },
       { line: 5, field: 'colour', message: "unknown field 'colour'" },
     ]);
   });

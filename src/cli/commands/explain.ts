@@ -14,6 +14,8 @@ function describeCheck(check: Check): string {
   switch (check.kind) {
     case 'placement':
       return `REFUSED  placement ${[check.netns && `netns ${check.netns}`, check.user && `user ${check.user}`].filter(Boolean).join(', ')}: not supported yet, the launch is refused`;
+    case 'preloadable':
+      return `at run   ${check.path ?? 'the application'} is not static, Go, setuid or setgid (an LD_PRELOAD wrapper must see its connections)`;
     case 'socks5':
       return `at run   SOCKS5 handshake (${check.auth}) with ${check.address}:${check.port}, ${check.timeoutMs / 1000} s timeout${check.waitSeconds ? `, waiting up to ${check.waitSeconds} s for Tor` : ''}`;
     default: {
@@ -49,12 +51,16 @@ export function formatPlan(plan: Plan): string {
   add('exec', m.method === 'execve' ? 'execve through koffi: tails-launch is replaced, no process stays' : `spawn and wait (${m.reason})`);
   add('  file', plan.exec.file ?? '(not found)');
   add('  argv', plan.exec.argv.map(shellQuote).join(' '));
-  add('  fds', plan.fds.join(' '));
+  add('  fds', [...plan.fds, ...plan.files.map((f) => `+memfd:${f.name}`)].join(' '));
   lines.push('environment');
   for (const [name, value] of Object.entries(plan.env.set)) add('  set', `${name}=${shellQuote(value)}`);
   for (const name of plan.env.removed) add('  removed', name);
   for (const name of plan.env.replaced) add('  replaced', `${name} (inherited value overridden)`);
   add('  scrubbed', plan.env.scrubPolicy.join(', '));
+  for (const file of plan.files) {
+    lines.push(`memory file ${file.name}: sealed memfd, ${file.variable}=/proc/self/fd/N at exec (secrets masked)`);
+    for (const line of file.content.trimEnd().split('\n')) lines.push(`  | ${line}`);
+  }
   lines.push('checks');
   for (const check of plan.checks) lines.push(`  ${describeCheck(check)}`);
   if (plan.notes.length) {

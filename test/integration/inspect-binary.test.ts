@@ -1,0 +1,183 @@
+// inspectForPreload on real files: programs compiled by `cc` from
+// test/fixtures/binaries/ (test/support/binaries.ts), scripts around them, and
+// the system's own /bin/sh and curl. Each compiled fixture is also run once, to
+// show that it is a real, runnable program of the kind the verdict says.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { inspectForPreload } from '../../src/preflight/inspect-binary';
+import { fixtureBinaries, script, scriptWithStaticInterpreter, setgidCopy, setuidCopy, type FixtureBinaries } from '../support/binaries';
+import { useTempDirs } from '../support/fixtures';
+
+const temp = useTempDirs();
+let bin: FixtureBinaries;
+let dir: string;
+
+beforeAll(async () => {
+  bin = await fixtureBinaries();
+  dir = temp.make('inspect-binary');
+});
+
+const isRoot = process.getuid?.() === 0;
+const CURL = '/usr/bin/curl';
+const DOCKER = ['/usr/local/bin/docker', '/usr/bin/docker'].find((p) => existsSync(p));
+
+/** Runs PROGRAM ARGS... MARKER and tells whether it created MARKER. */
+function ranAndMarked(program: string, ...args: string[]): boolean {
+  const marker = join(dir, `marker-${Math.random().toString(36).slice(2)}`);
+  execFileSync(program, [...args, marker], { stdio: 'ignore' });
+  return existsSync(marker) && readFileSync(marker, 'utf8') === 'ran\n';
+}
+
+describe('the compiled fixtures', () => {
+  it('all run and create their marker', () => {
+    for (const program of [bin.dynamic, bin.static, bin.staticPie, bin.goLike]) expect(ranAndMarked(program), program).toBe(true);
+  });
+});
+
+describe('inspectForPreload: programs', () => {
+  it('accepts /bin/sh', () => {
+    expect(inspectForPreload('/bin/sh')).toEqual({ ok: true, chain: ['/bin/sh'] });
+  });
+
+  it.skipIf(!existsSync(CURL))('accepts /usr/bin/curl', () => {
+    expect(inspectForPreload(CURL)).toEqual({ ok: true, chain: [CURL] });
+  });
+
+  it('accepts the dynamic fixture', () => {
+    expect(inspectForPreload(bin.dynamic)).toEqual({ ok: true, chain: [bin.dynamic] });
+  });
+
+  it('refuses a -static program, and a -static-pie one', () => {
+    for (const path of [bin.static, bin.staticPie]) {
+      expect(inspectForPreload(path)).toEqual({ ok: false, reason: 'static', path, detail: 'is statically linked' });
+    }
+  });
+
+  it('refuses a dynamically linked program with a Go section', () => {
+    expect(inspectForPreload(bin.goLike)).toEqual({ ok: false, reason: 'go', path: bin.goLike, detail: 'is a Go program' });
+  });
+
+  it.skipIf(!DOCKER)('refuses a real Go program (docker)', () => {
+    expect(inspectForPreload(DOCKER ?? '')).toMatchObject({ ok: false, reason: 'go' });
+  });
+
+  it('refuses setuid and setgid copies of the dynamic fixture', () => {
+    const setuid = setuidCopy(bin.dynamic, dir);
+    const setgid = setgidCopy(bin.dynamic, dir);
+    expect(inspectForPreload(setuid)).toEqual({ ok: false, reason: 'setuid', path: setuid, detail: isRoot ? 'is setuid root' : 'is setuid' });
+    expect(inspectForPreload(setgid)).toEqual({ ok: false, reason: 'setgid', path: setgid, detail: 'is setgid' });
+  });
+
+  it('refuses a program for another architecture (binfmt_misc/qemu could run it, without the wrapper)', () => {
+    const foreign = join(dir, 'foreign');
+    const image = readFileSync(bin.dynamic);
+    const little = image[5] === 1;
+    const machine = little ? image.readUInt16LE(18) : image.readUInt16BE(18);
+    const other = machine === 62 ? 183 : 62; // x86-64 <-> aarch64
+    if (little) image.writeUInt16LE(other, 18);
+    else image.writeUInt16BE(other, 18);
+    writeFileSync(foreign, image, { mode: 0o755 });
+    expect(inspectForPreload(foreign)).toMatchObject({ ok: false, reason: 'unknown-format', path: foreign, detail: expect.stringMatching(/^is a 64-bit program for another architecture/) });
+  });
+});
+
+describe('inspectForPreload: #! scripts', () => {
+  it('follows #!/bin/sh, with or without a blank and arguments', () => {
+    const plain = script(dir, 'plain.sh', '/bin/sh');
+    const spaced = script(dir, 'spaced.sh', ' /bin/sh -e');
+    expect(inspectForPreload(plain)).toEqual({ ok: true, chain: [plain, '/bin/sh'] });
+    expect(inspectForPreload(spaced)).toEqual({ ok: true, chain: [spaced, '/bin/sh'] });
+  });
+
+  it('checks /usr/bin/env, not what env then runs', () => {
+    const viaEnv = script(dir, 'env.sh', '/usr/bin/env sh');
+    expect(inspectForPreload(viaEnv)).toEqual({ ok: true, chain: [viaEnv, '/usr/bin/env'] });
+  });
+
+  it('refuses a script whose interpreter is static, naming the interpreter (and the kernel would run it)', async () => {
+    const path = await scriptWithStaticInterpreter(dir);
+    expect(inspectForPreload(path)).toEqual({ ok: false, reason: 'static', path, detail: `(through its interpreter ${bin.static}) is statically linked` });
+    expect(ranAndMarked(path)).toBe(true);
+  });
+
+  it('follows nested interpreters, and names them all', () => {
+    const inner = script(dir, 'inner', bin.static);
+    const outer = script(dir, 'outer', inner);
+    expect(inspectForPreload(outer)).toEqual({ ok: false, reason: 'static', path: outer, detail: `(through its interpreter ${inner}, then ${bin.static}) is statically linked` });
+    expect(ranAndMarked(outer)).toBe(true);
+  });
+
+  it('refuses scripts whose interpreter is Go, setuid, setgid, or missing', () => {
+    const go = script(dir, 'go.sh', bin.goLike);
+    expect(inspectForPreload(go)).toMatchObject({ ok: false, reason: 'go', path: go, detail: `(through its interpreter ${bin.goLike}) is a Go program` });
+    const setuidInterpreter = setuidCopy('/bin/sh', dir, 'setuid-sh');
+    const viaSetuid = script(dir, 'setuid.sh', setuidInterpreter);
+    expect(inspectForPreload(viaSetuid)).toMatchObject({ ok: false, reason: 'setuid', path: viaSetuid, detail: expect.stringMatching(/^\(through its interpreter .*setuid-sh\) is setuid/) });
+    const viaSetgid = script(dir, 'setgid.sh', setgidCopy('/bin/sh', dir, 'setgid-sh'));
+    expect(inspectForPreload(viaSetgid)).toMatchObject({ ok: false, reason: 'setgid', path: viaSetgid });
+    const missing = script(dir, 'missing.sh', join(dir, 'no-such-interpreter'));
+    expect(inspectForPreload(missing)).toMatchObject({ ok: false, reason: 'unreadable', path: missing, detail: expect.stringMatching(/no-such-interpreter\) cannot be read \(ENOENT\)$/) });
+  });
+
+  it('refuses a setuid or setgid script itself, though the kernel ignores the bits on scripts (fail closed)', () => {
+    const path = setuidCopy(script(dir, 'self.sh', '/bin/sh'), dir, 'self-setuid.sh');
+    expect(inspectForPreload(path)).toMatchObject({ ok: false, reason: 'setuid', path });
+  });
+
+  it('follows 4 levels of interpreters, not 5', () => {
+    let four = '/bin/sh';
+    for (let i = 1; i <= 4; i++) four = script(dir, `level-${i}`, four);
+    const verdict = inspectForPreload(four);
+    expect(verdict.ok && verdict.chain.length).toBe(5);
+    const five = script(dir, 'level-5', four);
+    expect(inspectForPreload(five)).toMatchObject({ ok: false, reason: 'unknown-format', path: five, detail: expect.stringMatching(/has more than 4 levels of #! interpreters$/) });
+  });
+
+  it('refuses an empty or relative #! interpreter', () => {
+    const empty = script(dir, 'empty.sh', '');
+    const relative = script(dir, 'relative.sh', 'bin/sh');
+    expect(inspectForPreload(empty)).toMatchObject({ ok: false, reason: 'unknown-format', detail: 'has an empty #! line' });
+    expect(inspectForPreload(relative)).toMatchObject({ ok: false, reason: 'unknown-format', detail: 'has a relative #! interpreter (bin/sh)' });
+  });
+});
+
+describe('inspectForPreload: neither ELF nor #!', () => {
+  it('refuses a text file, an empty file and a directory', () => {
+    const text = join(dir, 'text');
+    writeFileSync(text, 'echo hello\n', { mode: 0o755 });
+    const empty = join(dir, 'empty');
+    writeFileSync(empty, '', { mode: 0o755 });
+    const subdir = join(dir, 'subdir');
+    mkdirSync(subdir);
+    expect(inspectForPreload(text)).toEqual({ ok: false, reason: 'unknown-format', path: text, detail: 'is neither an ELF program nor a #! script' });
+    expect(inspectForPreload(empty)).toMatchObject({ ok: false, reason: 'unknown-format', path: empty });
+    expect(inspectForPreload(subdir)).toEqual({ ok: false, reason: 'unknown-format', path: subdir, detail: 'is not a regular file' });
+  });
+
+  it('says a missing file cannot be read', () => {
+    const path = join(dir, 'nothing-here');
+    expect(inspectForPreload(path)).toEqual({ ok: false, reason: 'unreadable', path, detail: 'cannot be read (ENOENT)' });
+  });
+
+  // root reads a 0000 file all the same (CAP_DAC_OVERRIDE): only for others.
+  it.skipIf(isRoot)('says a 0000-mode file cannot be read', () => {
+    const path = join(dir, 'locked');
+    writeFileSync(path, '#!/bin/sh\n');
+    chmodSync(path, 0o000);
+    expect(inspectForPreload(path)).toEqual({ ok: false, reason: 'unreadable', path, detail: 'cannot be read (EACCES)' });
+  });
+});
+
+describe('inspectForPreload: cost', () => {
+  it.skipIf(!existsSync(CURL))('takes well under 1 ms for /usr/bin/curl (it runs on every launch)', () => {
+    for (let i = 0; i < 200; i++) inspectForPreload(CURL);
+    const rounds = 2000;
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < rounds; i++) inspectForPreload(CURL);
+    const micros = Number(process.hrtime.bigint() - start) / rounds / 1000;
+    console.log(`inspectForPreload(${CURL}): ${micros.toFixed(1)} µs per call (mean of ${rounds}, warm)`);
+    expect(micros).toBeLessThan(1000);
+  });
+});

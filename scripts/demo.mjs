@@ -36,6 +36,8 @@ listeners.listeners.tails.port = closed;
 writeFileSync(join(config, 'listeners.yml'), stringify(listeners));
 // Like wget/git/totem/whois (isolation: process), but running any command.
 writeFileSync(join(config, 'profiles', 'per-process.yml'), 'extends: default\nisolation: process\n');
+// For applications torsocks breaks: proxychains-ng, configuration in a sealed memfd.
+writeFileSync(join(config, 'profiles', 'via-proxychains.yml'), 'extends: default\nisolation: app\nbackend: proxychains\nacknowledge: [udp-leak]\n');
 for (const name of ['pidgin', 'thunderbird', 'tails-security-check']) {
   const file = join(config, 'profiles', `${name}.yml`);
   writeFileSync(file, stringify({ ...parse(readFileSync(file, 'utf8')), command: '/usr/bin/curl' }));
@@ -77,6 +79,8 @@ await scene('...and the second launch sends the same credentials', ['thunderbird
 await scene('Pidgin with --identity: two identities never share a circuit', ['--identity', 'alice@example.org', 'pidgin', ...curl]);
 await scene('', ['--identity', 'bob@example.org', 'pidgin', ...curl]);
 await scene('Per-process isolation (Tails\' torsocks --isolate): two curls in one launch, two groups', ['per-process', '--', '/bin/sh', '-c', `curl ${curl.join(' ')}; echo; curl ${curl.join(' ')}`]);
+await scene('proxychains backend: its configuration in a sealed memfd, the hostname in CONNECT', ['via-proxychains', '--', '/bin/sh', '-c', `readlink "$PROXYCHAINS_CONF_FILE"; curl ${curl.join(' ')}`]);
+await scene('A static binary under an LD_PRELOAD backend: refused, it would bypass torsocks', ['default', '--', '/sbin/ldconfig', '--version']);
 await scene('Tor not reachable on the profile\'s listener: refused, the application never starts', ['tails-security-check', ...curl]);
 await scene('A profile that must run in a network namespace: refused until placement is supported', ['tor-browser']);
 await scene('An unknown profile', ['firefox']);

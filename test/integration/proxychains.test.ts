@@ -33,6 +33,7 @@ describe('backend proxychains (real proxychains4)', () => {
     expect(result.exitCode).toBe(0);
     expect(socks.records).toHaveLength(1);
     expect(socks.records[0]).toMatchObject({
+      serverPort: socks.port,
       command: 'connect',
       addressType: 'domain',
       host: 'example.test',
@@ -61,7 +62,7 @@ describe('backend proxychains (real proxychains4)', () => {
     expect(socks.records[0]).toMatchObject({ auth: 'none', offeredMethods: [METHOD_NONE], host: 'example.test' });
   });
 
-  it('passes the configuration as a sealed memfd, the one descriptor added to the caller\'s', async () => {
+  it('passes the configuration as a sealed memfd, the one descriptor added, the process state otherwise as proxychains4 by hand', async () => {
     const probe = await probePath();
     const dir = config();
     // The same probe under proxychains4 run by hand, with a configuration file on disk.
@@ -75,6 +76,9 @@ describe('backend proxychains (real proxychains4)', () => {
     expect(added).toHaveLength(1);
     expect(report.fds.length).toBe(direct.fds.length + 1);
     expect(report.cloexec).not.toContain(added[0]);
+    // Every other fix of the exec path holds under this backend too.
+    expect([report.sigign, report.sigblk, report.nofile, report.nonblock, report.stdio]).toEqual([direct.sigign, direct.sigblk, direct.nofile, direct.nonblock, direct.stdio]);
+    expect(report.caller_env).toBe(false);
     // What that descriptor is, seen by the application: an anonymous memfd.
     const env = await runLauncher(['--config-dir', dir, 'app', '--', '/bin/sh', '-c', 'echo "$PROXYCHAINS_CONF_FILE"; readlink "$PROXYCHAINS_CONF_FILE"']);
     const [variable, target] = env.stdout.split('\n');

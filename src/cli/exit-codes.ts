@@ -3,6 +3,8 @@
 // 64-78 follow sysexits.h so that scripts can tell the cases apart; 126/127
 // follow the shell's convention for "cannot execute" and "not found".
 export const EXIT = {
+  /** `torrc --check` or `doctor` found a problem (each is reported on its own line). */
+  checkFailed: 1,
   /** Bad command line: unknown option, missing profile name, bad --identity. */
   usage: 64,
   /** A configuration file is invalid (names file, line and field). */

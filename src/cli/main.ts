@@ -31,6 +31,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/list')).list(command);
     case 'validate':
       return (await import('./commands/validate')).validate(command);
+    case 'torrc':
+      return (await import('./commands/torrc')).torrc(command);
+    case 'doctor':
+      return (await import('./commands/doctor')).doctor(command);
   }
 }
 

@@ -11,11 +11,24 @@ export interface GlobalOptions {
   waitForTor?: number;
 }
 
+/** How doctor reaches Tor's control port; each overrides the configuration's `control` section. */
+export interface ControlOptions {
+  /** ADDRESS:PORT, [IPv6]:PORT or unix:/path. */
+  address?: string;
+  cookieFile?: string;
+  /** A file holding the control password (never the password itself in argv). */
+  passwordFile?: string;
+}
+
 export type Command =
   | { kind: 'run'; profile: string; args: string[]; options: GlobalOptions }
   | { kind: 'explain'; profile: string; args: string[]; json: boolean; options: GlobalOptions }
   | { kind: 'list'; json: boolean; options: GlobalOptions }
   | { kind: 'validate'; files: string[]; options: GlobalOptions }
+  /** Print the SocksPort lines of every listener, or check FILE (a torrc) against them. */
+  | { kind: 'torrc'; check: string | null; options: GlobalOptions }
+  /** Check the live Tor against the profiles (all of them, or NAMES). */
+  | { kind: 'doctor'; profiles: string[]; json: boolean; control: ControlOptions; options: GlobalOptions }
   | { kind: 'help' }
   | { kind: 'version' };
 
@@ -96,6 +109,8 @@ export function parseArgs(words: string[]): Command {
     case 'explain':
     case 'list':
     case 'validate':
+    case 'torrc':
+    case 'doctor':
       return parseInspection(first, rest, options);
     default:
       if (RESERVED_NAMES.has(first)) throw usage(`'${first}' is not available in this version of tails-launch`);
@@ -104,8 +119,10 @@ export function parseArgs(words: string[]): Command {
 }
 
 /** explain/list/validate do nothing, so their options may come anywhere (before `--`). */
-function parseInspection(kind: 'explain' | 'list' | 'validate', words: string[], options: GlobalOptions): Command {
+function parseInspection(kind: 'explain' | 'list' | 'validate' | 'torrc' | 'doctor', words: string[], options: GlobalOptions): Command {
   let json = false;
+  let check: string | null = null;
+  const control: ControlOptions = {};
   const positional: string[] = [];
   let app: string[] = [];
   for (let i = 0; i < words.length; i++) {
@@ -114,8 +131,22 @@ function parseInspection(kind: 'explain' | 'list' | 'validate', words: string[],
       app = words.slice(i + 1);
       break;
     }
-    if (word === '--json' && kind !== 'validate') {
+    if (word === '--json' && kind !== 'validate' && kind !== 'torrc') {
       json = true;
+      continue;
+    }
+    const eq = word.indexOf('=');
+    const [name, inline] = word.startsWith('--') && eq > 0 ? [word.slice(0, eq), word.slice(eq + 1)] : [word, undefined];
+    if (kind === 'torrc' && name === '--check') {
+      [check, i] = takeValue(words, i, name, inline);
+      continue;
+    }
+    if (kind === 'doctor' && (name === '--control' || name === '--control-cookie' || name === '--control-password-file')) {
+      const [value, last] = takeValue(words, i, name, inline);
+      if (name === '--control') control.address = value;
+      else if (name === '--control-cookie') control.cookieFile = value;
+      else control.passwordFile = value;
+      i = last;
       continue;
     }
     const last = globalOption(words, i, options);
@@ -127,6 +158,11 @@ function parseInspection(kind: 'explain' | 'list' | 'validate', words: string[],
     positional.push(word);
   }
   if (kind === 'validate') return { kind, files: [...positional, ...app], options };
+  if (kind === 'torrc') {
+    if (positional.length || app.length) throw usage("'torrc' takes no arguments besides --check FILE");
+    return { kind, check, options };
+  }
+  if (kind === 'doctor') return { kind, profiles: [...positional, ...app], json, control, options };
   if (kind === 'list') {
     if (positional.length || app.length) throw usage("'list' takes no arguments");
     return { kind, json, options };

@@ -7,7 +7,7 @@ import { ConfigError, type ConfigProblem } from './config-error';
 import type { Layer } from './layers';
 import { CONFIG_EXTENSIONS, isValidProfileName } from './names';
 import { NO_CACHE, type ParsedCache } from './parsed-cache';
-import type { ListenerConfig, ProfileFile } from './schema';
+import type { ControlConfig, ListenerConfig, ListenersFile, ProfileFile } from './schema';
 
 export interface SourcedListener {
   name: string;
@@ -21,9 +21,16 @@ export interface ProfileLocation {
   file: string;
 }
 
-/** The validated listeners of FILE, or null when there is no such file. */
-export function readListenersFile(file: string, cache: ParsedCache = NO_CACHE): Promise<Record<string, ListenerConfig> | null> {
+/** The validated listeners file FILE, or null when there is no such file. */
+export function readListenersFile(file: string, cache: ParsedCache = NO_CACHE): Promise<ListenersFile | null> {
   return cache.read('listeners', file, async () => (await import('./parse-file')).parseListenersFile(file));
+}
+
+/** Where Tor's control port is: the top-most layer's `control` section, if any. */
+export async function loadControl(layers: Layer[], cache: ParsedCache = NO_CACHE): Promise<ControlConfig | null> {
+  let control: ControlConfig | null = null;
+  for (const layer of layers) control = (await readListenersFile(join(layer.dir, 'listeners.yml'), cache))?.control ?? control;
+  return control;
 }
 
 /** All listeners, merged by name: a later layer's entry replaces an earlier one whole. */
@@ -35,7 +42,7 @@ export async function loadListeners(layers: Layer[], cache: ParsedCache = NO_CAC
   const merged = new Map<string, SourcedListener>();
   for (const layer of layers) {
     const file = join(layer.dir, 'listeners.yml');
-    const listeners = await readListenersFile(file, cache);
+    const listeners = (await readListenersFile(file, cache))?.listeners;
     for (const [name, config] of Object.entries(listeners ?? {})) merged.set(name, { name, config, file });
   }
   if (merged.size === 0) {

@@ -7,7 +7,7 @@ import { ConfigError } from './config-error';
 import { problemsFromIssues, type SchemaIssue } from './describe-issue';
 import { lintProfile } from './lint';
 import { readConfigFile, type LoadedFile } from './read-config-file';
-import { listenersFileSchema, profileFileSchema, type ListenerConfig, type ProfileFile } from './schema';
+import { listenersFileSchema, profileFileSchema, type ListenersFile, type ProfileFile } from './schema';
 
 async function validateData<T>(
   loaded: LoadedFile,
@@ -20,10 +20,10 @@ async function validateData<T>(
   return (result as { data: T }).data;
 }
 
-/** The listeners of FILE, validated; null when FILE does not exist. */
-export async function parseListenersFile(file: string): Promise<Record<string, ListenerConfig> | null> {
+/** The listeners file FILE (listeners, control port), validated; null when FILE does not exist. */
+export async function parseListenersFile(file: string): Promise<ListenersFile | null> {
   const loaded = readConfigFile(file);
-  return loaded && (await validateData(loaded, listenersFileSchema)).listeners;
+  return loaded && validateData(loaded, listenersFileSchema);
 }
 
 /** The profile in FILE, validated; null when FILE does not exist. */

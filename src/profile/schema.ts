@@ -50,8 +50,20 @@ export const listenerSchema = z.strictObject({
 });
 export type ListenerConfig = z.infer<typeof listenerSchema>;
 
+/** Where `tails-launch doctor` reaches Tor's control port (overridable on its command line). */
+export const controlSchema = z.strictObject({
+  /** ADDRESS:PORT, [IPv6]:PORT or unix:/path. */
+  address: z.string().check(z.minLength(1)),
+  /** Cookie authentication: the file Tor writes (CookieAuthFile). */
+  cookie_file: z.optional(z.string().check(z.minLength(1))),
+  /** Password authentication: a file holding the password (HashedControlPassword). */
+  password_file: z.optional(z.string().check(z.minLength(1))),
+});
+export type ControlConfig = z.infer<typeof controlSchema>;
+
 export const listenersFileSchema = z.strictObject({
   listeners: z.record(name, listenerSchema),
+  control: z.optional(controlSchema),
 });
 export type ListenersFile = z.infer<typeof listenersFileSchema>;
 

@@ -11,6 +11,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { USERNAME } from '../support/expected';
 import { cleanEnv, LAUNCHER, ROOT } from '../support/launcher';
@@ -136,7 +137,9 @@ describe.skipIf(!isRoot)('against the real tor, in a private network namespace',
 
   it('a SocksPort tor does not have is refused before the application starts', async () => {
     writeFileSync(join(work, 'config', 'profiles', 'nowhere.yml'), 'listener: browser-less\nisolation: app\nbackend: torsocks\n');
-    writeFileSync(join(work, 'config', 'listeners.yml'), `${readFileSync(join(ROOT, 'listeners.yml'), 'utf8')}  browser-less:\n    address: 127.0.0.1\n    port: 9064\n`);
+    const listeners = YAML.parse(readFileSync(join(ROOT, 'listeners.yml'), 'utf8'));
+    listeners.listeners['browser-less'] = { address: '127.0.0.1', port: 9064 };
+    writeFileSync(join(work, 'config', 'listeners.yml'), YAML.stringify(listeners));
     const result = await launch(['nowhere', '--', '/bin/sh', '-c', 'echo started']);
     expect(result.stdout).toBe('');
     expect(result.exitCode).toBe(69);

@@ -42,7 +42,10 @@ describe('parseArgs', () => {
     expect(usageError(['--wait-for-tor', '-1', 'pidgin'])).toContain('--wait-for-tor');
     expect(usageError(['--wait-for-tor', '601', 'pidgin'])).toContain('--wait-for-tor');
     expect(usageError(['--config-dir'])).toContain('needs a value');
-    expect(usageError(['doctor'])).toContain("'doctor'");
+    expect(usageError(['desktop'])).toContain("'desktop'");
+    expect(usageError(['torrc', 'extra'])).toContain("'torrc' takes no arguments");
+    expect(usageError(['torrc', '--check'])).toContain('needs a value');
+    expect(usageError(['doctor', '--control'])).toContain('needs a value');
     expect(usageError([])).toContain('no profile');
     expect(usageError(['--', 'curl'])).toContain("'--'");
     expect(usageError(['run'])).toContain("'run' needs a profile");
@@ -65,6 +68,19 @@ describe('parseArgs', () => {
     expect(parseArgs(['validate', 'a.yml', 'b.yml'])).toEqual({ kind: 'validate', files: ['a.yml', 'b.yml'], options: { identity: null } });
     expect(usageError(['list', 'extra'])).toContain("'list' takes no arguments");
     expect(usageError(['validate', '--json'])).toContain("unknown option '--json'");
+  });
+
+  it('parses torrc and doctor', () => {
+    expect(parseArgs(['torrc'])).toEqual({ kind: 'torrc', check: null, options: { identity: null } });
+    expect(parseArgs(['torrc', '--check=/etc/tor/torrc'])).toEqual({ kind: 'torrc', check: '/etc/tor/torrc', options: { identity: null } });
+    expect(parseArgs(['doctor', 'pidgin', 'curl', '--json', '--control', '127.0.0.1:9051', '--control-cookie', '/c'])).toEqual({
+      kind: 'doctor',
+      profiles: ['pidgin', 'curl'],
+      json: true,
+      control: { address: '127.0.0.1:9051', cookieFile: '/c' },
+      options: { identity: null },
+    });
+    expect(parseArgs(['doctor', '--control-password-file=/p'])).toMatchObject({ control: { passwordFile: '/p' }, profiles: [] });
   });
 
   it('answers --help and --version before anything else', () => {

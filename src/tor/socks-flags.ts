@@ -1,0 +1,106 @@
+// What a SocksPort line means to Tor, so that a listener can be compared with
+// a torrc or with GETCONF SocksPort by EFFECT, not by text. Follows tor's
+// port parser (src/app/config/config.c, parse_port_config): flags are
+// case-insensitive, any flag may take a `No` prefix, a trailing plural `s` is
+// accepted on the isolation flags, the last mention of a flag wins, and
+// IsolateClientAddr, IsolateSOCKSAuth, IPv4Traffic, DNSRequest and
+// OnionTraffic are on unless turned off.
+
+export interface SocksPortSpec {
+  /** As written (one SocksPort value). */
+  text: string;
+  /** Numeric address Tor binds (127.0.0.1 when only a port is given); null for unix sockets. */
+  address: string | null;
+  /** TCP port; 'auto' for a port Tor picks; null for unix sockets. */
+  port: number | 'auto' | null;
+  unixPath: string | null;
+  flags: string[];
+}
+
+/** One SocksPort value, or null when it disables the listener (`0`). */
+export function parseSocksPortValue(value: string): SocksPortSpec | null {
+  const [where = '', ...flags] = value.trim().split(/\s+/);
+  if (where === '0') return null;
+  const spec = { text: value.trim(), flags };
+  if (/^unix:/i.test(where)) return { ...spec, address: null, port: null, unixPath: where.slice(5).replace(/^"(.*)"$/, '$1') };
+  if (/^auto$/i.test(where)) return { ...spec, address: '127.0.0.1', port: 'auto', unixPath: null };
+  const bracketed = /^\[([^\]]+)\](?::(\w+))?$/.exec(where);
+  const [host, portText] = bracketed
+    ? [bracketed[1]!, bracketed[2] ?? '9050']
+    : where.includes(':')
+      ? [where.slice(0, where.lastIndexOf(':')), where.slice(where.lastIndexOf(':') + 1)]
+      : /^\d+$/.test(where)
+        ? ['127.0.0.1', where]
+        : [where, '9050'];
+  const address = host.toLowerCase() === 'localhost' ? '127.0.0.1' : host;
+  const port = /^auto$/i.test(portText) ? 'auto' : Number(portText);
+  return { ...spec, address, port, unixPath: null };
+}
+
+const ON_BY_DEFAULT = ['isolateclientaddr', 'isolatesocksauth', 'ipv4traffic', 'dnsrequest', 'oniontraffic'];
+const ISOLATION = ['isolateclientaddr', 'isolatesocksauth', 'isolateclientprotocol', 'isolatedestport', 'isolatedestaddr', 'keepaliveisolatesocksauth'];
+
+/** A flag's canonical key and value: `NoIsolateDestAddrs` -> ['isolatedestaddr', false]. */
+function normalize(flag: string): [string, boolean | string] {
+  const eq = flag.indexOf('=');
+  if (eq > 0) return [flag.slice(0, eq).toLowerCase(), flag.slice(eq + 1)];
+  let key = flag.toLowerCase();
+  let on = true;
+  if (key.startsWith('no')) {
+    key = key.slice(2);
+    on = false;
+  }
+  if (key.endsWith('s') && ISOLATION.includes(key.slice(0, -1))) key = key.slice(0, -1);
+  return [key, on];
+}
+
+/** The effective flags of FLAGS, defaults included, keyed in lower case. */
+export function effectiveFlags(flags: readonly string[]): Map<string, boolean | string> {
+  const effect = new Map<string, boolean | string>([...ISOLATION.map((k) => [k, false] as const), ...ON_BY_DEFAULT.map((k) => [k, true] as const)]);
+  for (const flag of flags) effect.set(...normalize(flag));
+  return effect;
+}
+
+/** Readable name of a key for messages: the spelling used in EXAMPLES if any. */
+function spell(key: string, examples: readonly string[]): string {
+  for (const flag of examples) {
+    const [k] = normalize(flag);
+    if (k === key) return flag.replace(/^no/i, '').replace(/=.*$/, '');
+  }
+  const known: Record<string, string> = {
+    isolateclientaddr: 'IsolateClientAddr', isolatesocksauth: 'IsolateSOCKSAuth', isolateclientprotocol: 'IsolateClientProtocol',
+    isolatedestport: 'IsolateDestPort', isolatedestaddr: 'IsolateDestAddr', keepaliveisolatesocksauth: 'KeepAliveIsolateSOCKSAuth',
+    ipv4traffic: 'IPv4Traffic', dnsrequest: 'DNSRequest', oniontraffic: 'OnionTraffic',
+  };
+  return known[key] ?? key;
+}
+
+/**
+ * How ACTUAL (flags Tor has on a port) differs in effect from EXPECTED (a
+ * listener's flags): one phrase per flag, empty when they agree.
+ */
+export function flagDifferences(expected: readonly string[], actual: readonly string[]): string[] {
+  const want = effectiveFlags(expected);
+  const have = effectiveFlags(actual);
+  const keys = [...new Set([...want.keys(), ...have.keys()])];
+  const show = (v: boolean | string | undefined) => (v === true ? 'on' : v === false || v === undefined ? 'off' : v);
+  return keys
+    .filter((k) => (want.get(k) ?? false) !== (have.get(k) ?? false))
+    .map((k) => `${spell(k, [...expected, ...actual])} should be ${show(want.get(k))} but is ${show(have.get(k))}`);
+}
+
+export type ListenerMatch =
+  | { status: 'missing' }
+  | { status: 'different'; spec: SocksPortSpec; differences: string[] }
+  | { status: 'equal'; spec: SocksPortSpec };
+
+/**
+ * The SocksPort among SPECS at ADDRESS:PORT and how it compares with FLAGS.
+ * When a port is given twice Tor fails to bind the second: the first counts.
+ */
+export function matchListener(listener: { address: string; port: number; flags: readonly string[] }, specs: readonly SocksPortSpec[]): ListenerMatch {
+  const spec = specs.find((s) => s.port === listener.port && s.address === listener.address);
+  if (!spec) return { status: 'missing' };
+  const differences = flagDifferences(listener.flags, spec.flags);
+  return differences.length ? { status: 'different', spec, differences } : { status: 'equal', spec };
+}

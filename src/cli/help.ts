@@ -4,6 +4,9 @@ export const HELP = `Usage: tails-launch [OPTIONS] PROFILE [--] [ARGS...]
        tails-launch [OPTIONS] explain PROFILE [--json] [-- ARGS...]
        tails-launch [OPTIONS] list [--json]
        tails-launch [OPTIONS] validate [FILE...]
+       tails-launch [OPTIONS] torrc [--check TORRC]
+       tails-launch [OPTIONS] doctor [PROFILE...] [--json] [--control ADDR:PORT]
+                    [--control-cookie FILE] [--control-password-file FILE]
 
 Runs an application through Tor with the SOCKS listener, isolation group and
 wrapper of its profile, after checking that Tor answers. tails-launch then
@@ -17,6 +20,11 @@ Options (before PROFILE; everything after PROFILE goes to the application):
   --wait-for-tor SECS   keep trying Tor's SOCKS listener for up to SECS seconds
   -h, --help            show this help
   -V, --version         show the version
+
+torrc prints the SocksPort lines Tor needs for every listener, or with
+--check compares a torrc with them by effect. doctor checks the running Tor
+(control port, bootstrap, every listener's flags and SOCKS5 handshake) and
+what each profile needs; both exit 1 when something is wrong.
 
 Exit status: the application's own once it runs; 64 usage error, 65 invalid
 configuration, 66 unknown profile, 69 Tor not reachable, 70 internal error,

@@ -17,23 +17,36 @@ export interface SocksPortSpec {
   flags: string[];
 }
 
-/** One SocksPort value, or null when it disables the listener (`0`). */
+/**
+ * One SocksPort value, or null when it disables the listener (`0`). A
+ * `unix:"PATH"` may quote its path (C escapes, spaces allowed). An address
+ * without a port gives port NaN: tor rejects it.
+ */
 export function parseSocksPortValue(value: string): SocksPortSpec | null {
-  const [where = '', ...flags] = value.trim().split(/\s+/);
+  const text = value.trim();
+  const quotedUnix = /^unix:"((?:[^"\\]|\\.)*)"(?=\s|$)/i.exec(text);
+  if (quotedUnix) {
+    const unixPath = quotedUnix[1]!.replace(/\\(x[0-9a-fA-F]{2}|[0-7]{1,3}|.)/g, (_m, e: string) =>
+      e[0] === 'x' && e.length === 3 ? String.fromCharCode(parseInt(e.slice(1), 16)) : /^[0-7]+$/.test(e) ? String.fromCharCode(parseInt(e, 8)) : e === 'n' ? '\n' : e === 't' ? '\t' : e === 'r' ? '\r' : e,
+    );
+    const flags = text.slice(quotedUnix[0].length).trim().split(/\s+/).filter(Boolean);
+    return { text, address: null, port: null, unixPath, flags };
+  }
+  const [where = '', ...flags] = text.split(/\s+/);
   if (where === '0') return null;
-  const spec = { text: value.trim(), flags };
-  if (/^unix:/i.test(where)) return { ...spec, address: null, port: null, unixPath: where.slice(5).replace(/^"(.*)"$/, '$1') };
+  const spec = { text, flags };
+  if (/^unix:/i.test(where)) return { ...spec, address: null, port: null, unixPath: where.slice(5) };
   if (/^auto$/i.test(where)) return { ...spec, address: '127.0.0.1', port: 'auto', unixPath: null };
   const bracketed = /^\[([^\]]+)\](?::(\w+))?$/.exec(where);
   const [host, portText] = bracketed
-    ? [bracketed[1]!, bracketed[2] ?? '9050']
+    ? [bracketed[1]!, bracketed[2] ?? '']
     : where.includes(':')
       ? [where.slice(0, where.lastIndexOf(':')), where.slice(where.lastIndexOf(':') + 1)]
-      : /^\d+$/.test(where)
+      : /^\d+$/.test(where) && Number(where) <= 65535
         ? ['127.0.0.1', where]
-        : [where, '9050'];
-  const address = host.toLowerCase() === 'localhost' ? '127.0.0.1' : host;
-  const port = /^auto$/i.test(portText) ? 'auto' : Number(portText);
+        : [where, ''];
+  const address = host.toLowerCase() === 'localhost' ? '127.0.0.1' : host.toLowerCase();
+  const port = /^auto$/i.test(portText) ? 'auto' : /^\d+$/.test(portText) ? Number(portText) : NaN;
   return { ...spec, address, port, unixPath: null };
 }
 
@@ -96,10 +109,12 @@ export type ListenerMatch =
 
 /**
  * The SocksPort among SPECS at ADDRESS:PORT and how it compares with FLAGS.
- * When a port is given twice Tor fails to bind the second: the first counts.
+ * When a port is given twice tor cannot bind the second and does not start;
+ * the first is compared here (the torrc check reports the duplicate itself).
  */
 export function matchListener(listener: { address: string; port: number; flags: readonly string[] }, specs: readonly SocksPortSpec[]): ListenerMatch {
-  const spec = specs.find((s) => s.port === listener.port && s.address === listener.address);
+  const address = listener.address.toLowerCase();
+  const spec = specs.find((s) => s.port === listener.port && s.address === address);
   if (!spec) return { status: 'missing' };
   const differences = flagDifferences(listener.flags, spec.flags);
   return differences.length ? { status: 'different', spec, differences } : { status: 'equal', spec };

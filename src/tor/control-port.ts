@@ -1,0 +1,439 @@
+// A small client for Tor's control protocol (control-spec.txt), enough for
+// `tails-launch doctor`: PROTOCOLINFO, AUTHENTICATE (cookie, password or
+// none), GETINFO, GETCONF and QUIT, over TCP or a unix socket, every step
+// bounded by a timeout.
+//
+// Replies as tor 0.4.9 sends them (checked against it):
+//   250-PROTOCOLINFO 1
+//   250-AUTH METHODS=COOKIE,SAFECOOKIE,HASHEDPASSWORD COOKIEFILE="/run/tor/control.authcookie"
+//   250-VERSION Tor="0.4.9.11"
+//   250 OK
+//   250-status/bootstrap-phase=NOTICE BOOTSTRAP PROGRESS=0 TAG=starting SUMMARY="Starting"
+//   250-net/listeners/socks="127.0.0.1:9050" "127.0.0.1:9062"
+//   250 OK
+//   250+config-text=            (a data block: lines up to a lone ".", leading "." doubled)
+//   250-SocksPort=127.0.0.1:9050 IsolateDestAddr IsolateDestPort   (GETCONF: values as written
+//   250 SocksPort=127.0.0.1:9063 NoIsolateDestAddr                  in torrc, the LAST line too)
+//   250 HTTPTunnelPort          (GETCONF of an unset option: no "=")
+//   515 Authentication failed: Password did not match HashedControlPassword *or* authentication cookie.
+//   552 Unrecognized key "nonexistent"
+// After a failed AUTHENTICATE tor closes the connection.
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+
+export type ControlErrorKind =
+  /** Nothing answers at the address (refused, no such socket, unreachable). */
+  | 'unreachable'
+  /** No (complete) reply in time. */
+  | 'timeout'
+  /** Tor closed the connection. */
+  | 'closed'
+  /** Not the control protocol. */
+  | 'protocol'
+  /** 515 (bad authentication) or no usable authentication method. */
+  | 'auth'
+  /** 514: authentication required. */
+  | 'auth-required'
+  /** 552: unknown key or option. */
+  | 'unknown-key'
+  /** Any other error reply. */
+  | 'reply'
+  /** A local file (cookie, password) cannot be read. */
+  | 'file'
+  /** The address is not ADDRESS:PORT, [IPv6]:PORT or unix:/path. */
+  | 'address';
+
+export class ControlError extends Error {
+  constructor(
+    readonly kind: ControlErrorKind,
+    message: string,
+    /** The reply's status code, for error replies. */
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Replies
+
+export interface ReplyLine {
+  status: number;
+  /** '-' (more lines follow), '+' (a data block follows), ' ' (the last line). */
+  separator: '-' | '+' | ' ';
+  text: string;
+  /** For '+' lines: the data block, lines joined by "\n", dot-unstuffed. */
+  data?: string;
+}
+
+export interface Reply {
+  /** The status of the last line. */
+  status: number;
+  lines: ReplyLine[];
+}
+
+/** Splits a stream of bytes from Tor into replies; feed it chunks as they arrive. */
+export class ReplyParser {
+  private buffer = '';
+  private lines: ReplyLine[] = [];
+  /** The '+' line whose data block is being read. */
+  private block: { line: ReplyLine; data: string[] } | null = null;
+
+  push(chunk: string): Reply[] {
+    this.buffer += chunk;
+    const replies: Reply[] = [];
+    for (;;) {
+      const end = this.buffer.indexOf('\n');
+      if (end < 0) break;
+      // Tor ends lines with CRLF; a bare LF is accepted.
+      const raw = this.buffer.slice(0, end).replace(/\r$/, '');
+      this.buffer = this.buffer.slice(end + 1);
+      if (this.block) {
+        if (raw === '.') {
+          this.block.line.data = this.block.data.join('\n');
+          this.block = null;
+        } else {
+          this.block.data.push(raw.startsWith('.') ? raw.slice(1) : raw);
+        }
+        continue;
+      }
+      const match = /^(\d{3})([- +])(.*)$/s.exec(raw);
+      if (!match) throw new ControlError('protocol', `not a control-protocol reply line: ${JSON.stringify(raw.slice(0, 80))}`);
+      const line: ReplyLine = { status: Number(match[1]), separator: match[2] as ReplyLine['separator'], text: match[3]! };
+      this.lines.push(line);
+      if (line.separator === '+') this.block = { line, data: [] };
+      else if (line.separator === ' ') {
+        replies.push({ status: line.status, lines: this.lines });
+        this.lines = [];
+      }
+    }
+    return replies;
+  }
+}
+
+/** Parses every complete reply in TEXT (for tests and one-shot use). */
+export function parseReplies(text: string): Reply[] {
+  return new ReplyParser().push(text);
+}
+
+/** Throws the typed error for an error reply (status 4xx/5xx); returns REPLY otherwise. */
+export function checkReply(reply: Reply, what: string): Reply {
+  if (reply.status >= 200 && reply.status < 300) return reply;
+  const text = reply.lines.map((l) => l.text).join(' ');
+  const kind: ControlErrorKind =
+    reply.status === 515 ? 'auth' : reply.status === 514 ? 'auth-required' : reply.status === 552 ? 'unknown-key' : 'reply';
+  throw new ControlError(kind, `${what}: Tor answered ${reply.status} ${text}`, reply.status);
+}
+
+/**
+ * The key=value lines of a GETINFO or GETCONF reply, in order (a key given
+ * several times, like SocksPort, appears several times). A data block is the
+ * value of its '+' line. GETINFO ends with "250 OK", which is not a key;
+ * GETCONF's last line is a key like the others, and a key without "=" (an
+ * unset option) has the value null.
+ */
+export function keyValues(reply: Reply, kind: 'getinfo' | 'getconf'): Array<[string, string | null]> {
+  const lines = kind === 'getinfo' ? reply.lines.slice(0, -1) : reply.lines;
+  return lines.map((line): [string, string | null] => {
+    const eq = line.text.indexOf('=');
+    if (eq < 0) return [line.text, null];
+    return [line.text.slice(0, eq), line.separator === '+' ? (line.data ?? '') : line.text.slice(eq + 1)];
+  });
+}
+
+/** A control-protocol QuotedString: backslash, quote and control characters escaped. */
+export function quoteString(text: string): string {
+  const escaped = text.replace(/[\\"\r\n\t]/g, (c) => ({ '\\': '\\\\', '"': '\\"', '\r': '\\r', '\n': '\\n', '\t': '\\t' })[c]!);
+  return `"${escaped}"`;
+}
+
+/** Reads a QuotedString at the start of TEXT: its value and the rest of TEXT, or null. */
+export function readQuoted(text: string): [string, string] | null {
+  if (!text.startsWith('"')) return null;
+  let value = '';
+  for (let i = 1; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') return [value, text.slice(i + 1)];
+    if (c === '\\' && i + 1 < text.length) {
+      const next = text[++i]!;
+      const octal = /^[0-7]{1,3}/.exec(text.slice(i))?.[0];
+      if (octal) {
+        value += String.fromCharCode(parseInt(octal, 8));
+        i += octal.length - 1;
+      } else value += ({ n: '\n', r: '\r', t: '\t' } as Record<string, string>)[next] ?? next;
+    } else value += c;
+  }
+  return null;
+}
+
+/** A space-separated list of QuotedStrings (net/listeners/socks) or bare words. */
+export function splitQuotedList(text: string): string[] {
+  const out: string[] = [];
+  let rest = text.trim();
+  while (rest) {
+    const quoted = readQuoted(rest);
+    if (quoted) {
+      out.push(quoted[0]);
+      rest = quoted[1].trimStart();
+    } else {
+      const space = rest.search(/\s/);
+      out.push(space < 0 ? rest : rest.slice(0, space));
+      rest = space < 0 ? '' : rest.slice(space).trimStart();
+    }
+  }
+  return out;
+}
+
+/** KEY=VALUE and KEY="quoted value" pairs after a line's first word(s), as in PROTOCOLINFO and bootstrap-phase. */
+export function parseArguments(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let rest = text.trim();
+  while (rest) {
+    const m = /^([A-Za-z0-9_]+)=/.exec(rest);
+    if (!m) {
+      const space = rest.search(/\s/);
+      rest = space < 0 ? '' : rest.slice(space).trimStart();
+      continue;
+    }
+    rest = rest.slice(m[0].length);
+    const quoted = readQuoted(rest);
+    if (quoted) {
+      out.set(m[1]!.toUpperCase(), quoted[0]);
+      rest = quoted[1].trimStart();
+    } else {
+      const space = rest.search(/\s/);
+      out.set(m[1]!.toUpperCase(), space < 0 ? rest : rest.slice(0, space));
+      rest = space < 0 ? '' : rest.slice(space).trimStart();
+    }
+  }
+  return out;
+}
+
+export interface ProtocolInfo {
+  /** Upper case: NULL, HASHEDPASSWORD, COOKIE, SAFECOOKIE. */
+  methods: string[];
+  cookieFile: string | null;
+  torVersion: string | null;
+}
+
+export function parseProtocolInfo(reply: Reply): ProtocolInfo {
+  checkReply(reply, 'PROTOCOLINFO');
+  const info: ProtocolInfo = { methods: [], cookieFile: null, torVersion: null };
+  for (const line of reply.lines) {
+    if (line.text.startsWith('AUTH ')) {
+      const args = parseArguments(line.text.slice(5));
+      info.methods = (args.get('METHODS') ?? '').split(',').filter(Boolean).map((m) => m.toUpperCase());
+      info.cookieFile = args.get('COOKIEFILE') ?? null;
+    } else if (line.text.startsWith('VERSION ')) {
+      info.torVersion = parseArguments(line.text.slice(8)).get('TOR') ?? null;
+    }
+  }
+  return info;
+}
+
+export interface BootstrapPhase {
+  severity: string;
+  progress: number;
+  tag: string | null;
+  summary: string | null;
+  warning: string | null;
+}
+
+/** `NOTICE BOOTSTRAP PROGRESS=0 TAG=starting SUMMARY="Starting"` */
+export function parseBootstrapPhase(value: string): BootstrapPhase | null {
+  const m = /^(\S+)\s+BOOTSTRAP\s+(.*)$/s.exec(value.trim());
+  if (!m) return null;
+  const args = parseArguments(m[2]!);
+  const progress = Number(args.get('PROGRESS'));
+  if (!Number.isInteger(progress)) return null;
+  return { severity: m[1]!, progress, tag: args.get('TAG') ?? null, summary: args.get('SUMMARY') ?? null, warning: args.get('WARNING') ?? null };
+}
+
+// ---------------------------------------------------------------------------
+// Addresses
+
+export type ControlAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+export function parseControlAddress(text: string): ControlAddress {
+  if (/^unix:/i.test(text)) {
+    const path = text.slice(5).replace(/^"(.*)"$/, '$1');
+    if (!path.startsWith('/')) throw new ControlError('address', `'${text}' is not a control address: unix: needs an absolute path`);
+    return { kind: 'unix', path };
+  }
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || port < 1 || port > 65535) {
+    throw new ControlError('address', `'${text}' is not a control address: use ADDRESS:PORT, [IPv6]:PORT or unix:/path`);
+  }
+  return { kind: 'tcp', host: m[1] ?? m[2]!, port };
+}
+
+export function formatControlAddress(address: ControlAddress): string {
+  if (address.kind === 'unix') return `unix:${address.path}`;
+  return `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+}
+
+// ---------------------------------------------------------------------------
+// The connection
+
+export type Authentication =
+  | { kind: 'none' }
+  | { kind: 'cookie'; file: string }
+  | { kind: 'password'; file: string };
+
+export interface ConnectOptions {
+  timeoutMs?: number;
+}
+
+/** An authenticated (or not yet) control connection. Commands are sent one at a time. */
+export class ControlConnection {
+  private readonly parser = new ReplyParser();
+  private pending: { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null = null;
+  private failure: ControlError | null = null;
+
+  private constructor(
+    private readonly socket: Socket,
+    readonly address: ControlAddress,
+    private readonly timeoutMs: number,
+  ) {
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      let replies: Reply[];
+      try {
+        replies = this.parser.push(chunk);
+      } catch (error) {
+        this.fail(error as ControlError);
+        return;
+      }
+      for (const reply of replies) {
+        // 6xx: asynchronous events, never asked for here: ignored.
+        if (reply.status >= 600) continue;
+        const pending = this.pending;
+        this.pending = null;
+        if (pending) {
+          clearTimeout(pending.timer);
+          pending.resolve(reply);
+        }
+      }
+    });
+    socket.on('error', (error) => this.fail(new ControlError('closed', `the control connection failed: ${(error as NodeJS.ErrnoException).code ?? error.message}`)));
+    socket.on('close', () => this.fail(new ControlError('closed', `Tor closed the control connection at ${formatControlAddress(address)}`)));
+  }
+
+  private fail(error: ControlError): void {
+    this.failure ??= error;
+    this.socket.destroy();
+    const pending = this.pending;
+    this.pending = null;
+    if (pending) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+  }
+
+  static connect(address: ControlAddress, options: ConnectOptions = {}): Promise<ControlConnection> {
+    const timeoutMs = options.timeoutMs ?? 5000;
+    const where = formatControlAddress(address);
+    return new Promise((resolve, reject) => {
+      const socket = address.kind === 'unix' ? connect({ path: address.path }) : connect({ host: address.host, port: address.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ControlError('timeout', `no connection to ${where} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      socket.once('error', (error: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        const reason =
+          error.code === 'ECONNREFUSED' || error.code === 'ENOENT'
+            ? `nothing listens on ${where}`
+            : error.code === 'EACCES'
+              ? `no permission to open ${where}`
+              : `cannot connect to ${where}: ${error.code ?? error.message}`;
+        reject(new ControlError('unreachable', reason));
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new ControlConnection(socket, address, timeoutMs));
+      });
+    });
+  }
+
+  /** Sends one command line and waits for its reply (error replies are returned, not thrown). */
+  send(command: string): Promise<Reply> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.pending) return Promise.reject(new Error('ControlConnection.send: one command at a time'));
+    if (/[\r\n]/.test(command)) return Promise.reject(new Error('ControlConnection.send: a command is one line'));
+    const verb = command.split(' ')[0];
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending = null;
+        const error = new ControlError('timeout', `no answer to ${verb} from ${formatControlAddress(this.address)} within ${this.timeoutMs / 1000} s`);
+        this.fail(error);
+        reject(error);
+      }, this.timeoutMs);
+      this.pending = { resolve, reject, timer };
+      this.socket.write(`${command}\r\n`, 'latin1');
+    });
+  }
+
+  async protocolInfo(): Promise<ProtocolInfo> {
+    const reply = await this.send('PROTOCOLINFO 1');
+    if (reply.status === 250 && !reply.lines.some((l) => l.text.startsWith('PROTOCOLINFO'))) {
+      throw new ControlError('protocol', `${formatControlAddress(this.address)} does not answer PROTOCOLINFO like Tor's control port`);
+    }
+    return parseProtocolInfo(reply);
+  }
+
+  /** AUTHENTICATE with AUTH; throws ControlError 'auth' (515) or 'file'. */
+  async authenticate(auth: Authentication): Promise<void> {
+    let argument = '';
+    if (auth.kind === 'cookie') argument = ` ${readSecret(auth.file, 'cookie').toString('hex')}`;
+    if (auth.kind === 'password') argument = ` ${quoteString(readPassword(auth.file))}`;
+    checkReply(await this.send(`AUTHENTICATE${argument}`), 'AUTHENTICATE');
+  }
+
+  /** GETINFO KEYS: a map from key to value (a data block's value is its text). */
+  async getInfo(keys: string[]): Promise<Map<string, string>> {
+    const reply = checkReply(await this.send(`GETINFO ${keys.join(' ')}`), `GETINFO ${keys.join(' ')}`);
+    return new Map(keyValues(reply, 'getinfo').map(([k, v]) => [k, v ?? '']));
+  }
+
+  /** GETCONF OPTION: its values, one per line (none when the option is unset). */
+  async getConf(option: string): Promise<string[]> {
+    const reply = checkReply(await this.send(`GETCONF ${option}`), `GETCONF ${option}`);
+    return keyValues(reply, 'getconf')
+      .filter(([k, v]) => k.toLowerCase() === option.toLowerCase() && v !== null)
+      .map(([, v]) => v!);
+  }
+
+  /** QUIT, then close; never throws. */
+  async quit(): Promise<void> {
+    try {
+      if (!this.failure) await this.send('QUIT');
+    } catch {
+      // closing anyway
+    }
+    this.close();
+  }
+
+  close(): void {
+    this.failure ??= new ControlError('closed', 'the control connection is closed');
+    this.socket.destroy();
+  }
+}
+
+function readSecret(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const hint = code === 'EACCES' ? ' (run as root, or as a member of the group that may read it, e.g. debian-tor)' : '';
+    throw new ControlError('file', `cannot read the control ${what} file ${file}: ${code ?? String(error)}${hint}`);
+  }
+}
+
+/** The password file's content without one trailing newline (as `echo PASSWORD > FILE` writes it). */
+function readPassword(file: string): string {
+  return readSecret(file, 'password').toString('utf8').replace(/\r?\n$/, '');
+}

@@ -1,0 +1,250 @@
+// `tails-launch doctor` against the REAL tor (Debian's 0.4.9), each scenario
+// in a network namespace of this test's own that has nothing but loopback
+// (the approach of real-tor.test.ts): the tors listen on the Tails ports
+// without clashing with each other or with the host, and no packet can leave.
+// Their only directory authority is a closed loopback port, so none of them
+// ever bootstraps: doctor's bootstrap check FAILS in every scenario, and
+// every run exits 1, even the healthy one. That is asserted, not hidden.
+// (DisableNetwork 1 would not do: tor 0.4.9 then opens no SocksPort at all.)
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanEnv, LAUNCHER, ROOT } from '../support/launcher';
+
+const isRoot = process.getuid?.() === 0;
+const PASSWORD = 'pa"ss\\word with spaces';
+const CONTROL = '127.0.0.1:9052';
+const TAILS_SOCKS = {
+  9050: 'SocksPort 127.0.0.1:9050 IsolateDestAddr IsolateDestPort',
+  9062: 'SocksPort 127.0.0.1:9062 IsolateDestAddr IsolateDestPort',
+  9063: 'SocksPort 127.0.0.1:9063 NoIsolateDestAddr NoIsolateDestPort NoIsolateClientProtocol',
+};
+const BOOTSTRAP_FAIL =
+  "FAIL  Tor is not bootstrapped: 0% (starting): Starting -> wait for Tor to connect to the Tor network; if it stays there, check the network connection, the clock and Tor's log";
+
+type Scenario = 'healthy' | 'cookie' | 'wrongflags' | 'missing' | 'down';
+const SCENARIOS: Scenario[] = ['healthy', 'cookie', 'wrongflags', 'missing', 'down'];
+const ns = (s: Scenario) => `tl-doc-${s}-${process.pid}`;
+
+let work: string;
+const tors: ResultPromise[] = [];
+
+interface Check {
+  id: string;
+  status: 'ok' | 'fail' | 'warn' | 'skip';
+  message: string;
+  fix?: string;
+}
+
+async function doctor(scenario: Scenario, args: string[], config = scenario as string) {
+  const result = await execa('ip', ['netns', 'exec', ns(scenario), LAUNCHER, '--config-dir', join(work, `config-${config}`), 'doctor', ...args], {
+    env: cleanEnv(),
+    extendEnv: false,
+    reject: false,
+    timeout: 30_000,
+    stdin: 'ignore',
+  });
+  return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+/** Runs doctor with and without --json; asserts that both agree line for line; returns the text lines and the checks. */
+async function both(scenario: Scenario, args: string[], config?: string) {
+  const [text, json] = await Promise.all([doctor(scenario, args, config), doctor(scenario, [...args, '--json'], config)]);
+  expect(text.stderr).toBe('');
+  expect(json.stderr).toBe('');
+  const data = JSON.parse(json.stdout) as { passed: boolean; checks: Check[] };
+  const lines = text.stdout.split('\n').filter(Boolean);
+  const label = { ok: 'ok  ', fail: 'FAIL', warn: 'warn', skip: 'skip' };
+  expect(lines.slice(0, -1)).toEqual(data.checks.map((c) => `${label[c.status]}  ${c.message}${c.fix ? ` -> ${c.fix}` : ''}`));
+  expect(json.exitCode).toBe(text.exitCode);
+  expect(data.passed).toBe(text.exitCode === 0);
+  expect(data.passed).toBe(!data.checks.some((c) => c.status === 'fail'));
+  return { exitCode: text.exitCode, lines, checks: data.checks, status: (id: string) => data.checks.find((c) => c.id === id)?.status };
+}
+
+async function waitForTor(log: string, socksPorts: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+    if ((text.match(/Opened Socks listener/g) ?? []).length >= socksPorts && text.includes('Opened Control listener')) return;
+    if (Date.now() > deadline) throw new Error(`tor did not open its listeners:\n${text}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function writeConfig(name: string, control: string[]): void {
+  const dir = join(work, `config-${name}`);
+  mkdirSync(join(dir, 'profiles'), { recursive: true });
+  // The shipped listeners (Tails' ports and flags), its `control` section replaced.
+  const shipped = readFileSync(join(ROOT, 'listeners.yml'), 'utf8').replace(/^control:[\s\S]*$/m, '');
+  writeFileSync(join(dir, 'listeners.yml'), `${shipped}control:\n  address: ${CONTROL}\n${control.map((l) => `  ${l}\n`).join('')}`);
+  for (const p of ['default', 'curl', 'wget']) cpSync(join(ROOT, 'profiles', `${p}.yml`), join(dir, 'profiles', `${p}.yml`));
+  writeFileSync(join(dir, 'profiles', 'tails-app.yml'), 'listener: tails\nisolation: app\nbackend: torsocks\n');
+  writeFileSync(join(dir, 'profiles', 'iuk.yml'), 'listener: upgrader\nisolation: none\nbackend: torsocks\n');
+  writeFileSync(join(dir, 'profiles', 'lost.yml'), 'command: /opt/nowhere/lost-app\nlistener: default\nisolation: app\nbackend: torsocks\n');
+}
+
+async function startTor(scenario: Scenario, lines: string[]): Promise<void> {
+  const dir = join(work, scenario);
+  mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
+  writeFileSync(
+    join(dir, 'torrc'),
+    [
+      `DataDirectory ${join(dir, 'data')}`,
+      `Log notice file ${join(dir, 'tor.log')}`,
+      ...lines,
+      `ControlPort ${CONTROL}`,
+      'RunAsDaemon 0',
+      'GeoIPFile /dev/null',
+      'GeoIPv6File /dev/null',
+      'AvoidDiskWrites 1',
+      'UseDefaultFallbackDirs 0',
+      `DirAuthority closed orport=7 no-v2 v3ident=${'0'.repeat(40)} 127.0.0.1:7 ${'0'.repeat(40)}`,
+      '',
+    ].join('\n'),
+  );
+  // `ip netns exec` execs tor: this PID is tor's, and only it is killed in afterAll.
+  tors.push(execa('ip', ['netns', 'exec', ns(scenario), 'tor', '-f', join(dir, 'torrc')], { reject: false, stdio: 'ignore' }));
+  await waitForTor(join(dir, 'tor.log'), lines.filter((l) => l.startsWith('SocksPort')).length);
+}
+
+describe.skipIf(!isRoot)('doctor against the real tor, in private network namespaces', () => {
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'tails-launch-doctor-'));
+    chmodSync(work, 0o700);
+    writeFileSync(join(work, 'password'), `${PASSWORD}\n`, { mode: 0o600 });
+    writeFileSync(join(work, 'wrong-password'), 'not the password\n', { mode: 0o600 });
+    const hashed = (await execa('tor', ['--quiet', '--hash-password', PASSWORD])).stdout.trim();
+    expect(hashed).toMatch(/^16:[0-9A-F]+$/);
+    const password = `HashedControlPassword ${hashed}`;
+
+    writeConfig('healthy', [`password_file: ${join(work, 'password')}`]);
+    writeConfig('cookie', [`cookie_file: ${join(work, 'cookie', 'control.authcookie')}`]);
+    writeConfig('wrongflags', [`password_file: ${join(work, 'password')}`]);
+    writeConfig('missing', [`password_file: ${join(work, 'password')}`]);
+    writeConfig('down', [`password_file: ${join(work, 'password')}`]);
+
+    for (const s of SCENARIOS) {
+      await execa('ip', ['netns', 'add', ns(s)]);
+      await execa('ip', ['netns', 'exec', ns(s), 'ip', 'link', 'set', 'lo', 'up']);
+    }
+    await Promise.all([
+      startTor('healthy', [...Object.values(TAILS_SOCKS), password]),
+      startTor('cookie', [...Object.values(TAILS_SOCKS), 'CookieAuthentication 1', `CookieAuthFile ${join(work, 'cookie', 'control.authcookie')}`]),
+      startTor('wrongflags', [TAILS_SOCKS[9050], 'SocksPort 127.0.0.1:9062 IsolateDestPort', TAILS_SOCKS[9063], password]),
+      startTor('missing', [TAILS_SOCKS[9050], TAILS_SOCKS[9062], password]),
+    ]);
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const tor of tors) if (tor.pid) process.kill(tor.pid, 'SIGTERM');
+    await Promise.all(tors);
+    for (const s of SCENARIOS) await execa('ip', ['netns', 'del', ns(s)], { reject: false });
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('(a) a healthy tor (password authentication): every listener check is ok; only the bootstrap FAILs, so exit 1', async () => {
+    const r = await both('healthy', []);
+    expect(r.lines[0]).toMatch(/^ok    Tor 0\.4\.9\.\d+ answers on its control port 127\.0\.0\.1:9052$/);
+    expect(r.lines[1]).toBe(`ok    authenticated with the password in ${join(work, 'password')}`);
+    // No network in the namespace: tor stays at 0%. This is why the run exits 1.
+    expect(r.lines[2]).toBe(BOOTSTRAP_FAIL);
+    for (const listener of ['default', 'tails', 'upgrader']) {
+      for (const what of ['live', 'flags', 'socks']) expect(r.status(`listener.${listener}.${what}`)).toBe('ok');
+    }
+    expect(r.lines).toContain(
+      "ok    listener 'tails' (127.0.0.1:9062, used by tails-app): Tor's SocksPort has the expected flags (127.0.0.1:9062 IsolateDestAddr IsolateDestPort)",
+    );
+    expect(r.status('wrapper.torsocks')).toBe('ok');
+    expect(r.status('torsocks.conf')).toBe('ok');
+    expect(r.status('torsocks.system-conf')).toBe('ok');
+    // Only NAMED profiles get their application checked: 'lost' is not named here.
+    expect(r.checks.filter((c) => c.id.endsWith('.application'))).toEqual([]);
+    expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['tor.bootstrap']);
+    expect(r.lines.at(-1)).toMatch(/^1 check failed \(\d+ ok, 1 FAIL, 0 warn, 0 skip\)$/);
+    expect(r.exitCode).toBe(1);
+  });
+
+  it('(b) cookie authentication with the CookieAuthFile named in the configuration', async () => {
+    const r = await both('cookie', ['curl', 'tails-app']);
+    expect(r.lines[1]).toBe(`ok    authenticated with the cookie ${join(work, 'cookie', 'control.authcookie')}`);
+    expect(r.lines[2]).toBe(BOOTSTRAP_FAIL);
+    expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['tor.bootstrap']);
+    expect(r.exitCode).toBe(1);
+  });
+
+  it('(c) a listener with the wrong flags: its DIFFERS line with the SocksPort line to use', async () => {
+    const r = await both('wrongflags', ['tails-app']);
+    expect(r.lines).toContain(
+      "FAIL  listener 'tails' (127.0.0.1:9062, used by tails-app): Tor's SocksPort differs: IsolateDestAddr should be on but is off (Tor has '127.0.0.1:9062 IsolateDestPort') -> use in torrc: SocksPort 127.0.0.1:9062 IsolateDestAddr IsolateDestPort",
+    );
+    // Still open and still a SOCKS5 server: only the flags are wrong.
+    expect(r.status('listener.tails.live')).toBe('ok');
+    expect(r.status('listener.tails.socks')).toBe('ok');
+    expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['tor.bootstrap', 'listener.tails.flags']);
+    expect(r.exitCode).toBe(1);
+  });
+
+  it('(d) a missing listener (no 9063): not open, not configured, no handshake', async () => {
+    const r = await both('missing', ['iuk', 'curl']);
+    const line = "SocksPort 127.0.0.1:9063 NoIsolateDestAddr NoIsolateDestPort NoIsolateClientProtocol";
+    expect(r.lines).toContain(
+      `FAIL  listener 'upgrader' (127.0.0.1:9063, used by iuk) is not open in Tor (Tor's SOCKS listeners: 127.0.0.1:9050 127.0.0.1:9062) -> add '${line}' to torrc (see 'tails-launch torrc') and reload Tor`,
+    );
+    expect(r.lines).toContain(`FAIL  listener 'upgrader' (127.0.0.1:9063, used by iuk): Tor's configuration has no SocksPort 127.0.0.1:9063 -> add to torrc: ${line}`);
+    expect(r.lines).toContain(`FAIL  listener 'upgrader' (127.0.0.1:9063, used by iuk): no SOCKS5 handshake: nothing listens on 127.0.0.1:9063 -> start Tor with '${line}' in torrc`);
+    expect(r.status('listener.default.flags')).toBe('ok');
+    expect(r.exitCode).toBe(1);
+  });
+
+  it('(e) a wrong control password: the authentication FAIL line; what needs the control port is skipped, the handshakes still run', async () => {
+    const wrong = join(work, 'wrong-password');
+    const r = await both('healthy', ['curl', '--control-password-file', wrong], 'healthy');
+    expect(r.lines[1]).toBe(
+      `FAIL  authentication with the password in ${wrong} failed: Tor rejected it (515 Authentication failed: Password did not match HashedControlPassword value from configuration) -> put the password matching torrc's HashedControlPassword in ${wrong} (or use cookie authentication with --control-cookie FILE)`,
+    );
+    expect(r.lines[2]).toBe("skip  Tor's bootstrap: not checked (needs the control port)");
+    expect(r.status('listener.default.live')).toBe('skip');
+    expect(r.status('listener.default.flags')).toBe('skip');
+    expect(r.status('listener.default.socks')).toBe('ok');
+    expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['control.auth']);
+    expect(r.exitCode).toBe(1);
+  });
+
+  it('(f) Tor not running: the control-port FAIL line, and every SOCKS handshake FAILs', async () => {
+    const r = await both('down', []);
+    expect(r.lines[0]).toBe(
+      `FAIL  Tor's control port ${CONTROL} is not reachable: nothing listens on ${CONTROL} -> start Tor, or give its ControlPort with --control ADDRESS:PORT (or control.address in listeners.yml)`,
+    );
+    expect(r.lines[1]).toBe('skip  authentication: not tried (needs the control port)');
+    for (const [listener, port] of [['default', 9050], ['tails', 9062], ['upgrader', 9063]] as const) {
+      const socks = r.checks.find((c) => c.id === `listener.${listener}.socks`)!;
+      expect(socks.status).toBe('fail');
+      expect(socks.message).toMatch(new RegExp(`: no SOCKS5 handshake: nothing listens on 127\\.0\\.0\\.1:${port}$`));
+    }
+    expect(r.exitCode).toBe(1);
+  });
+
+  it('(g) a named profile whose application is missing: its FAIL line', async () => {
+    const r = await both('healthy', ['lost', 'curl']);
+    expect(r.lines).toContain(
+      `FAIL  profile 'lost': application '/opt/nowhere/lost-app' not found at /opt/nowhere/lost-app -> install it, or fix 'command' in ${join(work, 'config-healthy', 'profiles', 'lost.yml')}`,
+    );
+    expect(r.status('profile.curl.application')).toBe('ok');
+    expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['tor.bootstrap', 'profile.lost.application']);
+    expect(r.exitCode).toBe(1);
+  });
+
+  it('a profile with a placement is a warning, not a failure; an unknown profile name is refused (66)', async () => {
+    writeFileSync(join(work, 'config-healthy', 'profiles', 'placed.yml'), 'listener: default\nisolation: app\nbackend: torsocks\nuser: nobody\ncommand: /bin/true\n');
+    const r = await both('healthy', ['placed']);
+    expect(r.lines).toContain("warn  profile 'placed' must run in user 'nobody': this version of tails-launch refuses to launch it");
+    expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['tor.bootstrap']);
+    rmSync(join(work, 'config-healthy', 'profiles', 'placed.yml'));
+    const unknown = await doctor('healthy', ['no-such-profile']);
+    expect(unknown.exitCode).toBe(66);
+    expect(unknown.stdout).toBe('');
+  });
+});

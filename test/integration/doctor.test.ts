@@ -6,21 +6,18 @@
 // ever bootstraps: doctor's bootstrap check FAILS in every scenario, and
 // every run exits 1, even the healthy one. That is asserted, not hidden.
 // (DisableNetwork 1 would not do: tor 0.4.9 then opens no SocksPort at all.)
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNamespace, deleteNamespace, startIsolatedTor, TAILS_SOCKS_PORTS, type IsolatedTor } from '../support/isolated-tor';
 import { cleanEnv, LAUNCHER, ROOT } from '../support/launcher';
 
 const isRoot = process.getuid?.() === 0;
 const PASSWORD = 'pa"ss\\word with spaces';
 const CONTROL = '127.0.0.1:9052';
-const TAILS_SOCKS = {
-  9050: 'SocksPort 127.0.0.1:9050 IsolateDestAddr IsolateDestPort',
-  9062: 'SocksPort 127.0.0.1:9062 IsolateDestAddr IsolateDestPort',
-  9063: 'SocksPort 127.0.0.1:9063 NoIsolateDestAddr NoIsolateDestPort NoIsolateClientProtocol',
-};
+const TAILS_SOCKS = TAILS_SOCKS_PORTS;
 const BOOTSTRAP_FAIL =
   "FAIL  Tor is not bootstrapped: 0% (starting): Starting -> wait for Tor to connect to the Tor network; if it stays there, check the network connection, the clock and Tor's log";
 
@@ -29,7 +26,7 @@ const SCENARIOS: Scenario[] = ['healthy', 'cookie', 'wrongflags', 'missing', 'do
 const ns = (s: Scenario) => `tl-doc-${s}-${process.pid}`;
 
 let work: string;
-const tors: ResultPromise[] = [];
+const tors: IsolatedTor[] = [];
 
 interface Check {
   id: string;
@@ -64,16 +61,6 @@ async function both(scenario: Scenario, args: string[], config?: string) {
   return { exitCode: text.exitCode, lines, checks: data.checks, status: (id: string) => data.checks.find((c) => c.id === id)?.status };
 }
 
-async function waitForTor(log: string, socksPorts: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
-    if ((text.match(/Opened Socks listener/g) ?? []).length >= socksPorts && text.includes('Opened Control listener')) return;
-    if (Date.now() > deadline) throw new Error(`tor did not open its listeners:\n${text}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 function writeConfig(name: string, control: string[]): void {
   const dir = join(work, `config-${name}`);
   mkdirSync(join(dir, 'profiles'), { recursive: true });
@@ -86,28 +73,8 @@ function writeConfig(name: string, control: string[]): void {
   writeFileSync(join(dir, 'profiles', 'lost.yml'), 'command: /opt/nowhere/lost-app\nlistener: default\nisolation: app\nbackend: torsocks\n');
 }
 
-async function startTor(scenario: Scenario, lines: string[]): Promise<void> {
-  const dir = join(work, scenario);
-  mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
-  writeFileSync(
-    join(dir, 'torrc'),
-    [
-      `DataDirectory ${join(dir, 'data')}`,
-      `Log notice file ${join(dir, 'tor.log')}`,
-      ...lines,
-      `ControlPort ${CONTROL}`,
-      'RunAsDaemon 0',
-      'GeoIPFile /dev/null',
-      'GeoIPv6File /dev/null',
-      'AvoidDiskWrites 1',
-      'UseDefaultFallbackDirs 0',
-      `DirAuthority closed orport=7 no-v2 v3ident=${'0'.repeat(40)} 127.0.0.1:7 ${'0'.repeat(40)}`,
-      '',
-    ].join('\n'),
-  );
-  // `ip netns exec` execs tor: this PID is tor's, and only it is killed in afterAll.
-  tors.push(execa('ip', ['netns', 'exec', ns(scenario), 'tor', '-f', join(dir, 'torrc')], { reject: false, stdio: 'ignore' }));
-  await waitForTor(join(dir, 'tor.log'), lines.filter((l) => l.startsWith('SocksPort')).length);
+function startTor(scenario: Scenario, lines: string[]): Promise<IsolatedTor> {
+  return startIsolatedTor(ns(scenario), join(work, scenario), [...lines, `ControlPort ${CONTROL}`]).then((tor) => (tors.push(tor), tor));
 }
 
 describe.skipIf(!isRoot)('doctor against the real tor, in private network namespaces', () => {
@@ -126,10 +93,7 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
     writeConfig('missing', [`password_file: ${join(work, 'password')}`]);
     writeConfig('down', [`password_file: ${join(work, 'password')}`]);
 
-    for (const s of SCENARIOS) {
-      await execa('ip', ['netns', 'add', ns(s)]);
-      await execa('ip', ['netns', 'exec', ns(s), 'ip', 'link', 'set', 'lo', 'up']);
-    }
+    for (const s of SCENARIOS) await createNamespace(ns(s));
     await Promise.all([
       startTor('healthy', [...Object.values(TAILS_SOCKS), password]),
       startTor('cookie', [...Object.values(TAILS_SOCKS), 'CookieAuthentication 1', `CookieAuthFile ${join(work, 'cookie', 'control.authcookie')}`]),
@@ -139,9 +103,8 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
   }, 90_000);
 
   afterAll(async () => {
-    for (const tor of tors) if (tor.pid) process.kill(tor.pid, 'SIGTERM');
-    await Promise.all(tors);
-    for (const s of SCENARIOS) await execa('ip', ['netns', 'del', ns(s)], { reject: false });
+    await Promise.all(tors.map((tor) => tor.stop()));
+    for (const s of SCENARIOS) await deleteNamespace(ns(s));
     if (work) rmSync(work, { recursive: true, force: true });
   });
 

@@ -10,16 +10,17 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { USERNAME } from '../support/expected';
+import { createNamespace, deleteNamespace, startIsolatedTor, TAILS_SOCKS_PORTS, type IsolatedTor } from '../support/isolated-tor';
 import { cleanEnv, LAUNCHER, ROOT } from '../support/launcher';
 
 const NS = `tl-tor-${process.pid}`;
 const isRoot = process.getuid?.() === 0;
 let work: string;
-let tor: ResultPromise | undefined;
+let tor: IsolatedTor | undefined;
 
 /** Runs ARGV inside the test's namespace, never throwing. */
 function inNamespace(argv: string[]) {
@@ -28,21 +29,6 @@ function inNamespace(argv: string[]) {
 
 function launch(args: string[]) {
   return inNamespace([LAUNCHER, '--config-dir', join(work, 'config'), ...args]);
-}
-
-async function waitForListeners(log: string, count: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    let text = '';
-    try {
-      text = readFileSync(log, 'utf8');
-    } catch {
-      // not written yet
-    }
-    if ((text.match(/Opened Socks listener/g) ?? []).length >= count) return;
-    if (Date.now() > deadline) throw new Error(`tor did not open its SocksPorts:\n${text}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** A raw RFC 1929 exchange: the status byte tor answers to USER/PASS (0 = accepted). */
@@ -61,45 +47,21 @@ s.on('close', () => { if (stage < 2) console.log('closed'); });
 describe.skipIf(!isRoot)('against the real tor, in a private network namespace', () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'tails-launch-real-tor-'));
-    const data = join(work, 'data');
-    mkdirSync(data, { mode: 0o700 });
-    // The Tails SocksPorts (FACTS §1), the shipped listeners and profiles.
-    writeFileSync(
-      join(work, 'torrc'),
-      [
-        `DataDirectory ${data}`,
-        `Log notice file ${join(work, 'tor.log')}`,
-        'SocksPort 127.0.0.1:9050 IsolateDestAddr IsolateDestPort',
-        'SocksPort 127.0.0.1:9062 IsolateDestAddr IsolateDestPort',
-        'SocksPort 127.0.0.1:9063 NoIsolateDestAddr NoIsolateDestPort NoIsolateClientProtocol',
-        'RunAsDaemon 0',
-        'GeoIPFile /dev/null',
-        'GeoIPv6File /dev/null',
-        'AvoidDiskWrites 1',
-        'UseDefaultFallbackDirs 0',
-        `DirAuthority closed orport=7 no-v2 v3ident=${'0'.repeat(40)} 127.0.0.1:7 ${'0'.repeat(40)}`,
-        '',
-      ].join('\n'),
-    );
     const config = join(work, 'config');
     mkdirSync(join(config, 'profiles'), { recursive: true });
+    // The shipped listeners (Tails' ports) and a few profiles over them.
     cpSync(join(ROOT, 'listeners.yml'), join(config, 'listeners.yml'));
     for (const name of ['default', 'curl', 'wget']) cpSync(join(ROOT, 'profiles', `${name}.yml`), join(config, 'profiles', `${name}.yml`));
     writeFileSync(join(config, 'profiles', 'tails-app.yml'), 'listener: tails\nisolation: app\nbackend: torsocks\n');
     writeFileSync(join(config, 'profiles', 'iuk.yml'), 'listener: upgrader\nisolation: none\nbackend: torsocks\n');
     writeFileSync(join(config, 'profiles', 'env-app.yml'), 'listener: default\nisolation: app\nbackend: env\n');
-
-    await execa('ip', ['netns', 'add', NS]);
-    await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up']);
-    // `ip netns exec` execs tor: this PID is tor's, and only it is killed below.
-    tor = execa('ip', ['netns', 'exec', NS, 'tor', '-f', join(work, 'torrc')], { reject: false, stdio: 'ignore' });
-    await waitForListeners(join(work, 'tor.log'), 3);
+    await createNamespace(NS);
+    tor = await startIsolatedTor(NS, join(work, 'tor'), Object.values(TAILS_SOCKS_PORTS));
   }, 60_000);
 
   afterAll(async () => {
-    if (tor?.pid) process.kill(tor.pid, 'SIGTERM');
-    await tor;
-    await execa('ip', ['netns', 'del', NS], { reject: false });
+    await tor?.stop();
+    await deleteNamespace(NS);
     rmSync(work, { recursive: true, force: true });
   });
 

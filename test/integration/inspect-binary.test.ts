@@ -5,6 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { build } from 'esbuild';
+import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inspectForPreload } from '../../src/preflight/inspect-binary';
 import { fixtureBinaries, script, scriptWithStaticInterpreter, setgidCopy, setuidCopy, type FixtureBinaries } from '../support/binaries';
@@ -161,12 +163,20 @@ describe('inspectForPreload: neither ELF nor #!', () => {
     expect(inspectForPreload(path)).toEqual({ ok: false, reason: 'unreadable', path, detail: 'cannot be read (ENOENT)' });
   });
 
-  // root reads a 0000 file all the same (CAP_DAC_OVERRIDE): only for others.
-  it.skipIf(isRoot)('says a 0000-mode file cannot be read', () => {
-    const path = join(dir, 'locked');
+  it('says an execute-only file cannot be read (as an ordinary user)', async () => {
+    const open = temp.make('exec-only');
+    chmodSync(open, 0o755);
+    const path = join(open, 'exec-only');
     writeFileSync(path, '#!/bin/sh\n');
-    chmodSync(path, 0o000);
-    expect(inspectForPreload(path)).toEqual({ ok: false, reason: 'unreadable', path, detail: 'cannot be read (EACCES)' });
+    chmodSync(path, 0o111);
+    const expected = { ok: false, reason: 'unreadable', path, detail: 'cannot be read (EACCES)' };
+    if (!isRoot) return expect(inspectForPreload(path)).toEqual(expected);
+    // root reads anything (CAP_DAC_OVERRIDE): ask as nobody, with the module bundled for a plain node.
+    const { outputFiles } = await build({ entryPoints: ['src/preflight/inspect-binary.ts'], bundle: true, platform: 'node', format: 'esm', write: false, logLevel: 'error' });
+    const module = join(open, 'inspect.mjs');
+    writeFileSync(module, `${outputFiles[0]!.text}\nconsole.log(JSON.stringify(inspectForPreload(process.argv[2])));\n`);
+    const asNobody = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, module, path], { stdin: 'ignore' });
+    expect(JSON.parse(asNobody.stdout)).toEqual(expected);
   });
 });
 

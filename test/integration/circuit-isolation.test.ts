@@ -1,0 +1,178 @@
+// Isolation modes really separate circuits, measured on a private network of
+// real tors (Debian's 0.4.9; FACTS §8): 3 authorities, 2 middles, 1 exit and
+// a client with Tails' default listener (127.0.0.1:9050 IsolateDestAddr
+// IsolateDestPort). Everything runs in ONE network namespace of this test's
+// own with loopback and one port-less interface (dummy, else bridge) holding the target, 10.99.0.1
+// (torsocks refuses loopback destinations). Nothing can leave it.
+//
+// Each launch runs curl with `-w '... %{local_port}'`: the local port of its
+// socket to the SocksPort, which tor reports as the stream's SOURCE_ADDR. So
+// every launch is matched to its own stream, and the stream's SUCCEEDED event
+// gives its circuit. The target holds every response for 1.5 s, and the test
+// checks that both streams of a pair were open together.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNamespace, deleteNamespace } from '../support/isolated-tor';
+import { cleanEnv, LAUNCHER } from '../support/launcher';
+import { startPrivateTorNetwork, StreamWatcher, TARGET_ADDRESS, type PrivateTorNetwork, type StreamRecord } from '../support/private-tor-network';
+
+const NS = `tl-circ-${process.pid}`;
+const URL = `http://${TARGET_ADDRESS}:8080/`;
+// The body goes to /dev/null and one -w line to stdout: two curls of one launch
+// share stdout, and a body written apart from its -w line could interleave.
+const CURL_ARGS = ['-sS', '--max-time', '40', '-o', '/dev/null', '-w', 'status %{http_code} port %{local_port}\\n', URL];
+const isRoot = process.getuid?.() === 0;
+
+let work: string;
+let config: string;
+let network: PrivateTorNetwork | undefined;
+let watcher: StreamWatcher | undefined;
+let server: ResultPromise | undefined;
+const suiteStart = Date.now();
+
+/** The target: answers "ok" to every request after holding it 1.5 s. */
+const SERVER = `
+require('http').createServer((req, res) => setTimeout(() => res.end('ok'), 1500))
+  .listen(8080, '${TARGET_ADDRESS}', () => console.log('listening'));
+`;
+
+function inNamespace(argv: string[], timeout = 60_000) {
+  return execa('ip', ['netns', 'exec', NS, ...argv], { env: cleanEnv(), extendEnv: false, reject: false, timeout, stdin: 'ignore' });
+}
+
+function launch(args: string[], timeout?: number) {
+  return inNamespace([LAUNCHER, '--config-dir', config, ...args], timeout);
+}
+
+/** The streams of one launch's output (a "status 200 port PORT" line per curl), each found by its source port. */
+async function streamsOf(result: Awaited<ReturnType<typeof launch>>): Promise<StreamRecord[]> {
+  const stdout = String(result.stdout);
+  const recent = () => watcher!.events.filter((e) => e.startsWith('STREAM') && e.includes(TARGET_ADDRESS)).slice(-12).join('\n');
+  expect(result.stderr, `stderr of a launch; stdout: ${stdout}; recent streams:\n${recent()}`).toBe('');
+  expect(result.exitCode, `exit status; stdout: ${stdout}; recent streams:\n${recent()}`).toBe(0);
+  const ports = [...stdout.matchAll(/^status 200 port (\d+)$/gm)].map((m) => Number(m[1]));
+  expect(ports.length, `one "status 200 port PORT" line per request: ${stdout}`).toBe(stdout.trim().split('\n').length);
+  // CLOSED events may trail curl's exit by a moment.
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const streams = ports.map((p) => watcher!.bySourcePort(p));
+    if (streams.every((s) => s?.circuit && s.closedAt !== null)) return streams as StreamRecord[];
+    if (Date.now() > deadline) {
+      throw new Error(`no SUCCEEDED/CLOSED stream for ports ${ports.join(', ')}:\n${watcher!.events.slice(-30).join('\n')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Runs two launches together; returns the stream of each. */
+async function pair(a: string[], b: string[]): Promise<[StreamRecord, StreamRecord]> {
+  const results = await Promise.all([launch(a), launch(b)]);
+  const [sa, sb] = await Promise.all(results.map(streamsOf));
+  expect(sa).toHaveLength(1);
+  expect(sb).toHaveLength(1);
+  return [sa![0]!, sb![0]!];
+}
+
+/** Both streams were open at once: each succeeded before either closed. */
+function expectOpenTogether(x: StreamRecord, y: StreamRecord): void {
+  expect(x.target).toBe(`${TARGET_ADDRESS}:8080`);
+  expect(y.target).toBe(`${TARGET_ADDRESS}:8080`);
+  expect(x.id).not.toBe(y.id);
+  expect(Math.max(x.succeededAt!, y.succeededAt!)).toBeLessThan(Math.min(x.closedAt!, y.closedAt!));
+}
+
+describe.skipIf(!isRoot)('circuit isolation through a private network of real tors', () => {
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'tails-launch-circuits-'));
+    config = join(work, 'config');
+    mkdirSync(join(config, 'profiles'), { recursive: true });
+    writeFileSync(join(config, 'listeners.yml'), 'listeners:\n  default: { address: 127.0.0.1, port: 9050, flags: [IsolateDestAddr, IsolateDestPort] }\n');
+    const profiles: Record<string, string> = {
+      app: 'listener: default\nisolation: app\nbackend: torsocks\ncommand: /usr/bin/curl\n',
+      launch: 'listener: default\nisolation: launch\nbackend: torsocks\ncommand: /usr/bin/curl\n',
+      shell: 'listener: default\nisolation: launch\nbackend: torsocks\n',
+      'env-launch': 'listener: default\nisolation: launch\nbackend: env\ncommand: /usr/bin/curl\n',
+      'env-app': 'listener: default\nisolation: app\nbackend: env\ncommand: /usr/bin/curl\n',
+    };
+    for (const [name, text] of Object.entries(profiles)) writeFileSync(join(config, 'profiles', `${name}.yml`), text);
+
+    await createNamespace(NS);
+    // The target's interface: a dummy, or where the kernel has no dummy driver
+    // (containers without the module), a bridge with no ports, as closed.
+    const dummy = await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'add', 'tl0', 'type', 'dummy'], { reject: false });
+    if (dummy.exitCode !== 0) await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'add', 'tl0', 'type', 'bridge']);
+    await execa('ip', ['netns', 'exec', NS, 'ip', 'addr', 'add', `${TARGET_ADDRESS}/32`, 'dev', 'tl0']);
+    await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'tl0', 'up']);
+    // `ip netns exec` execs node: this PID is the server's.
+    server = execa('ip', ['netns', 'exec', NS, process.execPath, '-e', SERVER], { reject: false, stdin: 'ignore' });
+    await new Promise<void>((resolve, reject) => {
+      server!.stdout!.on('data', (d: Buffer) => String(d).includes('listening') && resolve());
+      server!.once('exit', () => reject(new Error('the target HTTP server exited')));
+    });
+
+    network = await startPrivateTorNetwork(NS, join(work, 'tor'));
+    watcher = await StreamWatcher.open(network.controlSocket, network.cookieFile);
+    // Warm-up: bootstrapped is not yet "the exit carries streams"; retry until one does.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const r = await launch(['launch', '--', '-s', '--max-time', '10', URL], 20_000);
+      if (r.exitCode === 0 && r.stdout === 'ok') break;
+      if (Date.now() > deadline) throw new Error(`no stream through the private network: ${r.exitCode} ${r.stderr}\n${watcher.events.slice(-20).join('\n')}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    console.log(`private Tor network: bootstrapped in ${(network.bootstrapMs / 1000).toFixed(1)} s, first stream after ${((Date.now() - suiteStart) / 1000).toFixed(1)} s of setup`);
+  }, 150_000);
+
+  afterAll(async () => {
+    watcher?.close();
+    await network?.stop();
+    if (server?.pid !== undefined && server.exitCode === null) {
+      process.kill(server.pid, 'SIGTERM');
+      await server;
+    }
+    await deleteNamespace(NS);
+    if (work) rmSync(work, { recursive: true, force: true });
+    console.log(`circuit isolation suite: ${((Date.now() - suiteStart) / 1000).toFixed(1)} s in all`);
+  }, 60_000);
+
+  it('control: two streams of ONE launch share a circuit (the measurement can see sharing)', async () => {
+    const curl = `curl ${CURL_ARGS.map((a) => `'${a}'`).join(' ')}`;
+    // Both curls' statuses make the launch's: `wait` alone would hide a failure.
+    const script = `${curl} & first=$!; ${curl}; second=$?; wait $first && exit $second`;
+    const result = await launch(['shell', '--', '/bin/sh', '-c', script]);
+    const streams = await streamsOf(result);
+    expect(streams, `stdout: ${result.stdout}`).toHaveLength(2);
+    expectOpenTogether(streams[0]!, streams[1]!);
+    expect(streams[0]!.circuit).toBe(streams[1]!.circuit);
+  }, 90_000);
+
+  it('isolation launch (torsocks): two concurrent launches use different circuits', async () => {
+    const [a, b] = await pair(['launch', '--', ...CURL_ARGS], ['launch', '--', ...CURL_ARGS]);
+    expectOpenTogether(a, b);
+    expect(a.circuit).not.toBe(b.circuit);
+  }, 90_000);
+
+  it('isolation app (torsocks): two concurrent launches share one circuit', async () => {
+    const [a, b] = await pair(['app', '--', ...CURL_ARGS], ['app', '--', ...CURL_ARGS]);
+    expectOpenTogether(a, b);
+    expect(a.circuit).toBe(b.circuit);
+  }, 90_000);
+
+  it('isolation app with --identity alice vs --identity bob: different circuits', async () => {
+    const [a, b] = await pair(['--identity', 'alice', 'app', '--', ...CURL_ARGS], ['--identity', 'bob', 'app', '--', ...CURL_ARGS]);
+    expectOpenTogether(a, b);
+    expect(a.circuit).not.toBe(b.circuit);
+  }, 90_000);
+
+  it('env backend: isolation launch separates two launches, isolation app joins them', async () => {
+    const [a, b] = await pair(['env-launch', '--', ...CURL_ARGS], ['env-launch', '--', ...CURL_ARGS]);
+    expectOpenTogether(a, b);
+    expect(a.circuit).not.toBe(b.circuit);
+    const [c, d] = await pair(['env-app', '--', ...CURL_ARGS], ['env-app', '--', ...CURL_ARGS]);
+    expectOpenTogether(c, d);
+    expect(c.circuit).toBe(d.circuit);
+  }, 90_000);
+});

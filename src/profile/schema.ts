@@ -61,9 +61,19 @@ export const controlSchema = z.strictObject({
 });
 export type ControlConfig = z.infer<typeof controlSchema>;
 
+/**
+ * What the user layer may change after all (src/profile/weaken.ts). Honoured
+ * only in the administrator's layer (/etc/tails-launch/listeners.yml); an
+ * error in any other layer, so that no one can grant it to themselves.
+ */
+export const USER_OVERRIDES = ['listeners', 'profiles'] as const;
+export type UserOverride = (typeof USER_OVERRIDES)[number];
+
 export const listenersFileSchema = z.strictObject({
   listeners: z.record(name, listenerSchema),
   control: z.optional(controlSchema),
+  /** Admin layer only: let the user layer redefine these listeners / weaken these profiles. */
+  user_may_override: z.optional(z.array(z.enum(USER_OVERRIDES))),
 });
 export type ListenersFile = z.infer<typeof listenersFileSchema>;
 

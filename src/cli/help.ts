@@ -1,5 +1,5 @@
 export const HELP = `Usage: tails-launch [OPTIONS] PROFILE [--] [ARGS...]
-       tails-launch [OPTIONS] run PROFILE [--] [ARGS...]
+       tails-launch [OPTIONS] run [OPTIONS] PROFILE [--] [ARGS...]
        tails-launch [OPTIONS] default -- COMMAND [ARGS...]
        tails-launch [OPTIONS] explain PROFILE [--json] [-- ARGS...]
        tails-launch [OPTIONS] list [--json]
@@ -12,7 +12,9 @@ Runs an application through Tor with the SOCKS listener, isolation group and
 wrapper of its profile, after checking that Tor answers. tails-launch then
 replaces itself with the application; it never starts one outside Tor.
 
-Options (before PROFILE; everything after PROFILE goes to the application):
+Options (before PROFILE, on either side of 'run', anywhere before '--' for
+the other commands; each at most once; everything after PROFILE goes to the
+application; --OPTION=VALUE for a value that starts with '-'):
   --config-dir DIR      read only DIR (listeners.yml, profiles/), not the
                         shipped, admin and user layers
   --identity NAME       fold NAME into the isolation group: instances with

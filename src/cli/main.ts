@@ -4,10 +4,16 @@ import { run } from './commands/run';
 import { EXIT } from './exit-codes';
 import { HELP } from './help';
 import { LaunchError } from './launch-error';
-import { writeAll } from './output';
+import { writeAll, writeError, writeRaw } from './output';
 import { parseArgs } from './parse-args';
 
 declare const __VERSION__: string;
+
+// An error thrown outside main's promise chain (here at the top, in an event
+// handler, a timer, a stream) would otherwise make Node print a stack trace
+// and exit 1 or 7. Registering handlers touches neither stdio nor the environment.
+process.on('uncaughtException', report);
+process.on('unhandledRejection', report);
 
 // First, before anything touches stdio or the environment: what the caller
 // gave us (signals, limits, descriptors) must reach the application intact.
@@ -38,17 +44,36 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function report(error: unknown): never {
-  if (error instanceof LaunchError) {
-    writeAll(2, `tails-launch: ${error.message}\n`);
-    process.exit(error.exitCode);
+/** The error's message, whatever was thrown (even an object whose toString throws). */
+function describe(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return 'an unprintable value was thrown';
   }
-  // A bug: still one line, never a stack trace, and never a launch.
-  const message = error instanceof Error ? error.message : String(error);
-  // TAILS_LAUNCH_DEBUG=1 is for developers only (the app never sees it: TAILS_LAUNCH_* is scrubbed).
-  if (process.env.TAILS_LAUNCH_DEBUG === '1') writeAll(2, `${(error as Error)?.stack}\n`);
-  writeAll(2, `tails-launch: internal error: ${message.split('\n')[0]} (please report this bug)\n`);
-  process.exit(EXIT.internal);
+}
+
+/**
+ * The end of every failure: one line on stderr (writeError escapes whatever
+ * the message quotes, so it stays one line without terminal escapes), and the
+ * status that goes with it. Never a launch, never a stack trace.
+ */
+function report(error: unknown): never {
+  // A stderr that cannot be written (closed by the caller) must not turn the
+  // refusal into a crash with another status: the status still says what happened.
+  try {
+    if (error instanceof LaunchError) {
+      writeError(error.message);
+    } else {
+      // TAILS_LAUNCH_DEBUG=1 is for developers only (the app never sees it: TAILS_LAUNCH_* is scrubbed).
+      if (process.env.TAILS_LAUNCH_DEBUG === '1') writeRaw(2, `${(error as Error)?.stack}\n`);
+      // A bug: still one line, never a stack trace, and never a launch.
+      writeError(`internal error: ${describe(error)} (please report this bug)`);
+    }
+  } catch {
+    // Nothing more can be said.
+  }
+  process.exit(error instanceof LaunchError ? error.exitCode : EXIT.internal);
 }
 
 main(process.argv.slice(2)).then((status) => process.exit(status), report);

@@ -34,28 +34,64 @@ export type Command =
 
 const usage = (message: string) => new LaunchError(EXIT.usage, `${message} (see 'tails-launch --help')`);
 
-/** Splits `--opt=value`, takes the value from the next word otherwise. */
-function takeValue(words: string[], index: number, option: string, inline: string | undefined): [string, number] {
-  if (inline !== undefined) return [inline, index];
+/**
+ * What has been parsed so far. Every option may be given once: a second
+ * `--identity` silently winning (or losing) would put the application in an
+ * isolation group the caller did not mean, so a repeat is a usage error.
+ */
+interface Parser {
+  options: GlobalOptions;
+  seen: Set<string>;
+}
+
+function once(parser: Parser, option: string): void {
+  if (parser.seen.has(option)) throw usage(`option ${option} is given twice`);
+  parser.seen.add(option);
+}
+
+/** `--name=value` -> [name, value]; anything else -> [word, undefined]. */
+function splitInline(word: string): [string, string | undefined] {
+  const eq = word.indexOf('=');
+  return word.startsWith('--') && eq > 2 ? [word.slice(0, eq), word.slice(eq + 1)] : [word, undefined];
+}
+
+/**
+ * Splits `--opt=value`, takes the value from the next word otherwise. For a
+ * file or directory (FREE_FORM), a next word that looks like an option is not
+ * taken as the value: `--config-dir --identity x pidgin` would otherwise read
+ * a directory named "--identity" and launch with no identity. Such a value
+ * can still be given as `--opt=-value`. The other options check their value
+ * against a pattern that says more than "needs a value" (`--wait-for-tor -1`).
+ * An empty value is never meaningful here.
+ */
+function takeValue(words: string[], index: number, option: string, inline: string | undefined, freeForm = true): [string, number] {
+  if (inline !== undefined) {
+    if (inline === '') throw usage(`option ${option} needs a value, not an empty one`);
+    return [inline, index];
+  }
   const value = words[index + 1];
   if (value === undefined) throw usage(`option ${option} needs a value`);
+  if (freeForm && value.length > 1 && value.startsWith('-')) {
+    throw usage(`option ${option} needs a value, not the option-like '${value}' (write ${option}=VALUE for a value that starts with '-')`);
+  }
+  if (value === '') throw usage(`option ${option} needs a value, not an empty one`);
   return [value, index + 1];
 }
 
 /** Tries WORDS[i] as a global option; returns the index of its last word, or -1. */
-function globalOption(words: string[], i: number, options: GlobalOptions): number {
-  const word = words[i]!;
-  const eq = word.indexOf('=');
-  const [name, inline] = word.startsWith('--') && eq > 0 ? [word.slice(0, eq), word.slice(eq + 1)] : [word, undefined];
+function globalOption(words: string[], i: number, parser: Parser): number {
+  const [name, inline] = splitInline(words[i]!);
+  const { options } = parser;
   switch (name) {
     case '--config-dir': {
+      once(parser, name);
       const [value, last] = takeValue(words, i, name, inline);
-      if (value === '') throw usage('--config-dir needs a directory');
       options.configDir = value;
       return last;
     }
     case '--identity': {
-      const [value, last] = takeValue(words, i, name, inline);
+      once(parser, name);
+      const [value, last] = takeValue(words, i, name, inline, false);
       if (!IDENTITY_PATTERN.test(value)) {
         throw usage(`--identity '${value}' is not valid: 1-64 letters, digits, '.', '_', '@', '+' or '-', starting with a letter or digit`);
       }
@@ -63,7 +99,8 @@ function globalOption(words: string[], i: number, options: GlobalOptions): numbe
       return last;
     }
     case '--wait-for-tor': {
-      const [value, last] = takeValue(words, i, name, inline);
+      once(parser, name);
+      const [value, last] = takeValue(words, i, name, inline, false);
       if (!/^\d{1,3}$/.test(value) || Number(value) > 600) throw usage(`--wait-for-tor takes whole seconds from 0 to 600, not '${value}'`);
       options.waitForTor = Number(value);
       return last;
@@ -73,53 +110,81 @@ function globalOption(words: string[], i: number, options: GlobalOptions): numbe
   }
 }
 
+/** A word in the place of an option that is none we know (a lone '-' is not an option word either). */
+function unknownOption(word: string, kind?: string): LaunchError {
+  const where = kind ? ` for '${kind}'` : '';
+  return usage(`unknown option '${word}'${where}`);
+}
+
+/**
+ * A word where a profile name must be. An empty one is a usage error (64),
+ * not an unknown profile (66): no profile can have that name, and `tails-launch
+ * ""` is usually an unset shell variable. Other names that cannot exist stay
+ * "unknown profile", found when no file of that name is there.
+ */
+function profileName(word: string, command?: 'run' | 'explain'): string {
+  if (word === '') throw usage(command ? `'${command}' was given an empty profile name` : 'the profile name is empty: tails-launch PROFILE [--] [ARGS...]');
+  return word;
+}
+
 /** After a profile name: an optional `--`, then the application's arguments. */
 function appArgs(rest: string[]): string[] {
   return rest[0] === '--' ? rest.slice(1) : rest;
 }
 
 export function parseArgs(words: string[]): Command {
-  const options: GlobalOptions = { identity: null };
+  const parser: Parser = { options: { identity: null }, seen: new Set() };
+  // `run` may stand before the profile name once; options are read on both sides of it.
+  let afterRun = false;
   let i = 0;
   for (; i < words.length; i++) {
     const word = words[i]!;
     if (word === '--help' || word === '-h') return { kind: 'help' };
     if (word === '--version' || word === '-V') return { kind: 'version' };
     if (word === '--') {
-      throw usage("'--' must follow a profile name, as in 'tails-launch default -- COMMAND'");
+      throw usage(`'--' must follow a profile name, as in 'tails-launch ${afterRun ? 'run ' : ''}default -- COMMAND'`);
     }
-    const last = globalOption(words, i, options);
+    const last = globalOption(words, i, parser);
     if (last >= 0) {
       i = last;
       continue;
     }
-    if (word.startsWith('-')) throw usage(`unknown option '${word}'`);
+    if (word.startsWith('-') && word !== '-') throw unknownOption(word);
+    if (word === 'run' && !afterRun) {
+      afterRun = true;
+      continue;
+    }
     break;
   }
+  const { options } = parser;
   const first = words[i];
-  if (first === undefined) throw usage('no profile given: tails-launch PROFILE [--] [ARGS...]');
+  if (first === undefined) {
+    if (afterRun) throw usage("'run' needs a profile name: tails-launch [OPTIONS] run [OPTIONS] PROFILE [--] [ARGS...]");
+    throw usage('no profile given: tails-launch PROFILE [--] [ARGS...]');
+  }
   const rest = words.slice(i + 1);
 
+  if (afterRun) {
+    // `run explain x` is a command where a profile name must be: no profile may be called that.
+    if (RESERVED_NAMES.has(first)) throw usage(`'run' needs a profile name, and '${first}' is a command, not a profile`);
+    return { kind: 'run', profile: profileName(first, 'run'), args: appArgs(rest), options };
+  }
   switch (first) {
-    case 'run': {
-      const profile = rest[0];
-      if (profile === undefined || profile.startsWith('-')) throw usage("'run' needs a profile name: tails-launch run PROFILE [--] [ARGS...]");
-      return { kind: 'run', profile, args: appArgs(rest.slice(1)), options };
-    }
     case 'explain':
     case 'list':
     case 'validate':
     case 'torrc':
     case 'doctor':
-      return parseInspection(first, rest, options);
+      return parseInspection(first, rest, parser);
     default:
       if (RESERVED_NAMES.has(first)) throw usage(`'${first}' is not available in this version of tails-launch`);
-      return { kind: 'run', profile: first, args: appArgs(rest), options };
+      return { kind: 'run', profile: profileName(first), args: appArgs(rest), options };
   }
 }
 
-/** explain/list/validate do nothing, so their options may come anywhere (before `--`). */
-function parseInspection(kind: 'explain' | 'list' | 'validate' | 'torrc' | 'doctor', words: string[], options: GlobalOptions): Command {
+/** explain/list/validate/torrc/doctor do nothing, so their options may come anywhere (before `--`). */
+function parseInspection(kind: 'explain' | 'list' | 'validate' | 'torrc' | 'doctor', words: string[], parser: Parser): Command {
+  const { options } = parser;
   let json = false;
   let check: string | null = null;
   const control: ControlOptions = {};
@@ -131,17 +196,21 @@ function parseInspection(kind: 'explain' | 'list' | 'validate' | 'torrc' | 'doct
       app = words.slice(i + 1);
       break;
     }
+    // Help is what someone who typed `explain -h` wants; nothing runs.
+    if (word === '--help' || word === '-h') return { kind: 'help' };
     if (word === '--json' && kind !== 'validate' && kind !== 'torrc') {
+      once(parser, word);
       json = true;
       continue;
     }
-    const eq = word.indexOf('=');
-    const [name, inline] = word.startsWith('--') && eq > 0 ? [word.slice(0, eq), word.slice(eq + 1)] : [word, undefined];
+    const [name, inline] = splitInline(word);
     if (kind === 'torrc' && name === '--check') {
+      once(parser, name);
       [check, i] = takeValue(words, i, name, inline);
       continue;
     }
     if (kind === 'doctor' && (name === '--control' || name === '--control-cookie' || name === '--control-password-file')) {
+      once(parser, name);
       const [value, last] = takeValue(words, i, name, inline);
       if (name === '--control') control.address = value;
       else if (name === '--control-cookie') control.cookieFile = value;
@@ -149,25 +218,35 @@ function parseInspection(kind: 'explain' | 'list' | 'validate' | 'torrc' | 'doct
       i = last;
       continue;
     }
-    const last = globalOption(words, i, options);
+    const last = globalOption(words, i, parser);
     if (last >= 0) {
       i = last;
       continue;
     }
-    if (word.startsWith('-')) throw usage(`unknown option '${word}' for '${kind}'`);
+    if (word.startsWith('-') && word !== '-') throw unknownOption(word, kind);
     positional.push(word);
   }
-  if (kind === 'validate') return { kind, files: [...positional, ...app], options };
+  const named = [...positional, ...app];
+  if (kind === 'validate') {
+    // An empty file name is a slip (an unset variable), not a file that is missing.
+    if (named.includes('')) throw usage("'validate' was given an empty file name");
+    return { kind, files: named, options };
+  }
   if (kind === 'torrc') {
-    if (positional.length || app.length) throw usage("'torrc' takes no arguments besides --check FILE");
+    if (named.length) throw usage("'torrc' takes no arguments besides --check FILE");
     return { kind, check, options };
   }
-  if (kind === 'doctor') return { kind, profiles: [...positional, ...app], json, control, options };
+  if (kind === 'doctor') {
+    if (named.includes('')) throw usage("'doctor' was given an empty profile name");
+    return { kind, profiles: named, json, control, options };
+  }
   if (kind === 'list') {
-    if (positional.length || app.length) throw usage("'list' takes no arguments");
+    if (named.length) throw usage("'list' takes no arguments");
     return { kind, json, options };
   }
   const [profile, ...args] = positional;
-  if (profile === undefined) throw usage("'explain' needs a profile name: tails-launch explain PROFILE [--json] [-- ARGS...]");
-  return { kind, profile, args: [...args, ...app], json, options };
+  if (profile === undefined) {
+    throw usage(`'explain' needs a profile name${app.length ? ' before --' : ''}: tails-launch explain PROFILE [--json] [-- ARGS...]`);
+  }
+  return { kind, profile: profileName(profile, 'explain'), args: [...args, ...app], json, options };
 }

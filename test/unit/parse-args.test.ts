@@ -83,6 +83,79 @@ describe('parseArgs', () => {
     expect(parseArgs(['doctor', '--control-password-file=/p'])).toMatchObject({ control: { passwordFile: '/p' }, profiles: [] });
   });
 
+  it('reads options on either side of run (`run --identity x default`)', () => {
+    expect(parseArgs(['run', '--identity', 'x', 'default', '--', 'a'])).toEqual({
+      kind: 'run',
+      profile: 'default',
+      args: ['a'],
+      options: { identity: 'x' },
+    });
+    expect(parseArgs(['--config-dir', '/c', 'run', '--wait-for-tor=5', 'pidgin'])).toEqual({
+      kind: 'run',
+      profile: 'pidgin',
+      args: [],
+      options: { configDir: '/c', identity: null, waitForTor: 5 },
+    });
+    // After the profile name, still the application's.
+    expect(parseArgs(['run', 'default', '--identity', 'x'])).toMatchObject({ args: ['--identity', 'x'], options: { identity: null } });
+    expect(usageError(['run', '-x', 'default'])).toContain("unknown option '-x'");
+    expect(usageError(['run', '--', 'default'])).toContain("'--' must follow a profile name");
+    expect(usageError(['run', 'run'])).toContain("'run' is a command, not a profile");
+    expect(usageError(['run', 'explain', 'x'])).toContain("'explain' is a command, not a profile");
+    expect(usageError(['run', '--identity', 'x'])).toContain("'run' needs a profile name");
+  });
+
+  it('refuses an empty profile or file name as a usage error (64), not an unknown profile', () => {
+    expect(usageError([''])).toContain('the profile name is empty');
+    expect(usageError(['', 'curl'])).toContain('the profile name is empty');
+    expect(usageError(['run', ''])).toContain("'run' was given an empty profile name");
+    expect(usageError(['explain', ''])).toContain("'explain' was given an empty profile name");
+    expect(usageError(['doctor', 'curl', ''])).toContain("'doctor' was given an empty profile name");
+    expect(usageError(['validate', 'a.yml', ''])).toContain("'validate' was given an empty file name");
+    // An empty argument for the application is the application's business.
+    expect(parseArgs(['default', '--', ''])).toMatchObject({ kind: 'run', profile: 'default', args: [''] });
+  });
+
+  it('refuses an option given twice, wherever the second one is', () => {
+    expect(usageError(['--identity', 'a', '--identity', 'b', 'pidgin'])).toContain('option --identity is given twice');
+    expect(usageError(['--identity=a', 'run', '--identity=a', 'pidgin'])).toContain('option --identity is given twice');
+    expect(usageError(['--config-dir', '/a', 'explain', 'p', '--config-dir', '/b'])).toContain('option --config-dir is given twice');
+    expect(usageError(['--wait-for-tor', '1', '--wait-for-tor', '1', 'p'])).toContain('option --wait-for-tor is given twice');
+    expect(usageError(['explain', 'p', '--json', '--json'])).toContain('option --json is given twice');
+    expect(usageError(['torrc', '--check', 'a', '--check=b'])).toContain('option --check is given twice');
+    expect(usageError(['doctor', '--control', 'a:1', '--control=b:2'])).toContain('option --control is given twice');
+  });
+
+  it('refuses a missing, empty or option-like value', () => {
+    for (const option of ['--config-dir', '--identity', '--wait-for-tor']) {
+      expect(usageError([option])).toContain(`option ${option} needs a value`);
+      expect(usageError(['explain', 'p', option])).toContain(`option ${option} needs a value`);
+      expect(usageError([`${option}=`, 'p'])).toContain('not an empty one');
+      expect(usageError([option, '', 'p'])).toContain('not an empty one');
+    }
+    // A path never silently swallows the next option...
+    expect(usageError(['--config-dir', '--identity', 'x', 'pidgin'])).toContain("not the option-like '--identity' (write --config-dir=VALUE");
+    expect(usageError(['torrc', '--check', '--json'])).toContain("not the option-like '--json'");
+    expect(usageError(['doctor', '--control-cookie', '-x'])).toContain("not the option-like '-x'");
+    // ...but can still start with '-' when written with '='; a lone '-' is a value.
+    expect(parseArgs(['--config-dir=-d', 'p'])).toMatchObject({ options: { configDir: '-d' } });
+    expect(parseArgs(['torrc', '--check', '-'])).toMatchObject({ check: '-' });
+    // Pattern-checked values say what is wrong with them.
+    expect(usageError(['--wait-for-tor', '-1', 'p'])).toContain("takes whole seconds from 0 to 600, not '-1'");
+    expect(usageError(['--identity', '--config-dir', 'p'])).toContain("--identity '--config-dir' is not valid");
+  });
+
+  it('answers -h after an inspection command', () => {
+    expect(parseArgs(['explain', '-h'])).toEqual({ kind: 'help' });
+    expect(parseArgs(['list', '--help'])).toEqual({ kind: 'help' });
+    // After -- it is an argument.
+    expect(parseArgs(['explain', 'curl', '--', '-h'])).toMatchObject({ kind: 'explain', args: ['-h'] });
+  });
+
+  it('says where the profile name goes when explain gets only --', () => {
+    expect(usageError(['explain', '--', 'curl'])).toContain("'explain' needs a profile name before --");
+  });
+
   it('answers --help and --version before anything else', () => {
     expect(parseArgs(['--help', 'pidgin'])).toEqual({ kind: 'help' });
     expect(parseArgs(['-V'])).toEqual({ kind: 'version' });

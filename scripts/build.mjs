@@ -25,9 +25,19 @@ const buildId = createHash('sha256')
 // so that bin/tails-launch in the repo runs the repo's profiles.
 const shippedDir = process.env.TAILS_LAUNCH_SHIPPED_DIR ?? fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 
+// Debian's multiarch triplet: where the preload libraries of torsocks and
+// libproxychains4 are (src/backends/libraries.ts). Fixed here, never looked
+// up at run time. The Debian build passes DEB_HOST_MULTIARCH.
+const MULTIARCH_OF = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', ia32: 'i386-linux-gnu', arm: 'arm-linux-gnueabihf', riscv64: 'riscv64-linux-gnu', ppc64: 'powerpc64le-linux-gnu', loong64: 'loongarch64-linux-gnu', s390x: 's390x-linux-gnu' };
+const multiarch = process.env.DEB_HOST_MULTIARCH || MULTIARCH_OF[process.arch];
+if (!multiarch) throw new Error(`no Debian multiarch triplet known for ${process.arch}: set DEB_HOST_MULTIARCH`);
+
+// TAILS_LAUNCH_OUTDIR: tests build variants (e.g. a missing library) beside the real one.
+const outdir = process.env.TAILS_LAUNCH_OUTDIR ?? 'dist';
+
 const result = await build({
   entryPoints: { 'tails-launch': 'src/cli/main.ts' },
-  outdir: 'dist',
+  outdir,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -38,7 +48,7 @@ const result = await build({
   legalComments: 'none',
   // typescript: cosmiconfig's .ts loader, which we never use (configs are data).
   external: ['koffi', 'typescript'],
-  define: { __SHIPPED_DIR__: JSON.stringify(shippedDir), __VERSION__: JSON.stringify(version), __BUILD_ID__: JSON.stringify(buildId) },
+  define: { __SHIPPED_DIR__: JSON.stringify(shippedDir), __VERSION__: JSON.stringify(version), __BUILD_ID__: JSON.stringify(buildId), __MULTIARCH__: JSON.stringify(multiarch) },
   outExtension: { '.js': '.mjs' },
   // Bundled CommonJS dependencies call require(); ESM has none.
   banner: { js: "import{createRequire as __tlRequire}from'node:module';const require=__tlRequire(import.meta.url);" },
@@ -47,10 +57,10 @@ const result = await build({
 });
 
 // The launcher's own torsocks.conf travels with the bundle.
-copyFileSync('src/backends/torsocks.conf', 'dist/torsocks.conf');
+copyFileSync('src/backends/torsocks.conf', `${outdir}/torsocks.conf`);
 
 // Chunk names carry content hashes: remove stale ones, so they neither pile up
 // nor ship. Only after the new files are written, so that a launcher running
 // from dist/ meanwhile (a parallel test run) never finds a chunk missing.
 const fresh = new Set([...Object.keys(result.metafile.outputs).map((f) => basename(f)), 'torsocks.conf']);
-for (const file of readdirSync('dist')) if (!fresh.has(file)) rmSync(`dist/${file}`, { force: true });
+for (const file of readdirSync(outdir)) if (!fresh.has(file)) rmSync(`${outdir}/${file}`, { force: true });

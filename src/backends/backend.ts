@@ -8,14 +8,19 @@ export interface SocksEndpoint {
 }
 
 /**
- * A file the application reads, made in memory at exec time (memfd, sealed
- * read-only, inherited across execve) and named to it by VARIABLE as
- * /proc/self/fd/N: nothing on disk, nothing left behind.
+ * A file the application and every process it starts read by its path:
+ * proxychains' configuration. Written at exec time into the user's private
+ * runtime directory ($XDG_RUNTIME_DIR, a per-user tmpfs), read-only, and
+ * named to the program by VARIABLE. A descriptor would not do: a child
+ * started with its descriptors closed (Python's subprocess does that by
+ * default) would lose it, and libproxychains then falls back to
+ * ./proxychains.conf in the CURRENT directory, ~/.proxychains/, and
+ * /etc/proxychains4.conf: a direct connection with a hostile local file.
  */
-export interface MemoryFile {
-  /** Shown in /proc/PID/fd as `memfd:NAME`. */
-  name: string;
-  /** The variable that will hold /proc/self/fd/N. */
+export interface RuntimeFile {
+  /** The file's name in $XDG_RUNTIME_DIR/tails-launch/<dir>/ (build-plan chooses it). */
+  dir: string;
+  /** The variable that will hold its absolute path. */
   variable: string;
   content: string;
   /** The content as `explain` shows it: secrets masked. */
@@ -23,14 +28,15 @@ export interface MemoryFile {
 }
 
 export interface BackendStep {
-  /** The wrapper to exec (looked up on the application's PATH), or null to exec the app itself. */
-  wrapper: string | null;
-  /** Arguments between the wrapper and the application's path. */
-  wrapperArgs: string[];
+  /**
+   * The wrapper's library, preloaded into the program (LD_PRELOAD), or null
+   * when the program runs unwrapped (env). An absolute path fixed at build time.
+   */
+  preload: { wrapper: string; library: string } | null;
   /** Variables the backend sets (profiles may not set these names). */
   env: Record<string, string>;
-  /** Files handed over in memory (proxychains' configuration). */
-  files: MemoryFile[];
+  /** Files handed over by path (proxychains' configuration). */
+  files: RuntimeFile[];
   /** What the user should know about this way of launching (explain prints them). */
   notes: string[];
 }

@@ -27,8 +27,7 @@ export const envBackend: Backend = {
     const url = socksUrl(endpoint, auth);
     const hostPort = `${hostForUrl(endpoint.address)}:${endpoint.port}`;
     return {
-      wrapper: null,
-      wrapperArgs: [],
+      preload: null,
       env: {
         ALL_PROXY: url,
         all_proxy: url,

@@ -1,7 +1,10 @@
 // torsocks 2.4 (FACTS §4): the `torsocks` script exports its variables,
-// prepends libtorsocks.so to LD_PRELOAD and execs the program.
+// prepends libtorsocks.so to LD_PRELOAD and execs the program. We set the
+// same variables and LD_PRELOAD ourselves and exec the inspected program
+// directly (why: ./libraries.ts).
 import { fileURLToPath } from 'node:url';
 import type { Backend } from './backend';
+import { TORSOCKS_LIBRARY } from './libraries';
 
 /** Next to this module in the source tree and next to the bundle in dist/ (scripts/build.mjs copies it). */
 export const TORSOCKS_CONF_FILE = fileURLToPath(new URL('./torsocks.conf', import.meta.url));
@@ -12,6 +15,8 @@ export const torsocksBackend: Backend = {
   cannotIsolate: () => null,
   step(endpoint, auth) {
     const env: Record<string, string> = {
+      // The only preload: every inherited LD_* variable has been scrubbed.
+      LD_PRELOAD: TORSOCKS_LIBRARY,
       TORSOCKS_TOR_ADDRESS: endpoint.address,
       TORSOCKS_TOR_PORT: String(endpoint.port),
       // The launcher owns torsocks' whole configuration (see torsocks.conf).
@@ -25,8 +30,7 @@ export const torsocksBackend: Backend = {
       env.TORSOCKS_PASSWORD = auth.password;
     }
     return {
-      wrapper: 'torsocks',
-      wrapperArgs: [],
+      preload: { wrapper: 'torsocks', library: TORSOCKS_LIBRARY },
       env,
       files: [],
       notes: [

@@ -4,8 +4,9 @@
 import type { CallerState } from '../exec/caller-state';
 import type { ExecMethod } from '../exec/types';
 import { randomHex } from '../isolation/random';
-import { buildPlan, type PlannedLaunch } from '../plan/build-plan';
+import { buildPlan, type PlannedLaunch, type ProgramFollowed } from '../plan/build-plan';
 import { findExecutable } from '../preflight/find-executable';
+import { inspectForPreload, type ProgramLookup } from '../preflight/resolve-program';
 import { configLayers } from '../profile/layers';
 import { loadListeners } from '../profile/load';
 import { openParsedCache } from '../profile/parsed-cache';
@@ -19,6 +20,18 @@ function currentDirectory(): string | null {
   } catch {
     return null;
   }
+}
+
+/** The preflight's own chain-following, read-only: what explain shows is what the launch checks. */
+function followProgram(path: string, argv: string[], lookup: ProgramLookup): ProgramFollowed {
+  const followed = inspectForPreload(path, lookup, argv);
+  return followed.ok ? { ok: true, file: followed.file, argv: followed.argv, chain: followed.chain } : { ok: false, detail: `${followed.path} ${followed.detail}` };
+}
+
+/** $XDG_RUNTIME_DIR if it is an absolute path (the XDG spec: otherwise ignored). */
+function runtimeDirectory(env: NodeJS.ProcessEnv): string | null {
+  const dir = env.XDG_RUNTIME_DIR;
+  return dir && dir.startsWith('/') ? dir.replace(/\/+$/, '') || null : null;
 }
 
 export async function planLaunch(
@@ -41,6 +54,8 @@ export async function planLaunch(
     execMethod,
     randomHex,
     findExecutable,
+    followProgram,
+    runtimeDir: runtimeDirectory(process.env),
     waitForTor: request.options.waitForTor,
   });
 }

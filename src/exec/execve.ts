@@ -50,13 +50,14 @@ const ALL_SEALS = 1 | 2 | 4 | 8; // F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | 
 interface Libc {
   koffi: Koffi;
   execve: Fn;
+  fexecve: Fn;
   fcntl: Fn;
   signal: Fn;
   sigaction: Fn;
   sigprocmask: Fn;
   prlimit64: Fn;
   memfd_create: Fn;
-  getxattr: Fn;
+  fgetxattr: Fn;
   strerror: (errnum: number) => string | null;
 }
 
@@ -74,13 +75,15 @@ function loadLibc(): { libc: Libc } | { error: string } {
     const libc: Libc = {
       koffi,
       execve: lib.func('int execve(const char *path, const char **argv, const char **envp)') as Fn,
+      // execveat(fd, "", …, AT_EMPTY_PATH) in glibc: runs exactly the open file.
+      fexecve: lib.func('int fexecve(int fd, const char **argv, const char **envp)') as Fn,
       fcntl: lib.func('int fcntl(int fd, int cmd, ...)') as Fn,
       signal: lib.func('intptr_t signal(int sig, intptr_t handler)') as Fn,
       sigaction: lib.func('int sigaction(int sig, const void *act, void *oldact)') as Fn,
       sigprocmask: lib.func('int sigprocmask(int how, const void *set, void *oldset)') as Fn,
       prlimit64: lib.func('int prlimit64(int pid, int resource, const void *newlim, void *oldlim)') as Fn,
       memfd_create: lib.func('int memfd_create(const char *name, unsigned int flags)') as Fn,
-      getxattr: lib.func('intptr_t getxattr(const char *path, const char *name, void *value, size_t size)') as Fn,
+      fgetxattr: lib.func('intptr_t fgetxattr(int fd, const char *name, void *value, size_t size)') as Fn,
       strerror: lib.func('const char *strerror(int errnum)') as (errnum: number) => string | null,
     };
     loaded = { libc };
@@ -122,16 +125,24 @@ export function createSealedMemoryFile(name: string, content: string): number {
   return fd;
 }
 
+const ENODATA = 61;
+const ENOTSUP = 95;
+
 /**
- * Whether PATH carries file capabilities (the `security.capability` extended
- * attribute): the kernel then runs it in secure-execution mode, where the
- * loader ignores LD_PRELOAD. Null when it cannot be told (no koffi).
+ * Whether the open file FD carries file capabilities (the
+ * `security.capability` extended attribute): the kernel then runs it in
+ * secure-execution mode, where the loader ignores LD_PRELOAD. Null when it
+ * cannot be told (no koffi, or an error other than "no such attribute"):
+ * callers must then refuse.
  */
-export function hasFileCapabilities(path: string): boolean | null {
+export function hasFileCapabilities(fd: number): boolean | null {
   const r = loadLibc();
   if (!('libc' in r)) return null;
-  // Size query: > 0 when present; -1 with ENODATA (or ENOTSUP) when absent.
-  return r.libc.getxattr(path, 'security.capability', null, 0) > 0;
+  // Size query: > 0 when present; -1 with ENODATA (or ENOTSUP: no xattrs on this filesystem) when absent.
+  const size = r.libc.fgetxattr(fd, 'security.capability', null, 0);
+  if (size >= 0) return size > 0;
+  const errno = r.libc.koffi.errno();
+  return errno === ENODATA || errno === ENOTSUP ? false : null;
 }
 
 /** Steps already applied, undone in reverse order if execve (or a step) fails. */
@@ -231,7 +242,9 @@ export function replaceProcess(req: ExecRequest, caller: CallerState): never {
   if (libc.sigprocmask(SIG_SETMASK, mask, oldMask) < 0) fail('sigprocmask', koffi.errno());
   undo.push(() => libc.sigprocmask(SIG_SETMASK, oldMask, null));
 
-  libc.execve(req.file, argv, envp);
+  // Through the judged descriptor when there is one (see preflight/root-only-path.ts).
+  if (req.fd === undefined) libc.execve(req.file, argv, envp);
+  else libc.fexecve(req.fd, argv, envp);
   // Only reached when execve failed; errno is read before any other call.
   const errno = koffi.errno();
   rollback(undo);

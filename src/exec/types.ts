@@ -3,8 +3,13 @@
  * Everything here is plain data taken from the plan.
  */
 export interface ExecRequest {
-  /** Absolute path of the program to execute (the wrapper, e.g. /usr/bin/torsocks). */
+  /** Absolute path of the program to execute. */
   file: string;
+  /**
+   * When set, the program is executed through this open descriptor (fexecve)
+   * rather than by `file`, which then only names it in messages.
+   */
+  fd?: number;
   /** Complete argv, argv[0] included. */
   argv: string[];
   /** Complete environment of the new program image (no inheritance beyond this). */

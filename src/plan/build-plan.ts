@@ -7,7 +7,7 @@ import { LaunchError } from '../cli/launch-error';
 import type { ExecMethod } from '../exec/types';
 import { socksAuth } from '../isolation/credentials';
 import type { ExecutableLookup } from '../preflight/find-executable';
-import type { MemoryFile } from '../backends/backend';
+import type { ProgramLookup } from '../preflight/resolve-program';
 import type { ResolvedProfile } from '../profile/resolve';
 import { buildEnvironment, SCRUBBED_PATTERNS } from './env-policy';
 import type { Check, ExecutableCheck, Plan } from './types';
@@ -24,27 +24,47 @@ export interface PlanInput {
   execMethod: ExecMethod;
   randomHex: () => string;
   findExecutable: (name: string, pathVariable: string | undefined, cwd: string | null) => ExecutableLookup;
+  /** Follows a program's #! and env chain to the program that will run (read-only; see preflight/resolve-program). */
+  followProgram: (path: string, argv: string[], lookup: ProgramLookup) => ProgramFollowed;
+  /** $XDG_RUNTIME_DIR when usable (absolute), else null. */
+  runtimeDir: string | null;
   /** --wait-for-tor, overriding the profile's wait_for_tor. */
   waitForTor?: number;
 }
 
-/** What exec needs beyond the printed plan: the full environment, the memory files' real content. */
+export type ProgramFollowed = { ok: true; file: string; argv: string[]; chain: string[] } | { ok: false; detail: string };
+
+/** A file to write at exec time: where, and its real content (the plan shows it masked). */
+export interface PlannedFile {
+  path: string;
+  content: string;
+}
+
+/** What exec needs beyond the printed plan: the full environment, the files' real content. */
 export interface PlannedLaunch {
   plan: Plan;
   env: Record<string, string>;
-  files: MemoryFile[];
+  files: PlannedFile[];
+}
+
+/**
+ * A runtime file's name: the same for every launch of one group (app, none:
+ * rewritten in place with the same content), new for each `launch` group.
+ */
+function runtimeFileName(profile: string, identity: string | null, mode: string, launchKey: string | null): string {
+  return `${profile}${identity === null ? '' : `@${identity}`}.${mode}${launchKey === null ? '' : `.${launchKey}`}.conf`;
 }
 
 const SOCKS_TIMEOUT_MS = 3000;
 
-function executableCheck(kind: 'wrapper' | 'application', name: string, found: ExecutableLookup): ExecutableCheck {
+function executableCheck(name: string, found: ExecutableLookup): ExecutableCheck {
   return {
-    kind,
+    kind: 'application',
     name,
     path: found.path,
     status: found.status,
     ...(found.status === 'not-executable' ? { reason: found.reason } : {}),
-    description: `${kind} '${name}' resolves to an executable file on the application's PATH`,
+    description: `application '${name}' resolves to an executable file${name.includes('/') ? '' : " on the application's PATH"}`,
   };
 }
 
@@ -69,28 +89,55 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
 
   const auth = socksAuth({ mode: profile.isolation, profile: profile.name, identity, randomHex: input.randomHex });
   const step = backend.step(profile.listener.connect, auth);
-  const { env, changes } = buildEnvironment(input.environment, step.env, profile.env);
+  const files = step.files.map((f) => ({
+    ...f,
+    path:
+      input.runtimeDir === null
+        ? null
+        : `${input.runtimeDir}/tails-launch/${f.dir}/${runtimeFileName(profile.name, identity, profile.isolation, profile.isolation === 'launch' ? input.randomHex() : null)}`,
+  }));
+  const backendEnv = { ...step.env };
+  for (const f of files) backendEnv[f.variable] = f.path ?? '(needs XDG_RUNTIME_DIR)';
+  const { env, changes } = buildEnvironment(input.environment, backendEnv, profile.env);
 
-  // Both lookups use the application's PATH: what the new image would search.
+  // The application's PATH: what the new image would search.
   const app = input.findExecutable(command, env.PATH, input.cwd);
-  const wrapper = step.wrapper === null ? null : input.findExecutable(step.wrapper, env.PATH, input.cwd);
   const appPath = app.path ?? command;
-  const file = wrapper ? wrapper.path : app.path;
-  const argv = step.wrapper ? [step.wrapper, ...step.wrapperArgs, appPath, ...appArgs] : [appPath, ...appArgs];
+  // LD_PRELOAD backends run the program the #! and env chain leads to,
+  // themselves; the others exec the application as it is.
+  const followed = step.preload && app.status === 'ok' ? input.followProgram(appPath, [appPath, ...appArgs], { pathVariable: env.PATH, cwd: input.cwd }) : null;
+  const exec = followed?.ok
+    ? { file: followed.file, argv: followed.argv, chain: followed.chain }
+    : { file: app.path, argv: [appPath, ...appArgs], chain: step.preload ? [appPath] : [] };
 
   const checks: Check[] = [];
   const { netns, user } = profile.placement;
   if (netns !== null || user !== null) {
     checks.push({ kind: 'placement', netns, user, description: 'placement (network namespace, user) is applied' });
   }
-  if (wrapper && step.wrapper) checks.push(executableCheck('wrapper', step.wrapper, wrapper));
-  checks.push(executableCheck('application', command, app));
-  if (backend.preloads) {
+  if (step.preload) {
+    checks.push({
+      kind: 'exec-method',
+      description: `koffi loads: ${profile.backend} needs it to check file capabilities and to execute exactly the file it checked`,
+    });
+    checks.push({
+      kind: 'library',
+      wrapper: step.preload.wrapper,
+      path: step.preload.library,
+      description: `${step.preload.wrapper}'s library ${step.preload.library} is installed, root's, and writable by nobody else`,
+    });
+  }
+  checks.push(executableCheck(command, app));
+  if (step.preload) {
     checks.push({
       kind: 'preloadable',
       path: app.path,
-      description: `the application is a dynamically linked, non-Go, non-setuid program (else ${profile.backend} could not see its connections)`,
+      verdict: followed === null || followed.ok ? { ok: true } : { ok: false, detail: followed.detail },
+      description: `the program that runs (after #! and env) is dynamically linked, native, not Go, not setuid/setgid, without file capabilities (else ${profile.backend} could not see its connections)`,
     });
+  }
+  if (files.length) {
+    checks.push({ kind: 'runtime-files', dir: input.runtimeDir, description: "the user's private runtime directory ($XDG_RUNTIME_DIR) holds the files handed over" });
   }
   checks.push({
     kind: 'socks5',
@@ -106,19 +153,20 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
   if (identity !== null && profile.isolation === 'process') notes.push('--identity adds nothing here: every process is its own group already.');
   if (input.execMethod.method === 'spawn') {
     notes.push(
-      step.files.length
-        ? `execve is unavailable (${input.execMethod.reason}): the launch will be refused, since the ${profile.backend} configuration can only be passed in memory through koffi.`
+      step.preload
+        ? `execve is unavailable (${input.execMethod.reason}): the launch will be refused, since ${profile.backend} needs koffi to check the program and to execute exactly what it checked.`
         : `execve is unavailable (${input.execMethod.reason}): tails-launch will stay resident and wait for the application.`,
     );
   }
 
   const plan: Plan = {
     schema: 1,
-    profile: { name: profile.name, description: profile.description, sources: profile.sources },
+    profile: { name: profile.name, description: profile.description, sources: profile.sources, fieldSources: profile.fieldSources },
     identity,
     listener: {
       name: profile.listener.name,
       source: profile.listener.file,
+      layer: profile.listener.layer,
       address: profile.listener.address,
       port: profile.listener.port,
       flags: profile.listener.flags,
@@ -136,13 +184,13 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
     },
     backend: profile.backend,
     placement: profile.placement,
-    application: { command, path: app.path, args: appArgs },
-    exec: { file, argv, method: input.execMethod },
+    application: { command, path: app.path, args: appArgs, from: profile.command !== null ? 'profile' : 'arguments' },
+    exec: { ...exec, method: input.execMethod, preload: step.preload?.library ?? null },
     env: { set: changes.set, removed: changes.removed, replaced: changes.replaced, scrubPolicy: SCRUBBED_PATTERNS },
     fds: input.fds,
-    files: step.files.map((f) => ({ kind: 'memfd' as const, name: f.name, variable: f.variable, content: f.display })),
+    files: files.map((f) => ({ kind: 'runtime-file' as const, path: f.path, variable: f.variable, content: f.display })),
     checks,
     notes,
   };
-  return { plan, env, files: step.files };
+  return { plan, env, files: files.flatMap((f) => (f.path === null ? [] : [{ path: f.path, content: f.content }])) };
 }

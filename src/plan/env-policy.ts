@@ -14,10 +14,20 @@ const SCRUBBED: RegExp[] = [
   /^TOR_TRANSPROXY$/, // tells Tor Browser to use no proxy at all
   /^TOR_PROVIDER$/, // `none` makes Tor Browser connect without Tor
   /^TAILS_LAUNCH_/, // the front script's hand-over, never the app's business
+  // The dynamic loader's variables. LD_PRELOAD and LD_AUDIT load code into
+  // the program; torsocks' script even skips adding its own library when
+  // LD_PRELOAD merely CONTAINS its path as a substring (so a caller's
+  // LD_PRELOAD=/nonexistent/…/libtorsocks.so made it add nothing). LD_LIBRARY_PATH
+  // (and the rest of LD_*: LD_ORIGIN_PATH, LD_BIND_NOT, LD_DEBUG_OUTPUT, …)
+  // can substitute the libc or any library the preload library relies on.
+  // The preload backends set LD_PRELOAD themselves; nothing else may.
+  /^LD_/,
+  // glibc loads iconv modules (code) from GCONV_PATH.
+  /^GCONV_PATH$/,
 ];
 
 /** Profiles may not set these either: they belong to the backend, or would defeat the wrapper. */
-const RESERVED_FOR_PROFILES: RegExp[] = [...SCRUBBED, /^LD_(PRELOAD|AUDIT|LIBRARY_PATH)$/];
+const RESERVED_FOR_PROFILES: RegExp[] = [...SCRUBBED];
 
 export function isScrubbed(name: string): boolean {
   return SCRUBBED.some((re) => re.test(name));

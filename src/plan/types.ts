@@ -5,7 +5,7 @@ import type { ExecMethod } from '../exec/types';
 import type { BackendName, IsolationMode } from '../profile/schema';
 
 export interface PlanCheck {
-  kind: 'placement' | 'wrapper' | 'application' | 'preloadable' | 'socks5';
+  kind: 'placement' | 'library' | 'application' | 'preloadable' | 'runtime-files' | 'exec-method' | 'socks5';
   /** One line saying what is checked. */
   description: string;
 }
@@ -17,7 +17,7 @@ export interface PlacementCheck extends PlanCheck {
 }
 
 export interface ExecutableCheck extends PlanCheck {
-  kind: 'wrapper' | 'application';
+  kind: 'application';
   name: string;
   /** What the lookup found while planning; preflight checks it again. */
   path: string | null;
@@ -35,22 +35,57 @@ export interface Socks5Check extends PlanCheck {
   timeoutMs: number;
 }
 
-/** LD_PRELOAD backends: the program must not be static, Go, setuid or setgid. */
+/** LD_PRELOAD backends: the wrapper's library, at the absolute path fixed when tails-launch was built. */
+export interface LibraryCheck extends PlanCheck {
+  kind: 'library';
+  /** The Debian package's wrapper whose library this is (torsocks, proxychains4). */
+  wrapper: string;
+  path: string;
+}
+
+/**
+ * LD_PRELOAD backends: the program that will really run (after #! and env)
+ * must not be static, Go, setuid, setgid or file-capable. The preflight
+ * follows the chain again through descriptors, must find the same program
+ * and argv as the plan, and executes what it judged.
+ */
 export interface PreloadableCheck extends PlanCheck {
   kind: 'preloadable';
   /** The application as resolved while planning (null: not found, the application check fails first). */
   path: string | null;
+  /** What planning found: refused already (the launch will be), or fine so far. */
+  verdict: { ok: true } | { ok: false; detail: string };
 }
 
-export type Check = PlacementCheck | ExecutableCheck | PreloadableCheck | Socks5Check;
+/** Files handed over by path need the user's private runtime directory. */
+export interface RuntimeFilesCheck extends PlanCheck {
+  kind: 'runtime-files';
+  /** $XDG_RUNTIME_DIR, or null when unset (the launch is refused). */
+  dir: string | null;
+}
+
+/** LD_PRELOAD backends need koffi: without it neither the file-capability check nor the exec of the judged file can run. */
+export interface ExecMethodCheck extends PlanCheck {
+  kind: 'exec-method';
+}
+
+export type Check = PlacementCheck | LibraryCheck | ExecutableCheck | PreloadableCheck | RuntimeFilesCheck | ExecMethodCheck | Socks5Check;
 
 export interface Plan {
   schema: 1;
-  profile: { name: string; description: string | null; sources: string[] };
+  profile: {
+    name: string;
+    description: string | null;
+    sources: string[];
+    /** Which layer ('shipped', 'admin', 'user', 'config-dir') and file set each field (`isolation`, `env.set.NAME`, ...). */
+    fieldSources: Record<string, { layer: string; file: string }>;
+  };
   identity: string | null;
   listener: {
     name: string;
     source: string;
+    /** The layer of `source`. */
+    layer: string;
     address: string;
     port: number;
     /** Tor SocksPort flags the listener must carry. */
@@ -69,12 +104,20 @@ export interface Plan {
   };
   backend: BackendName;
   placement: { netns: string | null; user: string | null };
-  application: { command: string; path: string | null; args: string[] };
+  application: { command: string; path: string | null; args: string[]; from: 'profile' | 'arguments' };
   exec: {
-    /** Absolute path given to execve (the wrapper, or the application for env). */
+    /**
+     * The program execve'd. For the LD_PRELOAD backends, the ELF program the
+     * #! and env chain leads to, executed through the descriptor it was judged
+     * by (or by its path when only root can change it); else the application.
+     */
     file: string | null;
     argv: string[];
     method: ExecMethod;
+    /** LD_PRELOAD backends: every file followed from the application to `file`. */
+    chain: string[];
+    /** LD_PRELOAD backends: the library preloaded (also in env.set.LD_PRELOAD). */
+    preload: string | null;
   };
   env: {
     set: Record<string, string>;
@@ -85,14 +128,15 @@ export interface Plan {
     /** Patterns always removed from what is inherited. */
     scrubPolicy: string[];
   };
-  /** Descriptors the application receives: the caller's own, plus one per memory file. */
+  /** Descriptors the application receives: exactly the caller's own. */
   fds: number[];
   /**
-   * Files made in memory at exec time (sealed memfds, kept open across
-   * execve) and named to the application by VARIABLE=/proc/self/fd/N.
-   * `content` is shown with secrets masked.
+   * Files written at exec time into the user's private runtime directory
+   * (read-only, kept for the application's child processes) and named to the
+   * application by VARIABLE=PATH. `content` is shown with secrets masked;
+   * `path` is null without XDG_RUNTIME_DIR (the launch is then refused).
    */
-  files: { kind: 'memfd'; name: string; variable: string; content: string }[];
+  files: { kind: 'runtime-file'; path: string | null; variable: string; content: string }[];
   checks: Check[];
   notes: string[];
 }

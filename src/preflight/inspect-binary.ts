@@ -10,18 +10,10 @@
 //
 // This is a guard against accidental bypass, not against a hostile program:
 // any program can make raw syscalls.
-import { closeSync, openSync, readSync, statSync, type Stats } from 'node:fs';
-
-export type PreloadVerdict =
-  | { ok: true; chain: string[] } // the files inspected: the program, then any #! interpreters
-  | { ok: false; reason: 'static' | 'go' | 'setuid' | 'setgid' | 'unknown-format' | 'unreadable'; path: string; detail: string };
-
-type Refusal = Extract<PreloadVerdict, { ok: false }>;
+import { readSync, type Stats } from 'node:fs';
 
 /** As the kernel's binfmt_script: the #! line is read from the first 256 bytes. */
 const HEAD_BYTES = 256;
-/** #! interpreters followed before giving up (the kernel itself stops at a few). */
-const MAX_INTERPRETERS = 4;
 /** Bounds on what is read of an ELF file's tables (real ones are a few KB). */
 const MAX_PHDR_BYTES = 65536; // the kernel refuses to exec a larger program header table
 const MAX_TABLE_BYTES = 1 << 20;
@@ -222,12 +214,7 @@ function hasGoSection(read: (offset: number, length: number) => Buffer, header: 
 // ---------------------------------------------------------------------------
 // Files
 
-/** "(through its interpreter /a, then /b) " for a script, "" for the program itself. */
-function through(chain: string[]): string {
-  return chain.length > 1 ? `(through its interpreter ${chain.slice(1).join(', then ')}) ` : '';
-}
-
-function errorCode(error: unknown): string {
+export function errorCode(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | null)?.code;
   return typeof code === 'string' ? code : String(error);
 }
@@ -241,27 +228,27 @@ function foreignArchitecture(head: Buffer, bits: 32 | 64, little: boolean): stri
   return `is a ${bits}-bit program for another architecture (ELF machine ${machine}, ${little ? 'little' : 'big'}-endian; this is ${process.arch}): the wrapper's library cannot be loaded into it`;
 }
 
-/** One file of the chain: its verdict, or the #! interpreter to follow. */
-function inspectFile(file: string, chain: string[], program: string): Refusal | { ok: true } | { interpreter: string } {
-  const refuse = (reason: Refusal['reason'], detail: string): Refusal => ({ ok: false, reason, path: program, detail: through(chain) + detail });
-  let stats: Stats;
-  try {
-    stats = statSync(file);
-  } catch (error) {
-    return refuse('unreadable', `cannot be read (${errorCode(error)})`);
-  }
+export type RefusalReason = 'static' | 'go' | 'setuid' | 'setgid' | 'unknown-format' | 'unreadable' | 'not-found';
+
+/** What one open file is, to an LD_PRELOAD wrapper. */
+export type FileVerdict =
+  | { kind: 'elf' } // native, dynamically linked, not Go: the loader will preload
+  | { kind: 'script'; interpreter: string; argument: string | null }
+  | { kind: 'refused'; reason: RefusalReason; detail: string };
+
+const blank = (c: number | undefined) => c === 0x20 || c === 0x09;
+
+/**
+ * Judges the file open as FD, whose fstat is STATS. Everything is read
+ * through the descriptor: what is judged is what will be executed, however
+ * the path changes meanwhile.
+ */
+export function inspectDescriptor(fd: number, stats: Stats): FileVerdict {
+  const refuse = (reason: RefusalReason, detail: string): FileVerdict => ({ kind: 'refused', reason, detail });
   // Refused whatever the mount options or the caller's uid: fail closed.
   if (stats.mode & S_ISUID) return refuse('setuid', stats.uid === 0 ? 'is setuid root' : 'is setuid');
   if (stats.mode & S_ISGID) return refuse('setgid', 'is setgid');
-  // Not opened unless regular: opening a FIFO would block.
   if (!stats.isFile()) return refuse('unknown-format', 'is not a regular file');
-
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (error) {
-    return refuse('unreadable', `cannot be read (${errorCode(error)})`);
-  }
   try {
     const readFile = (offset: number, length: number): Buffer => {
       const buffer = Buffer.allocUnsafe(length);
@@ -277,44 +264,46 @@ function inspectFile(file: string, chain: string[], program: string): Refusal | 
       // Go first: a static Go program would not be helped by linking it dynamically.
       if (facts.isGo) return refuse('go', 'is a Go program');
       if (!facts.hasInterpreter) return refuse('static', 'is statically linked');
-      return { ok: true };
+      return { kind: 'elf' };
     }
-    if (head[0] === 0x23 && head[1] === 0x21) {
-      // As the kernel's binfmt_script: blanks after "#!" skipped, the
-      // interpreter ends at a blank, NUL or newline, and must end within
-      // the first 256 bytes. Any arguments after it do not matter here.
-      const blank = (c: number | undefined) => c === 0x20 || c === 0x09;
-      let start = 2;
-      while (blank(head[start])) start++;
-      let end = start;
-      while (end < head.length && !blank(head[end]) && head[end] !== 0 && head[end] !== 0x0a) end++;
-      if (end === HEAD_BYTES) return refuse('unknown-format', 'has a #! line too long for the kernel');
-      if (end === start) return refuse('unknown-format', 'has an empty #! line');
-      const interpreter = head.toString('utf8', start, end);
-      if (!interpreter.startsWith('/')) return refuse('unknown-format', `has a relative #! interpreter (${interpreter})`);
-      return { interpreter };
-    }
+    if (head[0] === 0x23 && head[1] === 0x21) return scriptLine(head) ?? refuse('unknown-format', 'has an unusable #! line');
     return refuse('unknown-format', 'is neither an ELF program nor a #! script');
   } catch (error) {
     return refuse('unreadable', `cannot be read (${errorCode(error)})`);
-  } finally {
-    closeSync(fd);
   }
 }
 
-/** Whether an LD_PRELOAD wrapper would see PATH's network calls once PATH is exec'd. */
-export function inspectForPreload(path: string): PreloadVerdict {
-  const chain = [path];
-  for (;;) {
-    const file = chain[chain.length - 1] ?? path;
-    const result = inspectFile(file, chain, path);
-    if (!('interpreter' in result)) return result.ok ? { ok: true, chain } : result;
-    // Only the #! interpreter itself is checked: with `#!/usr/bin/env python3`
-    // that is /usr/bin/env, not the python3 that env finds on PATH at run time
-    // (which inherits LD_PRELOAD, but is not inspected here).
-    if (chain.length > MAX_INTERPRETERS) {
-      return { ok: false, reason: 'unknown-format', path, detail: `${through(chain)}has more than ${MAX_INTERPRETERS} levels of #! interpreters` };
-    }
-    chain.push(result.interpreter);
+/**
+ * The #! line as the kernel's binfmt_script reads it (Linux >= 5.0): blanks
+ * after "#!" skipped; the interpreter ends at a blank, NUL or newline; the
+ * rest of the line, blanks trimmed at both ends, is ONE optional argument
+ * (never split); all of it within the first 256 bytes.
+ */
+function scriptLine(head: Buffer): FileVerdict | null {
+  const refuse = (detail: string): FileVerdict => ({ kind: 'refused', reason: 'unknown-format', detail });
+  let lineEnd = head.indexOf(0x0a);
+  if (lineEnd < 0) {
+    if (head.length === HEAD_BYTES) return refuse('has a #! line too long for the kernel');
+    lineEnd = head.length;
   }
+  let start = 2;
+  while (blank(head[start])) start++;
+  let end = start;
+  while (end < lineEnd && !blank(head[end]) && head[end] !== 0) end++;
+  if (end === start) return refuse('has an empty #! line');
+  const interpreter = head.toString('latin1', start, end);
+  if (!interpreter.startsWith('/')) return refuse(`has a relative #! interpreter (${interpreter})`);
+  let argStart = end;
+  while (argStart < lineEnd && blank(head[argStart])) argStart++;
+  let argEnd = lineEnd;
+  while (argEnd > argStart && blank(head[argEnd - 1])) argEnd--;
+  const nul = head.indexOf(0, argStart);
+  if (nul >= 0 && nul < argEnd) argEnd = nul;
+  // latin1 keeps the bytes; non-ASCII interpreter paths are refused by the lookup if they do not exist.
+  return { kind: 'script', interpreter, argument: argEnd > argStart ? head.toString('latin1', argStart, argEnd) : null };
+}
+
+/** "(through its interpreter /a, then /b) " for a script, "" for the program itself. */
+export function through(chain: string[]): string {
+  return chain.length > 1 ? `(through its interpreter ${chain.slice(1).join(', then ')}) ` : '';
 }

@@ -1,16 +1,23 @@
 // Carries out the plan's checks, cheapest first, before anything is exec'd.
 // Any failure is a LaunchError: the application does not start.
-import { writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT, type ExitCode } from '../cli/exit-codes';
 import { LaunchError } from '../cli/launch-error';
 import type { Check, Plan, Socks5Check } from '../plan/types';
 import { socks5Handshake, type HandshakeRequest } from '../tor/socks5-handshake';
+import { closeSync, statSync, writeSync } from 'node:fs';
 import { findExecutable } from './find-executable';
-import { hasFileCapabilities } from '../exec/execve';
-import { inspectForPreload } from './inspect-binary';
+import { hasFileCapabilities, isExecveAvailable } from '../exec/execve';
+import { resolveProgram, type ProgramRefusal } from './resolve-program';
+import { rootOnlyPath } from './root-only-path';
 
 const RETRY_MS = 500;
+
+/** What the exec stage runs: the judged program, by its root-only path or through its descriptor. */
+export interface ExecTarget {
+  file: string;
+  fd?: number;
+}
 
 function checkPlacement(plan: Plan, check: Extract<Check, { kind: 'placement' }>): void {
   const what = [check.netns && `network namespace '${check.netns}'`, check.user && `user '${check.user}'`].filter(Boolean).join(' and ');
@@ -20,36 +27,113 @@ function checkPlacement(plan: Plan, check: Extract<Check, { kind: 'placement' }>
   );
 }
 
-function checkExecutable(plan: Plan, check: Extract<Check, { kind: 'wrapper' | 'application' }>, pathVariable: string | undefined): void {
-  // Looked up again: the plan may have been made a moment ago, but exec is now.
-  const found = check.path ? findExecutable(check.path, pathVariable, '/') : { status: 'not-found' as const, path: null };
-  const hint =
-    check.kind === 'wrapper'
-      ? `install the ${check.name} package (profile '${plan.profile.name}' uses backend ${plan.backend})`
-      : `install it, or fix 'command' in ${plan.profile.sources[0]}`;
-  if (found.status === 'not-found') {
-    throw new LaunchError(EXIT.notFound, `${check.kind} '${check.name}' not found${check.path ? ` at ${check.path}` : ' on PATH'}: ${hint}`);
-  }
-  if (found.status === 'not-executable') {
-    throw new LaunchError(EXIT.cannotExecute, `${check.kind} '${check.name}' at ${found.path} cannot be executed: ${found.reason}`);
+/** A check that cannot run refuses: without koffi neither file capabilities nor an exec of the judged file are possible. */
+function checkExecMethod(plan: Plan): void {
+  const method = isExecveAvailable();
+  if (method.method !== 'execve') {
+    throw new LaunchError(
+      EXIT.refused,
+      `backend ${plan.backend} needs koffi to check the program and to execute exactly what it checked, and ${method.reason}; refusing to launch (reinstall tails-launch; do not pass --no-addons in NODE_OPTIONS)`,
+    );
   }
 }
 
-/** torsocks and proxychains work by LD_PRELOAD: refuse what would escape them. */
-function checkPreloadable(plan: Plan, check: Extract<Check, { kind: 'preloadable' }>): void {
-  if (check.path === null) return; // the application check has refused it already
-  const verdict = inspectForPreload(check.path);
+/** The preload library: at its fixed path, root's, writable by nobody else (it runs inside every application). */
+function checkLibrary(check: Extract<Check, { kind: 'library' }>): void {
+  let stats;
+  try {
+    stats = statSync(check.path);
+  } catch {
+    throw new LaunchError(EXIT.notFound, `${check.wrapper} is not installed (${check.path} is missing): install the ${check.wrapper === 'proxychains4' ? 'libproxychains4' : check.wrapper} package`);
+  }
+  if (!stats.isFile() || stats.uid !== 0 || stats.mode & 0o022) {
+    throw new LaunchError(EXIT.cannotExecute, `${check.path} is not a root-owned file that only root can write: refusing to preload it (reinstall ${check.wrapper})`);
+  }
+}
+
+function checkExecutable(plan: Plan, check: Extract<Check, { kind: 'application' }>, pathVariable: string | undefined): void {
+  // Looked up again: the plan may have been made a moment ago, but exec is now.
+  const found = check.path ? findExecutable(check.path, pathVariable, '/') : { status: 'not-found' as const, path: null };
+  const hint =
+    plan.application.from === 'profile'
+      ? `install it, or fix 'command' in ${plan.profile.sources[0]}`
+      : `check the command's name, or give its absolute path`;
+  if (found.status === 'not-found') {
+    throw new LaunchError(EXIT.notFound, `application '${check.name}' not found${check.path ? ` at ${check.path}` : " on the application's PATH"}: ${hint}`);
+  }
+  if (found.status === 'not-executable') {
+    throw new LaunchError(EXIT.cannotExecute, `application '${check.name}' at ${found.path} cannot be executed: ${found.reason}`);
+  }
+}
+
+function currentDirectory(): string | null {
+  try {
+    return process.cwd();
+  } catch {
+    return null;
+  }
+}
+
+const REFUSAL_EXIT: Record<ProgramRefusal['reason'], ExitCode> = {
+  'not-found': EXIT.notFound,
+  unreadable: EXIT.cannotExecute,
+  static: EXIT.wouldBypass,
+  go: EXIT.wouldBypass,
+  setuid: EXIT.wouldBypass,
+  setgid: EXIT.wouldBypass,
+  'unknown-format': EXIT.wouldBypass,
+};
+
+/**
+ * torsocks and proxychains work by LD_PRELOAD: follow the #!/env chain to the
+ * program that will run, refuse what would escape them, and return that
+ * program, still open, to be executed exactly as judged.
+ */
+function checkPreloadable(plan: Plan, check: Extract<Check, { kind: 'preloadable' }>, env: Record<string, string>): ExecTarget {
   const refuse = (exitCode: ExitCode, detail: string): never => {
     throw new LaunchError(
       exitCode,
       `${check.path} ${detail}: ${plan.backend} could not see its connections, so it would bypass Tor; refusing to launch it (a proxy-aware program can use a profile with backend env)`,
     );
   };
-  // `detail` names the interpreter when a script's is at fault.
-  if (!verdict.ok) refuse(verdict.reason === 'unreadable' ? EXIT.cannotExecute : EXIT.wouldBypass, verdict.detail);
-  // File capabilities, like setuid, make the loader ignore LD_PRELOAD.
-  for (const file of verdict.ok ? verdict.chain : []) {
-    if (hasFileCapabilities(file)) refuse(EXIT.wouldBypass, file === check.path ? 'has file capabilities' : `(through its interpreter ${file}) has file capabilities`);
+  if (check.path === null) return refuse(EXIT.notFound, 'was not found'); // the application check refused it already
+  const resolved = resolveProgram(check.path, [check.path, ...plan.application.args], { pathVariable: env.PATH, cwd: currentDirectory() });
+  if (!resolved.ok) {
+    if (resolved.reason === 'not-found' || resolved.reason === 'unreadable') {
+      throw new LaunchError(REFUSAL_EXIT[resolved.reason], `${check.path} ${resolved.detail}: cannot launch it`);
+    }
+    return refuse(REFUSAL_EXIT[resolved.reason], resolved.detail);
+  }
+  const { fd } = resolved;
+  try {
+    // What explain showed is what runs, or nothing does.
+    if (resolved.file !== plan.exec.file || resolved.argv.length !== plan.exec.argv.length || resolved.argv.some((a, i) => a !== plan.exec.argv[i])) {
+      throw new LaunchError(EXIT.wouldBypass, `${check.path} changed while it was being launched (it now leads to ${resolved.file}): refusing to launch; try again`);
+    }
+    // File capabilities, like setuid, make the loader ignore LD_PRELOAD.
+    const capable = hasFileCapabilities(fd);
+    if (capable === null) {
+      throw new LaunchError(EXIT.refused, `cannot tell whether ${resolved.file} has file capabilities (which would make it ignore ${plan.backend}): refusing to launch`);
+    }
+    if (capable) refuse(EXIT.wouldBypass, resolved.file === check.path ? 'has file capabilities' : `(through ${resolved.chain.slice(1).join(', then ')}) has file capabilities`);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  const path = rootOnlyPath(fd, resolved.stats);
+  if (path !== null) {
+    closeSync(fd);
+    return { file: path };
+  }
+  return { file: resolved.file, fd };
+}
+
+function checkRuntimeFiles(plan: Plan, check: Extract<Check, { kind: 'runtime-files' }>): void {
+  if (check.dir === null) {
+    throw new LaunchError(
+      EXIT.refused,
+      `backend ${plan.backend} hands its configuration to the application and its child processes in $XDG_RUNTIME_DIR, which is not set: refusing to launch (run it from your desktop session)`,
+    );
   }
 }
 
@@ -87,11 +171,17 @@ async function checkSocks(plan: Plan, check: Socks5Check): Promise<void> {
   }
 }
 
-export async function runPreflight(plan: Plan, env: Record<string, string>): Promise<void> {
+/** Runs every check of the plan, in order; returns what to execute. */
+export async function runPreflight(plan: Plan, env: Record<string, string>): Promise<ExecTarget> {
+  let target: ExecTarget = { file: plan.exec.file ?? '' };
   for (const check of plan.checks) {
     if (check.kind === 'placement') checkPlacement(plan, check);
-    else if (check.kind === 'preloadable') checkPreloadable(plan, check);
+    else if (check.kind === 'exec-method') checkExecMethod(plan);
+    else if (check.kind === 'library') checkLibrary(check);
+    else if (check.kind === 'preloadable') target = checkPreloadable(plan, check, env);
+    else if (check.kind === 'runtime-files') checkRuntimeFiles(plan, check);
     else if (check.kind === 'socks5') await checkSocks(plan, check);
     else checkExecutable(plan, check, env.PATH);
   }
+  return target;
 }

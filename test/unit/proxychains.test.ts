@@ -34,13 +34,12 @@ describe('proxychains backend', () => {
     expect(masked).not.toContain('tails-launch/app/x');
   });
 
-  it('hands the configuration over in memory, never in argv, and says what it cannot do', () => {
+  it('preloads libproxychains itself, hands the configuration over by a file, never in argv or the environment, and says what it cannot do', () => {
     const step = proxychainsBackend.step(endpoint, userpass);
-    expect(step.wrapper).toBe('proxychains4');
-    expect(step.wrapperArgs).toEqual(['-q']);
-    expect(JSON.stringify(step.wrapperArgs)).not.toContain('tails-launch/app/x');
+    expect(step.preload).toEqual({ wrapper: 'proxychains4', library: '/usr/lib/x86_64-linux-gnu/libproxychains.so.4' });
+    expect(step.env).toEqual({ LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/libproxychains.so.4', PROXYCHAINS_QUIET_MODE: '1' });
     expect(step.files).toHaveLength(1);
-    expect(step.files[0]).toMatchObject({ name: 'proxychains.conf', variable: 'PROXYCHAINS_CONF_FILE' });
+    expect(step.files[0]).toMatchObject({ dir: 'proxychains', variable: 'PROXYCHAINS_CONF_FILE' });
     expect(step.files[0]!.content).toContain('tails-launch/app/x');
     expect(step.files[0]!.display).not.toContain('tails-launch/app/x');
     expect(step.notes.join(' ')).toMatch(/UDP/);

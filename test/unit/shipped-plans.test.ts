@@ -27,6 +27,9 @@ async function planOf(name: string, args: string[] = [], identity: string | null
     execMethod: { method: 'execve', via: 'koffi' },
     randomHex: () => '0123456789abcdef0123456789abcdef',
     findExecutable: (command) => ({ status: 'ok', path: command.startsWith('/') ? command : `/usr/bin/${command}` }),
+    // Every program is taken to be a native, dynamically linked ELF: what is followed is tested on real files elsewhere.
+    followProgram: (path, argv) => ({ ok: true, file: path, argv, chain: [path] }),
+    runtimeDir: '/run/user/1000',
   }).plan;
 }
 
@@ -82,7 +85,8 @@ describe('shipped profiles', () => {
 
   it('curl: env backend, a per-launch <torS0X>0 group in a socks5h URL, no torsocks', async () => {
     const plan = await planOf('curl', ['-s', 'https://example.org/']);
-    expect(plan.exec).toMatchObject({ file: '/usr/bin/curl', argv: ['/usr/bin/curl', '-s', 'https://example.org/'] });
+    // -q first: curl reads no .curlrc, whose `noproxy = "*"` would send it direct.
+    expect(plan.exec).toMatchObject({ file: '/usr/bin/curl', argv: ['/usr/bin/curl', '-q', '-s', 'https://example.org/'] });
     const url = 'socks5h://%3CtorS0X%3E0:tails-launch%2Flaunch%2Fcurl%2F0123456789abcdef0123456789abcdef@127.0.0.1:9050';
     expect(plan.env.set).toMatchObject({ ALL_PROXY: url, all_proxy: url, https_proxy: url, SOCKS_SERVER: '127.0.0.1:9050' });
     expect(plan.checks.map((c) => c.kind)).toEqual(['application', 'socks5']);
@@ -90,7 +94,9 @@ describe('shipped profiles', () => {
 
   it('pidgin: torsocks, one app group, --identity makes another, GNOME session id emptied', async () => {
     const plan = await planOf('pidgin', [], 'alice@example.org');
-    expect(plan.exec).toMatchObject({ file: '/usr/bin/torsocks', argv: ['torsocks', '/usr/bin/pidgin'] });
+    // torsocks' library preloaded by the launcher itself, at its fixed path; the inspected program exec'd directly.
+    expect(plan.exec).toMatchObject({ file: '/usr/bin/pidgin', argv: ['/usr/bin/pidgin'], preload: '/usr/lib/x86_64-linux-gnu/torsocks/libtorsocks.so' });
+    expect(plan.env.set.LD_PRELOAD).toBe('/usr/lib/x86_64-linux-gnu/torsocks/libtorsocks.so');
     expect(plan.env.set).toMatchObject({
       TORSOCKS_TOR_ADDRESS: '127.0.0.1', TORSOCKS_TOR_PORT: '9050', TORSOCKS_ISOLATE_PID: '0',
       TORSOCKS_USERNAME: '<torS0X>0', TORSOCKS_PASSWORD: 'tails-launch/app/pidgin/identity/alice@example.org',
@@ -109,8 +115,8 @@ describe('shipped profiles', () => {
 
   it('default runs the first argument, on the default listener, a group per launch', async () => {
     const plan = await planOf('default', ['wget', '-q', 'https://example.org/']);
-    expect(plan.application).toEqual({ command: 'wget', path: '/usr/bin/wget', args: ['-q', 'https://example.org/'] });
-    expect(plan.exec.argv).toEqual(['torsocks', '/usr/bin/wget', '-q', 'https://example.org/']);
+    expect(plan.application).toEqual({ command: 'wget', from: 'arguments', path: '/usr/bin/wget', args: ['-q', 'https://example.org/'] });
+    expect(plan.exec.argv).toEqual(['/usr/bin/wget', '-q', 'https://example.org/']);
     expect(plan.isolation.mode).toBe('launch');
   });
 

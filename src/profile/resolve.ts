@@ -5,6 +5,8 @@ import type { Layer } from './layers';
 import { findProfile, readProfileFile, type ProfileLocation, type SourcedListener } from './load';
 import { NO_CACHE, type ParsedCache } from './parsed-cache';
 import type { BackendName, IsolationMode, ListenerConfig, ProfileFile } from './schema';
+import { adminAllows, findWeakenings, layerListenerProblems, weakeningMessage } from './weaken';
+import { join } from 'node:path';
 import { BACKENDS } from '../backends';
 import { EXIT } from '../cli/exit-codes';
 import { LaunchError } from '../cli/launch-error';
@@ -12,6 +14,8 @@ import { LaunchError } from '../cli/launch-error';
 export interface ResolvedListener {
   name: string;
   file: string;
+  /** The layer whose listeners file defines it. */
+  layer: Layer['name'];
   address: string;
   port: number;
   flags: string[];
@@ -35,6 +39,16 @@ export interface ResolvedProfile {
   env: { set: Record<string, string>; unset: string[] };
   waitForTor: number;
   placement: { netns: string | null; user: string | null };
+  /**
+   * Which layer and file set each field that is set: `listener`,
+   * `isolation`, ..., `env.set.NAME`, `env.unset.NAME` (explain shows them).
+   */
+  fieldSources: Record<string, FieldSource>;
+}
+
+export interface FieldSource {
+  layer: Layer['name'];
+  file: string;
 }
 
 type Field = keyof ProfileFile;
@@ -44,8 +58,12 @@ interface Merged {
   values: Partial<ProfileFile>;
   env: { set: Record<string, string>; unset: Set<string> };
   /** Which file set each field: errors point there. */
-  origin: Partial<Record<Field | `env.set.${string}`, string>>;
+  origin: Partial<Record<Field | `env.set.${string}` | `env.unset.${string}`, string>>;
   sources: string[];
+  /** The layer (index into the layers) of each file in `sources`. */
+  layerOf: Map<string, number>;
+  /** The profile files of the chain as read, by file. */
+  files: Map<string, ProfileFile>;
 }
 
 export class UnknownProfileError extends LaunchError {
@@ -57,11 +75,15 @@ export class UnknownProfileError extends LaunchError {
   }
 }
 
-/** Reads NAME and what it extends, base first. A profile may extend its own name: that is the definition one layer down. */
-async function mergeChain(layers: Layer[], name: string, cache: ParsedCache): Promise<Merged> {
-  const chain: { file: string; data: ProfileFile }[] = [];
+/**
+ * Reads NAME and what it extends, base first. A profile may extend its own
+ * name: that is the definition one layer down. START, when given, is the
+ * file to begin with instead of NAME's top-most file (validate FILE).
+ */
+async function mergeChain(layers: Layer[], name: string, cache: ParsedCache, start?: ProfileLocation): Promise<Merged> {
+  const chain: { file: string; layer: number; data: ProfileFile }[] = [];
   const seen: ProfileLocation[] = [];
-  const found = findProfile(layers, name);
+  const found = start ?? findProfile(layers, name);
   if (!found) throw new UnknownProfileError(name, layers);
   let location: ProfileLocation = found;
   for (;;) {
@@ -71,7 +93,7 @@ async function mergeChain(layers: Layer[], name: string, cache: ParsedCache): Pr
     }
     seen.push(location);
     const data = await readProfileFile(location.file, cache);
-    chain.unshift({ file: location.file, data });
+    chain.unshift({ file: location.file, layer: location.layer, data });
     if (data.extends === undefined) break;
     const below: number = data.extends === location.name ? location.layer - 1 : layers.length - 1;
     const parent: ProfileLocation | null = below >= 0 ? findProfile(layers, data.extends, below) : null;
@@ -80,7 +102,14 @@ async function mergeChain(layers: Layer[], name: string, cache: ParsedCache): Pr
     }
     location = parent;
   }
-  const merged: Merged = { values: {}, env: { set: {}, unset: new Set() }, origin: {}, sources: chain.map((c) => c.file).reverse() };
+  const merged: Merged = {
+    values: {},
+    env: { set: {}, unset: new Set() },
+    origin: {},
+    sources: chain.map((c) => c.file).reverse(),
+    layerOf: new Map(chain.map((c) => [c.file, c.layer])),
+    files: new Map(chain.map((c) => [c.file, c.data])),
+  };
   for (const { file, data } of chain) {
     for (const field of SCALAR_FIELDS) {
       if (data[field] !== undefined) {
@@ -92,10 +121,13 @@ async function mergeChain(layers: Layer[], name: string, cache: ParsedCache): Pr
     for (const variable of data.env?.unset ?? []) {
       delete merged.env.set[variable];
       merged.env.unset.add(variable);
+      delete merged.origin[`env.set.${variable}`];
+      merged.origin[`env.unset.${variable}`] = file;
     }
     for (const [variable, value] of Object.entries(data.env?.set ?? {})) {
       merged.env.set[variable] = value;
       merged.env.unset.delete(variable);
+      delete merged.origin[`env.unset.${variable}`];
       merged.origin[`env.set.${variable}`] = file;
     }
   }
@@ -107,11 +139,17 @@ async function locate(file: string, path: PropertyKey[], message: string): Promi
   return (await import('./parse-file')).locateInFile(file, path, message);
 }
 
-function resolveListener(sourced: SourcedListener): ResolvedListener {
+function layerName(layers: Layer[], index: number | undefined): Layer['name'] {
+  return layers[index ?? layers.length - 1]!.name;
+}
+
+function resolveListener(sourced: SourcedListener, layers: Layer[]): ResolvedListener {
   const c: ListenerConfig = sourced.config;
+  const index = layers.findIndex((l) => join(l.dir, 'listeners.yml') === sourced.file);
   return {
     name: sourced.name,
     file: sourced.file,
+    layer: layerName(layers, index < 0 ? undefined : index),
     address: c.address,
     port: c.port,
     flags: c.flags ?? [],
@@ -120,13 +158,75 @@ function resolveListener(sourced: SourcedListener): ResolvedListener {
   };
 }
 
+/**
+ * The user layer may add, never weaken (src/profile/weaken.ts): when the
+ * resolution of NAME read a user-layer file and the shipped and admin layers
+ * define NAME, compare with that system profile field by field.
+ */
+async function weakeningProblems(layers: Layer[], name: string, merged: Merged, cache: ParsedCache): Promise<ConfigProblem[]> {
+  const userIndex = layers.findIndex((l) => l.name === 'user');
+  if (userIndex < 0) return []; // --config-dir: one layer, nothing to compare
+  const isUser = (file: string) => (merged.layerOf.get(file) ?? -1) >= userIndex;
+  // No user file read: this IS the system profile. (The usual launch: no extra cost.)
+  if (!merged.sources.some(isUser)) return [];
+  const systemLayers = layers.slice(0, userIndex);
+  // A profile of the user's own (even one extending a system profile): nothing to weaken.
+  if (!findProfile(systemLayers, name)) return [];
+  // A system profile that does not merge on its own is broken: its error stands (fail closed).
+  const system = await mergeChain(systemLayers, name, cache);
+  const weakenings = findWeakenings(system.values, merged.values);
+  if (!weakenings.length || (await adminAllows(layers, 'profiles', cache))) return [];
+  // Removing a user line brings the system value back only when the chain goes through the system profile itself.
+  const removable = merged.sources.includes(system.sources[0]!);
+  const problems: ConfigProblem[] = [];
+  for (const w of weakenings) {
+    const origin = merged.origin[w.field];
+    const systemFile = system.origin[w.field];
+    if (origin !== undefined && isUser(origin)) {
+      problems.push(...(await locate(origin, [w.field], weakeningMessage(name, w, systemFile, removable))));
+      continue;
+    }
+    // No user line set it: a whole replacement dropped it, or a user file's
+    // `extends` brought it from elsewhere. Point at the top-most user file
+    // (its `extends` line, if any), still naming the field.
+    const file = merged.sources.find(isUser)!;
+    const at = merged.files.get(file)?.extends !== undefined ? ['extends'] : [];
+    const located = await locate(file, at, weakeningMessage(name, w, systemFile, false));
+    problems.push(...located.map((p) => ({ ...p, field: w.field })));
+  }
+  return problems;
+}
+
+/** Which layer and file set each field, in field order, then the environment's variables. */
+function fieldSources(layers: Layer[], merged: Merged): Record<string, FieldSource> {
+  const sources: Record<string, FieldSource> = {};
+  const keys = Object.keys(merged.origin) as (keyof Merged['origin'])[];
+  const order = (key: string) => {
+    const index = (SCALAR_FIELDS as readonly string[]).indexOf(key);
+    return index >= 0 ? String(index).padStart(2, '0') : key;
+  };
+  for (const key of keys.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0))) {
+    const file = merged.origin[key]!;
+    sources[key] = { layer: layerName(layers, merged.layerOf.get(file)), file };
+  }
+  return sources;
+}
+
 export async function resolveProfile(
   layers: Layer[],
   listeners: Map<string, SourcedListener>,
   name: string,
   cache: ParsedCache = NO_CACHE,
+  /** validate FILE: resolve starting from this file instead of NAME's top-most one. */
+  start?: ProfileLocation,
 ): Promise<ResolvedProfile> {
-  const { values, env, origin, sources } = await mergeChain(layers, name, cache);
+  const merged = await mergeChain(layers, name, cache, start);
+  const { values, env, origin, sources } = merged;
+  // A user listeners.yml that redefines a system listener (or grants itself
+  // user_may_override) makes the whole configuration invalid, whichever
+  // listener this profile uses: fail closed, as for a syntax error there.
+  const layerProblems = await layerListenerProblems(layers, listeners, cache);
+  if (layerProblems.length) throw new ConfigError(layerProblems);
   const problems: ConfigProblem[] = [];
   const fail = async (field: Field, message: string) => {
     problems.push(...(await locate(origin[field] ?? sources[0]!, origin[field] ? [field] : [], `${origin[field] ? '' : `${field}: `}${message}`)));
@@ -170,6 +270,9 @@ export async function resolveProfile(
     );
   }
   if (problems.length) throw new ConfigError(problems);
+  // After the ordinary rules: a profile that cannot launch anyway says why first.
+  const weakened = await weakeningProblems(layers, name, merged, cache);
+  if (weakened.length) throw new ConfigError(weakened);
 
   return {
     name,
@@ -177,12 +280,13 @@ export async function resolveProfile(
     description: values.description ?? null,
     command: values.command ?? null,
     args: values.args ?? [],
-    listener: resolveListener(sourcedListener!),
+    listener: resolveListener(sourcedListener!, layers),
     isolation: values.isolation!,
     backend: values.backend!,
     acknowledge: values.acknowledge ?? [],
     env: { set: env.set, unset: [...env.unset].sort() },
     waitForTor: values.wait_for_tor ?? 0,
     placement: { netns: values.netns ?? null, user: values.user ?? null },
+    fieldSources: fieldSources(layers, merged),
   };
 }

@@ -31,10 +31,15 @@ export function formatPlan(plan: Plan): string {
   const add = (label: string, value: string) => lines.push(`${label.padEnd(12)}${value}`);
   add('profile', `${plan.profile.name}${plan.profile.description ? ` - ${plan.profile.description}` : ''}`);
   plan.profile.sources.forEach((source, i) => add(i === 0 ? 'defined in' : '  extends', source));
+  // Which layer set each field: a user-layer line is visible at a glance.
+  const fields = Object.entries(plan.profile.fieldSources);
+  const width = Math.max(0, ...fields.map(([field]) => field.length));
+  const layerWidth = Math.max(0, ...fields.map(([, source]) => source.layer.length));
+  fields.forEach(([field, source], i) => add(i === 0 ? 'set by' : '', `${field.padEnd(width)}  ${source.layer.padEnd(layerWidth)}  ${source.file}`));
   const l = plan.listener;
   add('listener', `${l.name}: ${l.address}:${l.port}${l.flags.length ? ` [${l.flags.join(' ')}]` : ''}${l.netns ? ` in netns ${l.netns}` : ''}`);
   if (l.connect.address !== l.address || l.connect.port !== l.port) add('  reached as', `${l.connect.address}:${l.connect.port}`);
-  add('  from', l.source);
+  add('  from', `${l.source} (${l.layer})`);
   const s = plan.isolation.socks;
   const socks =
     s.auth === 'userpass'

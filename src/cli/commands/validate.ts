@@ -1,8 +1,12 @@
-import { basename } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, formatProblem, type ConfigProblem } from '../../profile/config-error';
-import { configLayers } from '../../profile/layers';
+import { configLayers, type Layer } from '../../profile/layers';
 import { listProfiles, loadListeners, readListenersFile, readProfileFile } from '../../profile/load';
+import { isValidProfileName } from '../../profile/names';
+import { NO_CACHE } from '../../profile/parsed-cache';
 import { resolveProfile } from '../../profile/resolve';
+import { layerListenerProblems, listenersFileProblems } from '../../profile/weaken';
 import { EXIT } from '../exit-codes';
 import { writeAll } from '../output';
 import type { Command } from '../parse-args';
@@ -16,14 +20,57 @@ async function collect(problems: ConfigProblem[], work: () => Promise<unknown>):
   }
 }
 
-/** One file, by its kind: `listeners.*` holds listeners, anything else is a profile. */
-async function validateFile(file: string): Promise<void> {
+/** PATH with symbolic links resolved, as far as it exists (a layer reached through a link is still that layer). */
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+/**
+ * The layer FILE belongs to: the one whose `profiles/` directory (or
+ * listeners file) it is in. A file anywhere else, a draft, is checked as if
+ * it were in the top layer (the user's, or --config-dir's): the question
+ * being "could I put this in my configuration?".
+ */
+function layerOfFile(layers: Layer[], file: string, kind: 'listeners' | 'profile'): { index: number; inLayer: boolean } {
+  const where = kind === 'listeners' ? realPath(file) : realPath(dirname(file));
+  for (let index = layers.length - 1; index >= 0; index--) {
+    const dir = layers[index]!.dir;
+    const place = kind === 'listeners' ? join(dir, basename(file)) : join(dir, 'profiles');
+    if (realPath(place) === where) return { index, inLayer: true };
+  }
+  return { index: layers.length - 1, inLayer: false };
+}
+
+/**
+ * One file, by its kind (`listeners.*` holds listeners, anything else is a
+ * profile), under every rule a launch applies to it: the schema, then, in
+ * the layer it belongs to, the layer rules and (for a profile) the whole
+ * resolution: its listener, backend and acknowledgement, isolation, and
+ * whether it weakens the system profile of its name.
+ */
+async function validateFile(layers: Layer[], file: string): Promise<void> {
   if (/^listeners\.(ya?ml|json)$/.test(basename(file))) {
     // validate always parses: it never trusts the launch cache.
-    if ((await readListenersFile(file)) === null) throw new ConfigError([{ file, message: 'no such file' }]);
-  } else {
-    await readProfileFile(file);
+    const data = await readListenersFile(file);
+    if (data === null) throw new ConfigError([{ file, message: 'no such file' }]);
+    const problems = await listenersFileProblems(layers, layerOfFile(layers, file, 'listeners').index, file, data, NO_CACHE);
+    if (problems.length) throw new ConfigError(problems);
+    return;
   }
+  // The schema first: a file that does not parse says so, and nothing else.
+  await readProfileFile(file);
+  // profiles/NAME.yml: the name is the file name without its extension (readProfileFile took only known ones).
+  const base = basename(file);
+  const name = base.slice(0, base.lastIndexOf('.'));
+  const { index, inLayer } = layerOfFile(layers, file, 'profile');
+  if (inLayer && !isValidProfileName(name)) {
+    throw new ConfigError([{ file, message: `'${name}' is not a valid profile name, so no launch finds this file (lower-case letters, digits, ".", "_", "-"; not a subcommand name)` }]);
+  }
+  await resolveProfile(layers, await loadListeners(layers), name, NO_CACHE, { name, layer: index, file });
 }
 
 /** The installed configuration: every layer's listeners, every profile resolved. */
@@ -37,6 +84,10 @@ async function validateInstalled(command: Extract<Command, { kind: 'validate' }>
   });
   if (listeners) {
     const known = listeners;
+    // The layer rules once on their own (a user listeners.yml may be wrong
+    // with no profile at all); resolveProfile repeats them, and duplicate
+    // lines are dropped below.
+    await collect(problems, async () => problems.push(...(await layerListenerProblems(layers, known, NO_CACHE))));
     for (const name of profiles.keys()) await collect(problems, () => resolveProfile(layers, known, name));
   }
   return profiles.size;
@@ -46,7 +97,8 @@ export async function validate(command: Extract<Command, { kind: 'validate' }>):
   const problems: ConfigProblem[] = [];
   let checked: string;
   if (command.files.length) {
-    for (const file of command.files) await collect(problems, () => validateFile(file));
+    const layers = configLayers(command.options.configDir, process.env);
+    for (const file of command.files) await collect(problems, () => validateFile(layers, file));
     checked = `${command.files.length} file${command.files.length === 1 ? '' : 's'}`;
   } else {
     checked = `${await validateInstalled(command, problems)} profiles`;

@@ -64,11 +64,12 @@ describe('layers', () => {
     expect(plan.isolation.mode).toBe('app');
   });
 
-  it("a user listeners.yml overrides one listener and keeps the shipped others", async () => {
+  it("a user listeners.yml adds a listener next to the shipped ones (redefining one is refused: user-layer.test.ts)", async () => {
     const { user, env } = fakeHome();
-    const mine = write(join(user, 'listeners.yml'), 'listeners:\n  default:\n    address: 127.0.0.1\n    port: 19050\n');
-    const plan = await explainJson(['default', '--', '/bin/true'], env);
-    expect(plan.listener).toMatchObject({ name: 'default', source: mine, port: 19050, flags: [] });
+    const mine = write(join(user, 'listeners.yml'), 'listeners:\n  mine:\n    address: 127.0.0.1\n    port: 19050\n');
+    write(join(user, 'profiles', 'mine.yml'), 'listener: mine\nisolation: launch\nbackend: torsocks\n');
+    const plan = await explainJson(['mine', '--', '/bin/true'], env);
+    expect(plan.listener).toMatchObject({ name: 'mine', source: mine, layer: 'user', port: 19050, flags: [] });
     const tails = await explainJson(['tails-security-check'], env);
     expect(tails.listener).toMatchObject({ name: 'tails', source: SHIPPED_LISTENERS, port: 9062 });
   });
@@ -136,8 +137,10 @@ describe('hostile current directory', () => {
 
   it('launches through the user layer (no --config-dir), reading and executing nothing from the cwd', async () => {
     const { user, env } = fakeHome();
-    write(join(user, 'listeners.yml'), `listeners:\n  default:\n    address: 127.0.0.1\n    port: ${socks.port}\n`);
-    const result = await runLauncher(['default', '--', '/usr/bin/curl', '-s', 'http://example.test/'], { cwd, env: cleanEnv(env) });
+    // A listener and a profile of the user's own (the user layer may add, not redefine).
+    write(join(user, 'listeners.yml'), `listeners:\n  mine:\n    address: 127.0.0.1\n    port: ${socks.port}\n`);
+    write(join(user, 'profiles', 'mine.yml'), 'listener: mine\nisolation: launch\nbackend: torsocks\n');
+    const result = await runLauncher(['mine', '--', '/usr/bin/curl', '-s', 'http://example.test/'], { cwd, env: cleanEnv(env) });
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe('ok via socks5');
@@ -231,7 +234,7 @@ describe('file formats', () => {
     const { env } = fakeHome();
     const shipped = await explainJson(['thunderbird'], env);
     const copied = await explainJson(['--config-dir', dir, 'thunderbird'], env);
-    expect(copied.listener).toEqual({ ...shipped.listener, source: join(dir, 'listeners.yml') });
+    expect(copied.listener).toEqual({ ...shipped.listener, source: join(dir, 'listeners.yml'), layer: 'config-dir' });
     expect(copied.isolation).toEqual(shipped.isolation);
     expect(copied.exec.argv).toEqual(shipped.exec.argv);
   });

@@ -1,5 +1,6 @@
 import { EXIT } from '../cli/exit-codes';
 import { LaunchError } from '../cli/launch-error';
+import { escapeControl } from '../cli/output';
 
 /** One thing wrong in one configuration file. */
 export interface ConfigProblem {
@@ -13,7 +14,8 @@ export interface ConfigProblem {
 
 export function formatProblem(p: ConfigProblem): string {
   const where = p.line === undefined ? p.file : `${p.file}:${p.line}`;
-  return p.field ? `${where}: ${p.field}: ${p.message}` : `${where}: ${p.message}`;
+  // One line whatever a path or field name holds: problems are printed on stdout too (list).
+  return escapeControl(p.field ? `${where}: ${p.field}: ${p.message}` : `${where}: ${p.message}`);
 }
 
 /** Invalid configuration: exit 65, the first problem on the one error line. */

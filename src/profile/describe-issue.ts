@@ -3,6 +3,10 @@
 // which keeps source positions; it is loaded only here, on the error path,
 // so that an ordinary launch does not pay for it.
 import type { ConfigProblem } from './config-error';
+import { MAX_ECHO, printable } from './printable';
+
+/** At most this many unknown keys are named in one message (a file may hold thousands). */
+const MAX_KEYS_NAMED = 5;
 
 export interface SchemaIssue {
   code: string;
@@ -19,8 +23,13 @@ export interface SchemaIssue {
 
 function describe(issue: SchemaIssue): string {
   switch (issue.code) {
-    case 'unrecognized_keys':
-      return `unknown field${issue.keys && issue.keys.length > 1 ? 's' : ''} ${issue.keys?.map((k) => `'${k}'`).join(', ')}`;
+    case 'unrecognized_keys': {
+      // Keys come from the file: each is cut short and escaped, and only the first few are named.
+      const keys = issue.keys ?? [];
+      const named = keys.slice(0, MAX_KEYS_NAMED).map((k) => `'${printable(k, MAX_ECHO)}'`).join(', ');
+      const more = keys.length > MAX_KEYS_NAMED ? ` and ${keys.length - MAX_KEYS_NAMED} more` : '';
+      return `unknown field${keys.length > 1 ? 's' : ''} ${named}${more}`;
+    }
     case 'invalid_value':
       return `must be one of ${issue.values?.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'invalid_type':
@@ -74,7 +83,8 @@ export async function problemsFromIssues(file: string, text: string, issues: Sch
     return {
       file,
       line: locate(issue.path, key),
-      field: fieldPath.length ? fieldPath.map(String).join('.') : undefined,
+      // Path segments may be keys from the file (env.set.<name>): cut short and escaped.
+      field: fieldPath.length ? fieldPath.map((segment) => printable(String(segment), MAX_ECHO)).join('.') : undefined,
       message: describe(issue),
     };
   });

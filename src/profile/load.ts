@@ -1,13 +1,18 @@
 // Reading configuration: listeners from every layer, and ONE profile by its
-// file name (a launch never parses the profiles it does not use). Parsing
-// itself (./parse-file) is loaded only when a file is not in the cache.
-import { existsSync, readdirSync } from 'node:fs';
+// file name (a launch never parses the profiles it does not use). Every file
+// is read, through ./trust, on every launch (trust, regular file, size bound);
+// parsing it (./parse-file) is loaded only when the cache has not seen that
+// exact text.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, type ConfigProblem } from './config-error';
 import type { Layer } from './layers';
 import { CONFIG_EXTENSIONS, isValidProfileName } from './names';
 import { NO_CACHE, type ParsedCache } from './parsed-cache';
+import { MAX_ECHO, printable } from './printable';
+import { errnoReason } from './safe-read';
 import type { ControlConfig, ListenerConfig, ListenersFile, ProfileFile } from './schema';
+import { checkLayerDirectory, ConfigReadError, readConfigText } from './trust';
 
 export interface SourcedListener {
   name: string;
@@ -22,8 +27,10 @@ export interface ProfileLocation {
 }
 
 /** The validated listeners file FILE, or null when there is no such file. */
-export function readListenersFile(file: string, cache: ParsedCache = NO_CACHE): Promise<ListenersFile | null> {
-  return cache.read('listeners', file, async () => (await import('./parse-file')).parseListenersFile(file));
+export async function readListenersFile(file: string, cache: ParsedCache = NO_CACHE): Promise<ListenersFile | null> {
+  const text = readConfigText(file);
+  if (text === null) return null;
+  return cache.read('listeners', file, text, async () => (await import('./parse-file')).parseListenersText(file, text));
 }
 
 /** Where Tor's control port is: the top-most layer's `control` section, if any. */
@@ -39,6 +46,8 @@ export async function loadListeners(layers: Layer[], cache: ParsedCache = NO_CAC
   if (configDir !== null && !existsSync(configDir)) {
     throw new ConfigError([{ file: configDir, message: 'configuration directory does not exist (--config-dir)' }]);
   }
+  // Every command that reads configuration starts here: refuse an untrusted layer before anything is read from it.
+  for (const layer of layers) checkLayerDirectory(layer.dir);
   const merged = new Map<string, SourcedListener>();
   for (const layer of layers) {
     const file = join(layer.dir, 'listeners.yml');
@@ -59,16 +68,32 @@ export function findProfile(layers: Layer[], name: string, maxLayer = layers.len
   for (let layer = maxLayer; layer >= 0; layer--) {
     for (const extension of CONFIG_EXTENSIONS) {
       const file = join(layers[layer]!.dir, 'profiles', `${name}${extension}`);
-      if (existsSync(file)) return { name, layer, file };
+      if (exists(file)) return { name, layer, file };
     }
   }
   return null;
 }
 
+/**
+ * Whether FILE exists (following symlinks, as reading it will). Only "no such
+ * file" means no: a file we may not even look at (EACCES) in a layer is an
+ * error, not a reason to fall back to the layer below it.
+ */
+function exists(file: string): boolean {
+  try {
+    statSync(file);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw new ConfigReadError(file, errnoReason(error));
+  }
+}
+
 export async function readProfileFile(file: string, cache: ParsedCache = NO_CACHE): Promise<ProfileFile> {
-  const profile = await cache.read('profile', file, async () => (await import('./parse-file')).parseProfileFile(file));
-  if (!profile) throw new ConfigError([{ file, message: 'no such file' }]);
-  return profile;
+  const text = readConfigText(file);
+  if (text === null) throw new ConfigError([{ file, message: 'no such file' }]);
+  return cache.read('profile', file, text, async () => (await import('./parse-file')).parseProfileText(file, text));
 }
 
 /** Every profile file of every layer (for list and validate), top layer winning. */
@@ -79,8 +104,11 @@ export function listProfiles(layers: Layer[]): { profiles: Map<string, ProfileLo
     let entries: string[];
     try {
       entries = readdirSync(join(layer.dir, 'profiles'));
-    } catch {
-      return; // a layer without profiles/ is fine
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // A layer without profiles/ is fine; one we cannot list is not silently empty.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') problems.push({ file: join(layer.dir, 'profiles'), message: `cannot read: ${errnoReason(error)}` });
+      return;
     }
     for (const entry of entries.sort()) {
       const dot = entry.lastIndexOf('.');
@@ -88,7 +116,7 @@ export function listProfiles(layers: Layer[]): { profiles: Map<string, ProfileLo
       const file = join(layer.dir, 'profiles', entry);
       if (dot <= 0 || !CONFIG_EXTENSIONS.includes(entry.slice(dot))) continue;
       if (!isValidProfileName(name)) {
-        problems.push({ file, message: `'${name}' is not a valid profile name (lower-case letters, digits, ".", "_", "-"; not a subcommand name)` });
+        problems.push({ file, message: `'${printable(name, MAX_ECHO)}' is not a valid profile name (lower-case letters, digits, ".", "_", "-"; not a subcommand name)` });
         continue;
       }
       profiles.set(name, { name, layer: index, file });

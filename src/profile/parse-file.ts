@@ -2,12 +2,14 @@
 // cosmiconfig's loaders, then the zod schema and the profile lint. This is
 // the expensive part of reading configuration (js-yaml, zod and the schemas
 // cost ~14 ms to load), so it is imported only when a file must really be
-// parsed: by validate, and on a launch whose parsed-file cache misses.
+// parsed: by validate, and on a launch whose parsed-file cache misses. The
+// text itself was read before (./trust's readConfigText), on every launch.
 import { ConfigError } from './config-error';
 import { problemsFromIssues, type SchemaIssue } from './describe-issue';
 import { lintProfile } from './lint';
-import { readConfigFile, type LoadedFile } from './read-config-file';
+import { parseConfigText, type LoadedFile } from './read-config-file';
 import { listenersFileSchema, profileFileSchema, type ListenersFile, type ProfileFile } from './schema';
+import { readConfigText } from './trust';
 
 async function validateData<T>(
   loaded: LoadedFile,
@@ -20,21 +22,24 @@ async function validateData<T>(
   return (result as { data: T }).data;
 }
 
-/** The listeners file FILE (listeners, control port), validated; null when FILE does not exist. */
-export async function parseListenersFile(file: string): Promise<ListenersFile | null> {
-  const loaded = readConfigFile(file);
-  return loaded && validateData(loaded, listenersFileSchema);
+/** The listeners file FILE, whose text is TEXT, validated. */
+export function parseListenersText(file: string, text: string): Promise<ListenersFile> {
+  return validateData({ file, text, data: parseConfigText(file, text) }, listenersFileSchema);
 }
 
-/** The profile in FILE, validated; null when FILE does not exist. */
-export async function parseProfileFile(file: string): Promise<ProfileFile | null> {
-  const loaded = readConfigFile(file);
-  return loaded && validateData(loaded, profileFileSchema, lintProfile);
+/** The profile in FILE, whose text is TEXT, validated. */
+export function parseProfileText(file: string, text: string): Promise<ProfileFile> {
+  return validateData({ file, text, data: parseConfigText(file, text) }, profileFileSchema, lintProfile);
 }
 
 /** Problems pointing at PATH in FILE (for errors found after parsing, e.g. an unknown listener). */
 export async function locateInFile(file: string, path: PropertyKey[], message: string) {
-  const loaded = readConfigFile(file);
+  let text: string | null = null;
+  try {
+    text = readConfigText(file);
+  } catch {
+    // It was read before this error was found; if it cannot be now, the problem goes without its line.
+  }
   const issue: SchemaIssue = { code: 'custom', path, message };
-  return loaded ? problemsFromIssues(file, loaded.text, [issue]) : [{ file, field: path.join('.'), message }];
+  return text !== null ? problemsFromIssues(file, text, [issue]) : [{ file, field: path.join('.'), message }];
 }

@@ -37,6 +37,36 @@ const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 const port = z.int().check(z.minimum(1), z.maximum(65535));
 const torFlag = z.string().check(z.regex(TOR_FLAG, 'a Tor SocksPort flag (see tor(1), SocksPort)'));
 
+/**
+ * What execve(2) can carry. Every argument and every NAME=value of the
+ * environment is a C string, so a NUL byte cannot be passed (Node refuses
+ * the whole call: the launch would die with 70 after `validate` said yes),
+ * and Linux refuses any one string longer than MAX_ARG_STRLEN (32 pages:
+ * 131072 bytes with its NUL on 4 KiB pages, the smallest) with E2BIG.
+ * Refused here, so that validate and a launch agree (65, file:line: field).
+ * (Names cannot hold `=` or NUL: ENV_NAME_PATTERN allows neither.)
+ */
+export const MAX_EXEC_STRING_BYTES = 131072 - 1;
+const NUL_MESSAGE = 'contains a NUL byte, which execve cannot pass';
+
+/** Why S cannot be given to execve as one string, or null. */
+export function execStringProblem(s: string): string | null {
+  if (s.includes('\0')) return NUL_MESSAGE;
+  if (Buffer.byteLength(s) > MAX_EXEC_STRING_BYTES) return `is longer than execve accepts (${MAX_EXEC_STRING_BYTES} bytes)`;
+  return null;
+}
+
+/** A string that reaches execve (an argument, an environment value). */
+const execString = z.string().check(
+  z.superRefine((s, ctx) => {
+    const problem = execStringProblem(s);
+    if (problem) ctx.issues.push({ code: 'custom', message: problem, input: s });
+  }),
+);
+
+/** A string used as a path or an address: a NUL byte would make every file call throw. */
+const noNul = (schema: z.ZodMiniString<string>) => schema.check(z.refine((s) => !s.includes('\0'), 'contains a NUL byte'));
+
 export const listenerSchema = z.strictObject({
   description: z.optional(z.string()),
   address: ipAddress,
@@ -53,11 +83,11 @@ export type ListenerConfig = z.infer<typeof listenerSchema>;
 /** Where `tails-launch doctor` reaches Tor's control port (overridable on its command line). */
 export const controlSchema = z.strictObject({
   /** ADDRESS:PORT, [IPv6]:PORT or unix:/path. */
-  address: z.string().check(z.minLength(1)),
+  address: noNul(z.string().check(z.minLength(1))),
   /** Cookie authentication: the file Tor writes (CookieAuthFile). */
-  cookie_file: z.optional(z.string().check(z.minLength(1))),
+  cookie_file: z.optional(noNul(z.string().check(z.minLength(1)))),
   /** Password authentication: a file holding the password (HashedControlPassword). */
-  password_file: z.optional(z.string().check(z.minLength(1))),
+  password_file: z.optional(noNul(z.string().check(z.minLength(1)))),
 });
 export type ControlConfig = z.infer<typeof controlSchema>;
 
@@ -86,7 +116,7 @@ export const profileFileSchema = z.strictObject({
   /** Absolute path, or a name looked up on PATH. Absent: the command is the first argument. */
   command: z.optional(z.string().check(z.minLength(1), z.refine((c) => !c.includes('\0'), 'contains a NUL byte'))),
   /** Arguments put before the user's own. */
-  args: z.optional(z.array(z.string())),
+  args: z.optional(z.array(execString)),
   listener: z.optional(name),
   isolation: z.optional(z.enum(ISOLATION_MODES)),
   backend: z.optional(z.enum(BACKENDS)),
@@ -94,7 +124,18 @@ export const profileFileSchema = z.strictObject({
   acknowledge: z.optional(z.array(z.enum(ACKNOWLEDGEMENTS))),
   env: z.optional(
     z.strictObject({
-      set: z.optional(z.record(envName, z.string())),
+      set: z.optional(
+        z.record(envName, execString).check(
+          // The kernel's bound is on the whole NAME=value string.
+          z.superRefine((set, ctx) => {
+            for (const [variable, value] of Object.entries(set)) {
+              if (Buffer.byteLength(variable) + 1 + Buffer.byteLength(value) > MAX_EXEC_STRING_BYTES) {
+                ctx.issues.push({ code: 'custom', message: `NAME=value is longer than execve accepts (${MAX_EXEC_STRING_BYTES} bytes)`, input: value, path: [variable] });
+              }
+            }
+          }),
+        ),
+      ),
       unset: z.optional(z.array(envName)),
     }),
   ),

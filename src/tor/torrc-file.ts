@@ -22,12 +22,36 @@
 //   that includes it. More than 31 nested %includes is an error, as is a path
 //   that does not exist.
 // - No SocksPort at all means tor's default, `SocksPort 9050`.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+//
+// Every file is read through src/profile/safe-read: only regular files of at
+// most MAX_TORRC_BYTES, opened without blocking, so that `%include /dev/zero`
+// or a FIFO is an ERROR line at once instead of a hang. (tor itself reads a
+// FIFO to its end; a check that waits for a writer would never report.) And
+// at most MAX_INCLUDED_FILES files in all: a file that includes itself twice
+// would otherwise be read 2^31 times before the depth limit stops it.
+// Paths quoted in messages come from the torrc's text (a quoted value may
+// hold "\n"): they are escaped so that they cannot forge a line of output.
+import { readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { printable } from '../profile/printable';
+import { errnoReason, FileReadError, MiB, readBoundedFile } from '../profile/safe-read';
 import { parseSocksPortValue, type SocksPortSpec } from './socks-flags';
 
 /** tor's MAX_INCLUDE_RECURSION_LEVEL. */
 export const MAX_INCLUDE_DEPTH = 31;
+
+/**
+ * The most one torrc file may hold. Tails' torrc is about 3 KiB and a torrc
+ * with hundreds of bridge lines stays under 100 KiB; 4 MiB is far above any
+ * real one and still parsed in well under a second.
+ */
+export const MAX_TORRC_BYTES = 4 * MiB;
+
+/** The most files one check reads, includes of includes counted. */
+export const MAX_INCLUDED_FILES = 1000;
+
+/** Paths quoted in a message are cut to this many characters. */
+const MAX_PATH_ECHO = 300;
 
 export interface TorrcSocksPort {
   /** The value as tor sees it (continuations joined, comments removed, quotes decoded). */
@@ -235,14 +259,22 @@ export function readTorrc(file: string, options: ReadTorrcOptions = {}): Torrc {
   const result: Torrc = { file, socksPorts: [], defaultSocksPort: false, problems: [], notes: [], files: [] };
   let stopped = false;
 
+  let filesRead = 0;
   const readOne = (path: string, depth: number, from: { file: string; line: number } | null): void => {
+    if (++filesRead > MAX_INCLUDED_FILES) {
+      result.problems.push({ ...from!, message: `more than ${MAX_INCLUDED_FILES} files read through %include (a file included over and over?): stopped here` });
+      stopped = true;
+      return;
+    }
     let text: string;
     try {
-      text = readFileSync(resolve(cwd, path), 'utf8');
+      const read = readBoundedFile(resolve(cwd, path), { maxBytes: MAX_TORRC_BYTES });
+      if (read === null) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
+      text = read.text;
     } catch (error) {
-      const reason = describe(error);
-      if (!from) throw new TorrcReadError(`cannot read ${path}: ${reason}`);
-      result.problems.push({ ...from, message: `cannot read included file ${path}: ${reason}` });
+      const reason = error instanceof FileReadError ? error.reason : describe(error);
+      if (!from) throw new TorrcReadError(`cannot read ${printable(path, MAX_PATH_ECHO)}: ${reason}`);
+      result.problems.push({ ...from, message: `cannot read included file ${printable(path, MAX_PATH_ECHO)}: ${reason}` });
       return;
     }
     result.files.push(path);
@@ -269,7 +301,7 @@ export function readTorrc(file: string, options: ReadTorrcOptions = {}): Torrc {
       return;
     }
     if (!isAbsolute(path)) {
-      result.notes.push({ ...from, message: `%include ${path} is relative to tor's working directory (here ${cwd}), not to ${from.file}` });
+      result.notes.push({ ...from, message: `%include ${printable(path, MAX_PATH_ECHO)} is relative to tor's working directory (here ${printable(cwd)}), not to ${printable(from.file)}` });
     }
     const absolute = resolve(cwd, path);
     const matches = hasWildcard(path) ? expandWildcards(absolute) : [absolute];
@@ -278,7 +310,7 @@ export function readTorrc(file: string, options: ReadTorrcOptions = {}): Torrc {
       try {
         isDirectory = statSync(match).isDirectory();
       } catch (error) {
-        result.problems.push({ ...from, message: `cannot read included file or directory ${path}: ${describe(error)}` });
+        result.problems.push({ ...from, message: `cannot read included file or directory ${printable(path, MAX_PATH_ECHO)}: ${describe(error)}` });
         continue;
       }
       if (!isDirectory) {
@@ -289,7 +321,7 @@ export function readTorrc(file: string, options: ReadTorrcOptions = {}): Torrc {
       try {
         names = readdirSync(match);
       } catch (error) {
-        result.problems.push({ ...from, message: `cannot read included directory ${match}: ${describe(error)}` });
+        result.problems.push({ ...from, message: `cannot read included directory ${printable(match, MAX_PATH_ECHO)}: ${describe(error)}` });
         continue;
       }
       for (const name of names.filter((n) => !n.startsWith('.')).sort(byteOrder)) {
@@ -318,12 +350,12 @@ export function readTorrc(file: string, options: ReadTorrcOptions = {}): Torrc {
     try {
       spec = parseSocksPortValue(entry.value);
     } catch (error) {
-      problem(`SocksPort ${entry.value}: ${(error as Error).message}`);
+      problem(`SocksPort ${printable(entry.value, MAX_PATH_ECHO)}: ${(error as Error).message}`);
       return;
     }
     result.socksPorts.push({ value: entry.value, spec, file: path, line: entry.line });
     if (spec && spec.port !== 'auto' && spec.unixPath === null && !(Number.isInteger(spec.port) && spec.port! >= 1 && spec.port! <= 65535)) {
-      problem(`SocksPort ${entry.value}: tor rejects this address or port`);
+      problem(`SocksPort ${printable(entry.value, MAX_PATH_ECHO)}: tor rejects this address or port`);
     }
   };
 
@@ -356,7 +388,7 @@ export function readTorrc(file: string, options: ReadTorrcOptions = {}): Torrc {
 
 /** `ENOENT: no such file or directory, open '/x'` -> `no such file or directory`. */
 function describe(error: unknown): string {
-  return (error as Error).message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+  return errnoReason(error);
 }
 
 function where(p: { file: string; line: number }): string {

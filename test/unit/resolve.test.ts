@@ -215,6 +215,16 @@ describe('the user layer may add, never weaken', () => {
     await expect(resolveIn(both.layers, 'check')).resolves.toMatchObject({ listener: { name: 'tails', layer: 'user', port: 9999 } });
   });
 
+  it('compares with the system profile as the admin layer left it', async () => {
+    const admin = { 'profiles/check.yml': 'extends: check\nisolation: process\n' };
+    const finer = layered({ 'profiles/check.yml': 'extends: check\nisolation: launch\n' }, admin);
+    expect(await configError(resolveIn(finer.layers, 'check'))).toContain(
+      `isolation: may not weaken the system profile 'check' (isolation process, from ${join(finer.layers[1]!.dir, 'profiles/check.yml')}) to launch (allowed: process)`,
+    );
+    // The admin layer itself may change anything.
+    await expect(resolveIn(layered({}, { 'profiles/check.yml': 'extends: check\nisolation: none\nbackend: env\n' }).layers, 'check')).resolves.toMatchObject({ isolation: 'none', backend: 'env' });
+  });
+
   it('compares nothing with --config-dir (one layer)', async () => {
     const layer = writeLayer('config-dir', { ...shippedFiles, 'profiles/check.yml': 'command: /usr/bin/check\nlistener: upgrader\nisolation: none\nbackend: env\n' });
     await expect(resolveIn([layer], 'check')).resolves.toMatchObject({ isolation: 'none', backend: 'env' });

@@ -24,9 +24,12 @@ fi
 # koffi loads, and the benchmark timeline; time: max RSS in the benchmarks;
 # libcap2-bin: setcap, for the file-capability refusal test;
 # hyperfine: benchmarks; dpkg-dev, debhelper, lintian: the .deb,
-# built, checked and installed by the tests.
+# built, checked and installed by the tests; nftables: the leak harness's
+# packet trap; python3: a parent that starts children with their descriptors
+# closed (subprocess), as the leak tests need.
 apt-get install -y -qq --no-install-recommends \
 	torsocks tor proxychains4 curl wget ca-certificates iproute2 gcc libc6-dev file procps strace hyperfine time libcap2-bin \
+	nftables python3 \
 	dpkg-dev debhelper lintian >/dev/null
 command -v node >/dev/null || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 [ -n "$own_policy" ] && rm -f "$policy"

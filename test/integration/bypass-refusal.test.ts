@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { fixtureBinaries, scriptWithStaticInterpreter, setgidCopy, setuidCopy, type FixtureBinaries } from '../support/binaries';
 import { useSocks5Server, useTempDirs } from '../support/fixtures';
 import { execa } from 'execa';
-import { makeConfigDir, runLauncher } from '../support/launcher';
+import { cleanEnv, makeConfigDir, runLauncher } from '../support/launcher';
 
 /** A copy of SOURCE with a file capability (setcap, from libcap2-bin). */
 async function capabilityCopy(source: string, dir: string): Promise<string> {
@@ -38,7 +38,9 @@ beforeAll(async () => {
 
 async function attempt(profile: string, program: () => Promise<string> | string) {
   const marker = join(tempDir('marker'), 'ran');
-  const result = await runLauncher(['--config-dir', config, profile, '--', await program(), marker]);
+  // A desktop session's private XDG_RUNTIME_DIR: proxychains hands its configuration over there.
+  const runtime = tempDir('runtime');
+  const result = await runLauncher(['--config-dir', config, profile, '--', await program(), marker], { env: cleanEnv({ XDG_RUNTIME_DIR: runtime }) });
   return { ...result, ran: existsSync(marker) };
 }
 

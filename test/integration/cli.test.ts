@@ -150,6 +150,74 @@ describe('usage errors', () => {
   it('an unknown option of list: 64', async () => {
     expectUsageError(await tl(['list', '--long']), /unknown option '--long' for 'list'/);
   });
+
+  it("an empty profile name is a usage error (64), not an unknown profile (66)", async () => {
+    expectUsageError(await tl(['']), /the profile name is empty/);
+    expectUsageError(await tl(['run', '']), /'run' was given an empty profile name/);
+  });
+
+  it('an option given twice: 64, whichever side of run', async () => {
+    expectUsageError(await tl(['--identity', 'a', 'run', '--identity', 'b', 'default']), /option --identity is given twice/);
+    // tl() already gives --config-dir once.
+    expectUsageError(await tl(['explain', 'default', '--config-dir', '/tmp']), /option --config-dir is given twice/);
+  });
+
+  it('an option without its value at the end, or followed by another option: 64', async () => {
+    expectUsageError(await tl(['run', '--identity']), /option --identity needs a value/);
+    expectUsageError(await runLauncher(['--config-dir', '--identity', 'x', 'default']), /option --config-dir needs a value, not the option-like '--identity'/);
+  });
+});
+
+describe('options after run', () => {
+  it('`run --identity x web URL` launches web with identity x', async () => {
+    const result = await tl(['run', '--identity', 'x', 'web', 'http://example.test/']);
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe('ok via socks5');
+    const [connect] = socks.records.filter((r) => r.command === 'connect');
+    expect(connect).toMatchObject({ auth: 'userpass', password: 'tails-launch/app/web/identity/x' });
+  });
+});
+
+describe('whatever an error quotes, it is one line without terminal escapes', () => {
+  /** No raw control character (C0, DEL, C1), line separator or bidi control but the final newline. */
+  const UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+  it('a profile name with a newline, ESC, a C1 CSI and a bidi override: 66, escaped visibly', async () => {
+    const name = 'evil\ntails-launch: all good\x1b[2J\u009b31m\u202eolleh';
+    const result = await tl([name]);
+    expect(result.exitCode).toBe(66);
+    expect(result.stderr.split('\n')).toHaveLength(1);
+    expect(result.stderr).not.toMatch(UNSAFE);
+    expect(result.stderr).toContain("no profile named 'evil\\ntails-launch: all good\\x1b[2J\\x9b31m\\u{202e}olleh'");
+  });
+
+  it('an --identity with a carriage return: 64, escaped', async () => {
+    const result = await tl(['--identity', 'alice\rtails-launch: ok', 'default']);
+    expectUsageError(result, /--identity 'alice\\rtails-launch: ok' is not valid/);
+    expect(result.stderr).not.toMatch(UNSAFE);
+  });
+
+  it('validate FILE with a newline in its name: one escaped line per problem', async () => {
+    const bad = join(tempDir('nl'), 'bad\nname\x1b]0;title\x07.yml');
+    writeFileSync(bad, 'isolation: sometimes\nfrobnicate: 1\n');
+    const result = await runLauncher(['validate', bad]);
+    expect(result.exitCode).toBe(65);
+    const lines = result.stderr.split('\n');
+    expect(lines).toHaveLength(2);
+    for (const line of lines) {
+      expect(line).toMatch(/^tails-launch: .*bad\\nname\\x1b\]0;title\\x07\.yml:\d+: /);
+      expect(line).not.toMatch(UNSAFE);
+    }
+  });
+
+  it('a very long argument makes a bounded line', async () => {
+    const result = await tl([`${'p'.repeat(100_000)}`]);
+    expect(result.exitCode).toBe(66);
+    expect(result.stderr.split('\n')).toHaveLength(1);
+    expect(result.stderr.length).toBeLessThan(4300);
+    expect(result.stderr).toMatch(/characters left out .*'tails-launch list' shows the profiles$/);
+  });
 });
 
 describe('explain', () => {
@@ -164,13 +232,14 @@ describe('explain', () => {
     expect(plan.listener).toMatchObject({ name: 'default', address: '127.0.0.1', port: socks.port });
     expect(plan.isolation.mode).toBe('launch');
     expect(plan.backend).toBe('torsocks');
-    expect(plan.exec).toMatchObject({ file: '/usr/bin/torsocks', argv: ['torsocks', '/bin/echo', 'hello'] });
+    // /bin/echo itself, torsocks' library preloaded by the launcher (never a wrapper found on PATH).
+    expect(plan.exec).toMatchObject({ file: '/bin/echo', argv: ['/bin/echo', 'hello'], chain: ['/bin/echo'], preload: expect.stringMatching(/\/torsocks\/libtorsocks\.so$/) });
     expect(['execve', 'spawn']).toContain(plan.exec.method.method);
     expect(plan.env.set).toMatchObject({ TORSOCKS_TOR_ADDRESS: '127.0.0.1', TORSOCKS_TOR_PORT: String(socks.port) });
     expect(plan.env.set.TORSOCKS_CONF_FILE).not.toBe('/tmp/evil.conf');
     expect(plan.env.removed).toEqual(['http_proxy']);
     expect(plan.fds).toEqual(expect.arrayContaining([0, 1, 2]));
-    expect(plan.checks.map((c: { kind: string }) => c.kind)).toEqual(['wrapper', 'application', 'preloadable', 'socks5']);
+    expect(plan.checks.map((c: { kind: string }) => c.kind)).toEqual(['exec-method', 'library', 'application', 'preloadable', 'socks5']);
   });
 
   it('does not launch, nor even connect to the listener, and works with Tor down', async () => {
@@ -183,7 +252,7 @@ describe('explain', () => {
       const text = await runLauncher(['--config-dir', dir, 'explain', 'default', '--', app]);
       expect(json.exitCode).toBe(0);
       expect(text.exitCode).toBe(0);
-      expect(JSON.parse(json.stdout).exec.argv).toEqual(['torsocks', app]);
+      expect(JSON.parse(json.stdout).exec.argv).toEqual(['/bin/sh', app]);
       expect(text.stdout).toMatch(/^profile\s+default/);
       expect(text.stdout).toMatch(/at run\s+SOCKS5 handshake \(userpass\) with 127\.0\.0\.1:\d+/);
       await new Promise((resolve) => setTimeout(resolve, 100));

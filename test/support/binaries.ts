@@ -4,8 +4,8 @@
 // (git-ignored). Safe when several test files or runs build at once: each
 // binary is compiled to a private name and renamed into place atomically.
 //
-// Every fixture creates the file named by its (last) argument when it runs,
-// so a test can prove that a program did or did not run.
+// Every fixture but the leak probes creates the file named by its (last)
+// argument when it runs, so a test can prove that a program did or did not run.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -28,6 +28,9 @@ const RECIPES = {
   staticPie: ['-static-pie', 'marker.c'],
   /** Dynamic, plus a .note.go.buildid section as Go programs have. */
   goLike: ['go-like.c'],
+  /** A plain TCP/UDP client (test/fixtures/binaries/leak-probe.c), for the leak harness. */
+  leakProbe: ['leak-probe.c'],
+  leakProbeStatic: ['-static', 'leak-probe.c'],
 } as const;
 
 export type FixtureBinaries = { readonly [K in keyof typeof RECIPES]: string } & { readonly dir: string };

@@ -1,6 +1,6 @@
 // Runs the real, built launcher through its real sh front, and builds
 // throw-away configuration directories for --config-dir.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,4 +72,22 @@ export function makeConfigDir(listeners: Record<string, ListenerSpec>, profiles:
   writeFileSync(join(dir, 'listeners.yml'), `${lines.join('\n')}\n`);
   for (const [name, text] of Object.entries(profiles)) writeFileSync(join(dir, 'profiles', `${name}.yml`), text);
   return dir;
+}
+
+/**
+ * A launcher built with other build-time settings (e.g. DEB_HOST_MULTIARCH
+ * naming a triplet whose preload libraries do not exist): the real sh front
+ * and a bundle of its own in a temporary tree, koffi taken from the
+ * checkout's node_modules. Returns the front's path; remove DIR afterwards.
+ */
+export async function buildVariant(dir: string, env: Record<string, string>): Promise<string> {
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  copyFileSync(LAUNCHER, join(dir, 'bin', 'tails-launch'));
+  chmodSync(join(dir, 'bin', 'tails-launch'), 0o755);
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  await execa(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], {
+    cwd: ROOT,
+    env: { ...process.env, TAILS_LAUNCH_SHIPPED_DIR: ROOT, TAILS_LAUNCH_OUTDIR: join(dir, 'dist'), ...env },
+  });
+  return join(dir, 'bin', 'tails-launch');
 }

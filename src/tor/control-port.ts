@@ -1,7 +1,16 @@
 // A small client for Tor's control protocol (control-spec.txt), enough for
-// `tails-launch doctor`: PROTOCOLINFO, AUTHENTICATE (cookie, password or
-// none), GETINFO, GETCONF and QUIT, over TCP or a unix socket, every step
-// bounded by a timeout.
+// `tails-launch doctor`: PROTOCOLINFO, AUTHCHALLENGE + AUTHENTICATE (SAFECOOKIE,
+// password or none), GETINFO, GETCONF and QUIT, over TCP or a unix socket,
+// every step bounded by a timeout and every reply by a size.
+//
+// doctor runs as root and talks to whatever answers at the configured
+// address, so the peer is not trusted until it has proven that it knows the
+// cookie: cookie authentication is SAFECOOKIE only (the cookie itself never
+// goes on the wire, and the peer's hash is checked before ours is sent); the
+// only files read are the ones the caller names (never the COOKIEFILE the
+// peer's PROTOCOLINFO names), opened without following a symbolic link or
+// blocking on a FIFO, and bounded in size; the text of error replies is
+// escaped (escapeControlText) so that it cannot forge lines of output.
 //
 // Replies as tor 0.4.9 sends them (checked against it):
 //   250-PROTOCOLINFO 1
@@ -17,8 +26,10 @@
 //   250 HTTPTunnelPort          (GETCONF of an unset option: no "=")
 //   515 Authentication failed: Password did not match HashedControlPassword *or* authentication cookie.
 //   552 Unrecognized key "nonexistent"
+//   250 AUTHCHALLENGE SERVERHASH=<64 hex> SERVERNONCE=<64 hex>
 // After a failed AUTHENTICATE tor closes the connection.
-import { readFileSync } from 'node:fs';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 
 export type ControlErrorKind =
@@ -38,8 +49,12 @@ export type ControlErrorKind =
   | 'unknown-key'
   /** Any other error reply. */
   | 'reply'
-  /** A local file (cookie, password) cannot be read. */
+  /** A local file (cookie, password) cannot be opened: missing, no permission. */
   | 'file'
+  /** A local file is not what it must be: not a regular file, a symbolic link, the wrong size. */
+  | 'file-content'
+  /** The peer's AUTHCHALLENGE answer does not prove that it knows the cookie (or is malformed). */
+  | 'challenge'
   /** The address is not ADDRESS:PORT, [IPv6]:PORT or unix:/path. */
   | 'address';
 
@@ -56,7 +71,37 @@ export class ControlError extends Error {
 }
 
 // ---------------------------------------------------------------------------
+// Text from the peer
+
+/**
+ * TEXT with every control character written as an escape (\n, \r, \t,
+ * \xHH, \u{HHHH}): C0, DEL, C1 (0x9b is a terminal's CSI), the Unicode line
+ * and paragraph separators and the bidirectional marks, overrides and
+ * isolates. Text that a control port sent (and readQuoted decoded: "\n" in a
+ * QuotedString becomes a real newline) then stays on its one line and
+ * cannot forge other lines or drive the terminal. Backslashes are left
+ * alone, so that escaping twice changes nothing. The same set and form as
+ * escapeControl in src/cli/output.ts, which guards stderr: doctor writes to
+ * stdout, and this module stays free of the CLI.
+ */
+export function escapeControlText(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const named = ({ '\n': '\\n', '\r': '\\r', '\t': '\\t' } as Record<string, string>)[c];
+    if (named) return named;
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
+}
+
+// ---------------------------------------------------------------------------
 // Replies
+
+/**
+ * The most a reply may take, in bytes (its lines and data blocks, CRLFs
+ * included). What doctor asks for is a few hundred bytes from a real Tor; a
+ * peer that sends more (or one endless line) is cut off, not buffered.
+ */
+export const MAX_REPLY_BYTES = 64 * 1024;
 
 export interface ReplyLine {
   status: number;
@@ -79,13 +124,21 @@ export class ReplyParser {
   private lines: ReplyLine[] = [];
   /** The '+' line whose data block is being read. */
   private block: { line: ReplyLine; data: string[] } | null = null;
+  /** Bytes of the reply being read, in its complete lines so far. */
+  private replyBytes = 0;
 
+  /** Chunks are latin1 strings: one character per byte, so lengths are byte counts. */
+  constructor(private readonly maxReplyBytes = MAX_REPLY_BYTES) {}
+
+  /** Throws ControlError 'protocol' as soon as a reply (or its unfinished last line) exceeds the bound. */
   push(chunk: string): Reply[] {
     this.buffer += chunk;
     const replies: Reply[] = [];
     for (;;) {
       const end = this.buffer.indexOf('\n');
       if (end < 0) break;
+      this.replyBytes += end + 1;
+      this.checkSize(0);
       // Tor ends lines with CRLF; a bare LF is accepted.
       const raw = this.buffer.slice(0, end).replace(/\r$/, '');
       this.buffer = this.buffer.slice(end + 1);
@@ -99,16 +152,25 @@ export class ReplyParser {
         continue;
       }
       const match = /^(\d{3})([- +])(.*)$/s.exec(raw);
-      if (!match) throw new ControlError('protocol', `not a control-protocol reply line: ${JSON.stringify(raw.slice(0, 80))}`);
+      if (!match) throw new ControlError('protocol', `not a control-protocol reply line: ${escapeControlText(JSON.stringify(raw.slice(0, 80)))}`);
       const line: ReplyLine = { status: Number(match[1]), separator: match[2] as ReplyLine['separator'], text: match[3]! };
       this.lines.push(line);
       if (line.separator === '+') this.block = { line, data: [] };
       else if (line.separator === ' ') {
         replies.push({ status: line.status, lines: this.lines });
         this.lines = [];
+        this.replyBytes = 0;
       }
     }
+    // A line without its end yet counts too: an endless line is cut off as well.
+    this.checkSize(this.buffer.length);
     return replies;
+  }
+
+  private checkSize(pending: number): void {
+    if (this.replyBytes + pending > this.maxReplyBytes) {
+      throw new ControlError('protocol', `a reply longer than ${this.maxReplyBytes} bytes, more than Tor ever sends doctor`);
+    }
   }
 }
 
@@ -120,7 +182,8 @@ export function parseReplies(text: string): Reply[] {
 /** Throws the typed error for an error reply (status 4xx/5xx); returns REPLY otherwise. */
 export function checkReply(reply: Reply, what: string): Reply {
   if (reply.status >= 200 && reply.status < 300) return reply;
-  const text = reply.lines.map((l) => l.text).join(' ');
+  // The peer's words, escaped: they end up in doctor's output.
+  const text = escapeControlText(reply.lines.map((l) => l.text).join(' '));
   const kind: ControlErrorKind =
     reply.status === 515 ? 'auth' : reply.status === 514 ? 'auth-required' : reply.status === 552 ? 'unknown-key' : 'reply';
   throw new ControlError(kind, `${what}: Tor answered ${reply.status} ${text}`, reply.status);
@@ -277,6 +340,11 @@ export function formatControlAddress(address: ControlAddress): string {
 // ---------------------------------------------------------------------------
 // The connection
 
+/**
+ * How to authenticate. 'cookie' is always SAFECOOKIE with the cookie in FILE
+ * (never plain COOKIE, which would send the cookie itself to the peer), and
+ * FILE is always one the caller chose: never the COOKIEFILE of PROTOCOLINFO.
+ */
 export type Authentication =
   | { kind: 'none' }
   | { kind: 'cookie'; file: string }
@@ -284,11 +352,21 @@ export type Authentication =
 
 export interface ConnectOptions {
   timeoutMs?: number;
+  /** The most one reply may take (MAX_REPLY_BYTES unless given). */
+  maxReplyBytes?: number;
 }
+
+// control-spec.txt, "AUTHCHALLENGE": the HMAC-SHA256 keys of SAFECOOKIE.
+const SAFECOOKIE_SERVER_KEY = 'Tor safe cookie authentication server-to-controller hash';
+const SAFECOOKIE_CLIENT_KEY = 'Tor safe cookie authentication controller-to-server hash';
+/** Tor's cookie (CookieAuthFile) is 32 random bytes, and its nonces are 32 bytes. */
+export const COOKIE_BYTES = 32;
+/** A control password file holds one password: anything bigger is not one. */
+export const MAX_PASSWORD_FILE_BYTES = 1024;
 
 /** An authenticated (or not yet) control connection. Commands are sent one at a time. */
 export class ControlConnection {
-  private readonly parser = new ReplyParser();
+  private readonly parser: ReplyParser;
   private pending: { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null = null;
   private failure: ControlError | null = null;
 
@@ -296,9 +374,13 @@ export class ControlConnection {
     private readonly socket: Socket,
     readonly address: ControlAddress,
     private readonly timeoutMs: number,
+    maxReplyBytes: number,
   ) {
+    this.parser = new ReplyParser(maxReplyBytes);
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => {
+      // Once failed (too big, not the protocol), nothing more is read.
+      if (this.failure) return;
       let replies: Reply[];
       try {
         replies = this.parser.push(chunk);
@@ -311,10 +393,14 @@ export class ControlConnection {
         if (reply.status >= 600) continue;
         const pending = this.pending;
         this.pending = null;
-        if (pending) {
-          clearTimeout(pending.timer);
-          pending.resolve(reply);
+        if (!pending) {
+          // Tor answers only what it is asked: a reply ahead of its command
+          // would be taken as the answer to the next one.
+          this.fail(new ControlError('protocol', `${formatControlAddress(address)} sent a reply nobody asked for`));
+          return;
         }
+        clearTimeout(pending.timer);
+        pending.resolve(reply);
       }
     });
     socket.on('error', (error) => this.fail(new ControlError('closed', `the control connection failed: ${(error as NodeJS.ErrnoException).code ?? error.message}`)));
@@ -354,7 +440,7 @@ export class ControlConnection {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        resolve(new ControlConnection(socket, address, timeoutMs));
+        resolve(new ControlConnection(socket, address, timeoutMs, options.maxReplyBytes ?? MAX_REPLY_BYTES));
       });
     });
   }
@@ -366,6 +452,8 @@ export class ControlConnection {
     if (/[\r\n]/.test(command)) return Promise.reject(new Error('ControlConnection.send: a command is one line'));
     const verb = command.split(' ')[0];
     return new Promise((resolve, reject) => {
+      // One deadline per command, not reset by what arrives: a peer that
+      // trickles bytes is cut off as surely as one that says nothing.
       const timer = setTimeout(() => {
         this.pending = null;
         const error = new ControlError('timeout', `no answer to ${verb} from ${formatControlAddress(this.address)} within ${this.timeoutMs / 1000} s`);
@@ -385,12 +473,47 @@ export class ControlConnection {
     return parseProtocolInfo(reply);
   }
 
-  /** AUTHENTICATE with AUTH; throws ControlError 'auth' (515) or 'file'. */
+  /**
+   * AUTHENTICATE with AUTH; throws ControlError 'auth' (515), 'file' or
+   * 'file-content' (the local file), 'challenge' (the peer did not prove
+   * that it knows the cookie: nothing was sent that depends on it).
+   */
   async authenticate(auth: Authentication): Promise<void> {
     let argument = '';
-    if (auth.kind === 'cookie') argument = ` ${readSecret(auth.file, 'cookie').toString('hex')}`;
-    if (auth.kind === 'password') argument = ` ${quoteString(readPassword(auth.file))}`;
+    if (auth.kind === 'cookie') argument = ` ${(await this.safeCookie(readCookieFile(auth.file), auth.file)).toString('hex')}`;
+    if (auth.kind === 'password') argument = ` ${quoteString(readPasswordFile(auth.file))}`;
     checkReply(await this.send(`AUTHENTICATE${argument}`), 'AUTHENTICATE');
+  }
+
+  /**
+   * SAFECOOKIE (control-spec.txt, AUTHCHALLENGE): sends a random client
+   * nonce; the peer answers with its nonce and HMAC(server key, cookie |
+   * client nonce | server nonce), which only a holder of the cookie can
+   * compute. That is checked (in constant time) before the client hash,
+   * HMAC(client key, same message), is returned for AUTHENTICATE. A peer
+   * that does not know the cookie learns nothing from it: it gets no hash
+   * at all, and the cookie never crosses the wire.
+   */
+  private async safeCookie(cookie: Buffer, file: string): Promise<Buffer> {
+    const clientNonce = randomBytes(COOKIE_BYTES);
+    const reply = checkReply(await this.send(`AUTHCHALLENGE SAFECOOKIE ${clientNonce.toString('hex')}`), 'AUTHCHALLENGE');
+    const line = reply.lines.find((l) => l.text.startsWith('AUTHCHALLENGE '));
+    const args = parseArguments(line?.text.slice('AUTHCHALLENGE '.length) ?? '');
+    const hex64 = /^[0-9A-Fa-f]{64}$/;
+    const serverHash = args.get('SERVERHASH') ?? '';
+    const serverNonce = args.get('SERVERNONCE') ?? '';
+    if (!hex64.test(serverHash) || !hex64.test(serverNonce)) {
+      throw new ControlError('challenge', `${formatControlAddress(this.address)} answered AUTHCHALLENGE without a 32-byte SERVERHASH and SERVERNONCE`);
+    }
+    const message = Buffer.concat([cookie, clientNonce, Buffer.from(serverNonce, 'hex')]);
+    const expected = createHmac('sha256', SAFECOOKIE_SERVER_KEY).update(message).digest();
+    if (!timingSafeEqual(expected, Buffer.from(serverHash, 'hex'))) {
+      throw new ControlError(
+        'challenge',
+        `${formatControlAddress(this.address)} does not prove that it knows the cookie in ${file} (its AUTHCHALLENGE hash is wrong): it is not the Tor that wrote that file, or the file is stale`,
+      );
+    }
+    return createHmac('sha256', SAFECOOKIE_CLIENT_KEY).update(message).digest();
   }
 
   /** GETINFO KEYS: a map from key to value (a data block's value is its text). */
@@ -423,17 +546,86 @@ export class ControlConnection {
   }
 }
 
-function readSecret(file: string, what: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (error) {
+// ---------------------------------------------------------------------------
+// Local secrets
+
+const FILE_TYPES: Array<[(s: Stats) => boolean, string]> = [
+  [(s) => s.isSymbolicLink(), 'a symbolic link (name the file itself)'],
+  [(s) => s.isFIFO(), 'a FIFO'],
+  [(s) => s.isDirectory(), 'a directory'],
+  [(s) => s.isCharacterDevice() || s.isBlockDevice(), 'a device'],
+  [(s) => s.isSocket(), 'a socket'],
+];
+
+/**
+ * At most LIMIT + 1 bytes of FILE, which must be a regular file. The type is
+ * checked before opening (lstat: a FIFO or a device is never opened, so
+ * neither can block or have side effects), the open follows no symbolic link
+ * and does not block (O_NOFOLLOW, O_NONBLOCK: should the path be swapped for
+ * a FIFO in between), and fstat must find the very file lstat saw. Reading
+ * one byte past LIMIT tells a too-big file without reading it all.
+ */
+function readSmallRegularFile(file: string, what: string, limit: number): Buffer {
+  const refuse = (reason: string) => new ControlError('file-content', `the control ${what} file ${file} is ${reason}`);
+  const cannot = (error: unknown) => {
     const code = (error as NodeJS.ErrnoException).code;
     const hint = code === 'EACCES' ? ' (run as root, or as a member of the group that may read it, e.g. debian-tor)' : '';
-    throw new ControlError('file', `cannot read the control ${what} file ${file}: ${code ?? String(error)}${hint}`);
+    return new ControlError('file', `cannot read the control ${what} file ${file}: ${code ?? String(error)}${hint}`);
+  };
+  let before: Stats;
+  try {
+    before = lstatSync(file);
+  } catch (error) {
+    throw cannot(error);
+  }
+  const type = FILE_TYPES.find(([test]) => test(before));
+  if (type) throw refuse(type[1]);
+  if (!before.isFile()) throw refuse('not a regular file');
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (error) {
+    // ELOOP: it became a symbolic link since lstat.
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw refuse('a symbolic link (name the file itself)');
+    throw cannot(error);
+  }
+  try {
+    const opened = fstatSync(fd);
+    if (!opened.isFile() || opened.dev !== before.dev || opened.ino !== before.ino) throw refuse('being replaced (it changed while being opened)');
+    const buffer = Buffer.alloc(limit + 1);
+    let length = 0;
+    // Files under /proc say size 0: read until the end, whatever fstat says.
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length === buffer.length) break;
+    }
+    return buffer.subarray(0, length);
+  } catch (error) {
+    throw error instanceof ControlError ? error : cannot(error);
+  } finally {
+    closeSync(fd);
   }
 }
 
-/** The password file's content without one trailing newline (as `echo PASSWORD > FILE` writes it). */
-function readPassword(file: string): string {
-  return readSecret(file, 'password').toString('utf8').replace(/\r?\n$/, '');
+/** The 32 bytes of Tor's cookie in FILE (a regular file of exactly 32 bytes, as Tor writes it). */
+export function readCookieFile(file: string): Buffer {
+  const cookie = readSmallRegularFile(file, 'cookie', COOKIE_BYTES);
+  if (cookie.length !== COOKIE_BYTES) {
+    throw new ControlError(
+      'file-content',
+      `the control cookie file ${file} is ${cookie.length > COOKIE_BYTES ? `more than ${COOKIE_BYTES}` : cookie.length} bytes, not the ${COOKIE_BYTES} of a Tor cookie (CookieAuthFile)`,
+    );
+  }
+  return cookie;
+}
+
+/** The password in FILE (a small regular file) without one trailing newline (as `echo PASSWORD > FILE` writes it). */
+export function readPasswordFile(file: string): string {
+  const content = readSmallRegularFile(file, 'password', MAX_PASSWORD_FILE_BYTES);
+  if (content.length > MAX_PASSWORD_FILE_BYTES) {
+    throw new ControlError('file-content', `the control password file ${file} is more than ${MAX_PASSWORD_FILE_BYTES} bytes: not a password file`);
+  }
+  return content.toString('utf8').replace(/\r?\n$/, '');
 }

@@ -6,6 +6,7 @@
 // ever bootstraps: doctor's bootstrap check FAILS in every scenario, and
 // every run exits 1, even the healthy one. That is asserted, not hidden.
 // (DisableNetwork 1 would not do: tor 0.4.9 then opens no SocksPort at all.)
+import { randomBytes } from 'node:crypto';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,6 +90,10 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
 
     writeConfig('healthy', [`password_file: ${join(work, 'password')}`]);
     writeConfig('cookie', [`cookie_file: ${join(work, 'cookie', 'control.authcookie')}`]);
+    // The same tor, but no cookie file configured: doctor must not take the one PROTOCOLINFO names.
+    writeConfig('cookie-unconfigured', []);
+    // 32 bytes, as a cookie is, but not this tor's.
+    writeFileSync(join(work, 'stale-cookie'), randomBytes(32), { mode: 0o600 });
     writeConfig('wrongflags', [`password_file: ${join(work, 'password')}`]);
     writeConfig('missing', [`password_file: ${join(work, 'password')}`]);
     writeConfig('down', [`password_file: ${join(work, 'password')}`]);
@@ -130,12 +135,28 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
     expect(r.exitCode).toBe(1);
   });
 
-  it('(b) cookie authentication with the CookieAuthFile named in the configuration', async () => {
+  it('(b) cookie authentication (SAFECOOKIE) with the CookieAuthFile named in the configuration', async () => {
     const r = await both('cookie', ['curl', 'tails-app']);
-    expect(r.lines[1]).toBe(`ok    authenticated with the cookie ${join(work, 'cookie', 'control.authcookie')}`);
+    expect(r.lines[1]).toBe(`ok    authenticated with SAFECOOKIE and the cookie ${join(work, 'cookie', 'control.authcookie')}`);
     expect(r.lines[2]).toBe(BOOTSTRAP_FAIL);
     expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['tor.bootstrap']);
     expect(r.exitCode).toBe(1);
+  });
+
+  it('(b2) a cookie file that is not this tor\'s: tor\'s AUTHCHALLENGE hash does not match it, so doctor refuses before AUTHENTICATE', async () => {
+    const stale = join(work, 'stale-cookie');
+    const r = await both('cookie', ['curl', '--control-cookie', stale]);
+    expect(r.lines[1]).toBe(
+      `FAIL  authentication with SAFECOOKIE and the cookie ${stale} failed: ${CONTROL} does not prove that it knows the cookie in ${stale} (its AUTHCHALLENGE hash is wrong): it is not the Tor that wrote that file, or the file is stale -> check that ${CONTROL} is this Tor's ControlPort, and give Tor's current CookieAuthFile with --control-cookie FILE (this control port says ${join(work, 'cookie', 'control.authcookie')})`,
+    );
+    expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['control.auth']);
+  });
+
+  it('(b3) no cookie file configured: doctor does not read the COOKIEFILE that tor names, it says what to configure', async () => {
+    const r = await both('cookie', ['curl'], 'cookie-unconfigured');
+    expect(r.lines[1]).toBe(
+      `FAIL  authentication to ${CONTROL}: Tor offers cookie authentication (COOKIE, SAFECOOKIE) but no cookie file is configured; doctor never reads the file the control port names (${join(work, 'cookie', 'control.authcookie')}) -> give Tor's CookieAuthFile with --control-cookie FILE, or set control.cookie_file in listeners.yml`,
+    );
   });
 
   it('(c) a listener with the wrong flags: its DIFFERS line with the SocksPort line to use', async () => {

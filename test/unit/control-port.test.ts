@@ -1,7 +1,8 @@
 // The control-protocol reply parser, on replies as tor 0.4.9.11 sends them
 // (captured from a real tor), and the pieces doctor builds on it.
-import { createServer, type Server } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHmac, randomBytes } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,12 +11,16 @@ import {
   checkReply,
   ControlConnection,
   ControlError,
+  escapeControlText,
   keyValues,
+  MAX_REPLY_BYTES,
   parseBootstrapPhase,
   parseControlAddress,
   parseProtocolInfo,
   parseReplies,
   quoteString,
+  readCookieFile,
+  readPasswordFile,
   readQuoted,
   ReplyParser,
   splitQuotedList,
@@ -78,6 +83,42 @@ describe('ReplyParser', () => {
 
   it('refuses what is not the control protocol', () => {
     expect(() => parseReplies('HTTP/1.0 400 Bad Request\r\n')).toThrow(ControlError);
+  });
+
+  it('is bounded: a reply of many lines, or one endless line, over the limit is refused as it arrives', () => {
+    const line = `250-${'x'.repeat(94)}\r\n`;
+    // Just under the limit: fine.
+    const fits = new ReplyParser(1000);
+    expect(fits.push(`${line.repeat(9)}250 OK\r\n`)).toHaveLength(1);
+    // Many lines: refused before the reply ends.
+    const many = new ReplyParser(1000);
+    expect(() => { for (let i = 0; i < 11; i++) many.push(line); }).toThrow(/a reply longer than 1000 bytes/);
+    // One line that never ends, in small chunks: refused once the bound is passed.
+    const endless = new ReplyParser(1000);
+    expect(() => { for (let i = 0; i < 20; i++) endless.push('250 ' + 'y'.repeat(60)); }).toThrow(ControlError);
+    // The default bound, and the count starts again with each reply.
+    const parser = new ReplyParser();
+    const half = `250-${'z'.repeat(MAX_REPLY_BYTES / 2 - 10)}\r\n250 OK\r\n`;
+    for (let i = 0; i < 4; i++) expect(parser.push(half)).toHaveLength(1);
+  });
+});
+
+describe('escapeControlText', () => {
+  it('escapes C0, DEL, C1, line separators and bidi controls; leaves the rest, and escaping twice changes nothing', () => {
+    const hostile = 'a\nok    forged\r\x1b[31mred\x9b2J\x7f\x00\t\u2028\u202e end \\n é';
+    const once = escapeControlText(hostile);
+    expect(once).toBe('a\\nok    forged\\r\\x1b[31mred\\x9b2J\\x7f\\x00\\t\\u{2028}\\u{202e} end \\n é');
+    expect(once).not.toMatch(/[\x00-\x1f\x7f-\x9f\u2028\u202e]/);
+    expect(escapeControlText(once)).toBe(once);
+  });
+
+  it('error replies carry the peer\'s text escaped', () => {
+    try {
+      checkReply(parseReplies('515 Authentication failed\x1b[2J\rok    all checks passed\r\n')[0]!, 'AUTHENTICATE');
+      throw new Error('no error');
+    } catch (error) {
+      expect((error as ControlError).message).toBe('AUTHENTICATE: Tor answered 515 Authentication failed\\x1b[2J\\rok    all checks passed');
+    }
   });
 });
 
@@ -157,12 +198,24 @@ describe('chooseAuthentication', () => {
   it('NULL allowed: no credentials', () => {
     expect(chooseAuthentication({}, { cookie_file: '/c' }, info(['NULL']))).toEqual({ kind: 'none' });
   });
-  it('the cookie file given wins over PROTOCOLINFO\'s; without one, PROTOCOLINFO\'s', () => {
+  it('SAFECOOKIE with the configured cookie file, never the COOKIEFILE the control port names', () => {
     expect(chooseAuthentication({}, { cookie_file: '/c' }, info(['COOKIE', 'SAFECOOKIE']))).toEqual({ kind: 'cookie', file: '/c' });
-    expect(chooseAuthentication({}, null, info(['COOKIE']))).toEqual({ kind: 'cookie', file: '/run/tor/control.authcookie' });
+    expect(chooseAuthentication({ cookieFile: '/c2' }, { cookie_file: '/c' }, info(['SAFECOOKIE']))).toEqual({ kind: 'cookie', file: '/c2' });
+    // No cookie file configured: refused, whatever file the peer names.
+    const none = chooseAuthentication({}, null, info(['COOKIE', 'SAFECOOKIE'], '/etc/shadow'));
+    expect(none).toMatchObject({ error: expect.stringContaining('no cookie file is configured'), fix: expect.stringContaining('--control-cookie FILE') });
+    expect(none).not.toHaveProperty('kind');
+  });
+  it('plain COOKIE alone is refused, even with a cookie file configured: it would send the cookie itself', () => {
+    for (const config of [{ cookie_file: '/c' }, null]) {
+      const choice = chooseAuthentication({}, config, info(['COOKIE'], '/etc/shadow'));
+      expect(choice).toMatchObject({ error: expect.stringContaining('only as plain COOKIE'), fix: expect.stringContaining('SAFECOOKIE') });
+    }
+    // A password, when Tor takes one, is still used.
+    expect(chooseAuthentication({ passwordFile: '/p' }, null, info(['COOKIE', 'HASHEDPASSWORD']))).toEqual({ kind: 'password', file: '/p' });
   });
   it('a method on the command line wins over the configuration\'s', () => {
-    const both = info(['COOKIE', 'HASHEDPASSWORD']);
+    const both = info(['COOKIE', 'SAFECOOKIE', 'HASHEDPASSWORD']);
     expect(chooseAuthentication({ passwordFile: '/p' }, { cookie_file: '/c' }, both)).toEqual({ kind: 'password', file: '/p' });
     expect(chooseAuthentication({ cookieFile: '/c2' }, { password_file: '/p' }, both)).toEqual({ kind: 'cookie', file: '/c2' });
   });
@@ -172,13 +225,59 @@ describe('chooseAuthentication', () => {
   });
 });
 
+describe('reading the cookie and password files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tl-secrets-'));
+  const file = (name: string, content: Buffer | string) => (writeFileSync(join(dir, name), content), join(dir, name));
+  const errorOf = (read: () => unknown) => {
+    try {
+      read();
+    } catch (error) {
+      return error as ControlError;
+    }
+    throw new Error('no error');
+  };
+
+  it('a cookie is a regular file of exactly 32 bytes', () => {
+    const cookie = randomBytes(32);
+    expect(readCookieFile(file('good', cookie))).toEqual(cookie);
+    expect(errorOf(() => readCookieFile(file('short', randomBytes(31))))).toMatchObject({ kind: 'file-content', message: expect.stringContaining('is 31 bytes, not the 32 of a Tor cookie') });
+    expect(errorOf(() => readCookieFile(file('long', randomBytes(33))))).toMatchObject({ message: expect.stringContaining('is more than 32 bytes') });
+    expect(errorOf(() => readCookieFile(file('empty', '')))).toMatchObject({ message: expect.stringContaining('is 0 bytes') });
+  });
+
+  it('what is not a regular file is refused before it is opened: symbolic link, directory, device', () => {
+    symlinkSync(file('target', randomBytes(32)), join(dir, 'link'));
+    mkdirSync(join(dir, 'directory'));
+    expect(errorOf(() => readCookieFile(join(dir, 'link')))).toMatchObject({ kind: 'file-content', message: expect.stringContaining('is a symbolic link') });
+    expect(errorOf(() => readCookieFile(join(dir, 'directory')))).toMatchObject({ message: expect.stringContaining('is a directory') });
+    // /dev/zero would give 32 bytes to a reader that does not look first.
+    expect(errorOf(() => readCookieFile('/dev/zero'))).toMatchObject({ message: expect.stringContaining('is a device') });
+    expect(errorOf(() => readPasswordFile('/dev/zero'))).toMatchObject({ message: 'the control password file /dev/zero is a device' });
+    expect(errorOf(() => readCookieFile(join(dir, 'missing')))).toMatchObject({ kind: 'file', message: expect.stringContaining('ENOENT') });
+  });
+
+  it('a password file: one trailing newline dropped, at most 1024 bytes', () => {
+    expect(readPasswordFile(file('password', 'se"cret\n'))).toBe('se"cret');
+    expect(readPasswordFile(file('password-1024', 'p'.repeat(1024)))).toHaveLength(1024);
+    expect(errorOf(() => readPasswordFile(file('big', 'p'.repeat(1025))))).toMatchObject({ kind: 'file-content', message: expect.stringContaining('more than 1024 bytes') });
+  });
+});
+
 describe('ControlConnection against a scripted server', () => {
   let server: Server | undefined;
-  afterEach(() => server?.close());
+  const sockets = new Set<Socket>();
+  afterEach(() => {
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+    server?.close();
+  });
 
   /** A server that answers each command line with ANSWER(line); returns its port. */
-  async function serve(answer: (line: string) => string | null): Promise<number> {
+  async function serve(answer: (line: string) => string | null, onConnect?: (socket: Socket) => void): Promise<number> {
     server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      onConnect?.(socket);
       let buffer = '';
       socket.on('data', (chunk) => {
         buffer += chunk.toString('latin1');
@@ -187,7 +286,7 @@ describe('ControlConnection against a scripted server', () => {
           const line = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           const reply = answer(line);
-          if (reply !== null) socket.write(reply);
+          if (reply !== null && !socket.destroyed) socket.write(reply, 'latin1');
           if (line === 'QUIT' || reply?.startsWith('515')) socket.end();
         }
       });
@@ -196,26 +295,93 @@ describe('ControlConnection against a scripted server', () => {
     return (server.address() as { port: number }).port;
   }
 
-  it('authenticates with the hex of the cookie file and a quoted password, then GETINFO/GETCONF', async () => {
+  const SERVER_KEY = 'Tor safe cookie authentication server-to-controller hash';
+  const CLIENT_KEY = 'Tor safe cookie authentication controller-to-server hash';
+  const hmac = (key: string, ...parts: Buffer[]) => createHmac('sha256', key).update(Buffer.concat(parts)).digest();
+
+  /**
+   * Answers AUTHCHALLENGE SAFECOOKIE as control-spec.txt says Tor does, with
+   * the cookie it knows (or a wrong server hash), and checks AUTHENTICATE's
+   * client hash; other commands go to REST.
+   */
+  function safeCookieServer(cookie: Buffer, seen: string[], options: { wrongServerHash?: boolean } = {}, rest: (line: string) => string | null = () => '510 Unrecognized command\r\n') {
+    let expected: string | null = null;
+    return (line: string): string | null => {
+      seen.push(line);
+      const challenge = /^AUTHCHALLENGE SAFECOOKIE ([0-9a-f]{64})$/.exec(line);
+      if (challenge) {
+        const clientNonce = Buffer.from(challenge[1]!, 'hex');
+        const serverNonce = randomBytes(32);
+        const serverHash = options.wrongServerHash ? randomBytes(32) : hmac(SERVER_KEY, cookie, clientNonce, serverNonce);
+        expected = hmac(CLIENT_KEY, cookie, clientNonce, serverNonce).toString('hex');
+        return `250 AUTHCHALLENGE SERVERHASH=${serverHash.toString('hex').toUpperCase()} SERVERNONCE=${serverNonce.toString('hex').toUpperCase()}\r\n`;
+      }
+      if (line.startsWith('AUTHENTICATE ') && /^[0-9a-f]{64}$/.test(line.slice(13))) {
+        return line.slice(13) === expected ? '250 OK\r\n' : '515 Authentication failed: Safe cookie response did not match expected value.\r\n';
+      }
+      return rest(line);
+    };
+  }
+
+  it('SAFECOOKIE: proves the peer knows the cookie, answers with the client hash, never sends the cookie; then a quoted password, GETINFO, GETCONF', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tl-control-'));
-    writeFileSync(join(dir, 'cookie'), Buffer.from([0, 1, 0xab, 0xff]));
+    const cookie = randomBytes(32);
+    writeFileSync(join(dir, 'cookie'), cookie);
     writeFileSync(join(dir, 'password'), 'se"cret\n');
     const seen: string[] = [];
-    const port = await serve((line) => {
-      seen.push(line);
-      if (line.startsWith('AUTHENTICATE')) return '250 OK\r\n';
-      if (line === 'GETINFO net/listeners/socks') return '250-net/listeners/socks="127.0.0.1:9050"\r\n250 OK\r\n';
-      if (line === 'GETCONF SocksPort') return '250-SocksPort=9050 IsolateDestAddr\r\n250 SocksPort=127.0.0.1:9062\r\n';
-      if (line === 'QUIT') return '250 closing connection\r\n';
-      return '510 Unrecognized command\r\n';
-    });
+    const port = await serve(
+      safeCookieServer(cookie, seen, {}, (line) => {
+        if (line.startsWith('AUTHENTICATE')) return '250 OK\r\n';
+        if (line === 'GETINFO net/listeners/socks') return '250-net/listeners/socks="127.0.0.1:9050"\r\n250 OK\r\n';
+        if (line === 'GETCONF SocksPort') return '250-SocksPort=9050 IsolateDestAddr\r\n250 SocksPort=127.0.0.1:9062\r\n';
+        if (line === 'QUIT') return '250 closing connection\r\n';
+        return '510 Unrecognized command\r\n';
+      }),
+    );
     const c = await ControlConnection.connect({ kind: 'tcp', host: '127.0.0.1', port });
     await c.authenticate({ kind: 'cookie', file: join(dir, 'cookie') });
     await c.authenticate({ kind: 'password', file: join(dir, 'password') });
     expect((await c.getInfo(['net/listeners/socks'])).get('net/listeners/socks')).toBe('"127.0.0.1:9050"');
     expect(await c.getConf('SocksPort')).toEqual(['9050 IsolateDestAddr', '127.0.0.1:9062']);
     await c.quit();
-    expect(seen).toEqual(['AUTHENTICATE 0001abff', 'AUTHENTICATE "se\\"cret"', 'GETINFO net/listeners/socks', 'GETCONF SocksPort', 'QUIT']);
+    expect(seen[0]).toMatch(/^AUTHCHALLENGE SAFECOOKIE [0-9a-f]{64}$/);
+    expect(seen[1]).toMatch(/^AUTHENTICATE [0-9a-f]{64}$/);
+    expect(seen.slice(2)).toEqual(['AUTHENTICATE "se\\"cret"', 'GETINFO net/listeners/socks', 'GETCONF SocksPort', 'QUIT']);
+    // The cookie itself never went over the wire.
+    expect(seen.join('\n').toLowerCase()).not.toContain(cookie.toString('hex'));
+  });
+
+  it('SAFECOOKIE: a peer whose server hash is wrong is refused before anything depending on the cookie is sent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tl-control-'));
+    writeFileSync(join(dir, 'cookie'), randomBytes(32));
+    const seen: string[] = [];
+    const port = await serve(safeCookieServer(randomBytes(32), seen, { wrongServerHash: true }));
+    const c = await ControlConnection.connect({ kind: 'tcp', host: '127.0.0.1', port });
+    await expect(c.authenticate({ kind: 'cookie', file: join(dir, 'cookie') })).rejects.toMatchObject({
+      kind: 'challenge',
+      message: expect.stringContaining('does not prove that it knows the cookie'),
+    });
+    c.close();
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatch(/^AUTHCHALLENGE /);
+  });
+
+  it('SAFECOOKIE: a malformed AUTHCHALLENGE answer is refused; an error answer is an error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tl-control-'));
+    writeFileSync(join(dir, 'cookie'), randomBytes(32));
+    for (const [answer, kind] of [
+      ['250 AUTHCHALLENGE SERVERHASH=00 SERVERNONCE=00\r\n', 'challenge'],
+      ['250 OK\r\n', 'challenge'],
+      ['513 Invalid base16 client nonce\r\n', 'reply'],
+    ] as const) {
+      const seen: string[] = [];
+      const port = await serve((line) => (seen.push(line), answer));
+      const c = await ControlConnection.connect({ kind: 'tcp', host: '127.0.0.1', port });
+      await expect(c.authenticate({ kind: 'cookie', file: join(dir, 'cookie') })).rejects.toMatchObject({ kind });
+      c.close();
+      expect(seen.filter((l) => l.startsWith('AUTHENTICATE'))).toEqual([]);
+      server!.close();
+    }
   });
 
   it('a 515 is a typed auth error, and the closed connection rejects what follows', async () => {
@@ -233,8 +399,49 @@ describe('ControlConnection against a scripted server', () => {
     const c = await ControlConnection.connect({ kind: 'tcp', host: '127.0.0.1', port }, { timeoutMs: 200 });
     await expect(c.protocolInfo()).rejects.toMatchObject({ kind: 'timeout' });
     server!.close();
+    for (const socket of sockets) socket.destroy();
     await new Promise((resolve) => setTimeout(resolve, 50));
     await expect(ControlConnection.connect({ kind: 'tcp', host: '127.0.0.1', port })).rejects.toMatchObject({ kind: 'unreachable' });
     await expect(ControlConnection.connect({ kind: 'unix', path: '/nonexistent/control' })).rejects.toMatchObject({ kind: 'unreachable' });
+  });
+
+  it('a peer that trickles a reply byte by byte is cut off at the deadline, not kept alive by the bytes', async () => {
+    const port = await serve(
+      () => null,
+      (socket) => {
+        const timer = setInterval(() => socket.write('2'), 10);
+        socket.on('close', () => clearInterval(timer));
+      },
+    );
+    const c = await ControlConnection.connect({ kind: 'tcp', host: '127.0.0.1', port }, { timeoutMs: 300 });
+    const started = Date.now();
+    // The unsolicited bytes form no complete reply: only the deadline ends this.
+    await expect(c.send('PROTOCOLINFO 1')).rejects.toMatchObject({ kind: 'timeout' });
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('a huge reply is refused as soon as it passes the bound, and the connection is dropped', async () => {
+    let written = 0;
+    const port = await serve((line) => {
+      if (line !== 'PROTOCOLINFO 1') return null;
+      const chunk = `250-${'A'.repeat(1020)}\r\n`;
+      const all = chunk.repeat(8 * 1024);
+      written = all.length;
+      return all;
+    });
+    const c = await ControlConnection.connect({ kind: 'tcp', host: '127.0.0.1', port }, { timeoutMs: 5000 });
+    await expect(c.protocolInfo()).rejects.toMatchObject({ kind: 'protocol', message: expect.stringContaining(`a reply longer than ${MAX_REPLY_BYTES} bytes`) });
+    expect(written).toBeGreaterThan(MAX_REPLY_BYTES * 100);
+    await expect(c.getInfo(['version'])).rejects.toMatchObject({ kind: 'protocol' });
+  });
+
+  it('a reply nobody asked for ends the connection: it would be taken as the answer to the next command', async () => {
+    const port = await serve(
+      () => '250 OK\r\n',
+      (socket) => socket.write('250 AUTHENTICATE accepted\r\n'),
+    );
+    const c = await ControlConnection.connect({ kind: 'tcp', host: '127.0.0.1', port });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await expect(c.send('AUTHENTICATE')).rejects.toMatchObject({ kind: 'protocol', message: expect.stringContaining('a reply nobody asked for') });
   });
 });

@@ -14,6 +14,7 @@ import { resolveProfile, UnknownProfileError, type ResolvedListener, type Resolv
 import {
   ControlConnection,
   ControlError,
+  escapeControlText,
   formatControlAddress,
   parseBootstrapPhase,
   parseControlAddress,
@@ -54,34 +55,57 @@ interface TorView {
 
 class Report {
   readonly checks: DoctorCheck[] = [];
+  /**
+   * Messages quote what the control port sent (versions, error replies,
+   * listeners, SocksPort values): escaped here, in one place, so that no
+   * peer can forge a line of doctor's output or drive the terminal.
+   */
   add(id: string, status: CheckStatus, message: string, fix?: string): void {
-    this.checks.push(fix === undefined ? { id, status, message } : { id, status, message, fix });
+    message = escapeControlText(message);
+    this.checks.push(fix === undefined ? { id, status, message } : { id, status, message, fix: escapeControlText(fix) });
   }
 }
 
-/** Which authentication: a method given on the command line wins over the configuration's; password before cookie. */
+/**
+ * Which authentication: a method given on the command line wins over the
+ * configuration's; password before cookie. Cookie authentication is
+ * SAFECOOKIE with the configured cookie file only: the COOKIEFILE that
+ * PROTOCOLINFO names comes from whatever answers on the port, and doctor
+ * runs as root, so it would read any file the peer chose (and plain COOKIE
+ * would then send it over). A peer that offers only plain COOKIE is refused.
+ */
 export function chooseAuthentication(
   cli: { cookieFile?: string; passwordFile?: string },
   config: { cookie_file?: string; password_file?: string } | null,
   info: ProtocolInfo,
 ): Authentication | { error: string; fix: string } {
   const methods = new Set(info.methods);
+  const offered = info.methods.join(', ') || 'none';
   const password = cli.passwordFile ?? (cli.cookieFile === undefined ? config?.password_file : undefined);
   const cookie = cli.cookieFile ?? (cli.passwordFile === undefined ? config?.cookie_file : undefined);
   if (methods.has('NULL')) return { kind: 'none' };
   if (password !== undefined && methods.has('HASHEDPASSWORD')) return { kind: 'password', file: password };
+  if (methods.has('SAFECOOKIE')) {
+    if (cookie !== undefined) return { kind: 'cookie', file: cookie };
+    return {
+      error: `Tor offers cookie authentication (${offered}) but no cookie file is configured; doctor never reads the file the control port names${info.cookieFile ? ` (${info.cookieFile})` : ''}`,
+      fix: `give Tor's CookieAuthFile with --control-cookie FILE, or set control.cookie_file in listeners.yml${methods.has('HASHEDPASSWORD') ? ' (or a password with --control-password-file FILE)' : ''}`,
+    };
+  }
   if (methods.has('COOKIE')) {
-    const file = cookie ?? info.cookieFile;
-    if (file) return { kind: 'cookie', file };
+    return {
+      error: `the control port offers cookie authentication only as plain COOKIE (${offered}), which would hand the cookie itself to whatever answers there; doctor uses SAFECOOKIE only`,
+      fix: "check that this is really Tor's ControlPort (every Tor since 0.2.3.13 offers SAFECOOKIE with CookieAuthentication 1), or use HashedControlPassword with --control-password-file FILE",
+    };
   }
   if (methods.has('HASHEDPASSWORD')) {
     return {
-      error: `Tor wants a control password (it offers ${info.methods.join(', ')}) and none is configured`,
+      error: `Tor wants a control password (it offers ${offered}) and none is configured`,
       fix: "give the password's file with --control-password-file FILE, or set control.password_file in listeners.yml",
     };
   }
   return {
-    error: `no authentication method tails-launch can use (Tor offers ${info.methods.join(', ') || 'none'})`,
+    error: `no authentication method tails-launch can use (Tor offers ${offered})`,
     fix: 'enable CookieAuthentication 1 or HashedControlPassword in torrc',
   };
 }
@@ -132,22 +156,30 @@ async function checkControlPort(command: Extract<Command, { kind: 'doctor' }>, c
     report.add('control.auth', 'fail', `authentication to ${where}: ${auth.error}`, auth.fix);
     return { connection: null };
   }
-  const how = auth.kind === 'none' ? 'without credentials (Tor allows it)' : auth.kind === 'cookie' ? `with the cookie ${auth.file}` : `with the password in ${auth.file}`;
+  const how =
+    auth.kind === 'none' ? 'without credentials (Tor allows it)' : auth.kind === 'cookie' ? `with SAFECOOKIE and the cookie ${auth.file}` : `with the password in ${auth.file}`;
   try {
     await connection.authenticate(auth);
   } catch (error) {
     connection.close();
     const e = error as ControlError;
+    const cookieFix = `give Tor's current CookieAuthFile with --control-cookie FILE${info.cookieFile ? ` (this control port says ${info.cookieFile})` : ''}`;
+    const fixes: Record<string, string> = {
+      // The file could not be opened: permissions, most likely.
+      file: 'run as a user who may read it (root in Tails)',
+      // The peer does not know the cookie: another Tor, a stale file, or not Tor at all.
+      challenge: `check that ${where} is this Tor's ControlPort, and ${cookieFix}`,
+      'file-content': auth.kind === 'password' ? 'name a regular file that holds only the password' : cookieFix,
+    };
     const fix =
-      e.kind === 'file'
-        ? undefined
-        : auth.kind === 'password'
-          ? `put the password matching torrc's HashedControlPassword in ${auth.file} (or use cookie authentication with --control-cookie FILE)`
-          : auth.kind === 'cookie'
-            ? `give Tor's current CookieAuthFile with --control-cookie FILE${info.cookieFile ? ` (Tor says ${info.cookieFile})` : ''}`
-            : 'configure control.cookie_file or control.password_file';
+      fixes[e.kind] ??
+      (auth.kind === 'password'
+        ? `put the password matching torrc's HashedControlPassword in ${auth.file} (or use cookie authentication with --control-cookie FILE)`
+        : auth.kind === 'cookie'
+          ? cookieFix
+          : 'configure control.cookie_file or control.password_file');
     const message = e.kind === 'auth' ? `authentication ${how} failed: Tor rejected it (${e.message.replace(/^AUTHENTICATE: Tor answered /, '')})` : `authentication ${how} failed: ${e.message}`;
-    report.add('control.auth', 'fail', message, fix ?? 'run as a user who may read it (root in Tails)');
+    report.add('control.auth', 'fail', message, fix);
     return { connection: null };
   }
   report.add('control.auth', 'ok', `authenticated ${how}`);

@@ -171,8 +171,9 @@ export function replaceProcess(req: ExecRequest, caller: CallerState): never {
   for (const s of [req.file, ...req.argv, ...Object.entries(req.env).flat()]) {
     if (s.includes('\0')) throw new LaunchError(EXIT.internal, `cannot execute ${req.file}: an argument or environment entry contains a NUL byte`);
   }
-  const argv: Array<string | null> = [...req.argv, null];
-  const envp: Array<string | null> = [...Object.entries(req.env).map(([k, v]) => `${k}=${v}`), null];
+  // Non-UTF-8 arguments and variables go as the caller's exact bytes.
+  const argv: Array<string | Buffer | null> = [...req.argv.map((a, i) => req.raw?.argv.get(i) ?? a), null];
+  const envp: Array<string | Buffer | null> = [...Object.entries(req.env).map(([k, v]) => req.raw?.env.get(k) ?? `${k}=${v}`), null];
   const mask = Buffer.alloc(SIGSET_SIZE);
   mask.writeBigUInt64LE(BigInt.asUintN(64, caller.blockedSignals), 0);
   const keep = new Set(req.fds);

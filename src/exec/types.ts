@@ -19,6 +19,12 @@ export interface ExecRequest {
    * ones (0-2 and whatever it passed), never one of Node's own.
    */
   fds: number[];
+  /**
+   * Entries to pass as these exact bytes instead of their string (arguments
+   * and inherited variables that are not UTF-8; see raw-bytes.ts): argv
+   * index -> C string, variable name -> `NAME=VALUE` C string.
+   */
+  raw?: { argv: Map<number, Buffer>; env: Map<string, Buffer> };
 }
 
 /** How the launcher will hand over to the application. */

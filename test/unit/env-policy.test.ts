@@ -10,8 +10,16 @@ describe('environment policy', () => {
     }
   });
 
+  it("scrubs every variable the dynamic loader reads, and glibc's iconv module path: they load code or replace libraries", () => {
+    for (const name of ['LD_PRELOAD', 'LD_AUDIT', 'LD_LIBRARY_PATH', 'LD_ORIGIN_PATH', 'LD_DEBUG_OUTPUT', 'LD_BIND_NOT', 'GCONV_PATH']) {
+      expect(isScrubbed(name), name).toBe(true);
+    }
+    // Names that only look alike stay.
+    for (const name of ['OLD_PRELOAD', 'ld_preload_x', 'GCONV']) expect(isScrubbed(name), name).toBe(false);
+  });
+
   it('keeps ordinary variables, including Tor Browser ones that cannot route around Tor', () => {
-    for (const name of ['PATH', 'HOME', 'DISPLAY', 'PROXY', 'TOR_SKIP_LAUNCH', 'TOR_CONTROL_PORT', 'GNOME_DESKTOP_SESSION_ID', 'LD_PRELOAD']) {
+    for (const name of ['PATH', 'HOME', 'DISPLAY', 'PROXY', 'TOR_SKIP_LAUNCH', 'TOR_CONTROL_PORT', 'GNOME_DESKTOP_SESSION_ID']) {
       expect(isScrubbed(name), name).toBe(false);
     }
   });

@@ -15,7 +15,15 @@ function describeCheck(check: Check): string {
     case 'placement':
       return `REFUSED  placement ${[check.netns && `netns ${check.netns}`, check.user && `user ${check.user}`].filter(Boolean).join(', ')}: not supported yet, the launch is refused`;
     case 'preloadable':
-      return `at run   ${check.path ?? 'the application'} is not static, Go, setuid or setgid (an LD_PRELOAD wrapper must see its connections)`;
+      return check.verdict.ok
+        ? `at run   ${check.path ?? 'the application'} leads to a program that is not static, Go, setuid/setgid or file-capable (an LD_PRELOAD wrapper must see its connections); it runs exactly as checked`
+        : `REFUSED  ${check.verdict.detail}`;
+    case 'exec-method':
+      return `at run   koffi loads (needed to check file capabilities and to execute exactly the checked file)`;
+    case 'library':
+      return `at run   ${check.wrapper}'s library ${check.path} is installed, root's, writable by nobody else`;
+    case 'runtime-files':
+      return check.dir === null ? 'REFUSED  $XDG_RUNTIME_DIR is not set: nowhere private to hand the configuration over' : `at run   files written under ${check.dir}/tails-launch/`;
     case 'socks5':
       return `at run   SOCKS5 handshake (${check.auth}) with ${check.address}:${check.port}, ${check.timeoutMs / 1000} s timeout${check.waitSeconds ? `, waiting up to ${check.waitSeconds} s for Tor` : ''}`;
     default: {
@@ -56,14 +64,16 @@ export function formatPlan(plan: Plan): string {
   add('exec', m.method === 'execve' ? 'execve through koffi: tails-launch is replaced, no process stays' : `spawn and wait (${m.reason})`);
   add('  file', plan.exec.file ?? '(not found)');
   add('  argv', plan.exec.argv.map(shellQuote).join(' '));
-  add('  fds', [...plan.fds, ...plan.files.map((f) => `+memfd:${f.name}`)].join(' '));
+  if (plan.exec.chain.length > 1) add('  through', plan.exec.chain.join(' -> '));
+  if (plan.exec.preload) add('  preload', plan.exec.preload);
+  add('  fds', plan.fds.join(' '));
   lines.push('environment');
   for (const [name, value] of Object.entries(plan.env.set)) add('  set', `${name}=${shellQuote(value)}`);
   for (const name of plan.env.removed) add('  removed', name);
   for (const name of plan.env.replaced) add('  replaced', `${name} (inherited value overridden)`);
   add('  scrubbed', plan.env.scrubPolicy.join(', '));
   for (const file of plan.files) {
-    lines.push(`memory file ${file.name}: sealed memfd, ${file.variable}=/proc/self/fd/N at exec (secrets masked)`);
+    lines.push(`file ${file.path ?? '(needs XDG_RUNTIME_DIR)'}: read-only, written at exec, ${file.variable} names it (secrets masked)`);
     for (const line of file.content.trimEnd().split('\n')) lines.push(`  | ${line}`);
   }
   lines.push('checks');

@@ -1,6 +1,9 @@
 import { execute, type CallerState } from '../../exec';
 import { isExecveAvailable } from '../../exec/execve';
+import { readRawBytes } from '../../exec/raw-bytes';
 import { writeRuntimeFile } from '../../exec/runtime-file';
+import type { ExecRequest } from '../../exec/types';
+import type { Plan } from '../../plan/types';
 import { runPreflight } from '../../preflight/run-preflight';
 import type { Command } from '../parse-args';
 import { planLaunch } from '../plan-launch';
@@ -13,5 +16,26 @@ export async function run(command: Extract<Command, { kind: 'run' }>, caller: Ca
   const target = await runPreflight(plan, env);
   // Handed over by path (proxychains' configuration), for every descendant.
   for (const file of files) writeRuntimeFile(file.path, file.content);
-  return execute({ file: target.file, fd: target.fd, argv: plan.exec.argv, env, fds: plan.fds }, caller);
+  return execute({ file: target.file, fd: target.fd, argv: plan.exec.argv, env, fds: plan.fds, raw: rawBytes(plan, command.args, env) }, caller);
+}
+
+/**
+ * The caller's exact bytes for the user's arguments and inherited variables
+ * that are not UTF-8. The user's arguments end argv (after the command, when
+ * the command is the first of them), in order.
+ */
+function rawBytes(plan: Plan, userArgs: string[], env: Record<string, string>): ExecRequest['raw'] {
+  const raw = readRawBytes(process.argv.slice(2));
+  const all = process.argv.length - 2;
+  const argv = new Map<number, Buffer>();
+  const first = plan.application.from === 'arguments' ? 1 : 0;
+  for (let j = first; j < userArgs.length; j++) {
+    const bytes = raw.args.get(all - userArgs.length + j);
+    const at = plan.exec.argv.length - (userArgs.length - j);
+    if (bytes && plan.exec.argv[at] === userArgs[j]) argv.set(at, bytes);
+  }
+  const vars = new Map<string, Buffer>();
+  // Only a variable passed on unchanged: one the launch set or replaced is its own string.
+  for (const [name, { decodedValue, entry }] of raw.env) if (env[name] === decodedValue && !(name in plan.env.set)) vars.set(name, entry);
+  return { argv, env: vars };
 }

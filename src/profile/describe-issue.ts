@@ -19,6 +19,8 @@ export interface SchemaIssue {
   maximum?: number | bigint;
   origin?: string;
   format?: string;
+  /** invalid_key (a record's key, e.g. an env.set name): what is wrong with the key. */
+  issues?: SchemaIssue[];
 }
 
 function describe(issue: SchemaIssue): string {
@@ -40,6 +42,9 @@ function describe(issue: SchemaIssue): string {
       return `must be at most ${issue.maximum}`;
     case 'invalid_format':
       return issue.format === 'regex' ? `must be ${issue.message}` : `must be ${article(issue.format ?? 'valid')} address`;
+    case 'invalid_key':
+      // The key itself is wrong (`A=B` as a variable name): say what a key must be.
+      return issue.issues?.[0] ? describe(issue.issues[0]) : 'is not a valid name';
     case 'invalid_union':
       return 'must be an IPv4 or IPv6 address (numeric: no host names)';
     default:

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/profile/config-error';
 import { readListenersFile, readProfileFile } from '../../src/profile/load';
-import { listenersFileSchema, profileFileSchema } from '../../src/profile/schema';
+import { listenersFileSchema, MAX_EXEC_STRING_BYTES, profileFileSchema } from '../../src/profile/schema';
 import { writeLayer } from '../support/temp-config';
 import { join } from 'node:path';
 
@@ -81,5 +81,92 @@ describe('listener schema', () => {
     ]);
     expect(found[0]!.message).toContain('numeric');
     expect(found[2]!.message).toBe('must be a Tor SocksPort flag (see tor(1), SocksPort)');
+  });
+});
+
+/** Problems of a profile written as a .json file (JSON spells NUL \u0000). */
+async function jsonProblems(data: unknown) {
+  const layer = writeLayer('config-dir', { 'p.json': `${JSON.stringify(data, null, 2)}\n` });
+  try {
+    await readProfileFile(join(layer.dir, 'p.json'));
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems.map(({ line, field, message }) => ({ line, field, message }));
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('values execve cannot carry', () => {
+  const NUL = 'contains a NUL byte, which execve cannot pass';
+
+  it('refuses a NUL byte in args and env values (YAML "\\0"), naming line and field', async () => {
+    const found = await problems('profile', ['listener: default', 'args: [ok, "a\\0b"]', 'env:', '  set:', '    GOOD: fine', '    BAD: "x\\0"', ''].join('\n'));
+    expect(found).toEqual([
+      { line: 2, field: 'args.1', message: NUL },
+      { line: 6, field: 'env.set.BAD', message: NUL },
+    ]);
+  });
+
+  it('refuses a NUL byte written as JSON \\u0000', async () => {
+    const found = await jsonProblems({ listener: 'default', args: ['-x', 'a\u0000'], env: { set: { V: '\u0000' } } });
+    expect(found.map((p) => [p.field, p.message])).toEqual([
+      ['args.1', NUL],
+      ['env.set.V', NUL],
+    ]);
+    expect(found[0]!.line).toBeGreaterThan(1);
+  });
+
+  it('refuses environment names with "=" or a NUL byte', async () => {
+    const found = await jsonProblems({ env: { set: { 'A=B': 'x', 'C\u0000': 'y' }, unset: ['D=E'] } });
+    expect(found.map((p) => p.field)).toEqual(['env.set.A=B', 'env.set.C\\x00', 'env.unset.0']);
+    for (const p of found) expect(p.message).toMatch(/^must be an environment variable name/);
+  });
+
+  it('refuses an argument or NAME=value longer than one execve string (MAX_ARG_STRLEN)', async () => {
+    const long = 'x'.repeat(MAX_EXEC_STRING_BYTES + 1);
+    const found = await jsonProblems({ args: [long] });
+    expect(found.map((p) => p.field)).toEqual(['args.0']);
+    expect(found[0]!.message).toBe(`is longer than execve accepts (${MAX_EXEC_STRING_BYTES} bytes)`);
+    // LONG=... is one byte over as a whole string (5 + value).
+    const env = await jsonProblems({ env: { set: { LONG: 'y'.repeat(MAX_EXEC_STRING_BYTES - 4) } } });
+    expect(env).toEqual([{ line: expect.any(Number), field: 'env.set.LONG', message: `NAME=value is longer than execve accepts (${MAX_EXEC_STRING_BYTES} bytes)` }]);
+    // And at the bound exactly, both are fine.
+    expect(profileFileSchema.safeParse({ args: ['x'.repeat(MAX_EXEC_STRING_BYTES)], env: { set: { LONG: 'y'.repeat(MAX_EXEC_STRING_BYTES - 5) } } }).success).toBe(true);
+  });
+
+  it('refuses a NUL byte in the control port settings (paths and address)', async () => {
+    const found = await problems('listeners', ['listeners: {}', 'control:', '  address: "127.0.0.1:9051\\0"', '  cookie_file: "/run/tor/x\\0"', ''].join('\n'));
+    expect(found.map((p) => [p.line, p.field, p.message])).toEqual([
+      [3, 'control.address', 'contains a NUL byte'],
+      [4, 'control.cookie_file', 'contains a NUL byte'],
+    ]);
+  });
+});
+
+describe('what a file may stand for', () => {
+  it('refuses a YAML alias bomb (a 1 MB scalar referenced 3000 times) in one short line', async () => {
+    const bomb = `listener: default\ndescription: &big ${'x'.repeat(1_000_000)}\nargs: [${Array(3000).fill('*big').join(', ')}]\n`;
+    const found = await problems('profile', bomb);
+    expect(found).toEqual([{ line: undefined, field: undefined, message: expect.stringMatching(/^stands for more than 2 MiB of data once its YAML aliases/) }]);
+  });
+
+  it('refuses nested aliases ("billion laughs") and an alias cycle', async () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) levels.push(`${'abcdefghij'[i]}: &${'abcdefghij'[i]} [${Array(10).fill(`*${'abcdefghij'[i - 1]}`).join(', ')}]`);
+    expect((await problems('profile', `${levels.join('\n')}\n`))[0]!.message).toMatch(/^stands for more than 2 MiB/);
+    expect((await problems('profile', 'args: &a [*a]\n'))[0]!.message).toBe('nests deeper than 64 levels');
+  });
+
+  it('still accepts aliases that stay small', async () => {
+    const layer = writeLayer('config-dir', { 'p.yml': 'listener: &l default\ndescription: *l\nargs: &a [one, two]\n' });
+    expect(await readProfileFile(join(layer.dir, 'p.yml'))).toMatchObject({ description: 'default', args: ['one', 'two'] });
+  });
+
+  it('names an unknown key of a huge file in a short, escaped message', async () => {
+    const key = `k\u001b[2J${'y'.repeat(500_000)}`;
+    const found = await jsonProblems({ listener: 'default', [key]: 1 });
+    expect(found).toHaveLength(1);
+    expect(found[0]!.message).toBe(`unknown field 'k\\x1b[2J${'y'.repeat(75)}…(500005 characters)'`);
+    expect(found[0]!.field!.length).toBeLessThan(200);
   });
 });

@@ -1,11 +1,12 @@
 // The torrc reader, one syntax rule at a time, on small torrc files in temp
 // dirs. Each expectation is what tor 0.4.9 itself makes of the text (checked
 // with `tor --dump-config short`; test/integration/torrc.test.ts asks tor).
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MAX_INCLUDE_DEPTH, parseTorrcText, readTorrc, TorrcReadError } from '../../src/tor/torrc-file';
+import { MAX_INCLUDE_DEPTH, MAX_INCLUDED_FILES, MAX_TORRC_BYTES, parseTorrcText, readTorrc, TorrcReadError } from '../../src/tor/torrc-file';
 
 const root = mkdtempSync(join(tmpdir(), 'tails-launch-torrc-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -151,5 +152,48 @@ describe('%include', () => {
   it('throws TorrcReadError when the torrc itself cannot be read', () => {
     expect(() => readTorrc(join(root, 'missing'))).toThrow(TorrcReadError);
     expect(() => readTorrc(root)).toThrow(TorrcReadError);
+  });
+});
+
+describe('reading only regular files of bounded size', () => {
+  // Each of these hung `tails-launch torrc --check` before: the test timeout fails them if they still do.
+  it('reports `%include /dev/zero` as an ERROR at once, and goes on', () => {
+    const dir = tree({ torrc: 'SocksPort 1\n%include /dev/zero\nSocksPort 2\n' });
+    const t = readTorrc(join(dir, 'torrc'));
+    expect(t.socksPorts.map((p) => p.value)).toEqual(['1', '2']);
+    expect(t.problems).toEqual([{ file: join(dir, 'torrc'), line: 2, message: 'cannot read included file /dev/zero: is not a regular file (a character device)' }]);
+  });
+  it('reports an included FIFO without waiting for a writer', () => {
+    const dir = tree({});
+    mkdirSync(dir, { recursive: true });
+    execFileSync('mkfifo', [join(dir, 'fifo')]);
+    writeFileSync(join(dir, 'torrc'), `%include ${join(dir, 'fifo')}\n`);
+    expect(readTorrc(join(dir, 'torrc')).problems).toMatchObject([{ line: 1, message: expect.stringContaining('is not a regular file (a FIFO)') }]);
+  });
+  it('refuses a FIFO or a device as the torrc itself (TorrcReadError)', () => {
+    const dir = tree({});
+    mkdirSync(dir, { recursive: true });
+    execFileSync('mkfifo', [join(dir, 'fifo')]);
+    expect(() => readTorrc(join(dir, 'fifo'))).toThrow(/is not a regular file \(a FIFO\)/);
+    expect(() => readTorrc('/dev/zero')).toThrow(/is not a regular file \(a character device\)/);
+  });
+  it(`refuses a file larger than ${MAX_TORRC_BYTES / 1024 / 1024} MiB`, () => {
+    const dir = tree({ torrc: `%include ${root}/big\n` });
+    writeFileSync(join(root, 'big'), `# ${'x'.repeat(MAX_TORRC_BYTES)}\n`);
+    expect(readTorrc(join(dir, 'torrc')).problems).toMatchObject([{ line: 1, message: expect.stringContaining('is larger than 4 MiB') }]);
+  });
+  it(`stops after reading ${MAX_INCLUDED_FILES} files (includes that fan out)`, () => {
+    // 40 x 40 = 1600 reads without ever nesting deeper than 2.
+    const dir = tree({ leaf: '# nothing\n', mid: '%include leaf\n'.repeat(40) });
+    writeFileSync(join(dir, 'torrc'), '%include mid\n'.repeat(40));
+    const t = readTorrc(join(dir, 'torrc'), { cwd: dir });
+    expect(t.files.length).toBeLessThanOrEqual(MAX_INCLUDED_FILES);
+    expect(t.problems).toMatchObject([{ message: expect.stringContaining(`more than ${MAX_INCLUDED_FILES} files read through %include`) }]);
+  });
+  it('escapes a newline in a quoted include path: it cannot forge a line of output', () => {
+    const dir = tree({ torrc: '%include "/nonexistent/x\\nok       listener default"\n' });
+    const [problem] = readTorrc(join(dir, 'torrc')).problems;
+    expect(problem!.message).not.toContain('\n');
+    expect(problem!.message).toContain('/nonexistent/x\\nok');
   });
 });

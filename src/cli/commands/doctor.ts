@@ -1,12 +1,12 @@
 // `tails-launch doctor [NAME...] [--json]`: checks the live Tor and this
 // system against the profiles (all of them, or NAMES). One line per check:
 // ok, FAIL (with what to do), warn or skip. Exit 0 only when nothing FAILs.
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, readFileSync, statSync } from 'node:fs';
 import { BACKENDS } from '../../backends';
 import { TORSOCKS_CONF_FILE } from '../../backends/torsocks';
 import { hasFileCapabilities } from '../../exec/execve';
 import { findExecutable } from '../../preflight/find-executable';
-import { inspectForPreload } from '../../preflight/inspect-binary';
+import { resolveProgram } from '../../preflight/resolve-program';
 import { ConfigError, formatProblem } from '../../profile/config-error';
 import { configLayers } from '../../profile/layers';
 import { listProfiles, loadControl, loadListeners } from '../../profile/load';
@@ -267,17 +267,27 @@ async function checkListener(listener: ResolvedListener, users: string[], tor: A
 
 function checkWrappers(profiles: ResolvedProfile[], report: Report): void {
   const users = new Map<string, string[]>();
+  const libraries = new Map<string, string>();
   for (const p of profiles) {
-    const wrapper = BACKENDS[p.backend].step(p.listener.connect, { kind: 'none' }).wrapper;
-    if (wrapper !== null) users.set(wrapper, [...(users.get(wrapper) ?? []), p.name]);
+    const preload = BACKENDS[p.backend].step(p.listener.connect, { kind: 'none' }).preload;
+    if (preload === null) continue;
+    users.set(preload.wrapper, [...(users.get(preload.wrapper) ?? []), p.name]);
+    libraries.set(preload.wrapper, preload.library);
   }
   for (const [wrapper, names] of [...users].sort(([a], [b]) => a.localeCompare(b))) {
-    const found = findExecutable(wrapper, process.env.PATH, null);
+    // The launcher preloads the wrapper's library itself, from a path fixed at build time.
+    const library = libraries.get(wrapper)!;
     const used = `(used by ${names.length > 4 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more` : names.join(', ')})`;
-    const pkg = wrapper === 'proxychains4' ? 'proxychains4' : wrapper;
-    if (found.status === 'ok') report.add(`wrapper.${wrapper}`, 'ok', `wrapper ${wrapper} is installed at ${found.path} ${used}`);
-    else if (found.status === 'not-found') report.add(`wrapper.${wrapper}`, 'fail', `wrapper ${wrapper} is not installed (not on PATH) ${used}`, `install the ${pkg} package`);
-    else report.add(`wrapper.${wrapper}`, 'fail', `wrapper ${wrapper} at ${found.path} cannot be executed: ${found.reason} ${used}`, `reinstall the ${pkg} package`);
+    const pkg = wrapper === 'proxychains4' ? 'libproxychains4' : wrapper;
+    let stats = null;
+    try {
+      stats = statSync(library);
+    } catch {
+      // missing
+    }
+    if (stats === null) report.add(`wrapper.${wrapper}`, 'fail', `${wrapper}'s library ${library} is not installed ${used}`, `install the ${pkg} package`);
+    else if (!stats.isFile() || stats.uid !== 0 || stats.mode & 0o022) report.add(`wrapper.${wrapper}`, 'fail', `${wrapper}'s library ${library} is not a root-owned file only root can write ${used}`, `reinstall the ${pkg} package`);
+    else report.add(`wrapper.${wrapper}`, 'ok', `${wrapper}'s library is installed at ${library} ${used}`);
   }
   if (!users.has('torsocks')) return;
   // torsocks 2.4 exits 1 without a word on an empty configuration file.
@@ -329,12 +339,16 @@ function checkApplication(profile: ResolvedProfile, report: Report): void {
     return report.add(id, 'fail', `profile '${profile.name}': application ${found.path} cannot be executed: ${found.reason}`, fixCommand);
   }
   if (BACKENDS[profile.backend].preloads) {
-    const verdict = inspectForPreload(found.path);
+    const verdict = resolveProgram(found.path, [found.path], { pathVariable, cwd: null });
     const bypass = `${profile.backend} could not see its connections`;
     const fix = 'a proxy-aware program can use a profile with backend env';
     if (!verdict.ok) return report.add(id, 'fail', `profile '${profile.name}': ${found.path} ${verdict.detail}: ${bypass}, so the launch is refused`, fix);
-    const capable = verdict.chain.find((file) => hasFileCapabilities(file) === true);
-    if (capable) return report.add(id, 'fail', `profile '${profile.name}': ${capable} has file capabilities: ${bypass}, so the launch is refused`, fix);
+    const capable = hasFileCapabilities(verdict.fd);
+    closeSync(verdict.fd);
+    if (capable !== false) {
+      const what = capable ? 'has file capabilities' : 'cannot be checked for file capabilities (koffi does not load)';
+      return report.add(id, 'fail', `profile '${profile.name}': ${verdict.file} ${what}: ${bypass}, so the launch is refused`, fix);
+    }
   }
   report.add(id, 'ok', `profile '${profile.name}': application ${found.path} is present and executable${BACKENDS[profile.backend].preloads ? ` (and ${profile.backend} can wrap it)` : ''}`);
 }

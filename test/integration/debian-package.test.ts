@@ -9,7 +9,7 @@
 // Needs root (dpkg -i). Needs debhelper and lintian (Debian packages).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
@@ -109,8 +109,8 @@ function isInstalled(): boolean {
 }
 
 /** Runs the INSTALLED launcher (or another FRONT) with a clean environment and an empty HOME. */
-async function installed(args: string[], extraEnv: Record<string, string> = {}) {
-  const r = await execa(INSTALLED, args, {
+async function installed(args: string[], extraEnv: Record<string, string> = {}, front = INSTALLED) {
+  const r = await execa(front, args, {
     reject: false,
     extendEnv: false,
     env: cleanEnv({ HOME: home, ...extraEnv }),
@@ -326,13 +326,26 @@ describe.skipIf(!IS_ROOT)('the Debian package (dpkg-buildpackage, dpkg -i, the i
     expect([...new Set(opened)]).toEqual([native]);
   });
 
+  it("the installed front runs Debian's /usr/bin/node, never one a caller's PATH or TAILS_LAUNCH_NODE names", async () => {
+    expect(readFileSync(INSTALLED, 'utf8').split('\n')).toContain('NODE=/usr/bin/node');
+    const fakeBin = join(work, 'fake-node-bin');
+    mkdirSync(fakeBin, { recursive: true });
+    writeFileSync(join(fakeBin, 'node'), '#!/bin/sh\necho fake node >&2\nexit 99\n', { mode: 0o755 });
+    const r = await installed(['--version'], { PATH: `${fakeBin}:/usr/bin:/bin`, TAILS_LAUNCH_NODE: join(fakeBin, 'node') });
+    expect(r).toEqual({ exitCode: 0, stdout: `tails-launch ${VERSION}`, stderr: '' });
+  });
+
   it('the installed launcher on Node 18.20 (.cache/node18, fetched by the global setup): --version and a real launch', async () => {
-    const v = await installed(['--version'], { TAILS_LAUNCH_NODE: NODE18 });
+    // The installed front with its NODE line pointing at Node 18 instead of /usr/bin/node, as on bookworm.
+    const front = join(work, 'tails-launch-node18');
+    writeFileSync(front, readFileSync(INSTALLED, 'utf8').replace(/^NODE=\/usr\/bin\/node$/m, `NODE=${NODE18}`), { mode: 0o755 });
+    expect(readFileSync(front, 'utf8')).toContain(`NODE=${NODE18}`);
+    const v = await installed(['--version'], {}, front);
     expect(v).toEqual({ exitCode: 0, stdout: `tails-launch ${VERSION}`, stderr: '' });
     socks!.clear();
-    const r = await installed(['--config-dir', configDir, 'default', '--', '/usr/bin/curl', '-s', 'http://example.test/'], { TAILS_LAUNCH_NODE: NODE18 });
+    const r = await installed(['--config-dir', configDir, 'default', '--', '/usr/bin/curl', '-s', 'http://example.test/'], {}, front);
     expect(r).toEqual({ exitCode: 0, stdout: 'ok via socks5', stderr: '' });
-    const plan = await installed(['explain', 'pidgin', '--json'], { TAILS_LAUNCH_NODE: NODE18 });
+    const plan = await installed(['explain', 'pidgin', '--json'], {}, front);
     expect((JSON.parse(plan.stdout) as { exec: { method: unknown } }).exec.method).toEqual({ method: 'execve', via: 'koffi' });
   });
 

@@ -80,7 +80,7 @@ describe('bin/tails-launch on Node 18.20.4', () => {
     expect(plan.profile.name).toBe('default');
     expect(plan.listener.port).toBe(socks.port);
     expect(plan.exec.method).toEqual({ method: 'execve', via: 'koffi' });
-    expect(plan.exec.argv).toEqual(['torsocks', '/usr/bin/curl', '-s', 'http://example.test/']);
+    expect(plan.exec.argv).toEqual(['/usr/bin/curl', '-s', 'http://example.test/']);
   });
 
   it('list', async () => {

@@ -54,7 +54,8 @@ describe('layers', () => {
     const plan = await explainJson(['pidgin'], env);
     expect(plan.profile.sources).toEqual([mine, join(SHIPPED_PROFILES, 'pidgin.yml'), join(SHIPPED_PROFILES, 'default.yml')]);
     expect(plan.isolation.mode).toBe('launch');
-    expect(plan.exec.argv.slice(1)).toEqual(['/usr/bin/pidgin']);
+    // The program is the last word whether a wrapper is exec'd before it or its library preloaded.
+    expect(plan.exec.argv.at(-1)).toBe('/usr/bin/pidgin');
   });
 
   it('without a user layer, the shipped pidgin profile is used as is', async () => {
@@ -241,12 +242,13 @@ describe('file formats', () => {
 });
 
 describe('unreadable files', () => {
-  it('reports a user profile that cannot be read (a directory) as invalid configuration, not as missing', async () => {
+  it('reports a user profile that is a directory as invalid configuration, not as missing', async () => {
     const { user, env } = fakeHome();
     mkdirSync(join(user, 'profiles', 'pidgin.yml'), { recursive: true });
     const result = await runLauncher(['explain', 'pidgin'], { env: cleanEnv(env) });
     expect(result.exitCode).toBe(65);
-    expect(result.stderr).toMatch(new RegExp(`^tails-launch: invalid configuration: ${join(user, 'profiles', 'pidgin.yml')}: cannot read: `));
-    expect(result.stderr.split('\n')).toHaveLength(1);
+    expect(result.stderr).toBe(`tails-launch: invalid configuration: ${join(user, 'profiles', 'pidgin.yml')}: is not a regular file (a directory)`);
   });
+
+  // More hostile files (FIFOs, devices, huge files, alias bombs, untrusted layers, EACCES): config-hostile.test.ts.
 });

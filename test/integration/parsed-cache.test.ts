@@ -1,7 +1,8 @@
 // The launch cache of validated configuration (src/profile/parsed-cache.ts):
 // it must make no launch differ from an uncached one, never serve edited
 // content, and never trust a file it does not own alone.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -129,5 +130,94 @@ describe('the launch cache of validated configuration', () => {
     const result = await runLauncher(['--config-dir', config, 'default', '--', '/bin/sh', '-c', 'echo launched'], { env: cleanEnv({ XDG_RUNTIME_DIR: 'run' }), cwd: relative });
     expect(result.stdout).toBe('launched');
     expect(existsSync(join(relative, 'run'))).toBe(false);
+  });
+});
+
+describe('what the launch cache accepts', () => {
+  /** The cache file's path, after a first launch has written it. */
+  async function primedCache(config: string, runtime: string): Promise<string> {
+    await explain(config, runtime);
+    const [cache] = cacheFiles(runtime);
+    expect(cache).toBeDefined();
+    return cache!;
+  }
+
+  it('keys entries by content: a same-size edit within the second on a filesystem with one-second timestamps', async () => {
+    // ext2 with 128-byte inodes stores whole seconds only: an edit within the
+    // same second keeps device, inode, size, mtime AND ctime, the old key.
+    const work = tempDir('ext2');
+    const image = join(work, 'fs.img');
+    const mnt = join(work, 'mnt');
+    mkdirSync(mnt);
+    execFileSync('truncate', ['-s', '4M', image]);
+    execFileSync('mkfs.ext2', ['-q', '-I', '128', '-F', image], { stdio: 'ignore' });
+    execFileSync('mount', ['-o', 'loop', image, mnt]);
+    try {
+      const config = join(mnt, 'cfg');
+      mkdirSync(join(config, 'profiles'), { recursive: true, mode: 0o755 });
+      writeFileSync(join(config, 'listeners.yml'), `listeners:\n  default:\n    address: 127.0.0.1\n    port: ${socks.port}\n`);
+      const file = join(config, 'profiles', 'default.yml');
+      const torsocks = 'listener: default\nisolation: app\nbackend: torsocks\n';
+      const env = 'listener: default\nisolation: app\nbackend: env\n#'.padEnd(torsocks.length, '#');
+      const runtime = runtimeDir();
+      let sameSecond = false;
+      for (let attempt = 0; attempt < 5 && !sameSecond; attempt++) {
+        // Start just after a second begins, so that write, launch and edit fit in it.
+        await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20));
+        writeFileSync(file, torsocks);
+        const before = statSync(file, { bigint: true });
+        expect((await explain(config, runtime)).backend).toBe('torsocks');
+        writeFileSync(file, env);
+        const after = statSync(file, { bigint: true });
+        sameSecond = after.mtimeNs === before.mtimeNs && after.ctimeNs === before.ctimeNs && after.ino === before.ino && after.size === before.size;
+        if (!sameSecond) continue;
+        // Every stat field is as it was when the cache was written: only the content tells.
+        expect((await explain(config, runtime)).backend).toBe('env');
+      }
+      expect(sameSecond, 'no attempt fitted in one second').toBe(true);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  });
+
+  it('a FIFO at the cache path: ignored at once, the launch goes on', async () => {
+    const config = track(makeConfigDir({ default: { port: socks.port } }, { default: PROFILE }));
+    const runtime = runtimeDir();
+    const cache = await primedCache(config, runtime);
+    rmSync(cache);
+    execFileSync('mkfifo', ['-m', '0600', cache]);
+    const started = Date.now();
+    const result = await runLauncher(['--config-dir', config, 'default', '--', '/bin/sh', '-c', 'echo launched'], { env: cleanEnv({ XDG_RUNTIME_DIR: runtime }), timeout: 8_000 });
+    expect(result.signal, 'the launcher hung on the FIFO').toBeUndefined();
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(result.stdout).toBe('launched');
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('a cache file that is not exactly 0600 (0640), or a symlink, is not trusted', async () => {
+    const config = track(makeConfigDir({ default: { port: socks.port } }, { default: PROFILE }));
+    const runtime = runtimeDir();
+    const cache = await primedCache(config, runtime);
+    const forged = readFileSync(cache, 'utf8').replace(`"port":${socks.port}`, '"port":1');
+    // Control: a forged 0600 file of ours IS served (so the refusals below are real).
+    writeFileSync(cache, forged);
+    expect((await explain(config, runtime)).listener.port).toBe(1);
+    writeFileSync(cache, forged);
+    chmodSync(cache, 0o640);
+    expect((await explain(config, runtime)).listener.port).toBe(socks.port);
+    // A symlink to a forged 0600 file of ours elsewhere: not followed.
+    const elsewhere = join(tempDir('forged'), 'parsed.json');
+    writeFileSync(elsewhere, forged, { mode: 0o600 });
+    rmSync(cache);
+    symlinkSync(elsewhere, cache);
+    expect((await explain(config, runtime)).listener.port).toBe(socks.port);
+  });
+
+  it('keeps every entry parsed from the text it holds (text and data side by side)', async () => {
+    const config = track(makeConfigDir({ default: { port: socks.port } }, { default: PROFILE }));
+    const runtime = runtimeDir();
+    const cache = await primedCache(config, runtime);
+    const { entries } = JSON.parse(readFileSync(cache, 'utf8'));
+    expect(entries[join(config, 'profiles/default.yml')]).toMatchObject({ kind: 'profile', text: PROFILE, data: { listener: 'default', isolation: 'app', backend: 'torsocks' } });
   });
 });

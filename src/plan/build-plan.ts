@@ -160,7 +160,7 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
   }
 
   const plan: Plan = {
-    schema: 1,
+    schema: 2,
     profile: { name: profile.name, description: profile.description, sources: profile.sources, fieldSources: profile.fieldSources },
     identity,
     listener: {

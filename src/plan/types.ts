@@ -1,5 +1,5 @@
 // The plan: everything a launch will do, as plain data. `explain --json`
-// prints it (schema 1, documented in README.md); preflight and exec only
+// prints it (schema 2, documented in README.md); preflight and exec only
 // carry it out.
 import type { ExecMethod } from '../exec/types';
 import type { BackendName, IsolationMode } from '../profile/schema';
@@ -72,7 +72,7 @@ export interface ExecMethodCheck extends PlanCheck {
 export type Check = PlacementCheck | LibraryCheck | ExecutableCheck | PreloadableCheck | RuntimeFilesCheck | ExecMethodCheck | Socks5Check;
 
 export interface Plan {
-  schema: 1;
+  schema: 2;
   profile: {
     name: string;
     description: string | null;

@@ -221,13 +221,13 @@ describe('whatever an error quotes, it is one line without terminal escapes', ()
 });
 
 describe('explain', () => {
-  it('--json prints the plan as JSON, schema 1', async () => {
+  it('--json prints the plan as JSON, schema 2', async () => {
     const result = await tl(['explain', 'default', '--json', '--', '/bin/echo', 'hello'], { http_proxy: 'http://127.0.0.1:3128', TORSOCKS_CONF_FILE: '/tmp/evil.conf' });
     expect(result.exitCode).toBe(0);
     expect(result.stderr).toBe('');
     const plan = JSON.parse(result.stdout);
     for (const key of ['schema', 'profile', 'listener', 'isolation', 'backend', 'exec', 'env', 'fds', 'checks']) expect(plan).toHaveProperty(key);
-    expect(plan.schema).toBe(1);
+    expect(plan.schema).toBe(2);
     expect(plan.profile).toMatchObject({ name: 'default', sources: [join(config, 'profiles', 'default.yml')] });
     expect(plan.listener).toMatchObject({ name: 'default', address: '127.0.0.1', port: socks.port });
     expect(plan.isolation.mode).toBe('launch');

@@ -1,5 +1,5 @@
 export const HELP = `Usage: tails-launch [OPTIONS] PROFILE [--] [ARGS...]
-       tails-launch [OPTIONS] run [OPTIONS] PROFILE [--] [ARGS...]
+       tails-launch [OPTIONS] run PROFILE [--] [ARGS...]
        tails-launch [OPTIONS] default -- COMMAND [ARGS...]
        tails-launch [OPTIONS] explain PROFILE [--json] [-- ARGS...]
        tails-launch [OPTIONS] list [--json]
@@ -30,6 +30,7 @@ what each profile needs; both exit 1 when something is wrong.
 
 Exit status: the application's own once it runs; 64 usage error, 65 invalid
 configuration, 66 unknown profile, 69 Tor not reachable, 70 internal error,
-77 launch refused (placement not supported), 78 the program would bypass
-an LD_PRELOAD wrapper (static, Go, setuid), 126 cannot execute, 127 not found.
+77 launch refused (placement not supported; koffi or XDG_RUNTIME_DIR missing
+where the backend needs them), 78 the program would bypass an LD_PRELOAD
+wrapper (static, Go, setuid, capabilities), 126 cannot execute, 127 not found.
 `;

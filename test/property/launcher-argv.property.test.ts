@@ -1,0 +1,156 @@
+// Property-based tests of the REAL launcher (built bundle, sh front) over
+// generated command lines: random options, commands, profile names with
+// control characters, unicode or nothing at all, `--` anywhere, values that
+// look like options. Whatever the argv:
+// - the exit status is one README documents (never 70, never a signal);
+// - stderr is `tails-launch: ...` lines, ONE for a refusal, without raw
+//   control characters, stack frames or Node's own error output;
+// - nothing is launched: every profile's listener is a port where nothing
+//   listens, so a launch that got past the checks would need Tor (69); the
+//   `marker` profile's application would leave a file behind, which must
+//   never appear;
+// - the outcome is what the pure parser predicts: its refusal, printed
+//   exactly as one escaped line (64), or the status the profile leads to.
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LaunchError } from '../../src/cli/launch-error';
+import { oneLine } from '../../src/cli/output';
+import { parseArgs, type Command } from '../../src/cli/parse-args';
+import { argvWord } from '../support/argv-words';
+import { useTempDirs } from '../support/fixtures';
+import { cleanEnv, makeConfigDir, runLauncher } from '../support/launcher';
+import { checkProperty, expectCleanStderr, Tally } from '../support/property';
+
+const { make: tempDir, track } = useTempDirs();
+
+let config: string;
+let work: string;
+let app: string;
+let marker: string;
+let word: fc.Arbitrary<string>;
+/** The shipped-like profiles of `config`, by what launching them must end in (Tor is never there). */
+const PROFILES = ['default', 'marker', 'none', 'placed', 'broken'];
+
+/** A TCP port on 127.0.0.1 that nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+beforeAll(async () => {
+  const dir = tempDir('argv-app');
+  marker = join(dir, 'marker');
+  app = join(dir, 'app.sh');
+  writeFileSync(app, `#!/bin/sh\necho ran >> '${marker}'\n`);
+  chmodSync(app, 0o755);
+  config = track(
+    makeConfigDir(
+      { default: { port: await closedPort() } },
+      {
+        default: 'listener: default\nisolation: launch\nbackend: torsocks\n',
+        marker: `extends: default\ncommand: ${app}\n`,
+        none: 'extends: marker\nisolation: none\n',
+        placed: 'extends: marker\nnetns: tbb\n',
+        broken: 'extends: marker\nisolation: sometimes\n',
+      },
+    ),
+  );
+  // The current directory of every run: relative file names land here.
+  work = tempDir('argv-cwd');
+  mkdirSync(join(work, 'profiles'));
+  const torrc = join(work, 'torrc');
+  writeFileSync(torrc, 'SocksPort 127.0.0.1:9050 IsolateDestAddr\n');
+  word = argvWord({
+    names: [...PROFILES, 'nosuch', '', 'Marker', '../marker', 'marker.yml', app, ' ', '\u202emarker'],
+    values: ['alice', 'a b', '0', '1', '601', '-1', config, join(config, 'profiles', 'marker.yml'), join(config, 'profiles', 'broken.yml'), '/nonexistent', app, torrc, work],
+    // No NUL (no real argv holds one); no ':' (doctor --control would look a
+    // host name up: the tests stay on loopback); no long waits for Tor.
+    keep: (w) => !w.includes('\0') && !w.includes(':') && !(/^\d+$/.test(w) && Number(w) > 1 && Number(w) <= 600),
+  });
+});
+
+/** What the parser says, in the launcher's own terms: its argv is UTF-8, so a lone surrogate arrives as U+FFFD. */
+function predict(words: string[]): Command | { refused: string } {
+  try {
+    return parseArgs(words.map((w) => Buffer.from(w).toString()));
+  } catch (error) {
+    if (!(error instanceof LaunchError)) throw error;
+    return { refused: error.message };
+  }
+}
+
+/** The statuses a launch of COMMAND may end in, Tor being unreachable. */
+function launchStatuses(command: Extract<Command, { kind: 'run' }>): number[] {
+  switch (command.profile) {
+    case 'marker':
+      return [69];
+    case 'none':
+      // --identity makes no sense without isolation: a usage error.
+      return command.options.identity === null ? [69] : [64];
+    case 'placed':
+      return [77];
+    case 'broken':
+      return [65];
+    case 'default':
+      // No command of its own: the first argument is the command.
+      return command.args.length === 0 ? [64] : command.args[0] === app ? [69] : [64, 69, 78, 126, 127];
+    default:
+      return [66];
+  }
+}
+
+describe('the real launcher over generated argv', () => {
+  it('exits with a documented status, one clean line for a refusal, as the parser predicts, and never launches', async () => {
+    const argv = fc.array(word, { maxLength: 10 });
+    /** What the parser made of the argv, and the launcher's status, e.g. `run:69`. */
+    const tally = new Tally();
+    await checkProperty('argv -> real launcher: documented status, one clean line, no launch', fc.asyncProperty(argv, async (generated) => {
+      const words = ['--config-dir', config, ...generated];
+      const result = await runLauncher(words, { cwd: work, env: cleanEnv() });
+      const expected = predict(words);
+      tally.add(`${'refused' in expected ? 'refused' : expected.kind}:${result.exitCode}`);
+      const status = result.exitCode ?? -1;
+      expectCleanStderr(result, status >= 64);
+      expect(existsSync(marker), 'the marker application ran').toBe(false);
+      if ('refused' in expected) {
+        expect({ status, stderr: result.stderr, stdout: result.stdout }).toEqual({ status: 64, stderr: oneLine(`tails-launch: ${expected.refused}`), stdout: '' });
+        return;
+      }
+      switch (expected.kind) {
+        case 'help':
+          expect(status).toBe(0);
+          expect(result.stdout).toMatch(/^Usage: tails-launch /);
+          break;
+        case 'version':
+          expect(status).toBe(0);
+          expect(result.stdout).toMatch(/^tails-launch \d/);
+          break;
+        case 'run':
+          expect(launchStatuses(expected)).toContain(status);
+          break;
+        case 'explain':
+          expect([0, 64, 65, 66]).toContain(status);
+          break;
+        case 'list':
+        case 'validate':
+          // `broken` is in the configuration; files may be anything.
+          expect([0, 65]).toContain(status);
+          if (expected.kind === 'list' || expected.files.length === 0) expect(status).toBe(65);
+          break;
+        case 'torrc':
+          expect([0, 1]).toContain(status);
+          break;
+        case 'doctor':
+          // Tor is not there: never all well.
+          expect([1, 64, 65, 66]).toContain(status);
+          break;
+      }
+    }), 200, 240_000, tally);
+  }, 300_000);
+});

@@ -124,7 +124,7 @@ const structured = fc
   .record({
     profile: profileObject,
     // Half the objects as generated, half with 1-3 mutations.
-    mutations: fc.oneof(fc.constant([]), fc.array(mutation, { minLength: 1, maxLength: 3 })),
+    mutations: fc.oneof(fc.constant<{ key: string; value: unknown }[]>([]), fc.array(mutation, { minLength: 1, maxLength: 3 })),
     ext: fc.constantFrom<GeneratedFile['ext']>('.yml', '.yaml', '.json'),
   })
   .map(({ profile, mutations, ext }) => {

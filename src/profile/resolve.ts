@@ -76,6 +76,22 @@ export class UnknownProfileError extends LaunchError {
 }
 
 /**
+ * A profile file of the chain. An error in a file the user did not name (a
+ * profile it extends) says which profile led there: the user ran `c2` and
+ * must not be left wondering why p2.yml matters.
+ */
+async function readParent(location: ProfileLocation, seen: ProfileLocation[], cache: ParsedCache): Promise<ProfileFile> {
+  try {
+    return await readProfileFile(location.file, cache);
+  } catch (error) {
+    if (!(error instanceof ConfigError) || seen.length < 2) throw error;
+    const child = seen[seen.length - 2]!;
+    const via = ` (profile '${child.name}' in ${child.file} extends it)`;
+    throw new ConfigError(error.problems.map((p) => (p.file === location.file ? { ...p, message: p.message + via } : p)));
+  }
+}
+
+/**
  * Reads NAME and what it extends, base first. A profile may extend its own
  * name: that is the definition one layer down. START, when given, is the
  * file to begin with instead of NAME's top-most file (validate FILE).
@@ -92,7 +108,7 @@ async function mergeChain(layers: Layer[], name: string, cache: ParsedCache, sta
       throw new ConfigError(await locate(seen[seen.length - 1]!.file, ['extends'], `profiles extend each other in a cycle: ${cycle}`));
     }
     seen.push(location);
-    const data = await readProfileFile(location.file, cache);
+    const data = await readParent(location, seen, cache);
     chain.unshift({ file: location.file, layer: location.layer, data });
     if (data.extends === undefined) break;
     const below: number = data.extends === location.name ? location.layer - 1 : layers.length - 1;

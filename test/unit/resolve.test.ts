@@ -107,6 +107,14 @@ describe('configuration layers', () => {
     await expect(resolveIn([layer], 'none')).resolves.toMatchObject({ isolation: 'none' });
   });
 
+  it('an error in a profile that is extended says which profile extends it', async () => {
+    const layer = writeLayer('shipped', { 'listeners.yml': LISTENERS, 'profiles/p2.yml': `${BASE}bogus: 1\n`, 'profiles/c2.yml': 'extends: p2\n' });
+    const c2 = join(layer.dir, 'profiles', 'c2.yml');
+    expect(await configError(resolveIn([layer], 'c2'))).toMatch(new RegExp(`p2\\.yml:4: bogus: unknown field 'bogus' \\(profile 'c2' in ${c2.replace(/[.]/g, '\\.')} extends it\\)`));
+    // Asked for directly, it needs no such note.
+    expect(await configError(resolveIn([layer], 'p2'))).toMatch(/p2\.yml:4: bogus: unknown field 'bogus'$/);
+  });
+
   it('needs at least one listener somewhere', async () => {
     const layer = writeLayer('config-dir', { 'profiles/default.yml': BASE });
     expect(await configError(loadListeners([layer]))).toContain('no listener is defined');

@@ -161,6 +161,11 @@ describe('the issue\'s reproductions are refused: one line naming file, field an
     expect(socks.records).toEqual([]);
     const validate = await runLauncher(['validate', u.file('listeners.yml')], { env });
     expectRefused(validate, new RegExp(line.source.replace('^tails-launch: invalid configuration: ', '^tails-launch: ')));
+    // torrc would otherwise print the moved listener as what Tor needs; doctor reports it as a FAIL.
+    expectRefused(await runLauncher(['torrc'], { env }), line);
+    const doctor = await runLauncher(['doctor', '--json', 'tails-security-check'], { env });
+    expect(doctor.exitCode).toBe(1);
+    expect(doctor.stdout).toContain('may not redefine the system listener');
 
     // A NEW listener and a new profile of the user's own are fine, and launch.
     write(u.file('listeners.yml'), `listeners:\n  mine:\n    address: 127.0.0.1\n    port: ${socks.port}\n`);

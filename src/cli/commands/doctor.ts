@@ -10,6 +10,8 @@ import { resolveProgram } from '../../preflight/resolve-program';
 import { ConfigError, formatProblem } from '../../profile/config-error';
 import { configLayers } from '../../profile/layers';
 import { listProfiles, loadControl, loadListeners } from '../../profile/load';
+import { layerListenerProblems } from '../../profile/weaken';
+import { NO_CACHE } from '../../profile/parsed-cache';
 import { resolveProfile, UnknownProfileError, type ResolvedListener, type ResolvedProfile } from '../../profile/resolve';
 import {
   ControlConnection,
@@ -364,6 +366,8 @@ function checkPlacement(profile: ResolvedProfile, report: Report): void {
 async function selectProfiles(command: Extract<Command, { kind: 'doctor' }>, report: Report): Promise<{ profiles: ResolvedProfile[]; layers: ReturnType<typeof configLayers> }> {
   const layers = configLayers(command.options.configDir, process.env);
   const listeners = await loadListeners(layers);
+  // A user listeners.yml may not redefine a system listener: the same rule as a launch.
+  for (const problem of await layerListenerProblems(layers, listeners, NO_CACHE)) report.add('listeners', 'fail', formatProblem(problem), 'remove the redefinition from your listeners.yml');
   let names = command.profiles;
   if (names.length === 0) {
     const { profiles, problems } = listProfiles(layers);

@@ -3,6 +3,9 @@
 // with the same EFFECTIVE flags (tor's defaults, `No` prefixes, last flag wins)?
 import { configLayers } from '../../profile/layers';
 import { listProfiles, loadListeners, type SourcedListener } from '../../profile/load';
+import { ConfigError } from '../../profile/config-error';
+import { NO_CACHE } from '../../profile/parsed-cache';
+import { layerListenerProblems } from '../../profile/weaken';
 import { resolveProfile } from '../../profile/resolve';
 import { matchListener, parseSocksPortValue, type SocksPortSpec } from '../../tor/socks-flags';
 import { readTorrc, TorrcReadError, type TorrcSocksPort } from '../../tor/torrc-file';
@@ -36,6 +39,9 @@ export function socksPortLine(listener: Pick<Listener, 'address' | 'port' | 'fla
 export async function torrc(command: Extract<Command, { kind: 'torrc' }>): Promise<number> {
   const layers = configLayers(command.options.configDir, process.env);
   const sourced = await loadListeners(layers);
+  // A user listeners.yml may not redefine a system listener: the same rule as a launch.
+  const problems = await layerListenerProblems(layers, sourced, NO_CACHE);
+  if (problems.length) throw new ConfigError(problems);
   const listeners = [...sourced.values()].map(toListener);
   if (command.check === null) {
     writeAll(1, await generate(layers, sourced, listeners));

@@ -1,10 +1,12 @@
 // The same comparison as exec-harness.test.ts, through the real command and
 // the real backend: `bin/tails-launch --config-dir DIR default -- PROBE ARGS`
-// (the built dist/, see test/support/global-setup.ts) execs
-// /usr/bin/torsocks, which execs the probe: still one PID, and the probe must
-// see what the caller gave, as when the caller runs it directly.
+// (the built dist/, see test/support/global-setup.ts) execs the probe with
+// torsocks' library preloaded: still one PID, and the probe must see what the
+// caller gave, as when the caller runs it directly. Both ways the launcher
+// executes a program are compared: by its path (only root can change it) and
+// through the descriptor it was checked by (a directory another user owns).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,7 +85,7 @@ function run(cmd: string[], caller: string[] = [], extraFd = false): Promise<Run
 const viaLauncher = (args: string[]): string[] => [LAUNCHER, '--config-dir', configDir, 'default', '--', probe, ...args];
 
 describe.skipIf(!existsSync(TORSOCKS))('exec fidelity through `tails-launch default -- PROBE` (torsocks)', () => {
-  it('one PID from caller to probe, torsocks in between, and the caller state intact', async () => {
+  it('one PID from caller to probe, and the caller state intact', async () => {
     const caller = ['ignore=INT,HUP', 'block=USR2', 'nofile=512', 'nonblock=1'];
     const [launched, direct] = await Promise.all([run(viaLauncher([]), caller, true), run([probe], caller, true)]);
     expect(launched.stderr).toBe('');
@@ -92,7 +94,7 @@ describe.skipIf(!existsSync(TORSOCKS))('exec fidelity through `tails-launch defa
     const d = parseProbe(direct.stdout);
     expect(l.pid).toBe(launched.pid);
     expect(l.ppid).toBe(process.pid);
-    // Through the wrapper: argv[0] is the probe itself, not torsocks or node.
+    // argv[0] is the probe itself, not torsocks or node.
     expect(l.argv).toEqual([probe]);
     expect(l.ld_preload).toMatch(/libtorsocks/);
     expect(d.ld_preload).toBeNull();
@@ -100,6 +102,31 @@ describe.skipIf(!existsSync(TORSOCKS))('exec fidelity through `tails-launch defa
     expect(maskSignals(d.sigblk)).toEqual([12]);
     expect(d.fds).toEqual([0, 1, 2, 5]);
     expect(comparable(l)).toEqual(comparable(d));
+  });
+
+  it("through the checked descriptor (a program in another user's directory): the same state, no descriptor of ours left", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tails-launch-fidelity-fd-'));
+    try {
+      chmodSync(dir, 0o755);
+      chownSync(dir, 65534, 65534);
+      const copy = join(dir, 'probe');
+      copyFileSync(probe, copy);
+      chmodSync(copy, 0o755);
+      const caller = ['ignore=INT,HUP', 'block=USR2', 'nofile=512', 'nonblock=1'];
+      const [launched, direct] = await Promise.all([
+        run([LAUNCHER, '--config-dir', configDir, 'default', '--', copy], caller, true),
+        run([copy], caller, true),
+      ]);
+      expect(launched.stderr).toBe('');
+      const l = parseProbe(launched.stdout);
+      expect(l.pid).toBe(launched.pid);
+      expect(l.argv).toEqual([copy]);
+      expect(l.ld_preload).toMatch(/libtorsocks/);
+      expect(l.fds).toEqual([0, 1, 2, 5]);
+      expect(comparable(l)).toEqual(comparable(parseProbe(direct.stdout)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a plain caller: SIGPIPE not ignored, nothing blocked, only 0-2', async () => {

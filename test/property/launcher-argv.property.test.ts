@@ -22,7 +22,7 @@ import { parseArgs, type Command } from '../../src/cli/parse-args';
 import { argvWord } from '../support/argv-words';
 import { useTempDirs } from '../support/fixtures';
 import { cleanEnv, makeConfigDir, runLauncher } from '../support/launcher';
-import { checkProperty, expectCleanStderr, Tally } from '../support/property';
+import { checkProperty, expectCleanStderr, SCALE, Tally } from '../support/property';
 
 const { make: tempDir, track } = useTempDirs();
 
@@ -152,5 +152,5 @@ describe('the real launcher over generated argv', () => {
           break;
       }
     }), 200, 240_000, tally);
-  }, 300_000);
+  }, 300_000 * SCALE);
 });

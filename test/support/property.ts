@@ -12,6 +12,9 @@ import type { LauncherResult } from './launcher';
  */
 export const SEED = process.env.FC_SEED ? Number(process.env.FC_SEED) : Math.floor(Math.random() * 2 ** 31);
 
+/** FC_SCALE=N runs every property N times as many cases (and gives it N times the time): for a longer hunt by hand. */
+export const SCALE = Math.max(1, Number(process.env.FC_SCALE) || 1);
+
 /**
  * Runs PROPERTY for NUM_RUNS cases and prints one summary line with the
  * count, for the report. TIME_LIMIT_MS bounds runs and shrinking together
@@ -27,9 +30,9 @@ export async function checkProperty<T>(
 ): Promise<void> {
   const started = Date.now();
   const details = await fc.check(property as fc.IAsyncProperty<T>, {
-    numRuns,
+    numRuns: numRuns * SCALE,
     seed: SEED,
-    plugins: timeLimitMs ? [fc.interruptAfterTimeLimit(timeLimitMs, { failOnInterrupt: true })] : [],
+    plugins: timeLimitMs ? [fc.interruptAfterTimeLimit(timeLimitMs * SCALE, { failOnInterrupt: true })] : [],
   });
   // The same report fc.assert would throw, with the seed and the path to replay it.
   if (details.failed || details.interrupted) {

@@ -1,7 +1,7 @@
 import type { CallerState } from '../../exec/caller-state';
 import { isExecveAvailable } from '../../exec/execve';
 import type { Check, Plan } from '../../plan/types';
-import { writeAll } from '../output';
+import { escapeControl, writeAll } from '../output';
 import type { Command } from '../parse-args';
 import { planLaunch } from '../plan-launch';
 
@@ -82,7 +82,8 @@ export function formatPlan(plan: Plan): string {
     lines.push('notes');
     for (const note of plan.notes) lines.push(`  - ${note}`);
   }
-  return `${lines.join('\n')}\n`;
+  // Descriptions, arguments and variables come from files and the caller: one line each, no terminal escapes.
+  return `${lines.map(escapeControl).join('\n')}\n`;
 }
 
 export async function explain(command: Extract<Command, { kind: 'explain' }>, caller: CallerState): Promise<number> {

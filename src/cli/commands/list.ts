@@ -3,7 +3,7 @@ import { configLayers } from '../../profile/layers';
 import { listProfiles, loadListeners } from '../../profile/load';
 import { resolveProfile, type ResolvedProfile } from '../../profile/resolve';
 import { EXIT } from '../exit-codes';
-import { writeAll } from '../output';
+import { escapeControl, writeAll } from '../output';
 import type { Command } from '../parse-args';
 
 type Entry = { name: string; profile: ResolvedProfile } | { name: string; error: string };
@@ -30,7 +30,8 @@ function table(entries: Entry[]): string {
   );
   const all = [['PROFILE', 'LISTENER', 'ISOLATION', 'BACKEND', 'DESCRIPTION'], ...rows];
   const widths = [0, 1, 2, 3].map((c) => Math.max(...all.map((r) => r[c]!.length)));
-  return `${all.map((r) => r.map((cell, c) => (c < 4 ? cell.padEnd(widths[c]!) : cell)).join('  ').trimEnd()).join('\n')}\n`;
+  // A description from a file cannot add rows or send terminal escapes.
+  return `${all.map((r) => escapeControl(r.map((cell, c) => (c < 4 ? cell.padEnd(widths[c]!) : cell)).join('  ').trimEnd())).join('\n')}\n`;
 }
 
 /** Every profile of every layer, resolved. Exit 65 when any is invalid (after listing them all). */

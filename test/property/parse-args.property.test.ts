@@ -10,11 +10,11 @@ import { LaunchError } from '../../src/cli/launch-error';
 import { oneLine } from '../../src/cli/output';
 import { parseArgs, type Command } from '../../src/cli/parse-args';
 import { IDENTITY_PATTERN, RESERVED_NAMES } from '../../src/profile/names';
-import { argvWord } from '../support/argv-words';
+import { argvOf, argvWord } from '../support/argv-words';
 import { checkProperty, UNSAFE_CHARACTER } from '../support/property';
 
 const word = argvWord();
-const argv = fc.array(word, { maxLength: 12 });
+const argv = argvOf(word, 12);
 
 /** The application's arguments after a profile name: one leading `--` dropped. */
 const appArgs = (rest: string[]) => (rest[0] === '--' ? rest.slice(1) : rest);

@@ -36,3 +36,19 @@ export function argvWord(
     { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 16 }) },
   ).filter(keep);
 }
+
+/**
+ * A whole command line of WORDs: half of them free, half shaped like real use
+ * (a few launcher options, a command, then anything), so that every command
+ * is reached often, not only by chance.
+ */
+export function argvOf(word: fc.Arbitrary<string>, maxLength = 10): fc.Arbitrary<string[]> {
+  const option = fc.oneof(
+    fc.constantFrom(['--identity', 'alice'], ['--wait-for-tor', '0'], ['--identity=bob'], ['--wait-for-tor=1']),
+    word.map((w) => [w]),
+  );
+  const shaped = fc
+    .tuple(fc.array(option, { maxLength: 2 }), fc.constantFrom(...COMMAND_WORDS), fc.array(word, { maxLength: maxLength - 3 }))
+    .map(([options, command, rest]) => [...options.flat(), command, ...rest]);
+  return fc.oneof(fc.array(word, { maxLength }), shaped);
+}

@@ -22,7 +22,7 @@ import { createInterface } from 'node:readline';
 import { build } from 'esbuild';
 import { execa, type Options } from 'execa';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { cleanEnv, LAUNCHER, type LauncherResult } from './launcher';
+import { LAUNCHER, runLauncher, type LauncherResult } from './launcher';
 import type { SocksRequestRecord } from './socks5-server';
 
 export interface LeakHarness {
@@ -212,19 +212,8 @@ export function useLeakHarness(): LeakHarness {
       return all.slice(recordsAtStart);
     },
     trapped: () => readTrap(live().world) - trapAtStart,
-    async launch(args, options = {}, launcher = LAUNCHER) {
-      const subprocess = execa('ip', ['netns', 'exec', live().app, launcher, ...args], {
-        reject: false,
-        extendEnv: false,
-        env: cleanEnv(),
-        timeout: 20_000,
-        stdin: 'ignore',
-        ...options,
-      } as Options);
-      const pid = subprocess.pid;
-      const result = await subprocess;
-      return { exitCode: result.exitCode, signal: result.signal, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? ''), pid };
-    },
+    // `ip netns exec` execs the launcher: the PID runLauncher reports is still the launcher's.
+    launch: (args, options = {}, launcher = LAUNCHER) => runLauncher(['netns', 'exec', live().app, launcher, ...args], options, 'ip'),
     async inApp(command, options = {}) {
       const result = await execa('ip', ['netns', 'exec', live().app, ...command], { reject: false, timeout: 20_000, stdin: 'ignore', ...options } as Options);
       return { exitCode: result.exitCode, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };

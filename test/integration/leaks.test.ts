@@ -5,6 +5,7 @@
 // that gets there. Each case asserts zero packets at the trap and the exit
 // status; the controls first show that the trap does catch a direct attempt.
 import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -256,6 +257,79 @@ describe('7. a check that cannot run refuses', () => {
     expect(result.stderr).toMatch(/^tails-launch: backend torsocks needs koffi .*refusing to launch/);
     expect(result.stderr.split('\n')).toHaveLength(1);
     expect(result.stdout).toBe('');
+    expect(net.trapped()).toBe(0);
+  });
+});
+
+describe('the user layer cannot weaken a system profile (the shipped layer is the checkout\'s; "Tor" answers on Tails\' ports too)', () => {
+  /** A user layer in a fresh XDG_CONFIG_HOME with FILES (path -> text). */
+  function userLayer(files: Record<string, string>): Record<string, string> {
+    const home = tempDir('xdg');
+    mkdirSync(join(home, 'tails-launch', 'profiles'), { recursive: true });
+    for (const [path, text] of Object.entries(files)) writeFileSync(join(home, 'tails-launch', path), text);
+    return cleanEnv({ XDG_CONFIG_HOME: home });
+  }
+  const probe = () => `command: ${bins.leakProbe}\nargs: ['${net.worldV4}', '80']\n`;
+
+  it('tails-security-check moved to the upgrader listener without isolation: 65, zero packets; the control goes to 9062', async () => {
+    const weakened = await net.launch(['tails-security-check'], { env: userLayer({ 'profiles/tails-security-check.yml': `extends: tails-security-check\n${probe()}listener: upgrader\nisolation: none\n` }) });
+    expect(weakened.exitCode).toBe(65);
+    expect(weakened.stderr).toMatch(/tails-security-check\.yml:\d+: listener: may not change the listener of the system profile/);
+    expect(net.records()).toEqual([]);
+    const control = await net.launch(['tails-security-check'], { env: userLayer({ 'profiles/tails-security-check.yml': `extends: tails-security-check\n${probe()}` }) });
+    expect(control.stdout).toBe('reply: HTTP/1.1 200 OK');
+    expect((await net.waitForRecords(1))[0]).toMatchObject({ serverPort: 9062, auth: 'userpass' });
+    expect(net.trapped()).toBe(0);
+  });
+
+  it('ssh on backend env (a program that ignores proxy variables would go direct): 65, zero packets', async () => {
+    const weakened = await net.launch(['ssh'], { env: userLayer({ 'profiles/ssh.yml': `extends: ssh\n${probe()}backend: env\n` }) });
+    expect(weakened.exitCode).toBe(65);
+    expect(weakened.stderr).toMatch(/ssh\.yml:\d+: backend: may not weaken the system profile 'ssh'/);
+    expect(net.trapped()).toBe(0);
+    const control = await net.launch(['ssh'], { env: userLayer({ 'profiles/ssh.yml': `extends: ssh\n${probe()}` }) });
+    expect(control.stdout).toBe('reply: HTTP/1.1 200 OK');
+    expect((await net.waitForRecords(1))[0]).toMatchObject({ serverPort: 9050 });
+    expect(net.trapped()).toBe(0);
+  });
+
+  it("a user listeners.yml moving 'tails' to another port: 65, nothing sent", async () => {
+    const env = userLayer({ 'listeners.yml': `listeners:\n  tails:\n    address: 127.0.0.1\n    port: ${net.socksPort}\n`, 'profiles/tails-security-check.yml': `extends: tails-security-check\n${probe()}` });
+    const moved = await net.launch(['tails-security-check'], { env });
+    expect(moved.exitCode).toBe(65);
+    expect(moved.stderr).toMatch(/listeners\.yml:2: listeners\.tails: may not redefine the system listener 'tails'/);
+    expect(net.records()).toEqual([]);
+    expect(net.trapped()).toBe(0);
+  });
+});
+
+describe('bad configuration never launches (the profile would go direct: backend env, a program that ignores proxy variables)', () => {
+  const leaky = () => `listener: default\nisolation: launch\nbackend: env\ncommand: ${bins.leakProbe}\n`;
+  function configWith(name: string, write: (file: string) => void): string {
+    const dir = track(makeConfigDir({ default: { port: net.socksPort } }, {}));
+    write(join(dir, 'profiles', name));
+    return dir;
+  }
+
+  it('control: the same profile, valid, does go direct (so "never launches" is what the cases below show)', async () => {
+    const dir = configWith('p.yml', (f) => writeFileSync(f, leaky()));
+    const r = await net.launch(['--config-dir', dir, 'p', net.worldV4, '80']);
+    expect(r.stdout).toBe('reply: HTTP/1.1 200 OK');
+    expect(net.trapped()).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['a NUL byte in args', 'p.json', (f: string) => writeFileSync(f, JSON.stringify({ listener: 'default', isolation: 'launch', backend: 'env', command: bins.leakProbe, args: ['a\u0000b'] }))],
+    ['a profile writable by others (0666)', 'p.yml', (f: string) => (writeFileSync(f, leaky()), chmodSync(f, 0o666))],
+    // Every field valid: a 100 kB description referenced 3000 times as arguments (300 MB once expanded).
+    ['a YAML alias bomb', 'p.yml', (f: string) => writeFileSync(f, `${leaky()}description: &a "${'y'.repeat(100_000)}"\nargs: [${Array(3000).fill('*a').join(', ')}]\n`)],
+    ['a FIFO as the profile', 'p.yml', (f: string) => execFileSync('mkfifo', [f])],
+  ])('%s: 65, one line, zero packets', async (_name, file, write) => {
+    const dir = configWith(file, write);
+    const r = await net.launch(['--config-dir', dir, 'p', net.worldV4, '80'], { timeout: 10_000 });
+    expect(r.exitCode).toBe(65);
+    expect(r.stderr.split('\n')).toHaveLength(1);
+    expect(r.stdout).toBe('');
     expect(net.trapped()).toBe(0);
   });
 });

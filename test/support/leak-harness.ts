@@ -151,7 +151,8 @@ export function useLeakHarness(): LeakHarness {
       outfile: socksMain,
       logLevel: 'error',
     });
-    const socks = await startInNamespace(ns.app, [process.execPath, socksMain], (line) => all.push(JSON.parse(line) as SocksRequestRecord));
+    // Also on Tails' own ports, for launches with the shipped profiles and listeners.
+    const socks = await startInNamespace(ns.app, [process.execPath, socksMain, '9050', '9062', '9063'], (line) => all.push(JSON.parse(line) as SocksRequestRecord));
     children.push(socks.child);
     socksPort = Number(socks.first.port);
     const httpMain = join(work, 'world-http.mjs');

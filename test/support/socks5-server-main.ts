@@ -1,20 +1,25 @@
 // The tests' SOCKS5 server as a process of its own, so that it can run inside
-// a network namespace (the leak harness): it listens on 127.0.0.1 there,
-// prints `{"port":N}` first, then one JSON line per request it answers.
+// a network namespace (the leak harness): it listens on 127.0.0.1 there, on
+// a free port and on every port given as an argument (Tails' 9050, 9062,
+// 9063, free inside the test's own namespace), prints `{"port":N}` (the free
+// one) first, then one JSON line per request any of them answers.
 // It ends when its standard input closes (the test is gone) or on SIGTERM.
-import { startSocks5Server } from './socks5-server';
+import { startSocks5Server, type Socks5Server } from './socks5-server';
 
-const server = await startSocks5Server();
-let reported = 0;
-process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
+const servers: Socks5Server[] = [await startSocks5Server()];
+for (const port of process.argv.slice(2).map(Number)) servers.push(await startSocks5Server({ port }));
+const reported = servers.map(() => 0);
+process.stdout.write(`${JSON.stringify({ port: servers[0]!.port })}\n`);
 const flush = (): void => {
-  while (reported < server.records.length) process.stdout.write(`${JSON.stringify(server.records[reported++])}\n`);
+  servers.forEach((server, i) => {
+    while (reported[i]! < server.records.length) process.stdout.write(`${JSON.stringify(server.records[reported[i]!++])}\n`);
+  });
 };
 const timer = setInterval(flush, 20);
 const stop = (): void => {
   clearInterval(timer);
   flush();
-  void server.close().then(() => process.exit(0));
+  void Promise.all(servers.map((s) => s.close())).then(() => process.exit(0));
 };
 process.stdin.on('end', stop);
 process.stdin.resume();

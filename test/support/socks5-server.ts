@@ -233,10 +233,10 @@ function trackSockets(server: net.Server): Set<net.Socket> {
   return sockets;
 }
 
-async function listenOnLoopback(server: net.Server): Promise<number> {
+async function listenOnLoopback(server: net.Server, port = 0): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, LOOPBACK, () => {
+    server.listen(port, LOOPBACK, () => {
       server.off('error', reject);
       resolve();
     });
@@ -285,13 +285,14 @@ function createRecorder(): { records: SocksRequestRecord[]; add(r: SocksRequestR
   };
 }
 
-export async function startSocks5Server(options: { resolveTo?: string } = {}): Promise<Socks5Server> {
+/** OPTIONS.port: a fixed port (inside a test's own network namespace: Tails' 9050, 9062, 9063); else any free one. */
+export async function startSocks5Server(options: { resolveTo?: string; port?: number } = {}): Promise<Socks5Server> {
   const resolveTo = options.resolveTo ?? '192.0.2.1';
   if (net.isIPv4(resolveTo) === false) throw new Error(`resolveTo must be an IPv4 address: ${resolveTo}`);
   const recorder = createRecorder();
   const server = net.createServer();
   const sockets = trackSockets(server);
-  const port = await listenOnLoopback(server);
+  const port = await listenOnLoopback(server, options.port);
   server.on('connection', (socket) => {
     handleConnection(socket, port, resolveTo, recorder.add).catch(() => socket.destroy());
   });

@@ -10,7 +10,7 @@
 //    server the preflight talks to runs in a separate process.
 //      launch         bin/tails-launch --config-dir D default -- /bin/true
 //                     (sh front, Node, config, koffi, SOCKS5 preflight,
-//                     execve of torsocks, torsocks' script, /bin/true)
+//                     execve of /bin/true with torsocks' library preloaded)
 //      node -e 0      the floor: Node starting and exiting
 //      torsocks       torsocks /bin/true, for reference
 //    and, for the breakdown: bin/tails-launch --version, node dist/... --version
@@ -140,8 +140,8 @@ try {
     ['bundle load + evaluation (node dist --version - node -e 0)', d('node dist/tails-launch.mjs --version', 'node -e 0')],
     ['sh front (bin/tails-launch --version - node dist --version)', d('bin/tails-launch --version', 'node dist/tails-launch.mjs --version')],
     ['config + resolve + plan + koffi + explain output (explain - --version)', d('explain --json (no preflight, no exec)', 'bin/tails-launch --version')],
-    ['preflight + exec prep + execve + torsocks + app (launch - explain)', d('launch', 'explain --json (no preflight, no exec)')],
-    ['  of which torsocks /bin/true alone', s['torsocks /bin/true'].median],
+    ['preflight + exec prep + execve + app (launch - explain)', d('launch', 'explain --json (no preflight, no exec)')],
+    ['  for reference: torsocks /bin/true (the script tails-launch no longer runs)', s['torsocks /bin/true'].median],
     ['koffi require + load, as a process (node + koffi - node -e 0)', d('node + koffi load', 'node -e 0')],
   ];
   result.attribution = Object.fromEntries(attribution);
@@ -282,7 +282,7 @@ console.log(`\nSOCKS server saw ${result.socksRequests} requests (handshake-only
 /**
  * One traced launch: the landmarks, in time order, with times in ms. The
  * main process is the first PID strace reports (the front, then Node, then
- * torsocks, then the app).
+ * the app; torsocks only in the floors, which are not traced).
  */
 function straceTimeline(launchArgs, port) {
   const dir = mkdtempSync(join(tmpdir(), 'tails-launch-strace-'));
@@ -317,7 +317,8 @@ function straceTimeline(launchArgs, port) {
       else if (call.includes('/profiles/')) mark('profile read', t);
       else if (call.startsWith('connect(') && call.includes(`htons(${port})`)) mark('SOCKS connect', t);
       else if (call.startsWith('execve("/usr/bin/torsocks"')) mark('execve torsocks', t);
-      else if (call.startsWith('execve("/bin/true"') && pid === mainPid) mark('execve /bin/true', t);
+      // By its canonical path (/usr/bin/true on a merged /usr), or through the checked descriptor (execveat).
+      else if ((/^execve\("(\/usr)?\/bin\/true"/.test(call) || call.startsWith('execveat(')) && pid === mainPid) mark('execve /bin/true', t);
       else if (call.startsWith('exit_group(') && pid === mainPid && once.has('execve /bin/true')) mark('app exits', t);
     }
     events.sort((a, b) => a.t - b.t);

@@ -20,7 +20,9 @@ export const envBackend: Backend = {
   name: 'env',
   preloads: false,
   cannotIsolate: (mode) =>
-    mode === 'process'
+    mode === 'application'
+      ? 'isolation "application" (the program\'s own settings decide its credentials) is for backend own-setting: env hands the program the launcher\'s own'
+      : mode === 'process'
       ? 'isolation "process" needs backend torsocks: environment variables are inherited by child processes'
       : null,
   step(endpoint, auth) {

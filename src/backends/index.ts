@@ -1,6 +1,7 @@
 import type { Backend } from './backend';
 import type { BackendName } from '../profile/schema';
 import { envBackend } from './env';
+import { ownSettingBackend } from './own-setting';
 import { proxychainsBackend } from './proxychains';
 import { torsocksBackend } from './torsocks';
 
@@ -8,4 +9,5 @@ export const BACKENDS: Record<BackendName, Backend> = {
   torsocks: torsocksBackend,
   env: envBackend,
   proxychains: proxychainsBackend,
+  'own-setting': ownSettingBackend,
 };

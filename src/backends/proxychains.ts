@@ -48,7 +48,9 @@ export const proxychainsBackend: Backend = {
   name: 'proxychains',
   preloads: true,
   cannotIsolate: (mode) =>
-    mode === 'process'
+    mode === 'application'
+      ? 'isolation "application" (the program\'s own settings decide its credentials) is for backend own-setting: proxychains hands the program the launcher\'s own'
+      : mode === 'process'
       ? 'isolation "process" needs backend torsocks: proxychains sends the same credentials from every process'
       : null,
   step(endpoint, auth) {

@@ -12,7 +12,10 @@ export const TORSOCKS_CONF_FILE = fileURLToPath(new URL('./torsocks.conf', impor
 export const torsocksBackend: Backend = {
   name: 'torsocks',
   preloads: true,
-  cannotIsolate: () => null,
+  cannotIsolate: (mode) =>
+    mode === 'application'
+      ? 'isolation "application" (the program\'s own settings decide its credentials) is for backend own-setting: torsocks sends the launcher\'s own'
+      : null,
   step(endpoint, auth) {
     const env: Record<string, string> = {
       // The only preload: every inherited LD_* variable has been scrubbed.

@@ -16,7 +16,9 @@ export type SocksAuth =
   | { kind: 'none' }
   | { kind: 'userpass'; username: string; password: string }
   /** torsocks computes `torsocks-<pid>:<time>` in every process itself. */
-  | { kind: 'per-process' };
+  | { kind: 'per-process' }
+  /** The application's own settings decide (an own-setting program that cannot be handed credentials). */
+  | { kind: 'application' };
 
 export interface GroupRequest {
   mode: IsolationMode;
@@ -36,6 +38,7 @@ export function groupKey({ mode, profile, identity, randomHex }: GroupRequest): 
       return `tails-launch/launch/${profile}/${randomHex()}${suffix}`;
     case 'process':
     case 'none':
+    case 'application':
       return null;
   }
 }
@@ -43,6 +46,7 @@ export function groupKey({ mode, profile, identity, randomHex }: GroupRequest): 
 export function socksAuth(request: GroupRequest): SocksAuth {
   if (request.mode === 'none') return { kind: 'none' };
   if (request.mode === 'process') return { kind: 'per-process' };
+  if (request.mode === 'application') return { kind: 'application' };
   const password = groupKey(request) as string;
   // Names are length-limited by schema, so this is a bug check, not input validation.
   if (Buffer.byteLength(password) > SOCKS_FIELD_MAX || password.length === 0) {

@@ -9,7 +9,9 @@ import { socksAuth } from '../isolation/credentials';
 import type { ExecutableLookup } from '../preflight/find-executable';
 import type { ProgramLookup } from '../preflight/resolve-program';
 import type { ResolvedProfile } from '../profile/resolve';
+import { renderTemplate } from '../backends/own-setting';
 import { buildEnvironment, SCRUBBED_PATTERNS } from './env-policy';
+import { torSees } from './tor-sees';
 import type { Check, ExecutableCheck, Plan } from './types';
 
 export interface PlanInput {
@@ -78,6 +80,12 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
       `--identity cannot be honoured: profile '${profile.name}' uses isolation "none" (no SOCKS credentials to carry an identity)`,
     );
   }
+  if (identity !== null && profile.isolation === 'application') {
+    throw new LaunchError(
+      EXIT.usage,
+      `--identity cannot be honoured: profile '${profile.name}' uses isolation "application" (its program's own settings decide the credentials Tor sees, not tails-launch)`,
+    );
+  }
 
   // A profile without a command runs the first argument (`default -- CMD`).
   const [command, userArgs] =
@@ -85,10 +93,12 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
   if (command === undefined || command === '') {
     throw new LaunchError(EXIT.usage, `profile '${profile.name}' has no command: give one, as in 'tails-launch ${profile.name} -- COMMAND [ARGS...]'`);
   }
-  const appArgs = [...profile.args, ...userArgs];
-
   const auth = socksAuth({ mode: profile.isolation, profile: profile.name, identity, randomHex: input.randomHex });
   const step = backend.step(profile.listener.connect, auth);
+  // Own-setting programs are told their listener by arguments (before the
+  // profile's own) and variables rendered from the listener and credentials.
+  const render = (template: string) => renderTemplate(template, profile.listener.connect, auth);
+  const appArgs = [...profile.proxy.args.map(render), ...profile.args, ...userArgs];
   const files = step.files.map((f) => ({
     ...f,
     path:
@@ -97,6 +107,7 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
         : `${input.runtimeDir}/tails-launch/${f.dir}/${runtimeFileName(profile.name, identity, profile.isolation, profile.isolation === 'launch' ? input.randomHex() : null)}`,
   }));
   const backendEnv = { ...step.env };
+  for (const [name, template] of Object.entries(profile.proxy.env)) backendEnv[name] = render(template);
   for (const f of files) backendEnv[f.variable] = f.path ?? '(needs XDG_RUNTIME_DIR)';
   const { env, changes } = buildEnvironment(input.environment, backendEnv, profile.env);
 
@@ -180,8 +191,11 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
           ? { auth: 'userpass', username: auth.username, password: auth.password, perLaunch: profile.isolation === 'launch' }
           : auth.kind === 'per-process'
             ? { auth: 'per-process', description: 'torsocks sends torsocks-<pid>:<time> / 0, computed in each process' }
-            : { auth: 'none' },
+            : auth.kind === 'application'
+              ? { auth: 'application', description: "the application's own settings decide (Tails ships none)" }
+              : { auth: 'none' },
     },
+    torSees: torSees(profile.listener, profile.isolation, auth, profile.backend),
     backend: profile.backend,
     placement: profile.placement,
     application: { command, path: app.path, args: appArgs, from: profile.command !== null ? 'profile' : 'arguments' },

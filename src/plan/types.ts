@@ -2,6 +2,7 @@
 // prints it (schema 2, documented in README.md); preflight and exec only
 // carry it out.
 import type { ExecMethod } from '../exec/types';
+import type { TorSees } from './tor-sees';
 import type { BackendName, IsolationMode } from '../profile/schema';
 
 export interface PlanCheck {
@@ -100,8 +101,11 @@ export interface Plan {
     socks:
       | { auth: 'none' }
       | { auth: 'userpass'; username: string; password: string; perLaunch: boolean }
-      | { auth: 'per-process'; description: string };
+      | { auth: 'per-process'; description: string }
+      | { auth: 'application'; description: string };
   };
+  /** Which credentials Tor will see on which SocksPort, and who sends them. */
+  torSees: TorSees;
   backend: BackendName;
   placement: { netns: string | null; user: string | null };
   application: { command: string; path: string | null; args: string[]; from: 'profile' | 'arguments' };

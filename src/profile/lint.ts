@@ -1,4 +1,5 @@
 // Checks of one profile file that a schema cannot express.
+import { PLACEHOLDERS, placeholdersIn } from '../backends/own-setting';
 import { isReservedForProfiles } from '../plan/env-policy';
 import type { SchemaIssue } from './describe-issue';
 import type { ProfileFile } from './schema';
@@ -13,6 +14,16 @@ export function lintProfile(profile: ProfileFile): SchemaIssue[] {
     if (isReservedForProfiles(name)) {
       issues.push(issue(['env', 'set', name], `may not be set by a profile: the backend owns the proxy and wrapper variables (a profile cannot route around Tor)`));
     }
+  }
+  for (const name of Object.keys(profile.proxy?.env ?? {})) {
+    if (isReservedForProfiles(name)) {
+      issues.push(issue(['proxy', 'env', name], 'may not be set: own-setting programs are told their listener by their own settings, never by proxy or wrapper variables'));
+    }
+  }
+  const templates = [...(profile.proxy?.args ?? []).map((t, i) => [['proxy', 'args', i], t] as const), ...Object.entries(profile.proxy?.env ?? {}).map(([n, t]) => [['proxy', 'env', n], t] as const)];
+  for (const [path, template] of templates) {
+    const unknown = placeholdersIn(template).unknown;
+    if (unknown.length) issues.push(issue([...path], `unknown placeholder {${unknown[0]}} (known: ${PLACEHOLDERS.map((p) => `{${p}}`).join(', ')})`));
   }
   const command = profile.command;
   if (command !== undefined && command.includes('/') && !command.startsWith('/')) {

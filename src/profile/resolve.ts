@@ -8,6 +8,7 @@ import type { BackendName, IsolationMode, ListenerConfig, ProfileFile } from './
 import { adminAllows, findWeakenings, layerListenerProblems, weakeningMessage } from './weaken';
 import { join } from 'node:path';
 import { BACKENDS } from '../backends';
+import { CREDENTIAL_PLACEHOLDERS, placeholdersIn } from '../backends/own-setting';
 import { EXIT } from '../cli/exit-codes';
 import { LaunchError } from '../cli/launch-error';
 
@@ -36,6 +37,8 @@ export interface ResolvedProfile {
   backend: BackendName;
   /** Backend weaknesses the profile accepts knowingly. */
   acknowledge: string[];
+  /** backend own-setting: how the application is told its listener (templates, see backends/own-setting.ts). */
+  proxy: { args: string[]; env: Record<string, string> };
   env: { set: Record<string, string>; unset: string[] };
   waitForTor: number;
   placement: { netns: string | null; user: string | null };
@@ -52,7 +55,7 @@ export interface FieldSource {
 }
 
 type Field = keyof ProfileFile;
-const SCALAR_FIELDS = ['description', 'command', 'args', 'listener', 'isolation', 'backend', 'acknowledge', 'wait_for_tor', 'netns', 'user'] as const;
+const SCALAR_FIELDS = ['description', 'command', 'args', 'listener', 'isolation', 'backend', 'acknowledge', 'proxy', 'wait_for_tor', 'netns', 'user'] as const;
 
 interface Merged {
   values: Partial<ProfileFile>;
@@ -265,6 +268,21 @@ export async function resolveProfile(
     const reason = BACKENDS[values.backend].cannotIsolate(values.isolation);
     if (reason) await fail('isolation', reason);
   }
+  if (values.proxy !== undefined && values.backend !== undefined && values.backend !== 'own-setting') {
+    await fail('proxy', `proxy is how an own-setting program is told its listener: backend ${values.backend} does not use it (use backend own-setting, or remove proxy)`);
+  }
+  // What Tor sees must be what explain says: credentials of the launcher's
+  // group reach Tor only if the proxy templates hand them to the program.
+  if (values.backend === 'own-setting' && (values.isolation === 'app' || values.isolation === 'launch')) {
+    const templates = [...(values.proxy?.args ?? []), ...Object.values(values.proxy?.env ?? {})];
+    const carries = templates.some((t) => placeholdersIn(t).known.some((p) => CREDENTIAL_PLACEHOLDERS.includes(p)));
+    if (!carries) {
+      await fail(
+        'isolation',
+        `isolation "${values.isolation}" needs credentials that reach Tor, but proxy hands the program none ({socks.username}, {socks.password} or {socks.url}): use isolation none if it sends none, or application if its own settings decide`,
+      );
+    }
+  }
   // Isolation by credentials needs a port that honours them. The last flag wins in Tor.
   const isolatesByAuth = values.isolation === 'app' || values.isolation === 'launch';
   const flags = sourcedListener?.config.flags ?? [];
@@ -300,6 +318,7 @@ export async function resolveProfile(
     isolation: values.isolation!,
     backend: values.backend!,
     acknowledge: values.acknowledge ?? [],
+    proxy: { args: values.proxy?.args ?? [], env: values.proxy?.env ?? {} },
     env: { set: env.set, unset: [...env.unset].sort() },
     waitForTor: values.wait_for_tor ?? 0,
     placement: { netns: values.netns ?? null, user: values.user ?? null },

@@ -4,12 +4,23 @@
 import * as z from 'zod/mini';
 import { ENV_NAME_PATTERN, NAME_PATTERN } from './names';
 
-/** Isolation modes, see src/isolation/credentials.ts. */
-export const ISOLATION_MODES = ['app', 'launch', 'process', 'none'] as const;
+/**
+ * Isolation modes, see src/isolation/credentials.ts. `application`: the
+ * application's own settings decide what credentials Tor sees (an
+ * own-setting program that cannot be handed credentials per launch).
+ */
+export const ISOLATION_MODES = ['app', 'launch', 'process', 'none', 'application'] as const;
 export type IsolationMode = (typeof ISOLATION_MODES)[number];
 
-/** Backends: each one a way of sending an application through Tor. None bypasses it. */
-export const BACKENDS = ['torsocks', 'env', 'proxychains'] as const;
+/**
+ * Backends: each one a way of sending an application through Tor, one per
+ * kind of application. None bypasses it.
+ *  - torsocks, proxychains: UNAWARE programs, carried by an LD_PRELOAD library;
+ *  - env: ENVIRONMENT-AWARE programs, told by the proxy variables;
+ *  - own-setting: programs that connect to their listener THEMSELVES, from
+ *    their own settings, handed to them per launch through `proxy`.
+ */
+export const BACKENDS = ['torsocks', 'env', 'proxychains', 'own-setting'] as const;
 
 /**
  * Known weaknesses a profile must acknowledge before it may use them:
@@ -122,6 +133,18 @@ export const profileFileSchema = z.strictObject({
   backend: z.optional(z.enum(BACKENDS)),
   /** Weaknesses of the backend this profile accepts knowingly (proxychains: `udp-leak`). */
   acknowledge: z.optional(z.array(z.enum(ACKNOWLEDGEMENTS))),
+  /**
+   * backend own-setting: how the application is told its listener on each
+   * launch. Arguments (put before `args`) and variables whose values may hold
+   * {socks.address}, {socks.host}, {socks.port}, {socks.username},
+   * {socks.password} and {socks.url} (src/backends/own-setting.ts).
+   */
+  proxy: z.optional(
+    z.strictObject({
+      args: z.optional(z.array(execString)),
+      env: z.optional(z.record(envName, execString)),
+    }),
+  ),
   env: z.optional(
     z.strictObject({
       set: z.optional(

@@ -53,13 +53,13 @@ import type { ParsedCache } from './parsed-cache';
 import type { BackendName, IsolationMode, ListenerConfig, ListenersFile, ProfileFile, UserOverride } from './schema';
 
 /** Finest first: a user profile may only move left. */
-export const ISOLATION_FINEST_FIRST: readonly IsolationMode[] = ['process', 'launch', 'app', 'none'];
+export const ISOLATION_FINEST_FIRST: readonly IsolationMode[] = ['process', 'launch', 'app', 'none', 'application'];
 
 /** Most enforcing first: a user profile may only move left. */
-export const BACKENDS_STRONGEST_FIRST: readonly BackendName[] = ['torsocks', 'proxychains', 'env'];
+export const BACKENDS_STRONGEST_FIRST: readonly BackendName[] = ['torsocks', 'proxychains', 'own-setting', 'env'];
 
 /** The profile fields the user layer may not weaken. */
-export type GuardedField = 'listener' | 'isolation' | 'backend' | 'netns' | 'user' | 'acknowledge';
+export type GuardedField = 'listener' | 'isolation' | 'backend' | 'proxy' | 'netns' | 'user' | 'acknowledge';
 
 export interface Weakening {
   field: GuardedField;
@@ -93,6 +93,11 @@ export function findWeakenings(system: Partial<ProfileFile>, user: Partial<Profi
       found.push({ field: 'backend', system: system.backend, user: user.backend, kind: 'weaker' });
     }
   }
+  // How an own-setting program is told its listener: dropping or changing it
+  // could leave the program on its own default (or on no proxy at all).
+  if (system.proxy !== undefined && JSON.stringify(user.proxy) !== JSON.stringify(system.proxy)) {
+    found.push({ field: 'proxy', system: JSON.stringify(system.proxy), user: user.proxy === undefined ? null : JSON.stringify(user.proxy), kind: user.proxy === undefined ? 'drop' : 'change' });
+  }
   for (const field of ['netns', 'user'] as const) {
     const value = system[field];
     // Adding a placement the system profile lacks is stricter: allowed.
@@ -119,10 +124,12 @@ export function weakeningMessage(profile: string, w: Weakening, systemFile: stri
   const fix = removable ? 'remove the line' : `set ${w.field}: ${w.system}`;
   switch (w.kind) {
     case 'change':
+      if (w.field === 'proxy') return `may not change how the system profile '${profile}' tells its program the listener (${was}) to ${w.user}: ${removable ? 'remove it' : 'use the system value'}, or ask the administrator`;
       return w.field === 'listener'
         ? `may not change the listener of the system profile '${profile}' (${was}) to ${w.user}: ${fix}, or ask the administrator`
         : `may not change the placement of the system profile '${profile}' (${was}) to ${w.user}: ${fix}, or ask the administrator`;
     case 'drop':
+      if (w.field === 'proxy') return `may not drop how the system profile '${profile}' tells its program the listener (${was}): keep it, or ask the administrator`;
       return `may not drop the placement of the system profile '${profile}' (${was}): set ${w.field}: ${w.system}, or ask the administrator`;
     case 'coarser': {
       const finer = ISOLATION_FINEST_FIRST.slice(0, ISOLATION_FINEST_FIRST.indexOf(w.system as IsolationMode) + 1).reverse();

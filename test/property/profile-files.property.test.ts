@@ -77,8 +77,8 @@ const profileObject = fc.record(
     command: mostly([APP], ['app.sh', '/nonexistent/app', '', `${APP}\0`, 'bin/app', ' ']),
     args: fc.array(fc.oneof({ weight: 8, arbitrary: fc.string({ maxLength: 20 }) }, { weight: 1, arbitrary: text }, { weight: 1, arbitrary: fc.constant('a\0b') }), { maxLength: 4 }),
     listener: mostly(['default', 'spare'], ['nosuch', 'Default', '', 'default\n']),
-    isolation: mostly(['app', 'launch', 'process', 'none'], ['sometimes', 'APP', '']),
-    backend: mostly(['torsocks', 'env', 'proxychains'], ['direct', 'none', 'TORSOCKS']),
+    isolation: mostly(['app', 'launch', 'process', 'none', 'application'], ['sometimes', 'APP', '']),
+    backend: mostly(['torsocks', 'env', 'proxychains', 'own-setting'], ['direct', 'none', 'TORSOCKS']),
     acknowledge: mostly([['udp-leak']], [[], ['bogus'], ['udp-leak', 'udp-leak'], 'udp-leak']),
     env: fc.record(
       {

@@ -12,8 +12,8 @@ describe('published JSON Schema', () => {
   it('carries the rules editors need: names, enums, numeric addresses, flags', () => {
     const profile = JSON.parse(readFileSync('schema/profile.schema.json', 'utf8'));
     expect(profile.additionalProperties).toBe(false);
-    expect(profile.properties.isolation.enum).toEqual(['app', 'launch', 'process', 'none']);
-    expect(profile.properties.backend.enum).toEqual(['torsocks', 'env', 'proxychains']);
+    expect(profile.properties.isolation.enum).toEqual(['app', 'launch', 'process', 'none', 'application']);
+    expect(profile.properties.backend.enum).toEqual(['torsocks', 'env', 'proxychains', 'own-setting']);
     const listeners = JSON.parse(readFileSync('schema/listeners.schema.json', 'utf8'));
     const listener = listeners.properties.listeners.additionalProperties;
     expect(new RegExp(listener.properties.flags.items.pattern).test('NoIsolateDestAddr')).toBe(true);

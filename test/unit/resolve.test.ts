@@ -257,8 +257,8 @@ describe('the user layer may add, never weaken', () => {
 describe('weakening, field by field (pure)', () => {
   it('orders isolation finest first and backends strongest first', async () => {
     const { findWeakenings, ISOLATION_FINEST_FIRST, BACKENDS_STRONGEST_FIRST } = await import('../../src/profile/weaken');
-    expect(ISOLATION_FINEST_FIRST).toEqual(['process', 'launch', 'app', 'none']);
-    expect(BACKENDS_STRONGEST_FIRST).toEqual(['torsocks', 'proxychains', 'env']);
+    expect(ISOLATION_FINEST_FIRST).toEqual(['process', 'launch', 'app', 'none', 'application']);
+    expect(BACKENDS_STRONGEST_FIRST).toEqual(['torsocks', 'proxychains', 'own-setting', 'env']);
     for (const [i, system] of ISOLATION_FINEST_FIRST.entries()) {
       for (const [j, user] of ISOLATION_FINEST_FIRST.entries()) {
         expect(findWeakenings({ isolation: system }, { isolation: user }).length, `${system} -> ${user}`).toBe(j > i ? 1 : 0);

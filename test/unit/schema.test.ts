@@ -30,8 +30,8 @@ describe('profile schema', () => {
   it('names the line and field of each mistake', async () => {
     const found = await problems('profile', ['description: fine', 'listener: default', 'isolation: sometimes', 'backend: direct', 'colour: blue', ''].join('\n'));
     expect(found).toEqual([
-      { line: 3, field: 'isolation', message: 'must be one of "app", "launch", "process", "none"' },
-      { line: 4, field: 'backend', message: 'must be one of "torsocks", "env", "proxychains"' },
+      { line: 3, field: 'isolation', message: 'must be one of "app", "launch", "process", "none", "application"' },
+      { line: 4, field: 'backend', message: 'must be one of "torsocks", "env", "proxychains", "own-setting"' },
       { line: 5, field: 'colour', message: "unknown field 'colour'" },
     ]);
   });

@@ -52,10 +52,18 @@ export function formatPlan(plan: Plan): string {
   const socks =
     s.auth === 'userpass'
       ? `SOCKS5 username ${s.username}, password ${s.password}${s.perLaunch ? ' (random per launch)' : ''}`
-      : s.auth === 'per-process'
+      : s.auth === 'per-process' || s.auth === 'application'
         ? s.description
         : 'no SOCKS authentication (streams may share circuits)';
   add('isolation', `${plan.isolation.mode}${plan.identity ? `, identity ${plan.identity}` : ''}: ${socks}`);
+  const t = plan.torSees;
+  const seen =
+    t.credentials.kind === 'userpass'
+      ? `username ${t.credentials.username}, password ${t.credentials.password}`
+      : t.credentials.kind === 'none'
+        ? 'no credentials'
+        : t.credentials.description;
+  add('Tor sees', `on ${t.address.includes(':') ? `[${t.address}]` : t.address}:${t.port} (${t.listener}): ${seen}; sent by ${t.carriedBy}`);
   add('backend', plan.backend);
   if (plan.placement.netns || plan.placement.user) {
     add('placement', [plan.placement.netns && `netns ${plan.placement.netns}`, plan.placement.user && `user ${plan.placement.user}`].filter(Boolean).join(', '));

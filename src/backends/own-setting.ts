@@ -1,0 +1,81 @@
+// Own-setting programs (FACTS §2: Pidgin, Thunderbird, Electrum, ssh,
+// OnionShare, WhisperBack, htpdate, the security check, the upgrader, the IUK
+// download): they connect to Tor's SocksPort THEMSELVES, from their own
+// settings. Under torsocks (AllowOutboundLocalhost 0) that very connection is
+// refused ("Connection to a local address are denied"), and were it allowed,
+// Tor would see the program's own credentials, not the group the launcher
+// made. So this backend preloads nothing and sets no proxy variable: it hands
+// the program its listener per launch, through the profile's `proxy`
+// arguments and variables, rendered from the listener and the credentials.
+//
+// What Tor then sees is stated, never guessed:
+//  - the templates carry the credentials ({socks.username}/{socks.password},
+//    or {socks.url}): the profile's isolation group;
+//  - they carry none (e.g. ssh's `nc -X 5`, which cannot authenticate):
+//    isolation must be `none`;
+//  - the program cannot be told its proxy per launch (Pidgin's prefs.xml,
+//    Thunderbird's prefs): isolation `application`, and explain says that the
+//    program's own settings decide.
+//
+// No guard catches the program's other sockets. torsocks would have to allow
+// loopback (AllowOutboundLocalhost 1) for the program's own SOCKS session,
+// which lets EVERY loopback TCP port through (Tor's TransPort and other
+// listeners, any local proxy or daemon), and it cannot hold the programs that
+// need a guard most: htpdate's HTTP client is Go, WhisperBack re-runs itself
+// through sudo, which drops LD_PRELOAD. On Tails the firewall holds them; a
+// network namespace (placement) is the real guard.
+import type { Backend, SocksEndpoint } from './backend';
+import type { SocksAuth } from '../isolation/credentials';
+import { socksUrl } from './env';
+
+/** The placeholders a `proxy` template may hold. */
+export const PLACEHOLDERS = ['socks.address', 'socks.host', 'socks.port', 'socks.username', 'socks.password', 'socks.url'] as const;
+export type Placeholder = (typeof PLACEHOLDERS)[number];
+/** Placeholders that hand the program the launcher's credentials. */
+export const CREDENTIAL_PLACEHOLDERS: readonly Placeholder[] = ['socks.username', 'socks.password', 'socks.url'];
+
+const PLACEHOLDER = /\{([a-z.]+)\}/g;
+
+/** The placeholders TEMPLATE uses, and any unknown `{name}` in it. */
+export function placeholdersIn(template: string): { known: Placeholder[]; unknown: string[] } {
+  const known: Placeholder[] = [];
+  const unknown: string[] = [];
+  for (const [, name] of template.matchAll(PLACEHOLDER)) {
+    if ((PLACEHOLDERS as readonly string[]).includes(name!)) known.push(name as Placeholder);
+    else unknown.push(name!);
+  }
+  return { known, unknown };
+}
+
+/** TEMPLATE with every placeholder replaced. Pure. */
+export function renderTemplate(template: string, endpoint: SocksEndpoint, auth: SocksAuth): string {
+  const values: Record<Placeholder, string> = {
+    'socks.address': endpoint.address,
+    'socks.host': endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address,
+    'socks.port': String(endpoint.port),
+    // Empty when there is nothing to send: Tor counts empty credentials as none (FACTS §3).
+    'socks.username': auth.kind === 'userpass' ? auth.username : '',
+    'socks.password': auth.kind === 'userpass' ? auth.password : '',
+    'socks.url': socksUrl(endpoint, auth),
+  };
+  return template.replace(PLACEHOLDER, (whole, name: string) => values[name as Placeholder] ?? whole);
+}
+
+export const ownSettingBackend: Backend = {
+  name: 'own-setting',
+  preloads: false,
+  cannotIsolate: (mode) =>
+    mode === 'process'
+      ? 'isolation "process" needs backend torsocks: an own-setting program is handed one set of credentials for all its processes'
+      : null,
+  step() {
+    return {
+      preload: null,
+      env: {},
+      files: [],
+      notes: [
+        'The application connects to its listener itself, as told by the proxy arguments and variables above; nothing else catches its other sockets (on Tails the firewall does; a network namespace would).',
+      ],
+    };
+  },
+};

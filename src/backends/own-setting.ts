@@ -1,3 +1,8 @@
+// Placeholders: {socks.address} (numeric), {socks.host} (IPv6 in brackets),
+// {socks.port}, {socks.username}, {socks.password} (empty without
+// credentials), {socks.userinfo} (`user:password@`, percent-encoded, or
+// empty), {socks.url} (socks5h://[userinfo]host:port).
+//
 // Own-setting programs (FACTS §2: Pidgin, Thunderbird, Electrum, ssh,
 // OnionShare, WhisperBack, htpdate, the security check, the upgrader, the IUK
 // download): they connect to Tor's SocksPort THEMSELVES, from their own
@@ -29,10 +34,10 @@ import type { SocksAuth } from '../isolation/credentials';
 import { socksUrl } from './env';
 
 /** The placeholders a `proxy` template may hold. */
-export const PLACEHOLDERS = ['socks.address', 'socks.host', 'socks.port', 'socks.username', 'socks.password', 'socks.url'] as const;
+export const PLACEHOLDERS = ['socks.address', 'socks.host', 'socks.port', 'socks.username', 'socks.password', 'socks.userinfo', 'socks.url'] as const;
 export type Placeholder = (typeof PLACEHOLDERS)[number];
 /** Placeholders that hand the program the launcher's credentials. */
-export const CREDENTIAL_PLACEHOLDERS: readonly Placeholder[] = ['socks.username', 'socks.password', 'socks.url'];
+export const CREDENTIAL_PLACEHOLDERS: readonly Placeholder[] = ['socks.username', 'socks.password', 'socks.userinfo', 'socks.url'];
 
 const PLACEHOLDER = /\{([a-z.]+)\}/g;
 
@@ -56,6 +61,8 @@ export function renderTemplate(template: string, endpoint: SocksEndpoint, auth: 
     // Empty when there is nothing to send: Tor counts empty credentials as none (FACTS §3).
     'socks.username': auth.kind === 'userpass' ? auth.username : '',
     'socks.password': auth.kind === 'userpass' ? auth.password : '',
+    // `user:password@`, percent-encoded for a URL (Go's url.Parse refuses a raw `<`), or nothing.
+    'socks.userinfo': auth.kind === 'userpass' ? `${encodeURIComponent(auth.username)}:${encodeURIComponent(auth.password)}@` : '',
     'socks.url': socksUrl(endpoint, auth),
   };
   return template.replace(PLACEHOLDER, (whole, name: string) => values[name as Placeholder] ?? whole);

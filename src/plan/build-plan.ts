@@ -192,7 +192,7 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
           : auth.kind === 'per-process'
             ? { auth: 'per-process', description: 'torsocks sends torsocks-<pid>:<time> / 0, computed in each process' }
             : auth.kind === 'application'
-              ? { auth: 'application', description: "the application's own settings decide (Tails ships none)" }
+              ? { auth: 'application', description: "the application's own settings decide its credentials, not tails-launch" }
               : { auth: 'none' },
     },
     torSees: torSees(profile.listener, profile.isolation, auth, profile.backend),

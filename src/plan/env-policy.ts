@@ -24,6 +24,10 @@ const SCRUBBED: RegExp[] = [
   /^LD_/,
   // glibc loads iconv modules (code) from GCONV_PATH.
   /^GCONV_PATH$/,
+  // Tails' own download code (Tails::Download::HTTPS, the IUK download) turns
+  // its proxy OFF when either is set: a direct connection.
+  /^DISABLE_PROXY$/,
+  /^HARNESS_ACTIVE$/,
 ];
 
 /** Profiles may not set these either: they belong to the backend, or would defeat the wrapper. */
@@ -57,14 +61,16 @@ export interface EnvironmentChanges {
 export function buildEnvironment(
   inherited: Readonly<Record<string, string | undefined>>,
   backendSet: Readonly<Record<string, string>>,
-  profileEnv: { set: Readonly<Record<string, string>>; unset: readonly string[] },
+  profileEnv: { set: Readonly<Record<string, string>>; unset: readonly string[]; keep?: readonly string[] | null },
 ): { env: Record<string, string>; changes: EnvironmentChanges } {
   const unset = new Set(profileEnv.unset);
+  // An allow-list (env.keep): every other inherited variable is removed.
+  const keep = profileEnv.keep ? new Set(profileEnv.keep) : null;
   const env: Record<string, string> = {};
   const removed: string[] = [];
   for (const [name, value] of Object.entries(inherited)) {
     if (value === undefined) continue;
-    if (isScrubbed(name) || unset.has(name)) removed.push(name);
+    if (isScrubbed(name) || unset.has(name) || (keep !== null && !keep.has(name))) removed.push(name);
     else env[name] = value;
   }
   const set = { ...profileEnv.set, ...backendSet };

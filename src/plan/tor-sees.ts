@@ -32,7 +32,7 @@ export function torSees(listener: { name: string; address: string; port: number 
       : auth.kind === 'per-process'
         ? { kind: 'per-process', description: 'torsocks-<pid>:<time> / 0, made in each process' }
         : auth.kind === 'application'
-          ? { kind: 'application', description: "whatever the application's own settings hold (Tails ships none): not tails-launch's to choose" }
+          ? { kind: 'application', description: "whatever the application itself sends: its own settings decide, not tails-launch" }
           : { kind: 'none' };
   return {
     listener: listener.name,

@@ -16,7 +16,8 @@ export function lintProfile(profile: ProfileFile): SchemaIssue[] {
     }
   }
   for (const name of Object.keys(profile.proxy?.env ?? {})) {
-    if (isReservedForProfiles(name)) {
+    // Tor Browser is told its SocksPort by these two (Tails' /usr/bin/tor-browser sets them).
+    if (isReservedForProfiles(name) && name !== 'TOR_SOCKS_HOST' && name !== 'TOR_SOCKS_PORT') {
       issues.push(issue(['proxy', 'env', name], 'may not be set: own-setting programs are told their listener by their own settings, never by proxy or wrapper variables'));
     }
   }

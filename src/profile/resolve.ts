@@ -39,7 +39,7 @@ export interface ResolvedProfile {
   acknowledge: string[];
   /** backend own-setting: how the application is told its listener (templates, see backends/own-setting.ts). */
   proxy: { args: string[]; env: Record<string, string> };
-  env: { set: Record<string, string>; unset: string[] };
+  env: { set: Record<string, string>; unset: string[]; keep: string[] | null };
   waitForTor: number;
   placement: { netns: string | null; user: string | null };
   /**
@@ -59,9 +59,9 @@ const SCALAR_FIELDS = ['description', 'command', 'args', 'listener', 'isolation'
 
 interface Merged {
   values: Partial<ProfileFile>;
-  env: { set: Record<string, string>; unset: Set<string> };
+  env: { set: Record<string, string>; unset: Set<string>; keep: string[] | null };
   /** Which file set each field: errors point there. */
-  origin: Partial<Record<Field | `env.set.${string}` | `env.unset.${string}`, string>>;
+  origin: Partial<Record<Field | 'env.keep' | `env.set.${string}` | `env.unset.${string}`, string>>;
   sources: string[];
   /** The layer (index into the layers) of each file in `sources`. */
   layerOf: Map<string, number>;
@@ -123,7 +123,7 @@ async function mergeChain(layers: Layer[], name: string, cache: ParsedCache, sta
   }
   const merged: Merged = {
     values: {},
-    env: { set: {}, unset: new Set() },
+    env: { set: {}, unset: new Set(), keep: null },
     origin: {},
     sources: chain.map((c) => c.file).reverse(),
     layerOf: new Map(chain.map((c) => [c.file, c.layer])),
@@ -135,6 +135,10 @@ async function mergeChain(layers: Layer[], name: string, cache: ParsedCache, sta
         (merged.values as Record<string, unknown>)[field] = data[field];
         merged.origin[field] = file;
       }
+    }
+    if (data.env?.keep !== undefined) {
+      merged.env.keep = data.env.keep;
+      merged.origin['env.keep'] = file;
     }
     // A child's unset removes what a parent set, and a child's set undoes a parent's unset.
     for (const variable of data.env?.unset ?? []) {
@@ -319,7 +323,7 @@ export async function resolveProfile(
     backend: values.backend!,
     acknowledge: values.acknowledge ?? [],
     proxy: { args: values.proxy?.args ?? [], env: values.proxy?.env ?? {} },
-    env: { set: env.set, unset: [...env.unset].sort() },
+    env: { set: env.set, unset: [...env.unset].sort(), keep: env.keep },
     waitForTor: values.wait_for_tor ?? 0,
     placement: { netns: values.netns ?? null, user: values.user ?? null },
     fieldSources: fieldSources(layers, merged),

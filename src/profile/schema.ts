@@ -160,6 +160,12 @@ export const profileFileSchema = z.strictObject({
         ),
       ),
       unset: z.optional(z.array(envName)),
+      /**
+       * An allow-list: only these inherited variables reach the application
+       * (plus what the profile and the backend set), as Tails' run-with-env
+       * does for Tor Browser. A child profile's list replaces its parent's.
+       */
+      keep: z.optional(z.array(envName)),
     }),
   ),
   /** Seconds to wait for Tor's SocksPort before giving up (default 0: check once). */

@@ -276,9 +276,11 @@ describe('the user layer cannot weaken a system profile (the shipped layer is th
     expect(weakened.exitCode).toBe(65);
     expect(weakened.stderr).toMatch(/tails-security-check\.yml:\d+: listener: may not change the listener of the system profile/);
     expect(net.records()).toEqual([]);
-    const control = await net.launch(['tails-security-check'], { env: userLayer({ 'profiles/tails-security-check.yml': `extends: tails-security-check\n${probe()}` }) });
+    // The control: the security check connects to its listener itself (own-setting; its stand-in, told 9062 by "its own settings").
+    const standin = `command: ${join(ROOT, 'test/fixtures/standins/own-setting.py')}\nenv:\n  set:\n    STANDIN_TARGET: '${net.worldV4}:80'\n    STANDIN_OWN_SETTINGS: socks5 127.0.0.1 9062\n`;
+    const control = await net.launch(['tails-security-check'], { env: userLayer({ 'profiles/tails-security-check.yml': `extends: tails-security-check\n${standin}` }) });
     expect(control.stdout).toBe('reply: HTTP/1.1 200 OK');
-    expect((await net.waitForRecords(1))[0]).toMatchObject({ serverPort: 9062, auth: 'userpass' });
+    expect((await net.waitForRecords(1))[0]).toMatchObject({ serverPort: 9062, auth: 'none' });
     expect(net.trapped()).toBe(0);
   });
 

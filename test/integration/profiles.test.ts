@@ -18,11 +18,20 @@ interface ProfileFields {
   command?: string;
   args?: string[];
   listener?: string;
-  isolation?: 'app' | 'launch' | 'process' | 'none';
-  backend?: 'torsocks' | 'env';
+  isolation?: 'app' | 'launch' | 'process' | 'none' | 'application';
+  backend?: 'torsocks' | 'env' | 'own-setting';
   netns?: string;
   user?: string;
+  env?: { set?: Record<string, string>; unset?: string[]; keep?: string[] };
 }
+
+/**
+ * The stand-in for an own-setting program (test/fixtures/standins/own-setting.py):
+ * it connects to its SOCKS proxy itself, from the proxy arguments the profile
+ * hands it, or else from "its own settings" (STANDIN_OWN_SETTINGS, as Tails'
+ * prefs: the listener's port, no credentials), and fetches STANDIN_TARGET.
+ */
+const STANDIN = join(ROOT, 'test/fixtures/standins/own-setting.py');
 
 /** The shipped profiles, by name, as parsed YAML. */
 const SHIPPED: Map<string, ProfileFields> = new Map(
@@ -59,7 +68,11 @@ function configFor(name: string, servers: Map<string, Socks5Server>): string {
   const profiles: Record<string, string> = {};
   for (const [other, fields] of SHIPPED) {
     const copy: ProfileFields = { ...fields };
-    if (other === name) {
+    if (other === name && resolveFields(name).backend === 'own-setting') {
+      const port = servers.get(resolveFields(name).listener)!.port;
+      copy.command = STANDIN;
+      copy.env = { ...copy.env, set: { ...copy.env?.set, STANDIN_TARGET: 'example.test:80', STANDIN_OWN_SETTINGS: `socks5 127.0.0.1 ${port}` } };
+    } else if (other === name) {
       copy.command = CURL;
       delete copy.args;
     }
@@ -154,8 +167,15 @@ describe.each([...SHIPPED.keys()].filter(hasPlacement))('placed profile %s', (na
   });
 });
 
-describe.each([...SHIPPED.keys()].filter((n) => !hasPlacement(n)))('profile %s', (name) => {
-  const { listener, backend } = resolveFields(name);
+/** What `explain --json` says Tor will see from a launch with DIR. */
+async function torSeesOf(dir: string, name: string): Promise<{ port: number; credentials: { kind: string; username?: string; password?: string } }> {
+  const result = await runLauncher(['--config-dir', dir, 'explain', '--json', name], { env: env() });
+  expect(result.exitCode).toBe(0);
+  return (JSON.parse(result.stdout) as { torSees: { port: number; credentials: { kind: string } } }).torSees;
+}
+
+describe.each([...SHIPPED.keys()].filter((n) => !hasPlacement(n) && resolveFields(n).backend !== 'own-setting'))('profile %s', (name) => {
+  const { listener, backend } = resolveFields(name) as { listener: string; backend: 'torsocks' | 'env' };
 
   it(`fetches through its listener '${listener}' with ${resolveFields(name).isolation} credentials over ${backend}`, async () => {
     const dir = configFor(name, servers);
@@ -170,6 +190,37 @@ describe.each([...SHIPPED.keys()].filter((n) => !hasPlacement(n)))('profile %s',
     expectRequests(records, backend);
     expectAuth(records, name);
     for (const [other, server] of servers) if (other !== listener) expect(server.records, `listener ${other}`).toEqual([]);
+    // What Tor saw is what explain says (a per-launch key is a sample there: the same shape).
+    const sees = await torSeesOf(dir, name);
+    if (sees.credentials.kind === 'userpass') {
+      expect(records[0]!.username).toBe(sees.credentials.username);
+      if (resolveFields(name).isolation === 'app') expect(records[0]!.password).toBe(sees.credentials.password);
+    } else if (sees.credentials.kind === 'none') expect(records[0]!.auth).toBe('none');
+  });
+});
+
+describe.each([...SHIPPED.keys()].filter((n) => !hasPlacement(n) && resolveFields(n).backend === 'own-setting'))('own-setting profile %s', (name) => {
+  const { listener, isolation } = resolveFields(name);
+
+  it(`its stand-in connects to '${listener}' itself, and Tor sees exactly what explain says (${isolation})`, async () => {
+    const dir = configFor(name, servers);
+    configDirs.push(dir);
+    const result = await runLauncher(['--config-dir', dir, name], { env: env() });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('reply: HTTP/1.1 200 OK');
+    expect(result.exitCode).toBe(0);
+    const records = await servers.get(listener)!.waitForRecords(1);
+    expect(records.map((r) => ({ command: r.command, host: r.host, port: r.port }))).toEqual([{ command: 'connect', host: 'example.test', port: 80 }]);
+    for (const [other, server] of servers) if (other !== listener) expect(server.records, `listener ${other}`).toEqual([]);
+    const sees = await torSeesOf(dir, name);
+    expect(records[0]!.serverPort).toBe(servers.get(listener)!.port);
+    if (sees.credentials.kind === 'userpass') {
+      expect(records[0]).toMatchObject({ auth: 'userpass', username: sees.credentials.username, password: sees.credentials.password });
+    } else {
+      // "Its own settings decide": the stand-in's, like Tails' prefs, hold none.
+      expect(sees.credentials.kind).toBe('application');
+      expect(records[0]!.auth).toBe('none');
+    }
   });
 });
 
@@ -193,10 +244,10 @@ describe('the Tails stream isolation mapping, from the shipped configuration', (
     expect(plan.listener.port).toBe(9062);
   });
 
-  it('tails-iuk-get-target-file uses 9063 without SOCKS authentication', async () => {
+  it('tails-iuk-get-target-file uses 9063, with the credentials of its own settings (none in Tails)', async () => {
     const plan = await explainShipped('tails-iuk-get-target-file');
     expect(plan.listener.port).toBe(9063);
-    expect(plan.isolation.mode).toBe('none');
+    expect(plan.isolation.mode).toBe('application');
   });
 
   it('tor-browser uses 9050 in network namespace tbb', async () => {

@@ -101,15 +101,16 @@ describe('the issue\'s reproductions are refused: one line naming file, field an
     const line = new RegExp(
       `^tails-launch: invalid configuration: ${escape(u.file('profiles/tails-security-check.yml'))}:4: listener: ` +
         `may not change the listener of the system profile 'tails-security-check' \\(listener tails, from ${escape(join(SHIPPED_PROFILES, 'tails-security-check.yml'))}\\) to upgrader: ` +
-        `remove the line, or ask the administrator \\(and 1 more: run 'tails-launch validate'\\)$`,
+        `remove the line, or ask the administrator$`,
     );
     expectRefused(await inNamespace(['explain', 'tails-security-check'], u.env), line);
     expectRefused(await inNamespace(['tails-security-check'], u.env), line);
     expect(existsSync(m.path)).toBe(false);
-    // validate lists both fields, each with its system value.
+    // validate says the same. (isolation none is not coarser than the system's
+    // "application": the security check's own settings send no credentials either.)
     const validate = await inNamespace(['validate'], u.env);
     expect(validate.exitCode).toBe(65);
-    expect(validate.stderr).toContain(`tails-security-check.yml:5: isolation: may not weaken the system profile 'tails-security-check' (isolation app, from ${join(SHIPPED_PROFILES, 'tails-security-check.yml')}) to none`);
+    expect(validate.stderr).toContain(`tails-security-check.yml:4: listener: may not change the listener of the system profile 'tails-security-check'`);
 
     // The control: the same file without the two lines starts (tor answers on 9062).
     write(u.file('profiles/tails-security-check.yml'), `extends: tails-security-check\n${m.yaml}`);
@@ -133,7 +134,7 @@ describe('the issue\'s reproductions are refused: one line naming file, field an
     const list = await inNamespace(['list'], u.env);
     expect(list.exitCode).toBe(65);
     expect(list.stdout).toMatch(/^ssh\s+INVALID\s+.*backend: may not weaken/m);
-    expect(list.stdout).toMatch(/^pidgin\s+default 127\.0\.0\.1:9050\s+app\s+torsocks/m);
+    expect(list.stdout).toMatch(/^pidgin\s+default 127\.0\.0\.1:9050\s+application\s+own-setting/m);
 
     write(u.file('profiles/ssh.yml'), `extends: ssh\n${m.yaml}`);
     const control = await inNamespace(['ssh'], u.env);
@@ -179,32 +180,33 @@ describe('the issue\'s reproductions are refused: one line naming file, field an
 });
 
 describe('what the user layer may change', () => {
-  it('description, command, args, env and a finer isolation (app -> launch): launches, and explain says which layer set what', async () => {
+  it('description, command, args, env and a finer isolation (launch -> process): launches, and explain says which layer set what', async () => {
     const m = marker();
-    const u = user({ 'profiles/tails-security-check.yml': `extends: tails-security-check\ndescription: my check\n${m.yaml}env:\n  set: { FOO: bar }\nisolation: launch\n` });
-    const mine = u.file('profiles/tails-security-check.yml');
-    const plan = JSON.parse((await inNamespace(['explain', '--json', 'tails-security-check'], u.env)).stdout);
-    expect(plan.isolation.mode).toBe('launch');
-    expect(plan.profile.description).toBe('my check');
+    const u = user({ 'profiles/ssh.yml': `extends: ssh\ndescription: my ssh\n${m.yaml}env:\n  set: { FOO: bar }\nisolation: process\n` });
+    const mine = u.file('profiles/ssh.yml');
+    const defaults = join(SHIPPED_PROFILES, 'default.yml');
+    const plan = JSON.parse((await inNamespace(['explain', '--json', 'ssh'], u.env)).stdout);
+    expect(plan.isolation.mode).toBe('process');
+    expect(plan.profile.description).toBe('my ssh');
     expect(plan.profile.fieldSources).toEqual({
       description: { layer: 'user', file: mine },
       command: { layer: 'user', file: mine },
       args: { layer: 'user', file: mine },
-      listener: { layer: 'shipped', file: join(SHIPPED_PROFILES, 'tails-security-check.yml') },
+      listener: { layer: 'shipped', file: defaults },
       isolation: { layer: 'user', file: mine },
-      backend: { layer: 'shipped', file: join(SHIPPED_PROFILES, 'tails-security-check.yml') },
+      backend: { layer: 'shipped', file: defaults },
       'env.set.FOO': { layer: 'user', file: mine },
     });
-    expect(plan.listener).toMatchObject({ name: 'tails', port: 9062, source: SHIPPED_LISTENERS, layer: 'shipped' });
+    expect(plan.listener).toMatchObject({ name: 'default', port: 9050, source: SHIPPED_LISTENERS, layer: 'shipped' });
 
-    const text = (await inNamespace(['explain', 'tails-security-check'], u.env)).stdout;
+    const text = (await inNamespace(['explain', 'ssh'], u.env)).stdout;
     expect(text).toContain(`set by      description  user     ${mine}\n`);
-    expect(text).toContain(`            listener     shipped  ${join(SHIPPED_PROFILES, 'tails-security-check.yml')}\n`);
+    expect(text).toContain(`            listener     shipped  ${defaults}\n`);
     expect(text).toContain(`            isolation    user     ${mine}\n`);
     expect(text).toContain(`            env.set.FOO  user     ${mine}\n`);
     expect(text).toContain(`  from      ${SHIPPED_LISTENERS} (shipped)\n`);
 
-    const result = await inNamespace(['tails-security-check'], u.env);
+    const result = await inNamespace(['ssh'], u.env);
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
     expect(readFileSync(m.path, 'utf8')).toBe('started bar\n');
@@ -267,8 +269,8 @@ describe('validate FILE applies every rule a launch applies', () => {
     const u = user({ 'profiles/ssh.yml': 'extends: ssh\nbackend: env\n' });
     const env = cleanEnv(u.env);
     expectRefused(await runLauncher(['validate', u.file('profiles/ssh.yml')], { env }), /ssh\.yml:2: backend: may not weaken the system profile 'ssh' \(backend torsocks/);
-    const draft = write(join(tempDir('draft'), 'tails-security-check.yml'), 'extends: tails-security-check\nisolation: none\n');
-    expectRefused(await runLauncher(['validate', draft], { env }), /tails-security-check\.yml:2: isolation: may not weaken the system profile 'tails-security-check' \(isolation app/);
+    const draft = write(join(tempDir('draft'), 'electrum.yml'), 'extends: electrum\nisolation: none\n');
+    expectRefused(await runLauncher(['validate', draft], { env }), /electrum\.yml:2: isolation: may not weaken the system profile 'electrum' \(isolation app/);
     // With --config-dir there is one layer: nothing to compare.
     const dir = tempDir('config');
     write(join(dir, 'listeners.yml'), readFileSync(SHIPPED_LISTENERS, 'utf8'));

@@ -52,7 +52,7 @@ describe('configuration layers', () => {
     const profile = await resolveIn([shipped, user], 'pidgin');
     expect(profile.command).toBe('/usr/bin/pidgin');
     expect(profile.isolation).toBe('app');
-    expect(profile.env).toEqual({ set: { B: '2', C: '3' }, unset: ['A'] });
+    expect(profile.env).toEqual({ set: { B: '2', C: '3' }, unset: ['A'], keep: null });
     expect(profile.sources).toHaveLength(3);
   });
 

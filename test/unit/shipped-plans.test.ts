@@ -59,28 +59,31 @@ describe('shipped profiles', () => {
     expect(plan.checks.find((c) => c.kind === 'socks5')).toMatchObject({ address: '127.0.0.1', port });
   });
 
-  it('the IUK download goes to 9063 without isolation flags or SOCKS auth, as its own user', async () => {
+  it('the IUK download goes to 9063 without isolation flags; its own LWP settings decide (no credentials), as its own user', async () => {
     const plan = await planOf('tails-iuk-get-target-file');
     expect(plan.listener.flags).toEqual(['NoIsolateDestAddr', 'NoIsolateDestPort', 'NoIsolateClientProtocol']);
-    expect(plan.isolation).toEqual({ mode: 'none', socks: { auth: 'none' } });
-    expect(plan.env.set).not.toHaveProperty('TORSOCKS_USERNAME');
-    expect(plan.env.set.TORSOCKS_ISOLATE_PID).toBe('0');
+    expect(plan.backend).toBe('own-setting');
+    expect(plan.torSees).toMatchObject({ listener: 'upgrader', port: 9063, credentials: { kind: 'application' } });
+    expect(plan.env.set).toEqual({});
     expect(plan.placement.user).toBe('tails-iuk-get-target-file');
     expect(plan.checks[0]).toMatchObject({ kind: 'placement', user: 'tails-iuk-get-target-file' });
   });
 
-  it('Tor Browser: 10.200.1.1:9050 reached as 127.0.0.1:9050 in netns tbb, env backend, no credentials of ours', async () => {
-    const plan = await planOf('tor-browser');
+  it('Tor Browser: 10.200.1.1:9050 reached as 127.0.0.1:9050 in netns tbb; told by TOR_SOCKS_*, isolating per site itself; an allow-listed environment', async () => {
+    const plan = await planOf('tor-browser', [], null, { http_proxy: 'http://10.0.0.1:3128', SOME_VARIABLE: 'x', DISPLAY: ':0', LANG: 'C.UTF-8' });
     expect(plan.listener).toMatchObject({ address: '10.200.1.1', port: 9050, netns: 'tbb', connect: { address: '127.0.0.1', port: 9050 } });
     expect(plan.listener.flags).toEqual(['IsolateSOCKSAuth', 'KeepAliveIsolateSOCKSAuth', 'ExtendedErrors']);
-    expect(plan.backend).toBe('env');
-    expect(plan.isolation.socks).toEqual({ auth: 'none' });
+    expect(plan.backend).toBe('own-setting');
+    expect(plan.torSees).toMatchObject({ address: '10.200.1.1', port: 9050, credentials: { kind: 'application' } });
     expect(plan.placement).toEqual({ netns: 'tbb', user: 'amnesia' });
-    expect(plan.exec.argv).toEqual(['/usr/local/lib/tor-browser/firefox.real']);
-    expect(plan.env.set).toMatchObject({
+    expect(plan.exec.argv).toEqual(['/usr/bin/tor-browser']);
+    expect(plan.env.set).toEqual({
       TOR_SKIP_LAUNCH: '1', TOR_SOCKS_HOST: '127.0.0.1', TOR_SOCKS_PORT: '9050', TOR_CONTROL_HOST: '127.0.0.1', TOR_CONTROL_PORT: '951',
-      TOR_NO_DISPLAY_NETWORK_SETTINGS: 'yes', ALL_PROXY: 'socks5h://127.0.0.1:9050',
+      TOR_CONTROL_PASSWD: 'passwd', TOR_NO_DISPLAY_NETWORK_SETTINGS: 'yes', MOZ_ENABLE_WAYLAND: '1', PATH: '/usr/local/bin:/usr/bin:/bin',
     });
+    // userenv.py's allow-list: DISPLAY and LANG pass, anything else (HOME included) does not; no proxy variable at all.
+    expect(plan.env.removed).toEqual(expect.arrayContaining(['HOME', 'SOME_VARIABLE', 'http_proxy']));
+    expect(plan.env.removed).not.toContain('DISPLAY');
   });
 
   it('curl: env backend, a per-launch <torS0X>0 group in a socks5h URL, no torsocks', async () => {
@@ -92,19 +95,49 @@ describe('shipped profiles', () => {
     expect(plan.checks.map((c) => c.kind)).toEqual(['application', 'socks5']);
   });
 
-  it('pidgin: torsocks, one app group, --identity makes another, GNOME session id emptied', async () => {
-    const plan = await planOf('pidgin', [], 'alice@example.org');
-    // torsocks' library preloaded by the launcher itself, at its fixed path; the inspected program exec'd directly.
-    expect(plan.exec).toMatchObject({ file: '/usr/bin/pidgin', argv: ['/usr/bin/pidgin'], preload: '/usr/lib/x86_64-linux-gnu/torsocks/libtorsocks.so' });
-    expect(plan.env.set.LD_PRELOAD).toBe('/usr/lib/x86_64-linux-gnu/torsocks/libtorsocks.so');
-    expect(plan.env.set).toMatchObject({
-      TORSOCKS_TOR_ADDRESS: '127.0.0.1', TORSOCKS_TOR_PORT: '9050', TORSOCKS_ISOLATE_PID: '0',
-      TORSOCKS_USERNAME: '<torS0X>0', TORSOCKS_PASSWORD: 'tails-launch/app/pidgin/identity/alice@example.org',
-      GNOME_DESKTOP_SESSION_ID: '',
-    });
-    expect(plan.env.set.TORSOCKS_CONF_FILE).toMatch(/torsocks\.conf$/);
-    expect((await planOf('pidgin')).env.set.TORSOCKS_PASSWORD).toBe('tails-launch/app/pidgin');
+  it('pidgin: own-setting; its prefs decide the credentials (Tails: none), --identity refused; GNOME session id emptied', async () => {
+    const plan = await planOf('pidgin');
+    expect(plan.backend).toBe('own-setting');
+    expect(plan.exec).toMatchObject({ file: '/usr/bin/pidgin', argv: ['/usr/bin/pidgin'], preload: null });
+    expect(plan.env.set).toEqual({ GNOME_DESKTOP_SESSION_ID: '' });
+    expect(plan.torSees).toMatchObject({ listener: 'default', port: 9050, credentials: { kind: 'application' }, carriedBy: 'the application, from its own settings' });
+    await expect(planOf('pidgin', [], 'alice@example.org')).rejects.toThrow(/--identity cannot be honoured/);
   });
+
+  it('electrum: own-setting, handed its listener and the app group by --proxy; --identity reaches Tor', async () => {
+    const plan = await planOf('electrum', [], 'alice');
+    expect(plan.exec.argv).toEqual(['/usr/bin/electrum', '--proxy', 'socks5:127.0.0.1:9050:<torS0X>0:tails-launch/app/electrum/identity/alice']);
+    expect(plan.torSees.credentials).toEqual({ kind: 'userpass', username: '<torS0X>0', password: 'tails-launch/app/electrum/identity/alice', perLaunch: false });
+  });
+
+  it('htpdate: own-setting on 9062, its Go client handed the group in the --proxy URL (percent-encoded), as user htp', async () => {
+    const plan = await planOf('htpdate');
+    expect(plan.exec.argv).toEqual(['/usr/local/sbin/htpdate', '--proxy', '%3CtorS0X%3E0:tails-launch%2Fapp%2Fhtpdate@127.0.0.1:9062']);
+    expect(plan.torSees).toMatchObject({ port: 9062, credentials: { kind: 'userpass', password: 'tails-launch/app/htpdate' } });
+    expect(plan.placement.user).toBe('htp');
+  });
+
+  it('ssh: told ProxyCommand=none, so torsocks carries it with the group', async () => {
+    const plan = await planOf('ssh', ['host.example']);
+    expect(plan.exec.argv).toEqual(['/usr/bin/ssh', '-o', 'ProxyCommand=none', 'host.example']);
+    expect(plan.backend).toBe('torsocks');
+    expect(plan.torSees.credentials).toMatchObject({ kind: 'userpass', perLaunch: true });
+  });
+
+  it('wget: the real binary Tails diverts to /usr/lib/wget/wget, with --passive-ftp; git: its ssh told ProxyCommand=none', async () => {
+    expect((await planOf('wget', ['https://example.org/'])).exec.argv).toEqual(['/usr/lib/wget/wget', '--passive-ftp', 'https://example.org/']);
+    expect((await planOf('git')).env.set.GIT_SSH_COMMAND).toBe('ssh -o ProxyCommand=none');
+  });
+
+  it.each(['pidgin', 'thunderbird', 'onionshare', 'whisperback', 'tails-security-check', 'tails-upgrade-frontend', 'tails-iuk-get-target-file', 'tor-browser'])(
+    '%s: its own settings decide what Tor sees, and explain says so',
+    async (name) => {
+      const plan = await planOf(name);
+      expect(plan.backend).toBe('own-setting');
+      expect(plan.isolation.mode).toBe('application');
+      expect(plan.torSees.credentials.kind).toBe('application');
+    },
+  );
 
   it.each(['wget', 'git', 'totem', 'whois'])('%s isolates per process like Tails\' torsocks --isolate', async (name) => {
     const plan = await planOf(name);
@@ -120,12 +153,16 @@ describe('shipped profiles', () => {
     expect(plan.isolation.mode).toBe('launch');
   });
 
-  it.each(NAMES)('%s: never sets or keeps a proxy variable under torsocks, always removes inherited ones', async (name) => {
+  it.each(NAMES)('%s: never sets or keeps a proxy variable under torsocks or own-setting, always removes inherited ones', async (name) => {
     const plan = await planOf(name, [], null, { http_proxy: 'http://10.0.0.1:3128', TORSOCKS_TOR_PORT: '1' });
     if (plan.backend === 'torsocks') {
       expect(plan.env.removed).toContain('http_proxy');
       expect(Object.keys(plan.env.set).filter((n) => /_proxy$/i.test(n))).toEqual([]);
       expect(plan.env.set.TORSOCKS_TOR_PORT).toBe(String(plan.listener.connect.port));
+    } else if (plan.backend === 'own-setting') {
+      // Told by their own settings and the proxy arguments: no proxy variable at all.
+      expect(plan.env.removed).toContain('http_proxy');
+      expect(Object.keys(plan.env.set).filter((n) => /_proxy$/i.test(n) || n.startsWith('TORSOCKS_') || n === 'LD_PRELOAD')).toEqual([]);
     } else {
       // Replaced, not kept: the env backend points it at Tor.
       expect(plan.env.set.http_proxy).toBe(plan.env.set.ALL_PROXY);

@@ -36,7 +36,7 @@ async function planOf(name: string, args: string[] = [], identity: string | null
 describe('shipped profiles', () => {
   it('are exactly the set the design names', () => {
     expect(NAMES).toEqual([
-      'curl', 'default', 'electrum', 'git', 'htpdate', 'onionshare', 'pidgin', 'ssh', 'tails-iuk-get-target-file',
+      'curl', 'default', 'dirmngr', 'electrum', 'git', 'htpdate', 'onionshare', 'pidgin', 'printing', 'ssh', 'tails-iuk-get-target-file',
       'tails-security-check', 'tails-upgrade-frontend', 'thunderbird', 'tor-browser', 'totem', 'wget', 'whisperback', 'whois',
     ]);
   });
@@ -129,7 +129,7 @@ describe('shipped profiles', () => {
     expect((await planOf('git')).env.set.GIT_SSH_COMMAND).toBe('ssh -o ProxyCommand=none');
   });
 
-  it.each(['pidgin', 'thunderbird', 'onionshare', 'whisperback', 'tails-security-check', 'tails-upgrade-frontend', 'tails-iuk-get-target-file', 'tor-browser'])(
+  it.each(['pidgin', 'thunderbird', 'onionshare', 'whisperback', 'tails-security-check', 'tails-upgrade-frontend', 'tails-iuk-get-target-file', 'tor-browser', 'dirmngr'])(
     '%s: its own settings decide what Tor sees, and explain says so',
     async (name) => {
       const plan = await planOf(name);

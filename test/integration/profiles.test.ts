@@ -149,7 +149,7 @@ describe('the shipped configuration', () => {
     expect(SHIPPED_LISTENERS.browser?.netns).toBe('tbb');
     expect(SHIPPED.size).toBeGreaterThanOrEqual(17);
     expect([...SHIPPED.keys()].filter(hasPlacement)).toEqual(
-      expect.arrayContaining(['htpdate', 'tails-iuk-get-target-file', 'tor-browser']),
+      expect.arrayContaining(['tails-iuk-get-target-file', 'tails-upgrade-frontend', 'tor-browser']),
     );
   });
 });

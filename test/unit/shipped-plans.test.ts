@@ -110,11 +110,12 @@ describe('shipped profiles', () => {
     expect(plan.torSees.credentials).toEqual({ kind: 'userpass', username: '<torS0X>0', password: 'tails-launch/app/electrum/identity/alice', perLaunch: false });
   });
 
-  it('htpdate: own-setting on 9062, its Go client handed the group in the --proxy URL (percent-encoded), as user htp', async () => {
+  it('htpdate: own-setting on 9062, its Go client handed the group in the --proxy URL (percent-encoded); it lowers itself to user htp', async () => {
     const plan = await planOf('htpdate');
-    expect(plan.exec.argv).toEqual(['/usr/local/sbin/htpdate', '--proxy', '%3CtorS0X%3E0:tails-launch%2Fapp%2Fhtpdate@127.0.0.1:9062']);
+    expect(plan.exec.argv).toEqual(['/usr/local/sbin/htpdate', '--proxy', '%3CtorS0X%3E0:tails-launch%2Fapp%2Fhtpdate@127.0.0.1:9062', '--user', 'htp']);
     expect(plan.torSees).toMatchObject({ port: 9062, credentials: { kind: 'userpass', password: 'tails-launch/app/htpdate' } });
-    expect(plan.placement.user).toBe('htp');
+    // Started as root by systemd, it lowers only its effective user itself: no placement.
+    expect(plan.placement).toEqual({ netns: null, user: null });
   });
 
   it('ssh: told ProxyCommand=none, so torsocks carries it with the group', async () => {

@@ -27,7 +27,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { ControlConnection, parseBootstrapPhase, ReplyParser, type Reply } from '../../src/tor/control-port';
+import { ControlConnection, parseArguments, parseBootstrapPhase, ReplyParser, type Reply } from '../../src/tor/control-port';
 
 /** The only non-loopback address the exit accepts and listens on (the caller's port-less interface). */
 export const TARGET_ADDRESS = '10.99.0.1';
@@ -46,9 +46,22 @@ export interface PrivateTorNetwork {
   cookieFile: string;
   /** Milliseconds from the first tor's start to the client's 100 % bootstrap (the client starts once the relays settle). */
   bootstrapMs: number;
+  /** The client tor's PID (its /proc/PID/net/tcp is the namespace's socket table). */
+  clientPid: number;
   /** SIGTERM to every tor, by PID, then waits for each to exit. */
   stop(): Promise<void>;
 }
+
+export interface PrivateTorOptions {
+  /**
+   * The client's SocksPort lines, as torrc lines. By default one, Tails'
+   * 127.0.0.1:9050 with IsolateDestAddr IsolateDestPort.
+   */
+  socksPorts?: readonly string[];
+}
+
+/** The client's default SocksPort. */
+const DEFAULT_SOCKS_PORTS = ['SocksPort 127.0.0.1:9050 IsolateDestAddr IsolateDestPort'];
 
 interface Node {
   name: string;
@@ -107,7 +120,7 @@ async function listFingerprint(ns: string, node: Node): Promise<string> {
   return fp;
 }
 
-function torrc(node: Node, common: string[], exitFingerprint: string): string {
+function torrc(node: Node, common: string[], exitFingerprint: string, socksPorts: readonly string[]): string {
   const lines = [
     `DataDirectory ${join(node.dir, 'data')}`,
     `PidFile ${join(node.dir, 'pid')}`,
@@ -117,7 +130,7 @@ function torrc(node: Node, common: string[], exitFingerprint: string): string {
   ];
   if (node.role === 'client') {
     lines.push(
-      'SocksPort 127.0.0.1:9050 IsolateDestAddr IsolateDestPort',
+      ...socksPorts,
       `ControlPort unix:${join(node.dir, 'control', 'sock')}`,
       'CookieAuthentication 1',
       `CookieAuthFile ${join(node.dir, 'control', 'cookie')}`,
@@ -210,7 +223,13 @@ function tail(file: string, lines = 25): string {
  * once the client reports 100 % bootstrapped (or throws after DEADLINE_MS
  * with the tail of every tor's log, having stopped them all).
  */
-export async function startPrivateTorNetwork(ns: string, dir: string, deadlineMs = 60_000): Promise<PrivateTorNetwork> {
+export async function startPrivateTorNetwork(
+  ns: string,
+  dir: string,
+  deadlineMs = 60_000,
+  options: PrivateTorOptions = {},
+): Promise<PrivateTorNetwork> {
+  const socksPorts = options.socksPorts ?? DEFAULT_SOCKS_PORTS;
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'empty'), '');
   // Exits resolve names only through 127.0.0.1 (nothing answers there): no DNS leaves.
@@ -268,7 +287,7 @@ export async function startPrivateTorNetwork(ns: string, dir: string, deadlineMs
 
   const started = Date.now();
   const startTor = (node: Node) => {
-    writeFileSync(join(node.dir, 'torrc'), torrc(node, common, exitFingerprint));
+    writeFileSync(join(node.dir, 'torrc'), torrc(node, common, exitFingerprint, socksPorts));
     // `ip netns exec` execs tor: this PID is tor's. TZ=UTC: log times compare with the consensus'.
     node.process = execa('ip', ['netns', 'exec', ns, 'tor', '-f', join(node.dir, 'torrc')], { reject: false, stdio: 'ignore', env: { TZ: 'UTC' } });
   };
@@ -311,7 +330,7 @@ export async function startPrivateTorNetwork(ns: string, dir: string, deadlineMs
           await control.authenticate({ kind: 'cookie', file: cookieFile });
           const phase = parseBootstrapPhase((await control.getInfo(['status/bootstrap-phase'])).get('status/bootstrap-phase') ?? '');
           last = phase ? `bootstrap ${phase.progress}% (${phase.tag}: ${phase.summary})` : 'unreadable bootstrap phase';
-          if (phase?.progress === 100) return { controlSocket, cookieFile, bootstrapMs: Date.now() - started, stop };
+          if (phase?.progress === 100) return { controlSocket, cookieFile, bootstrapMs: Date.now() - started, clientPid: client.process.pid!, stop };
         } finally {
           control.close();
         }
@@ -342,16 +361,70 @@ export interface StreamRecord {
   succeededAt: number | null;
   closedAt: number | null;
   statuses: string[];
+  /**
+   * The SOCKS credentials tor itself recorded for the stream (the event's
+   * SOCKS_USERNAME/SOCKS_PASSWORD, which tor 0.4.9 adds to every STREAM
+   * event of a SOCKS stream that authenticated; null: none sent).
+   */
+  socksUsername: string | null;
+  socksPassword: string | null;
+  /** The listener's session group (SESSION_GROUP: each SocksPort has its own) and ISO_FIELDS (its isolation flags, as tor applies them). */
+  sessionGroup: string | null;
+  isoFields: string[];
+  /**
+   * The port of the SocksPort the client socket was connected to, read from
+   * the namespace's socket table (the kernel's, not tor's nor the client's
+   * word) when the NEW event arrives; null without a table or if not found.
+   */
+  listenerPort: number | null;
+}
+
+export interface CircuitRecord {
+  id: string;
+  status: string;
+  /** The relays, as tor names them: $FINGERPRINT~nickname, first hop first. */
+  path: string[];
+  purpose: string | null;
+}
+
+export interface StreamWatcherOptions {
+  /**
+   * A /proc/PID/net/tcp of a process in the network's namespace (e.g. the
+   * client tor's: `/proc/${network.clientPid}/net/tcp`): the kernel's table
+   * of that namespace's TCP sockets, which gives each stream's listenerPort.
+   */
+  tcpTable?: string;
+}
+
+/** "0100007F:1BBE" (a /proc/net/tcp address) as "127.0.0.1:7102". */
+function procAddress(hex: string): string {
+  const [ip, port] = hex.split(':') as [string, string];
+  // IPv4 addresses are written as one 32-bit number in host (little-endian) order.
+  const bytes = [0, 2, 4, 6].map((i) => parseInt(ip.slice(i, i + 2), 16)).reverse();
+  return `${bytes.join('.')}:${parseInt(port, 16)}`;
+}
+
+/** The remote end of the TCP socket whose local end is LOCAL ("ADDR:PORT"), from a /proc/net/tcp table. */
+export function peerOf(table: string, local: string): string | null {
+  for (const line of table.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length > 3 && procAddress(fields[1]!) === local) return procAddress(fields[2]!);
+  }
+  return null;
 }
 
 /** A control connection subscribed to STREAM and CIRC events. */
 export class StreamWatcher {
   readonly streams = new Map<string, StreamRecord>();
+  readonly circuits = new Map<string, CircuitRecord>();
   readonly events: string[] = [];
   private readonly parser = new ReplyParser();
   private waiting: Array<(reply: Reply) => void> = [];
 
-  private constructor(private readonly socket: Socket) {
+  private constructor(
+    private readonly socket: Socket,
+    private readonly options: StreamWatcherOptions,
+  ) {
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => {
       for (const reply of this.parser.push(chunk)) {
@@ -361,13 +434,13 @@ export class StreamWatcher {
     });
   }
 
-  static async open(controlSocket: string, cookieFile: string): Promise<StreamWatcher> {
+  static async open(controlSocket: string, cookieFile: string, options: StreamWatcherOptions = {}): Promise<StreamWatcher> {
     const socket = connect({ path: controlSocket });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
-    const watcher = new StreamWatcher(socket);
+    const watcher = new StreamWatcher(socket, options);
     for (const command of [`AUTHENTICATE ${readFileSync(cookieFile).toString('hex')}`, 'SETEVENTS STREAM CIRC']) {
       const reply = await watcher.send(command);
       if (reply.status !== 250) throw new Error(`${command.split(' ')[0]}: ${reply.status} ${reply.lines.map((l) => l.text).join(' ')}`);
@@ -388,18 +461,56 @@ export class StreamWatcher {
 
   private onEvent(text: string): void {
     const index = this.events.push(text) - 1;
+    // CIRC <id> <status> [<path>] [KEY=VALUE...]
+    const circ = /^CIRC (\S+) (\S+)(?: (\$[^ =]+))?(.*)$/.exec(text);
+    if (circ) {
+      const [, id, status, path, rest] = circ as unknown as [string, string, string, string | undefined, string];
+      const known = this.circuits.get(id);
+      this.circuits.set(id, {
+        id,
+        status,
+        path: path ? path.split(',') : (known?.path ?? []),
+        purpose: parseArguments(rest).get('PURPOSE') ?? known?.purpose ?? null,
+      });
+      return;
+    }
     // STREAM <id> <status> <circuit> <target> [KEY=VALUE...]
     const m = /^STREAM (\S+) (\S+) (\S+) (\S+)(.*)$/.exec(text);
     if (!m) return;
     const [, id, status, circuit, target, rest] = m as unknown as [string, string, string, string, string, string];
     let record = this.streams.get(id);
     if (!record) {
-      record = { id, target, sourceAddr: null, circuit: null, succeededAt: null, closedAt: null, statuses: [] };
+      record = {
+        id,
+        target,
+        sourceAddr: null,
+        circuit: null,
+        succeededAt: null,
+        closedAt: null,
+        statuses: [],
+        socksUsername: null,
+        socksPassword: null,
+        sessionGroup: null,
+        isoFields: [],
+        listenerPort: null,
+      };
       this.streams.set(id, record);
     }
     record.statuses.push(status);
-    const source = /\bSOURCE_ADDR=(\S+)/.exec(rest);
-    if (source) record.sourceAddr = source[1]!;
+    const fields = parseArguments(rest);
+    const source = fields.get('SOURCE_ADDR');
+    if (source) {
+      record.sourceAddr = source;
+      // The client socket is still open at NEW (tor has its request, no reply yet): its peer is the listener.
+      if (this.options.tcpTable && record.listenerPort === null) {
+        const peer = peerOf(readFileSync(this.options.tcpTable, 'utf8'), source);
+        if (peer) record.listenerPort = Number(peer.split(':').pop());
+      }
+    }
+    record.socksUsername = fields.get('SOCKS_USERNAME') ?? record.socksUsername;
+    record.socksPassword = fields.get('SOCKS_PASSWORD') ?? record.socksPassword;
+    record.sessionGroup = fields.get('SESSION_GROUP') ?? record.sessionGroup;
+    if (fields.has('ISO_FIELDS')) record.isoFields = fields.get('ISO_FIELDS')!.split(',');
     if (status === 'SUCCEEDED') {
       record.circuit = circuit;
       record.succeededAt = index;
@@ -410,6 +521,24 @@ export class StreamWatcher {
   /** The stream whose client socket had local port PORT. */
   bySourcePort(port: number): StreamRecord | undefined {
     return [...this.streams.values()].find((s) => s.sourceAddr?.endsWith(`:${port}`));
+  }
+
+  /**
+   * Circuit ID's relays: from its CIRC events, else (a circuit built before
+   * this watcher subscribed) from GETINFO circuit-status.
+   */
+  async circuitPath(id: string): Promise<string[]> {
+    const known = this.circuits.get(id);
+    if (known && known.path.length > 0) return known.path;
+    const reply = await this.send('GETINFO circuit-status');
+    const data = reply.lines.find((l) => l.text.startsWith('circuit-status='));
+    // A data block (several circuits) or a one-line value after the "=".
+    const text = data?.data ?? data?.text.slice('circuit-status='.length) ?? '';
+    for (const line of text.split('\n')) {
+      const [circuit, , path] = line.split(' ');
+      if (circuit === id && path?.startsWith('$')) return path.split(',');
+    }
+    return [];
   }
 
   close(): void {

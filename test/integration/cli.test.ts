@@ -11,7 +11,7 @@ import { startHttpServer } from '../support/socks5-server';
 
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
 const SHIPPED_NAMES = [
-  'curl', 'default', 'electrum', 'git', 'htpdate', 'onionshare', 'pidgin', 'ssh', 'tails-iuk-get-target-file',
+  'curl', 'default', 'dirmngr', 'electrum', 'git', 'htpdate', 'onionshare', 'pidgin', 'printing', 'ssh', 'tails-iuk-get-target-file',
   'tails-security-check', 'tails-upgrade-frontend', 'thunderbird', 'tor-browser', 'totem', 'wget', 'whisperback', 'whois',
 ];
 
@@ -272,7 +272,7 @@ describe('list', () => {
     const lines = result.stdout.split('\n');
     expect(lines[0]).toMatch(/^PROFILE\s+LISTENER\s+ISOLATION\s+BACKEND\s+DESCRIPTION$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(SHIPPED_NAMES);
-    expect(lines.find((l) => l.startsWith('tor-browser '))).toMatch(/browser 10\.200\.1\.1:9050\s+none\s+env\s+Tor Browser/);
+    expect(lines.find((l) => l.startsWith("tor-browser "))).toMatch(/browser 10\.200\.1\.1:9050\s+application\s+own-setting\s+Tor Browser/);
   });
 
   it('--json prints an array of every profile', async () => {

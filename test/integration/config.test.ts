@@ -50,19 +50,18 @@ async function explainJson(args: string[], env: Record<string, string>, cwd?: st
 describe('layers', () => {
   it('a user profile extending its own name sits on top of the shipped one', async () => {
     const { user, env } = fakeHome();
-    const mine = write(join(user, 'profiles', 'pidgin.yml'), 'extends: pidgin\nisolation: launch\n');
-    const plan = await explainJson(['pidgin'], env);
-    expect(plan.profile.sources).toEqual([mine, join(SHIPPED_PROFILES, 'pidgin.yml'), join(SHIPPED_PROFILES, 'default.yml')]);
-    expect(plan.isolation.mode).toBe('launch');
-    // The program is the last word whether a wrapper is exec'd before it or its library preloaded.
-    expect(plan.exec.argv.at(-1)).toBe('/usr/bin/pidgin');
+    const mine = write(join(user, 'profiles', 'ssh.yml'), 'extends: ssh\nisolation: process\n');
+    const plan = await explainJson(['ssh'], env);
+    expect(plan.profile.sources).toEqual([mine, join(SHIPPED_PROFILES, 'ssh.yml'), join(SHIPPED_PROFILES, 'default.yml')]);
+    expect(plan.isolation.mode).toBe('process');
+    expect(plan.exec.argv[0]).toBe('/usr/bin/ssh');
   });
 
-  it('without a user layer, the shipped pidgin profile is used as is', async () => {
+  it('without a user layer, the shipped ssh profile is used as is', async () => {
     const { env } = fakeHome();
-    const plan = await explainJson(['pidgin'], env);
-    expect(plan.profile.sources).toEqual([join(SHIPPED_PROFILES, 'pidgin.yml'), join(SHIPPED_PROFILES, 'default.yml')]);
-    expect(plan.isolation.mode).toBe('app');
+    const plan = await explainJson(['ssh'], env);
+    expect(plan.profile.sources).toEqual([join(SHIPPED_PROFILES, 'ssh.yml'), join(SHIPPED_PROFILES, 'default.yml')]);
+    expect(plan.isolation.mode).toBe('launch');
   });
 
   it("a user listeners.yml adds a listener next to the shipped ones (redefining one is refused: user-layer.test.ts)", async () => {
@@ -77,12 +76,12 @@ describe('layers', () => {
 
   it('a relative XDG_CONFIG_HOME is ignored: $HOME/.config is used', async () => {
     const { home } = fakeHome();
-    const fromHome = write(join(home, '.config', 'tails-launch', 'profiles', 'pidgin.yml'), 'extends: pidgin\nisolation: launch\n');
-    write(join(home, 'xdg', 'tails-launch', 'profiles', 'pidgin.yml'), 'extends: pidgin\nisolation: none\n');
+    const fromHome = write(join(home, '.config', 'tails-launch', 'profiles', 'ssh.yml'), 'extends: ssh\nisolation: process\n');
+    write(join(home, 'xdg', 'tails-launch', 'profiles', 'ssh.yml'), 'extends: ssh\nisolation: none\n');
     // Relative to the cwd, `xdg` would name the second file: it must not be used.
-    const plan = await explainJson(['pidgin'], { HOME: home, XDG_CONFIG_HOME: 'xdg' }, home);
+    const plan = await explainJson(['ssh'], { HOME: home, XDG_CONFIG_HOME: 'xdg' }, home);
     expect(plan.profile.sources[0]).toBe(fromHome);
-    expect(plan.isolation.mode).toBe('launch');
+    expect(plan.isolation.mode).toBe('process');
   });
 
   it('--config-dir ignores the user layer (and the shipped one)', async () => {

@@ -208,7 +208,7 @@ describe.skipIf(!IS_ROOT)('the Debian package (dpkg-buildpackage, dpkg -i, the i
     ];
     expect(expected.filter((p) => !paths.has(p))).toEqual([]);
     expect(contents.find((c) => c.path === INSTALLED)?.mode).toBe('-rwxr-xr-x');
-    expect(SHIPPED_PROFILES).toHaveLength(17);
+    expect(SHIPPED_PROFILES).toHaveLength(19);
 
     // Exactly one native binary: the glibc build for this architecture.
     const natives = contents.filter((c) => c.path.endsWith('.node')).map((c) => c.path);
@@ -275,8 +275,8 @@ describe.skipIf(!IS_ROOT)('the Debian package (dpkg-buildpackage, dpkg -i, the i
     for (const p of profiles) for (const s of p.sources) expect(s.startsWith(`${SHAREDIR}/profiles/`), s).toBe(true);
   });
 
-  it('the installed launcher: explain pidgin --json', async () => {
-    const r = await installed(['explain', 'pidgin', '--json']);
+  it('the installed launcher: explain ssh --json', async () => {
+    const r = await installed(['explain', 'ssh', '--json']);
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     const plan = JSON.parse(r.stdout) as {
@@ -285,8 +285,8 @@ describe.skipIf(!IS_ROOT)('the Debian package (dpkg-buildpackage, dpkg -i, the i
       exec: { method: { method: string; via?: string } };
       env: { set: Record<string, string> };
     };
-    expect(plan.profile.name).toBe('pidgin');
-    expect(plan.profile.sources).toEqual([`${SHAREDIR}/profiles/pidgin.yml`, `${SHAREDIR}/profiles/default.yml`]);
+    expect(plan.profile.name).toBe('ssh');
+    expect(plan.profile.sources).toEqual([`${SHAREDIR}/profiles/ssh.yml`, `${SHAREDIR}/profiles/default.yml`]);
     expect(plan.listener).toMatchObject({ name: 'default', source: `${SHAREDIR}/listeners.yml`, address: '127.0.0.1', port: 9050 });
     // koffi loads from /usr/lib/tails-launch/node_modules: execve, not the spawn fallback.
     expect(plan.exec.method).toEqual({ method: 'execve', via: 'koffi' });

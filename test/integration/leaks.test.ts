@@ -156,7 +156,8 @@ describe("4. a proxy-aware program's own configuration cannot send it direct", (
     const extra = prepare(home);
     const result = await net.launch(['--config-dir', config, 'curl', '-s', '--max-time', '5', http()], { env: cleanEnv({ HOME: home, ...extra }) });
     expect(result.stdout).toBe(BODY);
-    expect(await net.waitForRecords(1)).toHaveLength(1);
+    // Through "Tor" (a retry under load may make it two CONNECTs, never a direct one).
+    expect((await net.waitForRecords(1)).length).toBeGreaterThanOrEqual(1);
     expect(net.trapped()).toBe(0);
   });
 

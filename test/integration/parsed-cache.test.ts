@@ -86,11 +86,11 @@ describe('the launch cache of validated configuration', () => {
     const home = tempDir('home');
     const runtime = runtimeDir();
     const env = cleanEnv({ HOME: home, XDG_CONFIG_HOME: join(home, 'xdg'), XDG_RUNTIME_DIR: runtime });
-    const explainPidgin = async () => JSON.parse((await runLauncher(['explain', '--json', 'pidgin'], { env })).stdout);
-    expect((await explainPidgin()).isolation.mode).toBe('app');
+    const explainSsh = async () => JSON.parse((await runLauncher(['explain', '--json', 'ssh'], { env })).stdout);
+    expect((await explainSsh()).isolation.mode).toBe('launch');
     mkdirSync(join(home, 'xdg/tails-launch/profiles'), { recursive: true });
-    writeFileSync(join(home, 'xdg/tails-launch/profiles/pidgin.yml'), 'extends: pidgin\nisolation: launch\n');
-    expect((await explainPidgin()).isolation.mode).toBe('launch');
+    writeFileSync(join(home, 'xdg/tails-launch/profiles/ssh.yml'), 'extends: ssh\nisolation: process\n');
+    expect((await explainSsh()).isolation.mode).toBe('process');
   });
 
   it('never caches an error: a fixed file launches', async () => {

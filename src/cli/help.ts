@@ -9,7 +9,7 @@ export const HELP = `Usage: tails-launch [OPTIONS] PROFILE [--] [ARGS...]
                     [--control-cookie FILE] [--control-password-file FILE]
 
 Runs an application through Tor with the SOCKS listener, isolation group and
-wrapper of its profile, after checking that Tor answers. tails-launch then
+backend of its profile, after checking that Tor answers. tails-launch then
 replaces itself with the application; it never starts one outside Tor.
 
 Options (before PROFILE, on either side of 'run', anywhere before '--' for

@@ -325,9 +325,9 @@ describe.skipIf(!isRoot)("the shipped profiles on a private Tor network with Tai
     expect(a.circuit).not.toBe(b.circuit);
   }, 60_000);
 
-  it('electrum --identity alice and --identity bob: the credentials explain states for each, two circuits', async () => {
-    const [alice, bob] = await Promise.all([explain(['--identity', 'alice', 'electrum']), explain(['--identity', 'bob', 'electrum'])]);
-    const [a, b] = await pair(['--identity', 'alice', 'electrum'], ['--identity', 'bob', 'electrum']);
+  it('electrum --identity alice@example.org and bob@example.org: the credentials explain states for each, two circuits', async () => {
+    const [alice, bob] = await Promise.all([explain(['--identity', 'alice@example.org', 'electrum']), explain(['--identity', 'bob@example.org', 'electrum'])]);
+    const [a, b] = await pair(['--identity', 'alice@example.org', 'electrum'], ['--identity', 'bob@example.org', 'electrum']);
     expectOpenTogether(a, b);
     expectTorSaw(a, alice.torSees, 'electrum');
     expectTorSaw(b, bob.torSees, 'electrum');

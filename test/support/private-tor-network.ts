@@ -58,6 +58,10 @@ export interface PrivateTorOptions {
    * 127.0.0.1:9050 with IsolateDestAddr IsolateDestPort.
    */
   socksPorts?: readonly string[];
+  /** Called with a short description of the current step whenever it changes (a demo's progress line). */
+  onProgress?: (step: string) => void;
+  /** Aborting it while the network starts stops every tor started so far, then rejects (a demo's Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /** The client's default SocksPort. */
@@ -311,7 +315,9 @@ export async function startPrivateTorNetwork(
   const cookieFile = join(client.dir, 'control', 'cookie');
   const deadline = started + deadlineMs;
   let last = 'no consensus with every relay yet';
+  let reported = '';
   for (;;) {
+    if (last !== reported) options.onProgress?.((reported = last));
     const dead = nodes.find((n) => n.process && n.process.exitCode !== null);
     if (dead) last = `${dead.name} exited (${dead.process!.exitCode})`;
     else if (!client.process) {
@@ -337,6 +343,10 @@ export async function startPrivateTorNetwork(
       } catch (error) {
         last = String(error);
       }
+    }
+    if (options.signal?.aborted) {
+      await stop();
+      throw new Error('the private Tor network was stopped while it started');
     }
     if (dead || Date.now() > deadline) {
       await stop();

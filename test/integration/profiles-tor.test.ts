@@ -84,6 +84,14 @@ const CASES = [
   { name: 'thunderbird', backend: 'own-setting', mode: 'application', port: 9050 },
   { name: 'tails-security-check', backend: 'own-setting', mode: 'application', port: 9062 },
   { name: 'whisperback', backend: 'own-setting', mode: 'application', port: 9062 },
+  // The rest of the shipped profiles that launch here (the placed ones are refused: 77).
+  { name: 'default', backend: 'torsocks', mode: 'launch', port: 9050 },
+  { name: 'totem', backend: 'torsocks', mode: 'process', port: 9050 },
+  { name: 'whois', backend: 'torsocks', mode: 'process', port: 9050 },
+  { name: 'printing', backend: 'torsocks', mode: 'process', port: 9050 },
+  { name: 'dirmngr', backend: 'own-setting', mode: 'application', port: 9050 },
+  { name: 'onionshare', backend: 'own-setting', mode: 'application', port: 9050 },
+  { name: 'htpdate', backend: 'own-setting', mode: 'app', port: 9062 },
 ] as const;
 
 /** git runs two curls at once in one launch: under isolation process each process is its own group. */

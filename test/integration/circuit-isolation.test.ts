@@ -17,7 +17,7 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNamespace, deleteNamespace } from '../support/isolated-tor';
 import { cleanEnv, LAUNCHER } from '../support/launcher';
-import { startPrivateTorNetwork, StreamWatcher, TARGET_ADDRESS, type PrivateTorNetwork, type StreamRecord } from '../support/private-tor-network';
+import { startPrivateTorNetwork, StreamWatcher, waitForFirstStream, TARGET_ADDRESS, type PrivateTorNetwork, type StreamRecord } from '../support/private-tor-network';
 
 const NS = `tl-circ-${process.pid}`;
 const URL = `http://${TARGET_ADDRESS}:8080/`;
@@ -115,14 +115,10 @@ describe.skipIf(!isRoot)('circuit isolation through a private network of real to
 
     network = await startPrivateTorNetwork(NS, join(work, 'tor'));
     watcher = await StreamWatcher.open(network.controlSocket, network.cookieFile);
-    // Warm-up: bootstrapped is not yet "the exit carries streams"; retry until one does.
-    const deadline = Date.now() + 60_000;
-    for (;;) {
+    await waitForFirstStream(async () => {
       const r = await launch(['launch', '--', '-s', '--max-time', '10', URL], 20_000);
-      if (r.exitCode === 0 && r.stdout === 'ok') break;
-      if (Date.now() > deadline) throw new Error(`no stream through the private network: ${r.exitCode} ${r.stderr}\n${watcher.events.slice(-20).join('\n')}`);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+      return { ok: r.exitCode === 0 && r.stdout === 'ok', detail: `${r.exitCode} ${r.stderr}` };
+    }, watcher);
     console.log(`private Tor network: bootstrapped in ${(network.bootstrapMs / 1000).toFixed(1)} s, first stream after ${((Date.now() - suiteStart) / 1000).toFixed(1)} s of setup`);
   }, 150_000);
 

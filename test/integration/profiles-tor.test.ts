@@ -34,7 +34,7 @@ import YAML from 'yaml';
 import { CURL, LAUNCH_KEY, USERNAME } from '../support/expected';
 import { createNamespace, deleteNamespace, TAILS_SOCKS_PORTS } from '../support/isolated-tor';
 import { cleanEnv, LAUNCHER, ROOT, SHIPPED_PROFILES } from '../support/launcher';
-import { startPrivateTorNetwork, StreamWatcher, TARGET_ADDRESS, type PrivateTorNetwork, type StreamRecord } from '../support/private-tor-network';
+import { startPrivateTorNetwork, StreamWatcher, waitForFirstStream, TARGET_ADDRESS, type PrivateTorNetwork, type StreamRecord } from '../support/private-tor-network';
 
 const NS = `tl-ptor-${process.pid}`;
 const TARGET = `${TARGET_ADDRESS}:8080`;
@@ -269,14 +269,10 @@ describe.skipIf(!isRoot)("the shipped profiles on a private Tor network with Tai
 
     network = await startPrivateTorNetwork(NS, join(work, 'tor'), 60_000, { socksPorts: Object.values(TAILS_SOCKS_PORTS) });
     watcher = await StreamWatcher.open(network.controlSocket, network.cookieFile, { tcpTable: `/proc/${network.clientPid}/net/tcp` });
-    // Warm-up: bootstrapped is not yet "the exit carries streams"; retry until one does.
-    const deadline = Date.now() + 60_000;
-    for (;;) {
+    await waitForFirstStream(async () => {
       const r = await launch(['ssh', '-s', '--max-time', '10', URL], 20_000);
-      if (r.exitCode === 0 && r.stdout === 'ok') break;
-      if (Date.now() > deadline) throw new Error(`no stream through the private network: ${r.exitCode} ${r.stderr}\n${watcher.events.slice(-20).join('\n')}`);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+      return { ok: r.exitCode === 0 && r.stdout === 'ok', detail: `${r.exitCode} ${r.stderr}` };
+    }, watcher);
     console.log(`private Tor network: bootstrapped in ${(network.bootstrapMs / 1000).toFixed(1)} s, first stream after ${((Date.now() - suiteStart) / 1000).toFixed(1)} s of setup`);
   }, 150_000);
 

@@ -555,3 +555,18 @@ export class StreamWatcher {
     this.socket.destroy();
   }
 }
+
+/**
+ * Bootstrapped is not yet "the exit carries streams": retries ONCE (one
+ * launch through the network, true when it got its answer) every 0.5 s until
+ * it succeeds, or throws after DEADLINE_MS with WATCHER's last events.
+ */
+export async function waitForFirstStream(once: () => Promise<{ ok: boolean; detail: string }>, watcher: StreamWatcher, deadlineMs = 60_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const r = await once();
+    if (r.ok) return;
+    if (Date.now() > deadline) throw new Error(`no stream through the private network: ${r.detail}\n${watcher.events.slice(-20).join('\n')}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}

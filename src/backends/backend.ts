@@ -53,5 +53,10 @@ export interface Backend {
   preloads: boolean;
   /** Why this backend cannot honour MODE, or null when it can. */
   cannotIsolate(mode: IsolationMode): string | null;
+  /**
+   * Weaknesses a profile must acknowledge (its `acknowledge` list) before it
+   * may use this backend, each with the one-line reason given when it does not.
+   */
+  mustAcknowledge: { name: string; reason: string }[];
   step(endpoint: SocksEndpoint, auth: SocksAuth): BackendStep;
 }

@@ -18,6 +18,7 @@ export function socksUrl(endpoint: SocksEndpoint, auth: SocksAuth): string {
 
 export const envBackend: Backend = {
   name: 'env',
+  mustAcknowledge: [],
   preloads: false,
   cannotIsolate: (mode) =>
     mode === 'application'

@@ -70,6 +70,7 @@ export function renderTemplate(template: string, endpoint: SocksEndpoint, auth: 
 
 export const ownSettingBackend: Backend = {
   name: 'own-setting',
+  mustAcknowledge: [],
   preloads: false,
   cannotIsolate: (mode) =>
     mode === 'process'

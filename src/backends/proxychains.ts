@@ -46,6 +46,13 @@ export function proxychainsConfig(endpoint: SocksEndpoint, auth: SocksAuth, mask
 
 export const proxychainsBackend: Backend = {
   name: 'proxychains',
+  // Its weaknesses are known, not prevented: a profile says it accepts them.
+  mustAcknowledge: [
+    {
+      name: 'udp-leak',
+      reason: 'backend proxychains lets UDP out of Tor and cannot catch static or Go binaries: add `acknowledge: [udp-leak]` to use it knowingly, or use backend torsocks',
+    },
+  ],
   preloads: true,
   cannotIsolate: (mode) =>
     mode === 'application'

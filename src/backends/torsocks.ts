@@ -11,6 +11,7 @@ export const TORSOCKS_CONF_FILE = fileURLToPath(new URL('./torsocks.conf', impor
 
 export const torsocksBackend: Backend = {
   name: 'torsocks',
+  mustAcknowledge: [],
   preloads: true,
   cannotIsolate: (mode) =>
     mode === 'application'

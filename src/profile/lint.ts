@@ -30,8 +30,5 @@ export function lintProfile(profile: ProfileFile): SchemaIssue[] {
   if (command !== undefined && command.includes('/') && !command.startsWith('/')) {
     issues.push(issue(['command'], 'must be an absolute path or a plain name looked up on PATH'));
   }
-  if (profile.backend === 'env' && profile.isolation === 'process') {
-    issues.push(issue(['isolation'], '"process" needs backend torsocks: environment variables are inherited by child processes'));
-  }
   return issues;
 }

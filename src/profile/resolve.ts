@@ -9,8 +9,8 @@ import { adminAllows, findWeakenings, layerListenerProblems, weakeningMessage } 
 import { join } from 'node:path';
 import { BACKENDS } from '../backends';
 import { CREDENTIAL_PLACEHOLDERS, placeholdersIn } from '../backends/own-setting';
-import { EXIT } from '../cli/exit-codes';
-import { LaunchError } from '../cli/launch-error';
+import { EXIT } from '../errors/exit-codes';
+import { LaunchError } from '../errors/launch-error';
 
 export interface ResolvedListener {
   name: string;
@@ -262,11 +262,10 @@ export async function resolveProfile(
   if (values.listener !== undefined && !sourcedListener) {
     await fail('listener', `no listener named '${values.listener}' (defined: ${[...listeners.keys()].join(', ')})`);
   }
-  if (values.backend === 'proxychains' && !values.acknowledge?.includes('udp-leak')) {
-    await fail(
-      'backend',
-      'backend proxychains lets UDP out of Tor and cannot catch static or Go binaries: add `acknowledge: [udp-leak]` to use it knowingly, or use backend torsocks',
-    );
+  // Each backend says which of its weaknesses a profile must acknowledge.
+  const acknowledged: readonly string[] = values.acknowledge ?? [];
+  for (const need of values.backend ? BACKENDS[values.backend].mustAcknowledge : []) {
+    if (!acknowledged.includes(need.name)) await fail('backend', need.reason);
   }
   if (values.backend && values.isolation) {
     const reason = BACKENDS[values.backend].cannotIsolate(values.isolation);

@@ -20,7 +20,7 @@ export type IsolationMode = (typeof ISOLATION_MODES)[number];
  *  - own-setting: programs that connect to their listener THEMSELVES, from
  *    their own settings, handed to them per launch through `proxy`.
  */
-export const BACKENDS = ['torsocks', 'env', 'proxychains', 'own-setting'] as const;
+export const BACKEND_NAMES = ['torsocks', 'env', 'proxychains', 'own-setting'] as const;
 
 /**
  * Known weaknesses a profile must acknowledge before it may use them:
@@ -28,7 +28,7 @@ export const BACKENDS = ['torsocks', 'env', 'proxychains', 'own-setting'] as con
  * static or Go binaries.
  */
 export const ACKNOWLEDGEMENTS = ['udp-leak'] as const;
-export type BackendName = (typeof BACKENDS)[number];
+export type BackendName = (typeof BACKEND_NAMES)[number];
 
 /**
  * SocksPort flags as tor(1) spells them. Isolation flags take a `No` prefix;
@@ -130,7 +130,7 @@ export const profileFileSchema = z.strictObject({
   args: z.optional(z.array(execString)),
   listener: z.optional(name),
   isolation: z.optional(z.enum(ISOLATION_MODES)),
-  backend: z.optional(z.enum(BACKENDS)),
+  backend: z.optional(z.enum(BACKEND_NAMES)),
   /** Weaknesses of the backend this profile accepts knowingly (proxychains: `udp-leak`). */
   acknowledge: z.optional(z.array(z.enum(ACKNOWLEDGEMENTS))),
   /**

@@ -44,6 +44,8 @@ describe('proxychains backend', () => {
     expect(step.files[0]!.display).not.toContain('tails-launch/app/x');
     expect(step.notes.join(' ')).toMatch(/UDP/);
     expect(proxychainsBackend.preloads).toBe(true);
+    // The backend states the weakness a profile must acknowledge; resolution only asks.
+    expect(proxychainsBackend.mustAcknowledge.map((a) => a.name)).toEqual(['udp-leak']);
     expect(proxychainsBackend.cannotIsolate('process')).toMatch(/needs backend torsocks/);
     expect(proxychainsBackend.cannotIsolate('launch')).toBeNull();
   });

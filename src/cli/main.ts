@@ -1,9 +1,9 @@
 // tails-launch: argv -> profiles -> resolve -> plan -> preflight -> exec.
 import { captureCallerState } from '../exec/caller-state';
 import { run } from './commands/run';
-import { EXIT } from './exit-codes';
+import { EXIT } from '../errors/exit-codes';
 import { HELP } from './help';
-import { LaunchError } from './launch-error';
+import { LaunchError } from '../errors/launch-error';
 import { writeAll, writeError, writeRaw } from './output';
 import { parseArgs } from './parse-args';
 

@@ -1,8 +1,8 @@
 // The command line, parsed without side effects. Options come BEFORE the
 // profile name: everything after it belongs to the application, so that
 // `tails-launch curl --version` asks curl for its version.
-import { EXIT } from './exit-codes';
-import { LaunchError } from './launch-error';
+import { EXIT } from '../errors/exit-codes';
+import { LaunchError } from '../errors/launch-error';
 import { IDENTITY_PATTERN, RESERVED_NAMES } from '../profile/names';
 
 export interface GlobalOptions {

@@ -1,8 +1,8 @@
 import { closeSync, existsSync, readdirSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as KoffiModule from 'koffi';
-import { EXIT } from '../cli/exit-codes';
-import { LaunchError } from '../cli/launch-error';
+import { EXIT } from '../errors/exit-codes';
+import { LaunchError } from '../errors/launch-error';
 import type { CallerState } from './caller-state';
 import type { ExecMethod, ExecRequest } from './types';
 

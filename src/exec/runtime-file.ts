@@ -7,8 +7,8 @@
 // isolation key that only reaches the local Tor.
 import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT } from '../cli/exit-codes';
-import { LaunchError } from '../cli/launch-error';
+import { EXIT } from '../errors/exit-codes';
+import { LaunchError } from '../errors/launch-error';
 
 /** Owned by us and by nobody else writable: else another user could change what the application reads. */
 function assertPrivateDirectory(dir: string, uid: number): void {

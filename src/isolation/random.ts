@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { EXIT } from '../cli/exit-codes';
-import { LaunchError } from '../cli/launch-error';
+import { EXIT } from '../errors/exit-codes';
+import { LaunchError } from '../errors/launch-error';
 
 /** Linux's /dev/urandom: character device, major 1 (mem), minor 9. */
 const URANDOM_MAJOR = 1;

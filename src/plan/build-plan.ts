@@ -2,8 +2,8 @@
 // outside world (environment, cwd, randomness, the executable lookup, the
 // exec method) is an argument, so every shipped profile's plan is unit-tested.
 import { BACKENDS } from '../backends';
-import { EXIT } from '../cli/exit-codes';
-import { LaunchError } from '../cli/launch-error';
+import { EXIT } from '../errors/exit-codes';
+import { LaunchError } from '../errors/launch-error';
 import type { ExecMethod } from '../exec/types';
 import { socksAuth } from '../isolation/credentials';
 import type { ExecutableLookup } from '../preflight/find-executable';

@@ -1,8 +1,8 @@
 // Carries out the plan's checks, cheapest first, before anything is exec'd.
 // Any failure is a LaunchError: the application does not start.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EXIT, type ExitCode } from '../cli/exit-codes';
-import { LaunchError } from '../cli/launch-error';
+import { EXIT, type ExitCode } from '../errors/exit-codes';
+import { LaunchError } from '../errors/launch-error';
 import type { Check, Plan, Socks5Check } from '../plan/types';
 import { socks5Handshake, type HandshakeRequest } from '../tor/socks5-handshake';
 import { closeSync, statSync, writeSync } from 'node:fs';

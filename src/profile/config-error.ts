@@ -1,6 +1,6 @@
-import { EXIT } from '../cli/exit-codes';
-import { LaunchError } from '../cli/launch-error';
-import { escapeControl } from '../cli/output';
+import { EXIT } from '../errors/exit-codes';
+import { LaunchError } from '../errors/launch-error';
+import { escapeControl } from '../errors/escape-control';
 
 /** One thing wrong in one configuration file. */
 export interface ConfigProblem {

@@ -9,7 +9,7 @@
 // printed on stdout (`list`'s table, `torrc --check`), and an echoed value
 // must be cut short where it is quoted: an error must never copy megabytes
 // of a file into a message, even one that is cut again later.
-import { escapeControl } from '../cli/output';
+import { escapeControl } from '../errors/escape-control';
 
 /** An echoed key or value longer than this is cut (the message says how long it was). */
 export const MAX_ECHO = 80;

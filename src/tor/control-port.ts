@@ -81,7 +81,7 @@ export class ControlError extends Error {
  * QuotedString becomes a real newline) then stays on its one line and
  * cannot forge other lines or drive the terminal. Backslashes are left
  * alone, so that escaping twice changes nothing. The same set and form as
- * escapeControl in src/cli/output.ts, which guards stderr: doctor writes to
+ * escapeControl in src/errors/escape-control.ts, which guards stderr: doctor writes to
  * stdout, and this module stays free of the CLI.
  */
 export function escapeControlText(text: string): string {

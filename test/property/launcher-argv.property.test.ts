@@ -17,7 +17,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LaunchError } from '../../src/cli/launch-error';
+import { LaunchError } from '../../src/errors/launch-error';
 import { oneLine } from '../../src/cli/output';
 import { parseArgs, type Command } from '../../src/cli/parse-args';
 import { argvOf, argvWord } from '../support/argv-words';

@@ -6,7 +6,7 @@
 // test/property/launcher-argv.property.test.ts.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LaunchError } from '../../src/cli/launch-error';
+import { LaunchError } from '../../src/errors/launch-error';
 import { oneLine } from '../../src/cli/output';
 import { parseArgs, type Command } from '../../src/cli/parse-args';
 import { IDENTITY_PATTERN, RESERVED_NAMES } from '../../src/profile/names';

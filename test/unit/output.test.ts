@@ -2,7 +2,8 @@
 // profile name, an argument, a file name), it prints as one line without
 // terminal escapes, escaped visibly rather than dropped.
 import { describe, expect, it } from 'vitest';
-import { escapeControl, oneLine } from '../../src/cli/output';
+import { oneLine } from '../../src/cli/output';
+import { escapeControl } from '../../src/errors/escape-control';
 
 describe('escapeControl', () => {
   it('escapes newlines, carriage returns, tabs and ESC visibly', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/cli/parse-args';
-import { LaunchError } from '../../src/cli/launch-error';
+import { LaunchError } from '../../src/errors/launch-error';
 
 function usageError(words: string[]): string {
   try {

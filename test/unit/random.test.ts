@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LaunchError } from '../../src/cli/launch-error';
+import { LaunchError } from '../../src/errors/launch-error';
 import { deviceNumbers, randomHex, randomSourceProblem, readRandomBytes } from '../../src/isolation/random';
 
 const root = mkdtempSync(join(tmpdir(), 'tails-launch-random-'));

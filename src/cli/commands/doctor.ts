@@ -27,7 +27,7 @@ import {
 } from '../../tor/control-port';
 import { matchListener, parseSocksPortValue, type SocksPortSpec } from '../../tor/socks-flags';
 import { socks5Handshake } from '../../tor/socks5-handshake';
-import { EXIT } from '../exit-codes';
+import { EXIT } from '../../errors/exit-codes';
 import { writeAll } from '../output';
 import type { Command } from '../parse-args';
 

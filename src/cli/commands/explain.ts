@@ -1,7 +1,8 @@
 import type { CallerState } from '../../exec/caller-state';
 import { isExecveAvailable } from '../../exec/execve';
 import type { Check, Plan } from '../../plan/types';
-import { escapeControl, writeAll } from '../output';
+import { escapeControl } from '../../errors/escape-control';
+import { writeAll } from '../output';
 import type { Command } from '../parse-args';
 import { planLaunch } from '../plan-launch';
 

@@ -2,8 +2,9 @@ import { ConfigError, formatProblem } from '../../profile/config-error';
 import { configLayers } from '../../profile/layers';
 import { listProfiles, loadListeners } from '../../profile/load';
 import { resolveProfile, type ResolvedProfile } from '../../profile/resolve';
-import { EXIT } from '../exit-codes';
-import { escapeControl, writeAll } from '../output';
+import { EXIT } from '../../errors/exit-codes';
+import { escapeControl } from '../../errors/escape-control';
+import { writeAll } from '../output';
 import type { Command } from '../parse-args';
 
 type Entry = { name: string; profile: ResolvedProfile } | { name: string; error: string };

@@ -9,8 +9,8 @@ import { layerListenerProblems } from '../../profile/weaken';
 import { resolveProfile } from '../../profile/resolve';
 import { matchListener, parseSocksPortValue, type SocksPortSpec } from '../../tor/socks-flags';
 import { readTorrc, TorrcReadError, type TorrcSocksPort } from '../../tor/torrc-file';
-import { EXIT } from '../exit-codes';
-import { LaunchError } from '../launch-error';
+import { EXIT } from '../../errors/exit-codes';
+import { LaunchError } from '../../errors/launch-error';
 import { writeAll } from '../output';
 import type { Command } from '../parse-args';
 

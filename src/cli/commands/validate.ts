@@ -7,7 +7,7 @@ import { isValidProfileName } from '../../profile/names';
 import { NO_CACHE } from '../../profile/parsed-cache';
 import { resolveProfile } from '../../profile/resolve';
 import { layerListenerProblems, listenersFileProblems } from '../../profile/weaken';
-import { EXIT } from '../exit-codes';
+import { EXIT } from '../../errors/exit-codes';
 import { writeAll } from '../output';
 import type { Command } from '../parse-args';
 

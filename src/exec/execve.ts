@@ -1,148 +1,42 @@
-import { closeSync, existsSync, readdirSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type * as KoffiModule from 'koffi';
+import { existsSync, readdirSync } from 'node:fs';
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import type { CallerState } from './caller-state';
+import {
+  ERRNO,
+  errorText,
+  F_GETFD,
+  F_GETFL,
+  F_SETFD,
+  F_SETFL,
+  FD_CLOEXEC,
+  GLIBC_RESERVED,
+  loadLibc,
+  O_NONBLOCK,
+  RLIM_INFINITY,
+  RLIMIT64_SIZE,
+  RLIMIT_NOFILE,
+  SIG_DFL,
+  SIG_IGN,
+  SIG_SETMASK,
+  SIGACTION_SIZE,
+  SIGKILL,
+  SIGSET_SIZE,
+  SIGSTOP,
+  type Libc,
+} from './libc';
 import type { ExecMethod, ExecRequest } from './types';
 
 // Replacing the Node process with the application, through libc's execve
-// called with koffi. Everything runs synchronously on the main thread: errno
-// is per thread and koffi's async calls run in a worker pool, so an async
-// execve would replace nothing useful and lose errno.
-//
-// Constants are Linux's generic values (x86, x86_64, arm, arm64, riscv);
-// Tails only ships amd64.
-
-type Koffi = typeof KoffiModule;
-type Fn = (...args: unknown[]) => number;
-
-const F_GETFD = 1;
-const F_SETFD = 2;
-const F_GETFL = 3;
-const F_SETFL = 4;
-const FD_CLOEXEC = 1;
-const O_NONBLOCK = 0o4000;
-const SIG_DFL = 0;
-const SIG_IGN = 1;
-const SIG_SETMASK = 2;
-const RLIMIT_NOFILE = 7;
-const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
-const SIGKILL = 9;
-const SIGSTOP = 19;
-/** glibc reserves 32 (SIGCANCEL) and 33 (SIGSETXID) for itself; sigaction refuses them. */
-const GLIBC_RESERVED = new Set([32, 33]);
-/** glibc's sigset_t: 1024 bits, of which the kernel uses the first 64. */
-const SIGSET_SIZE = 128;
-/** Generous room for glibc's struct sigaction (152 bytes on x86_64); only ever saved and restored opaque. */
-const SIGACTION_SIZE = 256;
-/** struct rlimit64: two 64-bit values, on every architecture (hence prlimit64). */
-const RLIMIT64_SIZE = 16;
-
-const ERRNO = { ENOENT: 2, ENOEXEC: 8, ENOTDIR: 20 } as const;
-/** memfd_create(2): sealing allowed; no MFD_CLOEXEC, so the descriptor survives execve. */
-const MFD_ALLOW_SEALING = 2;
-/** fcntl(2) F_ADD_SEALS / F_GET_SEALS (F_LINUX_SPECIFIC_BASE + 9, + 10) and the seals. */
-const F_ADD_SEALS = 1033;
-const F_GET_SEALS = 1034;
-const ALL_SEALS = 1 | 2 | 4 | 8; // F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE
-
-interface Libc {
-  koffi: Koffi;
-  execve: Fn;
-  fexecve: Fn;
-  fcntl: Fn;
-  signal: Fn;
-  sigaction: Fn;
-  sigprocmask: Fn;
-  prlimit64: Fn;
-  memfd_create: Fn;
-  fgetxattr: Fn;
-  strerror: (errnum: number) => string | null;
-}
-
-let loaded: { libc: Libc } | { error: string } | undefined;
-
-/** Loads koffi and libc once; never throws. */
-function loadLibc(): { libc: Libc } | { error: string } {
-  if (loaded) return loaded;
-  try {
-    // Required at call time, not imported: `explain`, --help and errors must
-    // not pay for loading a native addon. The bundle keeps koffi external.
-    const require = createRequire(import.meta.url);
-    const koffi = require('koffi') as Koffi;
-    const lib = koffi.load('libc.so.6');
-    const libc: Libc = {
-      koffi,
-      execve: lib.func('int execve(const char *path, const char **argv, const char **envp)') as Fn,
-      // execveat(fd, "", …, AT_EMPTY_PATH) in glibc: runs exactly the open file.
-      fexecve: lib.func('int fexecve(int fd, const char **argv, const char **envp)') as Fn,
-      fcntl: lib.func('int fcntl(int fd, int cmd, ...)') as Fn,
-      signal: lib.func('intptr_t signal(int sig, intptr_t handler)') as Fn,
-      sigaction: lib.func('int sigaction(int sig, const void *act, void *oldact)') as Fn,
-      sigprocmask: lib.func('int sigprocmask(int how, const void *set, void *oldset)') as Fn,
-      prlimit64: lib.func('int prlimit64(int pid, int resource, const void *newlim, void *oldlim)') as Fn,
-      memfd_create: lib.func('int memfd_create(const char *name, unsigned int flags)') as Fn,
-      fgetxattr: lib.func('intptr_t fgetxattr(int fd, const char *name, void *value, size_t size)') as Fn,
-      strerror: lib.func('const char *strerror(int errnum)') as (errnum: number) => string | null,
-    };
-    loaded = { libc };
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    loaded = { error: `koffi could not be loaded: ${message.split('\n')[0]}` };
-  }
-  return loaded;
-}
+// called with koffi (the binding and the ABI's numbers: libc.ts). Everything
+// runs synchronously on the main thread: errno is per thread and koffi's async
+// calls run in a worker pool, so an async execve would replace nothing useful
+// and lose errno.
 
 /** Whether the process can be replaced with execve, or why not. */
 export function isExecveAvailable(): ExecMethod {
   const r = loadLibc();
   return 'libc' in r ? { method: 'execve', via: 'koffi' } : { method: 'spawn', via: 'execa', reason: r.error };
-}
-
-/**
- * An anonymous in-memory file holding CONTENT, sealed so that nobody (the
- * application included) can change it, and open without close-on-exec: the
- * caller passes its number in ExecRequest.fds and names it to the program as
- * /proc/self/fd/N. Nothing touches the disk; it is gone when the last
- * descriptor closes. Throws LaunchError (70) when it cannot be made.
- */
-export function createSealedMemoryFile(name: string, content: string): number {
-  const r = loadLibc();
-  if (!('libc' in r)) throw new LaunchError(EXIT.internal, `cannot pass ${name} in memory: ${r.error}`);
-  const { libc } = r;
-  const fd = libc.memfd_create(`tails-launch:${name}`, MFD_ALLOW_SEALING);
-  if (fd < 0) throw new LaunchError(EXIT.internal, `cannot pass ${name} in memory: memfd_create: ${errorText(libc, r.libc.koffi.errno())}`);
-  try {
-    const bytes = Buffer.from(content);
-    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
-    if (libc.fcntl(fd, F_ADD_SEALS, 'int', ALL_SEALS) < 0) throw new Error(`F_ADD_SEALS: ${errorText(libc, libc.koffi.errno())}`);
-    if ((libc.fcntl(fd, F_GET_SEALS) & ALL_SEALS) !== ALL_SEALS) throw new Error('the seals did not hold');
-  } catch (error) {
-    closeSync(fd);
-    throw new LaunchError(EXIT.internal, `cannot pass ${name} in memory: ${(error as Error).message}`);
-  }
-  return fd;
-}
-
-const ENODATA = 61;
-const ENOTSUP = 95;
-
-/**
- * Whether the open file FD carries file capabilities (the
- * `security.capability` extended attribute): the kernel then runs it in
- * secure-execution mode, where the loader ignores LD_PRELOAD. Null when it
- * cannot be told (no koffi, or an error other than "no such attribute"):
- * callers must then refuse.
- */
-export function hasFileCapabilities(fd: number): boolean | null {
-  const r = loadLibc();
-  if (!('libc' in r)) return null;
-  // Size query: > 0 when present; -1 with ENODATA (or ENOTSUP: no xattrs on this filesystem) when absent.
-  const size = r.libc.fgetxattr(fd, 'security.capability', null, 0);
-  if (size >= 0) return size > 0;
-  const errno = r.libc.koffi.errno();
-  return errno === ENODATA || errno === ENOTSUP ? false : null;
 }
 
 /** Steps already applied, undone in reverse order if execve (or a step) fails. */
@@ -266,10 +160,6 @@ function openDescriptors(wanted: number[]): number[] {
 function rollback(undo: Undo): void {
   for (let i = undo.length - 1; i >= 0; i--) undo[i]?.();
   undo.length = 0;
-}
-
-function errorText(libc: Libc, errno: number): string {
-  return libc.strerror(errno) ?? `errno ${errno}`;
 }
 
 /** The shell's conventions: 127 when there is nothing to run, 126 when it cannot be run. */

@@ -3,7 +3,7 @@ import { isExecveAvailable, replaceProcess } from './execve';
 import type { ExecRequest } from './types';
 
 export { CALLER_ENV, captureCallerState, signalsInMask, type CallerState } from './caller-state';
-export { createSealedMemoryFile, isExecveAvailable, replaceProcess } from './execve';
+export { isExecveAvailable, replaceProcess } from './execve';
 export type { ExecMethod, ExecRequest } from './types';
 
 /**

@@ -7,7 +7,8 @@ import type { Check, Plan, Socks5Check } from '../plan/types';
 import { socks5Handshake, type HandshakeRequest } from '../tor/socks5-handshake';
 import { closeSync, statSync, writeSync } from 'node:fs';
 import { findExecutable } from './find-executable';
-import { hasFileCapabilities, isExecveAvailable } from '../exec/execve';
+import { isExecveAvailable } from '../exec/execve';
+import { hasFileCapabilities } from './file-capabilities';
 import { resolveProgram, type ProgramRefusal } from './resolve-program';
 import { rootOnlyPath } from './root-only-path';
 

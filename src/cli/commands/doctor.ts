@@ -4,7 +4,7 @@
 import { closeSync, readFileSync, statSync } from 'node:fs';
 import { BACKENDS } from '../../backends';
 import { TORSOCKS_CONF_FILE } from '../../backends/torsocks';
-import { hasFileCapabilities } from '../../exec/execve';
+import { hasFileCapabilities } from '../../preflight/file-capabilities';
 import { findExecutable } from '../../preflight/find-executable';
 import { resolveProgram } from '../../preflight/resolve-program';
 import { ConfigError, formatProblem } from '../../profile/config-error';

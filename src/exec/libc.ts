@@ -1,0 +1,95 @@
+import { createRequire } from 'node:module';
+import type * as KoffiModule from 'koffi';
+
+// The launcher's one binding to libc, through koffi: loaded once, at the
+// first call that needs it, and the Linux ABI it relies on (numbers, struct
+// sizes). Users: exec/execve.ts (replacing the process) and
+// preflight/file-capabilities.ts (fgetxattr).
+//
+// Every function is called synchronously on the main thread: errno is per
+// thread and koffi's async calls run in a worker pool, where errno is lost.
+//
+// Constants are Linux's generic values (x86, x86_64, arm, arm64, riscv);
+// Tails only ships amd64.
+
+type Koffi = typeof KoffiModule;
+type Fn = (...args: unknown[]) => number;
+
+// fcntl(2)
+export const F_GETFD = 1;
+export const F_SETFD = 2;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const FD_CLOEXEC = 1;
+export const O_NONBLOCK = 0o4000;
+
+// signal(2), sigprocmask(2)
+export const SIG_DFL = 0;
+export const SIG_IGN = 1;
+export const SIG_SETMASK = 2;
+export const SIGKILL = 9;
+export const SIGSTOP = 19;
+/** glibc reserves 32 (SIGCANCEL) and 33 (SIGSETXID) for itself; sigaction refuses them. */
+export const GLIBC_RESERVED = new Set([32, 33]);
+/** glibc's sigset_t: 1024 bits, of which the kernel uses the first 64. */
+export const SIGSET_SIZE = 128;
+/** Generous room for glibc's struct sigaction (152 bytes on x86_64); only ever saved and restored opaque. */
+export const SIGACTION_SIZE = 256;
+
+// prlimit(2)
+export const RLIMIT_NOFILE = 7;
+export const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
+/** struct rlimit64: two 64-bit values, on every architecture (hence prlimit64). */
+export const RLIMIT64_SIZE = 16;
+
+export const ERRNO = { ENOENT: 2, ENOEXEC: 8, ENOTDIR: 20, ENODATA: 61, ENOTSUP: 95 } as const;
+
+export interface Libc {
+  koffi: Koffi;
+  execve: Fn;
+  fexecve: Fn;
+  fcntl: Fn;
+  signal: Fn;
+  sigaction: Fn;
+  sigprocmask: Fn;
+  prlimit64: Fn;
+  fgetxattr: Fn;
+  strerror: (errnum: number) => string | null;
+}
+
+let loaded: { libc: Libc } | { error: string } | undefined;
+
+/** Loads koffi and libc once; never throws: the error says why koffi is unusable. */
+export function loadLibc(): { libc: Libc } | { error: string } {
+  if (loaded) return loaded;
+  try {
+    // Required at call time, not imported: `explain`, --help and errors must
+    // not pay for loading a native addon. The bundle keeps koffi external.
+    const require = createRequire(import.meta.url);
+    const koffi = require('koffi') as Koffi;
+    const lib = koffi.load('libc.so.6');
+    const libc: Libc = {
+      koffi,
+      execve: lib.func('int execve(const char *path, const char **argv, const char **envp)') as Fn,
+      // execveat(fd, "", …, AT_EMPTY_PATH) in glibc: runs exactly the open file.
+      fexecve: lib.func('int fexecve(int fd, const char **argv, const char **envp)') as Fn,
+      fcntl: lib.func('int fcntl(int fd, int cmd, ...)') as Fn,
+      signal: lib.func('intptr_t signal(int sig, intptr_t handler)') as Fn,
+      sigaction: lib.func('int sigaction(int sig, const void *act, void *oldact)') as Fn,
+      sigprocmask: lib.func('int sigprocmask(int how, const void *set, void *oldset)') as Fn,
+      prlimit64: lib.func('int prlimit64(int pid, int resource, const void *newlim, void *oldlim)') as Fn,
+      fgetxattr: lib.func('intptr_t fgetxattr(int fd, const char *name, void *value, size_t size)') as Fn,
+      strerror: lib.func('const char *strerror(int errnum)') as (errnum: number) => string | null,
+    };
+    loaded = { libc };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    loaded = { error: `koffi could not be loaded: ${message.split('\n')[0]}` };
+  }
+  return loaded;
+}
+
+/** strerror's text for ERRNO, or the number when libc has none. */
+export function errorText(libc: Libc, errno: number): string {
+  return libc.strerror(errno) ?? `errno ${errno}`;
+}

@@ -2,10 +2,11 @@
 // outside world (environment, cwd, randomness, the executable lookup, the
 // exec method) is an argument, so every shipped profile's plan is unit-tested.
 import { BACKENDS } from '../backends';
+import type { BackendStep } from '../backends/backend';
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import type { ExecMethod } from '../exec/types';
-import { socksAuth } from '../isolation/credentials';
+import { socksAuth, type SocksAuth } from '../isolation/credentials';
 import type { ExecutableLookup } from '../preflight/find-executable';
 import type { ProgramLookup } from '../preflight/resolve-program';
 import type { ResolvedProfile } from '../profile/resolve';
@@ -70,57 +71,120 @@ function executableCheck(name: string, found: ExecutableLookup): ExecutableCheck
   };
 }
 
+/**
+ * argv + resolved profile -> the plan, in named steps: the command, the
+ * credentials, how the program is told its listener, the files to hand over,
+ * the environment, the program that will really run, the checks, the notes.
+ */
 export function buildPlan(input: PlanInput): PlannedLaunch {
   const { profile, identity } = input;
-  const backend = BACKENDS[profile.backend];
+  refuseIdentityWithoutGroup(profile, identity);
+  const { command, userArgs } = commandOf(profile, input.args);
+  const auth = socksAuth({ mode: profile.isolation, profile: profile.name, identity, randomHex: input.randomHex });
+  const step = BACKENDS[profile.backend].step(profile.listener.connect, auth);
+  const handOver = listenerHandOver(profile, auth);
+  const appArgs = [...handOver.args, ...profile.args, ...userArgs];
+  const files = runtimeFiles(step, input);
+  const backendEnv = { ...step.env, ...handOver.env };
+  for (const f of files) backendEnv[f.variable] = f.path ?? '(needs XDG_RUNTIME_DIR)';
+  const { env, changes } = buildEnvironment(input.environment, backendEnv, profile.env);
+  // The application's PATH: what the new image would search.
+  const app = input.findExecutable(command, env.PATH, input.cwd);
+  const { exec, followed } = programToRun(input, step, command, app, appArgs, env);
 
-  if (identity !== null && profile.isolation === 'none') {
+  const plan: Plan = {
+    schema: 2,
+    profile: { name: profile.name, description: profile.description, sources: profile.sources, fieldSources: profile.fieldSources },
+    identity,
+    listener: {
+      name: profile.listener.name,
+      source: profile.listener.file,
+      layer: profile.listener.layer,
+      address: profile.listener.address,
+      port: profile.listener.port,
+      flags: profile.listener.flags,
+      netns: profile.listener.netns,
+      connect: profile.listener.connect,
+    },
+    isolation: { mode: profile.isolation, socks: socksStatement(auth, profile.isolation) },
+    torSees: torSees(profile.listener, profile.isolation, auth, profile.backend),
+    backend: profile.backend,
+    placement: profile.placement,
+    application: { command, path: app.path, args: appArgs, from: profile.command !== null ? 'profile' : 'arguments' },
+    exec: { ...exec, method: input.execMethod, preload: step.preload?.library ?? null },
+    env: { set: changes.set, removed: changes.removed, replaced: changes.replaced, scrubPolicy: SCRUBBED_PATTERNS },
+    fds: input.fds,
+    files: files.map((f) => ({ kind: 'runtime-file' as const, path: f.path, variable: f.variable, content: f.display })),
+    checks: checksOf(input, step, command, app, followed, files.length > 0, auth),
+    notes: notesOf(input, step),
+  };
+  return { plan, env, files: files.flatMap((f) => (f.path === null ? [] : [{ path: f.path, content: f.content }])) };
+}
+
+/** --identity needs credentials of ours to carry it. */
+function refuseIdentityWithoutGroup(profile: ResolvedProfile, identity: string | null): void {
+  if (identity === null) return;
+  if (profile.isolation === 'none') {
     throw new LaunchError(
       EXIT.usage,
       `--identity cannot be honoured: profile '${profile.name}' uses isolation "none" (no SOCKS credentials to carry an identity)`,
     );
   }
-  if (identity !== null && profile.isolation === 'application') {
+  if (profile.isolation === 'application') {
     throw new LaunchError(
       EXIT.usage,
       `--identity cannot be honoured: profile '${profile.name}' uses isolation "application" (its program's own settings decide the credentials Tor sees, not tails-launch)`,
     );
   }
+}
 
-  // A profile without a command runs the first argument (`default -- CMD`).
-  const [command, userArgs] =
-    profile.command !== null ? [profile.command, input.args] : [input.args[0], input.args.slice(1)];
+/** The command and the user's own arguments: a profile without a command runs the first argument (`default -- CMD`). */
+function commandOf(profile: ResolvedProfile, args: string[]): { command: string; userArgs: string[] } {
+  const [command, userArgs] = profile.command !== null ? [profile.command, args] : [args[0], args.slice(1)];
   if (command === undefined || command === '') {
     throw new LaunchError(EXIT.usage, `profile '${profile.name}' has no command: give one, as in 'tails-launch ${profile.name} -- COMMAND [ARGS...]'`);
   }
-  const auth = socksAuth({ mode: profile.isolation, profile: profile.name, identity, randomHex: input.randomHex });
-  const step = backend.step(profile.listener.connect, auth);
-  // Own-setting programs are told their listener by arguments (before the
-  // profile's own) and variables rendered from the listener and credentials.
+  return { command, userArgs };
+}
+
+/** Own-setting programs are told their listener by arguments (before the profile's own) and variables, rendered from it and the credentials. */
+function listenerHandOver(profile: ResolvedProfile, auth: SocksAuth): { args: string[]; env: Record<string, string> } {
   const render = (template: string) => renderTemplate(template, profile.listener.connect, auth);
-  const appArgs = [...profile.proxy.args.map(render), ...profile.args, ...userArgs];
-  const files = step.files.map((f) => ({
+  return {
+    args: profile.proxy.args.map(render),
+    env: Object.fromEntries(Object.entries(profile.proxy.env).map(([name, template]) => [name, render(template)])),
+  };
+}
+
+/** The backend's files, each with its place in the runtime directory (null without one). */
+function runtimeFiles(step: BackendStep, input: PlanInput): (BackendStep['files'][number] & { path: string | null })[] {
+  const { profile, identity } = input;
+  return step.files.map((f) => ({
     ...f,
     path:
       input.runtimeDir === null
         ? null
         : `${input.runtimeDir}/tails-launch/${f.dir}/${runtimeFileName(profile.name, identity, profile.isolation, profile.isolation === 'launch' ? input.randomHex() : null)}`,
   }));
-  const backendEnv = { ...step.env };
-  for (const [name, template] of Object.entries(profile.proxy.env)) backendEnv[name] = render(template);
-  for (const f of files) backendEnv[f.variable] = f.path ?? '(needs XDG_RUNTIME_DIR)';
-  const { env, changes } = buildEnvironment(input.environment, backendEnv, profile.env);
+}
 
-  // The application's PATH: what the new image would search.
-  const app = input.findExecutable(command, env.PATH, input.cwd);
+/**
+ * What execve runs: under an LD_PRELOAD backend the program the #! and env
+ * chain leads to (the preflight executes that very file); otherwise the
+ * application as it is.
+ */
+function programToRun(input: PlanInput, step: BackendStep, command: string, app: ExecutableLookup, appArgs: string[], env: Record<string, string>) {
   const appPath = app.path ?? command;
-  // LD_PRELOAD backends run the program the #! and env chain leads to,
-  // themselves; the others exec the application as it is.
   const followed = step.preload && app.status === 'ok' ? input.followProgram(appPath, [appPath, ...appArgs], { pathVariable: env.PATH, cwd: input.cwd }) : null;
   const exec = followed?.ok
     ? { file: followed.file, argv: followed.argv, chain: followed.chain }
     : { file: app.path, argv: [appPath, ...appArgs], chain: step.preload ? [appPath] : [] };
+  return { exec, followed };
+}
 
+/** The preflight's checks, in the order it runs them (cheapest first). */
+function checksOf(input: PlanInput, step: BackendStep, command: string, app: ExecutableLookup, followed: ProgramFollowed | null, hasFiles: boolean, auth: SocksAuth): Check[] {
+  const { profile } = input;
   const checks: Check[] = [];
   const { netns, user } = profile.placement;
   if (netns !== null || user !== null) {
@@ -147,7 +211,7 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
       description: `the program that runs (after #! and env) is dynamically linked, native, not Go, not setuid/setgid, without file capabilities (else ${profile.backend} could not see its connections)`,
     });
   }
-  if (files.length) {
+  if (hasFiles) {
     checks.push({ kind: 'runtime-files', dir: input.runtimeDir, description: "the user's private runtime directory ($XDG_RUNTIME_DIR) holds the files handed over" });
   }
   checks.push({
@@ -159,7 +223,12 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
     timeoutMs: SOCKS_TIMEOUT_MS,
     description: `Tor's SOCKS listener '${profile.listener.name}' completes a SOCKS5 handshake`,
   });
+  return checks;
+}
 
+/** What the user should know about this launch. */
+function notesOf(input: PlanInput, step: BackendStep): string[] {
+  const { profile, identity } = input;
   const notes = [...step.notes];
   if (identity !== null && profile.isolation === 'process') notes.push('--identity adds nothing here: every process is its own group already.');
   if (input.execMethod.method === 'spawn') {
@@ -169,42 +238,19 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
         : `execve is unavailable (${input.execMethod.reason}): tails-launch will stay resident and wait for the application.`,
     );
   }
+  return notes;
+}
 
-  const plan: Plan = {
-    schema: 2,
-    profile: { name: profile.name, description: profile.description, sources: profile.sources, fieldSources: profile.fieldSources },
-    identity,
-    listener: {
-      name: profile.listener.name,
-      source: profile.listener.file,
-      layer: profile.listener.layer,
-      address: profile.listener.address,
-      port: profile.listener.port,
-      flags: profile.listener.flags,
-      netns: profile.listener.netns,
-      connect: profile.listener.connect,
-    },
-    isolation: {
-      mode: profile.isolation,
-      socks:
-        auth.kind === 'userpass'
-          ? { auth: 'userpass', username: auth.username, password: auth.password, perLaunch: profile.isolation === 'launch' }
-          : auth.kind === 'per-process'
-            ? { auth: 'per-process', description: 'torsocks sends torsocks-<pid>:<time> / 0, computed in each process' }
-            : auth.kind === 'application'
-              ? { auth: 'application', description: "the application's own settings decide its credentials, not tails-launch" }
-              : { auth: 'none' },
-    },
-    torSees: torSees(profile.listener, profile.isolation, auth, profile.backend),
-    backend: profile.backend,
-    placement: profile.placement,
-    application: { command, path: app.path, args: appArgs, from: profile.command !== null ? 'profile' : 'arguments' },
-    exec: { ...exec, method: input.execMethod, preload: step.preload?.library ?? null },
-    env: { set: changes.set, removed: changes.removed, replaced: changes.replaced, scrubPolicy: SCRUBBED_PATTERNS },
-    fds: input.fds,
-    files: files.map((f) => ({ kind: 'runtime-file' as const, path: f.path, variable: f.variable, content: f.display })),
-    checks,
-    notes,
-  };
-  return { plan, env, files: files.flatMap((f) => (f.path === null ? [] : [{ path: f.path, content: f.content }])) };
+/** The credentials of the group, as the plan states them. */
+function socksStatement(auth: SocksAuth, mode: ResolvedProfile['isolation']): Plan['isolation']['socks'] {
+  switch (auth.kind) {
+    case 'userpass':
+      return { auth: 'userpass', username: auth.username, password: auth.password, perLaunch: mode === 'launch' };
+    case 'per-process':
+      return { auth: 'per-process', description: 'torsocks sends torsocks-<pid>:<time> / 0, computed in each process' };
+    case 'application':
+      return { auth: 'application', description: "the application's own settings decide its credentials, not tails-launch" };
+    case 'none':
+      return { auth: 'none' };
+  }
 }

@@ -39,7 +39,7 @@ listeners.listeners.tails.port = closed;
 writeFileSync(join(config, 'listeners.yml'), stringify(listeners));
 // Like wget/git/totem/whois (isolation: process), but running any command.
 writeFileSync(join(config, 'profiles', 'per-process.yml'), 'extends: default\nisolation: process\n');
-// For applications torsocks breaks: proxychains-ng, configuration in a sealed memfd.
+// For applications torsocks breaks: proxychains-ng, its configuration a read-only file in XDG_RUNTIME_DIR.
 writeFileSync(join(config, 'profiles', 'via-proxychains.yml'), 'extends: default\nisolation: app\nbackend: proxychains\nacknowledge: [udp-leak]\n');
 // Own-setting programs (they connect to their listener themselves) become the
 // tests' stand-in, which does so as told: by the profile's proxy arguments
@@ -94,7 +94,7 @@ await scene('', ['--identity', 'bob@example.org', 'electrum']);
 await scene("Pidgin connects to Tor itself, as its own settings say (Tails' prefs: 127.0.0.1:9050, no credentials)", ['pidgin']);
 await scene('...so --identity cannot reach Tor for it: refused', ['--identity', 'alice@example.org', 'pidgin']);
 await scene('Per-process isolation (Tails\' torsocks --isolate): two curls in one launch, two groups', ['per-process', '--', '/bin/sh', '-c', `curl ${curl.join(' ')}; echo; curl ${curl.join(' ')}`]);
-await scene('proxychains backend: its configuration in a sealed memfd, the hostname in CONNECT', ['via-proxychains', '--', '/bin/sh', '-c', `readlink "$PROXYCHAINS_CONF_FILE"; curl ${curl.join(' ')}`]);
+await scene('proxychains backend: its configuration a file in XDG_RUNTIME_DIR, the hostname in CONNECT', ['via-proxychains', '--', '/bin/sh', '-c', `readlink "$PROXYCHAINS_CONF_FILE"; curl ${curl.join(' ')}`]);
 await scene('A static binary under an LD_PRELOAD backend: refused, it would bypass torsocks', ['default', '--', '/sbin/ldconfig', '--version']);
 await scene('Tor not reachable on the profile\'s listener: refused, the application never starts', ['tails-security-check']);
 await scene('A profile that must run in a network namespace: refused until placement is supported', ['tor-browser']);

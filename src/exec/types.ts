@@ -25,6 +25,11 @@ export interface ExecRequest {
    * index -> C string, variable name -> `NAME=VALUE` C string.
    */
   raw?: { argv: Map<number, Buffer>; env: Map<string, Buffer> };
+  /**
+   * Files the plan hands over by path (proxychains' configuration), written
+   * just before the exec into the user's private runtime directory.
+   */
+  files?: { path: string; content: string }[];
 }
 
 /** How the launcher will hand over to the application. */

@@ -1,7 +1,6 @@
 import { execute, type CallerState } from '../../exec';
 import { isExecveAvailable } from '../../exec/execve';
 import { readRawBytes } from '../../exec/raw-bytes';
-import { writeRuntimeFile } from '../../exec/runtime-file';
 import type { ExecRequest } from '../../exec/types';
 import type { Plan } from '../../plan/types';
 import { runPreflight } from '../../preflight/run-preflight';
@@ -14,9 +13,7 @@ export async function run(command: Extract<Command, { kind: 'run' }>, caller: Ca
   // The preflight returns the program it judged: by a path only root can
   // change, or still open, to be executed through that descriptor.
   const target = await runPreflight(plan, env);
-  // Handed over by path (proxychains' configuration), for every descendant.
-  for (const file of files) writeRuntimeFile(file.path, file.content);
-  return execute({ file: target.file, fd: target.fd, argv: plan.exec.argv, env, fds: plan.fds, raw: rawBytes(plan, command.args, env) }, caller);
+  return execute({ file: target.file, fd: target.fd, argv: plan.exec.argv, env, fds: plan.fds, files, raw: rawBytes(plan, command.args, env) }, caller);
 }
 
 /**

@@ -4,16 +4,13 @@
 // (or confined by a network namespace whose only way out is Tor).
 import type { Backend, SocksEndpoint } from './backend';
 import type { SocksAuth } from '../isolation/credentials';
-
-function hostForUrl(address: string): string {
-  return address.includes(':') ? `[${address}]` : address;
-}
+import { hostPort } from '../tor/address';
 
 /** socks5h: names are resolved by Tor, never locally. */
 export function socksUrl(endpoint: SocksEndpoint, auth: SocksAuth): string {
   const userinfo =
     auth.kind === 'userpass' ? `${encodeURIComponent(auth.username)}:${encodeURIComponent(auth.password)}@` : '';
-  return `socks5h://${userinfo}${hostForUrl(endpoint.address)}:${endpoint.port}`;
+  return `socks5h://${userinfo}${hostPort(endpoint.address, endpoint.port)}`;
 }
 
 export const envBackend: Backend = {
@@ -28,7 +25,7 @@ export const envBackend: Backend = {
       : null,
   step(endpoint, auth) {
     const url = socksUrl(endpoint, auth);
-    const hostPort = `${hostForUrl(endpoint.address)}:${endpoint.port}`;
+    const server = hostPort(endpoint.address, endpoint.port);
     return {
       preload: null,
       env: {
@@ -39,8 +36,8 @@ export const envBackend: Backend = {
         http_proxy: url,
         https_proxy: url,
         HTTPS_PROXY: url,
-        SOCKS_SERVER: hostPort,
-        SOCKS5_SERVER: hostPort,
+        SOCKS_SERVER: server,
+        SOCKS5_SERVER: server,
         TOR_SOCKS_HOST: endpoint.address,
         TOR_SOCKS_PORT: String(endpoint.port),
       },

@@ -32,6 +32,7 @@
 import type { Backend, SocksEndpoint } from './backend';
 import type { SocksAuth } from '../isolation/credentials';
 import { socksUrl } from './env';
+import { bracketHost } from '../tor/address';
 
 /** The placeholders a `proxy` template may hold. */
 export const PLACEHOLDERS = ['socks.address', 'socks.host', 'socks.port', 'socks.username', 'socks.password', 'socks.userinfo', 'socks.url'] as const;
@@ -56,7 +57,7 @@ export function placeholdersIn(template: string): { known: Placeholder[]; unknow
 export function renderTemplate(template: string, endpoint: SocksEndpoint, auth: SocksAuth): string {
   const values: Record<Placeholder, string> = {
     'socks.address': endpoint.address,
-    'socks.host': endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address,
+    'socks.host': bracketHost(endpoint.address),
     'socks.port': String(endpoint.port),
     // Empty when there is nothing to send: Tor counts empty credentials as none (FACTS §3).
     'socks.username': auth.kind === 'userpass' ? auth.username : '',

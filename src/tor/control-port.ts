@@ -31,6 +31,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { hostPort } from './address';
 
 export type ControlErrorKind =
   /** Nothing answers at the address (refused, no such socket, unreachable). */
@@ -334,7 +335,7 @@ export function parseControlAddress(text: string): ControlAddress {
 
 export function formatControlAddress(address: ControlAddress): string {
   if (address.kind === 'unix') return `unix:${address.path}`;
-  return `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+  return hostPort(address.host, address.port);
 }
 
 // ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // same authentication the application will use, and (for username/password)
 // that it accepts our credentials. It sends no CONNECT: no stream, no circuit.
 import { connect } from 'node:net';
+import { hostPort } from './address';
 
 export type HandshakeResult = { ok: true } | { ok: false; reason: string };
 
@@ -17,7 +18,7 @@ const NO_AUTH = 0x00;
 const USERPASS = 0x02;
 
 export function socks5Handshake(request: HandshakeRequest): Promise<HandshakeResult> {
-  const where = `${request.address.includes(':') ? `[${request.address}]` : request.address}:${request.port}`;
+  const where = hostPort(request.address, request.port);
   return new Promise((resolve) => {
     const socket = connect({ host: request.address, port: request.port });
     let received = Buffer.alloc(0);

@@ -1,6 +1,7 @@
 import type { CallerState } from '../../exec/caller-state';
 import { isExecveAvailable } from '../../exec/execve';
 import type { Check, Plan } from '../../plan/types';
+import { hostPort } from '../../tor/address';
 import { escapeControl } from '../../errors/escape-control';
 import { writeAll } from '../output';
 import type { Command } from '../parse-args';
@@ -64,7 +65,7 @@ export function formatPlan(plan: Plan): string {
       : t.credentials.kind === 'none'
         ? 'no credentials'
         : t.credentials.description;
-  add('Tor sees', `on ${t.address.includes(':') ? `[${t.address}]` : t.address}:${t.port} (${t.listener}): ${seen}; sent by ${t.carriedBy}`);
+  add('Tor sees', `on ${hostPort(t.address, t.port)} (${t.listener}): ${seen}; sent by ${t.carriedBy}`);
   add('backend', plan.backend);
   if (plan.placement.netns || plan.placement.user) {
     add('placement', [plan.placement.netns && `netns ${plan.placement.netns}`, plan.placement.user && `user ${plan.placement.user}`].filter(Boolean).join(', '));

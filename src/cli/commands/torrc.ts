@@ -7,6 +7,8 @@ import { ConfigError } from '../../profile/config-error';
 import { NO_CACHE } from '../../profile/parsed-cache';
 import { layerListenerProblems } from '../../profile/weaken';
 import { resolveProfile } from '../../profile/resolve';
+import { hostPort } from '../../tor/address';
+import { socksPortLine } from '../../tor/listener';
 import { matchListener, parseSocksPortValue, type SocksPortSpec } from '../../tor/socks-flags';
 import { readTorrc, TorrcReadError, type TorrcSocksPort } from '../../tor/torrc-file';
 import { EXIT } from '../../errors/exit-codes';
@@ -24,16 +26,6 @@ interface Listener {
 
 function toListener(l: SourcedListener): Listener {
   return { name: l.name, address: l.config.address, port: l.config.port, flags: [...(l.config.flags ?? [])], netns: l.config.netns ?? null };
-}
-
-/** ADDRESS:PORT, IPv6 in brackets. */
-export function addressPort(address: string, port: number | string): string {
-  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
-}
-
-/** The torrc line that declares LISTENER. */
-export function socksPortLine(listener: Pick<Listener, 'address' | 'port' | 'flags'>): string {
-  return ['SocksPort', addressPort(listener.address, listener.port), ...listener.flags].join(' ');
 }
 
 export async function torrc(command: Extract<Command, { kind: 'torrc' }>): Promise<number> {
@@ -99,7 +91,7 @@ function check(file: string, listeners: Listener[]): number {
   let failed = false;
   const matched = new Set<SocksPortSpec>();
   for (const l of listeners) {
-    const name = `listener ${l.name} (${addressPort(l.address, l.port)})`;
+    const name = `listener ${l.name} (${hostPort(l.address, l.port)})`;
     const match = matchListener(l, specs);
     if (match.status === 'missing') {
       failed = true;
@@ -117,7 +109,7 @@ function check(file: string, listeners: Listener[]): number {
   const sameEndpoint = (a: SocksPortSpec, b: SocksPortSpec) => a.address === b.address && a.port === b.port && a.unixPath === b.unixPath;
   for (const p of open) {
     if (matched.has(p.spec) || [...matched].some((m) => sameEndpoint(m, p.spec))) continue; // duplicates are problems below
-    const endpoint = p.spec.unixPath !== null ? `unix:${p.spec.unixPath}` : p.spec.port === 'auto' ? 'auto' : addressPort(p.spec.address ?? '', p.spec.port ?? '');
+    const endpoint = p.spec.unixPath !== null ? `unix:${p.spec.unixPath}` : p.spec.port === 'auto' ? 'auto' : hostPort(p.spec.address ?? '', p.spec.port ?? '');
     lines.push(`extra    SocksPort ${endpoint} at ${where(p)}: no listener of tails-launch (not an error)`);
   }
   for (const problem of parsed.problems) {

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { chooseAuthentication } from '../../src/cli/commands/doctor';
+import { chooseAuthentication } from '../../src/tor/control-checks';
 import {
   checkReply,
   ControlConnection,

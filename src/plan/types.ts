@@ -3,6 +3,7 @@
 // carry it out.
 import type { ExecMethod } from '../exec/types';
 import type { TorSees } from './tor-sees';
+import type { Listener } from '../tor/listener';
 import type { BackendName, IsolationMode } from '../profile/schema';
 
 export interface PlanCheck {
@@ -82,18 +83,12 @@ export interface Plan {
     fieldSources: Record<string, { layer: string; file: string }>;
   };
   identity: string | null;
-  listener: {
-    name: string;
+  /** The profile's listener (its fields: src/tor/listener.ts), and where it is defined. */
+  listener: Listener & {
+    /** The listeners file that defines it. */
     source: string;
     /** The layer of `source`. */
     layer: string;
-    address: string;
-    port: number;
-    /** Tor SocksPort flags the listener must carry. */
-    flags: string[];
-    netns: string | null;
-    /** Where the application connects. */
-    connect: { address: string; port: number };
   };
   isolation: {
     mode: IsolationMode;

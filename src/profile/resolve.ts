@@ -11,18 +11,14 @@ import { BACKENDS } from '../backends';
 import { CREDENTIAL_PLACEHOLDERS, placeholdersIn } from '../backends/own-setting';
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
+import type { Listener } from '../tor/listener';
 
-export interface ResolvedListener {
-  name: string;
+/** A listener (its shape: src/tor/listener.ts) and where it is defined. */
+export interface ResolvedListener extends Listener {
+  /** The listeners file that defines it. */
   file: string;
   /** The layer whose listeners file defines it. */
   layer: Layer['name'];
-  address: string;
-  port: number;
-  flags: string[];
-  netns: string | null;
-  /** Where applications connect (client_address/port, else address/port). */
-  connect: { address: string; port: number };
 }
 
 export interface ResolvedProfile {
@@ -166,7 +162,8 @@ function layerName(layers: Layer[], index: number | undefined): Layer['name'] {
   return layers[index ?? layers.length - 1]!.name;
 }
 
-function resolveListener(sourced: SourcedListener, layers: Layer[]): ResolvedListener {
+/** The listener of listeners.yml that SOURCED is, as profiles and commands use it. */
+export function resolveListener(sourced: SourcedListener, layers: Layer[]): ResolvedListener {
   const c: ListenerConfig = sourced.config;
   const index = layers.findIndex((l) => join(l.dir, 'listeners.yml') === sourced.file);
   return {

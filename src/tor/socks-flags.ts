@@ -5,6 +5,7 @@
 // accepted on the isolation flags, the last mention of a flag wins, and
 // IsolateClientAddr, IsolateSOCKSAuth, IPv4Traffic, DNSRequest and
 // OnionTraffic are on unless turned off.
+import type { SocksPortOf } from './listener';
 
 export interface SocksPortSpec {
   /** As written (one SocksPort value). */
@@ -112,7 +113,7 @@ export type ListenerMatch =
  * When a port is given twice tor cannot bind the second and does not start;
  * the first is compared here (the torrc check reports the duplicate itself).
  */
-export function matchListener(listener: { address: string; port: number; flags: readonly string[] }, specs: readonly SocksPortSpec[]): ListenerMatch {
+export function matchListener(listener: SocksPortOf, specs: readonly SocksPortSpec[]): ListenerMatch {
   const address = listener.address.toLowerCase();
   const spec = specs.find((s) => s.port === listener.port && s.address === address);
   if (!spec) return { status: 'missing' };

@@ -6,7 +6,7 @@ import { listProfiles, loadListeners, type SourcedListener } from '../../profile
 import { ConfigError } from '../../profile/config-error';
 import { NO_CACHE } from '../../profile/parsed-cache';
 import { layerListenerProblems } from '../../profile/weaken';
-import { resolveProfile } from '../../profile/resolve';
+import { resolveListener, resolveProfile, type ResolvedListener } from '../../profile/resolve';
 import { hostPort } from '../../tor/address';
 import { socksPortLine } from '../../tor/listener';
 import { matchListener, parseSocksPortValue, type SocksPortSpec } from '../../tor/socks-flags';
@@ -16,25 +16,13 @@ import { LaunchError } from '../../errors/launch-error';
 import { writeAll } from '../output';
 import type { Command } from '../parse-args';
 
-interface Listener {
-  name: string;
-  address: string;
-  port: number;
-  flags: string[];
-  netns: string | null;
-}
-
-function toListener(l: SourcedListener): Listener {
-  return { name: l.name, address: l.config.address, port: l.config.port, flags: [...(l.config.flags ?? [])], netns: l.config.netns ?? null };
-}
-
 export async function torrc(command: Extract<Command, { kind: 'torrc' }>): Promise<number> {
   const layers = configLayers(command.options.configDir, process.env);
   const sourced = await loadListeners(layers);
   // A user listeners.yml may not redefine a system listener: the same rule as a launch.
   const problems = await layerListenerProblems(layers, sourced, NO_CACHE);
   if (problems.length) throw new ConfigError(problems);
-  const listeners = [...sourced.values()].map(toListener);
+  const listeners = [...sourced.values()].map((l) => resolveListener(l, layers));
   if (command.check === null) {
     writeAll(1, await generate(layers, sourced, listeners));
     return 0;
@@ -42,7 +30,7 @@ export async function torrc(command: Extract<Command, { kind: 'torrc' }>): Promi
   return check(command.check, listeners);
 }
 
-async function generate(layers: ReturnType<typeof configLayers>, sourced: Map<string, SourcedListener>, listeners: Listener[]): Promise<string> {
+async function generate(layers: ReturnType<typeof configLayers>, sourced: Map<string, SourcedListener>, listeners: ResolvedListener[]): Promise<string> {
   // Which profiles use which listener: a profile that does not resolve is not counted.
   const users = new Map<string, string[]>(listeners.map((l) => [l.name, []]));
   const { profiles } = listProfiles(layers);
@@ -64,7 +52,7 @@ async function generate(layers: ReturnType<typeof configLayers>, sourced: Map<st
   return `${out.join('\n')}\n`;
 }
 
-function check(file: string, listeners: Listener[]): number {
+function check(file: string, listeners: ResolvedListener[]): number {
   let parsed;
   try {
     parsed = readTorrc(file);

@@ -12,6 +12,7 @@ import { CREDENTIAL_PLACEHOLDERS, placeholdersIn } from '../backends/own-setting
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import type { Listener } from '../tor/listener';
+import { socksAuthFlags } from '../tor/socks-flags';
 
 /** A listener (its shape: src/tor/listener.ts) and where it is defined. */
 export interface ResolvedListener extends Listener {
@@ -283,14 +284,14 @@ export async function resolveProfile(
       );
     }
   }
-  // Isolation by credentials needs a port that honours them. The last flag wins in Tor.
+  // Isolation by credentials needs a port that honours them: what the
+  // listener's flags mean to Tor (last flag wins) is socks-flags' to say.
   const isolatesByAuth = values.isolation === 'app' || values.isolation === 'launch';
-  const flags = sourcedListener?.config.flags ?? [];
-  const lastOf = (a: string, b: string) => flags.filter((f) => f === a || f === b).pop();
-  if (isolatesByAuth && lastOf('IsolateSOCKSAuth', 'NoIsolateSOCKSAuth') === 'NoIsolateSOCKSAuth') {
+  const port = socksAuthFlags(sourcedListener?.config.flags ?? []);
+  if (isolatesByAuth && !port.isolatesBySocksAuth) {
     await fail('isolation', `listener '${values.listener}' has NoIsolateSOCKSAuth: Tor would ignore the credentials that carry isolation "${values.isolation}"`);
   }
-  if (isolatesByAuth && flags.includes('PreferSOCKSNoAuth')) {
+  if (isolatesByAuth && port.prefersNoAuth) {
     await fail(
       'isolation',
       `listener '${values.listener}' has PreferSOCKSNoAuth: Tor would take no authentication from clients that also offer it (curl, proxychains), losing isolation "${values.isolation}"`,

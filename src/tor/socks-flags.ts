@@ -75,6 +75,17 @@ export function effectiveFlags(flags: readonly string[]): Map<string, boolean | 
   return effect;
 }
 
+/**
+ * What a SocksPort with FLAGS does with SOCKS credentials: whether it
+ * isolates streams by them (IsolateSOCKSAuth, on unless turned off, the last
+ * mention winning), and whether it prefers no authentication from a client
+ * that offers both (PreferSOCKSNoAuth): then the credentials never arrive.
+ */
+export function socksAuthFlags(flags: readonly string[]): { isolatesBySocksAuth: boolean; prefersNoAuth: boolean } {
+  const effect = effectiveFlags(flags);
+  return { isolatesBySocksAuth: effect.get('isolatesocksauth') === true, prefersNoAuth: effect.get('prefersocksnoauth') === true };
+}
+
 /** Readable name of a key for messages: the spelling used in EXAMPLES if any. */
 function spell(key: string, examples: readonly string[]): string {
   for (const flag of examples) {

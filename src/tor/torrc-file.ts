@@ -255,112 +255,134 @@ function expandWildcards(pattern: string): string[] {
 
 /** Reads and parses the torrc FILE. Throws TorrcReadError when FILE itself cannot be read. */
 export function readTorrc(file: string, options: ReadTorrcOptions = {}): Torrc {
-  const cwd = options.cwd ?? process.cwd();
-  const result: Torrc = { file, socksPorts: [], defaultSocksPort: false, problems: [], notes: [], files: [] };
-  let stopped = false;
+  const reading: Reading = {
+    cwd: options.cwd ?? process.cwd(),
+    result: { file, socksPorts: [], defaultSocksPort: false, problems: [], notes: [], files: [] },
+    stopped: false,
+    filesRead: 0,
+  };
+  readOne(reading, file, 0, null);
+  checkSocksPortSet(reading.result);
+  reading.result.defaultSocksPort = reading.result.socksPorts.length === 0;
+  return reading.result;
+}
 
-  let filesRead = 0;
-  const readOne = (path: string, depth: number, from: { file: string; line: number } | null): void => {
-    if (++filesRead > MAX_INCLUDED_FILES) {
-      result.problems.push({ ...from!, message: `more than ${MAX_INCLUDED_FILES} files read through %include (a file included over and over?): stopped here` });
-      stopped = true;
-      return;
-    }
-    let text: string;
+/** One reading of a torrc and everything it includes. */
+interface Reading {
+  cwd: string;
+  result: Torrc;
+  /** Tor stops reading at the first line it cannot parse (or at a runaway include). */
+  stopped: boolean;
+  filesRead: number;
+}
+
+type IncludedFrom = { file: string; line: number } | null;
+
+/** Reads PATH (the torrc itself when FROM is null) and follows its entries in order. */
+function readOne(r: Reading, path: string, depth: number, from: IncludedFrom): void {
+  if (++r.filesRead > MAX_INCLUDED_FILES) {
+    r.result.problems.push({ ...from!, message: `more than ${MAX_INCLUDED_FILES} files read through %include (a file included over and over?): stopped here` });
+    r.stopped = true;
+    return;
+  }
+  let text: string;
+  try {
+    const read = readBoundedFile(resolve(r.cwd, path), { maxBytes: MAX_TORRC_BYTES });
+    if (read === null) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
+    text = read.text;
+  } catch (error) {
+    const reason = error instanceof FileReadError ? error.reason : describe(error);
+    if (!from) throw new TorrcReadError(`cannot read ${printable(path, MAX_PATH_ECHO)}: ${reason}`);
+    r.result.problems.push({ ...from, message: `cannot read included file ${printable(path, MAX_PATH_ECHO)}: ${reason}` });
+    return;
+  }
+  r.result.files.push(path);
+  const { entries, error } = parseTorrcText(text);
+  for (const entry of entries) {
+    if (r.stopped) return;
+    if (entry.key === '%include') include(r, entry.value, depth + 1, { file: path, line: entry.line });
+    else addSocksPort(r.result, entry, path);
+  }
+  if (error && !r.stopped) {
+    r.result.problems.push({ file: path, line: error.line, message: `tor cannot parse this line: ${error.message}` });
+    r.stopped = true; // tor stops reading the configuration here
+  }
+}
+
+/** `%include PATH`: a file, a directory (its files, in byte order, dot files skipped) or a wildcard. */
+function include(r: Reading, path: string, depth: number, from: { file: string; line: number }): void {
+  if (depth > MAX_INCLUDE_DEPTH) {
+    r.result.problems.push({ ...from, message: `more than ${MAX_INCLUDE_DEPTH} nested %includes` });
+    r.stopped = true;
+    return;
+  }
+  if (!path) {
+    r.result.problems.push({ ...from, message: '%include without a path' });
+    return;
+  }
+  if (!isAbsolute(path)) {
+    r.result.notes.push({ ...from, message: `%include ${printable(path, MAX_PATH_ECHO)} is relative to tor's working directory (here ${printable(r.cwd)}), not to ${printable(from.file)}` });
+  }
+  const absolute = resolve(r.cwd, path);
+  for (const match of hasWildcard(path) ? expandWildcards(absolute) : [absolute]) {
+    let isDirectory: boolean;
     try {
-      const read = readBoundedFile(resolve(cwd, path), { maxBytes: MAX_TORRC_BYTES });
-      if (read === null) throw Object.assign(new Error('no such file or directory'), { code: 'ENOENT' });
-      text = read.text;
+      isDirectory = statSync(match).isDirectory();
     } catch (error) {
-      const reason = error instanceof FileReadError ? error.reason : describe(error);
-      if (!from) throw new TorrcReadError(`cannot read ${printable(path, MAX_PATH_ECHO)}: ${reason}`);
-      result.problems.push({ ...from, message: `cannot read included file ${printable(path, MAX_PATH_ECHO)}: ${reason}` });
-      return;
+      r.result.problems.push({ ...from, message: `cannot read included file or directory ${printable(path, MAX_PATH_ECHO)}: ${describe(error)}` });
+      continue;
     }
-    result.files.push(path);
-    const { entries, error } = parseTorrcText(text);
-    for (const entry of entries) {
-      if (stopped) return;
-      if (entry.key === '%include') include(entry.value, depth + 1, { file: path, line: entry.line });
-      else socksPort(entry, path);
-    }
-    if (error && !stopped) {
-      result.problems.push({ file: path, line: error.line, message: `tor cannot parse this line: ${error.message}` });
-      stopped = true; // tor stops reading the configuration here
-    }
-  };
+    if (isDirectory) includeDirectory(r, match, depth, from);
+    else readOne(r, match, depth, from);
+  }
+}
 
-  const include = (path: string, depth: number, from: { file: string; line: number }): void => {
-    if (depth > MAX_INCLUDE_DEPTH) {
-      result.problems.push({ ...from, message: `more than ${MAX_INCLUDE_DEPTH} nested %includes` });
-      stopped = true;
-      return;
-    }
-    if (!path) {
-      result.problems.push({ ...from, message: '%include without a path' });
-      return;
-    }
-    if (!isAbsolute(path)) {
-      result.notes.push({ ...from, message: `%include ${printable(path, MAX_PATH_ECHO)} is relative to tor's working directory (here ${printable(cwd)}), not to ${printable(from.file)}` });
-    }
-    const absolute = resolve(cwd, path);
-    const matches = hasWildcard(path) ? expandWildcards(absolute) : [absolute];
-    for (const match of matches) {
-      let isDirectory: boolean;
-      try {
-        isDirectory = statSync(match).isDirectory();
-      } catch (error) {
-        result.problems.push({ ...from, message: `cannot read included file or directory ${printable(path, MAX_PATH_ECHO)}: ${describe(error)}` });
-        continue;
-      }
-      if (!isDirectory) {
-        readOne(match, depth, from);
-        continue;
-      }
-      let names: string[];
-      try {
-        names = readdirSync(match);
-      } catch (error) {
-        result.problems.push({ ...from, message: `cannot read included directory ${printable(match, MAX_PATH_ECHO)}: ${describe(error)}` });
-        continue;
-      }
-      for (const name of names.filter((n) => !n.startsWith('.')).sort(byteOrder)) {
-        const child = join(match, name);
-        let isFile = false;
-        try {
-          isFile = statSync(child).isFile();
-        } catch {
-          // a dangling link: tor skips what is not a file
-        }
-        if (isFile) readOne(child, depth, from);
-      }
-    }
-  };
-
-  const socksPort = (entry: Entry, path: string): void => {
-    const key = entry.key.replace(/^[+/]/, '').toLowerCase();
-    if (key !== 'socksport') return;
-    if (entry.key.startsWith('/')) {
-      result.socksPorts = [];
-      return;
-    }
-    if (!entry.value.trim()) return; // tor ignores an empty value
-    const problem = (message: string) => result.problems.push({ file: path, line: entry.line, message });
-    let spec: SocksPortSpec | null;
+/** The files of DIR, as tor includes them. */
+function includeDirectory(r: Reading, dir: string, depth: number, from: { file: string; line: number }): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (error) {
+    r.result.problems.push({ ...from, message: `cannot read included directory ${printable(dir, MAX_PATH_ECHO)}: ${describe(error)}` });
+    return;
+  }
+  for (const name of names.filter((n) => !n.startsWith('.')).sort(byteOrder)) {
+    const child = join(dir, name);
+    let isFile = false;
     try {
-      spec = parseSocksPortValue(entry.value);
-    } catch (error) {
-      problem(`SocksPort ${printable(entry.value, MAX_PATH_ECHO)}: ${(error as Error).message}`);
-      return;
+      isFile = statSync(child).isFile();
+    } catch {
+      // a dangling link: tor skips what is not a file
     }
-    result.socksPorts.push({ value: entry.value, spec, file: path, line: entry.line });
-    if (spec && spec.port !== 'auto' && spec.unixPath === null && !(Number.isInteger(spec.port) && spec.port! >= 1 && spec.port! <= 65535)) {
-      problem(`SocksPort ${printable(entry.value, MAX_PATH_ECHO)}: tor rejects this address or port`);
-    }
-  };
+    if (isFile) readOne(r, child, depth, from);
+  }
+}
 
-  readOne(file, 0, null);
+/** A `SocksPort` line (`/SocksPort` clears the list, `+SocksPort` appends, as in tor). */
+function addSocksPort(result: Torrc, entry: Entry, path: string): void {
+  const key = entry.key.replace(/^[+/]/, '').toLowerCase();
+  if (key !== 'socksport') return;
+  if (entry.key.startsWith('/')) {
+    result.socksPorts = [];
+    return;
+  }
+  if (!entry.value.trim()) return; // tor ignores an empty value
+  const problem = (message: string) => result.problems.push({ file: path, line: entry.line, message });
+  let spec: SocksPortSpec | null;
+  try {
+    spec = parseSocksPortValue(entry.value);
+  } catch (error) {
+    problem(`SocksPort ${printable(entry.value, MAX_PATH_ECHO)}: ${(error as Error).message}`);
+    return;
+  }
+  result.socksPorts.push({ value: entry.value, spec, file: path, line: entry.line });
+  if (spec && spec.port !== 'auto' && spec.unixPath === null && !(Number.isInteger(spec.port) && spec.port! >= 1 && spec.port! <= 65535)) {
+    problem(`SocksPort ${printable(entry.value, MAX_PATH_ECHO)}: tor rejects this address or port`);
+  }
+}
 
+/** What makes tor refuse the set of SocksPorts: `0` mixed with others, the same port twice. */
+function checkSocksPortSet(result: Torrc): void {
   const ports = result.socksPorts;
   const zero = ports.find((p) => p.spec === null);
   const open = ports.filter((p) => p.spec !== null);
@@ -382,8 +404,6 @@ export function readTorrc(file: string, options: ReadTorrcOptions = {}): Torrc {
       seen.set(id, p);
     }
   }
-  result.defaultSocksPort = ports.length === 0;
-  return result;
 }
 
 /** `ENOENT: no such file or directory, open '/x'` -> `no such file or directory`. */

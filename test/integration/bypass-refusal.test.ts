@@ -8,6 +8,7 @@ import { fixtureBinaries, scriptWithStaticInterpreter, setgidCopy, setuidCopy, t
 import { useSocks5Server, useTempDirs } from '../support/fixtures';
 import { execa } from 'execa';
 import { cleanEnv, makeConfigDir, runLauncher } from '../support/launcher';
+import { EXIT } from '../support/expected';
 
 /** A copy of SOURCE with a file capability (setcap, from libcap2-bin). */
 async function capabilityCopy(source: string, dir: string): Promise<string> {
@@ -62,7 +63,7 @@ describe.each(['torsocks', 'proxychains'])('backend %s refuses what would bypass
     ['a script whose interpreter is static', () => scriptWithStaticInterpreter(tempDir('script')), '\\(through its interpreter /\\S+\\) is statically linked'],
   ])('%s: 78, one line, never run, nothing sent', async (_what, program, detail) => {
     const r = await attempt(backend, program);
-    expect(r.exitCode).toBe(78);
+    expect(r.exitCode).toBe(EXIT.wouldBypass);
     expect(r.stderr.split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(new RegExp(`^tails-launch: /\\S+ ${detail}.*: ${backend} could not see its connections, so it would bypass Tor`));
     expect(r.stdout).toBe('');

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, LAUNCHER, makeConfigDir, ROOT, runLauncher, type LauncherResult } from '../support/launcher';
 import { useSocks5Server, useTempDirs } from '../support/fixtures';
 import { startHttpServer } from '../support/socks5-server';
+import { EXIT } from '../support/expected';
 
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
 const SHIPPED_NAMES = [
@@ -51,7 +52,7 @@ function tl(args: string[], env: Record<string, string> = {}): Promise<LauncherR
 }
 
 function expectUsageError(result: LauncherResult, message: RegExp): void {
-  expect(result.exitCode).toBe(64);
+  expect(result.exitCode).toBe(EXIT.usage);
   expect(result.stdout).toBe('');
   expect(result.stderr.split('\n')).toHaveLength(1);
   expect(result.stderr).toMatch(/^tails-launch: /);
@@ -77,7 +78,7 @@ describe('--help and --version', () => {
     for (const word of ['run PROFILE', 'explain PROFILE', 'list', 'validate', 'default -- COMMAND', '--config-dir', '--identity', '--wait-for-tor']) {
       expect(result.stdout).toContain(word);
     }
-    for (const status of [64, 65, 66, 69, 70, 77, 126, 127]) expect(result.stdout).toMatch(new RegExp(`\\b${status} `));
+    for (const status of [EXIT.usage, EXIT.config, EXIT.unknownProfile, EXIT.torUnreachable, EXIT.internal, EXIT.refused, EXIT.cannotExecute, EXIT.notFound]) expect(result.stdout).toMatch(new RegExp(`\\b${status} `));
   });
 
   it('-h prints the same help', async () => {
@@ -186,7 +187,7 @@ describe('whatever an error quotes, it is one line without terminal escapes', ()
   it('a profile name with a newline, ESC, a C1 CSI and a bidi override: 66, escaped visibly', async () => {
     const name = 'evil\ntails-launch: all good\x1b[2J\u009b31m\u202eolleh';
     const result = await tl([name]);
-    expect(result.exitCode).toBe(66);
+    expect(result.exitCode).toBe(EXIT.unknownProfile);
     expect(result.stderr.split('\n')).toHaveLength(1);
     expect(result.stderr).not.toMatch(UNSAFE);
     expect(result.stderr).toContain("no profile named 'evil\\ntails-launch: all good\\x1b[2J\\x9b31m\\u{202e}olleh'");
@@ -202,7 +203,7 @@ describe('whatever an error quotes, it is one line without terminal escapes', ()
     const bad = join(tempDir('nl'), 'bad\nname\x1b]0;title\x07.yml');
     writeFileSync(bad, 'isolation: sometimes\nfrobnicate: 1\n');
     const result = await runLauncher(['validate', bad]);
-    expect(result.exitCode).toBe(65);
+    expect(result.exitCode).toBe(EXIT.config);
     const lines = result.stderr.split('\n');
     expect(lines).toHaveLength(2);
     for (const line of lines) {
@@ -213,7 +214,7 @@ describe('whatever an error quotes, it is one line without terminal escapes', ()
 
   it('a very long argument makes a bounded line', async () => {
     const result = await tl([`${'p'.repeat(100_000)}`]);
-    expect(result.exitCode).toBe(66);
+    expect(result.exitCode).toBe(EXIT.unknownProfile);
     expect(result.stderr.split('\n')).toHaveLength(1);
     expect(result.stderr.length).toBeLessThan(4300);
     expect(result.stderr).toMatch(/characters left out .*'tails-launch list' shows the profiles$/);
@@ -288,13 +289,13 @@ describe('list', () => {
     const dir = shippedCopy();
     writeFileSync(join(dir, 'profiles', 'broken.yml'), 'extends: default\nisolation: sometimes\n');
     const result = await runLauncher(['--config-dir', dir, 'list']);
-    expect(result.exitCode).toBe(65);
+    expect(result.exitCode).toBe(EXIT.config);
     expect(result.stderr).not.toMatch(/^\s+at /m);
     const rows = result.stdout.split('\n').slice(1);
     expect(rows.map((l) => l.split(/\s+/)[0])).toEqual([...SHIPPED_NAMES, 'broken'].sort());
     expect(rows.find((l) => l.startsWith('broken '))).toMatch(/INVALID.*broken\.yml:2: isolation: must be one of/);
     const json = await runLauncher(['--config-dir', dir, 'list', '--json']);
-    expect(json.exitCode).toBe(65);
+    expect(json.exitCode).toBe(EXIT.config);
     expect(JSON.parse(json.stdout)).toHaveLength(SHIPPED_NAMES.length + 1);
   });
 
@@ -326,7 +327,7 @@ describe('validate', () => {
     const bad = join(tempDir('bad'), 'bad.yml');
     writeFileSync(bad, 'extends: default\nisolation: sometimes\nfrobnicate: 1\nenv:\n  set:\n    LD_PRELOAD: /tmp/x.so\n');
     const result = await runLauncher(['validate', bad]);
-    expect(result.exitCode).toBe(65);
+    expect(result.exitCode).toBe(EXIT.config);
     expect(result.stdout).toBe('');
     const lines = result.stderr.split('\n');
     expect(lines.length).toBeGreaterThanOrEqual(2);
@@ -346,7 +347,7 @@ describe('validate', () => {
   it('rejects a file that does not exist', async () => {
     const missing = join(tempDir('missing'), 'nothing.yml');
     const result = await runLauncher(['validate', missing]);
-    expect(result.exitCode).toBe(65);
+    expect(result.exitCode).toBe(EXIT.config);
     expect(result.stderr).toBe(`tails-launch: ${missing}: no such file`);
   });
 });

@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useSocks5Server, useTempDirs } from '../support/fixtures';
 import { cleanEnv, LAUNCHER, makeConfigDir, runLauncher, type LauncherResult } from '../support/launcher';
+import { EXIT } from '../support/expected';
 
 const PROMPT = 8_000;
 const NOBODY = 65534;
@@ -51,7 +52,7 @@ async function expectRefused(args: string[], message: RegExp | string, options: 
   expect(result.stderr.split('\n')).toHaveLength(1);
   if (typeof message === 'string') expect(result.stderr).toBe(message);
   else expect(result.stderr).toMatch(message);
-  expect(result.exitCode).toBe(options.status ?? 65);
+  expect(result.exitCode).toBe(options.status ?? EXIT.config);
   expect(result.launched).toBe(false);
   expect(socks.records).toEqual([]);
   return result.stderr;
@@ -131,7 +132,7 @@ describe('a YAML alias bomb', () => {
     const dir = configDir({ default: PROFILE, bomb });
     const result = await runLauncher(['--config-dir', dir, 'validate', join(dir, 'profiles', 'bomb.yml')], { timeout: PROMPT });
     expect(result.signal).toBeUndefined();
-    expect(result.exitCode).toBe(65);
+    expect(result.exitCode).toBe(EXIT.config);
     expect(result.stderr).toMatch(/bomb\.yml: stands for more than 2 MiB/);
     expect(result.stderr.split('\n')).toHaveLength(1);
   });
@@ -143,7 +144,7 @@ describe('values execve cannot carry', () => {
     const file = join(dir, 'profiles', 'nul.yml');
     await expectRefused(['--config-dir', dir, 'nul'], `tails-launch: invalid configuration: ${file}:4: args.1: contains a NUL byte, which execve cannot pass`);
     const validate = await runLauncher(['validate', file], { timeout: PROMPT });
-    expect(validate.exitCode).toBe(65);
+    expect(validate.exitCode).toBe(EXIT.config);
     expect(validate.stderr).toBe(`tails-launch: ${file}:4: args.1: contains a NUL byte, which execve cannot pass`);
   });
 
@@ -204,7 +205,7 @@ describe('layers someone else can change are refused (as root: only root-owned)'
     await expectRefused(['mine'], line, { env });
     // The layer is refused as a whole: a shipped profile does not launch past it either.
     const result = await runLauncher(['explain', 'pidgin'], { env: cleanEnv(env), timeout: PROMPT });
-    expect([result.exitCode, result.stderr]).toEqual([65, line]);
+    expect([result.exitCode, result.stderr]).toEqual([EXIT.config, line]);
   });
 
   it('--config-dir too: a directory others can write', async () => {
@@ -254,7 +255,7 @@ describe('as another user (nobody, through setpriv)', () => {
   it("refuses a layer owned by a third user", async () => {
     const dir = sharedConfig(4242);
     const result = await explainAsNobody(dir);
-    expect([result.exitCode, result.stderr]).toEqual([65, `tails-launch: invalid configuration: ${dir}: is owned by uid 4242, not by root or you (uid ${NOBODY}): chown it to you or remove it`]);
+    expect([result.exitCode, result.stderr]).toEqual([EXIT.config, `tails-launch: invalid configuration: ${dir}: is owned by uid 4242, not by root or you (uid ${NOBODY}): chown it to you or remove it`]);
   });
 
   it('says "cannot read FILE: permission denied" for a profile it may not read (not "invalid configuration")', async () => {
@@ -262,14 +263,14 @@ describe('as another user (nobody, through setpriv)', () => {
     const file = join(dir, 'profiles', 'default.yml');
     chmodSync(file, 0o600);
     const result = await explainAsNobody(dir);
-    expect([result.exitCode, result.stderr]).toEqual([65, `tails-launch: cannot read ${file}: permission denied`]);
+    expect([result.exitCode, result.stderr]).toEqual([EXIT.config, `tails-launch: cannot read ${file}: permission denied`]);
   });
 
   it('does not fall back past a profiles/ directory it may not search', async () => {
     const dir = sharedConfig(0);
     chmodSync(join(dir, 'profiles'), 0o700);
     const result = await explainAsNobody(dir);
-    expect([result.exitCode, result.stderr]).toEqual([65, `tails-launch: cannot read ${join(dir, 'profiles')}: permission denied`]);
+    expect([result.exitCode, result.stderr]).toEqual([EXIT.config, `tails-launch: cannot read ${join(dir, 'profiles')}: permission denied`]);
   });
 });
 
@@ -278,7 +279,7 @@ describe('messages stay one line', () => {
     const dir = configDir({ default: PROFILE });
     write(join(dir, 'profiles', 'forged.json'), JSON.stringify({ extends: 'default', 'x\nfake      default 127.0.0.1:9050  app  torsocks': 1 }));
     const result = await runLauncher(['--config-dir', dir, 'list'], { timeout: PROMPT });
-    expect(result.exitCode).toBe(65);
+    expect(result.exitCode).toBe(EXIT.config);
     const rows = result.stdout.split('\n');
     expect(rows).toHaveLength(3); // the header, default, forged
     expect(rows[2]).toMatch(/^forged\s+INVALID\b.*unknown field 'x\\nfake/);
@@ -295,7 +296,7 @@ describe('torrc --check reads only regular files', () => {
   it('`%include /dev/zero`: an ERROR line at once (it used to read forever)', async () => {
     const result = await check(`SocksPort 127.0.0.1:${socks.port}\n%include /dev/zero\n`);
     expect(result.signal).toBeUndefined();
-    expect(result.exitCode).toBe(1);
+    expect(result.exitCode).toBe(EXIT.checkFailed);
     expect(result.stdout).toMatch(/^ERROR +\S+torrc:2: cannot read included file \/dev\/zero: is not a regular file \(a character device\)$/m);
   });
 
@@ -303,7 +304,7 @@ describe('torrc --check reads only regular files', () => {
     const fifo = mkfifo(join(tempDir('fifo'), 'fifo'));
     const result = await check(`SocksPort 127.0.0.1:${socks.port}\n%include ${fifo}\n`);
     expect(result.signal).toBeUndefined();
-    expect(result.exitCode).toBe(1);
+    expect(result.exitCode).toBe(EXIT.checkFailed);
     expect(result.stdout).toContain(`cannot read included file ${fifo}: is not a regular file (a FIFO)`);
   });
 
@@ -311,6 +312,6 @@ describe('torrc --check reads only regular files', () => {
     const fifo = mkfifo(join(tempDir('fifo'), 'torrc'));
     const result = await runLauncher(['--config-dir', configDir(), 'torrc', '--check', fifo], { timeout: PROMPT });
     expect(result.signal).toBeUndefined();
-    expect([result.exitCode, result.stderr]).toEqual([1, `tails-launch: torrc --check: cannot read ${fifo}: is not a regular file (a FIFO)`]);
+    expect([result.exitCode, result.stderr]).toEqual([EXIT.checkFailed, `tails-launch: torrc --check: cannot read ${fifo}: is not a regular file (a FIFO)`]);
   });
 });

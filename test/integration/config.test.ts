@@ -12,6 +12,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cleanEnv, LAUNCHER, makeConfigDir, ROOT, runLauncher } from '../support/launcher';
 import { useSocks5Server, useTempDirs } from '../support/fixtures';
 import { startSocks5Server, type Socks5Server } from '../support/socks5-server';
+import { EXIT } from '../support/expected';
 
 const SHIPPED_PROFILES = join(ROOT, 'profiles');
 const SHIPPED_LISTENERS = join(ROOT, 'listeners.yml');
@@ -94,7 +95,7 @@ describe('layers', () => {
     expect(plan.listener).toMatchObject({ source: join(dir, 'listeners.yml'), port: socks.port });
     expect(plan.isolation.mode).toBe('launch');
     const pidgin = await runLauncher(['--config-dir', dir, 'explain', 'pidgin'], { env: cleanEnv(env) });
-    expect(pidgin.exitCode).toBe(66);
+    expect(pidgin.exitCode).toBe(EXIT.unknownProfile);
   });
 });
 
@@ -213,7 +214,7 @@ describe('file formats', () => {
     const dir = socksConfig();
     const file = write(join(dir, 'profiles', 'blank.yml'), '');
     const result = await runLauncher(['--config-dir', dir, 'blank', '--', '/bin/true']);
-    expect(result.exitCode).toBe(65);
+    expect(result.exitCode).toBe(EXIT.config);
     expect(result.stderr).toMatch(new RegExp(`^tails-launch: invalid configuration: ${file}.*sets no listener`));
     expect(result.stderr.split('\n')).toHaveLength(1);
   });
@@ -222,7 +223,7 @@ describe('file formats', () => {
     const dir = socksConfig();
     const file = write(join(dir, 'profiles', 'broken.json'), '{\n  "extends": "default",\n  "isolation": "app"\n  "backend": "env"\n}\n');
     const result = await runLauncher(['--config-dir', dir, 'broken', '--', '/bin/true']);
-    expect(result.exitCode).toBe(65);
+    expect(result.exitCode).toBe(EXIT.config);
     expect(result.stderr.split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(new RegExp(`^tails-launch: invalid configuration: ${file}:4: syntax error: \\w`));
   });
@@ -245,7 +246,7 @@ describe('unreadable files', () => {
     const { user, env } = fakeHome();
     mkdirSync(join(user, 'profiles', 'pidgin.yml'), { recursive: true });
     const result = await runLauncher(['explain', 'pidgin'], { env: cleanEnv(env) });
-    expect(result.exitCode).toBe(65);
+    expect(result.exitCode).toBe(EXIT.config);
     expect(result.stderr).toBe(`tails-launch: invalid configuration: ${join(user, 'profiles', 'pidgin.yml')}: is not a regular file (a directory)`);
   });
 

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { useTempDirs } from '../support/fixtures';
 import { makeConfigDir, runLauncher } from '../support/launcher';
+import { EXIT } from '../support/expected';
 
 const isRoot = process.getuid?.() === 0;
 const SERVER_KEY = 'Tor safe cookie authentication server-to-controller hash';
@@ -126,7 +127,7 @@ describe.skipIf(!isRoot)('doctor against a hostile control port', () => {
     const label = { ok: 'ok  ', fail: 'FAIL', warn: 'warn', skip: 'skip' };
     // One check per line: nothing the peer sent split a line or added one.
     expect(lines.slice(0, -1)).toEqual(data.checks.map((c) => `${label[c.status]}  ${c.message}${c.fix ? ` -> ${c.fix}` : ''}`));
-    expect(text.exitCode).toBe(1);
+    expect(text.exitCode).toBe(EXIT.checkFailed);
     const line = (id: string) => {
       const c = data.checks.find((check) => check.id === id)!;
       return `${label[c.status]}  ${c.message}${c.fix ? ` -> ${c.fix}` : ''}`;

@@ -14,6 +14,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNamespace, deleteNamespace, startIsolatedTor, TAILS_SOCKS_PORTS, type IsolatedTor } from '../support/isolated-tor';
 import { cleanEnv, LAUNCHER, ROOT } from '../support/launcher';
+import { EXIT } from '../support/expected';
 
 const isRoot = process.getuid?.() === 0;
 const PASSWORD = 'pa"ss\\word with spaces';
@@ -132,7 +133,7 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
     expect(r.checks.filter((c) => c.id.endsWith('.application'))).toEqual([]);
     expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['tor.bootstrap']);
     expect(r.lines.at(-1)).toMatch(/^1 check failed \(\d+ ok, 1 FAIL, 0 warn, 0 skip\)$/);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(EXIT.checkFailed);
   });
 
   it('(b) cookie authentication (SAFECOOKIE) with the CookieAuthFile named in the configuration', async () => {
@@ -140,7 +141,7 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
     expect(r.lines[1]).toBe(`ok    authenticated with SAFECOOKIE and the cookie ${join(work, 'cookie', 'control.authcookie')}`);
     expect(r.lines[2]).toBe(BOOTSTRAP_FAIL);
     expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['tor.bootstrap']);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(EXIT.checkFailed);
   });
 
   it('(b2) a cookie file that is not this tor\'s: tor\'s AUTHCHALLENGE hash does not match it, so doctor refuses before AUTHENTICATE', async () => {
@@ -168,7 +169,7 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
     expect(r.status('listener.tails.live')).toBe('ok');
     expect(r.status('listener.tails.socks')).toBe('ok');
     expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['tor.bootstrap', 'listener.tails.flags']);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(EXIT.checkFailed);
   });
 
   it('(d) a missing listener (no 9063): not open, not configured, no handshake', async () => {
@@ -180,7 +181,7 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
     expect(r.lines).toContain(`FAIL  listener 'upgrader' (127.0.0.1:9063, used by iuk): Tor's configuration has no SocksPort 127.0.0.1:9063 -> add to torrc: ${line}`);
     expect(r.lines).toContain(`FAIL  listener 'upgrader' (127.0.0.1:9063, used by iuk): no SOCKS5 handshake: nothing listens on 127.0.0.1:9063 -> start Tor with '${line}' in torrc`);
     expect(r.status('listener.default.flags')).toBe('ok');
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(EXIT.checkFailed);
   });
 
   it('(e) a wrong control password: the authentication FAIL line; what needs the control port is skipped, the handshakes still run', async () => {
@@ -194,7 +195,7 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
     expect(r.status('listener.default.flags')).toBe('skip');
     expect(r.status('listener.default.socks')).toBe('ok');
     expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['control.auth']);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(EXIT.checkFailed);
   });
 
   it('(f) Tor not running: the control-port FAIL line, and every SOCKS handshake FAILs', async () => {
@@ -208,7 +209,7 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
       expect(socks.status).toBe('fail');
       expect(socks.message).toMatch(new RegExp(`: no SOCKS5 handshake: nothing listens on 127\\.0\\.0\\.1:${port}$`));
     }
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(EXIT.checkFailed);
   });
 
   it('(g) a named profile whose application is missing: its FAIL line', async () => {
@@ -218,7 +219,7 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
     );
     expect(r.status('profile.curl.application')).toBe('ok');
     expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['tor.bootstrap', 'profile.lost.application']);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(EXIT.checkFailed);
   });
 
   it('a profile with a placement is a warning, not a failure; an unknown profile name is refused (66)', async () => {
@@ -228,7 +229,7 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
     expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['tor.bootstrap']);
     rmSync(join(work, 'config-healthy', 'profiles', 'placed.yml'));
     const unknown = await doctor('healthy', ['no-such-profile']);
-    expect(unknown.exitCode).toBe(66);
+    expect(unknown.exitCode).toBe(EXIT.unknownProfile);
     expect(unknown.stdout).toBe('');
   });
 });

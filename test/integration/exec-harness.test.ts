@@ -17,6 +17,7 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureCallerState, signalsInMask } from '../../src/exec/caller-state';
 import { comparable, maskSignals, parseProbe, probePath, ROOT, type ProbeReport } from '../support/probe';
+import { EXIT } from '../support/expected';
 
 const SIGHUP = 1;
 const SIGINT = 2;
@@ -238,7 +239,7 @@ describe('exec through bin/tails-launch (execve via koffi)', () => {
   it('a missing program: exit 127 and one line naming it', async () => {
     const missing = join(withKoffi, 'no-such-program');
     const r = await run([front(withKoffi), missing]);
-    expect(r.code).toBe(127);
+    expect(r.code).toBe(EXIT.notFound);
     expect(r.stderr.trimEnd().split('\n')).toEqual([`tails-launch: cannot execute ${missing}: No such file or directory`]);
   });
 
@@ -247,7 +248,7 @@ describe('exec through bin/tails-launch (execve via koffi)', () => {
     writeFileSync(file, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
     // root may execute any file with at least one x bit: none here.
     const r = await run([front(withKoffi), file]);
-    expect(r.code).toBe(126);
+    expect(r.code).toBe(EXIT.cannotExecute);
     expect(r.stderr.trimEnd().split('\n')).toEqual([`tails-launch: cannot execute ${file}: Permission denied`]);
   });
 
@@ -256,7 +257,7 @@ describe('exec through bin/tails-launch (execve via koffi)', () => {
       caller: ['block=TERM', 'ignore=PIPE', 'nofile=512'],
       env: { HARNESS_REPORT_STATE_ON_ERROR: '1' },
     });
-    expect(r.code).toBe(127);
+    expect(r.code).toBe(EXIT.notFound);
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines[0]).toBe('tails-launch: cannot execute /nonexistent/dir/prog: No such file or directory');
     const m = /after failure sigign=(\w+) sigblk=(\w+) nofile=(\w+)/.exec(lines[1] ?? '');
@@ -296,7 +297,7 @@ describe('exec through bin/tails-launch without koffi (spawn-and-wait fallback)'
 
   it('a missing program: exit 127 and one line', async () => {
     const r = await run([front(withoutKoffi), '/nonexistent/prog']);
-    expect(r.code).toBe(127);
+    expect(r.code).toBe(EXIT.notFound);
     expect(r.stderr.trimEnd().split('\n')).toEqual(['tails-launch: cannot execute /nonexistent/prog: No such file or directory']);
   });
 });

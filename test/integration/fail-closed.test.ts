@@ -13,9 +13,9 @@ import { describe, expect, it } from 'vitest';
 import { cleanEnv, makeConfigDir, runLauncher, type LauncherResult, type ListenerSpec } from '../support/launcher';
 import { useSocks5Server, useTempDirs } from '../support/fixtures';
 import { startHttpServer } from '../support/socks5-server';
+import { EXIT } from '../support/expected';
 
 const DEFAULT_PROFILE = 'listener: default\nisolation: launch\nbackend: torsocks\n';
-const EXIT = { usage: 64, config: 65, unknownProfile: 66, torUnreachable: 69, refused: 77, cannotExecute: 126, notFound: 127 };
 
 const socks = useSocks5Server();
 const { make: tempDir, track } = useTempDirs();

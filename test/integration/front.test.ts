@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTempDirs } from '../support/fixtures';
 import { LAUNCHER, runLauncher } from '../support/launcher';
+import { EXIT } from '../support/expected';
 
 const { make: tempDir } = useTempDirs();
 
@@ -22,7 +23,7 @@ describe("a checkout's front", () => {
     copyFileSync(LAUNCHER, join(bin, 'tails-launch'));
     chmodSync(join(bin, 'tails-launch'), 0o755);
     const r = await runLauncher(['--version'], {}, join(bin, 'tails-launch'));
-    expect(r.exitCode).toBe(70);
+    expect(r.exitCode).toBe(EXIT.internal);
     expect(r.stderr).toBe("tails-launch: cannot find its bundle (dist/tails-launch.mjs beside bin/): run 'npm run build' in the checkout, or reinstall tails-launch");
   });
 });

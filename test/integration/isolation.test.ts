@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CURL, URL, BODY, USERNAME, METHOD_NONE, METHOD_USERPASS, LAUNCH_KEY } from '../support/expected';
+import { CURL, URL, BODY, USERNAME, METHOD_NONE, METHOD_USERPASS, LAUNCH_KEY, EXIT } from '../support/expected';
 import { cleanEnv, makeConfigDir, runLauncher } from '../support/launcher';
 import { startSocks5Server, type Socks5Server, type SocksRequestRecord } from '../support/socks5-server';
 
@@ -148,7 +148,7 @@ describe('isolation none (torsocks)', () => {
 
   it('refuses --identity with exit 64 before any connection', async () => {
     const result = await launch('iso-none', curlOnce, 'alice');
-    expect(result.exitCode).toBe(64);
+    expect(result.exitCode).toBe(EXIT.usage);
     expect(result.stdout).toBe('');
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(/^tails-launch: --identity cannot be honoured: profile 'iso-none' uses isolation "none"/);

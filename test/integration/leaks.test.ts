@@ -10,12 +10,11 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixtureBinaries, type FixtureBinaries } from '../support/binaries';
-import { BODY, CURL } from '../support/expected';
+import { BODY, CURL, EXIT } from '../support/expected';
 import { useTempDirs } from '../support/fixtures';
 import { useLeakHarness } from '../support/leak-harness';
 import { buildVariant, cleanEnv, makeConfigDir, ROOT } from '../support/launcher';
 
-const EXIT = { refused: 77, wouldBypass: 78, notFound: 127 } as const;
 const NOBODY = 65534;
 
 const net = useLeakHarness();
@@ -274,7 +273,7 @@ describe('the user layer cannot weaken a system profile (the shipped layer is th
 
   it('tails-security-check moved to the upgrader listener without isolation: 65, zero packets; the control goes to 9062', async () => {
     const weakened = await net.launch(['tails-security-check'], { env: userLayer({ 'profiles/tails-security-check.yml': `extends: tails-security-check\n${probe()}listener: upgrader\nisolation: none\n` }) });
-    expect(weakened.exitCode).toBe(65);
+    expect(weakened.exitCode).toBe(EXIT.config);
     expect(weakened.stderr).toMatch(/tails-security-check\.yml:\d+: listener: may not change the listener of the system profile/);
     expect(net.records()).toEqual([]);
     // The control: the security check connects to its listener itself (own-setting; its stand-in, told 9062 by "its own settings").
@@ -287,7 +286,7 @@ describe('the user layer cannot weaken a system profile (the shipped layer is th
 
   it('ssh on backend env (a program that ignores proxy variables would go direct): 65, zero packets', async () => {
     const weakened = await net.launch(['ssh'], { env: userLayer({ 'profiles/ssh.yml': `extends: ssh\n${probe()}backend: env\n` }) });
-    expect(weakened.exitCode).toBe(65);
+    expect(weakened.exitCode).toBe(EXIT.config);
     expect(weakened.stderr).toMatch(/ssh\.yml:\d+: backend: may not weaken the system profile 'ssh'/);
     expect(net.trapped()).toBe(0);
     const control = await net.launch(['ssh'], { env: userLayer({ 'profiles/ssh.yml': `extends: ssh\n${probe()}` }) });
@@ -299,7 +298,7 @@ describe('the user layer cannot weaken a system profile (the shipped layer is th
   it("a user listeners.yml moving 'tails' to another port: 65, nothing sent", async () => {
     const env = userLayer({ 'listeners.yml': `listeners:\n  tails:\n    address: 127.0.0.1\n    port: ${net.socksPort}\n`, 'profiles/tails-security-check.yml': `extends: tails-security-check\n${probe()}` });
     const moved = await net.launch(['tails-security-check'], { env });
-    expect(moved.exitCode).toBe(65);
+    expect(moved.exitCode).toBe(EXIT.config);
     expect(moved.stderr).toMatch(/listeners\.yml:2: listeners\.tails: may not redefine the system listener 'tails'/);
     expect(net.records()).toEqual([]);
     expect(net.trapped()).toBe(0);
@@ -330,7 +329,7 @@ describe('bad configuration never launches (the profile would go direct: backend
   ])('%s: 65, one line, zero packets', async (_name, file, write) => {
     const dir = configWith(file, write);
     const r = await net.launch(['--config-dir', dir, 'p', net.worldV4, '80'], { timeout: 10_000 });
-    expect(r.exitCode).toBe(65);
+    expect(r.exitCode).toBe(EXIT.config);
     expect(r.stderr.split('\n')).toHaveLength(1);
     expect(r.stdout).toBe('');
     expect(net.trapped()).toBe(0);

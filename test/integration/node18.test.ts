@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, makeConfigDir, ROOT, runLauncher } from '../support/launcher';
 import { startSocks5Server, type Socks5Server } from '../support/socks5-server';
+import { EXIT } from '../support/expected';
 
 const NODE18_VERSION = 'v18.20.4';
 const PASSWORD_PREFIX = 'tails-launch/launch/default/';
@@ -57,7 +58,7 @@ describe('bin/tails-launch on Node 18.20.4', () => {
   it('really runs on the interpreter TAILS_LAUNCH_NODE names', async () => {
     // Control: the front honours the variable, so the tests below ran on node18.
     const missing = await runLauncher(['--version'], { env: cleanEnv({ TAILS_LAUNCH_NODE: '/nonexistent/node' }) });
-    expect(missing.exitCode).toBe(127);
+    expect(missing.exitCode).toBe(EXIT.notFound);
     const ok = await launch(['--version']);
     expect(ok.exitCode).toBe(0);
   });
@@ -91,7 +92,7 @@ describe('bin/tails-launch on Node 18.20.4', () => {
 
   it('an invalid configuration: exit 65, one line on stderr, nothing launched', async () => {
     const r = await launch(['--config-dir', badConfigDir, 'default', '--', '/bin/echo', 'LAUNCHED']);
-    expect(r.exitCode).toBe(65);
+    expect(r.exitCode).toBe(EXIT.config);
     expect(r.stdout).toBe('');
     const lines = r.stderr.split('\n').filter((l) => l !== '');
     expect(lines).toHaveLength(1);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useSocks5Server, useTempDirs } from '../support/fixtures';
 import { cleanEnv, makeConfigDir, runLauncher } from '../support/launcher';
+import { EXIT } from '../support/expected';
 
 const socks = useSocks5Server();
 const { make: tempDir, track } = useTempDirs();
@@ -97,7 +98,7 @@ describe('the launch cache of validated configuration', () => {
     const config = track(makeConfigDir({ default: { port: socks.port } }, { default: 'listener: default\nisolation: sometimes\nbackend: torsocks\n' }));
     const runtime = runtimeDir();
     const broken = await launch(config, runtime);
-    expect(broken.exitCode).toBe(65);
+    expect(broken.exitCode).toBe(EXIT.config);
     writeFileSync(join(config, 'profiles/default.yml'), PROFILE);
     const fixed = await launch(config, runtime);
     expect(fixed.stdout).toBe('launched');

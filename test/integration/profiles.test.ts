@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { CURL, URL, BODY, USERNAME, METHOD_NONE, METHOD_USERPASS } from '../support/expected';
+import { CURL, URL, BODY, USERNAME, METHOD_NONE, METHOD_USERPASS, EXIT } from '../support/expected';
 import { cleanEnv, makeConfigDir, ROOT, runLauncher, SHIPPED_PROFILES, type ListenerSpec } from '../support/launcher';
 import { startSocks5Server, type Socks5Server, type SocksRequestRecord } from '../support/socks5-server';
 
@@ -159,7 +159,7 @@ describe.each([...SHIPPED.keys()].filter(hasPlacement))('placed profile %s', (na
     const dir = configFor(name, servers);
     configDirs.push(dir);
     const result = await runLauncher(['--config-dir', dir, name, '--', '-s', URL], { env: env() });
-    expect(result.exitCode).toBe(77);
+    expect(result.exitCode).toBe(EXIT.refused);
     expect(result.stdout).toBe('');
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(new RegExp(`^tails-launch: profile '${name}' must run in `));

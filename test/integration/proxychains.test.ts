@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { BODY, CURL, METHOD_NONE, METHOD_USERPASS, URL, USERNAME, LAUNCH_KEY } from '../support/expected';
+import { BODY, CURL, METHOD_NONE, METHOD_USERPASS, URL, USERNAME, LAUNCH_KEY, EXIT } from '../support/expected';
 import { useSocks5Server, useTempDirs } from '../support/fixtures';
 import { cleanEnv, makeConfigDir, runLauncher } from '../support/launcher';
 import { parseProbe, probePath } from '../support/probe';
@@ -108,7 +108,7 @@ describe('backend proxychains (real proxychains4)', () => {
     const open = tempDir('open-runtime');
     chmodSync(open, 0o777);
     const result = await runLauncher(['--config-dir', config(), 'app', '--', CURL, '-s', URL], { env: cleanEnv({ XDG_RUNTIME_DIR: open }) });
-    expect(result.exitCode).toBe(126);
+    expect(result.exitCode).toBe(EXIT.cannotExecute);
     expect(result.stderr).toMatch(/^tails-launch: cannot write .* is open to other users \(mode 0777\); check XDG_RUNTIME_DIR$/);
     expect(socks.records).toEqual([]);
   });
@@ -157,7 +157,7 @@ describe('backend proxychains (real proxychains4)', () => {
     const dir = track(makeConfigDir({ default: { port: socks.port } }, { silent: 'listener: default\nisolation: app\nbackend: proxychains\n' }));
     const marker = join(tempDir('marker'), 'ran');
     const result = await run(['--config-dir', dir, 'silent', '--', '/bin/sh', '-c', `touch ${marker}`]);
-    expect(result.exitCode).toBe(65);
+    expect(result.exitCode).toBe(EXIT.config);
     expect(result.stderr).toMatch(/silent\.yml:3: backend: backend proxychains lets UDP out of Tor .*acknowledge: \[udp-leak\]/);
     expect(socks.records).toEqual([]);
     expect(existsSync(marker)).toBe(false);

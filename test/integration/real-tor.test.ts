@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { USERNAME } from '../support/expected';
+import { USERNAME, EXIT } from '../support/expected';
 import { createNamespace, deleteNamespace, startIsolatedTor, TAILS_SOCKS_PORTS, type IsolatedTor } from '../support/isolated-tor';
 import { cleanEnv, LAUNCHER, ROOT } from '../support/launcher';
 
@@ -109,7 +109,7 @@ describe.skipIf(!isRoot)('against the real tor, in a private network namespace',
     writeFileSync(join(work, 'config', 'listeners.yml'), YAML.stringify(listeners));
     const result = await launch(['nowhere', '--', '/bin/sh', '-c', 'echo started']);
     expect(result.stdout).toBe('');
-    expect(result.exitCode).toBe(69);
+    expect(result.exitCode).toBe(EXIT.torUnreachable);
     expect(result.stderr).toBe("tails-launch: Tor is not reachable: nothing listens on 127.0.0.1:9064 (listener 'browser-less'); start Tor or wait for it to connect, or use --wait-for-tor SECONDS");
   });
 });

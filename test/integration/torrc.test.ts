@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTorrc } from '../../src/tor/torrc-file';
 import { useTempDirs } from '../support/fixtures';
 import { cleanEnv, makeConfigDir, ROOT, runLauncher } from '../support/launcher';
+import { EXIT } from '../support/expected';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'torrc');
 const TAILS_LINES = [
@@ -141,7 +142,7 @@ describe('tails-launch torrc', () => {
 
   it('an unreadable FILE is one error line and exit 1', async () => {
     const r = await check('/nonexistent/torrc');
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(EXIT.checkFailed);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe('tails-launch: torrc --check: cannot read /nonexistent/torrc: no such file or directory');
   });
@@ -161,11 +162,11 @@ const MISSING = {
   upgrader: `MISSING  listener upgrader (127.0.0.1:9063): add: ${TAILS_LINES[2]}`,
   browser: `MISSING  listener browser (10.200.1.1:9050): add: ${TAILS_LINES[3]}`,
 };
-const TABLE: { file: string; exit: 0 | 1; tor: 'same' | 'rejects'; lines: string[] }[] = [
+const TABLE: { file: string; exit: 0 | typeof EXIT.checkFailed; tor: 'same' | 'rejects'; lines: string[] }[] = [
   { file: 'tails.torrc', exit: 0, tor: 'same', lines: ALL_OK('tails.torrc') },
   { file: 'reordered.torrc', exit: 0, tor: 'same', lines: ALL_OK('reordered.torrc', 3) },
   {
-    file: 'no-prefixes.torrc', exit: 1, tor: 'same', lines: [
+    file: 'no-prefixes.torrc', exit: EXIT.checkFailed, tor: 'same', lines: [
       `DIFFERS  listener default (127.0.0.1:9050): no-prefixes.torrc:3: IsolateSOCKSAuth should be on but is off; use instead: ${TAILS_LINES[0]}`,
       OK('tails', '127.0.0.1:9062', 'no-prefixes.torrc:4'),
       OK('upgrader', '127.0.0.1:9063', 'no-prefixes.torrc:5'),
@@ -173,7 +174,7 @@ const TABLE: { file: string; exit: 0 | 1; tor: 'same' | 'rejects'; lines: string
     ],
   },
   {
-    file: 'last-wins.torrc', exit: 1, tor: 'same', lines: [
+    file: 'last-wins.torrc', exit: EXIT.checkFailed, tor: 'same', lines: [
       OK('default', '127.0.0.1:9050', 'last-wins.torrc:2'),
       `DIFFERS  listener tails (127.0.0.1:9062): last-wins.torrc:3: IsolateDestPort should be on but is off; use instead: ${TAILS_LINES[1]}`,
       OK('upgrader', '127.0.0.1:9063', 'last-wins.torrc:4'),
@@ -207,13 +208,13 @@ const TABLE: { file: string; exit: 0 | 1; tor: 'same' | 'rejects'; lines: string
     ],
   },
   {
-    file: 'zero-mixed.torrc', exit: 1, tor: 'rejects', lines: [
+    file: 'zero-mixed.torrc', exit: EXIT.checkFailed, tor: 'rejects', lines: [
       OK('default', '127.0.0.1:9050', 'zero-mixed.torrc:3'),
       MISSING.tails, MISSING.upgrader, MISSING.browser,
       'ERROR    zero-mixed.torrc:2: SocksPort 0 together with other SocksPorts (zero-mixed.torrc:3): tor refuses this configuration',
     ],
   },
-  { file: 'zero-only.torrc', exit: 1, tor: 'same', lines: Object.values(MISSING) },
+  { file: 'zero-only.torrc', exit: EXIT.checkFailed, tor: 'same', lines: Object.values(MISSING) },
   {
     file: 'auto-unix.torrc', exit: 0, tor: 'same', lines: [
       ...ALL_OK('auto-unix.torrc'),
@@ -222,7 +223,7 @@ const TABLE: { file: string; exit: 0 | 1; tor: 'same' | 'rejects'; lines: string
     ],
   },
   {
-    file: 'duplicate.torrc', exit: 1, tor: 'same', lines: [
+    file: 'duplicate.torrc', exit: EXIT.checkFailed, tor: 'same', lines: [
       ...ALL_OK('duplicate.torrc'),
       'ERROR    duplicate.torrc:6: 127.0.0.1:9050 is already a SocksPort at duplicate.torrc:2: tor cannot bind it twice and does not start',
     ],
@@ -234,9 +235,9 @@ const TABLE: { file: string; exit: 0 | 1; tor: 'same' | 'rejects'; lines: string
       'extra    SocksPort [::1]:9050 at extra.torrc:7: no listener of tails-launch (not an error)',
     ],
   },
-  { file: 'missing.torrc', exit: 1, tor: 'same', lines: [OK('default', '127.0.0.1:9050', 'missing.torrc:2'), OK('tails', '127.0.0.1:9062', 'missing.torrc:3'), MISSING.upgrader, MISSING.browser] },
+  { file: 'missing.torrc', exit: EXIT.checkFailed, tor: 'same', lines: [OK('default', '127.0.0.1:9050', 'missing.torrc:2'), OK('tails', '127.0.0.1:9062', 'missing.torrc:3'), MISSING.upgrader, MISSING.browser] },
   {
-    file: 'no-socksport.torrc', exit: 1, tor: 'same', lines: [
+    file: 'no-socksport.torrc', exit: EXIT.checkFailed, tor: 'same', lines: [
       "DIFFERS  listener default (127.0.0.1:9050): no-socksport.torrc (no SocksPort line: tor's default SocksPort 9050): IsolateDestPort should be on but is off; IsolateDestAddr should be on but is off; use instead: " + TAILS_LINES[0],
       MISSING.tails, MISSING.upgrader, MISSING.browser,
     ],

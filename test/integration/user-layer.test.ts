@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNamespace, deleteNamespace, startIsolatedTor, TAILS_SOCKS_PORTS, type IsolatedTor } from '../support/isolated-tor';
 import { useSocks5Server, useTempDirs } from '../support/fixtures';
 import { cleanEnv, LAUNCHER, ROOT, runLauncher, type LauncherResult } from '../support/launcher';
+import { EXIT } from '../support/expected';
 
 const NS = `tl-user-${process.pid}`;
 const SHIPPED_PROFILES = join(ROOT, 'profiles');
@@ -89,7 +90,7 @@ function expectRefused(result: LauncherResult, line: RegExp): void {
   expect(result.stdout).toBe('');
   expect(result.stderr.split('\n')).toHaveLength(1);
   expect(result.stderr).toMatch(line);
-  expect(result.exitCode).toBe(65);
+  expect(result.exitCode).toBe(EXIT.config);
 }
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -109,7 +110,7 @@ describe('the issue\'s reproductions are refused: one line naming file, field an
     // validate says the same. (isolation none is not coarser than the system's
     // "application": the security check's own settings send no credentials either.)
     const validate = await inNamespace(['validate'], u.env);
-    expect(validate.exitCode).toBe(65);
+    expect(validate.exitCode).toBe(EXIT.config);
     expect(validate.stderr).toContain(`tails-security-check.yml:4: listener: may not change the listener of the system profile 'tails-security-check'`);
 
     // The control: the same file without the two lines starts (tor answers on 9062).
@@ -132,7 +133,7 @@ describe('the issue\'s reproductions are refused: one line naming file, field an
     expect(existsSync(m.path)).toBe(false);
     // list shows it invalid (and exits 65), the other profiles as they are.
     const list = await inNamespace(['list'], u.env);
-    expect(list.exitCode).toBe(65);
+    expect(list.exitCode).toBe(EXIT.config);
     expect(list.stdout).toMatch(/^ssh\s+INVALID\s+.*backend: may not weaken/m);
     expect(list.stdout).toMatch(/^pidgin\s+default 127\.0\.0\.1:9050\s+application\s+own-setting/m);
 
@@ -165,7 +166,7 @@ describe('the issue\'s reproductions are refused: one line naming file, field an
     // torrc would otherwise print the moved listener as what Tor needs; doctor reports it as a FAIL.
     expectRefused(await runLauncher(['torrc'], { env }), line);
     const doctor = await runLauncher(['doctor', '--json', 'tails-security-check'], { env });
-    expect(doctor.exitCode).toBe(1);
+    expect(doctor.exitCode).toBe(EXIT.checkFailed);
     expect(doctor.stdout).toContain('may not redefine the system listener');
 
     // A NEW listener and a new profile of the user's own are fine, and launch.

@@ -24,6 +24,7 @@ import { argvOf, argvWord } from '../support/argv-words';
 import { useTempDirs } from '../support/fixtures';
 import { cleanEnv, makeConfigDir, runLauncher } from '../support/launcher';
 import { checkProperty, expectCleanStderr, SCALE, Tally } from '../support/property';
+import { EXIT } from '../support/expected';
 
 const { make: tempDir, track } = useTempDirs();
 
@@ -90,19 +91,19 @@ function predict(words: string[]): Command | { refused: string } {
 function launchStatuses(command: Extract<Command, { kind: 'run' }>): number[] {
   switch (command.profile) {
     case 'marker':
-      return [69];
+      return [EXIT.torUnreachable];
     case 'none':
       // --identity makes no sense without isolation: a usage error.
-      return command.options.identity === null ? [69] : [64];
+      return command.options.identity === null ? [EXIT.torUnreachable] : [EXIT.usage];
     case 'placed':
-      return [77];
+      return [EXIT.refused];
     case 'broken':
-      return [65];
+      return [EXIT.config];
     case 'default':
       // No command of its own: the first argument is the command.
-      return command.args.length === 0 ? [64] : command.args[0] === app ? [69] : [64, 69, 78, 126, 127];
+      return command.args.length === 0 ? [EXIT.usage] : command.args[0] === app ? [EXIT.torUnreachable] : [EXIT.usage, EXIT.torUnreachable, EXIT.wouldBypass, EXIT.cannotExecute, EXIT.notFound];
     default:
-      return [66];
+      return [EXIT.unknownProfile];
   }
 }
 
@@ -119,10 +120,10 @@ describe('the real launcher over generated argv', () => {
       const status = result.exitCode ?? -1;
       // validate and list name every problem, one line each; any other refusal is one line.
       const manyProblems = !('refused' in expected) && (expected.kind === 'validate' || expected.kind === 'list');
-      expectCleanStderr(result, status >= 64 && !manyProblems);
+      expectCleanStderr(result, status >= EXIT.usage && !manyProblems);
       expect(existsSync(marker), 'the marker application ran').toBe(false);
       if ('refused' in expected) {
-        expect({ status, stderr: result.stderr, stdout: result.stdout }).toEqual({ status: 64, stderr: oneLine(`tails-launch: ${expected.refused}`), stdout: '' });
+        expect({ status, stderr: result.stderr, stdout: result.stdout }).toEqual({ status: EXIT.usage, stderr: oneLine(`tails-launch: ${expected.refused}`), stdout: '' });
         return;
       }
       switch (expected.kind) {
@@ -138,20 +139,20 @@ describe('the real launcher over generated argv', () => {
           expect(launchStatuses(expected)).toContain(status);
           break;
         case 'explain':
-          expect([0, 64, 65, 66]).toContain(status);
+          expect([0, EXIT.usage, EXIT.config, EXIT.unknownProfile]).toContain(status);
           break;
         case 'list':
         case 'validate':
           // `broken` is in the configuration; files may be anything.
-          expect([0, 65]).toContain(status);
-          if (expected.kind === 'list' || expected.files.length === 0) expect(status).toBe(65);
+          expect([0, EXIT.config]).toContain(status);
+          if (expected.kind === 'list' || expected.files.length === 0) expect(status).toBe(EXIT.config);
           break;
         case 'torrc':
-          expect([0, 1]).toContain(status);
+          expect([0, EXIT.checkFailed]).toContain(status);
           break;
         case 'doctor':
           // Tor is not there: never all well.
-          expect([1, 64, 65, 66]).toContain(status);
+          expect([EXIT.checkFailed, EXIT.usage, EXIT.config, EXIT.unknownProfile]).toContain(status);
           break;
       }
     }), 200, 240_000, tally);

@@ -12,6 +12,7 @@ import { parseArgs, type Command } from '../../src/cli/parse-args';
 import { IDENTITY_PATTERN, RESERVED_NAMES } from '../../src/profile/names';
 import { argvOf, argvWord } from '../support/argv-words';
 import { checkProperty, UNSAFE_CHARACTER } from '../support/property';
+import { EXIT } from '../support/expected';
 
 const word = argvWord();
 const argv = argvOf(word, 12);
@@ -25,7 +26,7 @@ function parse(words: string[]): Command | { refused: string } {
     return parseArgs(words);
   } catch (error) {
     expect(error).toBeInstanceOf(LaunchError);
-    expect((error as LaunchError).exitCode).toBe(64);
+    expect((error as LaunchError).exitCode).toBe(EXIT.usage);
     return { refused: (error as LaunchError).message };
   }
 }

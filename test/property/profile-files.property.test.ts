@@ -25,6 +25,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useSocks5Server, useTempDirs } from '../support/fixtures';
 import { cleanEnv, runLauncher, type LauncherResult } from '../support/launcher';
 import { checkProperty, expectCleanStderr, SCALE, Tally } from '../support/property';
+import { EXIT } from '../support/expected';
 
 const socks = useSocks5Server();
 const { make: tempDir } = useTempDirs();
@@ -256,23 +257,23 @@ describe('the real launcher over generated profile files', () => {
 
         for (const check of [fileCheck, dirCheck]) {
           expectCleanStderr(check, false);
-          expect([0, 65], JSON.stringify(statuses)).toContain(check.exitCode);
+          expect([0, EXIT.config], JSON.stringify(statuses)).toContain(check.exitCode);
         }
         expect(fileCheck.stdout === '1 file valid', JSON.stringify(statuses)).toBe(fileCheck.exitCode === 0);
         expectCleanStderr(explain, explain.exitCode !== 0);
-        expect([0, 64, 65, 66], JSON.stringify(statuses)).toContain(explain.exitCode);
+        expect([0, EXIT.usage, EXIT.config, EXIT.unknownProfile], JSON.stringify(statuses)).toContain(explain.exitCode);
         // Exit 0 is the application's own: its stderr is not ours to judge.
         if (launch.exitCode !== 0) expectCleanStderr(launch, true);
         expect(launched, `launched <=> exit 0: ${JSON.stringify(statuses)}`).toBe(launch.exitCode === 0);
 
         // Never a launch from a configuration validate or explain refuses.
-        if (dirCheck.exitCode === 65 || fileCheck.exitCode === 65) expect([64, 65, 66], JSON.stringify(statuses)).toContain(launch.exitCode);
+        if (dirCheck.exitCode === EXIT.config || fileCheck.exitCode === EXIT.config) expect([EXIT.usage, EXIT.config, EXIT.unknownProfile], JSON.stringify(statuses)).toContain(launch.exitCode);
         if (launched) expect(statuses).toMatchObject({ fileCheck: 0, dirCheck: 0, explain: 0 });
         // The two validates agree on an invalid file; explain and launch plan alike.
-        if (fileCheck.exitCode === 65) expect(dirCheck.exitCode, JSON.stringify(statuses)).toBe(65);
-        expect(explain.exitCode === 65, `explain and launch on 65: ${JSON.stringify(statuses)}`).toBe(launch.exitCode === 65);
+        if (fileCheck.exitCode === EXIT.config) expect(dirCheck.exitCode, JSON.stringify(statuses)).toBe(EXIT.config);
+        expect(explain.exitCode === EXIT.config, `explain and launch on 65: ${JSON.stringify(statuses)}`).toBe(launch.exitCode === EXIT.config);
         // What validate accepts, a launch does not call invalid.
-        if (dirCheck.exitCode === 0) expect(launch.exitCode, JSON.stringify(statuses)).not.toBe(65);
+        if (dirCheck.exitCode === 0) expect(launch.exitCode, JSON.stringify(statuses)).not.toBe(EXIT.config);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -14,3 +14,21 @@ export const METHOD_NONE = 0;
 export const METHOD_USERPASS = 2;
 /** A per-launch group key of PROFILE. */
 export const LAUNCH_KEY = (profile: string) => new RegExp(`^tails-launch/launch/${profile}/[0-9a-f]{32}$`);
+/**
+ * tails-launch's own exit statuses, as README.md documents them (the code's
+ * table is src/errors/exit-codes.ts; these are written out again on purpose).
+ * Success is 0 and is the application's own, so it is not in here.
+ */
+export const EXIT = {
+  /** `torrc --check` or `doctor` found a problem. */
+  checkFailed: 1,
+  usage: 64,
+  config: 65,
+  unknownProfile: 66,
+  torUnreachable: 69,
+  internal: 70,
+  refused: 77,
+  wouldBypass: 78,
+  cannotExecute: 126,
+  notFound: 127,
+} as const;

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/cli/parse-args';
 import { LaunchError } from '../../src/errors/launch-error';
+import { EXIT } from '../support/expected';
 
 function usageError(words: string[]): string {
   try {
     parseArgs(words);
   } catch (error) {
     expect(error).toBeInstanceOf(LaunchError);
-    expect((error as LaunchError).exitCode).toBe(64);
+    expect((error as LaunchError).exitCode).toBe(EXIT.usage);
     return (error as Error).message;
   }
   throw new Error(`no usage error for ${JSON.stringify(words)}`);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LaunchError } from '../../src/errors/launch-error';
 import { deviceNumbers, randomHex, randomSourceProblem, readRandomBytes } from '../../src/isolation/random';
+import { EXIT } from '../support/expected';
 
 const root = mkdtempSync(join(tmpdir(), 'tails-launch-random-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -17,7 +18,7 @@ function refusal(source: string): LaunchError {
     readRandomBytes(16, source);
   } catch (error) {
     expect(error).toBeInstanceOf(LaunchError);
-    expect((error as LaunchError).exitCode).toBe(70);
+    expect((error as LaunchError).exitCode).toBe(EXIT.internal);
     expect((error as LaunchError).message).not.toContain('\n');
     return error as LaunchError;
   }

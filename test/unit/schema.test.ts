@@ -4,6 +4,7 @@ import { readListenersFile, readProfileFile } from '../../src/profile/load';
 import { listenersFileSchema, MAX_EXEC_STRING_BYTES, profileFileSchema } from '../../src/profile/schema';
 import { writeLayer } from '../support/temp-config';
 import { join } from 'node:path';
+import { EXIT } from '../support/expected';
 
 async function problems(kind: 'profile' | 'listeners', text: string) {
   const layer = writeLayer('config-dir', { [kind === 'profile' ? 'p.yml' : 'listeners.yml']: text });
@@ -12,7 +13,7 @@ async function problems(kind: 'profile' | 'listeners', text: string) {
     else await readListenersFile(join(layer.dir, 'listeners.yml'));
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).exitCode).toBe(65);
+    expect((error as ConfigError).exitCode).toBe(EXIT.config);
     return (error as ConfigError).problems.map(({ line, field, message }) => ({ line, field, message }));
   }
   throw new Error('expected a ConfigError');

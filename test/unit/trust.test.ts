@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/profile/config-error';
 import { checkLayerDirectory, ConfigReadError, readConfigText } from '../../src/profile/trust';
+import { EXIT } from '../support/expected';
 
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;
@@ -36,7 +37,7 @@ function refusal(read: () => unknown): string {
     read();
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).exitCode).toBe(65);
+    expect((error as ConfigError).exitCode).toBe(EXIT.config);
     return (error as ConfigError).message;
   }
   throw new Error('it was trusted');

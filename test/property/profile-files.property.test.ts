@@ -249,7 +249,8 @@ describe('the real launcher over generated profile files', () => {
         // validate FILE judges the file against the configuration it would join (its `extends`, its listener).
         const fileCheck = await run(['--config-dir', dir, 'validate', path]);
         const dirCheck = await run(['--config-dir', dir, 'validate']);
-        const explain = await run(['--config-dir', dir, 'explain', 'p']);
+        // With the launch's own arguments: a profile without a command takes it from them.
+        const explain = await run(['--config-dir', dir, 'explain', 'p', '--', app]);
         const launch = await run(['--config-dir', dir, 'p', app]);
         const launched = existsSync(marker);
         const statuses = { fileCheck: fileCheck.exitCode, dirCheck: dirCheck.exitCode, explain: explain.exitCode, launch: launch.exitCode, launched };

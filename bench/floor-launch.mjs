@@ -25,7 +25,14 @@ await new Promise((resolve, reject) => {
   s.on('data', (d) => {
     if (stage++ === 0) {
       if (d[0] !== 5 || d[1] !== 2) return reject(new Error('greeting refused'));
-      s.write(Buffer.concat([Buffer.from([1, user.length]), Buffer.from(user), Buffer.from([pass.length]), Buffer.from(pass)]));
+      s.write(
+        Buffer.concat([
+          Buffer.from([1, user.length]),
+          Buffer.from(user),
+          Buffer.from([pass.length]),
+          Buffer.from(pass),
+        ]),
+      );
     } else {
       s.destroy();
       return d[1] === 0 ? resolve() : reject(new Error('auth refused'));
@@ -45,7 +52,11 @@ const torEnv = {
 if (mode === 'print') {
   const q = (w) => `'${w.replace(/'/g, `'\\''`)}'`;
   const env = { ...torEnv, LD_PRELOAD: LIBTORSOCKS };
-  process.stdout.write(`${Object.entries(env).map(([k, v]) => `export ${k}=${q(v)}`).join('\n')}\nexec ${app.map(q).join(' ')}\n`);
+  process.stdout.write(
+    `${Object.entries(env)
+      .map(([k, v]) => `export ${k}=${q(v)}`)
+      .join('\n')}\nexec ${app.map(q).join(' ')}\n`,
+  );
   process.exit(0);
 }
 

@@ -71,7 +71,9 @@ chmodSync(runtime, 0o700);
 
 /** A command line for hyperfine -N (no shell): a command's own variables go through env(1). */
 function hyperfineCommand(c) {
-  const extra = Object.entries(c.env ?? {}).filter(([k, v]) => cleanEnv()[k] !== v).map(([k, v]) => `${k}=${v}`);
+  const extra = Object.entries(c.env ?? {})
+    .filter(([k, v]) => cleanEnv()[k] !== v)
+    .map(([k, v]) => `${k}=${v}`);
   return [...(extra.length ? ['env', ...extra] : []), c.file, ...c.args].join(' ');
 }
 
@@ -86,27 +88,58 @@ try {
   ];
   const breakdown = [
     { name: 'bin/tails-launch --version', file: LAUNCHER, args: ['--version'] },
-    { name: 'node dist/tails-launch.mjs --version', file: node, args: [join(TREE, 'dist/tails-launch.mjs'), '--version'] },
-    { name: 'explain --json (no preflight, no exec)', file: LAUNCHER, args: ['--config-dir', dir, 'explain', 'default', '--json', '--', '/bin/true'] },
-    { name: 'node + koffi load', file: node, args: ['-e', `require(${JSON.stringify(join(ROOT, 'node_modules/koffi'))}).load('libc.so.6')`] },
+    {
+      name: 'node dist/tails-launch.mjs --version',
+      file: node,
+      args: [join(TREE, 'dist/tails-launch.mjs'), '--version'],
+    },
+    {
+      name: 'explain --json (no preflight, no exec)',
+      file: LAUNCHER,
+      args: ['--config-dir', dir, 'explain', 'default', '--json', '--', '/bin/true'],
+    },
+    {
+      name: 'node + koffi load',
+      file: node,
+      args: ['-e', `require(${JSON.stringify(join(ROOT, 'node_modules/koffi'))}).load('libc.so.6')`],
+    },
     { name: '/bin/true', file: '/bin/true', args: [] },
   ];
   // Floors (bench/floor-launch.mjs): the least a launcher of each design must do.
   const floorScript = join(ROOT, 'bench/floor-launch.mjs');
   const floors = [
-    { name: 'floor: node, handshake, koffi execve torsocks', file: node, args: [floorScript, String(socks.port), 'torsocks', '/bin/true'] },
-    { name: 'floor: node, handshake, koffi execve, LD_PRELOAD', file: node, args: [floorScript, String(socks.port), 'preload', '/bin/true'] },
-    { name: 'floor: sh front execs, node as child (no koffi)', file: join(ROOT, 'bench/floor-front.sh'), args: [String(socks.port), '/bin/true'] },
+    {
+      name: 'floor: node, handshake, koffi execve torsocks',
+      file: node,
+      args: [floorScript, String(socks.port), 'torsocks', '/bin/true'],
+    },
+    {
+      name: 'floor: node, handshake, koffi execve, LD_PRELOAD',
+      file: node,
+      args: [floorScript, String(socks.port), 'preload', '/bin/true'],
+    },
+    {
+      name: 'floor: sh front execs, node as child (no koffi)',
+      file: join(ROOT, 'bench/floor-front.sh'),
+      args: [String(socks.port), '/bin/true'],
+    },
   ];
   const node18 = have(NODE18)
     ? [
-        { name: 'launch on Node 18.20.4', file: LAUNCHER, args: launchArgs, env: cleanEnv({ TAILS_LAUNCH_NODE: NODE18 }) },
+        {
+          name: 'launch on Node 18.20.4',
+          file: LAUNCHER,
+          args: launchArgs,
+          env: cleanEnv({ TAILS_LAUNCH_NODE: NODE18 }),
+        },
         { name: 'node18 -e 0', file: NODE18, args: ['-e', '0'] },
       ]
     : [];
   const commands = [...main, ...breakdown, ...floors, ...node18];
 
-  console.log(`\n## Wall time, interleaved: ${RUNS} rounds of ${commands.length} commands in random order, after ${WARMUP} warm-up rounds\n`);
+  console.log(
+    `\n## Wall time, interleaved: ${RUNS} rounds of ${commands.length} commands in random order, after ${WARMUP} warm-up rounds\n`,
+  );
   const samples = interleaved(commands, RUNS, WARMUP);
   const s = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)]));
   result.wall = s;
@@ -137,9 +170,18 @@ try {
   const d = (a, b) => s[a].median - s[b].median;
   const attribution = [
     ['Node itself (node -e 0 - /bin/true)', d('node -e 0', '/bin/true')],
-    ['bundle load + evaluation (node dist --version - node -e 0)', d('node dist/tails-launch.mjs --version', 'node -e 0')],
-    ['sh front (bin/tails-launch --version - node dist --version)', d('bin/tails-launch --version', 'node dist/tails-launch.mjs --version')],
-    ['config + resolve + plan + koffi + explain output (explain - --version)', d('explain --json (no preflight, no exec)', 'bin/tails-launch --version')],
+    [
+      'bundle load + evaluation (node dist --version - node -e 0)',
+      d('node dist/tails-launch.mjs --version', 'node -e 0'),
+    ],
+    [
+      'sh front (bin/tails-launch --version - node dist --version)',
+      d('bin/tails-launch --version', 'node dist/tails-launch.mjs --version'),
+    ],
+    [
+      'config + resolve + plan + koffi + explain output (explain - --version)',
+      d('explain --json (no preflight, no exec)', 'bin/tails-launch --version'),
+    ],
     ['preflight + exec prep + execve + app (launch - explain)', d('launch', 'explain --json (no preflight, no exec)')],
     ['  for reference: torsocks /bin/true (the script tails-launch no longer runs)', s['torsocks /bin/true'].median],
     ['koffi require + load, as a process (node + koffi - node -e 0)', d('node + koffi load', 'node -e 0')],
@@ -147,9 +189,19 @@ try {
   result.attribution = Object.fromEntries(attribution);
   result.floorRatios = Object.fromEntries(floors.map((f) => [f.name, s[f.name].median / s['node -e 0'].median]));
   console.log('\nDifferences of medians (rough: each carries the noise of two medians)\n');
-  console.log(table(['part', 'ms'], attribution.map(([k, v]) => [k, fmt(v)])));
+  console.log(
+    table(
+      ['part', 'ms'],
+      attribution.map(([k, v]) => [k, fmt(v)]),
+    ),
+  );
   console.log('\nFloors: the same ratio for the least each design must do (bench/floor-launch.mjs)\n');
-  console.log(table(['design', 'median ms', 'ratio to node -e 0'], floors.map((f) => [f.name, fmt(s[f.name].median), result.floorRatios[f.name].toFixed(2)])));
+  console.log(
+    table(
+      ['design', 'median ms', 'ratio to node -e 0'],
+      floors.map((f) => [f.name, fmt(s[f.name].median), result.floorRatios[f.name].toFixed(2)]),
+    ),
+  );
 
   // 2. hyperfine cross-check.
   if (have('hyperfine')) {
@@ -157,22 +209,45 @@ try {
     const out = join(mkdtempSync(join(tmpdir(), 'tails-launch-bench-')), 'hyperfine.json');
     const h = spawnSync(
       'hyperfine',
-      ['-N', '--style', 'none', '--warmup', String(WARMUP), '--runs', String(RUNS), '--export-json', out, ...main.map(hyperfineCommand)],
+      [
+        '-N',
+        '--style',
+        'none',
+        '--warmup',
+        String(WARMUP),
+        '--runs',
+        String(RUNS),
+        '--export-json',
+        out,
+        ...main.map(hyperfineCommand),
+      ],
       { env: cleanEnv(), stdio: ['ignore', 'ignore', 'inherit'], cwd: tmpdir() },
     );
     if (h.status === 0) {
       const hf = JSON.parse(readFileSync(out, 'utf8')).results;
-      result.hyperfine = Object.fromEntries(hf.map((r, i) => [main[i].name, { median: r.median * 1000, mean: r.mean * 1000, stddev: r.stddev * 1000, min: r.min * 1000 }]));
+      result.hyperfine = Object.fromEntries(
+        hf.map((r, i) => [
+          main[i].name,
+          { median: r.median * 1000, mean: r.mean * 1000, stddev: r.stddev * 1000, min: r.min * 1000 },
+        ]),
+      );
       console.log(
         table(
           ['command', 'median ms', 'mean ± σ ms', 'min ms'],
-          hf.map((r, i) => [main[i].name, fmt(r.median * 1000), `${fmt(r.mean * 1000)} ± ${fmt(r.stddev * 1000)}`, fmt(r.min * 1000)]),
+          hf.map((r, i) => [
+            main[i].name,
+            fmt(r.median * 1000),
+            `${fmt(r.mean * 1000)} ± ${fmt(r.stddev * 1000)}`,
+            fmt(r.min * 1000),
+          ]),
         ),
       );
       const median = (name) => hf[main.findIndex((c) => c.name === name)].median;
       result.hyperfine.ratio = median('launch') / median('node -e 0');
       result.hyperfine.ratioWarmCache = median('launch, warm cache') / median('node -e 0');
-      console.log(`\nhyperfine ratio median(launch)/median(node -e 0) = ${result.hyperfine.ratio.toFixed(2)}; with a warm cache ${result.hyperfine.ratioWarmCache.toFixed(2)}`);
+      console.log(
+        `\nhyperfine ratio median(launch)/median(node -e 0) = ${result.hyperfine.ratio.toFixed(2)}; with a warm cache ${result.hyperfine.ratioWarmCache.toFixed(2)}`,
+      );
     } else console.log(`hyperfine failed (exit ${h.status})`);
     rmSync(join(out, '..'), { recursive: true, force: true });
   } else console.log('\nhyperfine: not installed, cross-check skipped (apt-get install hyperfine)');
@@ -183,7 +258,11 @@ try {
     const maxRss = (c) => {
       const xs = [];
       for (let i = 0; i < 9; i++) {
-        const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS=%M', c.file, ...c.args], { env: c.env ?? cleanEnv(), encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+        const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS=%M', c.file, ...c.args], {
+          env: c.env ?? cleanEnv(),
+          encoding: 'utf8',
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
         const m = /MAXRSS=(\d+)/.exec(r.stderr);
         if (m) xs.push(Number(m[1]));
       }
@@ -191,7 +270,12 @@ try {
     };
     const rssCommands = [main[0], main[1], main[2], breakdown[0], ...node18];
     result.maxRssKb = Object.fromEntries(rssCommands.map((c) => [c.name, maxRss(c)]));
-    console.log(table(['command', 'max RSS MB'], rssCommands.map((c) => [c.name, fmt(result.maxRssKb[c.name] / 1024)])));
+    console.log(
+      table(
+        ['command', 'max RSS MB'],
+        rssCommands.map((c) => [c.name, fmt(result.maxRssKb[c.name] / 1024)]),
+      ),
+    );
   } else console.log('\n/usr/bin/time: absent, max RSS skipped');
 
   // 4. Where the time goes: strace timeline.
@@ -216,7 +300,9 @@ try {
     result.timeline = Object.fromEntries(Object.entries(gaps).map(([k, v]) => [k, quantile(v, 0.5)]));
     result.timelineTotal = quantile(totals, 0.5);
     console.log(table(['from → to', 'median ms'], rows));
-    console.log(`\ntraced total (front execve → app exit_group), median: ${fmt(result.timelineTotal)} ms (strace adds a stop per traced syscall; compare with the untraced median above)`);
+    console.log(
+      `\ntraced total (front execve → app exit_group), median: ${fmt(result.timelineTotal)} ms (strace adds a stop per traced syscall; compare with the untraced median above)`,
+    );
   } else console.log('\nstrace: absent, timeline skipped (apt-get install strace)');
 
   // 5. koffi in-process.
@@ -243,29 +329,44 @@ try {
   }
   rmSync(join(koffiScript, '..'), { recursive: true, force: true });
   result.koffi = { require: quantile(kr, 0.5), loadAndDeclare: quantile(kl, 0.5) };
-  console.log(`\nkoffi in-process (median of 21): require('koffi') ${fmt(result.koffi.require, 2)} ms, load('libc.so.6') + 7 declarations ${fmt(result.koffi.loadAndDeclare, 2)} ms`);
+  console.log(
+    `\nkoffi in-process (median of 21): require('koffi') ${fmt(result.koffi.require, 2)} ms, load('libc.so.6') + 7 declarations ${fmt(result.koffi.loadAndDeclare, 2)} ms`,
+  );
 
   // 6. What the bundle's dependencies cost to import and evaluate, each bundled
   // alone (minified, like dist/), in a fresh process: median of 15.
-  console.log('\n## Import + evaluation cost of what the launch path loads (each bundled alone; median of 15 fresh processes)\n');
+  console.log(
+    '\n## Import + evaluation cost of what the launch path loads (each bundled alone; median of 15 fresh processes)\n',
+  );
   const modules = {
     'empty module (the floor)': 'export {};',
     'js-yaml': "import * as m from 'js-yaml'; globalThis.__m = m;",
     'zod/mini': "import * as z from 'zod/mini'; globalThis.__m = z.object({ a: z.string() });",
-    "cosmiconfig/dist/loaders.js (what src/ imports)": "import { loadYaml, loadJson } from 'cosmiconfig/dist/loaders.js'; globalThis.__m = [loadYaml, loadJson];",
-    "cosmiconfig (index, with its explorers)": "import { defaultLoadersSync } from 'cosmiconfig'; globalThis.__m = defaultLoadersSync;",
+    'cosmiconfig/dist/loaders.js (what src/ imports)':
+      "import { loadYaml, loadJson } from 'cosmiconfig/dist/loaders.js'; globalThis.__m = [loadYaml, loadJson];",
+    'cosmiconfig (index, with its explorers)':
+      "import { defaultLoadersSync } from 'cosmiconfig'; globalThis.__m = defaultLoadersSync;",
     'src/profile/schema.ts (zod/mini schemas)': "import * as m from './src/profile/schema.ts'; globalThis.__m = m;",
-    'src/profile/load.ts + resolve.ts': "import * as a from './src/profile/load.ts'; import * as b from './src/profile/resolve.ts'; globalThis.__m = [a, b];",
+    'src/profile/load.ts + resolve.ts':
+      "import * as a from './src/profile/load.ts'; import * as b from './src/profile/resolve.ts'; globalThis.__m = [a, b];",
   };
   result.moduleCost = {};
   const rows6 = [];
   for (const [label, contents] of Object.entries(modules)) {
     const slug = label.replace(/\W+/g, '-').replace(/^-|-$/g, '');
-    const file = await bundle(`module-cost-${slug}`, contents, { minify: true, define: { __SHIPPED_DIR__: '"/nonexistent"' }, external: ['koffi', 'typescript'] });
+    const file = await bundle(`module-cost-${slug}`, contents, {
+      minify: true,
+      define: { __SHIPPED_DIR__: '"/nonexistent"' },
+      external: ['koffi', 'typescript'],
+    });
     const runner = join(CACHE, `module-cost-${slug}.run.mjs`);
-    writeFileSync(runner, `const t = performance.now(); await import(${JSON.stringify(file)}); process.stdout.write(String(performance.now() - t));`);
+    writeFileSync(
+      runner,
+      `const t = performance.now(); await import(${JSON.stringify(file)}); process.stdout.write(String(performance.now() - t));`,
+    );
     const xs = [];
-    for (let i = 0; i < 15; i++) xs.push(Number(spawnSync('node', [runner], { env: cleanEnv(), encoding: 'utf8' }).stdout));
+    for (let i = 0; i < 15; i++)
+      xs.push(Number(spawnSync('node', [runner], { env: cleanEnv(), encoding: 'utf8' }).stdout));
     result.moduleCost[label] = quantile(xs, 0.5);
     rows6.push([label, fmt(result.moduleCost[label], 2)]);
   }
@@ -277,7 +378,9 @@ try {
   rmSync(runtime, { recursive: true, force: true });
 }
 writeFileSync(JSON_OUT, `${JSON.stringify(result, null, 2)}\n`);
-console.log(`\nSOCKS server saw ${result.socksRequests} requests (handshake-only preflights record none). Raw figures: ${JSON_OUT}`);
+console.log(
+  `\nSOCKS server saw ${result.socksRequests} requests (handshake-only preflights record none). Raw figures: ${JSON_OUT}`,
+);
 
 /**
  * One traced launch: the landmarks, in time order, with times in ms. The
@@ -288,11 +391,25 @@ function straceTimeline(launchArgs, port) {
   const dir = mkdtempSync(join(tmpdir(), 'tails-launch-strace-'));
   const out = join(dir, 'trace');
   try {
-    const r = spawnSync('strace', ['-f', '--seccomp-bpf', '-ttt', '-e', 'trace=execve,openat,connect,exit_group', '-o', out, LAUNCHER, ...launchArgs], {
-      env: cleanEnv(),
-      stdio: 'ignore',
-      cwd: tmpdir(),
-    });
+    const r = spawnSync(
+      'strace',
+      [
+        '-f',
+        '--seccomp-bpf',
+        '-ttt',
+        '-e',
+        'trace=execve,openat,connect,exit_group',
+        '-o',
+        out,
+        LAUNCHER,
+        ...launchArgs,
+      ],
+      {
+        env: cleanEnv(),
+        stdio: 'ignore',
+        cwd: tmpdir(),
+      },
+    );
     if (r.status !== 0) return null;
     const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean);
     const mainPid = lines[0].split(' ')[0];
@@ -318,7 +435,8 @@ function straceTimeline(launchArgs, port) {
       else if (call.startsWith('connect(') && call.includes(`htons(${port})`)) mark('SOCKS connect', t);
       else if (call.startsWith('execve("/usr/bin/torsocks"')) mark('execve torsocks', t);
       // By its canonical path (/usr/bin/true on a merged /usr), or through the checked descriptor (execveat).
-      else if ((/^execve\("(\/usr)?\/bin\/true"/.test(call) || call.startsWith('execveat(')) && pid === mainPid) mark('execve /bin/true', t);
+      else if ((/^execve\("(\/usr)?\/bin\/true"/.test(call) || call.startsWith('execveat(')) && pid === mainPid)
+        mark('execve /bin/true', t);
       else if (call.startsWith('exit_group(') && pid === mainPid && once.has('execve /bin/true')) mark('app exits', t);
     }
     events.sort((a, b) => a.t - b.t);

@@ -1,7 +1,17 @@
 // Shared helpers for the benchmarks in bench/ (not tests: they measure and
 // print, they never fail on a number). Node built-ins and esbuild only.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,7 +64,8 @@ export function buildLauncher() {
   copyFileSync(join(ROOT, 'bin', 'tails-launch'), launcher);
   chmodSync(launcher, 0o755);
   execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { cwd: tree, stdio: 'inherit' });
-  if (!existsSync(join(tree, 'dist', 'tails-launch.mjs'))) throw new Error(`scripts/build.mjs did not produce ${tree}/dist/tails-launch.mjs`);
+  if (!existsSync(join(tree, 'dist', 'tails-launch.mjs')))
+    throw new Error(`scripts/build.mjs did not produce ${tree}/dist/tails-launch.mjs`);
   return launcher;
 }
 
@@ -107,8 +118,13 @@ export async function startSocksServerProcess() {
     pid: child.pid,
     async stop() {
       child.kill('SIGTERM');
-      const last = await Promise.race([iterator.next(), new Promise((resolve) => setTimeout(() => resolve({ value: null }), 3000))]);
-      const exited = new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
+      const last = await Promise.race([
+        iterator.next(),
+        new Promise((resolve) => setTimeout(() => resolve({ value: null }), 3000)),
+      ]);
+      const exited = new Promise((resolve) =>
+        child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve),
+      );
       const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
       await exited;
       clearTimeout(timer);
@@ -133,7 +149,11 @@ export function writeConfigDir(port, profiles) {
 /** Wall time of one run in ms (spawnSync: the same fixed cost for every command measured). */
 export function timeOnce(cmd) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd.file, cmd.args, { env: cmd.env ?? cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'], cwd: tmpdir() });
+  const r = spawnSync(cmd.file, cmd.args, {
+    env: cmd.env ?? cleanEnv(),
+    stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: tmpdir(),
+  });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== (cmd.status ?? 0)) {
     throw new Error(`${cmd.name}: exit ${r.status} signal ${r.signal}: ${String(r.stderr).trim().slice(0, 400)}`);
@@ -201,13 +221,16 @@ export function machine() {
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
   const node = spawnSync('node', ['--version'], { encoding: 'utf8', env: cleanEnv() }).stdout.trim();
-  const torsocks = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'torsocks'], { encoding: 'utf8' }).stdout?.trim() || 'unknown';
+  const torsocks =
+    spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'torsocks'], { encoding: 'utf8' }).stdout?.trim() || 'unknown';
   return { nproc, model, kernel, node, torsocks, load };
 }
 
 export function printMachine() {
   const m = machine();
-  console.log(`machine: nproc=${m.nproc}, CPU "${m.model}", Linux ${m.kernel}, node ${m.node} (PATH's), torsocks ${m.torsocks}, loadavg ${m.load}`);
+  console.log(
+    `machine: nproc=${m.nproc}, CPU "${m.model}", Linux ${m.kernel}, node ${m.node} (PATH's), torsocks ${m.torsocks}, loadavg ${m.load}`,
+  );
   return m;
 }
 

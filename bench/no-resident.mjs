@@ -17,11 +17,32 @@
 //   sleep alone               /bin/sleep 30 started directly
 // Every case ends with SIGTERM to the PID we started; the exit is checked.
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildLauncher, CACHE, cleanEnv, fmt, NODE18, option, printMachine, startSocksServerProcess, table, writeConfigDir } from './lib.mjs';
+import {
+  buildLauncher,
+  CACHE,
+  cleanEnv,
+  fmt,
+  NODE18,
+  option,
+  printMachine,
+  startSocksServerProcess,
+  table,
+  writeConfigDir,
+} from './lib.mjs';
 
 const SETTLE_MS = option('settle-ms', 500);
 const SLEEP = '/bin/sleep';
@@ -66,7 +87,12 @@ function tree(pid) {
 function describe(pid) {
   return tree(pid).map((p) => {
     const exe = exeOf(p) ?? '?';
-    return { pid: p, exe, rssKb: kb(read(`/proc/${p}/status`), 'VmRSS'), pssKb: kb(read(`/proc/${p}/smaps_rollup`), 'Pss') };
+    return {
+      pid: p,
+      exe,
+      rssKb: kb(read(`/proc/${p}/status`), 'VmRSS'),
+      pssKb: kb(read(`/proc/${p}/smaps_rollup`), 'Pss'),
+    };
   });
 }
 
@@ -78,7 +104,8 @@ async function measure(name, file, args, env = cleanEnv()) {
   const deadline = Date.now() + 15_000;
   // Until sleep runs somewhere in the tree.
   while (!tree(child.pid).some((p) => exeOf(p) === SLEEP_EXE)) {
-    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) throw new Error(`${name}: sleep never ran; stderr: ${stderr}`);
+    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline)
+      throw new Error(`${name}: sleep never ran; stderr: ${stderr}`);
     await sleep(5);
   }
   await sleep(SETTLE_MS);
@@ -119,7 +146,16 @@ c.on('exit', (code, sig) => {
 const rows = [];
 try {
   rows.push(await measure('tails-launch (execve)', LAUNCHER, ['--config-dir', dir, 'default', '--', SLEEP, '30']));
-  rows.push(await measure('tails-launch, koffi missing (spawn fallback)', join(noKoffi, 'bin/tails-launch'), ['--config-dir', dir, 'default', '--', SLEEP, '30']));
+  rows.push(
+    await measure('tails-launch, koffi missing (spawn fallback)', join(noKoffi, 'bin/tails-launch'), [
+      '--config-dir',
+      dir,
+      'default',
+      '--',
+      SLEEP,
+      '30',
+    ]),
+  );
   rows.push(await measure('node -e spawn-and-wait (Node 20)', 'node', ['-e', WRAPPER]));
   if (existsSync(NODE18)) rows.push(await measure('node -e spawn-and-wait (Node 18.20.4)', NODE18, ['-e', WRAPPER]));
   rows.push(await measure('sleep alone', SLEEP, ['30']));
@@ -133,7 +169,14 @@ console.log(`\n## Resident while the application (sleep 30) runs, ${SETTLE_MS} m
 console.log(
   table(
     ['case', 'processes', 'PID is sleep', 'RSS total MB', 'PSS total MB', 'after SIGTERM to PID'],
-    rows.map((r) => [r.name, r.processes, r.pidIsApp ? 'yes' : 'no', fmt(r.rssKb / 1024), fmt(r.pssKb / 1024), r.exit + (r.orphaned ? ` (${r.orphaned} left behind, killed)` : '')]),
+    rows.map((r) => [
+      r.name,
+      r.processes,
+      r.pidIsApp ? 'yes' : 'no',
+      fmt(r.rssKb / 1024),
+      fmt(r.pssKb / 1024),
+      r.exit + (r.orphaned ? ` (${r.orphaned} left behind, killed)` : ''),
+    ]),
   ),
 );
 const launched = rows[0];
@@ -144,7 +187,10 @@ console.log(
     `i.e. ${fmt((wrapper.rssKb - launched.rssKb) / 1024)} MB more per app.`,
 );
 mkdirSync(CACHE, { recursive: true });
-writeFileSync(join(CACHE, 'no-resident.json'), `${JSON.stringify({ machine: machineInfo, settleMs: SETTLE_MS, rows }, null, 2)}\n`);
+writeFileSync(
+  join(CACHE, 'no-resident.json'),
+  `${JSON.stringify({ machine: machineInfo, settleMs: SETTLE_MS, rows }, null, 2)}\n`,
+);
 console.log(`Raw figures: ${join(CACHE, 'no-resident.json')}`);
 if (!launched.pidIsApp) {
   console.log('\nWARNING: the launched PID is not the application: the launcher did not execve.');

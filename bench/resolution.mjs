@@ -16,7 +16,19 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildLauncher, bundle, CACHE, cleanEnv, fmt, interleaved, option, printMachine, stats, table, writeConfigDir } from './lib.mjs';
+import {
+  buildLauncher,
+  bundle,
+  CACHE,
+  cleanEnv,
+  fmt,
+  interleaved,
+  option,
+  printMachine,
+  stats,
+  table,
+  writeConfigDir,
+} from './lib.mjs';
 
 const SIZES = [10, 100, 1000];
 const RUNS = option('runs', 30);
@@ -28,10 +40,13 @@ const LAUNCHER = buildLauncher();
 
 /** A config dir with N profiles extending `base`. The port is never contacted (explain, list). */
 function configDir(n) {
-  const profiles = { base: 'description: the base every profile extends\nlistener: t\nisolation: launch\nbackend: torsocks\n' };
+  const profiles = {
+    base: 'description: the base every profile extends\nlistener: t\nisolation: launch\nbackend: torsocks\n',
+  };
   for (let i = 0; i < n; i++) {
     const name = `p${String(i).padStart(4, '0')}`;
-    profiles[name] = `extends: base\ndescription: benchmark profile ${i}\ncommand: /bin/true\nargs: ["--${name}"]\nenv:\n  set:\n    BENCH_PROFILE: ${name}\n`;
+    profiles[name] =
+      `extends: base\ndescription: benchmark profile ${i}\ncommand: /bin/true\nargs: ["--${name}"]\nenv:\n  set:\n    BENCH_PROFILE: ${name}\n`;
   }
   return writeConfigDir(9, profiles);
 }
@@ -52,7 +67,13 @@ try {
   console.log(
     table(
       ['N profiles', `explain ${NAME} --json median ms`, 'p90 ms', 'list median ms', 'p90 ms'],
-      SIZES.map((n) => [n, fmt(s[`explain ${NAME} N=${n}`].median), fmt(s[`explain ${NAME} N=${n}`].p90), fmt(s[`list N=${n}`].median), fmt(s[`list N=${n}`].p90)]),
+      SIZES.map((n) => [
+        n,
+        fmt(s[`explain ${NAME} N=${n}`].median),
+        fmt(s[`explain ${NAME} N=${n}`].p90),
+        fmt(s[`list N=${n}`].median),
+        fmt(s[`list N=${n}`].p90),
+      ]),
     ),
   );
 
@@ -87,7 +108,10 @@ try {
     const firstResolve = [];
     let warm = [];
     for (let r = 0; r < RUNS; r++) {
-      const out = spawnSync('node', [harness, dirs[n], NAME, String(r === 0 ? ITERATIONS : 0)], { env: cleanEnv(), encoding: 'utf8' });
+      const out = spawnSync('node', [harness, dirs[n], NAME, String(r === 0 ? ITERATIONS : 0)], {
+        env: cleanEnv(),
+        encoding: 'utf8',
+      });
       if (out.status !== 0) throw new Error(`harness failed: ${out.stderr}`);
       const parsed = JSON.parse(out.stdout);
       first.push(parsed.first);
@@ -95,13 +119,26 @@ try {
       firstResolve.push(parsed.firstResolve);
       if (r === 0) warm = parsed.warm;
     }
-    inProcess[n] = { first: stats(first), firstListeners: stats(firstListeners), firstResolve: stats(firstResolve), warm: stats(warm) };
+    inProcess[n] = {
+      first: stats(first),
+      firstListeners: stats(firstListeners),
+      firstResolve: stats(firstResolve),
+      warm: stats(warm),
+    };
   }
   result.inProcess = inProcess;
   console.log(`\n## In process: loadListeners + resolveProfile('${NAME}')\n`);
   console.log(
     table(
-      ['N profiles', `first call, median of ${RUNS} processes, ms`, 'p90 ms', 'of which loadListeners', 'resolveProfile', `warm, median of ${ITERATIONS} calls, ms`, 'p90 ms'],
+      [
+        'N profiles',
+        `first call, median of ${RUNS} processes, ms`,
+        'p90 ms',
+        'of which loadListeners',
+        'resolveProfile',
+        `warm, median of ${ITERATIONS} calls, ms`,
+        'p90 ms',
+      ],
       SIZES.map((n) => [
         n,
         fmt(inProcess[n].first.median, 2),
@@ -130,4 +167,3 @@ try {
 mkdirSync(CACHE, { recursive: true });
 writeFileSync(join(CACHE, 'resolution.json'), `${JSON.stringify(result, null, 2)}\n`);
 console.log(`\nRaw figures: ${join(CACHE, 'resolution.json')}`);
-

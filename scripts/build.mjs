@@ -16,19 +16,35 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
 // (src/profile/parsed-cache.ts) never trusts what another build validated.
 const buildId = createHash('sha256')
   .update(version)
-  .update(readdirSync('src', { recursive: true }).filter((f) => String(f).endsWith('.ts')).sort().map((f) => readFileSync(`src/${f}`)).join('\0'))
+  .update(
+    readdirSync('src', { recursive: true })
+      .filter((f) => String(f).endsWith('.ts'))
+      .sort()
+      .map((f) => readFileSync(`src/${f}`))
+      .join('\0'),
+  )
   .digest('hex')
   .slice(0, 16);
 
 // Where the shipped configuration layer lives. The Debian build sets
 // /usr/share/tails-launch; a checkout's own build uses the checkout itself,
 // so that bin/tails-launch in the repo runs the repo's profiles.
-const shippedDir = process.env.TAILS_LAUNCH_SHIPPED_DIR ?? fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+const shippedDir =
+  process.env.TAILS_LAUNCH_SHIPPED_DIR ?? fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 
 // Debian's multiarch triplet: where the preload libraries of torsocks and
 // libproxychains4 are (src/backends/libraries.ts). Fixed here, never looked
 // up at run time. The Debian build passes DEB_HOST_MULTIARCH.
-const MULTIARCH_OF = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', ia32: 'i386-linux-gnu', arm: 'arm-linux-gnueabihf', riscv64: 'riscv64-linux-gnu', ppc64: 'powerpc64le-linux-gnu', loong64: 'loongarch64-linux-gnu', s390x: 's390x-linux-gnu' };
+const MULTIARCH_OF = {
+  x64: 'x86_64-linux-gnu',
+  arm64: 'aarch64-linux-gnu',
+  ia32: 'i386-linux-gnu',
+  arm: 'arm-linux-gnueabihf',
+  riscv64: 'riscv64-linux-gnu',
+  ppc64: 'powerpc64le-linux-gnu',
+  loong64: 'loongarch64-linux-gnu',
+  s390x: 's390x-linux-gnu',
+};
 const multiarch = process.env.DEB_HOST_MULTIARCH || MULTIARCH_OF[process.arch];
 if (!multiarch) throw new Error(`no Debian multiarch triplet known for ${process.arch}: set DEB_HOST_MULTIARCH`);
 
@@ -43,12 +59,17 @@ const result = await build({
   format: 'esm',
   platform: 'node',
   target: 'node18.20',
-  minify: process.env.TAILS_LAUNCH_DEBUG_BUILD !== "1",
+  minify: process.env.TAILS_LAUNCH_DEBUG_BUILD !== '1',
   sourcemap: false,
   legalComments: 'none',
   // typescript: cosmiconfig's .ts loader, which we never use (configs are data).
   external: ['koffi', 'typescript'],
-  define: { __SHIPPED_DIR__: JSON.stringify(shippedDir), __VERSION__: JSON.stringify(version), __BUILD_ID__: JSON.stringify(buildId), __MULTIARCH__: JSON.stringify(multiarch) },
+  define: {
+    __SHIPPED_DIR__: JSON.stringify(shippedDir),
+    __VERSION__: JSON.stringify(version),
+    __BUILD_ID__: JSON.stringify(buildId),
+    __MULTIARCH__: JSON.stringify(multiarch),
+  },
   outExtension: { '.js': '.mjs' },
   // Bundled CommonJS dependencies call require(); ESM has none.
   banner: { js: "import{createRequire as __tlRequire}from'node:module';const require=__tlRequire(import.meta.url);" },

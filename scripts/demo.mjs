@@ -39,9 +39,13 @@ function fail(message) {
   console.error(`demo: ${message}`);
   process.exit(1);
 }
-if (process.getuid?.() !== 0) fail('the real-Tor demonstration needs root (it makes a network namespace): run it as root, or `npm run demo -- --stand-ins` for the quick one');
+if (process.getuid?.() !== 0)
+  fail(
+    'the real-Tor demonstration needs root (it makes a network namespace): run it as root, or `npm run demo -- --stand-ins` for the quick one',
+  );
 for (const tool of ['tor', 'tor-gencert', 'ip', 'torsocks', 'curl', 'python3']) {
-  if (!process.env.PATH.split(':').some((dir) => existsSync(join(dir, tool)))) fail(`${tool} is missing: run \`bash scripts/setup.sh\` first`);
+  if (!process.env.PATH.split(':').some((dir) => existsSync(join(dir, tool))))
+    fail(`${tool} is missing: run \`bash scripts/setup.sh\` first`);
 }
 
 // The private network and the control-port watcher are the tests' own
@@ -63,9 +67,12 @@ await build({
   format: 'esm',
   outfile: join(work, 'support.mjs'),
   logLevel: 'error',
-  banner: { js: "import { createRequire as demoCreateRequire } from 'node:module'; const require = demoCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as demoCreateRequire } from 'node:module'; const require = demoCreateRequire(import.meta.url);",
+  },
 });
-const { startPrivateTorNetwork, StreamWatcher, TARGET_ADDRESS, createNamespace, deleteNamespace, TAILS_SOCKS_PORTS } = await import(join(work, 'support.mjs'));
+const { startPrivateTorNetwork, StreamWatcher, TARGET_ADDRESS, createNamespace, deleteNamespace, TAILS_SOCKS_PORTS } =
+  await import(join(work, 'support.mjs'));
 
 const NS = `tl-demo-${process.pid}`;
 const TARGET = `${TARGET_ADDRESS}:8080`;
@@ -126,7 +133,16 @@ const resolved = (name) => {
   const own = shipped.get(name);
   return own.extends === undefined ? own : { ...resolved(own.extends), ...own };
 };
-const curlArgs = ['-sS', '--max-time', '30', '-o', '/dev/null', '-w', 'status %{http_code} port %{local_port}\\n', TARGET_URL];
+const curlArgs = [
+  '-sS',
+  '--max-time',
+  '30',
+  '-o',
+  '/dev/null',
+  '-w',
+  'status %{http_code} port %{local_port}\\n',
+  TARGET_URL,
+];
 const config = join(work, 'config');
 const home = join(work, 'home');
 mkdirSync(join(config, 'profiles'), { recursive: true });
@@ -142,8 +158,18 @@ for (const [name, fields] of shipped) {
     // which are Tails': 127.0.0.1, the listener's port, no credentials.
     const port = listeners[profile.listener].port;
     copy.command = standin;
-    copy.env = { ...copy.env, set: { ...copy.env?.set, STANDIN_TARGET: TARGET, STANDIN_OWN_SETTINGS: `socks5 127.0.0.1 ${port}`, STANDIN_SHOW_PORT: '1' } };
-    standins[name] = copy.proxy ? `own-setting.py, handed its proxy as ${profile.command} would be` : `own-setting.py, with Tails' settings for ${profile.command} (127.0.0.1:${port}, no credentials)`;
+    copy.env = {
+      ...copy.env,
+      set: {
+        ...copy.env?.set,
+        STANDIN_TARGET: TARGET,
+        STANDIN_OWN_SETTINGS: `socks5 127.0.0.1 ${port}`,
+        STANDIN_SHOW_PORT: '1',
+      },
+    };
+    standins[name] = copy.proxy
+      ? `own-setting.py, handed its proxy as ${profile.command} would be`
+      : `own-setting.py, with Tails' settings for ${profile.command} (127.0.0.1:${port}, no credentials)`;
   } else if (name === 'git') {
     // Two curls at once in ONE launch: isolation process gives each its own group.
     const curl = `curl ${curlArgs.map((a) => `'${a}'`).join(' ')}`;
@@ -186,12 +212,14 @@ async function explain(args) {
 /** The streams of one launch, found by the local ports it printed (curl's -w line, the stand-in's "port N"). */
 async function streamsOf(result, label) {
   const ports = [...result.stdout.matchAll(/port (\d+)$/gm)].map((m) => Number(m[1]));
-  if (result.code !== 0 || ports.length === 0) throw new Error(`${label} failed (exit ${result.code}): ${result.stderr || result.stdout}`);
+  if (result.code !== 0 || ports.length === 0)
+    throw new Error(`${label} failed (exit ${result.code}): ${result.stderr || result.stdout}`);
   const deadline = Date.now() + 5000;
   for (;;) {
     const streams = ports.map((p) => watcher.bySourcePort(p));
     if (streams.every((s) => s?.circuit && s.closedAt !== null)) return streams;
-    if (Date.now() > deadline) throw new Error(`${label}: no stream on the control port for local ports ${ports.join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(`${label}: no stream on the control port for local ports ${ports.join(', ')}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -201,7 +229,10 @@ async function streamsOf(result, label) {
 
 /** Long random keys shortened (nothing is hidden: the rest is the same in each). */
 const short = (text) => text.replace(/[0-9a-f]{32}/g, (hex) => `${hex.slice(0, 8)}…`);
-const credentialsOf = (s) => (s.socksUsername === null && s.socksPassword === null ? 'none' : `${s.socksUsername} / ${short(s.socksPassword ?? '')}`);
+const credentialsOf = (s) =>
+  s.socksUsername === null && s.socksPassword === null
+    ? 'none'
+    : `${s.socksUsername} / ${short(s.socksPassword ?? '')}`;
 
 /** Does what Tor saw on STREAM match what explain stated (torSees)? */
 function matchesExplain(stream, sees) {
@@ -211,9 +242,12 @@ function matchesExplain(stream, sees) {
   if (c.kind === 'userpass') {
     if (stream.socksUsername !== c.username) return false;
     // A per-launch key: explain shows a sample, every launch makes its own.
-    return c.perLaunch ? stream.socksPassword?.replace(/[0-9a-f]{32}$/, '') === c.password.replace(/[0-9a-f]{32}$/, '') : stream.socksPassword === c.password;
+    return c.perLaunch
+      ? stream.socksPassword?.replace(/[0-9a-f]{32}$/, '') === c.password.replace(/[0-9a-f]{32}$/, '')
+      : stream.socksPassword === c.password;
   }
-  if (c.kind === 'per-process') return /^torsocks-\d+:\d+$/.test(stream.socksUsername ?? '') && stream.socksPassword === '0';
+  if (c.kind === 'per-process')
+    return /^torsocks-\d+:\d+$/.test(stream.socksUsername ?? '') && stream.socksPassword === '0';
   // application: the program's own settings decide (the stand-in's are Tails': none); none: none.
   return none;
 }
@@ -225,7 +259,8 @@ const columns = [
   ['credentials Tor saw (username / password)', 53],
   ['circuit', 0],
 ];
-const row = (cells) => `  ${cells.map((cell, i) => (columns[i][1] ? String(cell).padEnd(columns[i][1]) : cell)).join(' ')}`;
+const row = (cells) =>
+  `  ${cells.map((cell, i) => (columns[i][1] ? String(cell).padEnd(columns[i][1]) : cell)).join(' ')}`;
 const nickname = (hop) => hop.replace(/^\$[0-9A-F]+~?/, '') || hop.slice(0, 9);
 
 let unexpected = 0;
@@ -250,14 +285,24 @@ async function scene(title, launches, share, why) {
       const ok = matchesExplain(stream, plan.torSees);
       if (!ok) unexpected++;
       const listener = `${plan.torSees.listener} :${stream.listenerPort ?? '?'}`;
-      console.log(row([label, plan.backend, listener, credentialsOf(stream) + (ok ? '' : '  ≠ explain!'), `#${stream.circuit}  ${path}`]));
+      console.log(
+        row([
+          label,
+          plan.backend,
+          listener,
+          credentialsOf(stream) + (ok ? '' : '  ≠ explain!'),
+          `#${stream.circuit}  ${path}`,
+        ]),
+      );
       all.push(stream);
     }
   }
   const circuits = new Set(all.map((s) => s.circuit));
   const shared = circuits.size === 1;
   if (shared !== share) unexpected++;
-  const verdict = shared ? `one circuit (#${[...circuits][0]}) for ${all.length === 2 ? 'both' : `all ${all.length}`}` : `${circuits.size} circuits for ${all.length} streams`;
+  const verdict = shared
+    ? `one circuit (#${[...circuits][0]}) for ${all.length === 2 ? 'both' : `all ${all.length}`}`
+    : `${circuits.size} circuits for ${all.length} streams`;
   console.log(`  ${shared === share ? '→' : '✗ UNEXPECTED:'} ${verdict}: ${why}`);
 }
 
@@ -277,9 +322,18 @@ const progress = (text) => {
 };
 
 try {
-  console.log(bold('tails-launch on a private Tor network') + ' (real tor: 3 directory authorities, 2 middle relays, 1 exit, 1 client)');
-  console.log(`  the client's SocksPorts are Tails': ${Object.values(TAILS_SOCKS_PORTS).map((l) => l.replace(/^SocksPort /, '')).join('; ')}`);
-  console.log(`  everything runs in network namespace ${NS}; the target is http://${TARGET}/ (it holds each answer 1.5 s)`);
+  console.log(
+    bold('tails-launch on a private Tor network') +
+      ' (real tor: 3 directory authorities, 2 middle relays, 1 exit, 1 client)',
+  );
+  console.log(
+    `  the client's SocksPorts are Tails': ${Object.values(TAILS_SOCKS_PORTS)
+      .map((l) => l.replace(/^SocksPort /, ''))
+      .join('; ')}`,
+  );
+  console.log(
+    `  everything runs in network namespace ${NS}; the target is http://${TARGET}/ (it holds each answer 1.5 s)`,
+  );
   await createNamespace(NS);
   namespaceMade = true;
   // The target's interface: a dummy, or where the kernel has no dummy driver, a bridge with no ports.
@@ -288,7 +342,18 @@ try {
   await run(['ip', 'addr', 'add', `${TARGET_ADDRESS}/32`, 'dev', 'tl0']);
   await run(['ip', 'link', 'set', 'tl0', 'up']);
   // `ip netns exec` execs node: this PID is the server's.
-  server = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', `require('http').createServer((q, r) => setTimeout(() => r.end('ok'), 1500)).listen(8080, '${TARGET_ADDRESS}', () => console.log('listening'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  server = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      NS,
+      process.execPath,
+      '-e',
+      `require('http').createServer((q, r) => setTimeout(() => r.end('ok'), 1500)).listen(8080, '${TARGET_ADDRESS}', () => console.log('listening'))`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise((resolve, reject) => {
     server.stdout.on('data', (d) => String(d).includes('listening') && resolve());
     server.once('close', () => reject(new Error('the target HTTP server exited')));
@@ -298,13 +363,22 @@ try {
   networkStarting = startPrivateTorNetwork(NS, join(work, 'tor'), 75_000, {
     socksPorts: Object.values(TAILS_SOCKS_PORTS),
     signal: abortStart.signal,
-    onProgress: (step) => progress(step === 'no consensus with every relay yet' ? 'relays up: waiting for a consensus that lists them all' : step === 'client started' ? 'consensus ready: client tor started' : step),
+    onProgress: (step) =>
+      progress(
+        step === 'no consensus with every relay yet'
+          ? 'relays up: waiting for a consensus that lists them all'
+          : step === 'client started'
+            ? 'consensus ready: client tor started'
+            : step,
+      ),
   });
   network = await networkStarting;
-  watcher = await StreamWatcher.open(network.controlSocket, network.cookieFile, { tcpTable: `/proc/${network.clientPid}/net/tcp` });
+  watcher = await StreamWatcher.open(network.controlSocket, network.cookieFile, {
+    tcpTable: `/proc/${network.clientPid}/net/tcp`,
+  });
   progress('bootstrapped 100%: waiting for the first stream through the exit');
   // Bootstrapped is not yet "the exit carries streams": retry until one does.
-  for (const deadline = Date.now() + 60_000; ; ) {
+  for (const deadline = Date.now() + 60_000; ;) {
     const r = await launch(['ssh', '-s', '--max-time', '10', TARGET_URL]);
     if (r.code === 0 && r.stdout === 'ok') break;
     if (Date.now() > deadline) throw new Error(`no stream through the private network: ${r.stderr}`);
@@ -314,18 +388,49 @@ try {
   clearInterval(ticker);
   if (tty) process.stdout.write('\n');
 
-  console.log(`\nEach profile below is the shipped one, its program replaced by a stand-in. Per launch: the listener and`);
-  console.log(`port the stream arrived on (from the kernel's socket table), the credentials and the circuit tor reports`);
-  console.log(`on its control port (STREAM/CIRC events); "≠ explain!" would mark a launch where Tor saw something other`);
-  console.log(`than \`tails-launch explain --json\` states. Random per-launch keys are shortened to 8 hex digits. A circuit`);
-  console.log(`of four relays is one tor had built ahead and extended to the exit (the three authorities relay too, here).`);
+  console.log(
+    `\nEach profile below is the shipped one, its program replaced by a stand-in. Per launch: the listener and`,
+  );
+  console.log(
+    `port the stream arrived on (from the kernel's socket table), the credentials and the circuit tor reports`,
+  );
+  console.log(
+    `on its control port (STREAM/CIRC events); "≠ explain!" would mark a launch where Tor saw something other`,
+  );
+  console.log(
+    `than \`tails-launch explain --json\` states. Random per-launch keys are shortened to 8 hex digits. A circuit`,
+  );
+  console.log(
+    `of four relays is one tor had built ahead and extended to the exit (the three authorities relay too, here).`,
+  );
 
-  const about = (name) => `${name}: ${shipped.get(name).description} (${resolved(name).backend}, isolation ${resolved(name).isolation}; stand-in: ${standins[name]})`;
+  const about = (name) =>
+    `${name}: ${shipped.get(name).description} (${resolved(name).backend}, isolation ${resolved(name).isolation}; stand-in: ${standins[name]})`;
   const two = (profile, args = []) => [1, 2].map((n) => ({ label: `${profile} #${n}`, profile, args }));
-  await scene(about('ssh'), two('ssh', curlArgs), false, 'isolation launch, a fresh key per launch, so each launch is its own group');
-  await scene(about('git'), [{ label: 'git', profile: 'git' }], false, "isolation process, as Tails' torsocks --isolate: credentials made in each process");
-  await scene(about('curl'), two('curl', curlArgs), false, 'the env backend hands curl ALL_PROXY=socks5h://… with a fresh key per launch');
-  await scene(about('electrum'), two('electrum'), true, 'isolation app: Electrum is handed one group (--proxy socks5:…:USER:PASS) for every launch');
+  await scene(
+    about('ssh'),
+    two('ssh', curlArgs),
+    false,
+    'isolation launch, a fresh key per launch, so each launch is its own group',
+  );
+  await scene(
+    about('git'),
+    [{ label: 'git', profile: 'git' }],
+    false,
+    "isolation process, as Tails' torsocks --isolate: credentials made in each process",
+  );
+  await scene(
+    about('curl'),
+    two('curl', curlArgs),
+    false,
+    'the env backend hands curl ALL_PROXY=socks5h://… with a fresh key per launch',
+  );
+  await scene(
+    about('electrum'),
+    two('electrum'),
+    true,
+    'isolation app: Electrum is handed one group (--proxy socks5:…:USER:PASS) for every launch',
+  );
   await scene(
     'electrum with --identity alice, and with --identity bob',
     [
@@ -335,7 +440,12 @@ try {
     false,
     'a group per identity',
   );
-  await scene(about('pidgin'), two('pidgin'), true, "isolation application: Pidgin's own settings decide; Tails' send no credentials, so Tor groups its launches by listener and destination");
+  await scene(
+    about('pidgin'),
+    two('pidgin'),
+    true,
+    "isolation application: Pidgin's own settings decide; Tails' send no credentials, so Tor groups its launches by listener and destination",
+  );
   await scene(
     `${about('tails-security-check')}\n…and ${about('whisperback')}`,
     [
@@ -345,7 +455,9 @@ try {
     true,
     "two programs whose own settings send no credentials, on Tails' 9062, to one destination: Tor gives them one circuit (on Tails too)",
   );
-  console.log(`\n${unexpected === 0 ? bold('Every launch matched explain, and every group got the circuits it claims.') : bold(`${unexpected} unexpected result(s): see the marks above.`)}`);
+  console.log(
+    `\n${unexpected === 0 ? bold('Every launch matched explain, and every group got the circuits it claims.') : bold(`${unexpected} unexpected result(s): see the marks above.`)}`,
+  );
   console.log(`See a plan without launching: tails-launch explain --json electrum`);
 } catch (error) {
   if (tty) process.stdout.write('\n');
@@ -355,6 +467,8 @@ try {
 } finally {
   clearInterval(ticker);
   await cleanUp();
-  console.log(dim(`\n${seconds(Date.now() - started)} in all; every tor, the target server and namespace ${NS} are gone.`));
+  console.log(
+    dim(`\n${seconds(Date.now() - started)} in all; every tor, the target server and namespace ${NS} are gone.`),
+  );
 }
 process.exit(unexpected === 0 ? 0 : 1);

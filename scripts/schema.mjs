@@ -20,8 +20,16 @@ export async function generate() {
   const render = (schema, id, title) =>
     `${JSON.stringify({ ...toJSONSchema(schema, { unrepresentable: 'any' }), $id: id, title }, null, 2)}\n`;
   return {
-    'schema/listeners.schema.json': render(listenersFileSchema, 'tails-launch/listeners.schema.json', 'tails-launch listeners.yml'),
-    'schema/profile.schema.json': render(profileFileSchema, 'tails-launch/profile.schema.json', 'tails-launch profile (profiles/NAME.yml)'),
+    'schema/listeners.schema.json': render(
+      listenersFileSchema,
+      'tails-launch/listeners.schema.json',
+      'tails-launch listeners.yml',
+    ),
+    'schema/profile.schema.json': render(
+      profileFileSchema,
+      'tails-launch/profile.schema.json',
+      'tails-launch profile (profiles/NAME.yml)',
+    ),
   };
 }
 
@@ -32,8 +40,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   for (const [path, text] of Object.entries(files)) {
     if (check) {
       let current = '';
-      try { current = readFileSync(path, 'utf8'); } catch {}
-      if (current !== text) { console.error(`${path} is out of date: run node scripts/schema.mjs`); stale++; }
+      try {
+        current = readFileSync(path, 'utf8');
+      } catch {}
+      if (current !== text) {
+        console.error(`${path} is out of date: run node scripts/schema.mjs`);
+        stale++;
+      }
     } else {
       writeFileSync(path, text);
       console.log(`wrote ${path}`);

@@ -21,8 +21,8 @@ export const envBackend: Backend = {
     mode === 'application'
       ? 'isolation "application" (the program\'s own settings decide its credentials) is for backend own-setting: env hands the program the launcher\'s own'
       : mode === 'process'
-      ? 'isolation "process" needs backend torsocks: environment variables are inherited by child processes'
-      : null,
+        ? 'isolation "process" needs backend torsocks: environment variables are inherited by child processes'
+        : null,
   step(endpoint, auth) {
     const url = socksUrl(endpoint, auth);
     const server = hostPort(endpoint.address, endpoint.port);

@@ -35,10 +35,23 @@ import { socksUrl } from './env';
 import { bracketHost } from '../tor/address';
 
 /** The placeholders a `proxy` template may hold. */
-export const PLACEHOLDERS = ['socks.address', 'socks.host', 'socks.port', 'socks.username', 'socks.password', 'socks.userinfo', 'socks.url'] as const;
+export const PLACEHOLDERS = [
+  'socks.address',
+  'socks.host',
+  'socks.port',
+  'socks.username',
+  'socks.password',
+  'socks.userinfo',
+  'socks.url',
+] as const;
 export type Placeholder = (typeof PLACEHOLDERS)[number];
 /** Placeholders that hand the program the launcher's credentials. */
-export const CREDENTIAL_PLACEHOLDERS: readonly Placeholder[] = ['socks.username', 'socks.password', 'socks.userinfo', 'socks.url'];
+export const CREDENTIAL_PLACEHOLDERS: readonly Placeholder[] = [
+  'socks.username',
+  'socks.password',
+  'socks.userinfo',
+  'socks.url',
+];
 
 const PLACEHOLDER = /\{([a-z.]+)\}/g;
 
@@ -63,7 +76,8 @@ export function renderTemplate(template: string, endpoint: SocksEndpoint, auth: 
     'socks.username': auth.kind === 'userpass' ? auth.username : '',
     'socks.password': auth.kind === 'userpass' ? auth.password : '',
     // `user:password@`, percent-encoded for a URL (Go's url.Parse refuses a raw `<`), or nothing.
-    'socks.userinfo': auth.kind === 'userpass' ? `${encodeURIComponent(auth.username)}:${encodeURIComponent(auth.password)}@` : '',
+    'socks.userinfo':
+      auth.kind === 'userpass' ? `${encodeURIComponent(auth.username)}:${encodeURIComponent(auth.password)}@` : '',
     'socks.url': socksUrl(endpoint, auth),
   };
   return template.replace(PLACEHOLDER, (whole, name: string) => values[name as Placeholder] ?? whole);

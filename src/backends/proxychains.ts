@@ -50,7 +50,8 @@ export const proxychainsBackend: Backend = {
   mustAcknowledge: [
     {
       name: 'udp-leak',
-      reason: 'backend proxychains lets UDP out of Tor and cannot catch static or Go binaries: add `acknowledge: [udp-leak]` to use it knowingly, or use backend torsocks',
+      reason:
+        'backend proxychains lets UDP out of Tor and cannot catch static or Go binaries: add `acknowledge: [udp-leak]` to use it knowingly, or use backend torsocks',
     },
   ],
   preloads: true,
@@ -58,8 +59,8 @@ export const proxychainsBackend: Backend = {
     mode === 'application'
       ? 'isolation "application" (the program\'s own settings decide its credentials) is for backend own-setting: proxychains hands the program the launcher\'s own'
       : mode === 'process'
-      ? 'isolation "process" needs backend torsocks: proxychains sends the same credentials from every process'
-      : null,
+        ? 'isolation "process" needs backend torsocks: proxychains sends the same credentials from every process'
+        : null,
   step(endpoint, auth) {
     return {
       preload: { wrapper: 'proxychains4', library: PROXYCHAINS_LIBRARY },

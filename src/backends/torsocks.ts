@@ -39,7 +39,7 @@ export const torsocksBackend: Backend = {
       files: [],
       notes: [
         'torsocks refuses UDP, IPv6 sockets and connections to local addresses, and cannot catch static binaries, raw syscalls or setuid programs (Go programs bypass it).',
-        'No proxy variables are set: torsocks would refuse the application\'s own connection to a loopback proxy.',
+        "No proxy variables are set: torsocks would refuse the application's own connection to a loopback proxy.",
       ],
     };
   },

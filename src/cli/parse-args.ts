@@ -64,7 +64,13 @@ function splitInline(word: string): [string, string | undefined] {
  * against a pattern that says more than "needs a value" (`--wait-for-tor -1`).
  * An empty value is never meaningful here.
  */
-function takeValue(words: string[], index: number, option: string, inline: string | undefined, freeForm = true): [string, number] {
+function takeValue(
+  words: string[],
+  index: number,
+  option: string,
+  inline: string | undefined,
+  freeForm = true,
+): [string, number] {
   if (inline !== undefined) {
     if (inline === '') throw usage(`option ${option} needs a value, not an empty one`);
     return [inline, index];
@@ -72,7 +78,9 @@ function takeValue(words: string[], index: number, option: string, inline: strin
   const value = words[index + 1];
   if (value === undefined) throw usage(`option ${option} needs a value`);
   if (freeForm && value.length > 1 && value.startsWith('-')) {
-    throw usage(`option ${option} needs a value, not the option-like '${value}' (write ${option}=VALUE for a value that starts with '-')`);
+    throw usage(
+      `option ${option} needs a value, not the option-like '${value}' (write ${option}=VALUE for a value that starts with '-')`,
+    );
   }
   if (value === '') throw usage(`option ${option} needs a value, not an empty one`);
   return [value, index + 1];
@@ -93,7 +101,9 @@ function globalOption(words: string[], i: number, parser: Parser): number {
       once(parser, name);
       const [value, last] = takeValue(words, i, name, inline, false);
       if (!IDENTITY_PATTERN.test(value)) {
-        throw usage(`--identity '${value}' is not valid: 1-64 letters, digits, '.', '_', '@', '+' or '-', starting with a letter or digit`);
+        throw usage(
+          `--identity '${value}' is not valid: 1-64 letters, digits, '.', '_', '@', '+' or '-', starting with a letter or digit`,
+        );
       }
       options.identity = value;
       return last;
@@ -101,7 +111,8 @@ function globalOption(words: string[], i: number, parser: Parser): number {
     case '--wait-for-tor': {
       once(parser, name);
       const [value, last] = takeValue(words, i, name, inline, false);
-      if (!/^\d{1,3}$/.test(value) || Number(value) > 600) throw usage(`--wait-for-tor takes whole seconds from 0 to 600, not '${value}'`);
+      if (!/^\d{1,3}$/.test(value) || Number(value) > 600)
+        throw usage(`--wait-for-tor takes whole seconds from 0 to 600, not '${value}'`);
       options.waitForTor = Number(value);
       return last;
     }
@@ -123,7 +134,12 @@ function unknownOption(word: string, kind?: string): LaunchError {
  * "unknown profile", found when no file of that name is there.
  */
 function profileName(word: string, command?: 'run' | 'explain'): string {
-  if (word === '') throw usage(command ? `'${command}' was given an empty profile name` : 'the profile name is empty: tails-launch PROFILE [--] [ARGS...]');
+  if (word === '')
+    throw usage(
+      command
+        ? `'${command}' was given an empty profile name`
+        : 'the profile name is empty: tails-launch PROFILE [--] [ARGS...]',
+    );
   return word;
 }
 
@@ -159,14 +175,16 @@ export function parseArgs(words: string[]): Command {
   const { options } = parser;
   const first = words[i];
   if (first === undefined) {
-    if (afterRun) throw usage("'run' needs a profile name: tails-launch [OPTIONS] run [OPTIONS] PROFILE [--] [ARGS...]");
+    if (afterRun)
+      throw usage("'run' needs a profile name: tails-launch [OPTIONS] run [OPTIONS] PROFILE [--] [ARGS...]");
     throw usage('no profile given: tails-launch PROFILE [--] [ARGS...]');
   }
   const rest = words.slice(i + 1);
 
   if (afterRun) {
     // `run explain x` is a command where a profile name must be: no profile may be called that.
-    if (RESERVED_NAMES.has(first)) throw usage(`'run' needs a profile name, and '${first}' is a command, not a profile`);
+    if (RESERVED_NAMES.has(first))
+      throw usage(`'run' needs a profile name, and '${first}' is a command, not a profile`);
     return { kind: 'run', profile: profileName(first, 'run'), args: appArgs(rest), options };
   }
   switch (first) {
@@ -183,7 +201,11 @@ export function parseArgs(words: string[]): Command {
 }
 
 /** explain/list/validate/torrc/doctor do nothing, so their options may come anywhere (before `--`). */
-function parseInspection(kind: 'explain' | 'list' | 'validate' | 'torrc' | 'doctor', words: string[], parser: Parser): Command {
+function parseInspection(
+  kind: 'explain' | 'list' | 'validate' | 'torrc' | 'doctor',
+  words: string[],
+  parser: Parser,
+): Command {
   const { options } = parser;
   let json = false;
   let check: string | null = null;
@@ -209,7 +231,10 @@ function parseInspection(kind: 'explain' | 'list' | 'validate' | 'torrc' | 'doct
       [check, i] = takeValue(words, i, name, inline);
       continue;
     }
-    if (kind === 'doctor' && (name === '--control' || name === '--control-cookie' || name === '--control-password-file')) {
+    if (
+      kind === 'doctor' &&
+      (name === '--control' || name === '--control-cookie' || name === '--control-password-file')
+    ) {
       once(parser, name);
       const [value, last] = takeValue(words, i, name, inline);
       if (name === '--control') control.address = value;
@@ -246,7 +271,9 @@ function parseInspection(kind: 'explain' | 'list' | 'validate' | 'torrc' | 'doct
   }
   const [profile, ...args] = positional;
   if (profile === undefined) {
-    throw usage(`'explain' needs a profile name${app.length ? ' before --' : ''}: tails-launch explain PROFILE [--json] [-- ARGS...]`);
+    throw usage(
+      `'explain' needs a profile name${app.length ? ' before --' : ''}: tails-launch explain PROFILE [--json] [-- ARGS...]`,
+    );
   }
   return { kind, profile: profileName(profile, 'explain'), args: [...args, ...app], json, options };
 }

@@ -25,7 +25,9 @@ function currentDirectory(): string | null {
 /** The preflight's own chain-following, read-only: what explain shows is what the launch checks. */
 function followProgram(path: string, argv: string[], lookup: ProgramLookup): ProgramFollowed {
   const followed = inspectForPreload(path, lookup, argv);
-  return followed.ok ? { ok: true, file: followed.file, argv: followed.argv, chain: followed.chain } : { ok: false, detail: `${followed.path} ${followed.detail}` };
+  return followed.ok
+    ? { ok: true, file: followed.file, argv: followed.argv, chain: followed.chain }
+    : { ok: false, detail: `${followed.path} ${followed.detail}` };
 }
 
 /** $XDG_RUNTIME_DIR if it is an absolute path (the XDG spec: otherwise ignored). */

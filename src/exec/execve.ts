@@ -91,11 +91,18 @@ function requireLibc(): Libc {
 /** Everything that can fail in JavaScript, done before the first change. */
 function encodeImage(req: ExecRequest, caller: CallerState): Image {
   for (const s of [req.file, ...req.argv, ...Object.entries(req.env).flat()]) {
-    if (s.includes('\0')) throw new LaunchError(EXIT.internal, `cannot execute ${req.file}: an argument or environment entry contains a NUL byte`);
+    if (s.includes('\0'))
+      throw new LaunchError(
+        EXIT.internal,
+        `cannot execute ${req.file}: an argument or environment entry contains a NUL byte`,
+      );
   }
   // Non-UTF-8 arguments and variables go as the caller's exact bytes.
   const argv: Array<string | Buffer | null> = [...req.argv.map((a, i) => req.raw?.argv.get(i) ?? a), null];
-  const envp: Array<string | Buffer | null> = [...Object.entries(req.env).map(([k, v]) => req.raw?.env.get(k) ?? `${k}=${v}`), null];
+  const envp: Array<string | Buffer | null> = [
+    ...Object.entries(req.env).map(([k, v]) => req.raw?.env.get(k) ?? `${k}=${v}`),
+    null,
+  ];
   const blocked = Buffer.alloc(SIGSET_SIZE);
   blocked.writeBigUInt64LE(BigInt.asUintN(64, caller.blockedSignals), 0);
   return { argv, envp, blocked };
@@ -104,7 +111,10 @@ function encodeImage(req: ExecRequest, caller: CallerState): Image {
 /** Undoes every change, then throws: WHAT failed with ERRNO (read by the caller before any other libc call). */
 function fail(changes: Changes, what: string, errno: number): never {
   rollback(changes);
-  throw new LaunchError(EXIT.internal, `cannot prepare to execute ${changes.file}: ${what}: ${errorText(changes.libc, errno)}`);
+  throw new LaunchError(
+    EXIT.internal,
+    `cannot prepare to execute ${changes.file}: ${what}: ${errorText(changes.libc, errno)}`,
+  );
 }
 
 /**
@@ -225,12 +235,18 @@ function execError(libc: Libc, file: string, errno: number): LaunchError {
   if (errno === ERRNO.ENOENT || errno === ERRNO.ENOTDIR) {
     // ENOENT for a file that exists: its #! interpreter or ELF loader is missing.
     if (errno === ERRNO.ENOENT && existsSync(file)) {
-      return new LaunchError(EXIT.cannotExecute, `cannot execute ${file}: its interpreter (#! line or ELF loader) was not found`);
+      return new LaunchError(
+        EXIT.cannotExecute,
+        `cannot execute ${file}: its interpreter (#! line or ELF loader) was not found`,
+      );
     }
     return new LaunchError(EXIT.notFound, `cannot execute ${file}: ${text}`);
   }
   if (errno === ERRNO.ENOEXEC) {
-    return new LaunchError(EXIT.cannotExecute, `cannot execute ${file}: not an executable format (a script needs a #! line)`);
+    return new LaunchError(
+      EXIT.cannotExecute,
+      `cannot execute ${file}: not an executable format (a script needs a #! line)`,
+    );
   }
   return new LaunchError(EXIT.cannotExecute, `cannot execute ${file}: ${text}`);
 }

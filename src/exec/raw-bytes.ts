@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 /** NUL-separated entries (the last one ends with a NUL too). */
 function entries(buffer: Buffer): Buffer[] {
   const out: Buffer[] = [];
-  for (let start = 0; start < buffer.length; ) {
+  for (let start = 0; start < buffer.length;) {
     let end = buffer.indexOf(0, start);
     if (end < 0) end = buffer.length;
     out.push(buffer.subarray(start, end));
@@ -54,7 +54,10 @@ export function readRawBytes(args: readonly string[]): RawBytes {
       if (isUtf8(entry)) continue;
       const eq = entry.indexOf(0x3d);
       if (eq <= 0) continue;
-      raw.env.set(entry.subarray(0, eq).toString('utf8'), { decodedValue: entry.subarray(eq + 1).toString('utf8'), entry: cString(entry) });
+      raw.env.set(entry.subarray(0, eq).toString('utf8'), {
+        decodedValue: entry.subarray(eq + 1).toString('utf8'),
+        entry: cString(entry),
+      });
     }
   } catch {
     // as above

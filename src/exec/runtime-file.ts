@@ -39,13 +39,16 @@ export function writeRuntimeFile(path: string, content: string): void {
     const fd = openSync(temporary, 'wx', 0o400);
     try {
       const bytes = Buffer.from(content);
-      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+      for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done);
       if (fstatSync(fd).size !== bytes.length) throw new Error('short write');
     } finally {
       closeSync(fd);
     }
     renameSync(temporary, path);
   } catch (error) {
-    throw new LaunchError(EXIT.cannotExecute, `cannot write ${path} for the application: ${(error as Error).message}; check XDG_RUNTIME_DIR`);
+    throw new LaunchError(
+      EXIT.cannotExecute,
+      `cannot write ${path} for the application: ${(error as Error).message}; check XDG_RUNTIME_DIR`,
+    );
   }
 }

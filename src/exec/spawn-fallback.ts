@@ -86,7 +86,10 @@ export async function spawnAndWait(req: ExecRequest, caller: CallerState): Promi
   // Never started: map like execve's errors.
   const code = result.code ?? '';
   const reason = SPAWN_ERRORS[code] ?? (code || result.shortMessage?.split('\n')[0] || 'unknown error');
-  throw new LaunchError(code === 'ENOENT' || code === 'ENOTDIR' ? EXIT.notFound : EXIT.cannotExecute, `cannot execute ${req.file}: ${reason}`);
+  throw new LaunchError(
+    code === 'ENOENT' || code === 'ENOTDIR' ? EXIT.notFound : EXIT.cannotExecute,
+    `cannot execute ${req.file}: ${reason}`,
+  );
 }
 
 /** strerror()'s words for what spawn reports as a bare code (Node < 22 has no getSystemErrorMessage). */

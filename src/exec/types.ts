@@ -33,6 +33,4 @@ export interface ExecRequest {
 }
 
 /** How the launcher will hand over to the application. */
-export type ExecMethod =
-  | { method: 'execve'; via: 'koffi' }
-  | { method: 'spawn'; via: 'execa'; reason: string };
+export type ExecMethod = { method: 'execve'; via: 'koffi' } | { method: 'spawn'; via: 'execa'; reason: string };

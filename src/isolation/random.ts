@@ -18,7 +18,9 @@ export function deviceNumbers(rdev: number): { major: number; minor: number } {
 export function randomSourceProblem(stats: Pick<Stats, 'rdev'> & { isCharacterDevice(): boolean }): string | null {
   if (!stats.isCharacterDevice()) return 'is not a character device';
   const { major, minor } = deviceNumbers(stats.rdev);
-  return major === URANDOM_MAJOR && minor === URANDOM_MINOR ? null : `is device ${major}:${minor}, not the kernel's random device 1:9`;
+  return major === URANDOM_MAJOR && minor === URANDOM_MINOR
+    ? null
+    : `is device ${major}:${minor}, not the kernel's random device 1:9`;
 }
 
 /**
@@ -33,7 +35,8 @@ export function randomSourceProblem(stats: Pick<Stats, 'rdev'> & { isCharacterDe
  * The refusal is exit 70: nothing in the configuration can fix it.
  */
 export function readRandomBytes(count: number, source = '/dev/urandom'): Buffer {
-  const refuse = (why: string) => new LaunchError(EXIT.internal, `cannot make a random isolation key: ${source} ${why}`);
+  const refuse = (why: string) =>
+    new LaunchError(EXIT.internal, `cannot make a random isolation key: ${source} ${why}`);
   let fd: number;
   try {
     fd = openSync(source, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);

@@ -35,7 +35,8 @@ export interface PlanInput {
   waitForTor?: number;
 }
 
-export type ProgramFollowed = { ok: true; file: string; argv: string[]; chain: string[] } | { ok: false; detail: string };
+export type ProgramFollowed =
+  { ok: true; file: string; argv: string[]; chain: string[] } | { ok: false; detail: string };
 
 /** A file to write at exec time: where, and its real content (the plan shows it masked). */
 export interface PlannedFile {
@@ -94,7 +95,12 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
 
   const plan: Plan = {
     schema: 2,
-    profile: { name: profile.name, description: profile.description, sources: profile.sources, fieldSources: profile.fieldSources },
+    profile: {
+      name: profile.name,
+      description: profile.description,
+      sources: profile.sources,
+      fieldSources: profile.fieldSources,
+    },
     identity,
     listener: {
       name: profile.listener.name,
@@ -114,7 +120,12 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
     exec: { ...exec, method: input.execMethod, preload: step.preload?.library ?? null },
     env: { set: changes.set, removed: changes.removed, replaced: changes.replaced, scrubPolicy: SCRUBBED_PATTERNS },
     fds: input.fds,
-    files: files.map((f) => ({ kind: 'runtime-file' as const, path: f.path, variable: f.variable, content: f.display })),
+    files: files.map((f) => ({
+      kind: 'runtime-file' as const,
+      path: f.path,
+      variable: f.variable,
+      content: f.display,
+    })),
     checks: checksOf(input, step, command, app, followed, files.length > 0, auth),
     notes: notesOf(input, step),
   };
@@ -142,7 +153,10 @@ function refuseIdentityWithoutGroup(profile: ResolvedProfile, identity: string |
 function commandOf(profile: ResolvedProfile, args: string[]): { command: string; userArgs: string[] } {
   const [command, userArgs] = profile.command !== null ? [profile.command, args] : [args[0], args.slice(1)];
   if (command === undefined || command === '') {
-    throw new LaunchError(EXIT.usage, `profile '${profile.name}' has no command: give one, as in 'tails-launch ${profile.name} -- COMMAND [ARGS...]'`);
+    throw new LaunchError(
+      EXIT.usage,
+      `profile '${profile.name}' has no command: give one, as in 'tails-launch ${profile.name} -- COMMAND [ARGS...]'`,
+    );
   }
   return { command, userArgs };
 }
@@ -173,9 +187,19 @@ function runtimeFiles(step: BackendStep, input: PlanInput): (BackendStep['files'
  * chain leads to (the preflight executes that very file); otherwise the
  * application as it is.
  */
-function programToRun(input: PlanInput, step: BackendStep, command: string, app: ExecutableLookup, appArgs: string[], env: Record<string, string>) {
+function programToRun(
+  input: PlanInput,
+  step: BackendStep,
+  command: string,
+  app: ExecutableLookup,
+  appArgs: string[],
+  env: Record<string, string>,
+) {
   const appPath = app.path ?? command;
-  const followed = step.preload && app.status === 'ok' ? input.followProgram(appPath, [appPath, ...appArgs], { pathVariable: env.PATH, cwd: input.cwd }) : null;
+  const followed =
+    step.preload && app.status === 'ok'
+      ? input.followProgram(appPath, [appPath, ...appArgs], { pathVariable: env.PATH, cwd: input.cwd })
+      : null;
   const exec = followed?.ok
     ? { file: followed.file, argv: followed.argv, chain: followed.chain }
     : { file: app.path, argv: [appPath, ...appArgs], chain: step.preload ? [appPath] : [] };
@@ -183,7 +207,15 @@ function programToRun(input: PlanInput, step: BackendStep, command: string, app:
 }
 
 /** The preflight's checks, in the order it runs them (cheapest first). */
-function checksOf(input: PlanInput, step: BackendStep, command: string, app: ExecutableLookup, followed: ProgramFollowed | null, hasFiles: boolean, auth: SocksAuth): Check[] {
+function checksOf(
+  input: PlanInput,
+  step: BackendStep,
+  command: string,
+  app: ExecutableLookup,
+  followed: ProgramFollowed | null,
+  hasFiles: boolean,
+  auth: SocksAuth,
+): Check[] {
   const { profile } = input;
   const checks: Check[] = [];
   const { netns, user } = profile.placement;
@@ -212,7 +244,11 @@ function checksOf(input: PlanInput, step: BackendStep, command: string, app: Exe
     });
   }
   if (hasFiles) {
-    checks.push({ kind: 'runtime-files', dir: input.runtimeDir, description: "the user's private runtime directory ($XDG_RUNTIME_DIR) holds the files handed over" });
+    checks.push({
+      kind: 'runtime-files',
+      dir: input.runtimeDir,
+      description: "the user's private runtime directory ($XDG_RUNTIME_DIR) holds the files handed over",
+    });
   }
   checks.push({
     kind: 'socks5',
@@ -230,7 +266,8 @@ function checksOf(input: PlanInput, step: BackendStep, command: string, app: Exe
 function notesOf(input: PlanInput, step: BackendStep): string[] {
   const { profile, identity } = input;
   const notes = [...step.notes];
-  if (identity !== null && profile.isolation === 'process') notes.push('--identity adds nothing here: every process is its own group already.');
+  if (identity !== null && profile.isolation === 'process')
+    notes.push('--identity adds nothing here: every process is its own group already.');
   if (input.execMethod.method === 'spawn') {
     notes.push(
       step.preload
@@ -249,7 +286,10 @@ function socksStatement(auth: SocksAuth, mode: ResolvedProfile['isolation']): Pl
     case 'per-process':
       return { auth: 'per-process', description: 'torsocks sends torsocks-<pid>:<time> / 0, computed in each process' };
     case 'application':
-      return { auth: 'application', description: "the application's own settings decide its credentials, not tails-launch" };
+      return {
+        auth: 'application',
+        description: "the application's own settings decide its credentials, not tails-launch",
+      };
     case 'none':
       return { auth: 'none' };
   }

@@ -42,7 +42,9 @@ export function isReservedForProfiles(name: string): boolean {
 }
 
 /** The patterns, as `explain` shows them. */
-export const SCRUBBED_PATTERNS: string[] = SCRUBBED.map((re) => re.source + (re.flags.includes('i') ? ' (any case)' : ''));
+export const SCRUBBED_PATTERNS: string[] = SCRUBBED.map(
+  (re) => re.source + (re.flags.includes('i') ? ' (any case)' : ''),
+);
 
 export interface EnvironmentChanges {
   /** Every variable the launch sets, with its value. */
@@ -75,6 +77,8 @@ export function buildEnvironment(
   }
   const set = { ...profileEnv.set, ...backendSet };
   Object.assign(env, set);
-  const replaced = Object.keys(inherited).filter((n) => inherited[n] !== undefined && n in set && inherited[n] !== set[n]);
+  const replaced = Object.keys(inherited).filter(
+    (n) => inherited[n] !== undefined && n in set && inherited[n] !== set[n],
+  );
   return { env, changes: { set, removed: removed.filter((n) => !(n in set)).sort(), replaced: replaced.sort() } };
 }

@@ -25,20 +25,28 @@ const CARRIED_BY: Record<BackendName, string> = {
   'own-setting': 'the application, from the proxy arguments and variables tails-launch hands it',
 };
 
-export function torSees(listener: { name: string; address: string; port: number }, mode: IsolationMode, auth: SocksAuth, backend: BackendName): TorSees {
+export function torSees(
+  listener: { name: string; address: string; port: number },
+  mode: IsolationMode,
+  auth: SocksAuth,
+  backend: BackendName,
+): TorSees {
   const credentials: TorSees['credentials'] =
     auth.kind === 'userpass'
       ? { kind: 'userpass', username: auth.username, password: auth.password, perLaunch: mode === 'launch' }
       : auth.kind === 'per-process'
         ? { kind: 'per-process', description: 'torsocks-<pid>:<time> / 0, made in each process' }
         : auth.kind === 'application'
-          ? { kind: 'application', description: "whatever the application itself sends: its own settings decide, not tails-launch" }
+          ? {
+              kind: 'application',
+              description: 'whatever the application itself sends: its own settings decide, not tails-launch',
+            }
           : { kind: 'none' };
   return {
     listener: listener.name,
     address: listener.address,
     port: listener.port,
     credentials,
-    carriedBy: auth.kind === 'application' ? "the application, from its own settings" : CARRIED_BY[backend],
+    carriedBy: auth.kind === 'application' ? 'the application, from its own settings' : CARRIED_BY[backend],
   };
 }

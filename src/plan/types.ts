@@ -71,7 +71,14 @@ export interface ExecMethodCheck extends PlanCheck {
   kind: 'exec-method';
 }
 
-export type Check = PlacementCheck | LibraryCheck | ExecutableCheck | PreloadableCheck | RuntimeFilesCheck | ExecMethodCheck | Socks5Check;
+export type Check =
+  | PlacementCheck
+  | LibraryCheck
+  | ExecutableCheck
+  | PreloadableCheck
+  | RuntimeFilesCheck
+  | ExecMethodCheck
+  | Socks5Check;
 
 export interface Plan {
   schema: 2;

@@ -109,7 +109,7 @@ function readExact(read: (offset: number, length: number) => Buffer, offset: num
 function hasGoNote(notes: Buffer, f: Fields, align: number): boolean {
   const v = view(notes);
   const pad = (n: number) => Math.ceil(n / align) * align;
-  for (let at = 0; at + 12 <= notes.length; ) {
+  for (let at = 0; at + 12 <= notes.length;) {
     const nameSize = f.u32(v, at);
     const descSize = f.u32(v, at + 4);
     const type = f.u32(v, at + 8);
@@ -129,7 +129,9 @@ function hasGoNote(notes: Buffer, f: Fields, align: number): boolean {
 }
 
 /** Pure: the facts the verdict needs from an ELF image, read through READ(offset, length) -> Buffer (shorter at EOF). */
-export function readElfFacts(read: (offset: number, length: number) => Buffer): { hasInterpreter: boolean; isGo: boolean } | null {
+export function readElfFacts(
+  read: (offset: number, length: number) => Buffer,
+): { hasInterpreter: boolean; isGo: boolean } | null {
   // null: not ELF, or an ELF header or program header table the kernel would not run.
   // Never throws on short or garbage input (READ itself may throw: I/O errors).
   const ident = read(0, 64);
@@ -194,7 +196,10 @@ function hasGoSection(read: (offset: number, length: number) => Buffer, header: 
   const table = view(tableBytes);
   const strtabAt = shstrndx * shentsize;
   const strtabSize = f.word(table, strtabAt + sizeAt);
-  const strtab = strtabSize > 0 && strtabSize <= MAX_TABLE_BYTES ? readExact(read, f.word(table, strtabAt + offsetAt), strtabSize) : null;
+  const strtab =
+    strtabSize > 0 && strtabSize <= MAX_TABLE_BYTES
+      ? readExact(read, f.word(table, strtabAt + offsetAt), strtabSize)
+      : null;
   if (!strtab) return false;
   for (let at = 0; at + shentsize <= tableBytes.length; at += shentsize) {
     const nameAt = f.u32(table, at);
@@ -257,7 +262,9 @@ export function inspectDescriptor(fd: number, stats: Stats): FileVerdict {
     const head = readFile(0, HEAD_BYTES);
     const id = elfIdent(head);
     if (id) {
-      const facts = readElfFacts((offset, length) => (offset + length <= head.length ? head.subarray(offset, offset + length) : readFile(offset, length)));
+      const facts = readElfFacts((offset, length) =>
+        offset + length <= head.length ? head.subarray(offset, offset + length) : readFile(offset, length),
+      );
       if (!facts) return refuse('unknown-format', 'is a damaged or unsupported ELF file');
       const foreign = foreignArchitecture(head, id.bits, id.little);
       if (foreign) return refuse('unknown-format', foreign);
@@ -266,7 +273,8 @@ export function inspectDescriptor(fd: number, stats: Stats): FileVerdict {
       if (!facts.hasInterpreter) return refuse('static', 'is statically linked');
       return { kind: 'elf' };
     }
-    if (head[0] === 0x23 && head[1] === 0x21) return scriptLine(head) ?? refuse('unknown-format', 'has an unusable #! line');
+    if (head[0] === 0x23 && head[1] === 0x21)
+      return scriptLine(head) ?? refuse('unknown-format', 'has an unusable #! line');
     return refuse('unknown-format', 'is neither an ELF program nor a #! script');
   } catch (error) {
     return refuse('unreadable', `cannot be read (${errorCode(error)})`);
@@ -300,7 +308,11 @@ function scriptLine(head: Buffer): FileVerdict | null {
   const nul = head.indexOf(0, argStart);
   if (nul >= 0 && nul < argEnd) argEnd = nul;
   // latin1 keeps the bytes; non-ASCII interpreter paths are refused by the lookup if they do not exist.
-  return { kind: 'script', interpreter, argument: argEnd > argStart ? head.toString('latin1', argStart, argEnd) : null };
+  return {
+    kind: 'script',
+    interpreter,
+    argument: argEnd > argStart ? head.toString('latin1', argStart, argEnd) : null,
+  };
 }
 
 /** "(through its interpreter /a, then /b) " for a script, "" for the program itself. */

@@ -59,7 +59,12 @@ export function resolveProgram(path: string, argv: string[], lookup: ProgramLook
   let file = path;
   let args = argv;
   for (;;) {
-    const refuse = (reason: RefusalReason, detail: string): ProgramRefusal => ({ ok: false, reason, path, detail: through(chain) + detail });
+    const refuse = (reason: RefusalReason, detail: string): ProgramRefusal => ({
+      ok: false,
+      reason,
+      path,
+      detail: through(chain) + detail,
+    });
     let fd: number;
     try {
       fd = openSync(file, OPEN_FLAGS);
@@ -78,7 +83,8 @@ export function resolveProgram(path: string, argv: string[], lookup: ProgramLook
     if (verdict.kind === 'elf') return { ok: true, file, argv: args, chain, fd, stats };
     closeSync(fd);
     if (verdict.kind === 'refused') return refuse(verdict.reason, verdict.detail);
-    if (chain.length > MAX_INTERPRETERS) return refuse('unknown-format', `has more than ${MAX_INTERPRETERS} levels of #! interpreters`);
+    if (chain.length > MAX_INTERPRETERS)
+      return refuse('unknown-format', `has more than ${MAX_INTERPRETERS} levels of #! interpreters`);
 
     // binfmt_script: argv[0] is replaced by the script's path, and the
     // interpreter and its one optional argument go in front.
@@ -91,14 +97,23 @@ export function resolveProgram(path: string, argv: string[], lookup: ProgramLook
     }
     // env itself only looks the command up and execs it: we do the same.
     const env = findExecutable(verdict.interpreter, undefined, null);
-    if (env.status !== 'ok') return refuse(env.status === 'not-found' ? 'not-found' : 'unreadable', `needs ${verdict.interpreter}, which ${env.status === 'not-found' ? 'does not exist' : 'cannot be executed'}`);
+    if (env.status !== 'ok')
+      return refuse(
+        env.status === 'not-found' ? 'not-found' : 'unreadable',
+        `needs ${verdict.interpreter}, which ${env.status === 'not-found' ? 'does not exist' : 'cannot be executed'}`,
+      );
     const words = envWords(verdict.interpreter, verdict.argument);
     if (typeof words === 'string') return refuse('unknown-format', words);
     const [command, ...commandArgs] = words as [string, ...string[]];
     const found = findExecutable(command, lookup.pathVariable, lookup.cwd);
     chain.push(verdict.interpreter);
     if (found.status !== 'ok') {
-      return { ok: false, reason: found.status === 'not-found' ? 'not-found' : 'unreadable', path, detail: `${through(chain)}finds no executable '${command}' on the application's PATH` };
+      return {
+        ok: false,
+        reason: found.status === 'not-found' ? 'not-found' : 'unreadable',
+        path,
+        detail: `${through(chain)}finds no executable '${command}' on the application's PATH`,
+      };
     }
     file = found.path;
     args = [command, ...commandArgs, ...scriptArgs];
@@ -113,7 +128,8 @@ export function resolveProgram(path: string, argv: string[], lookup: ProgramLook
  * (spaces included); with `-S`/`--split-string=`, it splits it at blanks.
  */
 export function envWords(env: string, argument: string | null): string[] | string {
-  const unsupported = (what: string) => `uses ${what} in '#!${env}${argument === null ? '' : ` ${argument}`}', which tails-launch does not reproduce: name the interpreter by its absolute path`;
+  const unsupported = (what: string) =>
+    `uses ${what} in '#!${env}${argument === null ? '' : ` ${argument}`}', which tails-launch does not reproduce: name the interpreter by its absolute path`;
   if (argument === null) return unsupported('env without a command');
   if (!argument.startsWith('-')) {
     // VAR=VALUE would set a variable and then run the script itself again.

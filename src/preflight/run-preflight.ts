@@ -21,7 +21,9 @@ export interface ExecTarget {
 }
 
 function checkPlacement(plan: Plan, check: Extract<Check, { kind: 'placement' }>): void {
-  const what = [check.netns && `network namespace '${check.netns}'`, check.user && `user '${check.user}'`].filter(Boolean).join(' and ');
+  const what = [check.netns && `network namespace '${check.netns}'`, check.user && `user '${check.user}'`]
+    .filter(Boolean)
+    .join(' and ');
   throw new LaunchError(
     EXIT.refused,
     `profile '${plan.profile.name}' must run in ${what}, which this version of tails-launch cannot apply yet; refusing to launch it without (see 'tails-launch explain ${plan.profile.name}')`,
@@ -45,25 +47,43 @@ function checkLibrary(check: Extract<Check, { kind: 'library' }>): void {
   try {
     stats = statSync(check.path);
   } catch {
-    throw new LaunchError(EXIT.notFound, `${check.wrapper} is not installed (${check.path} is missing): install the ${check.wrapper === 'proxychains4' ? 'libproxychains4' : check.wrapper} package`);
+    throw new LaunchError(
+      EXIT.notFound,
+      `${check.wrapper} is not installed (${check.path} is missing): install the ${check.wrapper === 'proxychains4' ? 'libproxychains4' : check.wrapper} package`,
+    );
   }
   if (!stats.isFile() || stats.uid !== 0 || stats.mode & 0o022) {
-    throw new LaunchError(EXIT.cannotExecute, `${check.path} is not a root-owned file that only root can write: refusing to preload it (reinstall ${check.wrapper})`);
+    throw new LaunchError(
+      EXIT.cannotExecute,
+      `${check.path} is not a root-owned file that only root can write: refusing to preload it (reinstall ${check.wrapper})`,
+    );
   }
 }
 
-function checkExecutable(plan: Plan, check: Extract<Check, { kind: 'application' }>, pathVariable: string | undefined): void {
+function checkExecutable(
+  plan: Plan,
+  check: Extract<Check, { kind: 'application' }>,
+  pathVariable: string | undefined,
+): void {
   // Looked up again: the plan may have been made a moment ago, but exec is now.
-  const found = check.path ? findExecutable(check.path, pathVariable, '/') : { status: 'not-found' as const, path: null };
+  const found = check.path
+    ? findExecutable(check.path, pathVariable, '/')
+    : { status: 'not-found' as const, path: null };
   const hint =
     plan.application.from === 'profile'
       ? `install it, or fix 'command' in ${plan.profile.sources[0]}`
       : `check the command's name, or give its absolute path`;
   if (found.status === 'not-found') {
-    throw new LaunchError(EXIT.notFound, `application '${check.name}' not found${check.path ? ` at ${check.path}` : " on the application's PATH"}: ${hint}`);
+    throw new LaunchError(
+      EXIT.notFound,
+      `application '${check.name}' not found${check.path ? ` at ${check.path}` : " on the application's PATH"}: ${hint}`,
+    );
   }
   if (found.status === 'not-executable') {
-    throw new LaunchError(EXIT.cannotExecute, `application '${check.name}' at ${found.path} cannot be executed: ${found.reason}`);
+    throw new LaunchError(
+      EXIT.cannotExecute,
+      `application '${check.name}' at ${found.path} cannot be executed: ${found.reason}`,
+    );
   }
 }
 
@@ -90,7 +110,11 @@ const REFUSAL_EXIT: Record<ProgramRefusal['reason'], ExitCode> = {
  * program that will run, refuse what would escape them, and return that
  * program, still open, to be executed exactly as judged.
  */
-function checkPreloadable(plan: Plan, check: Extract<Check, { kind: 'preloadable' }>, env: Record<string, string>): ExecTarget {
+function checkPreloadable(
+  plan: Plan,
+  check: Extract<Check, { kind: 'preloadable' }>,
+  env: Record<string, string>,
+): ExecTarget {
   const refuse = (exitCode: ExitCode, detail: string): never => {
     throw new LaunchError(
       exitCode,
@@ -98,7 +122,10 @@ function checkPreloadable(plan: Plan, check: Extract<Check, { kind: 'preloadable
     );
   };
   if (check.path === null) return refuse(EXIT.notFound, 'was not found'); // the application check refused it already
-  const resolved = resolveProgram(check.path, [check.path, ...plan.application.args], { pathVariable: env.PATH, cwd: currentDirectory() });
+  const resolved = resolveProgram(check.path, [check.path, ...plan.application.args], {
+    pathVariable: env.PATH,
+    cwd: currentDirectory(),
+  });
   if (!resolved.ok) {
     if (resolved.reason === 'not-found' || resolved.reason === 'unreadable') {
       throw new LaunchError(REFUSAL_EXIT[resolved.reason], `${check.path} ${resolved.detail}: cannot launch it`);
@@ -108,15 +135,31 @@ function checkPreloadable(plan: Plan, check: Extract<Check, { kind: 'preloadable
   const { fd } = resolved;
   try {
     // What explain showed is what runs, or nothing does.
-    if (resolved.file !== plan.exec.file || resolved.argv.length !== plan.exec.argv.length || resolved.argv.some((a, i) => a !== plan.exec.argv[i])) {
-      throw new LaunchError(EXIT.wouldBypass, `${check.path} changed while it was being launched (it now leads to ${resolved.file}): refusing to launch; try again`);
+    if (
+      resolved.file !== plan.exec.file ||
+      resolved.argv.length !== plan.exec.argv.length ||
+      resolved.argv.some((a, i) => a !== plan.exec.argv[i])
+    ) {
+      throw new LaunchError(
+        EXIT.wouldBypass,
+        `${check.path} changed while it was being launched (it now leads to ${resolved.file}): refusing to launch; try again`,
+      );
     }
     // File capabilities, like setuid, make the loader ignore LD_PRELOAD.
     const capable = hasFileCapabilities(fd);
     if (capable === null) {
-      throw new LaunchError(EXIT.refused, `cannot tell whether ${resolved.file} has file capabilities (which would make it ignore ${plan.backend}): refusing to launch`);
+      throw new LaunchError(
+        EXIT.refused,
+        `cannot tell whether ${resolved.file} has file capabilities (which would make it ignore ${plan.backend}): refusing to launch`,
+      );
     }
-    if (capable) refuse(EXIT.wouldBypass, resolved.file === check.path ? 'has file capabilities' : `(through ${resolved.chain.slice(1).join(', then ')}) has file capabilities`);
+    if (capable)
+      refuse(
+        EXIT.wouldBypass,
+        resolved.file === check.path
+          ? 'has file capabilities'
+          : `(through ${resolved.chain.slice(1).join(', then ')}) has file capabilities`,
+      );
   } catch (error) {
     closeSync(fd);
     throw error;
@@ -143,7 +186,10 @@ async function checkSocks(plan: Plan, check: Socks5Check): Promise<void> {
   const request: HandshakeRequest = {
     address: check.address,
     port: check.port,
-    auth: socks.auth === 'userpass' ? { kind: 'userpass', username: socks.username, password: socks.password } : { kind: 'none' },
+    auth:
+      socks.auth === 'userpass'
+        ? { kind: 'userpass', username: socks.username, password: socks.password }
+        : { kind: 'none' },
     timeoutMs: check.timeoutMs,
   };
   const deadline = Date.now() + check.waitSeconds * 1000;
@@ -166,7 +212,10 @@ async function checkSocks(plan: Plan, check: Socks5Check): Promise<void> {
     }
     if (showProgress) {
       const elapsed = Math.round(check.waitSeconds - left / 1000);
-      writeSync(2, `\rtails-launch: waiting for Tor on ${check.address}:${check.port}... ${elapsed}/${check.waitSeconds} s`);
+      writeSync(
+        2,
+        `\rtails-launch: waiting for Tor on ${check.address}:${check.port}... ${elapsed}/${check.waitSeconds} s`,
+      );
     }
     await sleep(Math.min(RETRY_MS, left));
   }

@@ -28,7 +28,10 @@ function describe(issue: SchemaIssue): string {
     case 'unrecognized_keys': {
       // Keys come from the file: each is cut short and escaped, and only the first few are named.
       const keys = issue.keys ?? [];
-      const named = keys.slice(0, MAX_KEYS_NAMED).map((k) => `'${printable(k, MAX_ECHO)}'`).join(', ');
+      const named = keys
+        .slice(0, MAX_KEYS_NAMED)
+        .map((k) => `'${printable(k, MAX_ECHO)}'`)
+        .join(', ');
       const more = keys.length > MAX_KEYS_NAMED ? ` and ${keys.length - MAX_KEYS_NAMED} more` : '';
       return `unknown field${keys.length > 1 ? 's' : ''} ${named}${more}`;
     }
@@ -41,7 +44,9 @@ function describe(issue: SchemaIssue): string {
     case 'too_big':
       return `must be at most ${issue.maximum}`;
     case 'invalid_format':
-      return issue.format === 'regex' ? `must be ${issue.message}` : `must be ${article(issue.format ?? 'valid')} address`;
+      return issue.format === 'regex'
+        ? `must be ${issue.message}`
+        : `must be ${article(issue.format ?? 'valid')} address`;
     case 'invalid_key':
       // The key itself is wrong (`A=B` as a variable name): say what a key must be.
       return issue.issues?.[0] ? describe(issue.issues[0]) : 'is not a valid name';
@@ -59,7 +64,8 @@ function article(word: string): string {
 export async function problemsFromIssues(file: string, text: string, issues: SchemaIssue[]): Promise<ConfigProblem[]> {
   // `yaml` is CommonJS under Node: in the ESM bundle its exports sit on `default`.
   const imported = await import('yaml');
-  const { LineCounter, parseDocument, isMap, isPair, isScalar } = ((imported as unknown as { default?: typeof imported }).default ?? imported);
+  const { LineCounter, parseDocument, isMap, isPair, isScalar } =
+    (imported as unknown as { default?: typeof imported }).default ?? imported;
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter });
   const lineOf = (offset: number | undefined) => (offset === undefined ? undefined : lineCounter.linePos(offset).line);

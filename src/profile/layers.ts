@@ -14,7 +14,10 @@ export interface Layer {
  * admin, user. `--config-dir DIR` replaces all three with DIR alone (tests,
  * image builds).
  */
-export function configLayers(configDir: string | undefined, env: Readonly<Record<string, string | undefined>>): Layer[] {
+export function configLayers(
+  configDir: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): Layer[] {
   if (configDir !== undefined) return [{ name: 'config-dir', dir: resolve(configDir) }];
   // XDG Base Directory: an unset, empty or relative XDG_CONFIG_HOME is ignored.
   const xdg = env.XDG_CONFIG_HOME;

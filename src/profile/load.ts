@@ -36,12 +36,16 @@ export async function readListenersFile(file: string, cache: ParsedCache = NO_CA
 /** Where Tor's control port is: the top-most layer's `control` section, if any. */
 export async function loadControl(layers: Layer[], cache: ParsedCache = NO_CACHE): Promise<ControlConfig | null> {
   let control: ControlConfig | null = null;
-  for (const layer of layers) control = (await readListenersFile(join(layer.dir, 'listeners.yml'), cache))?.control ?? control;
+  for (const layer of layers)
+    control = (await readListenersFile(join(layer.dir, 'listeners.yml'), cache))?.control ?? control;
   return control;
 }
 
 /** All listeners, merged by name: a later layer's entry replaces an earlier one whole. */
-export async function loadListeners(layers: Layer[], cache: ParsedCache = NO_CACHE): Promise<Map<string, SourcedListener>> {
+export async function loadListeners(
+  layers: Layer[],
+  cache: ParsedCache = NO_CACHE,
+): Promise<Map<string, SourcedListener>> {
   const configDir = layers.length === 1 && layers[0]!.name === 'config-dir' ? layers[0]!.dir : null;
   if (configDir !== null && !existsSync(configDir)) {
     throw new ConfigError([{ file: configDir, message: 'configuration directory does not exist (--config-dir)' }]);
@@ -56,7 +60,10 @@ export async function loadListeners(layers: Layer[], cache: ParsedCache = NO_CAC
   }
   if (merged.size === 0) {
     const files = layers.map((l) => join(l.dir, 'listeners.yml'));
-    const hint = configDir !== null ? `create ${files[0]}` : 'reinstall tails-launch (it ships listeners.yml) or pass --config-dir';
+    const hint =
+      configDir !== null
+        ? `create ${files[0]}`
+        : 'reinstall tails-launch (it ships listeners.yml) or pass --config-dir';
     throw new ConfigError([{ file: files.join(', '), message: `no listener is defined: ${hint}` }]);
   }
   return merged;
@@ -107,7 +114,8 @@ export function listProfiles(layers: Layer[]): { profiles: Map<string, ProfileLo
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       // A layer without profiles/ is fine; one we cannot list is not silently empty.
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') problems.push({ file: join(layer.dir, 'profiles'), message: `cannot read: ${errnoReason(error)}` });
+      if (code !== 'ENOENT' && code !== 'ENOTDIR')
+        problems.push({ file: join(layer.dir, 'profiles'), message: `cannot read: ${errnoReason(error)}` });
       return;
     }
     for (const entry of entries.sort()) {
@@ -116,7 +124,10 @@ export function listProfiles(layers: Layer[]): { profiles: Map<string, ProfileLo
       const file = join(layer.dir, 'profiles', entry);
       if (dot <= 0 || !CONFIG_EXTENSIONS.includes(entry.slice(dot))) continue;
       if (!isValidProfileName(name)) {
-        problems.push({ file, message: `'${printable(name, MAX_ECHO)}' is not a valid profile name (lower-case letters, digits, ".", "_", "-"; not a subcommand name)` });
+        problems.push({
+          file,
+          message: `'${printable(name, MAX_ECHO)}' is not a valid profile name (lower-case letters, digits, ".", "_", "-"; not a subcommand name)`,
+        });
         continue;
       }
       profiles.set(name, { name, layer: index, file });

@@ -22,7 +22,17 @@
 // (system services) there is no cache: every launch parses. The cache can
 // never make a launch go around Tor: whoever can write it can also write the
 // user's own configuration layer.
-import { closeSync, fchmodSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fchmodSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { MiB, readBoundedFile } from './safe-read';
 
@@ -87,7 +97,9 @@ function readEntries(file: string): Record<string, Entry> {
     const read = readBoundedFile(file, { maxBytes: MAX_CACHE_BYTES, noFollow: true, check: cacheFileProblem });
     if (read === null) return {};
     const parsed = JSON.parse(read.text) as { build?: unknown; entries?: unknown };
-    return parsed.build === BUILD_ID && parsed.entries && typeof parsed.entries === 'object' ? (parsed.entries as Record<string, Entry>) : {};
+    return parsed.build === BUILD_ID && parsed.entries && typeof parsed.entries === 'object'
+      ? (parsed.entries as Record<string, Entry>)
+      : {};
   } catch {
     return {}; // not a regular file, not ours, too large, unreadable or corrupt: as if empty
   }
@@ -117,7 +129,8 @@ export function openParsedCache(env: Readonly<Record<string, string | undefined>
       used.add(path);
       const entry = entries[path];
       // The key is the text itself: DATA was parsed from exactly this text, or it is not used.
-      if (entry && entry.kind === kind && typeof entry.text === 'string' && entry.text === text) return entry.data as never;
+      if (entry && entry.kind === kind && typeof entry.text === 'string' && entry.text === text)
+        return entry.data as never;
       // PARSE parses TEXT (read once, by the caller), so what is remembered is what was validated.
       const data = await parse();
       entries[path] = { kind, text, data };
@@ -139,7 +152,11 @@ export function openParsedCache(env: Readonly<Record<string, string | undefined>
         renameSync(temporary, file);
         // Caches of other builds are dead weight.
         for (const name of readdirSync(dir)) {
-          if (name.startsWith('parsed-') && name !== `parsed-${BUILD_ID}.json` && !name.startsWith(`parsed-${BUILD_ID}.json.`)) {
+          if (
+            name.startsWith('parsed-') &&
+            name !== `parsed-${BUILD_ID}.json` &&
+            !name.startsWith(`parsed-${BUILD_ID}.json.`)
+          ) {
             rmSync(join(dir, name), { force: true });
           }
         }

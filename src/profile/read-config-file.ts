@@ -82,7 +82,8 @@ export function expansionProblem(data: unknown): string | null {
 export function parseConfigText(file: string, text: string): unknown {
   const extension = file.slice(file.lastIndexOf('.'));
   const loader = LOADERS[extension];
-  if (!loader) throw new ConfigError([{ file, message: `unsupported file type (use ${CONFIG_EXTENSIONS.join(', ')})` }]);
+  if (!loader)
+    throw new ConfigError([{ file, message: `unsupported file type (use ${CONFIG_EXTENSIONS.join(', ')})` }]);
   let data: unknown;
   try {
     // An empty file is an empty mapping, not "no configuration".
@@ -90,7 +91,14 @@ export function parseConfigText(file: string, text: string): unknown {
   } catch (error) {
     const e = error as { reason?: string; mark?: { line: number } };
     // js-yaml errors carry a 0-based mark; some reasons quote the file (an alias or tag name): cut them short.
-    if (e.mark) throw new ConfigError([{ file, line: e.mark.line + 1, message: `syntax error: ${printable(e.reason ?? 'invalid YAML', 2 * MAX_ECHO)}` }]);
+    if (e.mark)
+      throw new ConfigError([
+        {
+          file,
+          line: e.mark.line + 1,
+          message: `syntax error: ${printable(e.reason ?? 'invalid YAML', 2 * MAX_ECHO)}`,
+        },
+      ]);
     throw new ConfigError([{ file, ...jsonSyntaxError(text) }]);
   }
   const problem = expansionProblem(data);

@@ -52,7 +52,19 @@ export interface FieldSource {
 }
 
 type Field = keyof ProfileFile;
-const SCALAR_FIELDS = ['description', 'command', 'args', 'listener', 'isolation', 'backend', 'acknowledge', 'proxy', 'wait_for_tor', 'netns', 'user'] as const;
+const SCALAR_FIELDS = [
+  'description',
+  'command',
+  'args',
+  'listener',
+  'isolation',
+  'backend',
+  'acknowledge',
+  'proxy',
+  'wait_for_tor',
+  'netns',
+  'user',
+] as const;
 
 interface Merged {
   values: Partial<ProfileFile>;
@@ -80,14 +92,20 @@ export class UnknownProfileError extends LaunchError {
  * profile it extends) says which profile led there: the user ran `c2` and
  * must not be left wondering why p2.yml matters.
  */
-async function readParent(location: ProfileLocation, seen: ProfileLocation[], cache: ParsedCache): Promise<ProfileFile> {
+async function readParent(
+  location: ProfileLocation,
+  seen: ProfileLocation[],
+  cache: ParsedCache,
+): Promise<ProfileFile> {
   try {
     return await readProfileFile(location.file, cache);
   } catch (error) {
     if (!(error instanceof ConfigError) || seen.length < 2) throw error;
     const child = seen[seen.length - 2]!;
     const via = ` (profile '${child.name}' in ${child.file} extends it)`;
-    throw new ConfigError(error.problems.map((p) => (p.file === location.file ? { ...p, message: p.message + via } : p)));
+    throw new ConfigError(
+      error.problems.map((p) => (p.file === location.file ? { ...p, message: p.message + via } : p)),
+    );
   }
 }
 
@@ -105,7 +123,9 @@ async function mergeChain(layers: Layer[], name: string, cache: ParsedCache, sta
   for (;;) {
     if (seen.some((l) => l.file === location.file)) {
       const cycle = [...seen, location].map((l) => l.name).join(' -> ');
-      throw new ConfigError(await locate(seen[seen.length - 1]!.file, ['extends'], `profiles extend each other in a cycle: ${cycle}`));
+      throw new ConfigError(
+        await locate(seen[seen.length - 1]!.file, ['extends'], `profiles extend each other in a cycle: ${cycle}`),
+      );
     }
     seen.push(location);
     const data = await readParent(location, seen, cache);
@@ -184,7 +204,12 @@ export function resolveListener(sourced: SourcedListener, layers: Layer[]): Reso
  * resolution of NAME read a user-layer file and the shipped and admin layers
  * define NAME, compare with that system profile field by field.
  */
-async function weakeningProblems(layers: Layer[], name: string, merged: Merged, cache: ParsedCache): Promise<ConfigProblem[]> {
+async function weakeningProblems(
+  layers: Layer[],
+  name: string,
+  merged: Merged,
+  cache: ParsedCache,
+): Promise<ConfigProblem[]> {
   const userIndex = layers.findIndex((l) => l.name === 'user');
   if (userIndex < 0) return []; // --config-dir: one layer, nothing to compare
   const isUser = (file: string) => (merged.layerOf.get(file) ?? -1) >= userIndex;
@@ -250,11 +275,18 @@ export async function resolveProfile(
   if (layerProblems.length) throw new ConfigError(layerProblems);
   const problems: ConfigProblem[] = [];
   const fail = async (field: Field, message: string) => {
-    problems.push(...(await locate(origin[field] ?? sources[0]!, origin[field] ? [field] : [], `${origin[field] ? '' : `${field}: `}${message}`)));
+    problems.push(
+      ...(await locate(
+        origin[field] ?? sources[0]!,
+        origin[field] ? [field] : [],
+        `${origin[field] ? '' : `${field}: `}${message}`,
+      )),
+    );
   };
 
   for (const field of ['listener', 'isolation', 'backend'] as const) {
-    if (values[field] === undefined) await fail(field, `profile '${name}' sets no ${field} (directly or through extends)`);
+    if (values[field] === undefined)
+      await fail(field, `profile '${name}' sets no ${field} (directly or through extends)`);
   }
   const sourcedListener = values.listener === undefined ? undefined : listeners.get(values.listener);
   if (values.listener !== undefined && !sourcedListener) {
@@ -270,7 +302,10 @@ export async function resolveProfile(
     if (reason) await fail('isolation', reason);
   }
   if (values.proxy !== undefined && values.backend !== undefined && values.backend !== 'own-setting') {
-    await fail('proxy', `proxy is how an own-setting program is told its listener: backend ${values.backend} does not use it (use backend own-setting, or remove proxy)`);
+    await fail(
+      'proxy',
+      `proxy is how an own-setting program is told its listener: backend ${values.backend} does not use it (use backend own-setting, or remove proxy)`,
+    );
   }
   // What Tor sees must be what explain says: credentials of the launcher's
   // group reach Tor only if the proxy templates hand them to the program.
@@ -289,7 +324,10 @@ export async function resolveProfile(
   const isolatesByAuth = values.isolation === 'app' || values.isolation === 'launch';
   const port = socksAuthFlags(sourcedListener?.config.flags ?? []);
   if (isolatesByAuth && !port.isolatesBySocksAuth) {
-    await fail('isolation', `listener '${values.listener}' has NoIsolateSOCKSAuth: Tor would ignore the credentials that carry isolation "${values.isolation}"`);
+    await fail(
+      'isolation',
+      `listener '${values.listener}' has NoIsolateSOCKSAuth: Tor would ignore the credentials that carry isolation "${values.isolation}"`,
+    );
   }
   if (isolatesByAuth && port.prefersNoAuth) {
     await fail(

@@ -99,7 +99,8 @@ function openFailure(path: string, error: NodeJS.ErrnoException, noFollow: boole
  * passes CHECK; null when it does not exist. Anything else throws FileReadError.
  */
 export function readBoundedFile(path: string, options: ReadOptions): BoundedFile | null {
-  const flags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (options.noFollow ? constants.O_NOFOLLOW : 0);
+  const flags =
+    constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (options.noFollow ? constants.O_NOFOLLOW : 0);
   let fd: number;
   try {
     fd = openSync(path, flags);

@@ -63,7 +63,8 @@ const NUL_MESSAGE = 'contains a NUL byte, which execve cannot pass';
 /** Why S cannot be given to execve as one string, or null. */
 export function execStringProblem(s: string): string | null {
   if (s.includes('\0')) return NUL_MESSAGE;
-  if (Buffer.byteLength(s) > MAX_EXEC_STRING_BYTES) return `is longer than execve accepts (${MAX_EXEC_STRING_BYTES} bytes)`;
+  if (Buffer.byteLength(s) > MAX_EXEC_STRING_BYTES)
+    return `is longer than execve accepts (${MAX_EXEC_STRING_BYTES} bytes)`;
   return null;
 }
 
@@ -76,7 +77,8 @@ const execString = z.string().check(
 );
 
 /** A string used as a path or an address: a NUL byte would make every file call throw. */
-const noNul = (schema: z.ZodMiniString<string>) => schema.check(z.refine((s) => !s.includes('\0'), 'contains a NUL byte'));
+const noNul = (schema: z.ZodMiniString<string>) =>
+  schema.check(z.refine((s) => !s.includes('\0'), 'contains a NUL byte'));
 
 export const listenerSchema = z.strictObject({
   description: z.optional(z.string()),
@@ -125,7 +127,12 @@ export const profileFileSchema = z.strictObject({
   /** Another profile whose fields this one starts from. */
   extends: z.optional(name),
   /** Absolute path, or a name looked up on PATH. Absent: the command is the first argument. */
-  command: z.optional(z.string().check(z.minLength(1), z.refine((c) => !c.includes('\0'), 'contains a NUL byte'))),
+  command: z.optional(
+    z.string().check(
+      z.minLength(1),
+      z.refine((c) => !c.includes('\0'), 'contains a NUL byte'),
+    ),
+  ),
   /** Arguments put before the user's own. */
   args: z.optional(z.array(execString)),
   listener: z.optional(name),
@@ -153,7 +160,12 @@ export const profileFileSchema = z.strictObject({
           z.superRefine((set, ctx) => {
             for (const [variable, value] of Object.entries(set)) {
               if (Buffer.byteLength(variable) + 1 + Buffer.byteLength(value) > MAX_EXEC_STRING_BYTES) {
-                ctx.issues.push({ code: 'custom', message: `NAME=value is longer than execve accepts (${MAX_EXEC_STRING_BYTES} bytes)`, input: value, path: [variable] });
+                ctx.issues.push({
+                  code: 'custom',
+                  message: `NAME=value is longer than execve accepts (${MAX_EXEC_STRING_BYTES} bytes)`,
+                  input: value,
+                  path: [variable],
+                });
               }
             }
           }),

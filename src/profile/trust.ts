@@ -119,7 +119,9 @@ function lstatDirectory(path: string): Stats {
  * descriptor, a layer directory strictly).
  */
 export function resolveTrusted(path: string): string | null {
-  const pending = resolve(path).split('/').filter((c) => c !== '');
+  const pending = resolve(path)
+    .split('/')
+    .filter((c) => c !== '');
   let current = '/';
   let problem: ConfigProblem | null = null;
   const note = (at: string, message: string | null) => {

@@ -96,19 +96,34 @@ export function findWeakenings(system: Partial<ProfileFile>, user: Partial<Profi
   // How an own-setting program is told its listener: dropping or changing it
   // could leave the program on its own default (or on no proxy at all).
   if (system.proxy !== undefined && JSON.stringify(user.proxy) !== JSON.stringify(system.proxy)) {
-    found.push({ field: 'proxy', system: JSON.stringify(system.proxy), user: user.proxy === undefined ? null : JSON.stringify(user.proxy), kind: user.proxy === undefined ? 'drop' : 'change' });
+    found.push({
+      field: 'proxy',
+      system: JSON.stringify(system.proxy),
+      user: user.proxy === undefined ? null : JSON.stringify(user.proxy),
+      kind: user.proxy === undefined ? 'drop' : 'change',
+    });
   }
   for (const field of ['netns', 'user'] as const) {
     const value = system[field];
     // Adding a placement the system profile lacks is stricter: allowed.
     if (value !== undefined && user[field] !== value) {
-      found.push({ field, system: value, user: user[field] ?? null, kind: user[field] === undefined ? 'drop' : 'change' });
+      found.push({
+        field,
+        system: value,
+        user: user[field] ?? null,
+        kind: user[field] === undefined ? 'drop' : 'change',
+      });
     }
   }
   const systemAcks = system.acknowledge ?? [];
   const added = (user.acknowledge ?? []).filter((a) => !systemAcks.includes(a));
   if (added.length) {
-    found.push({ field: 'acknowledge', system: `[${systemAcks.join(', ')}]`, user: `[${added.join(', ')}]`, kind: 'add' });
+    found.push({
+      field: 'acknowledge',
+      system: `[${systemAcks.join(', ')}]`,
+      user: `[${added.join(', ')}]`,
+      kind: 'add',
+    });
   }
   return found;
 }
@@ -119,24 +134,37 @@ export function findWeakenings(system: Partial<ProfileFile>, user: Partial<Profi
  * user's line brings the system value back (the user file extends the
  * system profile); otherwise the fix is to set the system value.
  */
-export function weakeningMessage(profile: string, w: Weakening, systemFile: string | undefined, removable: boolean): string {
+export function weakeningMessage(
+  profile: string,
+  w: Weakening,
+  systemFile: string | undefined,
+  removable: boolean,
+): string {
   const was = `${w.field} ${w.system}${systemFile ? `, from ${systemFile}` : ''}`;
   const fix = removable ? 'remove the line' : `set ${w.field}: ${w.system}`;
   switch (w.kind) {
     case 'change':
-      if (w.field === 'proxy') return `may not change how the system profile '${profile}' tells its program the listener (${was}) to ${w.user}: ${removable ? 'remove it' : 'use the system value'}, or ask the administrator`;
+      if (w.field === 'proxy')
+        return `may not change how the system profile '${profile}' tells its program the listener (${was}) to ${w.user}: ${removable ? 'remove it' : 'use the system value'}, or ask the administrator`;
       return w.field === 'listener'
         ? `may not change the listener of the system profile '${profile}' (${was}) to ${w.user}: ${fix}, or ask the administrator`
         : `may not change the placement of the system profile '${profile}' (${was}) to ${w.user}: ${fix}, or ask the administrator`;
     case 'drop':
-      if (w.field === 'proxy') return `may not drop how the system profile '${profile}' tells its program the listener (${was}): keep it, or ask the administrator`;
+      if (w.field === 'proxy')
+        return `may not drop how the system profile '${profile}' tells its program the listener (${was}): keep it, or ask the administrator`;
       return `may not drop the placement of the system profile '${profile}' (${was}): set ${w.field}: ${w.system}, or ask the administrator`;
     case 'coarser': {
-      const finer = ISOLATION_FINEST_FIRST.slice(0, ISOLATION_FINEST_FIRST.indexOf(w.system as IsolationMode) + 1).reverse();
+      const finer = ISOLATION_FINEST_FIRST.slice(
+        0,
+        ISOLATION_FINEST_FIRST.indexOf(w.system as IsolationMode) + 1,
+      ).reverse();
       return `may not weaken the system profile '${profile}' (${was}) to ${w.user} (allowed: ${finer.join(', ')}): ${fix}, or ask the administrator`;
     }
     case 'weaker': {
-      const stronger = BACKENDS_STRONGEST_FIRST.slice(0, BACKENDS_STRONGEST_FIRST.indexOf(w.system as BackendName) + 1).reverse();
+      const stronger = BACKENDS_STRONGEST_FIRST.slice(
+        0,
+        BACKENDS_STRONGEST_FIRST.indexOf(w.system as BackendName) + 1,
+      ).reverse();
       return `may not weaken the system profile '${profile}' (${was}) to ${w.user} (allowed: ${stronger.join(', ')}): ${fix}, or ask the administrator`;
     }
     case 'add':
@@ -147,7 +175,14 @@ export function weakeningMessage(profile: string, w: Weakening, systemFile: stri
 /** The same Tor port with the same effect: a user copy of a system listener changes nothing. */
 export function sameListener(a: ListenerConfig, b: ListenerConfig): boolean {
   const key = (l: ListenerConfig) =>
-    JSON.stringify([l.address, l.port, l.flags ?? [], l.netns ?? null, l.client_address ?? l.address, l.client_port ?? l.port]);
+    JSON.stringify([
+      l.address,
+      l.port,
+      l.flags ?? [],
+      l.netns ?? null,
+      l.client_address ?? l.address,
+      l.client_port ?? l.port,
+    ]);
   return key(a) === key(b);
 }
 
@@ -175,7 +210,8 @@ async function mergedListeners(layers: Layer[], cache: ParsedCache): Promise<Map
   for (const layer of layers) {
     const file = join(layer.dir, 'listeners.yml');
     if (!existsSync(file)) continue;
-    for (const [name, config] of Object.entries((await readListenersFile(file, cache))?.listeners ?? {})) merged.set(name, { name, config, file });
+    for (const [name, config] of Object.entries((await readListenersFile(file, cache))?.listeners ?? {}))
+      merged.set(name, { name, config, file });
   }
   return merged;
 }
@@ -186,14 +222,29 @@ async function mergedListeners(layers: Layer[], cache: ParsedCache): Promise<Map
  * top layer): `user_may_override` only in the admin layer; the user layer
  * redefines no shipped or admin listener.
  */
-export async function listenersFileProblems(layers: Layer[], index: number, file: string, data: ListenersFile, cache: ParsedCache): Promise<ConfigProblem[]> {
+export async function listenersFileProblems(
+  layers: Layer[],
+  index: number,
+  file: string,
+  data: ListenersFile,
+  cache: ParsedCache,
+): Promise<ConfigProblem[]> {
   const problems: ConfigProblem[] = [];
   const layer = layers[index]!;
   if (data.user_may_override !== undefined && layer.name !== 'admin') {
-    problems.push(...(await locate(file, ['user_may_override'], `is honoured only in the administrator's ${adminListenersFile(layers)}: remove it`)));
+    problems.push(
+      ...(await locate(
+        file,
+        ['user_may_override'],
+        `is honoured only in the administrator's ${adminListenersFile(layers)}: remove it`,
+      )),
+    );
   }
   if (layer.name !== 'user') return problems;
-  const system = await mergedListeners(layers.slice(0, index).filter((l) => l.name !== 'user'), cache);
+  const system = await mergedListeners(
+    layers.slice(0, index).filter((l) => l.name !== 'user'),
+    cache,
+  );
   const redefined = Object.entries(data.listeners).filter(([name, config]) => {
     const theirs = system.get(name);
     return theirs !== undefined && !sameListener(theirs.config, config);
@@ -222,7 +273,11 @@ const checked = new WeakMap<Map<string, SourcedListener>, Promise<ConfigProblem[
  * for the configuration whose merged listeners are LISTENERS. Costs one
  * existsSync per layer, and a (cached) read of the files that exist.
  */
-export function layerListenerProblems(layers: Layer[], listeners: Map<string, SourcedListener>, cache: ParsedCache): Promise<ConfigProblem[]> {
+export function layerListenerProblems(
+  layers: Layer[],
+  listeners: Map<string, SourcedListener>,
+  cache: ParsedCache,
+): Promise<ConfigProblem[]> {
   let result = checked.get(listeners);
   if (!result) {
     result = (async () => {

@@ -79,7 +79,12 @@ export async function checkControlPort(
 ): Promise<TorView> {
   const addressText = cli.address ?? config?.address;
   if (addressText === undefined) {
-    report.add('control.reachable', 'fail', 'no control port is configured', 'set control.address in listeners.yml or give --control ADDRESS:PORT');
+    report.add(
+      'control.reachable',
+      'fail',
+      'no control port is configured',
+      'set control.address in listeners.yml or give --control ADDRESS:PORT',
+    );
     report.add('control.auth', 'skip', `authentication: not tried (${NEEDS_CONTROL})`);
     return { connection: null };
   }
@@ -87,7 +92,12 @@ export async function checkControlPort(
   try {
     address = parseControlAddress(addressText);
   } catch (error) {
-    report.add('control.reachable', 'fail', (error as ControlError).message, 'fix control.address in listeners.yml or --control');
+    report.add(
+      'control.reachable',
+      'fail',
+      (error as ControlError).message,
+      'fix control.address in listeners.yml or --control',
+    );
     report.add('control.auth', 'skip', `authentication: not tried (${NEEDS_CONTROL})`);
     return { connection: null };
   }
@@ -110,11 +120,20 @@ export async function checkControlPort(
     info = await connection.protocolInfo();
   } catch (error) {
     connection.close();
-    report.add('control.reachable', 'fail', `${where} does not answer like Tor's control port: ${(error as Error).message}`, "check that --control names Tor's ControlPort");
+    report.add(
+      'control.reachable',
+      'fail',
+      `${where} does not answer like Tor's control port: ${(error as Error).message}`,
+      "check that --control names Tor's ControlPort",
+    );
     report.add('control.auth', 'skip', `authentication: not tried (${NEEDS_CONTROL})`);
     return { connection: null };
   }
-  report.add('control.reachable', 'ok', `Tor${info.torVersion ? ` ${info.torVersion}` : ''} answers on its control port ${where}`);
+  report.add(
+    'control.reachable',
+    'ok',
+    `Tor${info.torVersion ? ` ${info.torVersion}` : ''} answers on its control port ${where}`,
+  );
 
   const auth = chooseAuthentication(cli, config, info);
   if ('error' in auth) {
@@ -123,7 +142,11 @@ export async function checkControlPort(
     return { connection: null };
   }
   const how =
-    auth.kind === 'none' ? 'without credentials (Tor allows it)' : auth.kind === 'cookie' ? `with SAFECOOKIE and the cookie ${auth.file}` : `with the password in ${auth.file}`;
+    auth.kind === 'none'
+      ? 'without credentials (Tor allows it)'
+      : auth.kind === 'cookie'
+        ? `with SAFECOOKIE and the cookie ${auth.file}`
+        : `with the password in ${auth.file}`;
   try {
     await connection.authenticate(auth);
   } catch (error) {
@@ -144,7 +167,10 @@ export async function checkControlPort(
         : auth.kind === 'cookie'
           ? cookieFix
           : 'configure control.cookie_file or control.password_file');
-    const message = e.kind === 'auth' ? `authentication ${how} failed: Tor rejected it (${e.message.replace(/^AUTHENTICATE: Tor answered /, '')})` : `authentication ${how} failed: ${e.message}`;
+    const message =
+      e.kind === 'auth'
+        ? `authentication ${how} failed: Tor rejected it (${e.message.replace(/^AUTHENTICATE: Tor answered /, '')})`
+        : `authentication ${how} failed: ${e.message}`;
     report.add('control.auth', 'fail', message, fix);
     return { connection: null };
   }
@@ -158,7 +184,13 @@ export async function checkBootstrap(tor: TorView, report: CheckReport): Promise
   try {
     const value = (await tor.connection.getInfo(['status/bootstrap-phase'])).get('status/bootstrap-phase') ?? '';
     const phase = parseBootstrapPhase(value);
-    if (!phase) return report.add('tor.bootstrap', 'fail', `Tor's bootstrap phase cannot be read: ${JSON.stringify(value)}`, 'report this bug with your Tor version');
+    if (!phase)
+      return report.add(
+        'tor.bootstrap',
+        'fail',
+        `Tor's bootstrap phase cannot be read: ${JSON.stringify(value)}`,
+        'report this bug with your Tor version',
+      );
     const what = `${phase.progress}% (${phase.tag ?? '?'}): ${phase.summary ?? ''}${phase.warning ? `; warning: ${phase.warning}` : ''}`;
     if (phase.progress === 100) return report.add('tor.bootstrap', 'ok', `Tor is bootstrapped: ${what}`);
     report.add(
@@ -168,6 +200,11 @@ export async function checkBootstrap(tor: TorView, report: CheckReport): Promise
       "wait for Tor to connect to the Tor network; if it stays there, check the network connection, the clock and Tor's log",
     );
   } catch (error) {
-    report.add('tor.bootstrap', 'fail', `GETINFO status/bootstrap-phase failed: ${(error as Error).message}`, 'check that the control port allows GETINFO (onion-grater does not: run doctor as root)');
+    report.add(
+      'tor.bootstrap',
+      'fail',
+      `GETINFO status/bootstrap-phase failed: ${(error as Error).message}`,
+      'check that the control port allows GETINFO (onion-grater does not: run doctor as root)',
+    );
   }
 }

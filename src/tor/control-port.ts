@@ -153,8 +153,16 @@ export class ReplyParser {
         continue;
       }
       const match = /^(\d{3})([- +])(.*)$/s.exec(raw);
-      if (!match) throw new ControlError('protocol', `not a control-protocol reply line: ${escapeControlText(JSON.stringify(raw.slice(0, 80)))}`);
-      const line: ReplyLine = { status: Number(match[1]), separator: match[2] as ReplyLine['separator'], text: match[3]! };
+      if (!match)
+        throw new ControlError(
+          'protocol',
+          `not a control-protocol reply line: ${escapeControlText(JSON.stringify(raw.slice(0, 80)))}`,
+        );
+      const line: ReplyLine = {
+        status: Number(match[1]),
+        separator: match[2] as ReplyLine['separator'],
+        text: match[3]!,
+      };
       this.lines.push(line);
       if (line.separator === '+') this.block = { line, data: [] };
       else if (line.separator === ' ') {
@@ -170,7 +178,10 @@ export class ReplyParser {
 
   private checkSize(pending: number): void {
     if (this.replyBytes + pending > this.maxReplyBytes) {
-      throw new ControlError('protocol', `a reply longer than ${this.maxReplyBytes} bytes, more than Tor ever sends doctor`);
+      throw new ControlError(
+        'protocol',
+        `a reply longer than ${this.maxReplyBytes} bytes, more than Tor ever sends doctor`,
+      );
     }
   }
 }
@@ -186,7 +197,13 @@ export function checkReply(reply: Reply, what: string): Reply {
   // The peer's words, escaped: they end up in doctor's output.
   const text = escapeControlText(reply.lines.map((l) => l.text).join(' '));
   const kind: ControlErrorKind =
-    reply.status === 515 ? 'auth' : reply.status === 514 ? 'auth-required' : reply.status === 552 ? 'unknown-key' : 'reply';
+    reply.status === 515
+      ? 'auth'
+      : reply.status === 514
+        ? 'auth-required'
+        : reply.status === 552
+          ? 'unknown-key'
+          : 'reply';
   throw new ControlError(kind, `${what}: Tor answered ${reply.status} ${text}`, reply.status);
 }
 
@@ -208,7 +225,10 @@ export function keyValues(reply: Reply, kind: 'getinfo' | 'getconf'): Array<[str
 
 /** A control-protocol QuotedString: backslash, quote and control characters escaped. */
 export function quoteString(text: string): string {
-  const escaped = text.replace(/[\\"\r\n\t]/g, (c) => ({ '\\': '\\\\', '"': '\\"', '\r': '\\r', '\n': '\\n', '\t': '\\t' })[c]!);
+  const escaped = text.replace(
+    /[\\"\r\n\t]/g,
+    (c) => ({ '\\': '\\\\', '"': '\\"', '\r': '\\r', '\n': '\\n', '\t': '\\t' })[c]!,
+  );
   return `"${escaped}"`;
 }
 
@@ -287,7 +307,10 @@ export function parseProtocolInfo(reply: Reply): ProtocolInfo {
   for (const line of reply.lines) {
     if (line.text.startsWith('AUTH ')) {
       const args = parseArguments(line.text.slice(5));
-      info.methods = (args.get('METHODS') ?? '').split(',').filter(Boolean).map((m) => m.toUpperCase());
+      info.methods = (args.get('METHODS') ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((m) => m.toUpperCase());
       info.cookieFile = args.get('COOKIEFILE') ?? null;
     } else if (line.text.startsWith('VERSION ')) {
       info.torVersion = parseArguments(line.text.slice(8)).get('TOR') ?? null;
@@ -311,7 +334,13 @@ export function parseBootstrapPhase(value: string): BootstrapPhase | null {
   const args = parseArguments(m[2]!);
   const progress = Number(args.get('PROGRESS'));
   if (!Number.isInteger(progress)) return null;
-  return { severity: m[1]!, progress, tag: args.get('TAG') ?? null, summary: args.get('SUMMARY') ?? null, warning: args.get('WARNING') ?? null };
+  return {
+    severity: m[1]!,
+    progress,
+    tag: args.get('TAG') ?? null,
+    summary: args.get('SUMMARY') ?? null,
+    warning: args.get('WARNING') ?? null,
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -322,13 +351,17 @@ export type ControlAddress = { kind: 'tcp'; host: string; port: number } | { kin
 export function parseControlAddress(text: string): ControlAddress {
   if (/^unix:/i.test(text)) {
     const path = text.slice(5).replace(/^"(.*)"$/, '$1');
-    if (!path.startsWith('/')) throw new ControlError('address', `'${text}' is not a control address: unix: needs an absolute path`);
+    if (!path.startsWith('/'))
+      throw new ControlError('address', `'${text}' is not a control address: unix: needs an absolute path`);
     return { kind: 'unix', path };
   }
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(text);
   const port = Number(m?.[3]);
   if (!m || port < 1 || port > 65535) {
-    throw new ControlError('address', `'${text}' is not a control address: use ADDRESS:PORT, [IPv6]:PORT or unix:/path`);
+    throw new ControlError(
+      'address',
+      `'${text}' is not a control address: use ADDRESS:PORT, [IPv6]:PORT or unix:/path`,
+    );
   }
   return { kind: 'tcp', host: m[1] ?? m[2]!, port };
 }
@@ -346,10 +379,7 @@ export function formatControlAddress(address: ControlAddress): string {
  * (never plain COOKIE, which would send the cookie itself to the peer), and
  * FILE is always one the caller chose: never the COOKIEFILE of PROTOCOLINFO.
  */
-export type Authentication =
-  | { kind: 'none' }
-  | { kind: 'cookie'; file: string }
-  | { kind: 'password'; file: string };
+export type Authentication = { kind: 'none' } | { kind: 'cookie'; file: string } | { kind: 'password'; file: string };
 
 export interface ConnectOptions {
   timeoutMs?: number;
@@ -404,8 +434,17 @@ export class ControlConnection {
         pending.resolve(reply);
       }
     });
-    socket.on('error', (error) => this.fail(new ControlError('closed', `the control connection failed: ${(error as NodeJS.ErrnoException).code ?? error.message}`)));
-    socket.on('close', () => this.fail(new ControlError('closed', `Tor closed the control connection at ${formatControlAddress(address)}`)));
+    socket.on('error', (error) =>
+      this.fail(
+        new ControlError(
+          'closed',
+          `the control connection failed: ${(error as NodeJS.ErrnoException).code ?? error.message}`,
+        ),
+      ),
+    );
+    socket.on('close', () =>
+      this.fail(new ControlError('closed', `Tor closed the control connection at ${formatControlAddress(address)}`)),
+    );
   }
 
   private fail(error: ControlError): void {
@@ -423,7 +462,8 @@ export class ControlConnection {
     const timeoutMs = options.timeoutMs ?? 5000;
     const where = formatControlAddress(address);
     return new Promise((resolve, reject) => {
-      const socket = address.kind === 'unix' ? connect({ path: address.path }) : connect({ host: address.host, port: address.port });
+      const socket =
+        address.kind === 'unix' ? connect({ path: address.path }) : connect({ host: address.host, port: address.port });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new ControlError('timeout', `no connection to ${where} within ${timeoutMs / 1000} s`));
@@ -457,7 +497,10 @@ export class ControlConnection {
       // trickles bytes is cut off as surely as one that says nothing.
       const timer = setTimeout(() => {
         this.pending = null;
-        const error = new ControlError('timeout', `no answer to ${verb} from ${formatControlAddress(this.address)} within ${this.timeoutMs / 1000} s`);
+        const error = new ControlError(
+          'timeout',
+          `no answer to ${verb} from ${formatControlAddress(this.address)} within ${this.timeoutMs / 1000} s`,
+        );
         this.fail(error);
         reject(error);
       }, this.timeoutMs);
@@ -469,7 +512,10 @@ export class ControlConnection {
   async protocolInfo(): Promise<ProtocolInfo> {
     const reply = await this.send('PROTOCOLINFO 1');
     if (reply.status === 250 && !reply.lines.some((l) => l.text.startsWith('PROTOCOLINFO'))) {
-      throw new ControlError('protocol', `${formatControlAddress(this.address)} does not answer PROTOCOLINFO like Tor's control port`);
+      throw new ControlError(
+        'protocol',
+        `${formatControlAddress(this.address)} does not answer PROTOCOLINFO like Tor's control port`,
+      );
     }
     return parseProtocolInfo(reply);
   }
@@ -481,7 +527,8 @@ export class ControlConnection {
    */
   async authenticate(auth: Authentication): Promise<void> {
     let argument = '';
-    if (auth.kind === 'cookie') argument = ` ${(await this.safeCookie(readCookieFile(auth.file), auth.file)).toString('hex')}`;
+    if (auth.kind === 'cookie')
+      argument = ` ${(await this.safeCookie(readCookieFile(auth.file), auth.file)).toString('hex')}`;
     if (auth.kind === 'password') argument = ` ${quoteString(readPasswordFile(auth.file))}`;
     checkReply(await this.send(`AUTHENTICATE${argument}`), 'AUTHENTICATE');
   }
@@ -497,14 +544,20 @@ export class ControlConnection {
    */
   private async safeCookie(cookie: Buffer, file: string): Promise<Buffer> {
     const clientNonce = randomBytes(COOKIE_BYTES);
-    const reply = checkReply(await this.send(`AUTHCHALLENGE SAFECOOKIE ${clientNonce.toString('hex')}`), 'AUTHCHALLENGE');
+    const reply = checkReply(
+      await this.send(`AUTHCHALLENGE SAFECOOKIE ${clientNonce.toString('hex')}`),
+      'AUTHCHALLENGE',
+    );
     const line = reply.lines.find((l) => l.text.startsWith('AUTHCHALLENGE '));
     const args = parseArguments(line?.text.slice('AUTHCHALLENGE '.length) ?? '');
     const hex64 = /^[0-9A-Fa-f]{64}$/;
     const serverHash = args.get('SERVERHASH') ?? '';
     const serverNonce = args.get('SERVERNONCE') ?? '';
     if (!hex64.test(serverHash) || !hex64.test(serverNonce)) {
-      throw new ControlError('challenge', `${formatControlAddress(this.address)} answered AUTHCHALLENGE without a 32-byte SERVERHASH and SERVERNONCE`);
+      throw new ControlError(
+        'challenge',
+        `${formatControlAddress(this.address)} answered AUTHCHALLENGE without a 32-byte SERVERHASH and SERVERNONCE`,
+      );
     }
     const message = Buffer.concat([cookie, clientNonce, Buffer.from(serverNonce, 'hex')]);
     const expected = createHmac('sha256', SAFECOOKIE_SERVER_KEY).update(message).digest();
@@ -570,7 +623,8 @@ function readSmallRegularFile(file: string, what: string, limit: number): Buffer
   const refuse = (reason: string) => new ControlError('file-content', `the control ${what} file ${file} is ${reason}`);
   const cannot = (error: unknown) => {
     const code = (error as NodeJS.ErrnoException).code;
-    const hint = code === 'EACCES' ? ' (run as root, or as a member of the group that may read it, e.g. debian-tor)' : '';
+    const hint =
+      code === 'EACCES' ? ' (run as root, or as a member of the group that may read it, e.g. debian-tor)' : '';
     return new ControlError('file', `cannot read the control ${what} file ${file}: ${code ?? String(error)}${hint}`);
   };
   let before: Stats;
@@ -592,7 +646,8 @@ function readSmallRegularFile(file: string, what: string, limit: number): Buffer
   }
   try {
     const opened = fstatSync(fd);
-    if (!opened.isFile() || opened.dev !== before.dev || opened.ino !== before.ino) throw refuse('being replaced (it changed while being opened)');
+    if (!opened.isFile() || opened.dev !== before.dev || opened.ino !== before.ino)
+      throw refuse('being replaced (it changed while being opened)');
     const buffer = Buffer.alloc(limit + 1);
     let length = 0;
     // Files under /proc say size 0: read until the end, whatever fstat says.
@@ -626,7 +681,10 @@ export function readCookieFile(file: string): Buffer {
 export function readPasswordFile(file: string): string {
   const content = readSmallRegularFile(file, 'password', MAX_PASSWORD_FILE_BYTES);
   if (content.length > MAX_PASSWORD_FILE_BYTES) {
-    throw new ControlError('file-content', `the control password file ${file} is more than ${MAX_PASSWORD_FILE_BYTES} bytes: not a password file`);
+    throw new ControlError(
+      'file-content',
+      `the control password file ${file} is more than ${MAX_PASSWORD_FILE_BYTES} bytes: not a password file`,
+    );
   }
   return content.toString('utf8').replace(/\r?\n$/, '');
 }

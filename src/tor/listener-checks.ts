@@ -28,7 +28,9 @@ async function readTorListeners(tor: TorView): Promise<TorListeners> {
     live = error as Error;
   }
   try {
-    conf = (await tor.connection.getConf('SocksPort')).map(parseSocksPortValue).filter((s): s is SocksPortSpec => s !== null);
+    conf = (await tor.connection.getConf('SocksPort'))
+      .map(parseSocksPortValue)
+      .filter((s): s is SocksPortSpec => s !== null);
   } catch (error) {
     conf = error as Error;
   }
@@ -40,16 +42,32 @@ async function readTorListeners(tor: TorView): Promise<TorListeners> {
  * flags in effect, and does it complete a SOCKS5 handshake? A listener
  * reached only from a network namespace is skipped.
  */
-async function checkListener(listener: Listener, users: string[], tor: TorListeners, report: CheckReport): Promise<void> {
+async function checkListener(
+  listener: Listener,
+  users: string[],
+  tor: TorListeners,
+  report: CheckReport,
+): Promise<void> {
   const where = hostPort(listener.address, listener.port);
   const usedBy = users.length > 4 ? `${users.slice(0, 3).join(', ')} and ${users.length - 3} more` : users.join(', ');
   const name = `listener '${listener.name}' (${where}, used by ${usedBy})`;
   const id = `listener.${listener.name}`;
   if (listener.netns) {
-    return report.add(id, 'skip', `${name}: reachable only from network namespace '${listener.netns}', not checked from here`);
+    return report.add(
+      id,
+      'skip',
+      `${name}: reachable only from network namespace '${listener.netns}', not checked from here`,
+    );
   }
-  if (tor.live === null) report.add(`${id}.live`, 'skip', `${name}: not checked whether Tor has it open (${NEEDS_CONTROL})`);
-  else if (tor.live instanceof Error) report.add(`${id}.live`, 'fail', `${name}: GETINFO net/listeners/socks failed: ${tor.live.message}`, 'run doctor as root against the real ControlPort');
+  if (tor.live === null)
+    report.add(`${id}.live`, 'skip', `${name}: not checked whether Tor has it open (${NEEDS_CONTROL})`);
+  else if (tor.live instanceof Error)
+    report.add(
+      `${id}.live`,
+      'fail',
+      `${name}: GETINFO net/listeners/socks failed: ${tor.live.message}`,
+      'run doctor as root against the real ControlPort',
+    );
   else if (tor.live.includes(where)) report.add(`${id}.live`, 'ok', `${name} is open in Tor`);
   else {
     report.add(
@@ -60,13 +78,26 @@ async function checkListener(listener: Listener, users: string[], tor: TorListen
     );
   }
 
-  if (tor.conf === null) report.add(`${id}.flags`, 'skip', `${name}: not checked whether Tor's SocksPort has its flags (${NEEDS_CONTROL})`);
-  else if (tor.conf instanceof Error) report.add(`${id}.flags`, 'fail', `${name}: GETCONF SocksPort failed: ${tor.conf.message}`, 'run doctor as root against the real ControlPort');
+  if (tor.conf === null)
+    report.add(`${id}.flags`, 'skip', `${name}: not checked whether Tor's SocksPort has its flags (${NEEDS_CONTROL})`);
+  else if (tor.conf instanceof Error)
+    report.add(
+      `${id}.flags`,
+      'fail',
+      `${name}: GETCONF SocksPort failed: ${tor.conf.message}`,
+      'run doctor as root against the real ControlPort',
+    );
   else {
     const match = matchListener(listener, tor.conf);
-    if (match.status === 'equal') report.add(`${id}.flags`, 'ok', `${name}: Tor's SocksPort has the expected flags (${match.spec.text})`);
+    if (match.status === 'equal')
+      report.add(`${id}.flags`, 'ok', `${name}: Tor's SocksPort has the expected flags (${match.spec.text})`);
     else if (match.status === 'missing') {
-      report.add(`${id}.flags`, 'fail', `${name}: Tor's configuration has no SocksPort ${where}`, `add to torrc: ${socksPortLine(listener)}`);
+      report.add(
+        `${id}.flags`,
+        'fail',
+        `${name}: Tor's configuration has no SocksPort ${where}`,
+        `add to torrc: ${socksPortLine(listener)}`,
+      );
     } else {
       report.add(
         `${id}.flags`,
@@ -77,13 +108,28 @@ async function checkListener(listener: Listener, users: string[], tor: TorListen
     }
   }
 
-  const result = await socks5Handshake({ address: listener.connect.address, port: listener.connect.port, auth: { kind: 'none' }, timeoutMs: SOCKS_TIMEOUT_MS });
+  const result = await socks5Handshake({
+    address: listener.connect.address,
+    port: listener.connect.port,
+    auth: { kind: 'none' },
+    timeoutMs: SOCKS_TIMEOUT_MS,
+  });
   if (result.ok) report.add(`${id}.socks`, 'ok', `${name} completes a SOCKS5 handshake`);
-  else report.add(`${id}.socks`, 'fail', `${name}: no SOCKS5 handshake: ${result.reason}`, `start Tor with '${socksPortLine(listener)}' in torrc`);
+  else
+    report.add(
+      `${id}.socks`,
+      'fail',
+      `${name}: no SOCKS5 handshake: ${result.reason}`,
+      `start Tor with '${socksPortLine(listener)}' in torrc`,
+    );
 }
 
 /** Checks each listener in USES (with the profiles that use it) against what Tor says of its SOCKS listeners. */
-export async function checkListeners(tor: TorView, uses: Iterable<{ listener: Listener; users: string[] }>, report: CheckReport): Promise<void> {
+export async function checkListeners(
+  tor: TorView,
+  uses: Iterable<{ listener: Listener; users: string[] }>,
+  report: CheckReport,
+): Promise<void> {
   const torListeners = await readTorListeners(tor);
   for (const { listener, users } of uses) await checkListener(listener, users, torListeners, report);
 }

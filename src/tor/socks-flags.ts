@@ -28,7 +28,17 @@ export function parseSocksPortValue(value: string): SocksPortSpec | null {
   const quotedUnix = /^unix:"((?:[^"\\]|\\.)*)"(?=\s|$)/i.exec(text);
   if (quotedUnix) {
     const unixPath = quotedUnix[1]!.replace(/\\(x[0-9a-fA-F]{2}|[0-7]{1,3}|.)/g, (_m, e: string) =>
-      e[0] === 'x' && e.length === 3 ? String.fromCharCode(parseInt(e.slice(1), 16)) : /^[0-7]+$/.test(e) ? String.fromCharCode(parseInt(e, 8)) : e === 'n' ? '\n' : e === 't' ? '\t' : e === 'r' ? '\r' : e,
+      e[0] === 'x' && e.length === 3
+        ? String.fromCharCode(parseInt(e.slice(1), 16))
+        : /^[0-7]+$/.test(e)
+          ? String.fromCharCode(parseInt(e, 8))
+          : e === 'n'
+            ? '\n'
+            : e === 't'
+              ? '\t'
+              : e === 'r'
+                ? '\r'
+                : e,
     );
     const flags = text.slice(quotedUnix[0].length).trim().split(/\s+/).filter(Boolean);
     return { text, address: null, port: null, unixPath, flags };
@@ -52,7 +62,14 @@ export function parseSocksPortValue(value: string): SocksPortSpec | null {
 }
 
 const ON_BY_DEFAULT = ['isolateclientaddr', 'isolatesocksauth', 'ipv4traffic', 'dnsrequest', 'oniontraffic'];
-const ISOLATION = ['isolateclientaddr', 'isolatesocksauth', 'isolateclientprotocol', 'isolatedestport', 'isolatedestaddr', 'keepaliveisolatesocksauth'];
+const ISOLATION = [
+  'isolateclientaddr',
+  'isolatesocksauth',
+  'isolateclientprotocol',
+  'isolatedestport',
+  'isolatedestaddr',
+  'keepaliveisolatesocksauth',
+];
 
 /** A flag's canonical key and value: `NoIsolateDestAddrs` -> ['isolatedestaddr', false]. */
 function normalize(flag: string): [string, boolean | string] {
@@ -70,7 +87,10 @@ function normalize(flag: string): [string, boolean | string] {
 
 /** The effective flags of FLAGS, defaults included, keyed in lower case. */
 export function effectiveFlags(flags: readonly string[]): Map<string, boolean | string> {
-  const effect = new Map<string, boolean | string>([...ISOLATION.map((k) => [k, false] as const), ...ON_BY_DEFAULT.map((k) => [k, true] as const)]);
+  const effect = new Map<string, boolean | string>([
+    ...ISOLATION.map((k) => [k, false] as const),
+    ...ON_BY_DEFAULT.map((k) => [k, true] as const),
+  ]);
   for (const flag of flags) effect.set(...normalize(flag));
   return effect;
 }
@@ -83,7 +103,10 @@ export function effectiveFlags(flags: readonly string[]): Map<string, boolean | 
  */
 export function socksAuthFlags(flags: readonly string[]): { isolatesBySocksAuth: boolean; prefersNoAuth: boolean } {
   const effect = effectiveFlags(flags);
-  return { isolatesBySocksAuth: effect.get('isolatesocksauth') === true, prefersNoAuth: effect.get('prefersocksnoauth') === true };
+  return {
+    isolatesBySocksAuth: effect.get('isolatesocksauth') === true,
+    prefersNoAuth: effect.get('prefersocksnoauth') === true,
+  };
 }
 
 /** Readable name of a key for messages: the spelling used in EXAMPLES if any. */
@@ -93,9 +116,15 @@ function spell(key: string, examples: readonly string[]): string {
     if (k === key) return flag.replace(/^no/i, '').replace(/=.*$/, '');
   }
   const known: Record<string, string> = {
-    isolateclientaddr: 'IsolateClientAddr', isolatesocksauth: 'IsolateSOCKSAuth', isolateclientprotocol: 'IsolateClientProtocol',
-    isolatedestport: 'IsolateDestPort', isolatedestaddr: 'IsolateDestAddr', keepaliveisolatesocksauth: 'KeepAliveIsolateSOCKSAuth',
-    ipv4traffic: 'IPv4Traffic', dnsrequest: 'DNSRequest', oniontraffic: 'OnionTraffic',
+    isolateclientaddr: 'IsolateClientAddr',
+    isolatesocksauth: 'IsolateSOCKSAuth',
+    isolateclientprotocol: 'IsolateClientProtocol',
+    isolatedestport: 'IsolateDestPort',
+    isolatedestaddr: 'IsolateDestAddr',
+    keepaliveisolatesocksauth: 'KeepAliveIsolateSOCKSAuth',
+    ipv4traffic: 'IPv4Traffic',
+    dnsrequest: 'DNSRequest',
+    oniontraffic: 'OnionTraffic',
   };
   return known[key] ?? key;
 }

@@ -43,7 +43,9 @@ export function socks5Handshake(request: HandshakeRequest): Promise<HandshakeRes
           : `cannot connect to ${where}: ${error.code ?? error.message}`;
       finish({ ok: false, reason });
     });
-    socket.on('close', () => finish({ ok: false, reason: `${where} closed the connection during the SOCKS5 handshake` }));
+    socket.on('close', () =>
+      finish({ ok: false, reason: `${where} closed the connection during the SOCKS5 handshake` }),
+    );
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
       if (received.length < 2) return;

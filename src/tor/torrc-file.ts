@@ -97,7 +97,8 @@ interface Entry {
   line: number;
 }
 
-const isSpace = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v';
+const isSpace = (c: string | undefined) =>
+  c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v';
 const isOctal = (c: string | undefined) => c !== undefined && c >= '0' && c <= '7';
 const isHex = (c: string | undefined) => c !== undefined && /^[0-9a-fA-F]$/.test(c);
 
@@ -164,7 +165,13 @@ export function parseTorrcText(text: string): { entries: Entry[]; error: { line:
     if (pos >= text.length) break;
     const line = lineAt(pos);
     const keyStart = pos;
-    while (pos < text.length && !isSpace(text[pos]) && text[pos] !== '#' && !(text[pos] === '\\' && text[pos + 1] === '\n')) pos++;
+    while (
+      pos < text.length &&
+      !isSpace(text[pos]) &&
+      text[pos] !== '#' &&
+      !(text[pos] === '\\' && text[pos + 1] === '\n')
+    )
+      pos++;
     const key = text.slice(keyStart, pos);
     while (text[pos] === ' ' || text[pos] === '\t') pos++;
     let value: string;
@@ -175,7 +182,8 @@ export function parseTorrcText(text: string): { entries: Entry[]; error: { line:
       value = quoted.value;
       pos = quoted.end;
       while (text[pos] === ' ' || text[pos] === '\t') pos++;
-      if (pos < text.length && text[pos] !== '#' && text[pos] !== '\n') return { entries, error: { line, message: 'excess data after quoted value' } };
+      if (pos < text.length && text[pos] !== '#' && text[pos] !== '\n')
+        return { entries, error: { line, message: 'excess data after quoted value' } };
     } else {
       const valueStart = pos;
       let continued = false;
@@ -239,18 +247,21 @@ function expandWildcards(pattern: string): string[] {
       }
       if (part.startsWith('.')) names.push('.', '..');
       const re = componentRegExp(part);
-      for (const name of names) if (re.test(name) && (part.startsWith('.') || !name.startsWith('.'))) next.push(join(base, name));
+      for (const name of names)
+        if (re.test(name) && (part.startsWith('.') || !name.startsWith('.'))) next.push(join(base, name));
     }
     paths = next;
   }
-  return paths.filter((p) => {
-    try {
-      statSync(p);
-      return true;
-    } catch {
-      return false;
-    }
-  }).sort(byteOrder);
+  return paths
+    .filter((p) => {
+      try {
+        statSync(p);
+        return true;
+      } catch {
+        return false;
+      }
+    })
+    .sort(byteOrder);
 }
 
 /** Reads and parses the torrc FILE. Throws TorrcReadError when FILE itself cannot be read. */
@@ -281,7 +292,10 @@ type IncludedFrom = { file: string; line: number } | null;
 /** Reads PATH (the torrc itself when FROM is null) and follows its entries in order. */
 function readOne(r: Reading, path: string, depth: number, from: IncludedFrom): void {
   if (++r.filesRead > MAX_INCLUDED_FILES) {
-    r.result.problems.push({ ...from!, message: `more than ${MAX_INCLUDED_FILES} files read through %include (a file included over and over?): stopped here` });
+    r.result.problems.push({
+      ...from!,
+      message: `more than ${MAX_INCLUDED_FILES} files read through %include (a file included over and over?): stopped here`,
+    });
     r.stopped = true;
     return;
   }
@@ -293,7 +307,10 @@ function readOne(r: Reading, path: string, depth: number, from: IncludedFrom): v
   } catch (error) {
     const reason = error instanceof FileReadError ? error.reason : describe(error);
     if (!from) throw new TorrcReadError(`cannot read ${printable(path, MAX_PATH_ECHO)}: ${reason}`);
-    r.result.problems.push({ ...from, message: `cannot read included file ${printable(path, MAX_PATH_ECHO)}: ${reason}` });
+    r.result.problems.push({
+      ...from,
+      message: `cannot read included file ${printable(path, MAX_PATH_ECHO)}: ${reason}`,
+    });
     return;
   }
   r.result.files.push(path);
@@ -321,7 +338,10 @@ function include(r: Reading, path: string, depth: number, from: { file: string; 
     return;
   }
   if (!isAbsolute(path)) {
-    r.result.notes.push({ ...from, message: `%include ${printable(path, MAX_PATH_ECHO)} is relative to tor's working directory (here ${printable(r.cwd)}), not to ${printable(from.file)}` });
+    r.result.notes.push({
+      ...from,
+      message: `%include ${printable(path, MAX_PATH_ECHO)} is relative to tor's working directory (here ${printable(r.cwd)}), not to ${printable(from.file)}`,
+    });
   }
   const absolute = resolve(r.cwd, path);
   for (const match of hasWildcard(path) ? expandWildcards(absolute) : [absolute]) {
@@ -329,7 +349,10 @@ function include(r: Reading, path: string, depth: number, from: { file: string; 
     try {
       isDirectory = statSync(match).isDirectory();
     } catch (error) {
-      r.result.problems.push({ ...from, message: `cannot read included file or directory ${printable(path, MAX_PATH_ECHO)}: ${describe(error)}` });
+      r.result.problems.push({
+        ...from,
+        message: `cannot read included file or directory ${printable(path, MAX_PATH_ECHO)}: ${describe(error)}`,
+      });
       continue;
     }
     if (isDirectory) includeDirectory(r, match, depth, from);
@@ -343,7 +366,10 @@ function includeDirectory(r: Reading, dir: string, depth: number, from: { file: 
   try {
     names = readdirSync(dir);
   } catch (error) {
-    r.result.problems.push({ ...from, message: `cannot read included directory ${printable(dir, MAX_PATH_ECHO)}: ${describe(error)}` });
+    r.result.problems.push({
+      ...from,
+      message: `cannot read included directory ${printable(dir, MAX_PATH_ECHO)}: ${describe(error)}`,
+    });
     return;
   }
   for (const name of names.filter((n) => !n.startsWith('.')).sort(byteOrder)) {
@@ -376,7 +402,12 @@ function addSocksPort(result: Torrc, entry: Entry, path: string): void {
     return;
   }
   result.socksPorts.push({ value: entry.value, spec, file: path, line: entry.line });
-  if (spec && spec.port !== 'auto' && spec.unixPath === null && !(Number.isInteger(spec.port) && spec.port! >= 1 && spec.port! <= 65535)) {
+  if (
+    spec &&
+    spec.port !== 'auto' &&
+    spec.unixPath === null &&
+    !(Number.isInteger(spec.port) && spec.port! >= 1 && spec.port! <= 65535)
+  ) {
     problem(`SocksPort ${printable(entry.value, MAX_PATH_ECHO)}: tor rejects this address or port`);
   }
 }
@@ -399,7 +430,11 @@ function checkSocksPortSet(result: Torrc): void {
     const id = p.spec!.unixPath !== null ? `unix:${p.spec!.unixPath}` : `${p.spec!.address}:${p.spec!.port}`;
     const first = seen.get(id);
     if (first) {
-      result.problems.push({ file: p.file, line: p.line, message: `${id} is already a SocksPort at ${where(first)}: tor cannot bind it twice and does not start` });
+      result.problems.push({
+        file: p.file,
+        line: p.line,
+        message: `${id} is already a SocksPort at ${where(first)}: tor cannot bind it twice and does not start`,
+      });
     } else {
       seen.set(id, p);
     }

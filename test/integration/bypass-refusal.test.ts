@@ -4,7 +4,13 @@
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fixtureBinaries, scriptWithStaticInterpreter, setgidCopy, setuidCopy, type FixtureBinaries } from '../support/binaries';
+import {
+  fixtureBinaries,
+  scriptWithStaticInterpreter,
+  setgidCopy,
+  setuidCopy,
+  type FixtureBinaries,
+} from '../support/binaries';
 import { useSocks5Server, useTempDirs } from '../support/fixtures';
 import { execa } from 'execa';
 import { cleanEnv, makeConfigDir, runLauncher } from '../support/launcher';
@@ -41,7 +47,9 @@ async function attempt(profile: string, program: () => Promise<string> | string)
   const marker = join(tempDir('marker'), 'ran');
   // A desktop session's private XDG_RUNTIME_DIR: proxychains hands its configuration over there.
   const runtime = tempDir('runtime');
-  const result = await runLauncher(['--config-dir', config, profile, '--', await program(), marker], { env: cleanEnv({ XDG_RUNTIME_DIR: runtime }) });
+  const result = await runLauncher(['--config-dir', config, profile, '--', await program(), marker], {
+    env: cleanEnv({ XDG_RUNTIME_DIR: runtime }),
+  });
   return { ...result, ran: existsSync(marker) };
 }
 
@@ -60,12 +68,18 @@ describe.each(['torsocks', 'proxychains'])('backend %s refuses what would bypass
     ['a setuid program', () => setuidCopy(bins.dynamic, tempDir('suid')), 'is setuid'],
     ['a setgid program', () => setgidCopy(bins.dynamic, tempDir('sgid')), 'is setgid'],
     ['a program with file capabilities', () => capabilityCopy(bins.dynamic, tempDir('caps')), 'has file capabilities'],
-    ['a script whose interpreter is static', () => scriptWithStaticInterpreter(tempDir('script')), '\\(through its interpreter /\\S+\\) is statically linked'],
+    [
+      'a script whose interpreter is static',
+      () => scriptWithStaticInterpreter(tempDir('script')),
+      '\\(through its interpreter /\\S+\\) is statically linked',
+    ],
   ])('%s: 78, one line, never run, nothing sent', async (_what, program, detail) => {
     const r = await attempt(backend, program);
     expect(r.exitCode).toBe(EXIT.wouldBypass);
     expect(r.stderr.split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(new RegExp(`^tails-launch: /\\S+ ${detail}.*: ${backend} could not see its connections, so it would bypass Tor`));
+    expect(r.stderr).toMatch(
+      new RegExp(`^tails-launch: /\\S+ ${detail}.*: ${backend} could not see its connections, so it would bypass Tor`),
+    );
     expect(r.stdout).toBe('');
     expect(r.ran).toBe(false);
     expect(socks.records).toEqual([]);

@@ -17,13 +17,29 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNamespace, deleteNamespace } from '../support/isolated-tor';
 import { cleanEnv, LAUNCHER } from '../support/launcher';
-import { startPrivateTorNetwork, StreamWatcher, waitForFirstStream, TARGET_ADDRESS, type PrivateTorNetwork, type StreamRecord } from '../support/private-tor-network';
+import {
+  startPrivateTorNetwork,
+  StreamWatcher,
+  waitForFirstStream,
+  TARGET_ADDRESS,
+  type PrivateTorNetwork,
+  type StreamRecord,
+} from '../support/private-tor-network';
 
 const NS = `tl-circ-${process.pid}`;
 const URL = `http://${TARGET_ADDRESS}:8080/`;
 // The body goes to /dev/null and one -w line to stdout: two curls of one launch
 // share stdout, and a body written apart from its -w line could interleave.
-const CURL_ARGS = ['-sS', '--max-time', '40', '-o', '/dev/null', '-w', 'status %{http_code} port %{local_port}\\n', URL];
+const CURL_ARGS = [
+  '-sS',
+  '--max-time',
+  '40',
+  '-o',
+  '/dev/null',
+  '-w',
+  'status %{http_code} port %{local_port}\\n',
+  URL,
+];
 const isRoot = process.getuid?.() === 0;
 
 let work: string;
@@ -40,7 +56,13 @@ require('http').createServer((req, res) => setTimeout(() => res.end('ok'), 1500)
 `;
 
 function inNamespace(argv: string[], timeout = 60_000) {
-  return execa('ip', ['netns', 'exec', NS, ...argv], { env: cleanEnv(), extendEnv: false, reject: false, timeout, stdin: 'ignore' });
+  return execa('ip', ['netns', 'exec', NS, ...argv], {
+    env: cleanEnv(),
+    extendEnv: false,
+    reject: false,
+    timeout,
+    stdin: 'ignore',
+  });
 }
 
 function launch(args: string[], timeout?: number) {
@@ -50,7 +72,11 @@ function launch(args: string[], timeout?: number) {
 /** The streams of one launch's output (a "status 200 port PORT" line per curl), each found by its source port. */
 async function streamsOf(result: Awaited<ReturnType<typeof launch>>): Promise<StreamRecord[]> {
   const stdout = String(result.stdout);
-  const recent = () => watcher!.events.filter((e) => e.startsWith('STREAM') && e.includes(TARGET_ADDRESS)).slice(-12).join('\n');
+  const recent = () =>
+    watcher!.events
+      .filter((e) => e.startsWith('STREAM') && e.includes(TARGET_ADDRESS))
+      .slice(-12)
+      .join('\n');
   expect(result.stderr, `stderr of a launch; stdout: ${stdout}; recent streams:\n${recent()}`).toBe('');
   expect(result.exitCode, `exit status; stdout: ${stdout}; recent streams:\n${recent()}`).toBe(0);
   const ports = [...stdout.matchAll(/^status 200 port (\d+)$/gm)].map((m) => Number(m[1]));
@@ -61,7 +87,9 @@ async function streamsOf(result: Awaited<ReturnType<typeof launch>>): Promise<St
     const streams = ports.map((p) => watcher!.bySourcePort(p));
     if (streams.every((s) => s?.circuit && s.closedAt !== null)) return streams as StreamRecord[];
     if (Date.now() > deadline) {
-      throw new Error(`no SUCCEEDED/CLOSED stream for ports ${ports.join(', ')}:\n${watcher!.events.slice(-30).join('\n')}`);
+      throw new Error(
+        `no SUCCEEDED/CLOSED stream for ports ${ports.join(', ')}:\n${watcher!.events.slice(-30).join('\n')}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -89,7 +117,10 @@ describe.skipIf(!isRoot)('circuit isolation through a private network of real to
     work = mkdtempSync(join(tmpdir(), 'tails-launch-circuits-'));
     config = join(work, 'config');
     mkdirSync(join(config, 'profiles'), { recursive: true });
-    writeFileSync(join(config, 'listeners.yml'), 'listeners:\n  default: { address: 127.0.0.1, port: 9050, flags: [IsolateDestAddr, IsolateDestPort] }\n');
+    writeFileSync(
+      join(config, 'listeners.yml'),
+      'listeners:\n  default: { address: 127.0.0.1, port: 9050, flags: [IsolateDestAddr, IsolateDestPort] }\n',
+    );
     const profiles: Record<string, string> = {
       app: 'listener: default\nisolation: app\nbackend: torsocks\ncommand: /usr/bin/curl\n',
       launch: 'listener: default\nisolation: launch\nbackend: torsocks\ncommand: /usr/bin/curl\n',
@@ -102,7 +133,9 @@ describe.skipIf(!isRoot)('circuit isolation through a private network of real to
     await createNamespace(NS);
     // The target's interface: a dummy, or where the kernel has no dummy driver
     // (containers without the module), a bridge with no ports, as closed.
-    const dummy = await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'add', 'tl0', 'type', 'dummy'], { reject: false });
+    const dummy = await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'add', 'tl0', 'type', 'dummy'], {
+      reject: false,
+    });
     if (dummy.exitCode !== 0) await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'add', 'tl0', 'type', 'bridge']);
     await execa('ip', ['netns', 'exec', NS, 'ip', 'addr', 'add', `${TARGET_ADDRESS}/32`, 'dev', 'tl0']);
     await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'tl0', 'up']);
@@ -119,7 +152,9 @@ describe.skipIf(!isRoot)('circuit isolation through a private network of real to
       const r = await launch(['launch', '--', '-s', '--max-time', '10', URL], 20_000);
       return { ok: r.exitCode === 0 && r.stdout === 'ok', detail: `${r.exitCode} ${r.stderr}` };
     }, watcher);
-    console.log(`private Tor network: bootstrapped in ${(network.bootstrapMs / 1000).toFixed(1)} s, first stream after ${((Date.now() - suiteStart) / 1000).toFixed(1)} s of setup`);
+    console.log(
+      `private Tor network: bootstrapped in ${(network.bootstrapMs / 1000).toFixed(1)} s, first stream after ${((Date.now() - suiteStart) / 1000).toFixed(1)} s of setup`,
+    );
   }, 150_000);
 
   afterAll(async () => {
@@ -158,7 +193,10 @@ describe.skipIf(!isRoot)('circuit isolation through a private network of real to
   }, 90_000);
 
   it('isolation app with --identity alice vs --identity bob: different circuits', async () => {
-    const [a, b] = await pair(['--identity', 'alice', 'app', '--', ...CURL_ARGS], ['--identity', 'bob', 'app', '--', ...CURL_ARGS]);
+    const [a, b] = await pair(
+      ['--identity', 'alice', 'app', '--', ...CURL_ARGS],
+      ['--identity', 'bob', 'app', '--', ...CURL_ARGS],
+    );
     expectOpenTogether(a, b);
     expect(a.circuit).not.toBe(b.circuit);
   }, 90_000);

@@ -12,8 +12,25 @@ import { EXIT } from '../support/expected';
 
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
 const SHIPPED_NAMES = [
-  'curl', 'default', 'dirmngr', 'electrum', 'git', 'htpdate', 'onionshare', 'pidgin', 'printing', 'ssh', 'tails-iuk-get-target-file',
-  'tails-security-check', 'tails-upgrade-frontend', 'thunderbird', 'tor-browser', 'totem', 'wget', 'whisperback', 'whois',
+  'curl',
+  'default',
+  'dirmngr',
+  'electrum',
+  'git',
+  'htpdate',
+  'onionshare',
+  'pidgin',
+  'printing',
+  'ssh',
+  'tails-iuk-get-target-file',
+  'tails-security-check',
+  'tails-upgrade-frontend',
+  'thunderbird',
+  'tor-browser',
+  'totem',
+  'wget',
+  'whisperback',
+  'whois',
 ];
 
 const socks = useSocks5Server();
@@ -42,7 +59,7 @@ function markerApp(): { app: string; marker: string } {
 /** A script that prints each of its arguments as [ARG], one a line. */
 function argvPrinter(): string {
   const file = join(tempDir('argv'), 'argv.sh');
-  writeFileSync(file, "#!/bin/sh\nprintf '[%s]\\n' \"$@\"\n");
+  writeFileSync(file, '#!/bin/sh\nprintf \'[%s]\\n\' "$@"\n');
   chmodSync(file, 0o755);
   return file;
 }
@@ -75,10 +92,29 @@ describe('--help and --version', () => {
     const result = await runLauncher(['--help']);
     expect(result.exitCode).toBe(0);
     expect(result.stderr).toBe('');
-    for (const word of ['run PROFILE', 'explain PROFILE', 'list', 'validate', 'default -- COMMAND', '--config-dir', '--identity', '--wait-for-tor']) {
+    for (const word of [
+      'run PROFILE',
+      'explain PROFILE',
+      'list',
+      'validate',
+      'default -- COMMAND',
+      '--config-dir',
+      '--identity',
+      '--wait-for-tor',
+    ]) {
       expect(result.stdout).toContain(word);
     }
-    for (const status of [EXIT.usage, EXIT.config, EXIT.unknownProfile, EXIT.torUnreachable, EXIT.internal, EXIT.refused, EXIT.cannotExecute, EXIT.notFound]) expect(result.stdout).toMatch(new RegExp(`\\b${status} `));
+    for (const status of [
+      EXIT.usage,
+      EXIT.config,
+      EXIT.unknownProfile,
+      EXIT.torUnreachable,
+      EXIT.internal,
+      EXIT.refused,
+      EXIT.cannotExecute,
+      EXIT.notFound,
+    ])
+      expect(result.stdout).toMatch(new RegExp(`\\b${status} `));
   });
 
   it('-h prints the same help', async () => {
@@ -133,7 +169,12 @@ describe('the application gets everything after the profile name', () => {
     expect(bare.stdout).toBe('ok via socks5');
     const [first, second] = socks.records.filter((r) => r.command === 'connect');
     expect(first).toMatchObject({ auth: 'userpass', username: '<torS0X>0', password: 'tails-launch/app/web' });
-    expect(second).toMatchObject({ username: first!.username, password: first!.password, host: first!.host, port: first!.port });
+    expect(second).toMatchObject({
+      username: first!.username,
+      password: first!.password,
+      host: first!.host,
+      port: first!.port,
+    });
   });
 });
 
@@ -152,20 +193,26 @@ describe('usage errors', () => {
     expectUsageError(await tl(['list', '--long']), /unknown option '--long' for 'list'/);
   });
 
-  it("an empty profile name is a usage error (64), not an unknown profile (66)", async () => {
+  it('an empty profile name is a usage error (64), not an unknown profile (66)', async () => {
     expectUsageError(await tl(['']), /the profile name is empty/);
     expectUsageError(await tl(['run', '']), /'run' was given an empty profile name/);
   });
 
   it('an option given twice: 64, whichever side of run', async () => {
-    expectUsageError(await tl(['--identity', 'a', 'run', '--identity', 'b', 'default']), /option --identity is given twice/);
+    expectUsageError(
+      await tl(['--identity', 'a', 'run', '--identity', 'b', 'default']),
+      /option --identity is given twice/,
+    );
     // tl() already gives --config-dir once.
     expectUsageError(await tl(['explain', 'default', '--config-dir', '/tmp']), /option --config-dir is given twice/);
   });
 
   it('an option without its value at the end, or followed by another option: 64', async () => {
     expectUsageError(await tl(['run', '--identity']), /option --identity needs a value/);
-    expectUsageError(await runLauncher(['--config-dir', '--identity', 'x', 'default']), /option --config-dir needs a value, not the option-like '--identity'/);
+    expectUsageError(
+      await runLauncher(['--config-dir', '--identity', 'x', 'default']),
+      /option --config-dir needs a value, not the option-like '--identity'/,
+    );
   });
 });
 
@@ -223,31 +270,49 @@ describe('whatever an error quotes, it is one line without terminal escapes', ()
 
 describe('explain', () => {
   it('--json prints the plan as JSON, schema 2', async () => {
-    const result = await tl(['explain', 'default', '--json', '--', '/bin/echo', 'hello'], { http_proxy: 'http://127.0.0.1:3128', TORSOCKS_CONF_FILE: '/tmp/evil.conf' });
+    const result = await tl(['explain', 'default', '--json', '--', '/bin/echo', 'hello'], {
+      http_proxy: 'http://127.0.0.1:3128',
+      TORSOCKS_CONF_FILE: '/tmp/evil.conf',
+    });
     expect(result.exitCode).toBe(0);
     expect(result.stderr).toBe('');
     const plan = JSON.parse(result.stdout);
-    for (const key of ['schema', 'profile', 'listener', 'isolation', 'backend', 'exec', 'env', 'fds', 'checks']) expect(plan).toHaveProperty(key);
+    for (const key of ['schema', 'profile', 'listener', 'isolation', 'backend', 'exec', 'env', 'fds', 'checks'])
+      expect(plan).toHaveProperty(key);
     expect(plan.schema).toBe(2);
     expect(plan.profile).toMatchObject({ name: 'default', sources: [join(config, 'profiles', 'default.yml')] });
     expect(plan.listener).toMatchObject({ name: 'default', address: '127.0.0.1', port: socks.port });
     expect(plan.isolation.mode).toBe('launch');
     expect(plan.backend).toBe('torsocks');
     // /bin/echo itself, torsocks' library preloaded by the launcher (never a wrapper found on PATH).
-    expect(plan.exec).toMatchObject({ file: '/bin/echo', argv: ['/bin/echo', 'hello'], chain: ['/bin/echo'], preload: expect.stringMatching(/\/torsocks\/libtorsocks\.so$/) });
+    expect(plan.exec).toMatchObject({
+      file: '/bin/echo',
+      argv: ['/bin/echo', 'hello'],
+      chain: ['/bin/echo'],
+      preload: expect.stringMatching(/\/torsocks\/libtorsocks\.so$/),
+    });
     expect(['execve', 'spawn']).toContain(plan.exec.method.method);
     expect(plan.env.set).toMatchObject({ TORSOCKS_TOR_ADDRESS: '127.0.0.1', TORSOCKS_TOR_PORT: String(socks.port) });
     expect(plan.env.set.TORSOCKS_CONF_FILE).not.toBe('/tmp/evil.conf');
     expect(plan.env.removed).toEqual(['http_proxy']);
     expect(plan.fds).toEqual(expect.arrayContaining([0, 1, 2]));
-    expect(plan.checks.map((c: { kind: string }) => c.kind)).toEqual(['exec-method', 'library', 'application', 'preloadable', 'socks5']);
+    expect(plan.checks.map((c: { kind: string }) => c.kind)).toEqual([
+      'exec-method',
+      'library',
+      'application',
+      'preloadable',
+      'socks5',
+    ]);
   });
 
   it('does not launch, nor even connect to the listener, and works with Tor down', async () => {
     const { app, marker } = markerApp();
     const notTor = await startHttpServer();
     try {
-      const dir = makeConfigDir({ default: { port: notTor.port } }, { default: 'listener: default\nisolation: launch\nbackend: torsocks\n' });
+      const dir = makeConfigDir(
+        { default: { port: notTor.port } },
+        { default: 'listener: default\nisolation: launch\nbackend: torsocks\n' },
+      );
       track(dir);
       const json = await runLauncher(['--config-dir', dir, 'explain', '--json', 'default', '--', app]);
       const text = await runLauncher(['--config-dir', dir, 'explain', 'default', '--', app]);
@@ -273,7 +338,9 @@ describe('list', () => {
     const lines = result.stdout.split('\n');
     expect(lines[0]).toMatch(/^PROFILE\s+LISTENER\s+ISOLATION\s+BACKEND\s+DESCRIPTION$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(SHIPPED_NAMES);
-    expect(lines.find((l) => l.startsWith("tor-browser "))).toMatch(/browser 10\.200\.1\.1:9050\s+application\s+own-setting\s+Tor Browser/);
+    expect(lines.find((l) => l.startsWith('tor-browser '))).toMatch(
+      /browser 10\.200\.1\.1:9050\s+application\s+own-setting\s+Tor Browser/,
+    );
   });
 
   it('--json prints an array of every profile', async () => {
@@ -282,7 +349,11 @@ describe('list', () => {
     const entries = JSON.parse(result.stdout);
     expect(Array.isArray(entries)).toBe(true);
     expect(entries.map((e: { name: string }) => e.name)).toEqual(SHIPPED_NAMES);
-    expect(entries.find((e: { name: string }) => e.name === 'curl')).toMatchObject({ backend: 'env', isolation: 'launch', listener: { name: 'default', port: 9050 } });
+    expect(entries.find((e: { name: string }) => e.name === 'curl')).toMatchObject({
+      backend: 'env',
+      isolation: 'launch',
+      listener: { name: 'default', port: 9050 },
+    });
   });
 
   it('exits 65 when one profile is invalid, and still lists the others', async () => {
@@ -302,13 +373,26 @@ describe('list', () => {
   it('says nothing when its reader goes away (`tails-launch list | head -1`)', async () => {
     // Enough output (about 400 kB) that the launcher is still writing when head exits.
     const long = 'x'.repeat(2000);
-    const profiles = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`p${i}`, `extends: default\ndescription: ${long}\n`]));
-    const dir = makeConfigDir({ default: { port: 9050 } }, { default: 'listener: default\nisolation: launch\nbackend: torsocks\n', ...profiles });
+    const profiles = Object.fromEntries(
+      Array.from({ length: 200 }, (_, i) => [`p${i}`, `extends: default\ndescription: ${long}\n`]),
+    );
+    const dir = makeConfigDir(
+      { default: { port: 9050 } },
+      { default: 'listener: default\nisolation: launch\nbackend: torsocks\n', ...profiles },
+    );
     track(dir);
     const status = join(tempDir('status'), 'status');
-    const result = await execa('/bin/sh', ['-c', 's=$1; shift; { "$@"; echo $? >"$s"; } | head -n 1', 'sh', status, LAUNCHER, '--config-dir', dir, 'list'], {
-      reject: false, extendEnv: false, env: cleanEnv(), stdin: 'ignore', timeout: 20_000,
-    });
+    const result = await execa(
+      '/bin/sh',
+      ['-c', 's=$1; shift; { "$@"; echo $? >"$s"; } | head -n 1', 'sh', status, LAUNCHER, '--config-dir', dir, 'list'],
+      {
+        reject: false,
+        extendEnv: false,
+        env: cleanEnv(),
+        stdin: 'ignore',
+        timeout: 20_000,
+      },
+    );
     expect(result.stdout).toMatch(/^PROFILE\s+LISTENER/);
     expect(result.stderr).toBe('');
     expect(readFileSync(status, 'utf8').trim()).toBe('0');
@@ -325,13 +409,17 @@ describe('validate', () => {
 
   it('rejects a bad file with `file:line: field: message` lines', async () => {
     const bad = join(tempDir('bad'), 'bad.yml');
-    writeFileSync(bad, 'extends: default\nisolation: sometimes\nfrobnicate: 1\nenv:\n  set:\n    LD_PRELOAD: /tmp/x.so\n');
+    writeFileSync(
+      bad,
+      'extends: default\nisolation: sometimes\nfrobnicate: 1\nenv:\n  set:\n    LD_PRELOAD: /tmp/x.so\n',
+    );
     const result = await runLauncher(['validate', bad]);
     expect(result.exitCode).toBe(EXIT.config);
     expect(result.stdout).toBe('');
     const lines = result.stderr.split('\n');
     expect(lines.length).toBeGreaterThanOrEqual(2);
-    for (const line of lines) expect(line).toMatch(new RegExp(`^tails-launch: ${bad.replace(/[.]/g, '\\.')}:\\d+: [\\w.]+: \\S`));
+    for (const line of lines)
+      expect(line).toMatch(new RegExp(`^tails-launch: ${bad.replace(/[.]/g, '\\.')}:\\d+: [\\w.]+: \\S`));
     expect(result.stderr).toContain(`${bad}:2: isolation: must be one of`);
     expect(result.stderr).toContain(`${bad}:3: frobnicate: unknown field`);
   });

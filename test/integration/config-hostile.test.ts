@@ -37,14 +37,24 @@ function configDir(profiles: Record<string, string> = { default: PROFILE }): str
 }
 
 /** Runs `tails-launch ARGS /bin/sh -c 'echo > MARKER'` (the profiles here have no command), PROMPT at most. */
-async function attempt(args: string[], env: Record<string, string> = {}): Promise<LauncherResult & { launched: boolean }> {
+async function attempt(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<LauncherResult & { launched: boolean }> {
   const marker = join(tempDir('marker'), 'launched');
-  const result = await runLauncher([...args, '/bin/sh', '-c', `echo launched > ${marker}`], { env: cleanEnv(env), timeout: PROMPT });
+  const result = await runLauncher([...args, '/bin/sh', '-c', `echo launched > ${marker}`], {
+    env: cleanEnv(env),
+    timeout: PROMPT,
+  });
   return { ...result, launched: existsSync(marker) };
 }
 
 /** The launcher refused ARGS promptly, with STATUS and exactly one stderr line matching MESSAGE, and started nothing. */
-async function expectRefused(args: string[], message: RegExp | string, options: { env?: Record<string, string>; status?: number } = {}): Promise<string> {
+async function expectRefused(
+  args: string[],
+  message: RegExp | string,
+  options: { env?: Record<string, string>; status?: number } = {},
+): Promise<string> {
   const started = Date.now();
   const result = await attempt(args, options.env);
   expect(result.signal, `tails-launch ${args.join(' ')} hung (killed after ${PROMPT} ms)`).toBeUndefined();
@@ -79,21 +89,30 @@ describe('only regular files of bounded size are read', () => {
   it('a FIFO as a profile: refused at once (it used to block forever in open)', async () => {
     const dir = configDir();
     const fifo = mkfifo(join(dir, 'profiles', 'fifo.yml'));
-    await expectRefused(['--config-dir', dir, 'fifo'], `tails-launch: invalid configuration: ${fifo}: is not a regular file (a FIFO)`);
+    await expectRefused(
+      ['--config-dir', dir, 'fifo'],
+      `tails-launch: invalid configuration: ${fifo}: is not a regular file (a FIFO)`,
+    );
   });
 
   it('a symlink to /dev/zero as a profile: refused at once (it used to read forever)', async () => {
     const dir = configDir();
     const zero = join(dir, 'profiles', 'zero.yml');
     symlinkSync('/dev/zero', zero);
-    await expectRefused(['--config-dir', dir, 'zero'], `tails-launch: invalid configuration: ${zero}: is not a regular file (a character device)`);
+    await expectRefused(
+      ['--config-dir', dir, 'zero'],
+      `tails-launch: invalid configuration: ${zero}: is not a regular file (a character device)`,
+    );
   });
 
   it('a FIFO as listeners.yml: refused at once', async () => {
     const dir = configDir();
     rmSync(join(dir, 'listeners.yml'));
     const fifo = mkfifo(join(dir, 'listeners.yml'));
-    await expectRefused(['--config-dir', dir, 'default'], `tails-launch: invalid configuration: ${fifo}: is not a regular file (a FIFO)`);
+    await expectRefused(
+      ['--config-dir', dir, 'default'],
+      `tails-launch: invalid configuration: ${fifo}: is not a regular file (a FIFO)`,
+    );
   });
 
   it('a symlink to a regular file is still fine (the final file counts)', async () => {
@@ -106,7 +125,10 @@ describe('only regular files of bounded size are read', () => {
   it('a 30 MB profile with one unknown field: refused by its size, in one short line', async () => {
     const dir = configDir();
     const huge = write(join(dir, 'profiles', 'huge.yml'), `${PROFILE}${'u'.repeat(30_000_000)}: 1\n`);
-    const line = await expectRefused(['--config-dir', dir, 'huge'], `tails-launch: invalid configuration: ${huge}: is larger than 1 MiB`);
+    const line = await expectRefused(
+      ['--config-dir', dir, 'huge'],
+      `tails-launch: invalid configuration: ${huge}: is larger than 1 MiB`,
+    );
     expect(line.length).toBeLessThan(300);
   });
 
@@ -121,7 +143,8 @@ describe('only regular files of bounded size are read', () => {
 describe('a YAML alias bomb', () => {
   // The issue's case: a 1 MB scalar referenced 3000 times (3 GB once copied).
   const bomb = `${PROFILE}description: &big ${'x'.repeat(1_000_000)}\nargs: [${Array(3000).fill('*big').join(', ')}]\n`;
-  const message = /^tails-launch: invalid configuration: .*bomb\.yml: stands for more than 2 MiB of data once its YAML aliases \(\*name\) are expanded/;
+  const message =
+    /^tails-launch: invalid configuration: .*bomb\.yml: stands for more than 2 MiB of data once its YAML aliases \(\*name\) are expanded/;
 
   it('is refused by a launch with 65 and one line (it used to die of heap exhaustion, 134)', async () => {
     const dir = configDir({ default: PROFILE, bomb });
@@ -130,7 +153,9 @@ describe('a YAML alias bomb', () => {
 
   it('does not validate either', async () => {
     const dir = configDir({ default: PROFILE, bomb });
-    const result = await runLauncher(['--config-dir', dir, 'validate', join(dir, 'profiles', 'bomb.yml')], { timeout: PROMPT });
+    const result = await runLauncher(['--config-dir', dir, 'validate', join(dir, 'profiles', 'bomb.yml')], {
+      timeout: PROMPT,
+    });
     expect(result.signal).toBeUndefined();
     expect(result.exitCode).toBe(EXIT.config);
     expect(result.stderr).toMatch(/bomb\.yml: stands for more than 2 MiB/);
@@ -142,7 +167,10 @@ describe('values execve cannot carry', () => {
   it('a NUL byte in args: refused by validate and by a launch (65, file:line: field), never 70', async () => {
     const dir = configDir({ default: PROFILE, nul: `${PROFILE}args: ["-c", "echo a\\0b"]\n` });
     const file = join(dir, 'profiles', 'nul.yml');
-    await expectRefused(['--config-dir', dir, 'nul'], `tails-launch: invalid configuration: ${file}:4: args.1: contains a NUL byte, which execve cannot pass`);
+    await expectRefused(
+      ['--config-dir', dir, 'nul'],
+      `tails-launch: invalid configuration: ${file}:4: args.1: contains a NUL byte, which execve cannot pass`,
+    );
     const validate = await runLauncher(['validate', file], { timeout: PROMPT });
     expect(validate.exitCode).toBe(EXIT.config);
     expect(validate.stderr).toBe(`tails-launch: ${file}:4: args.1: contains a NUL byte, which execve cannot pass`);
@@ -150,14 +178,26 @@ describe('values execve cannot carry', () => {
 
   it('a NUL byte in an env value (JSON \\u0000): refused with 65', async () => {
     const dir = configDir({ default: PROFILE });
-    const file = write(join(dir, 'profiles', 'nulenv.json'), `{\n  "extends": "default",\n  "env": { "set": { "GREETING": "hi\\u0000there" } }\n}\n`);
-    await expectRefused(['--config-dir', dir, 'nulenv'], `tails-launch: invalid configuration: ${file}:3: env.set.GREETING: contains a NUL byte, which execve cannot pass`);
+    const file = write(
+      join(dir, 'profiles', 'nulenv.json'),
+      `{\n  "extends": "default",\n  "env": { "set": { "GREETING": "hi\\u0000there" } }\n}\n`,
+    );
+    await expectRefused(
+      ['--config-dir', dir, 'nulenv'],
+      `tails-launch: invalid configuration: ${file}:3: env.set.GREETING: contains a NUL byte, which execve cannot pass`,
+    );
   });
 
   it("an env name with '=': refused with 65", async () => {
     const dir = configDir({ default: PROFILE });
-    const file = write(join(dir, 'profiles', 'eqname.json'), `{\n  "extends": "default",\n  "env": { "set": { "A=B": "x" } }\n}\n`);
-    await expectRefused(['--config-dir', dir, 'eqname'], `tails-launch: invalid configuration: ${file}:3: env.set.A=B: must be an environment variable name`);
+    const file = write(
+      join(dir, 'profiles', 'eqname.json'),
+      `{\n  "extends": "default",\n  "env": { "set": { "A=B": "x" } }\n}\n`,
+    );
+    await expectRefused(
+      ['--config-dir', dir, 'eqname'],
+      `tails-launch: invalid configuration: ${file}:3: env.set.A=B: must be an environment variable name`,
+    );
   });
 });
 
@@ -181,21 +221,33 @@ describe('layers someone else can change are refused (as root: only root-owned)'
   it('an XDG_CONFIG_HOME owned by nobody', async () => {
     const { xdg, env } = userLayer();
     chownSync(xdg, NOBODY, NOBODY);
-    await expectRefused(['mine'], `tails-launch: invalid configuration: ${xdg}: is owned by uid ${NOBODY}, not by root: chown it to root or remove it`, { env });
+    await expectRefused(
+      ['mine'],
+      `tails-launch: invalid configuration: ${xdg}: is owned by uid ${NOBODY}, not by root: chown it to root or remove it`,
+      { env },
+    );
   });
 
   it('a profile file that others can write (0666)', async () => {
     const { layer, env } = userLayer();
     const file = join(layer, 'profiles', 'mine.yml');
     chmodSync(file, 0o666);
-    await expectRefused(['mine'], `tails-launch: invalid configuration: ${file}: is writable by others (mode 0666): make it 0644 or remove it`, { env });
+    await expectRefused(
+      ['mine'],
+      `tails-launch: invalid configuration: ${file}: is writable by others (mode 0666): make it 0644 or remove it`,
+      { env },
+    );
   });
 
   it('a profile file owned by nobody, even with mode 0644', async () => {
     const { layer, env } = userLayer();
     const file = join(layer, 'profiles', 'mine.yml');
     chownSync(file, NOBODY, NOBODY);
-    await expectRefused(['mine'], `tails-launch: invalid configuration: ${file}: is owned by uid ${NOBODY}, not by root: chown it to root or remove it`, { env });
+    await expectRefused(
+      ['mine'],
+      `tails-launch: invalid configuration: ${file}: is owned by uid ${NOBODY}, not by root: chown it to root or remove it`,
+      { env },
+    );
   });
 
   it('a group-writable profiles/ directory, also for a profile the layer does not hold', async () => {
@@ -211,7 +263,10 @@ describe('layers someone else can change are refused (as root: only root-owned)'
   it('--config-dir too: a directory others can write', async () => {
     const dir = configDir();
     chmodSync(dir, 0o777);
-    await expectRefused(['--config-dir', dir, 'default'], `tails-launch: invalid configuration: ${dir}: is writable by others (mode 0777): make it 0755 or remove it`);
+    await expectRefused(
+      ['--config-dir', dir, 'default'],
+      `tails-launch: invalid configuration: ${dir}: is writable by others (mode 0777): make it 0755 or remove it`,
+    );
   });
 
   it('--config-dir below a sticky world-writable directory (/tmp-like) is fine', async () => {
@@ -230,7 +285,22 @@ describe('as another user (nobody, through setpriv)', () => {
   function explainAsNobody(dir: string): Promise<LauncherResult> {
     const home = tempDir('nobody-home');
     chmodSync(home, 0o755);
-    return runLauncher(['--reuid=65534', '--regid=65534', '--clear-groups', LAUNCHER, '--config-dir', dir, 'explain', 'default', '--', '/bin/true'], { env: cleanEnv({ HOME: home }), timeout: PROMPT }, 'setpriv');
+    return runLauncher(
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        LAUNCHER,
+        '--config-dir',
+        dir,
+        'explain',
+        'default',
+        '--',
+        '/bin/true',
+      ],
+      { env: cleanEnv({ HOME: home }), timeout: PROMPT },
+      'setpriv',
+    );
   }
 
   /** A config dir readable by everyone, under a 0755 parent, owned by UID. */
@@ -240,7 +310,8 @@ describe('as another user (nobody, through setpriv)', () => {
     const dir = join(parent, 'cfg');
     write(join(dir, 'listeners.yml'), `listeners:\n  default:\n    address: 127.0.0.1\n    port: ${socks.port}\n`);
     write(join(dir, 'profiles', 'default.yml'), PROFILE);
-    for (const path of [dir, join(dir, 'profiles'), join(dir, 'listeners.yml'), join(dir, 'profiles', 'default.yml')]) chownSync(path, uid, uid);
+    for (const path of [dir, join(dir, 'profiles'), join(dir, 'listeners.yml'), join(dir, 'profiles', 'default.yml')])
+      chownSync(path, uid, uid);
     return dir;
   }
 
@@ -252,10 +323,13 @@ describe('as another user (nobody, through setpriv)', () => {
     }
   });
 
-  it("refuses a layer owned by a third user", async () => {
+  it('refuses a layer owned by a third user', async () => {
     const dir = sharedConfig(4242);
     const result = await explainAsNobody(dir);
-    expect([result.exitCode, result.stderr]).toEqual([EXIT.config, `tails-launch: invalid configuration: ${dir}: is owned by uid 4242, not by root or you (uid ${NOBODY}): chown it to you or remove it`]);
+    expect([result.exitCode, result.stderr]).toEqual([
+      EXIT.config,
+      `tails-launch: invalid configuration: ${dir}: is owned by uid 4242, not by root or you (uid ${NOBODY}): chown it to you or remove it`,
+    ]);
   });
 
   it('says "cannot read FILE: permission denied" for a profile it may not read (not "invalid configuration")', async () => {
@@ -263,21 +337,30 @@ describe('as another user (nobody, through setpriv)', () => {
     const file = join(dir, 'profiles', 'default.yml');
     chmodSync(file, 0o600);
     const result = await explainAsNobody(dir);
-    expect([result.exitCode, result.stderr]).toEqual([EXIT.config, `tails-launch: cannot read ${file}: permission denied`]);
+    expect([result.exitCode, result.stderr]).toEqual([
+      EXIT.config,
+      `tails-launch: cannot read ${file}: permission denied`,
+    ]);
   });
 
   it('does not fall back past a profiles/ directory it may not search', async () => {
     const dir = sharedConfig(0);
     chmodSync(join(dir, 'profiles'), 0o700);
     const result = await explainAsNobody(dir);
-    expect([result.exitCode, result.stderr]).toEqual([EXIT.config, `tails-launch: cannot read ${join(dir, 'profiles')}: permission denied`]);
+    expect([result.exitCode, result.stderr]).toEqual([
+      EXIT.config,
+      `tails-launch: cannot read ${join(dir, 'profiles')}: permission denied`,
+    ]);
   });
 });
 
 describe('messages stay one line', () => {
   it("list's table on stdout: an unknown key holding a newline cannot add a row", async () => {
     const dir = configDir({ default: PROFILE });
-    write(join(dir, 'profiles', 'forged.json'), JSON.stringify({ extends: 'default', 'x\nfake      default 127.0.0.1:9050  app  torsocks': 1 }));
+    write(
+      join(dir, 'profiles', 'forged.json'),
+      JSON.stringify({ extends: 'default', 'x\nfake      default 127.0.0.1:9050  app  torsocks': 1 }),
+    );
     const result = await runLauncher(['--config-dir', dir, 'list'], { timeout: PROMPT });
     expect(result.exitCode).toBe(EXIT.config);
     const rows = result.stdout.split('\n');
@@ -297,7 +380,9 @@ describe('torrc --check reads only regular files', () => {
     const result = await check(`SocksPort 127.0.0.1:${socks.port}\n%include /dev/zero\n`);
     expect(result.signal).toBeUndefined();
     expect(result.exitCode).toBe(EXIT.checkFailed);
-    expect(result.stdout).toMatch(/^ERROR +\S+torrc:2: cannot read included file \/dev\/zero: is not a regular file \(a character device\)$/m);
+    expect(result.stdout).toMatch(
+      /^ERROR +\S+torrc:2: cannot read included file \/dev\/zero: is not a regular file \(a character device\)$/m,
+    );
   });
 
   it('an included FIFO: an ERROR line at once (it used to block forever)', async () => {
@@ -312,6 +397,9 @@ describe('torrc --check reads only regular files', () => {
     const fifo = mkfifo(join(tempDir('fifo'), 'torrc'));
     const result = await runLauncher(['--config-dir', configDir(), 'torrc', '--check', fifo], { timeout: PROMPT });
     expect(result.signal).toBeUndefined();
-    expect([result.exitCode, result.stderr]).toEqual([EXIT.checkFailed, `tails-launch: torrc --check: cannot read ${fifo}: is not a regular file (a FIFO)`]);
+    expect([result.exitCode, result.stderr]).toEqual([
+      EXIT.checkFailed,
+      `tails-launch: torrc --check: cannot read ${fifo}: is not a regular file (a FIFO)`,
+    ]);
   });
 });

@@ -47,13 +47,16 @@ async function explainJson(args: string[], env: Record<string, string>, cwd?: st
   return JSON.parse(result.stdout);
 }
 
-
 describe('layers', () => {
   it('a user profile extending its own name sits on top of the shipped one', async () => {
     const { user, env } = fakeHome();
     const mine = write(join(user, 'profiles', 'ssh.yml'), 'extends: ssh\nisolation: process\n');
     const plan = await explainJson(['ssh'], env);
-    expect(plan.profile.sources).toEqual([mine, join(SHIPPED_PROFILES, 'ssh.yml'), join(SHIPPED_PROFILES, 'default.yml')]);
+    expect(plan.profile.sources).toEqual([
+      mine,
+      join(SHIPPED_PROFILES, 'ssh.yml'),
+      join(SHIPPED_PROFILES, 'default.yml'),
+    ]);
     expect(plan.isolation.mode).toBe('process');
     expect(plan.exec.argv[0]).toBe('/usr/bin/ssh');
   });
@@ -65,7 +68,7 @@ describe('layers', () => {
     expect(plan.isolation.mode).toBe('launch');
   });
 
-  it("a user listeners.yml adds a listener next to the shipped ones (redefining one is refused: user-layer.test.ts)", async () => {
+  it('a user listeners.yml adds a listener next to the shipped ones (redefining one is refused: user-layer.test.ts)', async () => {
     const { user, env } = fakeHome();
     const mine = write(join(user, 'listeners.yml'), 'listeners:\n  mine:\n    address: 127.0.0.1\n    port: 19050\n');
     write(join(user, 'profiles', 'mine.yml'), 'listener: mine\nisolation: launch\nbackend: torsocks\n');
@@ -77,7 +80,10 @@ describe('layers', () => {
 
   it('a relative XDG_CONFIG_HOME is ignored: $HOME/.config is used', async () => {
     const { home } = fakeHome();
-    const fromHome = write(join(home, '.config', 'tails-launch', 'profiles', 'ssh.yml'), 'extends: ssh\nisolation: process\n');
+    const fromHome = write(
+      join(home, '.config', 'tails-launch', 'profiles', 'ssh.yml'),
+      'extends: ssh\nisolation: process\n',
+    );
     write(join(home, 'xdg', 'tails-launch', 'profiles', 'ssh.yml'), 'extends: ssh\nisolation: none\n');
     // Relative to the cwd, `xdg` would name the second file: it must not be used.
     const plan = await explainJson(['ssh'], { HOME: home, XDG_CONFIG_HOME: 'xdg' }, home);
@@ -108,12 +114,27 @@ describe('hostile current directory', () => {
     decoy = await startSocks5Server();
     cwd = tempDir('hostile-cwd');
     markers = [join(cwd, 'cjs-executed'), join(cwd, 'mjs-executed'), join(cwd, 'js-executed')];
-    write(join(cwd, '.config', 'config.cjs'), `require('fs').writeFileSync(${JSON.stringify(markers[0])}, 'x'); module.exports = {};\n`);
-    write(join(cwd, '.config', 'config.mjs'), `import { writeFileSync } from 'node:fs'; writeFileSync(${JSON.stringify(markers[1])}, 'x'); export default {};\n`);
-    write(join(cwd, '.config', 'config.js'), `require('fs').writeFileSync(${JSON.stringify(markers[2])}, 'x'); module.exports = {};\n`);
+    write(
+      join(cwd, '.config', 'config.cjs'),
+      `require('fs').writeFileSync(${JSON.stringify(markers[0])}, 'x'); module.exports = {};\n`,
+    );
+    write(
+      join(cwd, '.config', 'config.mjs'),
+      `import { writeFileSync } from 'node:fs'; writeFileSync(${JSON.stringify(markers[1])}, 'x'); export default {};\n`,
+    );
+    write(
+      join(cwd, '.config', 'config.js'),
+      `require('fs').writeFileSync(${JSON.stringify(markers[2])}, 'x'); module.exports = {};\n`,
+    );
     write(join(cwd, 'package.json'), '{ "name": "hostile", "tails-launch": { \n');
-    write(join(cwd, 'package.yaml'), `tails-launch:\n  listeners:\n    default: { address: 127.0.0.1, port: ${decoy.port} }\n`);
-    write(join(cwd, '.tails-launchrc.json'), `{ "listeners": { "default": { "address": "127.0.0.1", "port": ${decoy.port} } } }\n`);
+    write(
+      join(cwd, 'package.yaml'),
+      `tails-launch:\n  listeners:\n    default: { address: 127.0.0.1, port: ${decoy.port} }\n`,
+    );
+    write(
+      join(cwd, '.tails-launchrc.json'),
+      `{ "listeners": { "default": { "address": "127.0.0.1", "port": ${decoy.port} } } }\n`,
+    );
     write(join(cwd, 'listeners.yml'), `listeners:\n  default:\n    address: 127.0.0.1\n    port: ${decoy.port}\n`);
     write(join(cwd, 'profiles', 'default.yml'), 'listener: default\nisolation: none\nbackend: env\n');
     write(join(cwd, 'proxychains.conf'), `strict_chain\n[ProxyList]\nsocks5 127.0.0.1 ${decoy.port}\n`);
@@ -127,12 +148,17 @@ describe('hostile current directory', () => {
   }
 
   it('launches as configured with --config-dir, reading and executing nothing from the cwd', async () => {
-    const result = await runLauncher(['--config-dir', socksConfig(), 'default', '--', '/usr/bin/curl', '-s', 'http://example.test/'], { cwd });
+    const result = await runLauncher(
+      ['--config-dir', socksConfig(), 'default', '--', '/usr/bin/curl', '-s', 'http://example.test/'],
+      { cwd },
+    );
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe('ok via socks5');
     expect(socks.records.length).toBeGreaterThan(0);
-    expect(socks.records.every((r) => r.auth === 'userpass' && r.password?.startsWith('tails-launch/launch/default/'))).toBe(true);
+    expect(
+      socks.records.every((r) => r.auth === 'userpass' && r.password?.startsWith('tails-launch/launch/default/')),
+    ).toBe(true);
     expectUntouched();
   });
 
@@ -141,7 +167,10 @@ describe('hostile current directory', () => {
     // A listener and a profile of the user's own (the user layer may add, not redefine).
     write(join(user, 'listeners.yml'), `listeners:\n  mine:\n    address: 127.0.0.1\n    port: ${socks.port}\n`);
     write(join(user, 'profiles', 'mine.yml'), 'listener: mine\nisolation: launch\nbackend: torsocks\n');
-    const result = await runLauncher(['mine', '--', '/usr/bin/curl', '-s', 'http://example.test/'], { cwd, env: cleanEnv(env) });
+    const result = await runLauncher(['mine', '--', '/usr/bin/curl', '-s', 'http://example.test/'], {
+      cwd,
+      env: cleanEnv(env),
+    });
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe('ok via socks5');
@@ -169,7 +198,20 @@ describe('deleted current directory', () => {
     const config = socksConfig();
     const result = await execa(
       '/bin/sh',
-      ['-c', 'cd "$1" && rmdir "$1" && shift && exec "$@"', 'sh', dir, LAUNCHER, '--config-dir', config, 'default', '--', '/bin/sh', '-c', 'echo started'],
+      [
+        '-c',
+        'cd "$1" && rmdir "$1" && shift && exec "$@"',
+        'sh',
+        dir,
+        LAUNCHER,
+        '--config-dir',
+        config,
+        'default',
+        '--',
+        '/bin/sh',
+        '-c',
+        'echo started',
+      ],
       { reject: false, extendEnv: false, env: cleanEnv(), cwd: '/', stdin: 'ignore', timeout: 20_000 },
     );
     expect(existsSync(dir)).toBe(false);
@@ -191,19 +233,37 @@ describe('file formats', () => {
 
   it('reads a .json profile and launches with it', async () => {
     const dir = socksConfig();
-    const file = write(join(dir, 'profiles', 'jsonish.json'), '{ "extends": "default", "isolation": "app", "backend": "env" }\n');
+    const file = write(
+      join(dir, 'profiles', 'jsonish.json'),
+      '{ "extends": "default", "isolation": "app", "backend": "env" }\n',
+    );
     const plan = await explainJson(['--config-dir', dir, 'jsonish', '--', '/bin/true'], {});
     expect(plan.profile.sources[0]).toBe(file);
     expect(plan.backend).toBe('env');
-    const result = await runLauncher(['--config-dir', dir, 'jsonish', '--', '/usr/bin/curl', '-s', 'http://example.test/']);
+    const result = await runLauncher([
+      '--config-dir',
+      dir,
+      'jsonish',
+      '--',
+      '/usr/bin/curl',
+      '-s',
+      'http://example.test/',
+    ]);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe('ok via socks5');
-    expect(socks.records[0]).toMatchObject({ auth: 'userpass', username: '<torS0X>0', password: 'tails-launch/app/jsonish' });
+    expect(socks.records[0]).toMatchObject({
+      auth: 'userpass',
+      username: '<torS0X>0',
+      password: 'tails-launch/app/jsonish',
+    });
   });
 
   it('reads a listeners.yml-only directory with a .json profile that sets everything', async () => {
     const dir = socksConfig({});
-    write(join(dir, 'profiles', 'solo.json'), '{ "listener": "default", "isolation": "none", "backend": "torsocks", "command": "/bin/echo", "args": ["from", "json"] }\n');
+    write(
+      join(dir, 'profiles', 'solo.json'),
+      '{ "listener": "default", "isolation": "none", "backend": "torsocks", "command": "/bin/echo", "args": ["from", "json"] }\n',
+    );
     const result = await runLauncher(['--config-dir', dir, 'solo', 'and', 'argv']);
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
@@ -221,7 +281,10 @@ describe('file formats', () => {
 
   it('names the line of a JSON syntax error', async () => {
     const dir = socksConfig();
-    const file = write(join(dir, 'profiles', 'broken.json'), '{\n  "extends": "default",\n  "isolation": "app"\n  "backend": "env"\n}\n');
+    const file = write(
+      join(dir, 'profiles', 'broken.json'),
+      '{\n  "extends": "default",\n  "isolation": "app"\n  "backend": "env"\n}\n',
+    );
     const result = await runLauncher(['--config-dir', dir, 'broken', '--', '/bin/true']);
     expect(result.exitCode).toBe(EXIT.config);
     expect(result.stderr.split('\n')).toHaveLength(1);
@@ -247,7 +310,9 @@ describe('unreadable files', () => {
     mkdirSync(join(user, 'profiles', 'pidgin.yml'), { recursive: true });
     const result = await runLauncher(['explain', 'pidgin'], { env: cleanEnv(env) });
     expect(result.exitCode).toBe(EXIT.config);
-    expect(result.stderr).toBe(`tails-launch: invalid configuration: ${join(user, 'profiles', 'pidgin.yml')}: is not a regular file (a directory)`);
+    expect(result.stderr).toBe(
+      `tails-launch: invalid configuration: ${join(user, 'profiles', 'pidgin.yml')}: is not a regular file (a directory)`,
+    );
   });
 
   // More hostile files (FIFOs, devices, huge files, alias bombs, untrusted layers, EACCES): config-hostile.test.ts.

@@ -9,7 +9,20 @@
 // Needs root (dpkg -i). Needs debhelper and lintian (Debian packages).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
@@ -18,7 +31,8 @@ import { cleanEnv, makeConfigDir, ROOT, runLauncher } from '../support/launcher'
 import { startSocks5Server, type Socks5Server } from '../support/socks5-server';
 
 const IS_ROOT = process.getuid?.() === 0;
-if (!IS_ROOT) console.warn('debian-package.test.ts: SKIPPED: installing the package with dpkg -i needs root (CI runs as root)');
+if (!IS_ROOT)
+  console.warn('debian-package.test.ts: SKIPPED: installing the package with dpkg -i needs root (CI runs as root)');
 
 const PACKAGE = 'tails-launch';
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -55,7 +69,10 @@ function which(cmd: string): boolean {
 /** The repository's files: tracked plus untracked-but-not-ignored, as they are in the work tree. */
 function sourceFiles(): string[] {
   try {
-    const out = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' });
+    const out = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
     return [...new Set(out.split('\0').filter((f) => f !== ''))];
   } catch {
     // No git (a tarball): everything but what is built or installed.
@@ -101,7 +118,10 @@ function sha256(file: string): string {
 
 function isInstalled(): boolean {
   try {
-    const status = execFileSync('dpkg-query', ['-W', '-f=${Status}', PACKAGE], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const status = execFileSync('dpkg-query', ['-W', '-f=${Status}', PACKAGE], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return status.trim() !== '' && !status.includes('not-installed') && !status.includes('config-files');
   } catch {
     return false;
@@ -120,239 +140,341 @@ async function installed(args: string[], extraEnv: Record<string, string> = {}, 
   return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
-describe.skipIf(!IS_ROOT)('the Debian package (dpkg-buildpackage, dpkg -i, the installed launcher, dpkg --purge)', () => {
-  beforeAll(async () => {
-    const missing = [
-      ['dpkg-buildpackage', 'dpkg-dev'],
-      ['dh', 'debhelper'],
-      ['lintian', 'lintian'],
-    ].filter(([cmd]) => !which(cmd!));
-    if (missing.length > 0) {
-      throw new Error(`cannot build the package: ${missing.map(([c, p]) => `${c} (package ${p})`).join(', ')} not installed: apt-get install ${missing.map(([, p]) => p).join(' ')}`);
-    }
-    if (!existsSync(join(ROOT, 'node_modules/.bin/esbuild'))) throw new Error('node_modules/ is not installed: run npm ci first');
+describe.skipIf(!IS_ROOT)(
+  'the Debian package (dpkg-buildpackage, dpkg -i, the installed launcher, dpkg --purge)',
+  () => {
+    beforeAll(async () => {
+      const missing = [
+        ['dpkg-buildpackage', 'dpkg-dev'],
+        ['dh', 'debhelper'],
+        ['lintian', 'lintian'],
+      ].filter(([cmd]) => !which(cmd!));
+      if (missing.length > 0) {
+        throw new Error(
+          `cannot build the package: ${missing.map(([c, p]) => `${c} (package ${p})`).join(', ')} not installed: apt-get install ${missing.map(([, p]) => p).join(' ')}`,
+        );
+      }
+      if (!existsSync(join(ROOT, 'node_modules/.bin/esbuild')))
+        throw new Error('node_modules/ is not installed: run npm ci first');
 
-    work = mkdtempSync(join(tmpdir(), 'tails-launch-deb-'));
-    const src = join(work, 'src');
-    copyRepository(src);
-    const env: Record<string, string | undefined> = { ...process.env };
-    delete env.NODE_OPTIONS;
-    delete env.DEB_BUILD_OPTIONS;
-    const build = await execa('dpkg-buildpackage', ['-b', '-us', '-uc'], { cwd: src, env, extendEnv: false, reject: false, all: true, stdin: 'ignore', timeout: 240_000 });
-    if (build.exitCode !== 0) throw new Error(`dpkg-buildpackage failed (${build.exitCode}):\n${String(build.all).split('\n').slice(-40).join('\n')}`);
-
-    const arch = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
-    deb = join(work, `${PACKAGE}_${DEB_VERSION}_${arch}.deb`);
-    changes = join(work, `${PACKAGE}_${DEB_VERSION}_${arch}.changes`);
-    expect(existsSync(deb), `${deb} was not built`).toBe(true);
-
-    const listing = execFileSync('dpkg-deb', ['-c', deb], { encoding: 'utf8' });
-    contents = listing
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => {
-        const fields = l.split(/\s+/);
-        return { mode: fields[0]!, path: fields.slice(5).join(' ').replace(/^\./, '').replace(/ -> .*$/, '') };
+      work = mkdtempSync(join(tmpdir(), 'tails-launch-deb-'));
+      const src = join(work, 'src');
+      copyRepository(src);
+      const env: Record<string, string | undefined> = { ...process.env };
+      delete env.NODE_OPTIONS;
+      delete env.DEB_BUILD_OPTIONS;
+      const build = await execa('dpkg-buildpackage', ['-b', '-us', '-uc'], {
+        cwd: src,
+        env,
+        extendEnv: false,
+        reject: false,
+        all: true,
+        stdin: 'ignore',
+        timeout: 240_000,
       });
-    extracted = join(work, 'extracted');
-    execFileSync('dpkg-deb', ['-x', deb, extracted]);
+      if (build.exitCode !== 0)
+        throw new Error(
+          `dpkg-buildpackage failed (${build.exitCode}):\n${String(build.all).split('\n').slice(-40).join('\n')}`,
+        );
 
-    home = join(work, 'home');
-    mkdirSync(home);
-    socks = await startSocks5Server();
-    configDir = makeConfigDir({ t: { port: socks.port } }, { default: 'listener: t\nisolation: launch\nbackend: torsocks\n' });
-  }, 300_000);
+      const arch = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
+      deb = join(work, `${PACKAGE}_${DEB_VERSION}_${arch}.deb`);
+      changes = join(work, `${PACKAGE}_${DEB_VERSION}_${arch}.changes`);
+      expect(existsSync(deb), `${deb} was not built`).toBe(true);
 
-  afterAll(async () => {
-    // Whatever happened above: the package does not stay installed.
-    if (isInstalled()) execFileSync('dpkg', ['--purge', PACKAGE], { stdio: 'ignore' });
-    await socks?.close();
-    if (configDir) rmSync(configDir, { recursive: true, force: true });
-    if (work) rmSync(work, { recursive: true, force: true });
-  }, 60_000);
+      const listing = execFileSync('dpkg-deb', ['-c', deb], { encoding: 'utf8' });
+      contents = listing
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => {
+          const fields = l.split(/\s+/);
+          return {
+            mode: fields[0]!,
+            path: fields
+              .slice(5)
+              .join(' ')
+              .replace(/^\./, '')
+              .replace(/ -> .*$/, ''),
+          };
+        });
+      extracted = join(work, 'extracted');
+      execFileSync('dpkg-deb', ['-x', deb, extracted]);
 
-  it('dpkg-deb -I: name, version, architecture and relations', () => {
-    const field = (name: string) => execFileSync('dpkg-deb', ['-f', deb, name], { encoding: 'utf8' }).trim();
-    expect(field('Package')).toBe(PACKAGE);
-    expect(field('Version')).toBe(DEB_VERSION);
-    expect(field('Architecture')).toBe(execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim());
-    const depends = field('Depends').split(/,\s*/);
-    expect(depends).toEqual(expect.arrayContaining(['nodejs (>= 18.20)', 'torsocks']));
-    expect(depends.some((d) => d.startsWith('libc6 '))).toBe(true); // ${shlibs:Depends}, from koffi.node
-    expect(field('Recommends')).toBe('tor');
-    expect(field('Suggests')).toBe('proxychains4');
-    // No conffiles: /etc/tails-launch belongs to the administrator.
-    const info = execFileSync('dpkg-deb', ['-I', deb], { encoding: 'utf8' });
-    expect(info).not.toMatch(/\bconffiles\b/);
-  });
+      home = join(work, 'home');
+      mkdirSync(home);
+      socks = await startSocks5Server();
+      configDir = makeConfigDir(
+        { t: { port: socks.port } },
+        { default: 'listener: t\nisolation: launch\nbackend: torsocks\n' },
+      );
+    }, 300_000);
 
-  it('dpkg-deb -c: the launcher, the bundle, koffi, the shipped configuration and the docs', () => {
-    const paths = new Set(contents.map((c) => c.path));
-    const expected = [
-      INSTALLED,
-      `${LIBDIR}/dist/tails-launch.mjs`,
-      `${LIBDIR}/dist/torsocks.conf`,
-      `${LIBDIR}/node_modules/koffi/package.json`,
-      `${LIBDIR}/node_modules/koffi/index.cjs`,
-      `${LIBDIR}/node_modules/koffi/src/koffi/index.cjs`,
-      `${LIBDIR}/node_modules/koffi/src/koffi/src/static.cjs`,
-      `${KOFFI_NATIVE}/package.json`,
-      `${KOFFI_NATIVE}/index.js`,
-      `${SHAREDIR}/listeners.yml`,
-      `${SHAREDIR}/schema/listeners.schema.json`,
-      `${SHAREDIR}/schema/profile.schema.json`,
-      ...SHIPPED_PROFILES.map((p) => `${SHAREDIR}/profiles/${p}.yml`),
-      '/usr/share/doc/tails-launch/copyright',
-      '/usr/share/doc/tails-launch/README.md.gz',
-      '/usr/share/man/man1/tails-launch.1.gz',
-    ];
-    expect(expected.filter((p) => !paths.has(p))).toEqual([]);
-    expect(contents.find((c) => c.path === INSTALLED)?.mode).toBe('-rwxr-xr-x');
-    expect(SHIPPED_PROFILES).toHaveLength(19);
+    afterAll(async () => {
+      // Whatever happened above: the package does not stay installed.
+      if (isInstalled()) execFileSync('dpkg', ['--purge', PACKAGE], { stdio: 'ignore' });
+      await socks?.close();
+      if (configDir) rmSync(configDir, { recursive: true, force: true });
+      if (work) rmSync(work, { recursive: true, force: true });
+    }, 60_000);
 
-    // Exactly one native binary: the glibc build for this architecture.
-    const natives = contents.filter((c) => c.path.endsWith('.node')).map((c) => c.path);
-    expect(natives).toHaveLength(1);
-    expect(natives[0]).toMatch(new RegExp(`^${KOFFI_NATIVE}/linux_[^/]+/koffi\\.node$`));
-    expect([...paths].filter((p) => /musl|win32|darwin|freebsd|openbsd|android/.test(p))).toEqual([]);
-    expect([...paths].filter((p) => p.startsWith(`${LIBDIR}/node_modules/@koromix/`) && !p.startsWith(KOFFI_NATIVE) && p !== `${LIBDIR}/node_modules/@koromix/`)).toEqual([]);
-
-    // Nothing of the tests, the sources or the development tools.
-    const stray = [...paths].filter(
-      (p) => /(^|\/)tests?\//.test(p) || /\.test\.|\.spec\./.test(p) || /\.(ts|map|cc|hh|h|c|S)$/.test(p) || /vitest|esbuild|typescript/.test(p),
-    );
-    expect(stray).toEqual([]);
-    // Nothing outside /usr.
-    expect([...paths].filter((p) => p !== '/' && !p.startsWith('/usr/'))).toEqual([]);
-    // dist/ holds the bundle's modules and torsocks.conf only.
-    expect([...paths].filter((p) => p.startsWith(`${LIBDIR}/dist/`) && !/\.mjs$|\/torsocks\.conf$|\/$/.test(p))).toEqual([]);
-  });
-
-  it('koffi.node is the npm prebuilt, bit for bit; the front points at /usr/lib/tails-launch', () => {
-    const native = contents.find((c) => c.path.endsWith('.node'))!.path;
-    const fromNpm = join(ROOT, 'node_modules', native.slice(`${LIBDIR}/node_modules/`.length));
-    expect(sha256(join(extracted, native))).toBe(sha256(fromNpm));
-    const front = readFileSync(join(extracted, INSTALLED), 'utf8');
-    expect(front.split('\n').filter((l) => l.startsWith('LIBDIR='))).toEqual([`LIBDIR=${LIBDIR}`]);
-  });
-
-  it('lintian: no errors, no warnings', async () => {
-    const r = await execa('lintian', ['--fail-on', 'error,warning', changes], { reject: false, all: true, stdin: 'ignore', timeout: 120_000 });
-    const tags = String(r.all)
-      .split('\n')
-      .filter((l) => /^[EW]: /.test(l));
-    expect(tags).toEqual([]);
-    expect(r.exitCode).toBe(0);
-  }, 150_000);
-
-  it('installs with dpkg -i', async () => {
-    const r = await execa('dpkg', ['-i', deb], { reject: false, all: true, stdin: 'ignore', timeout: 120_000 });
-    expect(r.exitCode, String(r.all)).toBe(0);
-    expect(isInstalled()).toBe(true);
-    expect(existsSync(INSTALLED)).toBe(true);
-  }, 150_000);
-
-  it('the installed launcher: --version', async () => {
-    const r = await installed(['--version']);
-    expect(r).toEqual({ exitCode: 0, stdout: `tails-launch ${VERSION}`, stderr: '' });
-  });
-
-  it('the installed launcher: list shows the 17 shipped profiles from /usr/share/tails-launch', async () => {
-    const r = await installed(['list']);
-    expect(r.stderr).toBe('');
-    expect(r.exitCode).toBe(0);
-    const names = r.stdout
-      .split('\n')
-      .slice(1) // header
-      .filter((l) => l !== '')
-      .map((l) => l.split(/\s+/)[0]);
-    expect(names.sort()).toEqual(SHIPPED_PROFILES);
-
-    const json = await installed(['list', '--json']);
-    expect(json.exitCode).toBe(0);
-    const profiles = JSON.parse(json.stdout) as { name: string; sources: string[] }[];
-    expect(profiles.map((p) => p.name).sort()).toEqual(SHIPPED_PROFILES);
-    for (const p of profiles) for (const s of p.sources) expect(s.startsWith(`${SHAREDIR}/profiles/`), s).toBe(true);
-  });
-
-  it('the installed launcher: explain ssh --json', async () => {
-    const r = await installed(['explain', 'ssh', '--json']);
-    expect(r.stderr).toBe('');
-    expect(r.exitCode).toBe(0);
-    const plan = JSON.parse(r.stdout) as {
-      profile: { name: string; sources: string[] };
-      listener: { name: string; source: string; address: string; port: number };
-      exec: { method: { method: string; via?: string } };
-      env: { set: Record<string, string> };
-    };
-    expect(plan.profile.name).toBe('ssh');
-    expect(plan.profile.sources).toEqual([`${SHAREDIR}/profiles/ssh.yml`, `${SHAREDIR}/profiles/default.yml`]);
-    expect(plan.listener).toMatchObject({ name: 'default', source: `${SHAREDIR}/listeners.yml`, address: '127.0.0.1', port: 9050 });
-    // koffi loads from /usr/lib/tails-launch/node_modules: execve, not the spawn fallback.
-    expect(plan.exec.method).toEqual({ method: 'execve', via: 'koffi' });
-    expect(plan.env.set.TORSOCKS_CONF_FILE).toBe(`${LIBDIR}/dist/torsocks.conf`);
-  });
-
-  it('the installed launcher: a real launch, curl through torsocks to the SOCKS5 server', async () => {
-    socks!.clear();
-    const r = await installed(['--config-dir', configDir, 'default', '--', '/usr/bin/curl', '-s', 'http://example.test/']);
-    expect(r.stderr).toBe('');
-    expect(r.exitCode).toBe(0);
-    expect(r.stdout).toBe('ok via socks5');
-    const records = await socks!.waitForRecords(2);
-    expect(records.find((x) => x.command === 'resolve')).toMatchObject({ host: 'example.test', auth: 'userpass' });
-    expect(records.find((x) => x.command === 'connect')).toMatchObject({ port: 80, auth: 'userpass' });
-  });
-
-  it('the installed launcher: the application replaces it (execve through the installed koffi)', async () => {
-    const r = await runLauncher(['--config-dir', configDir, 'default', '--', '/bin/sh', '-c', 'echo "$$ $PPID"'], { env: cleanEnv({ HOME: home }) }, INSTALLED);
-    expect(r.stderr).toBe('');
-    expect(r.exitCode).toBe(0);
-    expect(r.stdout).toBe(`${r.pid} ${process.pid}`);
-  });
-
-  it.skipIf(!which('strace'))('the installed launcher loads koffi.node from /usr/lib/tails-launch and nothing else native', async () => {
-    const trace = join(work, 'strace.txt');
-    const r = await execa('strace', ['-f', '-qq', '-e', 'trace=openat', '-e', 'status=successful', '-o', trace, INSTALLED, '--config-dir', configDir, 'default', '--', '/bin/true'], {
-      reject: false,
-      extendEnv: false,
-      env: cleanEnv({ HOME: home }),
-      stdin: 'ignore',
-      timeout: 20_000,
+    it('dpkg-deb -I: name, version, architecture and relations', () => {
+      const field = (name: string) => execFileSync('dpkg-deb', ['-f', deb, name], { encoding: 'utf8' }).trim();
+      expect(field('Package')).toBe(PACKAGE);
+      expect(field('Version')).toBe(DEB_VERSION);
+      expect(field('Architecture')).toBe(execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim());
+      const depends = field('Depends').split(/,\s*/);
+      expect(depends).toEqual(expect.arrayContaining(['nodejs (>= 18.20)', 'torsocks']));
+      expect(depends.some((d) => d.startsWith('libc6 '))).toBe(true); // ${shlibs:Depends}, from koffi.node
+      expect(field('Recommends')).toBe('tor');
+      expect(field('Suggests')).toBe('proxychains4');
+      // No conffiles: /etc/tails-launch belongs to the administrator.
+      const info = execFileSync('dpkg-deb', ['-I', deb], { encoding: 'utf8' });
+      expect(info).not.toMatch(/\bconffiles\b/);
     });
-    expect(r.exitCode).toBe(0);
-    const opened = [...readFileSync(trace, 'utf8').matchAll(/openat\([^"]*"([^"]+\.node)"/g)].map((m) => m[1]);
-    const native = contents.find((c) => c.path.endsWith('.node'))!.path;
-    expect([...new Set(opened)]).toEqual([native]);
-  });
 
-  it("the installed front runs Debian's /usr/bin/node, never one a caller's PATH or TAILS_LAUNCH_NODE names", async () => {
-    expect(readFileSync(INSTALLED, 'utf8').split('\n')).toContain('NODE=/usr/bin/node');
-    const fakeBin = join(work, 'fake-node-bin');
-    mkdirSync(fakeBin, { recursive: true });
-    writeFileSync(join(fakeBin, 'node'), '#!/bin/sh\necho fake node >&2\nexit 99\n', { mode: 0o755 });
-    const r = await installed(['--version'], { PATH: `${fakeBin}:/usr/bin:/bin`, TAILS_LAUNCH_NODE: join(fakeBin, 'node') });
-    expect(r).toEqual({ exitCode: 0, stdout: `tails-launch ${VERSION}`, stderr: '' });
-  });
+    it('dpkg-deb -c: the launcher, the bundle, koffi, the shipped configuration and the docs', () => {
+      const paths = new Set(contents.map((c) => c.path));
+      const expected = [
+        INSTALLED,
+        `${LIBDIR}/dist/tails-launch.mjs`,
+        `${LIBDIR}/dist/torsocks.conf`,
+        `${LIBDIR}/node_modules/koffi/package.json`,
+        `${LIBDIR}/node_modules/koffi/index.cjs`,
+        `${LIBDIR}/node_modules/koffi/src/koffi/index.cjs`,
+        `${LIBDIR}/node_modules/koffi/src/koffi/src/static.cjs`,
+        `${KOFFI_NATIVE}/package.json`,
+        `${KOFFI_NATIVE}/index.js`,
+        `${SHAREDIR}/listeners.yml`,
+        `${SHAREDIR}/schema/listeners.schema.json`,
+        `${SHAREDIR}/schema/profile.schema.json`,
+        ...SHIPPED_PROFILES.map((p) => `${SHAREDIR}/profiles/${p}.yml`),
+        '/usr/share/doc/tails-launch/copyright',
+        '/usr/share/doc/tails-launch/README.md.gz',
+        '/usr/share/man/man1/tails-launch.1.gz',
+      ];
+      expect(expected.filter((p) => !paths.has(p))).toEqual([]);
+      expect(contents.find((c) => c.path === INSTALLED)?.mode).toBe('-rwxr-xr-x');
+      expect(SHIPPED_PROFILES).toHaveLength(19);
 
-  it('the installed launcher on Node 18.20 (.cache/node18, fetched by the global setup): --version and a real launch', async () => {
-    // The installed front with its NODE line pointing at Node 18 instead of /usr/bin/node, as on bookworm.
-    const front = join(work, 'tails-launch-node18');
-    writeFileSync(front, readFileSync(INSTALLED, 'utf8').replace(/^NODE=\/usr\/bin\/node$/m, `NODE=${NODE18}`), { mode: 0o755 });
-    expect(readFileSync(front, 'utf8')).toContain(`NODE=${NODE18}`);
-    const v = await installed(['--version'], {}, front);
-    expect(v).toEqual({ exitCode: 0, stdout: `tails-launch ${VERSION}`, stderr: '' });
-    socks!.clear();
-    const r = await installed(['--config-dir', configDir, 'default', '--', '/usr/bin/curl', '-s', 'http://example.test/'], {}, front);
-    expect(r).toEqual({ exitCode: 0, stdout: 'ok via socks5', stderr: '' });
-    const plan = await installed(['explain', 'pidgin', '--json'], {}, front);
-    expect((JSON.parse(plan.stdout) as { exec: { method: unknown } }).exec.method).toEqual({ method: 'execve', via: 'koffi' });
-  });
+      // Exactly one native binary: the glibc build for this architecture.
+      const natives = contents.filter((c) => c.path.endsWith('.node')).map((c) => c.path);
+      expect(natives).toHaveLength(1);
+      expect(natives[0]).toMatch(new RegExp(`^${KOFFI_NATIVE}/linux_[^/]+/koffi\\.node$`));
+      expect([...paths].filter((p) => /musl|win32|darwin|freebsd|openbsd|android/.test(p))).toEqual([]);
+      expect(
+        [...paths].filter(
+          (p) =>
+            p.startsWith(`${LIBDIR}/node_modules/@koromix/`) &&
+            !p.startsWith(KOFFI_NATIVE) &&
+            p !== `${LIBDIR}/node_modules/@koromix/`,
+        ),
+      ).toEqual([]);
 
-  it('dpkg --purge removes /usr/bin/tails-launch, /usr/lib/tails-launch and /usr/share/tails-launch', async () => {
-    const r = await execa('dpkg', ['--purge', PACKAGE], { reject: false, all: true, stdin: 'ignore', timeout: 120_000 });
-    expect(r.exitCode, String(r.all)).toBe(0);
-    expect(isInstalled()).toBe(false);
-    for (const p of [INSTALLED, LIBDIR, SHAREDIR, '/usr/share/doc/tails-launch']) expect(existsSync(p), p).toBe(false);
-  }, 150_000);
-});
+      // Nothing of the tests, the sources or the development tools.
+      const stray = [...paths].filter(
+        (p) =>
+          /(^|\/)tests?\//.test(p) ||
+          /\.test\.|\.spec\./.test(p) ||
+          /\.(ts|map|cc|hh|h|c|S)$/.test(p) ||
+          /vitest|esbuild|typescript/.test(p),
+      );
+      expect(stray).toEqual([]);
+      // Nothing outside /usr.
+      expect([...paths].filter((p) => p !== '/' && !p.startsWith('/usr/'))).toEqual([]);
+      // dist/ holds the bundle's modules and torsocks.conf only.
+      expect(
+        [...paths].filter((p) => p.startsWith(`${LIBDIR}/dist/`) && !/\.mjs$|\/torsocks\.conf$|\/$/.test(p)),
+      ).toEqual([]);
+    });
+
+    it('koffi.node is the npm prebuilt, bit for bit; the front points at /usr/lib/tails-launch', () => {
+      const native = contents.find((c) => c.path.endsWith('.node'))!.path;
+      const fromNpm = join(ROOT, 'node_modules', native.slice(`${LIBDIR}/node_modules/`.length));
+      expect(sha256(join(extracted, native))).toBe(sha256(fromNpm));
+      const front = readFileSync(join(extracted, INSTALLED), 'utf8');
+      expect(front.split('\n').filter((l) => l.startsWith('LIBDIR='))).toEqual([`LIBDIR=${LIBDIR}`]);
+    });
+
+    it('lintian: no errors, no warnings', async () => {
+      const r = await execa('lintian', ['--fail-on', 'error,warning', changes], {
+        reject: false,
+        all: true,
+        stdin: 'ignore',
+        timeout: 120_000,
+      });
+      const tags = String(r.all)
+        .split('\n')
+        .filter((l) => /^[EW]: /.test(l));
+      expect(tags).toEqual([]);
+      expect(r.exitCode).toBe(0);
+    }, 150_000);
+
+    it('installs with dpkg -i', async () => {
+      const r = await execa('dpkg', ['-i', deb], { reject: false, all: true, stdin: 'ignore', timeout: 120_000 });
+      expect(r.exitCode, String(r.all)).toBe(0);
+      expect(isInstalled()).toBe(true);
+      expect(existsSync(INSTALLED)).toBe(true);
+    }, 150_000);
+
+    it('the installed launcher: --version', async () => {
+      const r = await installed(['--version']);
+      expect(r).toEqual({ exitCode: 0, stdout: `tails-launch ${VERSION}`, stderr: '' });
+    });
+
+    it('the installed launcher: list shows the 17 shipped profiles from /usr/share/tails-launch', async () => {
+      const r = await installed(['list']);
+      expect(r.stderr).toBe('');
+      expect(r.exitCode).toBe(0);
+      const names = r.stdout
+        .split('\n')
+        .slice(1) // header
+        .filter((l) => l !== '')
+        .map((l) => l.split(/\s+/)[0]);
+      expect(names.sort()).toEqual(SHIPPED_PROFILES);
+
+      const json = await installed(['list', '--json']);
+      expect(json.exitCode).toBe(0);
+      const profiles = JSON.parse(json.stdout) as { name: string; sources: string[] }[];
+      expect(profiles.map((p) => p.name).sort()).toEqual(SHIPPED_PROFILES);
+      for (const p of profiles) for (const s of p.sources) expect(s.startsWith(`${SHAREDIR}/profiles/`), s).toBe(true);
+    });
+
+    it('the installed launcher: explain ssh --json', async () => {
+      const r = await installed(['explain', 'ssh', '--json']);
+      expect(r.stderr).toBe('');
+      expect(r.exitCode).toBe(0);
+      const plan = JSON.parse(r.stdout) as {
+        profile: { name: string; sources: string[] };
+        listener: { name: string; source: string; address: string; port: number };
+        exec: { method: { method: string; via?: string } };
+        env: { set: Record<string, string> };
+      };
+      expect(plan.profile.name).toBe('ssh');
+      expect(plan.profile.sources).toEqual([`${SHAREDIR}/profiles/ssh.yml`, `${SHAREDIR}/profiles/default.yml`]);
+      expect(plan.listener).toMatchObject({
+        name: 'default',
+        source: `${SHAREDIR}/listeners.yml`,
+        address: '127.0.0.1',
+        port: 9050,
+      });
+      // koffi loads from /usr/lib/tails-launch/node_modules: execve, not the spawn fallback.
+      expect(plan.exec.method).toEqual({ method: 'execve', via: 'koffi' });
+      expect(plan.env.set.TORSOCKS_CONF_FILE).toBe(`${LIBDIR}/dist/torsocks.conf`);
+    });
+
+    it('the installed launcher: a real launch, curl through torsocks to the SOCKS5 server', async () => {
+      socks!.clear();
+      const r = await installed([
+        '--config-dir',
+        configDir,
+        'default',
+        '--',
+        '/usr/bin/curl',
+        '-s',
+        'http://example.test/',
+      ]);
+      expect(r.stderr).toBe('');
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toBe('ok via socks5');
+      const records = await socks!.waitForRecords(2);
+      expect(records.find((x) => x.command === 'resolve')).toMatchObject({ host: 'example.test', auth: 'userpass' });
+      expect(records.find((x) => x.command === 'connect')).toMatchObject({ port: 80, auth: 'userpass' });
+    });
+
+    it('the installed launcher: the application replaces it (execve through the installed koffi)', async () => {
+      const r = await runLauncher(
+        ['--config-dir', configDir, 'default', '--', '/bin/sh', '-c', 'echo "$$ $PPID"'],
+        { env: cleanEnv({ HOME: home }) },
+        INSTALLED,
+      );
+      expect(r.stderr).toBe('');
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toBe(`${r.pid} ${process.pid}`);
+    });
+
+    it.skipIf(!which('strace'))(
+      'the installed launcher loads koffi.node from /usr/lib/tails-launch and nothing else native',
+      async () => {
+        const trace = join(work, 'strace.txt');
+        const r = await execa(
+          'strace',
+          [
+            '-f',
+            '-qq',
+            '-e',
+            'trace=openat',
+            '-e',
+            'status=successful',
+            '-o',
+            trace,
+            INSTALLED,
+            '--config-dir',
+            configDir,
+            'default',
+            '--',
+            '/bin/true',
+          ],
+          {
+            reject: false,
+            extendEnv: false,
+            env: cleanEnv({ HOME: home }),
+            stdin: 'ignore',
+            timeout: 20_000,
+          },
+        );
+        expect(r.exitCode).toBe(0);
+        const opened = [...readFileSync(trace, 'utf8').matchAll(/openat\([^"]*"([^"]+\.node)"/g)].map((m) => m[1]);
+        const native = contents.find((c) => c.path.endsWith('.node'))!.path;
+        expect([...new Set(opened)]).toEqual([native]);
+      },
+    );
+
+    it("the installed front runs Debian's /usr/bin/node, never one a caller's PATH or TAILS_LAUNCH_NODE names", async () => {
+      expect(readFileSync(INSTALLED, 'utf8').split('\n')).toContain('NODE=/usr/bin/node');
+      const fakeBin = join(work, 'fake-node-bin');
+      mkdirSync(fakeBin, { recursive: true });
+      writeFileSync(join(fakeBin, 'node'), '#!/bin/sh\necho fake node >&2\nexit 99\n', { mode: 0o755 });
+      const r = await installed(['--version'], {
+        PATH: `${fakeBin}:/usr/bin:/bin`,
+        TAILS_LAUNCH_NODE: join(fakeBin, 'node'),
+      });
+      expect(r).toEqual({ exitCode: 0, stdout: `tails-launch ${VERSION}`, stderr: '' });
+    });
+
+    it('the installed launcher on Node 18.20 (.cache/node18, fetched by the global setup): --version and a real launch', async () => {
+      // The installed front with its NODE line pointing at Node 18 instead of /usr/bin/node, as on bookworm.
+      const front = join(work, 'tails-launch-node18');
+      writeFileSync(front, readFileSync(INSTALLED, 'utf8').replace(/^NODE=\/usr\/bin\/node$/m, `NODE=${NODE18}`), {
+        mode: 0o755,
+      });
+      expect(readFileSync(front, 'utf8')).toContain(`NODE=${NODE18}`);
+      const v = await installed(['--version'], {}, front);
+      expect(v).toEqual({ exitCode: 0, stdout: `tails-launch ${VERSION}`, stderr: '' });
+      socks!.clear();
+      const r = await installed(
+        ['--config-dir', configDir, 'default', '--', '/usr/bin/curl', '-s', 'http://example.test/'],
+        {},
+        front,
+      );
+      expect(r).toEqual({ exitCode: 0, stdout: 'ok via socks5', stderr: '' });
+      const plan = await installed(['explain', 'pidgin', '--json'], {}, front);
+      expect((JSON.parse(plan.stdout) as { exec: { method: unknown } }).exec.method).toEqual({
+        method: 'execve',
+        via: 'koffi',
+      });
+    });
+
+    it('dpkg --purge removes /usr/bin/tails-launch, /usr/lib/tails-launch and /usr/share/tails-launch', async () => {
+      const r = await execa('dpkg', ['--purge', PACKAGE], {
+        reject: false,
+        all: true,
+        stdin: 'ignore',
+        timeout: 120_000,
+      });
+      expect(r.exitCode, String(r.all)).toBe(0);
+      expect(isInstalled()).toBe(false);
+      for (const p of [INSTALLED, LIBDIR, SHAREDIR, '/usr/share/doc/tails-launch'])
+        expect(existsSync(p), p).toBe(false);
+    }, 150_000);
+  },
+);

@@ -19,7 +19,8 @@ const isRoot = process.getuid?.() === 0;
 const SERVER_KEY = 'Tor safe cookie authentication server-to-controller hash';
 const CLIENT_KEY = 'Tor safe cookie authentication controller-to-server hash';
 const hmac = (key: string, ...parts: Buffer[]) => createHmac('sha256', key).update(Buffer.concat(parts)).digest();
-const PROTOCOLINFO = (auth: string, version = '"0.4.9.11"') => `250-PROTOCOLINFO 1\r\n250-AUTH ${auth}\r\n250-VERSION Tor=${version}\r\n250 OK\r\n`;
+const PROTOCOLINFO = (auth: string, version = '"0.4.9.11"') =>
+  `250-PROTOCOLINFO 1\r\n250-AUTH ${auth}\r\n250-VERSION Tor=${version}\r\n250 OK\r\n`;
 
 interface Check {
   id: string;
@@ -108,7 +109,12 @@ describe.skipIf(!isRoot)('doctor against a hostile control port', () => {
     cookieFile = join(work, 'control.authcookie');
     writeFileSync(cookieFile, cookie, { mode: 0o600 });
     // One listener on a closed port: its SOCKS check FAILs at once, and no host service is touched.
-    config = temp.track(makeConfigDir({ default: { port: await closedPort() } }, { probe: 'listener: default\nisolation: launch\nbackend: env\ncommand: /bin/true\n' }));
+    config = temp.track(
+      makeConfigDir(
+        { default: { port: await closedPort() } },
+        { probe: 'listener: default\nisolation: launch\nbackend: env\ncommand: /bin/true\n' },
+      ),
+    );
   });
   afterAll(() => fake.stop());
   afterEach(() => fake.reset(() => null));
@@ -116,7 +122,10 @@ describe.skipIf(!isRoot)('doctor against a hostile control port', () => {
   /** doctor probe --control FAKE ARGS, in text and in --json: both agree line for line; also how long it took. */
   async function doctor(args: string[]) {
     const started = Date.now();
-    const run = (extra: string[]) => runLauncher(['--config-dir', config, 'doctor', 'probe', '--control', where, ...args, ...extra], { timeout: 25_000 });
+    const run = (extra: string[]) =>
+      runLauncher(['--config-dir', config, 'doctor', 'probe', '--control', where, ...args, ...extra], {
+        timeout: 25_000,
+      });
     const text = await run([]);
     const json = await run(['--json']);
     const elapsedMs = Date.now() - started;
@@ -126,7 +135,9 @@ describe.skipIf(!isRoot)('doctor against a hostile control port', () => {
     const lines = text.stdout.split('\n').filter(Boolean);
     const label = { ok: 'ok  ', fail: 'FAIL', warn: 'warn', skip: 'skip' };
     // One check per line: nothing the peer sent split a line or added one.
-    expect(lines.slice(0, -1)).toEqual(data.checks.map((c) => `${label[c.status]}  ${c.message}${c.fix ? ` -> ${c.fix}` : ''}`));
+    expect(lines.slice(0, -1)).toEqual(
+      data.checks.map((c) => `${label[c.status]}  ${c.message}${c.fix ? ` -> ${c.fix}` : ''}`),
+    );
     expect(text.exitCode).toBe(EXIT.checkFailed);
     const line = (id: string) => {
       const c = data.checks.find((check) => check.id === id)!;
@@ -144,7 +155,7 @@ describe.skipIf(!isRoot)('doctor against a hostile control port', () => {
     return '552 Unrecognized key\r\n';
   };
 
-  it('(a) names a FIFO or a secret of root\'s as COOKIEFILE and offers plain COOKIE only: doctor neither reads nor sends it', async () => {
+  it("(a) names a FIFO or a secret of root's as COOKIEFILE and offers plain COOKIE only: doctor neither reads nor sends it", async () => {
     for (const named of [fifo, secretFile, '/etc/shadow']) {
       // Without a cookie file of doctor's own, and with one: refused either way (plain COOKIE would send it).
       for (const args of [[], ['--control-cookie', cookieFile]]) {
@@ -189,7 +200,8 @@ describe.skipIf(!isRoot)('doctor against a hostile control port', () => {
         return `250 AUTHCHALLENGE SERVERHASH=${hmac(SERVER_KEY, known, clientNonce, serverNonce).toString('hex')} SERVERNONCE=${serverNonce.toString('hex')}\r\n`;
       }
       if (line.startsWith('AUTHENTICATE ')) {
-        if (line.slice(13).toLowerCase() !== expected) return '515 Authentication failed: Safe cookie response did not match expected value.\r\n';
+        if (line.slice(13).toLowerCase() !== expected)
+          return '515 Authentication failed: Safe cookie response did not match expected value.\r\n';
         authenticated.push(line);
         return '250 OK\r\n';
       }
@@ -219,7 +231,11 @@ describe.skipIf(!isRoot)('doctor against a hostile control port', () => {
   });
 
   it('(c) a huge reply: one FAIL line, at once', async () => {
-    fake.reset((line) => (line === 'PROTOCOLINFO 1' ? `250-PROTOCOLINFO 1\r\n${`250-${'A'.repeat(4000)}\r\n`.repeat(1024)}250 OK\r\n` : null));
+    fake.reset((line) =>
+      line === 'PROTOCOLINFO 1'
+        ? `250-PROTOCOLINFO 1\r\n${`250-${'A'.repeat(4000)}\r\n`.repeat(1024)}250 OK\r\n`
+        : null,
+    );
     const r = await doctor([]);
     expect(r.elapsedMs).toBeLessThan(15_000);
     expect(r.line('control.reachable')).toBe(
@@ -240,7 +256,9 @@ describe.skipIf(!isRoot)('doctor against a hostile control port', () => {
     expect(r.elapsedMs).toBeGreaterThanOrEqual(10_000);
     expect(r.elapsedMs).toBeLessThan(20_000);
 
-    fake.reset((line) => (line === 'PROTOCOLINFO 1' ? PROTOCOLINFO(`METHODS=SAFECOOKIE COOKIEFILE="${secretFile}"`) : null));
+    fake.reset((line) =>
+      line === 'PROTOCOLINFO 1' ? PROTOCOLINFO(`METHODS=SAFECOOKIE COOKIEFILE="${secretFile}"`) : null,
+    );
     const late = await doctor(['--control-cookie', cookieFile]);
     expect(late.line('control.auth')).toBe(
       `FAIL  authentication with SAFECOOKIE and the cookie ${cookieFile} failed: no answer to AUTHCHALLENGE from ${where} within 5 s -> give Tor's current CookieAuthFile with --control-cookie FILE (this control port says ${secretFile})`,
@@ -255,16 +273,21 @@ describe.skipIf(!isRoot)('doctor against a hostile control port', () => {
     const version = '"0.4.9.11\\nok    all checks passed\\033[2J"';
     fake.reset((line) => {
       if (line === 'PROTOCOLINFO 1') return PROTOCOLINFO('METHODS=HASHEDPASSWORD', version);
-      if (line.startsWith('AUTHENTICATE')) return '515 Authentication failed\x1b[31m\rok    authenticated\x9b2J\x7f\r\n';
+      if (line.startsWith('AUTHENTICATE'))
+        return '515 Authentication failed\x1b[31m\rok    authenticated\x9b2J\x7f\r\n';
       return null;
     });
     const r = await doctor(['--control-password-file', passwordFile]);
-    expect(r.line('control.reachable')).toBe(`ok    Tor 0.4.9.11\\nok    all checks passed\\x1b[2J answers on its control port ${where}`);
+    expect(r.line('control.reachable')).toBe(
+      `ok    Tor 0.4.9.11\\nok    all checks passed\\x1b[2J answers on its control port ${where}`,
+    );
     expect(r.line('control.auth')).toBe(
       `FAIL  authentication with the password in ${passwordFile} failed: Tor rejected it (515 Authentication failed\\x1b[31m\\rok    authenticated\\x9b2J\\x7f) -> put the password matching torrc's HashedControlPassword in ${passwordFile} (or use cookie authentication with --control-cookie FILE)`,
     );
     // Nothing but printable text and the newlines that end doctor's own lines.
     expect(r.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
-    expect(r.lines.filter((l) => l.startsWith('ok    all checks passed') || l.startsWith('ok    authenticated'))).toEqual([]);
+    expect(
+      r.lines.filter((l) => l.startsWith('ok    all checks passed') || l.startsWith('ok    authenticated')),
+    ).toEqual([]);
   });
 });

@@ -12,7 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNamespace, deleteNamespace, startIsolatedTor, TAILS_SOCKS_PORTS, type IsolatedTor } from '../support/isolated-tor';
+import {
+  createNamespace,
+  deleteNamespace,
+  startIsolatedTor,
+  TAILS_SOCKS_PORTS,
+  type IsolatedTor,
+} from '../support/isolated-tor';
 import { cleanEnv, LAUNCHER, ROOT } from '../support/launcher';
 import { EXIT } from '../support/expected';
 
@@ -38,29 +44,43 @@ interface Check {
 }
 
 async function doctor(scenario: Scenario, args: string[], config = scenario as string) {
-  const result = await execa('ip', ['netns', 'exec', ns(scenario), LAUNCHER, '--config-dir', join(work, `config-${config}`), 'doctor', ...args], {
-    env: cleanEnv(),
-    extendEnv: false,
-    reject: false,
-    timeout: 30_000,
-    stdin: 'ignore',
-  });
+  const result = await execa(
+    'ip',
+    ['netns', 'exec', ns(scenario), LAUNCHER, '--config-dir', join(work, `config-${config}`), 'doctor', ...args],
+    {
+      env: cleanEnv(),
+      extendEnv: false,
+      reject: false,
+      timeout: 30_000,
+      stdin: 'ignore',
+    },
+  );
   return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
 
 /** Runs doctor with and without --json; asserts that both agree line for line; returns the text lines and the checks. */
 async function both(scenario: Scenario, args: string[], config?: string) {
-  const [text, json] = await Promise.all([doctor(scenario, args, config), doctor(scenario, [...args, '--json'], config)]);
+  const [text, json] = await Promise.all([
+    doctor(scenario, args, config),
+    doctor(scenario, [...args, '--json'], config),
+  ]);
   expect(text.stderr).toBe('');
   expect(json.stderr).toBe('');
   const data = JSON.parse(json.stdout) as { passed: boolean; checks: Check[] };
   const lines = text.stdout.split('\n').filter(Boolean);
   const label = { ok: 'ok  ', fail: 'FAIL', warn: 'warn', skip: 'skip' };
-  expect(lines.slice(0, -1)).toEqual(data.checks.map((c) => `${label[c.status]}  ${c.message}${c.fix ? ` -> ${c.fix}` : ''}`));
+  expect(lines.slice(0, -1)).toEqual(
+    data.checks.map((c) => `${label[c.status]}  ${c.message}${c.fix ? ` -> ${c.fix}` : ''}`),
+  );
   expect(json.exitCode).toBe(text.exitCode);
   expect(data.passed).toBe(text.exitCode === 0);
   expect(data.passed).toBe(!data.checks.some((c) => c.status === 'fail'));
-  return { exitCode: text.exitCode, lines, checks: data.checks, status: (id: string) => data.checks.find((c) => c.id === id)?.status };
+  return {
+    exitCode: text.exitCode,
+    lines,
+    checks: data.checks,
+    status: (id: string) => data.checks.find((c) => c.id === id)?.status,
+  };
 }
 
 function writeConfig(name: string, control: string[]): void {
@@ -68,15 +88,24 @@ function writeConfig(name: string, control: string[]): void {
   mkdirSync(join(dir, 'profiles'), { recursive: true });
   // The shipped listeners (Tails' ports and flags), its `control` section replaced.
   const shipped = readFileSync(join(ROOT, 'listeners.yml'), 'utf8').replace(/^control:[\s\S]*$/m, '');
-  writeFileSync(join(dir, 'listeners.yml'), `${shipped}control:\n  address: ${CONTROL}\n${control.map((l) => `  ${l}\n`).join('')}`);
-  for (const p of ['default', 'curl', 'wget']) cpSync(join(ROOT, 'profiles', `${p}.yml`), join(dir, 'profiles', `${p}.yml`));
+  writeFileSync(
+    join(dir, 'listeners.yml'),
+    `${shipped}control:\n  address: ${CONTROL}\n${control.map((l) => `  ${l}\n`).join('')}`,
+  );
+  for (const p of ['default', 'curl', 'wget'])
+    cpSync(join(ROOT, 'profiles', `${p}.yml`), join(dir, 'profiles', `${p}.yml`));
   writeFileSync(join(dir, 'profiles', 'tails-app.yml'), 'listener: tails\nisolation: app\nbackend: torsocks\n');
   writeFileSync(join(dir, 'profiles', 'iuk.yml'), 'listener: upgrader\nisolation: none\nbackend: torsocks\n');
-  writeFileSync(join(dir, 'profiles', 'lost.yml'), 'command: /opt/nowhere/lost-app\nlistener: default\nisolation: app\nbackend: torsocks\n');
+  writeFileSync(
+    join(dir, 'profiles', 'lost.yml'),
+    'command: /opt/nowhere/lost-app\nlistener: default\nisolation: app\nbackend: torsocks\n',
+  );
 }
 
 function startTor(scenario: Scenario, lines: string[]): Promise<IsolatedTor> {
-  return startIsolatedTor(ns(scenario), join(work, scenario), [...lines, `ControlPort ${CONTROL}`]).then((tor) => (tors.push(tor), tor));
+  return startIsolatedTor(ns(scenario), join(work, scenario), [...lines, `ControlPort ${CONTROL}`]).then(
+    (tor) => (tors.push(tor), tor),
+  );
 }
 
 describe.skipIf(!isRoot)('doctor against the real tor, in private network namespaces', () => {
@@ -102,8 +131,17 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
     for (const s of SCENARIOS) await createNamespace(ns(s));
     await Promise.all([
       startTor('healthy', [...Object.values(TAILS_SOCKS), password]),
-      startTor('cookie', [...Object.values(TAILS_SOCKS), 'CookieAuthentication 1', `CookieAuthFile ${join(work, 'cookie', 'control.authcookie')}`]),
-      startTor('wrongflags', [TAILS_SOCKS[9050], 'SocksPort 127.0.0.1:9062 IsolateDestPort', TAILS_SOCKS[9063], password]),
+      startTor('cookie', [
+        ...Object.values(TAILS_SOCKS),
+        'CookieAuthentication 1',
+        `CookieAuthFile ${join(work, 'cookie', 'control.authcookie')}`,
+      ]),
+      startTor('wrongflags', [
+        TAILS_SOCKS[9050],
+        'SocksPort 127.0.0.1:9062 IsolateDestPort',
+        TAILS_SOCKS[9063],
+        password,
+      ]),
       startTor('missing', [TAILS_SOCKS[9050], TAILS_SOCKS[9062], password]),
     ]);
   }, 90_000);
@@ -138,13 +176,15 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
 
   it('(b) cookie authentication (SAFECOOKIE) with the CookieAuthFile named in the configuration', async () => {
     const r = await both('cookie', ['curl', 'tails-app']);
-    expect(r.lines[1]).toBe(`ok    authenticated with SAFECOOKIE and the cookie ${join(work, 'cookie', 'control.authcookie')}`);
+    expect(r.lines[1]).toBe(
+      `ok    authenticated with SAFECOOKIE and the cookie ${join(work, 'cookie', 'control.authcookie')}`,
+    );
     expect(r.lines[2]).toBe(BOOTSTRAP_FAIL);
     expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['tor.bootstrap']);
     expect(r.exitCode).toBe(EXIT.checkFailed);
   });
 
-  it('(b2) a cookie file that is not this tor\'s: tor\'s AUTHCHALLENGE hash does not match it, so doctor refuses before AUTHENTICATE', async () => {
+  it("(b2) a cookie file that is not this tor's: tor's AUTHCHALLENGE hash does not match it, so doctor refuses before AUTHENTICATE", async () => {
     const stale = join(work, 'stale-cookie');
     const r = await both('cookie', ['curl', '--control-cookie', stale]);
     expect(r.lines[1]).toBe(
@@ -168,18 +208,25 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
     // Still open and still a SOCKS5 server: only the flags are wrong.
     expect(r.status('listener.tails.live')).toBe('ok');
     expect(r.status('listener.tails.socks')).toBe('ok');
-    expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['tor.bootstrap', 'listener.tails.flags']);
+    expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual([
+      'tor.bootstrap',
+      'listener.tails.flags',
+    ]);
     expect(r.exitCode).toBe(EXIT.checkFailed);
   });
 
   it('(d) a missing listener (no 9063): not open, not configured, no handshake', async () => {
     const r = await both('missing', ['iuk', 'curl']);
-    const line = "SocksPort 127.0.0.1:9063 NoIsolateDestAddr NoIsolateDestPort NoIsolateClientProtocol";
+    const line = 'SocksPort 127.0.0.1:9063 NoIsolateDestAddr NoIsolateDestPort NoIsolateClientProtocol';
     expect(r.lines).toContain(
       `FAIL  listener 'upgrader' (127.0.0.1:9063, used by iuk) is not open in Tor (Tor's SOCKS listeners: 127.0.0.1:9050 127.0.0.1:9062) -> add '${line}' to torrc (see 'tails-launch torrc') and reload Tor`,
     );
-    expect(r.lines).toContain(`FAIL  listener 'upgrader' (127.0.0.1:9063, used by iuk): Tor's configuration has no SocksPort 127.0.0.1:9063 -> add to torrc: ${line}`);
-    expect(r.lines).toContain(`FAIL  listener 'upgrader' (127.0.0.1:9063, used by iuk): no SOCKS5 handshake: nothing listens on 127.0.0.1:9063 -> start Tor with '${line}' in torrc`);
+    expect(r.lines).toContain(
+      `FAIL  listener 'upgrader' (127.0.0.1:9063, used by iuk): Tor's configuration has no SocksPort 127.0.0.1:9063 -> add to torrc: ${line}`,
+    );
+    expect(r.lines).toContain(
+      `FAIL  listener 'upgrader' (127.0.0.1:9063, used by iuk): no SOCKS5 handshake: nothing listens on 127.0.0.1:9063 -> start Tor with '${line}' in torrc`,
+    );
     expect(r.status('listener.default.flags')).toBe('ok');
     expect(r.exitCode).toBe(EXIT.checkFailed);
   });
@@ -204,7 +251,11 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
       `FAIL  Tor's control port ${CONTROL} is not reachable: nothing listens on ${CONTROL} -> start Tor, or give its ControlPort with --control ADDRESS:PORT (or control.address in listeners.yml)`,
     );
     expect(r.lines[1]).toBe('skip  authentication: not tried (needs the control port)');
-    for (const [listener, port] of [['default', 9050], ['tails', 9062], ['upgrader', 9063]] as const) {
+    for (const [listener, port] of [
+      ['default', 9050],
+      ['tails', 9062],
+      ['upgrader', 9063],
+    ] as const) {
       const socks = r.checks.find((c) => c.id === `listener.${listener}.socks`)!;
       expect(socks.status).toBe('fail');
       expect(socks.message).toMatch(new RegExp(`: no SOCKS5 handshake: nothing listens on 127\\.0\\.0\\.1:${port}$`));
@@ -218,14 +269,22 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
       `FAIL  profile 'lost': application '/opt/nowhere/lost-app' not found at /opt/nowhere/lost-app -> install it, or fix 'command' in ${join(work, 'config-healthy', 'profiles', 'lost.yml')}`,
     );
     expect(r.status('profile.curl.application')).toBe('ok');
-    expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['tor.bootstrap', 'profile.lost.application']);
+    expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual([
+      'tor.bootstrap',
+      'profile.lost.application',
+    ]);
     expect(r.exitCode).toBe(EXIT.checkFailed);
   });
 
   it('a profile with a placement is a warning, not a failure; an unknown profile name is refused (66)', async () => {
-    writeFileSync(join(work, 'config-healthy', 'profiles', 'placed.yml'), 'listener: default\nisolation: app\nbackend: torsocks\nuser: nobody\ncommand: /bin/true\n');
+    writeFileSync(
+      join(work, 'config-healthy', 'profiles', 'placed.yml'),
+      'listener: default\nisolation: app\nbackend: torsocks\nuser: nobody\ncommand: /bin/true\n',
+    );
     const r = await both('healthy', ['placed']);
-    expect(r.lines).toContain("warn  profile 'placed' must run in user 'nobody': this version of tails-launch refuses to launch it");
+    expect(r.lines).toContain(
+      "warn  profile 'placed' must run in user 'nobody': this version of tails-launch refuses to launch it",
+    );
     expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['tor.bootstrap']);
     rmSync(join(work, 'config-healthy', 'profiles', 'placed.yml'));
     const unknown = await doctor('healthy', ['no-such-profile']);

@@ -66,7 +66,12 @@ function run(cmd: string[], caller: string[] = [], extraFd = false): Promise<Run
   const args = ['wrap', `keep=${extraFd ? '5' : ''}`, ...caller, '--', ...cmd];
   const stdio: Array<'pipe' | 'ignore'> = ['pipe', 'pipe', 'pipe'];
   if (extraFd) stdio.push('ignore', 'ignore', 'pipe');
-  const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: process.env.HOME ?? '/root', LANG: 'C.UTF-8', TAILS_LAUNCH_NODE: process.execPath };
+  const env = {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/root',
+    LANG: 'C.UTF-8',
+    TAILS_LAUNCH_NODE: process.execPath,
+  };
   const child = spawn(probe, args, { env, stdio });
   child.stdin?.end();
   let stdout = '';
@@ -82,7 +87,15 @@ function run(cmd: string[], caller: string[] = [], extraFd = false): Promise<Run
   });
 }
 
-const viaLauncher = (args: string[]): string[] => [LAUNCHER, '--config-dir', configDir, 'default', '--', probe, ...args];
+const viaLauncher = (args: string[]): string[] => [
+  LAUNCHER,
+  '--config-dir',
+  configDir,
+  'default',
+  '--',
+  probe,
+  ...args,
+];
 
 describe.skipIf(!existsSync(TORSOCKS))('exec fidelity through `tails-launch default -- PROBE` (torsocks)', () => {
   it('one PID from caller to probe, and the caller state intact', async () => {

@@ -240,7 +240,9 @@ describe('exec through bin/tails-launch (execve via koffi)', () => {
     const missing = join(withKoffi, 'no-such-program');
     const r = await run([front(withKoffi), missing]);
     expect(r.code).toBe(EXIT.notFound);
-    expect(r.stderr.trimEnd().split('\n')).toEqual([`tails-launch: cannot execute ${missing}: No such file or directory`]);
+    expect(r.stderr.trimEnd().split('\n')).toEqual([
+      `tails-launch: cannot execute ${missing}: No such file or directory`,
+    ]);
   });
 
   it('a file that is not executable: exit 126 and one line naming it', async () => {
@@ -298,13 +300,18 @@ describe('exec through bin/tails-launch without koffi (spawn-and-wait fallback)'
   it('a missing program: exit 127 and one line', async () => {
     const r = await run([front(withoutKoffi), '/nonexistent/prog']);
     expect(r.code).toBe(EXIT.notFound);
-    expect(r.stderr.trimEnd().split('\n')).toEqual(['tails-launch: cannot execute /nonexistent/prog: No such file or directory']);
+    expect(r.stderr.trimEnd().split('\n')).toEqual([
+      'tails-launch: cannot execute /nonexistent/prog: No such file or directory',
+    ]);
   });
 });
 
 describe('captureCallerState', () => {
   it('parses TAILS_LAUNCH_CALLER and removes it from the environment', () => {
-    const env: NodeJS.ProcessEnv = { TAILS_LAUNCH_CALLER: 'v=1;sigign=0000000000000003;sigblk=0000000000000800;nofile=512;fds=0,1,10,2,5', KEEP: 'x' };
+    const env: NodeJS.ProcessEnv = {
+      TAILS_LAUNCH_CALLER: 'v=1;sigign=0000000000000003;sigblk=0000000000000800;nofile=512;fds=0,1,10,2,5',
+      KEEP: 'x',
+    };
     const s = captureCallerState(env);
     expect(env).toEqual({ KEEP: 'x' });
     expect(s.source).toBe('front');
@@ -316,13 +323,25 @@ describe('captureCallerState', () => {
   });
 
   it('falls back to defaults when the variable is absent or damaged', () => {
-    expect(captureCallerState({})).toMatchObject({ source: 'defaults', ignoredSignals: 0n, blockedSignals: 0n, nofile: null, fds: [0, 1, 2] });
+    expect(captureCallerState({})).toMatchObject({
+      source: 'defaults',
+      ignoredSignals: 0n,
+      blockedSignals: 0n,
+      nofile: null,
+      fds: [0, 1, 2],
+    });
     const s = captureCallerState({ TAILS_LAUNCH_CALLER: 'v=1;sigign=zz;nofile=unlimited;fds=0,x' });
     expect(s).toMatchObject({ ignoredSignals: 0n, nofile: 'unlimited', fds: [0, 1, 2] });
     expect(s.problems).toEqual(['sigign', 'sigblk', 'fds']);
     // What the front sends when /proc could not be read.
     const empty = captureCallerState({ TAILS_LAUNCH_CALLER: 'v=1;sigign=;sigblk=;nofile=;fds=' });
-    expect(empty).toMatchObject({ source: 'front', ignoredSignals: 0n, blockedSignals: 0n, nofile: null, fds: [0, 1, 2] });
+    expect(empty).toMatchObject({
+      source: 'front',
+      ignoredSignals: 0n,
+      blockedSignals: 0n,
+      nofile: null,
+      fds: [0, 1, 2],
+    });
     expect(empty.problems).toEqual(['sigign', 'sigblk', 'nofile', 'fds']);
   });
 });

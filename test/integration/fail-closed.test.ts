@@ -25,7 +25,10 @@ function markerApp(): { app: string; marker: string } {
   const dir = tempDir('app');
   const marker = join(dir, 'marker');
   const app = join(dir, 'app.sh');
-  writeFileSync(app, `#!/bin/sh\necho started > '${marker}'\nexec /usr/bin/curl -s --max-time 5 http://example.test/\n`);
+  writeFileSync(
+    app,
+    `#!/bin/sh\necho started > '${marker}'\nexec /usr/bin/curl -s --max-time 5 http://example.test/\n`,
+  );
   chmodSync(app, 0o755);
   return { app, marker };
 }
@@ -91,7 +94,6 @@ function launch(dir: string, args: string[], env: Record<string, string> = {}): 
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-
 describe('control', () => {
   it('launches the marker application when nothing is wrong (so the refusals below are meaningful)', async () => {
     const { app, marker } = markerApp();
@@ -110,7 +112,12 @@ describe('Tor not reachable -> 69', () => {
     const { app, marker } = markerApp();
     const port = await closedPort();
     const result = await launch(configWith({}, { port }), ['default', '--', app]);
-    await expectRefused(result, EXIT.torUnreachable, marker, new RegExp(`Tor is not reachable: nothing listens on 127\\.0\\.0\\.1:${port} .*--wait-for-tor`));
+    await expectRefused(
+      result,
+      EXIT.torUnreachable,
+      marker,
+      new RegExp(`Tor is not reachable: nothing listens on 127\\.0\\.0\\.1:${port} .*--wait-for-tor`),
+    );
   });
 
   it('refuses when the port answers but is not SOCKS5 (an HTTP server)', async () => {
@@ -118,7 +125,12 @@ describe('Tor not reachable -> 69', () => {
     const http = await startHttpServer();
     try {
       const result = await launch(configWith({}, { port: http.port }), ['default', '--', app]);
-      await expectRefused(result, EXIT.torUnreachable, marker, /Tor is not reachable: .*(does not speak SOCKS5|closed the connection)/);
+      await expectRefused(
+        result,
+        EXIT.torUnreachable,
+        marker,
+        /Tor is not reachable: .*(does not speak SOCKS5|closed the connection)/,
+      );
       expect(http.connections).toBeGreaterThan(0);
     } finally {
       await http.close();
@@ -131,7 +143,12 @@ describe('Tor not reachable -> 69', () => {
     const started = Date.now();
     const result = await launch(configWith({}, { port }), ['--wait-for-tor', '2', 'default', '--', app]);
     const elapsed = Date.now() - started;
-    await expectRefused(result, EXIT.torUnreachable, marker, /Tor is not reachable after waiting 2 s: nothing listens on/);
+    await expectRefused(
+      result,
+      EXIT.torUnreachable,
+      marker,
+      /Tor is not reachable after waiting 2 s: nothing listens on/,
+    );
     expect(elapsed).toBeGreaterThanOrEqual(1900);
     expect(elapsed).toBeLessThan(6000);
   });
@@ -158,7 +175,10 @@ describe('wrapper or application cannot be executed -> 127 / 126', () => {
   it("does not depend on the caller's PATH for torsocks: a PATH without it still launches wrapped (a missing library: leaks.test.ts)", async () => {
     const { app, marker } = markerApp();
     const emptyBin = tempDir('bin');
-    const result = await launch(configWith(), ['default', '--', app], { PATH: emptyBin, TAILS_LAUNCH_NODE: process.execPath });
+    const result = await launch(configWith(), ['default', '--', app], {
+      PATH: emptyBin,
+      TAILS_LAUNCH_NODE: process.execPath,
+    });
     expect(result.exitCode).toBe(0);
     expect(existsSync(marker)).toBe(true);
   });
@@ -173,7 +193,12 @@ describe('wrapper or application cannot be executed -> 127 / 126', () => {
   it('refuses with 127 when a bare application name is not on the PATH', async () => {
     const { marker } = markerApp();
     const result = await launch(configWith(), ['default', '--', 'no-such-app-tails-launch-test']);
-    await expectRefused(result, EXIT.notFound, marker, /application 'no-such-app-tails-launch-test' not found on the application's PATH: check the command's name/);
+    await expectRefused(
+      result,
+      EXIT.notFound,
+      marker,
+      /application 'no-such-app-tails-launch-test' not found on the application's PATH: check the command's name/,
+    );
   });
 
   it('refuses with 126 when the application is not executable (mode 0644)', async () => {
@@ -196,8 +221,18 @@ describe('invalid profile -> 65, naming file:LINE and the field', () => {
     ['an unknown field', 'extends: default\nfrobnicate: 1\n', 2, 'frobnicate'],
     ['a field of the wrong type', 'extends: default\nwait_for_tor: soon\n', 2, 'wait_for_tor'],
     ['a bad isolation value', 'extends: default\nisolation: sometimes\n', 2, 'isolation'],
-    ['http_proxy in env.set', 'extends: default\nenv:\n  set:\n    http_proxy: http://127.0.0.1:3128\n', 4, 'env.set.http_proxy'],
-    ['LD_PRELOAD in env.set', 'extends: default\nenv:\n  set:\n    LD_PRELOAD: /tmp/evil.so\n', 4, 'env.set.LD_PRELOAD'],
+    [
+      'http_proxy in env.set',
+      'extends: default\nenv:\n  set:\n    http_proxy: http://127.0.0.1:3128\n',
+      4,
+      'env.set.http_proxy',
+    ],
+    [
+      'LD_PRELOAD in env.set',
+      'extends: default\nenv:\n  set:\n    LD_PRELOAD: /tmp/evil.so\n',
+      4,
+      'env.set.LD_PRELOAD',
+    ],
     ['a missing listener', 'extends: default\nlistener: nowhere\n', 2, 'listener'],
     ['isolation process with backend env', 'extends: default\nbackend: env\nisolation: process\n', 3, 'isolation'],
   ];
@@ -206,7 +241,12 @@ describe('invalid profile -> 65, naming file:LINE and the field', () => {
       const { app, marker } = markerApp();
       const dir = configWith({ bad: text });
       const result = await launch(dir, ['bad', '--', app]);
-      await expectRefused(result, EXIT.config, marker, new RegExp(`${escape(join(dir, 'profiles/bad.yml'))}:${line}: ${escape(field)}: `));
+      await expectRefused(
+        result,
+        EXIT.config,
+        marker,
+        new RegExp(`${escape(join(dir, 'profiles/bad.yml'))}:${line}: ${escape(field)}: `),
+      );
     });
   }
 
@@ -214,7 +254,12 @@ describe('invalid profile -> 65, naming file:LINE and the field', () => {
     const { app, marker } = markerApp();
     const dir = configWith({}, { address: 'localhost' });
     const result = await launch(dir, ['default', '--', app]);
-    await expectRefused(result, EXIT.config, marker, new RegExp(`${escape(join(dir, 'listeners.yml'))}:3: listeners\\.default\\.address: .*no host names`));
+    await expectRefused(
+      result,
+      EXIT.config,
+      marker,
+      new RegExp(`${escape(join(dir, 'listeners.yml'))}:3: listeners\\.default\\.address: .*no host names`),
+    );
   });
 
   it('refuses an extends cycle', async () => {
@@ -228,7 +273,12 @@ describe('invalid profile -> 65, naming file:LINE and the field', () => {
     const { app, marker } = markerApp();
     const dir = configWith({ broken: 'extends: default\nisolation: launch\n  backend: torsocks\n' });
     const result = await launch(dir, ['broken', '--', app]);
-    await expectRefused(result, EXIT.config, marker, new RegExp(`${escape(join(dir, 'profiles/broken.yml'))}:3: syntax error: `));
+    await expectRefused(
+      result,
+      EXIT.config,
+      marker,
+      new RegExp(`${escape(join(dir, 'profiles/broken.yml'))}:3: syntax error: `),
+    );
   });
 
   it('refuses an empty config dir (no listeners.yml)', async () => {
@@ -282,7 +332,12 @@ describe('usage errors -> 64', () => {
   it('refuses `default` without a command', async () => {
     const { marker } = markerApp();
     const result = await launch(configWith(), ['default']);
-    await expectRefused(result, EXIT.usage, marker, /profile 'default' has no command: .*tails-launch default -- COMMAND/);
+    await expectRefused(
+      result,
+      EXIT.usage,
+      marker,
+      /profile 'default' has no command: .*tails-launch default -- COMMAND/,
+    );
   });
 });
 

@@ -24,6 +24,8 @@ describe("a checkout's front", () => {
     chmodSync(join(bin, 'tails-launch'), 0o755);
     const r = await runLauncher(['--version'], {}, join(bin, 'tails-launch'));
     expect(r.exitCode).toBe(EXIT.internal);
-    expect(r.stderr).toBe("tails-launch: cannot find its bundle (dist/tails-launch.mjs beside bin/): run 'npm run build' in the checkout, or reinstall tails-launch");
+    expect(r.stderr).toBe(
+      "tails-launch: cannot find its bundle (dist/tails-launch.mjs beside bin/): run 'npm run build' in the checkout, or reinstall tails-launch",
+    );
   });
 });

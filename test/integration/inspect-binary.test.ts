@@ -9,7 +9,14 @@ import { build } from 'esbuild';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inspectForPreload } from '../../src/preflight/resolve-program';
-import { fixtureBinaries, script, scriptWithStaticInterpreter, setgidCopy, setuidCopy, type FixtureBinaries } from '../support/binaries';
+import {
+  fixtureBinaries,
+  script,
+  scriptWithStaticInterpreter,
+  setgidCopy,
+  setuidCopy,
+  type FixtureBinaries,
+} from '../support/binaries';
 import { useTempDirs } from '../support/fixtures';
 
 const temp = useTempDirs();
@@ -34,7 +41,8 @@ function ranAndMarked(program: string, ...args: string[]): boolean {
 
 describe('the compiled fixtures', () => {
   it('all run and create their marker', () => {
-    for (const program of [bin.dynamic, bin.static, bin.staticPie, bin.goLike]) expect(ranAndMarked(program), program).toBe(true);
+    for (const program of [bin.dynamic, bin.static, bin.staticPie, bin.goLike])
+      expect(ranAndMarked(program), program).toBe(true);
   });
 });
 
@@ -58,7 +66,12 @@ describe('inspectForPreload: programs', () => {
   });
 
   it('refuses a dynamically linked program with a Go section', () => {
-    expect(inspectForPreload(bin.goLike)).toEqual({ ok: false, reason: 'go', path: bin.goLike, detail: 'is a Go program' });
+    expect(inspectForPreload(bin.goLike)).toEqual({
+      ok: false,
+      reason: 'go',
+      path: bin.goLike,
+      detail: 'is a Go program',
+    });
   });
 
   it.skipIf(!DOCKER)('refuses a real Go program (docker)', () => {
@@ -68,7 +81,12 @@ describe('inspectForPreload: programs', () => {
   it('refuses setuid and setgid copies of the dynamic fixture', () => {
     const setuid = setuidCopy(bin.dynamic, dir);
     const setgid = setgidCopy(bin.dynamic, dir);
-    expect(inspectForPreload(setuid)).toEqual({ ok: false, reason: 'setuid', path: setuid, detail: isRoot ? 'is setuid root' : 'is setuid' });
+    expect(inspectForPreload(setuid)).toEqual({
+      ok: false,
+      reason: 'setuid',
+      path: setuid,
+      detail: isRoot ? 'is setuid root' : 'is setuid',
+    });
     expect(inspectForPreload(setgid)).toEqual({ ok: false, reason: 'setgid', path: setgid, detail: 'is setgid' });
   });
 
@@ -81,7 +99,12 @@ describe('inspectForPreload: programs', () => {
     if (little) image.writeUInt16LE(other, 18);
     else image.writeUInt16BE(other, 18);
     writeFileSync(foreign, image, { mode: 0o755 });
-    expect(inspectForPreload(foreign)).toMatchObject({ ok: false, reason: 'unknown-format', path: foreign, detail: expect.stringMatching(/^is a 64-bit program for another architecture/) });
+    expect(inspectForPreload(foreign)).toMatchObject({
+      ok: false,
+      reason: 'unknown-format',
+      path: foreign,
+      detail: expect.stringMatching(/^is a 64-bit program for another architecture/),
+    });
   });
 });
 
@@ -93,7 +116,7 @@ describe('inspectForPreload: #! scripts', () => {
     expect(inspectForPreload(spaced)).toMatchObject({ ok: true, chain: [spaced, '/bin/sh'] });
   });
 
-  it('follows /usr/bin/env to what env runs, on the application\'s PATH, with env\'s argv', () => {
+  it("follows /usr/bin/env to what env runs, on the application's PATH, with env's argv", () => {
     const viaEnv = script(dir, 'env.sh', '/usr/bin/env sh');
     expect(inspectForPreload(viaEnv, { pathVariable: '/usr/bin:/bin', cwd: null }, [viaEnv, 'a'])).toMatchObject({
       ok: true,
@@ -102,10 +125,14 @@ describe('inspectForPreload: #! scripts', () => {
       argv: ['sh', viaEnv, 'a'],
     });
     const split = script(dir, 'split.sh', '/usr/bin/env -S sh -e');
-    expect(inspectForPreload(split, { pathVariable: '/usr/bin:/bin', cwd: null }, [split, 'a'])).toMatchObject({ ok: true, file: '/usr/bin/sh', argv: ['sh', '-e', split, 'a'] });
+    expect(inspectForPreload(split, { pathVariable: '/usr/bin:/bin', cwd: null }, [split, 'a'])).toMatchObject({
+      ok: true,
+      file: '/usr/bin/sh',
+      argv: ['sh', '-e', split, 'a'],
+    });
   });
 
-  it('refuses a static program that env would find first on the application\'s PATH, and one named by env -S', () => {
+  it("refuses a static program that env would find first on the application's PATH, and one named by env -S", () => {
     const pathDir = temp.make('static-on-path');
     execFileSync('cp', [bin.static, join(pathDir, 'python3')]);
     const viaEnv = script(dir, 'env-static.py', '/usr/bin/env python3');
@@ -115,7 +142,10 @@ describe('inspectForPreload: #! scripts', () => {
       detail: `(through its interpreter /usr/bin/env, then ${join(pathDir, 'python3')}) is statically linked`,
     });
     const viaSplit = script(dir, 'env-split-static', `/usr/bin/env -S ${bin.static} -x`);
-    expect(inspectForPreload(viaSplit, { pathVariable: '/usr/bin:/bin', cwd: null })).toMatchObject({ ok: false, reason: 'static' });
+    expect(inspectForPreload(viaSplit, { pathVariable: '/usr/bin:/bin', cwd: null })).toMatchObject({
+      ok: false,
+      reason: 'static',
+    });
   });
 
   it.each([
@@ -127,32 +157,61 @@ describe('inspectForPreload: #! scripts', () => {
     ['/usr/bin/env -S ${SHELL}', /quoting, escapes, variables/],
   ])('refuses what env would do that it does not reproduce: #!%s', (line, why) => {
     const path = script(dir, `env-odd-${line.length}-${line.charCodeAt(line.length - 1)}`, line);
-    expect(inspectForPreload(path, { pathVariable: '/usr/bin:/bin', cwd: null })).toMatchObject({ ok: false, reason: 'unknown-format', detail: expect.stringMatching(why) });
+    expect(inspectForPreload(path, { pathVariable: '/usr/bin:/bin', cwd: null })).toMatchObject({
+      ok: false,
+      reason: 'unknown-format',
+      detail: expect.stringMatching(why),
+    });
   });
 
   it('refuses a script whose interpreter is static, naming the interpreter (and the kernel would run it)', async () => {
     const path = await scriptWithStaticInterpreter(dir);
-    expect(inspectForPreload(path)).toEqual({ ok: false, reason: 'static', path, detail: `(through its interpreter ${bin.static}) is statically linked` });
+    expect(inspectForPreload(path)).toEqual({
+      ok: false,
+      reason: 'static',
+      path,
+      detail: `(through its interpreter ${bin.static}) is statically linked`,
+    });
     expect(ranAndMarked(path)).toBe(true);
   });
 
   it('follows nested interpreters, and names them all', () => {
     const inner = script(dir, 'inner', bin.static);
     const outer = script(dir, 'outer', inner);
-    expect(inspectForPreload(outer)).toEqual({ ok: false, reason: 'static', path: outer, detail: `(through its interpreter ${inner}, then ${bin.static}) is statically linked` });
+    expect(inspectForPreload(outer)).toEqual({
+      ok: false,
+      reason: 'static',
+      path: outer,
+      detail: `(through its interpreter ${inner}, then ${bin.static}) is statically linked`,
+    });
     expect(ranAndMarked(outer)).toBe(true);
   });
 
   it('refuses scripts whose interpreter is Go, setuid, setgid, or missing', () => {
     const go = script(dir, 'go.sh', bin.goLike);
-    expect(inspectForPreload(go)).toMatchObject({ ok: false, reason: 'go', path: go, detail: `(through its interpreter ${bin.goLike}) is a Go program` });
+    expect(inspectForPreload(go)).toMatchObject({
+      ok: false,
+      reason: 'go',
+      path: go,
+      detail: `(through its interpreter ${bin.goLike}) is a Go program`,
+    });
     const setuidInterpreter = setuidCopy('/bin/sh', dir, 'setuid-sh');
     const viaSetuid = script(dir, 'setuid.sh', setuidInterpreter);
-    expect(inspectForPreload(viaSetuid)).toMatchObject({ ok: false, reason: 'setuid', path: viaSetuid, detail: expect.stringMatching(/^\(through its interpreter .*setuid-sh\) is setuid/) });
+    expect(inspectForPreload(viaSetuid)).toMatchObject({
+      ok: false,
+      reason: 'setuid',
+      path: viaSetuid,
+      detail: expect.stringMatching(/^\(through its interpreter .*setuid-sh\) is setuid/),
+    });
     const viaSetgid = script(dir, 'setgid.sh', setgidCopy('/bin/sh', dir, 'setgid-sh'));
     expect(inspectForPreload(viaSetgid)).toMatchObject({ ok: false, reason: 'setgid', path: viaSetgid });
     const missing = script(dir, 'missing.sh', join(dir, 'no-such-interpreter'));
-    expect(inspectForPreload(missing)).toMatchObject({ ok: false, reason: 'not-found', path: missing, detail: expect.stringMatching(/no-such-interpreter\) cannot be opened \(ENOENT\)$/) });
+    expect(inspectForPreload(missing)).toMatchObject({
+      ok: false,
+      reason: 'not-found',
+      path: missing,
+      detail: expect.stringMatching(/no-such-interpreter\) cannot be opened \(ENOENT\)$/),
+    });
   });
 
   it('refuses a setuid or setgid script itself, though the kernel ignores the bits on scripts (fail closed)', () => {
@@ -166,14 +225,27 @@ describe('inspectForPreload: #! scripts', () => {
     const verdict = inspectForPreload(four);
     expect(verdict.ok && verdict.chain.length).toBe(5);
     const five = script(dir, 'level-5', four);
-    expect(inspectForPreload(five)).toMatchObject({ ok: false, reason: 'unknown-format', path: five, detail: expect.stringMatching(/has more than 4 levels of #! interpreters$/) });
+    expect(inspectForPreload(five)).toMatchObject({
+      ok: false,
+      reason: 'unknown-format',
+      path: five,
+      detail: expect.stringMatching(/has more than 4 levels of #! interpreters$/),
+    });
   });
 
   it('refuses an empty or relative #! interpreter', () => {
     const empty = script(dir, 'empty.sh', '');
     const relative = script(dir, 'relative.sh', 'bin/sh');
-    expect(inspectForPreload(empty)).toMatchObject({ ok: false, reason: 'unknown-format', detail: 'has an empty #! line' });
-    expect(inspectForPreload(relative)).toMatchObject({ ok: false, reason: 'unknown-format', detail: 'has a relative #! interpreter (bin/sh)' });
+    expect(inspectForPreload(empty)).toMatchObject({
+      ok: false,
+      reason: 'unknown-format',
+      detail: 'has an empty #! line',
+    });
+    expect(inspectForPreload(relative)).toMatchObject({
+      ok: false,
+      reason: 'unknown-format',
+      detail: 'has a relative #! interpreter (bin/sh)',
+    });
   });
 });
 
@@ -185,14 +257,29 @@ describe('inspectForPreload: neither ELF nor #!', () => {
     writeFileSync(empty, '', { mode: 0o755 });
     const subdir = join(dir, 'subdir');
     mkdirSync(subdir);
-    expect(inspectForPreload(text)).toEqual({ ok: false, reason: 'unknown-format', path: text, detail: 'is neither an ELF program nor a #! script' });
+    expect(inspectForPreload(text)).toEqual({
+      ok: false,
+      reason: 'unknown-format',
+      path: text,
+      detail: 'is neither an ELF program nor a #! script',
+    });
     expect(inspectForPreload(empty)).toMatchObject({ ok: false, reason: 'unknown-format', path: empty });
-    expect(inspectForPreload(subdir)).toEqual({ ok: false, reason: 'unknown-format', path: subdir, detail: 'is not a regular file' });
+    expect(inspectForPreload(subdir)).toEqual({
+      ok: false,
+      reason: 'unknown-format',
+      path: subdir,
+      detail: 'is not a regular file',
+    });
   });
 
   it('says a missing file cannot be read', () => {
     const path = join(dir, 'nothing-here');
-    expect(inspectForPreload(path)).toEqual({ ok: false, reason: 'not-found', path, detail: 'cannot be opened (ENOENT)' });
+    expect(inspectForPreload(path)).toEqual({
+      ok: false,
+      reason: 'not-found',
+      path,
+      detail: 'cannot be opened (ENOENT)',
+    });
   });
 
   it('says an execute-only file cannot be read (as an ordinary user)', async () => {
@@ -204,10 +291,24 @@ describe('inspectForPreload: neither ELF nor #!', () => {
     const expected = { ok: false, reason: 'unreadable', path, detail: 'cannot be opened (EACCES)' };
     if (!isRoot) return expect(inspectForPreload(path)).toEqual(expected);
     // root reads anything (CAP_DAC_OVERRIDE): ask as nobody, with the module bundled for a plain node.
-    const { outputFiles } = await build({ entryPoints: ['src/preflight/resolve-program.ts'], bundle: true, platform: 'node', format: 'esm', write: false, logLevel: 'error' });
+    const { outputFiles } = await build({
+      entryPoints: ['src/preflight/resolve-program.ts'],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      write: false,
+      logLevel: 'error',
+    });
     const module = join(open, 'inspect.mjs');
-    writeFileSync(module, `${outputFiles[0]!.text}\nconsole.log(JSON.stringify(inspectForPreload(process.argv[2])));\n`);
-    const asNobody = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, module, path], { stdin: 'ignore' });
+    writeFileSync(
+      module,
+      `${outputFiles[0]!.text}\nconsole.log(JSON.stringify(inspectForPreload(process.argv[2])));\n`,
+    );
+    const asNobody = await execa(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, module, path],
+      { stdin: 'ignore' },
+    );
     expect(JSON.parse(asNobody.stdout)).toEqual(expected);
   });
 });

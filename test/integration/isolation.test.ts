@@ -11,7 +11,6 @@ import { CURL, URL, BODY, USERNAME, METHOD_NONE, METHOD_USERPASS, LAUNCH_KEY, EX
 import { cleanEnv, makeConfigDir, runLauncher } from '../support/launcher';
 import { startSocks5Server, type Socks5Server, type SocksRequestRecord } from '../support/socks5-server';
 
-
 /** Profiles without a command: the first argument is the program (as the shipped `default`). */
 const PROFILES: Record<string, string> = {
   'iso-launch': 'listener: default\nisolation: launch\nbackend: torsocks\n',
@@ -49,7 +48,12 @@ function launch(profile: string, command: string[], identity?: string) {
 }
 
 /** One successful launch running COMMAND; returns the SOCKS requests it made (expected: COUNT). */
-async function requestsOf(profile: string, command: string[], count: number, identity?: string): Promise<SocksRequestRecord[]> {
+async function requestsOf(
+  profile: string,
+  command: string[],
+  count: number,
+  identity?: string,
+): Promise<SocksRequestRecord[]> {
   server.clear();
   const result = await launch(profile, command, identity);
   expect(result.stderr).toBe('');
@@ -151,7 +155,9 @@ describe('isolation none (torsocks)', () => {
     expect(result.exitCode).toBe(EXIT.usage);
     expect(result.stdout).toBe('');
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(result.stderr).toMatch(/^tails-launch: --identity cannot be honoured: profile 'iso-none' uses isolation "none"/);
+    expect(result.stderr).toMatch(
+      /^tails-launch: --identity cannot be honoured: profile 'iso-none' uses isolation "none"/,
+    );
     expect(server.records).toEqual([]);
   });
 });
@@ -159,7 +165,13 @@ describe('isolation none (torsocks)', () => {
 describe('backend env (curl told by ALL_PROXY)', () => {
   it('with isolation launch, curl sends <torS0X>0 and the launch key, and the hostname', async () => {
     const records = await requestsOf('env-launch', curlOnce, 1);
-    expect(records[0]).toMatchObject({ command: 'connect', addressType: 'domain', host: 'example.test', port: 80, auth: 'userpass' });
+    expect(records[0]).toMatchObject({
+      command: 'connect',
+      addressType: 'domain',
+      host: 'example.test',
+      port: 80,
+      auth: 'userpass',
+    });
     expect(records[0]!.offeredMethods).toContain(METHOD_USERPASS);
     expect(sharedPassword(records)).toMatch(LAUNCH_KEY('env-launch'));
   });

@@ -9,7 +9,12 @@ const { track } = useTempDirs();
 
 describe('runLauncher', () => {
   it('reports the PID that the launched application runs as', async () => {
-    const config = track(makeConfigDir({ default: { port: socks.port } }, { default: 'listener: default\nisolation: launch\nbackend: torsocks\n' }));
+    const config = track(
+      makeConfigDir(
+        { default: { port: socks.port } },
+        { default: 'listener: default\nisolation: launch\nbackend: torsocks\n' },
+      ),
+    );
     const result = await runLauncher(['--config-dir', config, 'default', '--', '/bin/sh', '-c', 'echo $$']);
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);

@@ -43,7 +43,8 @@ beforeAll(async () => {
   // A wrapper that wraps nothing, where a PATH lookup would find it first.
   const fakes = join(ROOT, '.cache', 'fake-wrappers');
   mkdirSync(fakes, { recursive: true });
-  for (const name of ['torsocks', 'proxychains4']) writeFileSync(join(fakes, name), '#!/bin/sh\n[ "$1" = -q ] && shift\nexec "$@"\n', { mode: 0o755 });
+  for (const name of ['torsocks', 'proxychains4'])
+    writeFileSync(join(fakes, name), '#!/bin/sh\n[ "$1" = -q ] && shift\nexec "$@"\n', { mode: 0o755 });
 }, 120_000);
 
 const http = () => `http://${net.worldV4}/`;
@@ -92,9 +93,15 @@ describe('1. wrappers are never found on a PATH', () => {
 
   it('without the wrapper library installed, refuses with 127 and one line, nothing sent', async () => {
     const variant = await buildVariant(tempDir('variant'), { DEB_HOST_MULTIARCH: 'nonexistent-linux-gnu' });
-    const result = await net.launch(['--config-dir', config, 'default', '--', bins.leakProbe, net.worldV4, '80'], {}, variant);
+    const result = await net.launch(
+      ['--config-dir', config, 'default', '--', bins.leakProbe, net.worldV4, '80'],
+      {},
+      variant,
+    );
     expect(result.exitCode).toBe(EXIT.notFound);
-    expect(result.stderr).toBe('tails-launch: torsocks is not installed (/usr/lib/nonexistent-linux-gnu/torsocks/libtorsocks.so is missing): install the torsocks package');
+    expect(result.stderr).toBe(
+      'tails-launch: torsocks is not installed (/usr/lib/nonexistent-linux-gnu/torsocks/libtorsocks.so is missing): install the torsocks package',
+    );
     expect(result.stdout).toBe('');
     expect(net.records()).toEqual([]);
     expect(net.trapped()).toBe(0);
@@ -131,13 +138,27 @@ describe('2. proxychains: every descendant gets the profile configuration', () =
 
 describe("3. the caller's dynamic-loader variables never reach the application", () => {
   it.each([
-    ['LD_PRELOAD naming torsocks under another directory', { LD_PRELOAD: '/nonexistent/usr/lib/x86_64-linux-gnu/torsocks/libtorsocks.so' }],
+    [
+      'LD_PRELOAD naming torsocks under another directory',
+      { LD_PRELOAD: '/nonexistent/usr/lib/x86_64-linux-gnu/torsocks/libtorsocks.so' },
+    ],
     ['LD_LIBRARY_PATH', { LD_LIBRARY_PATH: '/nonexistent' }],
     ['LD_AUDIT', { LD_AUDIT: '/nonexistent/audit.so' }],
   ])('%s', async (_name, hostile) => {
-    const result = await net.launch(['--config-dir', config, 'default', '--', '/bin/sh', '-c', `env | grep -E '^(LD_|GCONV)' ; exec ${bins.leakProbe} ${net.worldV4} 80`], {
-      env: cleanEnv(hostile),
-    });
+    const result = await net.launch(
+      [
+        '--config-dir',
+        config,
+        'default',
+        '--',
+        '/bin/sh',
+        '-c',
+        `env | grep -E '^(LD_|GCONV)' ; exec ${bins.leakProbe} ${net.worldV4} 80`,
+      ],
+      {
+        env: cleanEnv(hostile),
+      },
+    );
     // The only loader variable left is the preload the launcher set itself.
     expect(result.stdout).toBe('LD_PRELOAD=/usr/lib/x86_64-linux-gnu/torsocks/libtorsocks.so\nreply: HTTP/1.1 200 OK');
     expect(net.trapped()).toBe(0);
@@ -147,13 +168,29 @@ describe("3. the caller's dynamic-loader variables never reach the application",
 describe("4. a proxy-aware program's own configuration cannot send it direct", () => {
   it.each([
     ['~/.curlrc', (home: string) => (writeFileSync(join(home, '.curlrc'), 'noproxy = "*"\n'), {})],
-    ['$CURL_HOME/.curlrc', (home: string) => (mkdirSync(join(home, 'ch')), writeFileSync(join(home, 'ch', '.curlrc'), 'noproxy = "*"\n'), { CURL_HOME: join(home, 'ch') })],
-    ['$XDG_CONFIG_HOME/.curlrc', (home: string) => (mkdirSync(join(home, 'xdg')), writeFileSync(join(home, 'xdg', '.curlrc'), 'proxy = ""\n'), { XDG_CONFIG_HOME: join(home, 'xdg') })],
+    [
+      '$CURL_HOME/.curlrc',
+      (home: string) => (
+        mkdirSync(join(home, 'ch')),
+        writeFileSync(join(home, 'ch', '.curlrc'), 'noproxy = "*"\n'),
+        { CURL_HOME: join(home, 'ch') }
+      ),
+    ],
+    [
+      '$XDG_CONFIG_HOME/.curlrc',
+      (home: string) => (
+        mkdirSync(join(home, 'xdg')),
+        writeFileSync(join(home, 'xdg', '.curlrc'), 'proxy = ""\n'),
+        { XDG_CONFIG_HOME: join(home, 'xdg') }
+      ),
+    ],
     ['NO_PROXY=*', () => ({ NO_PROXY: '*', no_proxy: '*' })],
   ])('curl with %s', async (_name, prepare) => {
     const home = tempDir('curl-home');
     const extra = prepare(home);
-    const result = await net.launch(['--config-dir', config, 'curl', '-s', '--max-time', '5', http()], { env: cleanEnv({ HOME: home, ...extra }) });
+    const result = await net.launch(['--config-dir', config, 'curl', '-s', '--max-time', '5', http()], {
+      env: cleanEnv({ HOME: home, ...extra }),
+    });
     expect(result.stdout).toBe(BODY);
     // Through "Tor" (a retry under load may make it two CONNECTs, never a direct one).
     expect((await net.waitForRecords(1)).length).toBeGreaterThanOrEqual(1);
@@ -164,7 +201,16 @@ describe("4. a proxy-aware program's own configuration cannot send it direct", (
     const home = tempDir('curl-home');
     writeFileSync(join(home, '.curlrc'), 'noproxy = "*"\n');
     const url = `socks5h://127.0.0.1:${net.socksPort}`;
-    const result = await net.inApp(['/usr/bin/env', `HOME=${home}`, `ALL_PROXY=${url}`, CURL, '-s', '--max-time', '5', http()]);
+    const result = await net.inApp([
+      '/usr/bin/env',
+      `HOME=${home}`,
+      `ALL_PROXY=${url}`,
+      CURL,
+      '-s',
+      '--max-time',
+      '5',
+      http(),
+    ]);
     expect(result.stdout).toBe('direct');
     expect(net.trapped()).toBeGreaterThan(0);
   });
@@ -177,7 +223,9 @@ describe('5. static programs reached through env are judged', () => {
     chmodSync(join(dir, 'probe'), 0o755);
     const script = join(dir, 'run');
     writeFileSync(script, '#!/usr/bin/env probe\n', { mode: 0o755 });
-    const result = await net.launch(['--config-dir', config, 'default', '--', script, net.worldV4, '80'], { env: cleanEnv({ PATH: `${dir}:/usr/bin:/bin` }) });
+    const result = await net.launch(['--config-dir', config, 'default', '--', script, net.worldV4, '80'], {
+      env: cleanEnv({ PATH: `${dir}:/usr/bin:/bin` }),
+    });
     expect(result.exitCode).toBe(EXIT.wouldBypass);
     expect(result.stderr).toMatch(/through its interpreter \/usr\/bin\/env, then .*\/probe\) is statically linked/);
     expect(result.stdout).toBe('');
@@ -194,7 +242,7 @@ describe('5. static programs reached through env are judged', () => {
     expect(net.trapped()).toBe(0);
   });
 
-  it('control: #!/usr/bin/env -S with a dynamic program runs it, wrapped, with env\'s argv', async () => {
+  it("control: #!/usr/bin/env -S with a dynamic program runs it, wrapped, with env's argv", async () => {
     const dir = tempDir('env-split-ok');
     const script = join(dir, 'run');
     // env -S gives argv: probe WORLD 80 SCRIPT (the script's path last, ignored by the probe).
@@ -212,7 +260,10 @@ describe('6. a file swapped between check and use', () => {
     const dir = tempDir('swap');
     chownSync(dir, NOBODY, NOBODY);
     chmodSync(dir, 0o755);
-    for (const [name, source] of [['dyn', bins.leakProbe], ['static', bins.leakProbeStatic]] as const) {
+    for (const [name, source] of [
+      ['dyn', bins.leakProbe],
+      ['static', bins.leakProbeStatic],
+    ] as const) {
       copyFileSync(source, join(dir, name));
       chmodSync(join(dir, name), 0o755);
       chownSync(join(dir, name), NOBODY, NOBODY);
@@ -224,7 +275,11 @@ describe('6. a file swapped between check and use', () => {
         ln -sfn static .b && mv -T .b prog
       done`;
     symlinkSync('dyn', join(dir, 'prog'));
-    const swapper: ResultPromise = execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/bin/sh', '-c', flipper], { reject: false, stdin: 'ignore' });
+    const swapper: ResultPromise = execa(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', '/bin/sh', '-c', flipper],
+      { reject: false, stdin: 'ignore' },
+    );
     const outcomes = { wrapped: 0, refused: 0, other: 0 };
     try {
       for (let i = 0; i < 60; i++) {
@@ -252,7 +307,9 @@ describe('7. a check that cannot run refuses', () => {
     const capable = join(dir, 'probe');
     copyFileSync(bins.leakProbe, capable);
     await execa('setcap', ['cap_net_raw+ep', capable]);
-    const result = await net.launch(['--config-dir', config, 'default', '--', capable, net.worldV4, '80'], { env: cleanEnv({ NODE_OPTIONS: '--no-addons' }) });
+    const result = await net.launch(['--config-dir', config, 'default', '--', capable, net.worldV4, '80'], {
+      env: cleanEnv({ NODE_OPTIONS: '--no-addons' }),
+    });
     expect(result.exitCode).toBe(EXIT.refused);
     expect(result.stderr).toMatch(/^tails-launch: backend torsocks needs koffi .*refusing to launch/);
     expect(result.stderr.split('\n')).toHaveLength(1);
@@ -272,20 +329,30 @@ describe('the user layer cannot weaken a system profile (the shipped layer is th
   const probe = () => `command: ${bins.leakProbe}\nargs: ['${net.worldV4}', '80']\n`;
 
   it('tails-security-check moved to the upgrader listener without isolation: 65, zero packets; the control goes to 9062', async () => {
-    const weakened = await net.launch(['tails-security-check'], { env: userLayer({ 'profiles/tails-security-check.yml': `extends: tails-security-check\n${probe()}listener: upgrader\nisolation: none\n` }) });
+    const weakened = await net.launch(['tails-security-check'], {
+      env: userLayer({
+        'profiles/tails-security-check.yml': `extends: tails-security-check\n${probe()}listener: upgrader\nisolation: none\n`,
+      }),
+    });
     expect(weakened.exitCode).toBe(EXIT.config);
-    expect(weakened.stderr).toMatch(/tails-security-check\.yml:\d+: listener: may not change the listener of the system profile/);
+    expect(weakened.stderr).toMatch(
+      /tails-security-check\.yml:\d+: listener: may not change the listener of the system profile/,
+    );
     expect(net.records()).toEqual([]);
     // The control: the security check connects to its listener itself (own-setting; its stand-in, told 9062 by "its own settings").
     const standin = `command: ${join(ROOT, 'test/fixtures/standins/own-setting.py')}\nenv:\n  set:\n    STANDIN_TARGET: '${net.worldV4}:80'\n    STANDIN_OWN_SETTINGS: socks5 127.0.0.1 9062\n`;
-    const control = await net.launch(['tails-security-check'], { env: userLayer({ 'profiles/tails-security-check.yml': `extends: tails-security-check\n${standin}` }) });
+    const control = await net.launch(['tails-security-check'], {
+      env: userLayer({ 'profiles/tails-security-check.yml': `extends: tails-security-check\n${standin}` }),
+    });
     expect(control.stdout).toBe('reply: HTTP/1.1 200 OK');
     expect((await net.waitForRecords(1))[0]).toMatchObject({ serverPort: 9062, auth: 'none' });
     expect(net.trapped()).toBe(0);
   });
 
   it('ssh on backend env (a program that ignores proxy variables would go direct): 65, zero packets', async () => {
-    const weakened = await net.launch(['ssh'], { env: userLayer({ 'profiles/ssh.yml': `extends: ssh\n${probe()}backend: env\n` }) });
+    const weakened = await net.launch(['ssh'], {
+      env: userLayer({ 'profiles/ssh.yml': `extends: ssh\n${probe()}backend: env\n` }),
+    });
     expect(weakened.exitCode).toBe(EXIT.config);
     expect(weakened.stderr).toMatch(/ssh\.yml:\d+: backend: may not weaken the system profile 'ssh'/);
     expect(net.trapped()).toBe(0);
@@ -296,7 +363,10 @@ describe('the user layer cannot weaken a system profile (the shipped layer is th
   });
 
   it("a user listeners.yml moving 'tails' to another port: 65, nothing sent", async () => {
-    const env = userLayer({ 'listeners.yml': `listeners:\n  tails:\n    address: 127.0.0.1\n    port: ${net.socksPort}\n`, 'profiles/tails-security-check.yml': `extends: tails-security-check\n${probe()}` });
+    const env = userLayer({
+      'listeners.yml': `listeners:\n  tails:\n    address: 127.0.0.1\n    port: ${net.socksPort}\n`,
+      'profiles/tails-security-check.yml': `extends: tails-security-check\n${probe()}`,
+    });
     const moved = await net.launch(['tails-security-check'], { env });
     expect(moved.exitCode).toBe(EXIT.config);
     expect(moved.stderr).toMatch(/listeners\.yml:2: listeners\.tails: may not redefine the system listener 'tails'/);
@@ -321,10 +391,32 @@ describe('bad configuration never launches (the profile would go direct: backend
   });
 
   it.each([
-    ['a NUL byte in args', 'p.json', (f: string) => writeFileSync(f, JSON.stringify({ listener: 'default', isolation: 'launch', backend: 'env', command: bins.leakProbe, args: ['a\u0000b'] }))],
+    [
+      'a NUL byte in args',
+      'p.json',
+      (f: string) =>
+        writeFileSync(
+          f,
+          JSON.stringify({
+            listener: 'default',
+            isolation: 'launch',
+            backend: 'env',
+            command: bins.leakProbe,
+            args: ['a\u0000b'],
+          }),
+        ),
+    ],
     ['a profile writable by others (0666)', 'p.yml', (f: string) => (writeFileSync(f, leaky()), chmodSync(f, 0o666))],
     // Every field valid: a 100 kB description referenced 3000 times as arguments (300 MB once expanded).
-    ['a YAML alias bomb', 'p.yml', (f: string) => writeFileSync(f, `${leaky()}description: &a "${'y'.repeat(100_000)}"\nargs: [${Array(3000).fill('*a').join(', ')}]\n`)],
+    [
+      'a YAML alias bomb',
+      'p.yml',
+      (f: string) =>
+        writeFileSync(
+          f,
+          `${leaky()}description: &a "${'y'.repeat(100_000)}"\nargs: [${Array(3000).fill('*a').join(', ')}]\n`,
+        ),
+    ],
     ['a FIFO as the profile', 'p.yml', (f: string) => execFileSync('mkfifo', [f])],
   ])('%s: 65, one line, zero packets', async (_name, file, write) => {
     const dir = configWith(file, write);
@@ -347,7 +439,10 @@ describe('what each backend holds (documented in README "Security")', () => {
   });
 
   it('proxychains lets UDP out, as its acknowledge: [udp-leak] says', async () => {
-    const udp = await net.launch(['--config-dir', config, 'proxychains', '--', bins.leakProbe, net.worldV4, '53', 'udp'], { env: cleanEnv({ XDG_RUNTIME_DIR: runtime }) });
+    const udp = await net.launch(
+      ['--config-dir', config, 'proxychains', '--', bins.leakProbe, net.worldV4, '53', 'udp'],
+      { env: cleanEnv({ XDG_RUNTIME_DIR: runtime }) },
+    );
     expect(udp.stdout).toBe('sent');
     await new Promise((r) => setTimeout(r, 100));
     expect(net.trapped()).toBeGreaterThan(0);

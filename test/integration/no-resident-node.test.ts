@@ -58,7 +58,10 @@ function isNode(exe: string | null): boolean {
 
 beforeAll(async () => {
   socks = await startSocks5Server();
-  configDir = makeConfigDir({ t: { port: socks.port } }, { default: 'listener: t\nisolation: launch\nbackend: torsocks\n' });
+  configDir = makeConfigDir(
+    { t: { port: socks.port } },
+    { default: 'listener: t\nisolation: launch\nbackend: torsocks\n' },
+  );
 });
 
 afterAll(async () => {
@@ -90,9 +93,12 @@ describe('no resident Node process', () => {
       if (exe !== null && seen[seen.length - 1] !== exe) seen.push(exe);
       if (exe === sleepBinary) break;
       if (child.exitCode !== null || child.signalCode !== null || exe === null) {
-        throw new Error(`launcher ended before ${SLEEP} ran in its process (exit ${child.exitCode}, signal ${child.signalCode}); stderr: ${stderr}`);
+        throw new Error(
+          `launcher ended before ${SLEEP} ran in its process (exit ${child.exitCode}, signal ${child.signalCode}); stderr: ${stderr}`,
+        );
       }
-      if (Date.now() > deadline) throw new Error(`PID ${pid} never became ${sleepBinary}; it ran: ${seen.join(' -> ')}; stderr: ${stderr}`);
+      if (Date.now() > deadline)
+        throw new Error(`PID ${pid} never became ${sleepBinary}; it ran: ${seen.join(' -> ')}; stderr: ${stderr}`);
       await sleep(5);
     }
     // Settled: sleep never execs again.

@@ -42,11 +42,19 @@ beforeAll(() => {
 
 beforeAll(async () => {
   socks = await startSocks5Server();
-  configDir = makeConfigDir({ t: { port: socks.port } }, { default: 'listener: t\nisolation: launch\nbackend: torsocks\n' });
+  configDir = makeConfigDir(
+    { t: { port: socks.port } },
+    { default: 'listener: t\nisolation: launch\nbackend: torsocks\n' },
+  );
   // port must be a number: a configuration error, exit 65.
   badConfigDir = makeConfigDir({}, { default: 'listener: t\nisolation: launch\nbackend: torsocks\n' });
   const listeners = join(badConfigDir, 'listeners.yml');
-  execFileSync('sh', ['-c', `printf 'listeners:\\n  t:\\n    address: 127.0.0.1\\n    port: not-a-port\\n' > "$1"`, 'sh', listeners]);
+  execFileSync('sh', [
+    '-c',
+    `printf 'listeners:\\n  t:\\n    address: 127.0.0.1\\n    port: not-a-port\\n' > "$1"`,
+    'sh',
+    listeners,
+  ]);
 });
 
 afterAll(async () => {
@@ -70,7 +78,17 @@ describe('bin/tails-launch on Node 18.20.4', () => {
   });
 
   it('explain --json prints valid JSON, and koffi (execve) is available on 18', async () => {
-    const r = await launch(['--config-dir', configDir, 'explain', 'default', '--json', '--', '/usr/bin/curl', '-s', 'http://example.test/']);
+    const r = await launch([
+      '--config-dir',
+      configDir,
+      'explain',
+      'default',
+      '--json',
+      '--',
+      '/usr/bin/curl',
+      '-s',
+      'http://example.test/',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     const plan = JSON.parse(r.stdout) as {
@@ -101,7 +119,16 @@ describe('bin/tails-launch on Node 18.20.4', () => {
 
   it('a real launch: curl through torsocks reaches the SOCKS server with the launch credentials', async () => {
     socks.clear();
-    const r = await launch(['--config-dir', configDir, 'default', '--', '/usr/bin/curl', '-q', '-sS', 'http://example.test/']);
+    const r = await launch([
+      '--config-dir',
+      configDir,
+      'default',
+      '--',
+      '/usr/bin/curl',
+      '-q',
+      '-sS',
+      'http://example.test/',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toBe('ok via socks5');
@@ -117,11 +144,14 @@ describe('bin/tails-launch on Node 18.20.4', () => {
     expect(connect!.username).toBe(resolve!.username);
   });
 
-  it('execve through koffi: the application runs in the launcher\'s own process', async () => {
+  it("execve through koffi: the application runs in the launcher's own process", async () => {
     // $$ is the shell's PID, $PPID its parent's; /proc/$$/exe what it runs.
-    const r = await runLauncher(['--config-dir', configDir, 'default', '--', '/bin/sh', '-c', 'echo "$$ $PPID $(readlink /proc/$$/exe)"'], {
-      env: cleanEnv({ TAILS_LAUNCH_NODE: node18 }),
-    });
+    const r = await runLauncher(
+      ['--config-dir', configDir, 'default', '--', '/bin/sh', '-c', 'echo "$$ $PPID $(readlink /proc/$$/exe)"'],
+      {
+        env: cleanEnv({ TAILS_LAUNCH_NODE: node18 }),
+      },
+    );
     const spawned = r.pid;
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
@@ -132,7 +162,7 @@ describe('bin/tails-launch on Node 18.20.4', () => {
     expect(exe).not.toMatch(/node/);
   });
 
-  it('the application\'s exit status and signal death pass through', async () => {
+  it("the application's exit status and signal death pass through", async () => {
     const status = await launch(['--config-dir', configDir, 'default', '--', '/bin/sh', '-c', 'exit 42']);
     expect(status.exitCode).toBe(42);
     const killed = await launch(['--config-dir', configDir, 'default', '--', '/bin/sh', '-c', 'kill -USR1 $$']);

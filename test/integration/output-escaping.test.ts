@@ -14,7 +14,13 @@ describe('explain and list escape what files put in their output', () => {
     const dir = track(makeConfigDir({ default: { port: 9 } }, {}));
     writeFileSync(
       `${dir}/profiles/odd.json`,
-      JSON.stringify({ description: 'fine\nodd     127.0.0.1:1  none  env\u001b[31m', listener: 'default', isolation: 'app', backend: 'torsocks', args: ['a\rb'] }),
+      JSON.stringify({
+        description: 'fine\nodd     127.0.0.1:1  none  env\u001b[31m',
+        listener: 'default',
+        isolation: 'app',
+        backend: 'torsocks',
+        args: ['a\rb'],
+      }),
     );
     const explain = await runLauncher(['--config-dir', dir, 'explain', 'odd', '--', '/bin/true']);
     expect(explain.exitCode).toBe(0);

@@ -2,7 +2,19 @@
 // it must make no launch differ from an uncached one, never serve edited
 // content, and never trust a file it does not own alone.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -28,14 +40,18 @@ function cacheFiles(runtime: string): string[] {
 
 async function explain(config: string, runtime: string | null) {
   const env = cleanEnv(runtime ? { XDG_RUNTIME_DIR: runtime } : {});
-  const result = await runLauncher(['--config-dir', config, 'explain', '--json', 'default', '--', '/bin/true'], { env });
+  const result = await runLauncher(['--config-dir', config, 'explain', '--json', 'default', '--', '/bin/true'], {
+    env,
+  });
   expect(result.stderr).toBe('');
   expect(result.exitCode).toBe(0);
   return JSON.parse(result.stdout);
 }
 
 async function launch(config: string, runtime: string) {
-  return runLauncher(['--config-dir', config, 'default', '--', '/bin/sh', '-c', 'echo launched'], { env: cleanEnv({ XDG_RUNTIME_DIR: runtime }) });
+  return runLauncher(['--config-dir', config, 'default', '--', '/bin/sh', '-c', 'echo launched'], {
+    env: cleanEnv({ XDG_RUNTIME_DIR: runtime }),
+  });
 }
 
 describe('the launch cache of validated configuration', () => {
@@ -48,7 +64,10 @@ describe('the launch cache of validated configuration', () => {
     expect(cache).toMatch(/parsed-[0-9a-f]{16}\.json$/);
     expect(statSync(cache!).mode & 0o777).toBe(0o600);
     expect(statSync(join(runtime, 'tails-launch')).mode & 0o777).toBe(0o700);
-    expect(Object.keys(JSON.parse(readFileSync(cache!, 'utf8')).entries).sort()).toEqual([join(config, 'listeners.yml'), join(config, 'profiles/default.yml')]);
+    expect(Object.keys(JSON.parse(readFileSync(cache!, 'utf8')).entries).sort()).toEqual([
+      join(config, 'listeners.yml'),
+      join(config, 'profiles/default.yml'),
+    ]);
     const second = await explain(config, runtime);
     expect(first).toEqual(uncached);
     expect(second).toEqual(uncached);
@@ -95,7 +114,12 @@ describe('the launch cache of validated configuration', () => {
   });
 
   it('never caches an error: a fixed file launches', async () => {
-    const config = track(makeConfigDir({ default: { port: socks.port } }, { default: 'listener: default\nisolation: sometimes\nbackend: torsocks\n' }));
+    const config = track(
+      makeConfigDir(
+        { default: { port: socks.port } },
+        { default: 'listener: default\nisolation: sometimes\nbackend: torsocks\n' },
+      ),
+    );
     const runtime = runtimeDir();
     const broken = await launch(config, runtime);
     expect(broken.exitCode).toBe(EXIT.config);
@@ -128,7 +152,10 @@ describe('the launch cache of validated configuration', () => {
     expect(cacheFiles(shared)).toEqual([]);
     const relative = mkdtempSync(join(tmpdir(), 'tails-launch-cwd-'));
     track(relative);
-    const result = await runLauncher(['--config-dir', config, 'default', '--', '/bin/sh', '-c', 'echo launched'], { env: cleanEnv({ XDG_RUNTIME_DIR: 'run' }), cwd: relative });
+    const result = await runLauncher(['--config-dir', config, 'default', '--', '/bin/sh', '-c', 'echo launched'], {
+      env: cleanEnv({ XDG_RUNTIME_DIR: 'run' }),
+      cwd: relative,
+    });
     expect(result.stdout).toBe('launched');
     expect(existsSync(join(relative, 'run'))).toBe(false);
   });
@@ -156,7 +183,10 @@ describe('what the launch cache accepts', () => {
     try {
       const config = join(mnt, 'cfg');
       mkdirSync(join(config, 'profiles'), { recursive: true, mode: 0o755 });
-      writeFileSync(join(config, 'listeners.yml'), `listeners:\n  default:\n    address: 127.0.0.1\n    port: ${socks.port}\n`);
+      writeFileSync(
+        join(config, 'listeners.yml'),
+        `listeners:\n  default:\n    address: 127.0.0.1\n    port: ${socks.port}\n`,
+      );
       const file = join(config, 'profiles', 'default.yml');
       const torsocks = 'listener: default\nisolation: app\nbackend: torsocks\n';
       const env = 'listener: default\nisolation: app\nbackend: env\n#'.padEnd(torsocks.length, '#');
@@ -170,7 +200,11 @@ describe('what the launch cache accepts', () => {
         expect((await explain(config, runtime)).backend).toBe('torsocks');
         writeFileSync(file, env);
         const after = statSync(file, { bigint: true });
-        sameSecond = after.mtimeNs === before.mtimeNs && after.ctimeNs === before.ctimeNs && after.ino === before.ino && after.size === before.size;
+        sameSecond =
+          after.mtimeNs === before.mtimeNs &&
+          after.ctimeNs === before.ctimeNs &&
+          after.ino === before.ino &&
+          after.size === before.size;
         if (!sameSecond) continue;
         // Every stat field is as it was when the cache was written: only the content tells.
         expect((await explain(config, runtime)).backend).toBe('env');
@@ -188,7 +222,10 @@ describe('what the launch cache accepts', () => {
     rmSync(cache);
     execFileSync('mkfifo', ['-m', '0600', cache]);
     const started = Date.now();
-    const result = await runLauncher(['--config-dir', config, 'default', '--', '/bin/sh', '-c', 'echo launched'], { env: cleanEnv({ XDG_RUNTIME_DIR: runtime }), timeout: 8_000 });
+    const result = await runLauncher(['--config-dir', config, 'default', '--', '/bin/sh', '-c', 'echo launched'], {
+      env: cleanEnv({ XDG_RUNTIME_DIR: runtime }),
+      timeout: 8_000,
+    });
     expect(result.signal, 'the launcher hung on the FIFO').toBeUndefined();
     expect(Date.now() - started).toBeLessThan(8_000);
     expect(result.stdout).toBe('launched');
@@ -219,6 +256,10 @@ describe('what the launch cache accepts', () => {
     const runtime = runtimeDir();
     const cache = await primedCache(config, runtime);
     const { entries } = JSON.parse(readFileSync(cache, 'utf8'));
-    expect(entries[join(config, 'profiles/default.yml')]).toMatchObject({ kind: 'profile', text: PROFILE, data: { listener: 'default', isolation: 'app', backend: 'torsocks' } });
+    expect(entries[join(config, 'profiles/default.yml')]).toMatchObject({
+      kind: 'profile',
+      text: PROFILE,
+      data: { listener: 'default', isolation: 'app', backend: 'torsocks' },
+    });
   });
 });

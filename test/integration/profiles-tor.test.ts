@@ -34,13 +34,29 @@ import YAML from 'yaml';
 import { CURL, LAUNCH_KEY, USERNAME } from '../support/expected';
 import { createNamespace, deleteNamespace, TAILS_SOCKS_PORTS } from '../support/isolated-tor';
 import { cleanEnv, LAUNCHER, ROOT, SHIPPED_PROFILES } from '../support/launcher';
-import { startPrivateTorNetwork, StreamWatcher, waitForFirstStream, TARGET_ADDRESS, type PrivateTorNetwork, type StreamRecord } from '../support/private-tor-network';
+import {
+  startPrivateTorNetwork,
+  StreamWatcher,
+  waitForFirstStream,
+  TARGET_ADDRESS,
+  type PrivateTorNetwork,
+  type StreamRecord,
+} from '../support/private-tor-network';
 
 const NS = `tl-ptor-${process.pid}`;
 const TARGET = `${TARGET_ADDRESS}:8080`;
 const URL = `http://${TARGET}/`;
 // As circuit-isolation.test.ts: the body to /dev/null, one -w line per request.
-const CURL_ARGS = ['-sS', '--max-time', '40', '-o', '/dev/null', '-w', 'status %{http_code} port %{local_port}\\n', URL];
+const CURL_ARGS = [
+  '-sS',
+  '--max-time',
+  '40',
+  '-o',
+  '/dev/null',
+  '-w',
+  'status %{http_code} port %{local_port}\\n',
+  URL,
+];
 const STANDIN = join(ROOT, 'test/fixtures/standins/own-setting.py');
 const isRoot = process.getuid?.() === 0;
 
@@ -58,10 +74,15 @@ interface ProfileFields {
 const SHIPPED = new Map<string, ProfileFields>(
   readdirSync(SHIPPED_PROFILES)
     .filter((f) => /\.ya?ml$/.test(f))
-    .map((f) => [f.replace(/\.ya?ml$/, ''), YAML.parse(readFileSync(join(SHIPPED_PROFILES, f), 'utf8')) as ProfileFields]),
+    .map((f) => [
+      f.replace(/\.ya?ml$/, ''),
+      YAML.parse(readFileSync(join(SHIPPED_PROFILES, f), 'utf8')) as ProfileFields,
+    ]),
 );
 const SHIPPED_LISTENERS_TEXT = readFileSync(join(ROOT, 'listeners.yml'), 'utf8');
-const SHIPPED_LISTENERS = (YAML.parse(SHIPPED_LISTENERS_TEXT) as { listeners: Record<string, { address: string; port: number }> }).listeners;
+const SHIPPED_LISTENERS = (
+  YAML.parse(SHIPPED_LISTENERS_TEXT) as { listeners: Record<string, { address: string; port: number }> }
+).listeners;
 
 /** Our own reading of the `extends` chain (child fields win). */
 function resolveFields(name: string): ProfileFields {
@@ -132,7 +153,12 @@ function writeConfig(dir: string): void {
       copy.command = STANDIN;
       copy.env = {
         ...copy.env,
-        set: { ...copy.env?.set, STANDIN_TARGET: TARGET, STANDIN_OWN_SETTINGS: `socks5 127.0.0.1 ${port}`, STANDIN_SHOW_PORT: '1' },
+        set: {
+          ...copy.env?.set,
+          STANDIN_TARGET: TARGET,
+          STANDIN_OWN_SETTINGS: `socks5 127.0.0.1 ${port}`,
+          STANDIN_SHOW_PORT: '1',
+        },
       };
     } else if (name === 'git') {
       copy.command = '/bin/sh';
@@ -161,12 +187,18 @@ function launch(args: string[], timeout = 60_000) {
 interface TorSees {
   listener: string;
   port: number;
-  credentials: { kind: 'userpass'; username: string; password: string; perLaunch: boolean } | { kind: 'none' | 'per-process' | 'application' };
+  credentials:
+    | { kind: 'userpass'; username: string; password: string; perLaunch: boolean }
+    | { kind: 'none' | 'per-process' | 'application' };
 }
 
 /** What `explain --json` states Tor will see from a launch of ARGS (options and profile). */
 async function explain(args: string[]): Promise<{ torSees: TorSees; backend: string; isolation: { mode: string } }> {
-  const result = await execa(LAUNCHER, ['--config-dir', config, 'explain', '--json', ...args], { env: env(), extendEnv: false, reject: false });
+  const result = await execa(LAUNCHER, ['--config-dir', config, 'explain', '--json', ...args], {
+    env: env(),
+    extendEnv: false,
+    reject: false,
+  });
   expect(result.stderr).toBe('');
   expect(result.exitCode).toBe(0);
   return JSON.parse(String(result.stdout));
@@ -179,23 +211,34 @@ async function explain(args: string[]): Promise<{ torSees: TorSees; backend: str
  */
 async function streamsOf(result: Awaited<ReturnType<typeof launch>>): Promise<StreamRecord[]> {
   const stdout = String(result.stdout);
-  const recent = () => watcher!.events.filter((e) => e.startsWith('STREAM') && e.includes(TARGET_ADDRESS)).slice(-12).join('\n');
+  const recent = () =>
+    watcher!.events
+      .filter((e) => e.startsWith('STREAM') && e.includes(TARGET_ADDRESS))
+      .slice(-12)
+      .join('\n');
   expect(result.stderr, `stderr of a launch; stdout: ${stdout}; recent streams:\n${recent()}`).toBe('');
   expect(result.exitCode, `exit status; stdout: ${stdout}; recent streams:\n${recent()}`).toBe(0);
   let ports: number[];
   if (stdout.startsWith('reply: ')) {
-    expect(stdout, 'the stand-in fetched the target and says which port it used').toMatch(/^reply: HTTP\/1\.1 200 OK\nport \d+$/);
+    expect(stdout, 'the stand-in fetched the target and says which port it used').toMatch(
+      /^reply: HTTP\/1\.1 200 OK\nport \d+$/,
+    );
     ports = [Number(/port (\d+)$/.exec(stdout)![1])];
   } else {
     ports = [...stdout.matchAll(/^status 200 port (\d+)$/gm)].map((m) => Number(m[1]));
-    expect(ports.length, `one "status 200 port PORT" line per request: ${stdout}`).toBe(stdout.trim().split('\n').length);
+    expect(ports.length, `one "status 200 port PORT" line per request: ${stdout}`).toBe(
+      stdout.trim().split('\n').length,
+    );
   }
   // CLOSED events may trail the program's exit by a moment.
   const deadline = Date.now() + 5000;
   for (;;) {
     const streams = ports.map((p) => watcher!.bySourcePort(p));
     if (streams.every((s) => s?.circuit && s.closedAt !== null)) return streams as StreamRecord[];
-    if (Date.now() > deadline) throw new Error(`no SUCCEEDED/CLOSED stream for ports ${ports.join(', ')}:\n${watcher!.events.slice(-30).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `no SUCCEEDED/CLOSED stream for ports ${ports.join(', ')}:\n${watcher!.events.slice(-30).join('\n')}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -256,7 +299,9 @@ describe.skipIf(!isRoot)("the shipped profiles on a private Tor network with Tai
 
     await createNamespace(NS);
     // The target's interface: a dummy, or where the kernel has no dummy driver, a bridge with no ports.
-    const dummy = await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'add', 'tl0', 'type', 'dummy'], { reject: false });
+    const dummy = await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'add', 'tl0', 'type', 'dummy'], {
+      reject: false,
+    });
     if (dummy.exitCode !== 0) await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'add', 'tl0', 'type', 'bridge']);
     await execa('ip', ['netns', 'exec', NS, 'ip', 'addr', 'add', `${TARGET_ADDRESS}/32`, 'dev', 'tl0']);
     await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'tl0', 'up']);
@@ -267,13 +312,19 @@ describe.skipIf(!isRoot)("the shipped profiles on a private Tor network with Tai
       server!.once('exit', () => reject(new Error('the target HTTP server exited')));
     });
 
-    network = await startPrivateTorNetwork(NS, join(work, 'tor'), 60_000, { socksPorts: Object.values(TAILS_SOCKS_PORTS) });
-    watcher = await StreamWatcher.open(network.controlSocket, network.cookieFile, { tcpTable: `/proc/${network.clientPid}/net/tcp` });
+    network = await startPrivateTorNetwork(NS, join(work, 'tor'), 60_000, {
+      socksPorts: Object.values(TAILS_SOCKS_PORTS),
+    });
+    watcher = await StreamWatcher.open(network.controlSocket, network.cookieFile, {
+      tcpTable: `/proc/${network.clientPid}/net/tcp`,
+    });
     await waitForFirstStream(async () => {
       const r = await launch(['ssh', '-s', '--max-time', '10', URL], 20_000);
       return { ok: r.exitCode === 0 && r.stdout === 'ok', detail: `${r.exitCode} ${r.stderr}` };
     }, watcher);
-    console.log(`private Tor network: bootstrapped in ${(network.bootstrapMs / 1000).toFixed(1)} s, first stream after ${((Date.now() - suiteStart) / 1000).toFixed(1)} s of setup`);
+    console.log(
+      `private Tor network: bootstrapped in ${(network.bootstrapMs / 1000).toFixed(1)} s, first stream after ${((Date.now() - suiteStart) / 1000).toFixed(1)} s of setup`,
+    );
   }, 150_000);
 
   afterAll(async () => {
@@ -288,32 +339,40 @@ describe.skipIf(!isRoot)("the shipped profiles on a private Tor network with Tai
     console.log(`shipped profiles on Tor: ${((Date.now() - suiteStart) / 1000).toFixed(1)} s in all`);
   }, 60_000);
 
-  it.each(CASES)('$name ($backend, isolation $mode): on port $port, the credentials explain states, one circuit per group', async (c) => {
-    const plan = await explain([c.name]);
-    expect({ backend: plan.backend, mode: plan.isolation.mode, port: plan.torSees.port }).toEqual({ backend: c.backend, mode: c.mode, port: c.port });
-    // Only the stand-ins' commands differ from the shipped profile: no arguments here, the profile's own come first.
-    const args = c.backend === 'own-setting' ? [c.name] : [c.name, ...CURL_ARGS];
-    const [a, b] = await pair(args, args);
-    expectOpenTogether(a, b);
-    expectTorSaw(a, plan.torSees, c.name);
-    expectTorSaw(b, plan.torSees, c.name);
-    const sees = plan.torSees.credentials;
-    if (sees.kind === 'userpass' && !sees.perLaunch) {
-      // isolation app: one group for every launch of the profile, so one circuit.
-      expect(b.socksPassword).toBe(a.socksPassword);
-      expect(a.circuit).toBe(b.circuit);
-    } else if (sees.kind === 'application') {
-      // The program's own settings decide. With Tails' (127.0.0.1:PORT, no
-      // credentials) two launches to the same destination are ONE group for
-      // Tor: same listener, no SOCKS auth, same client address, destination
-      // address and port. That is what Tor does for these programs on Tails.
-      expect(a.circuit).toBe(b.circuit);
-    } else {
-      // isolation launch or process: a new group each launch (or process), so a circuit each.
-      expect(b.socksPassword === a.socksPassword && b.socksUsername === a.socksUsername).toBe(false);
-      expect(a.circuit).not.toBe(b.circuit);
-    }
-  }, 60_000);
+  it.each(CASES)(
+    '$name ($backend, isolation $mode): on port $port, the credentials explain states, one circuit per group',
+    async (c) => {
+      const plan = await explain([c.name]);
+      expect({ backend: plan.backend, mode: plan.isolation.mode, port: plan.torSees.port }).toEqual({
+        backend: c.backend,
+        mode: c.mode,
+        port: c.port,
+      });
+      // Only the stand-ins' commands differ from the shipped profile: no arguments here, the profile's own come first.
+      const args = c.backend === 'own-setting' ? [c.name] : [c.name, ...CURL_ARGS];
+      const [a, b] = await pair(args, args);
+      expectOpenTogether(a, b);
+      expectTorSaw(a, plan.torSees, c.name);
+      expectTorSaw(b, plan.torSees, c.name);
+      const sees = plan.torSees.credentials;
+      if (sees.kind === 'userpass' && !sees.perLaunch) {
+        // isolation app: one group for every launch of the profile, so one circuit.
+        expect(b.socksPassword).toBe(a.socksPassword);
+        expect(a.circuit).toBe(b.circuit);
+      } else if (sees.kind === 'application') {
+        // The program's own settings decide. With Tails' (127.0.0.1:PORT, no
+        // credentials) two launches to the same destination are ONE group for
+        // Tor: same listener, no SOCKS auth, same client address, destination
+        // address and port. That is what Tor does for these programs on Tails.
+        expect(a.circuit).toBe(b.circuit);
+      } else {
+        // isolation launch or process: a new group each launch (or process), so a circuit each.
+        expect(b.socksPassword === a.socksPassword && b.socksUsername === a.socksUsername).toBe(false);
+        expect(a.circuit).not.toBe(b.circuit);
+      }
+    },
+    60_000,
+  );
 
   it('git (torsocks, isolation process): two processes of ONE launch use two circuits, each with its own credentials', async () => {
     const plan = await explain(['git']);
@@ -330,8 +389,14 @@ describe.skipIf(!isRoot)("the shipped profiles on a private Tor network with Tai
   }, 60_000);
 
   it('electrum --identity alice@example.org and bob@example.org: the credentials explain states for each, two circuits', async () => {
-    const [alice, bob] = await Promise.all([explain(['--identity', 'alice@example.org', 'electrum']), explain(['--identity', 'bob@example.org', 'electrum'])]);
-    const [a, b] = await pair(['--identity', 'alice@example.org', 'electrum'], ['--identity', 'bob@example.org', 'electrum']);
+    const [alice, bob] = await Promise.all([
+      explain(['--identity', 'alice@example.org', 'electrum']),
+      explain(['--identity', 'bob@example.org', 'electrum']),
+    ]);
+    const [a, b] = await pair(
+      ['--identity', 'alice@example.org', 'electrum'],
+      ['--identity', 'bob@example.org', 'electrum'],
+    );
     expectOpenTogether(a, b);
     expectTorSaw(a, alice.torSees, 'electrum');
     expectTorSaw(b, bob.torSees, 'electrum');
@@ -344,7 +409,11 @@ describe.skipIf(!isRoot)("the shipped profiles on a private Tor network with Tai
     // the same destination Tor gives them one circuit (on Tails as here). The
     // listener is the only group such programs get: Pidgin on 9050 is apart.
     const results = await Promise.all([launch(['tails-security-check']), launch(['whisperback']), launch(['pidgin'])]);
-    const [[check], [whisperback], [pidgin]] = (await Promise.all(results.map(streamsOf))) as [[StreamRecord], [StreamRecord], [StreamRecord]];
+    const [[check], [whisperback], [pidgin]] = (await Promise.all(results.map(streamsOf))) as [
+      [StreamRecord],
+      [StreamRecord],
+      [StreamRecord],
+    ];
     expectOpenTogether(check, whisperback);
     expectOpenTogether(check, pidgin);
     expect([check.listenerPort, whisperback.listenerPort, pidgin.listenerPort]).toEqual([9062, 9062, 9050]);

@@ -12,7 +12,6 @@ import { CURL, URL, BODY, USERNAME, METHOD_NONE, METHOD_USERPASS, EXIT } from '.
 import { cleanEnv, makeConfigDir, ROOT, runLauncher, SHIPPED_PROFILES, type ListenerSpec } from '../support/launcher';
 import { startSocks5Server, type Socks5Server, type SocksRequestRecord } from '../support/socks5-server';
 
-
 interface ProfileFields {
   extends?: string;
   command?: string;
@@ -38,15 +37,21 @@ const SHIPPED: Map<string, ProfileFields> = new Map(
   readdirSync(SHIPPED_PROFILES)
     .filter((f) => /\.ya?ml$/.test(f))
     .sort()
-    .map((f) => [f.replace(/\.ya?ml$/, ''), YAML.parse(readFileSync(join(SHIPPED_PROFILES, f), 'utf8')) as ProfileFields]),
+    .map((f) => [
+      f.replace(/\.ya?ml$/, ''),
+      YAML.parse(readFileSync(join(SHIPPED_PROFILES, f), 'utf8')) as ProfileFields,
+    ]),
 );
 
 /** The shipped listeners.yml, as parsed YAML. */
-const SHIPPED_LISTENERS = (YAML.parse(readFileSync(join(ROOT, 'listeners.yml'), 'utf8')) as { listeners: Record<string, ListenerSpec> })
-  .listeners;
+const SHIPPED_LISTENERS = (
+  YAML.parse(readFileSync(join(ROOT, 'listeners.yml'), 'utf8')) as { listeners: Record<string, ListenerSpec> }
+).listeners;
 
 /** Our own reading of the `extends` chain (child fields win), independent of the launcher's. */
-function resolveFields(name: string): Required<Pick<ProfileFields, 'listener' | 'isolation' | 'backend'>> & ProfileFields {
+function resolveFields(
+  name: string,
+): Required<Pick<ProfileFields, 'listener' | 'isolation' | 'backend'>> & ProfileFields {
   const own = SHIPPED.get(name);
   if (!own) throw new Error(`no shipped profile ${name}`);
   const merged = own.extends === undefined ? own : { ...resolveFields(own.extends), ...own };
@@ -63,7 +68,12 @@ function configFor(name: string, servers: Map<string, Socks5Server>): string {
   const listeners: Record<string, ListenerSpec> = {};
   for (const [listener, spec] of Object.entries(SHIPPED_LISTENERS)) {
     // client_address/client_port would point away from the test server; netns and flags stay.
-    listeners[listener] = { address: '127.0.0.1', port: servers.get(listener)!.port, flags: spec.flags, netns: spec.netns };
+    listeners[listener] = {
+      address: '127.0.0.1',
+      port: servers.get(listener)!.port,
+      flags: spec.flags,
+      netns: spec.netns,
+    };
   }
   const profiles: Record<string, string> = {};
   for (const [other, fields] of SHIPPED) {
@@ -71,7 +81,10 @@ function configFor(name: string, servers: Map<string, Socks5Server>): string {
     if (other === name && resolveFields(name).backend === 'own-setting') {
       const port = servers.get(resolveFields(name).listener)!.port;
       copy.command = STANDIN;
-      copy.env = { ...copy.env, set: { ...copy.env?.set, STANDIN_TARGET: 'example.test:80', STANDIN_OWN_SETTINGS: `socks5 127.0.0.1 ${port}` } };
+      copy.env = {
+        ...copy.env,
+        set: { ...copy.env?.set, STANDIN_TARGET: 'example.test:80', STANDIN_OWN_SETTINGS: `socks5 127.0.0.1 ${port}` },
+      };
     } else if (other === name) {
       copy.command = CURL;
       delete copy.args;
@@ -110,7 +123,9 @@ function expectAuth(records: SocksRequestRecord[], name: string): void {
 /** Requests of one plain curl fetch: torsocks resolves first, env hands curl the hostname. */
 function expectRequests(records: SocksRequestRecord[], backend: 'torsocks' | 'env'): void {
   // A RESOLVE's port field means nothing (torsocks 2.4 sends 42).
-  const seen = records.map((r) => (r.command === 'resolve' ? { command: r.command, host: r.host } : { command: r.command, host: r.host, port: r.port }));
+  const seen = records.map((r) =>
+    r.command === 'resolve' ? { command: r.command, host: r.host } : { command: r.command, host: r.host, port: r.port },
+  );
   if (backend === 'torsocks') {
     expect(seen).toEqual([
       { command: 'resolve', host: 'example.test' },
@@ -168,61 +183,78 @@ describe.each([...SHIPPED.keys()].filter(hasPlacement))('placed profile %s', (na
 });
 
 /** What `explain --json` says Tor will see from a launch with DIR. */
-async function torSeesOf(dir: string, name: string): Promise<{ port: number; credentials: { kind: string; username?: string; password?: string } }> {
+async function torSeesOf(
+  dir: string,
+  name: string,
+): Promise<{ port: number; credentials: { kind: string; username?: string; password?: string } }> {
   const result = await runLauncher(['--config-dir', dir, 'explain', '--json', name], { env: env() });
   expect(result.exitCode).toBe(0);
   return (JSON.parse(result.stdout) as { torSees: { port: number; credentials: { kind: string } } }).torSees;
 }
 
-describe.each([...SHIPPED.keys()].filter((n) => !hasPlacement(n) && resolveFields(n).backend !== 'own-setting'))('profile %s', (name) => {
-  const { listener, backend } = resolveFields(name) as { listener: string; backend: 'torsocks' | 'env' };
+describe.each([...SHIPPED.keys()].filter((n) => !hasPlacement(n) && resolveFields(n).backend !== 'own-setting'))(
+  'profile %s',
+  (name) => {
+    const { listener, backend } = resolveFields(name) as { listener: string; backend: 'torsocks' | 'env' };
 
-  it(`fetches through its listener '${listener}' with ${resolveFields(name).isolation} credentials over ${backend}`, async () => {
-    const dir = configFor(name, servers);
-    configDirs.push(dir);
-    const result = await runLauncher(['--config-dir', dir, name, '--', '-s', URL], { env: env() });
-    expect(result.stderr).toBe('');
-    expect(result.stdout).toBe(BODY);
-    expect(result.exitCode).toBe(0);
+    it(`fetches through its listener '${listener}' with ${resolveFields(name).isolation} credentials over ${backend}`, async () => {
+      const dir = configFor(name, servers);
+      configDirs.push(dir);
+      const result = await runLauncher(['--config-dir', dir, name, '--', '-s', URL], { env: env() });
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toBe(BODY);
+      expect(result.exitCode).toBe(0);
 
-    const mine = servers.get(listener)!;
-    const records = await mine.waitForRecords(backend === 'torsocks' ? 2 : 1);
-    expectRequests(records, backend);
-    expectAuth(records, name);
-    for (const [other, server] of servers) if (other !== listener) expect(server.records, `listener ${other}`).toEqual([]);
-    // What Tor saw is what explain says (a per-launch key is a sample there: the same shape).
-    const sees = await torSeesOf(dir, name);
-    if (sees.credentials.kind === 'userpass') {
-      expect(records[0]!.username).toBe(sees.credentials.username);
-      if (resolveFields(name).isolation === 'app') expect(records[0]!.password).toBe(sees.credentials.password);
-    } else if (sees.credentials.kind === 'none') expect(records[0]!.auth).toBe('none');
-  });
-});
+      const mine = servers.get(listener)!;
+      const records = await mine.waitForRecords(backend === 'torsocks' ? 2 : 1);
+      expectRequests(records, backend);
+      expectAuth(records, name);
+      for (const [other, server] of servers)
+        if (other !== listener) expect(server.records, `listener ${other}`).toEqual([]);
+      // What Tor saw is what explain says (a per-launch key is a sample there: the same shape).
+      const sees = await torSeesOf(dir, name);
+      if (sees.credentials.kind === 'userpass') {
+        expect(records[0]!.username).toBe(sees.credentials.username);
+        if (resolveFields(name).isolation === 'app') expect(records[0]!.password).toBe(sees.credentials.password);
+      } else if (sees.credentials.kind === 'none') expect(records[0]!.auth).toBe('none');
+    });
+  },
+);
 
-describe.each([...SHIPPED.keys()].filter((n) => !hasPlacement(n) && resolveFields(n).backend === 'own-setting'))('own-setting profile %s', (name) => {
-  const { listener, isolation } = resolveFields(name);
+describe.each([...SHIPPED.keys()].filter((n) => !hasPlacement(n) && resolveFields(n).backend === 'own-setting'))(
+  'own-setting profile %s',
+  (name) => {
+    const { listener, isolation } = resolveFields(name);
 
-  it(`its stand-in connects to '${listener}' itself, and Tor sees exactly what explain says (${isolation})`, async () => {
-    const dir = configFor(name, servers);
-    configDirs.push(dir);
-    const result = await runLauncher(['--config-dir', dir, name], { env: env() });
-    expect(result.stderr).toBe('');
-    expect(result.stdout).toBe('reply: HTTP/1.1 200 OK');
-    expect(result.exitCode).toBe(0);
-    const records = await servers.get(listener)!.waitForRecords(1);
-    expect(records.map((r) => ({ command: r.command, host: r.host, port: r.port }))).toEqual([{ command: 'connect', host: 'example.test', port: 80 }]);
-    for (const [other, server] of servers) if (other !== listener) expect(server.records, `listener ${other}`).toEqual([]);
-    const sees = await torSeesOf(dir, name);
-    expect(records[0]!.serverPort).toBe(servers.get(listener)!.port);
-    if (sees.credentials.kind === 'userpass') {
-      expect(records[0]).toMatchObject({ auth: 'userpass', username: sees.credentials.username, password: sees.credentials.password });
-    } else {
-      // "Its own settings decide": the stand-in's, like Tails' prefs, hold none.
-      expect(sees.credentials.kind).toBe('application');
-      expect(records[0]!.auth).toBe('none');
-    }
-  });
-});
+    it(`its stand-in connects to '${listener}' itself, and Tor sees exactly what explain says (${isolation})`, async () => {
+      const dir = configFor(name, servers);
+      configDirs.push(dir);
+      const result = await runLauncher(['--config-dir', dir, name], { env: env() });
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toBe('reply: HTTP/1.1 200 OK');
+      expect(result.exitCode).toBe(0);
+      const records = await servers.get(listener)!.waitForRecords(1);
+      expect(records.map((r) => ({ command: r.command, host: r.host, port: r.port }))).toEqual([
+        { command: 'connect', host: 'example.test', port: 80 },
+      ]);
+      for (const [other, server] of servers)
+        if (other !== listener) expect(server.records, `listener ${other}`).toEqual([]);
+      const sees = await torSeesOf(dir, name);
+      expect(records[0]!.serverPort).toBe(servers.get(listener)!.port);
+      if (sees.credentials.kind === 'userpass') {
+        expect(records[0]).toMatchObject({
+          auth: 'userpass',
+          username: sees.credentials.username,
+          password: sees.credentials.password,
+        });
+      } else {
+        // "Its own settings decide": the stand-in's, like Tails' prefs, hold none.
+        expect(sees.credentials.kind).toBe('application');
+        expect(records[0]!.auth).toBe('none');
+      }
+    });
+  },
+);
 
 /** `explain --json` on the REAL shipped configuration (the dev build's shipped layer is the repo). */
 async function explainShipped(name: string): Promise<{
@@ -238,11 +270,14 @@ async function explainShipped(name: string): Promise<{
 
 // Tails' own test suite (features/tor_stream_isolation.feature) asserts this mapping.
 describe('the Tails stream isolation mapping, from the shipped configuration', () => {
-  it.each(['htpdate', 'tails-security-check', 'tails-upgrade-frontend'])('%s uses the Tails SocksPort 9062', async (name) => {
-    const plan = await explainShipped(name);
-    expect(plan.listener.name).toBe('tails');
-    expect(plan.listener.port).toBe(9062);
-  });
+  it.each(['htpdate', 'tails-security-check', 'tails-upgrade-frontend'])(
+    '%s uses the Tails SocksPort 9062',
+    async (name) => {
+      const plan = await explainShipped(name);
+      expect(plan.listener.name).toBe('tails');
+      expect(plan.listener.port).toBe(9062);
+    },
+  );
 
   it('tails-iuk-get-target-file uses 9063, with the credentials of its own settings (none in Tails)', async () => {
     const plan = await explainShipped('tails-iuk-get-target-file');

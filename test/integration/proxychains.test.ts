@@ -23,15 +23,22 @@ const sessionEnv = (extra: Record<string, string> = {}) => {
   }
   return cleanEnv({ XDG_RUNTIME_DIR: runtime, ...extra });
 };
-const run = (args: string[], options: Parameters<typeof runLauncher>[1] = {}) => runLauncher(args, { env: sessionEnv(), ...options });
+const run = (args: string[], options: Parameters<typeof runLauncher>[1] = {}) =>
+  runLauncher(args, { env: sessionEnv(), ...options });
 
-const profile = (isolation: string, extra = '') => `listener: default\nisolation: ${isolation}\nbackend: proxychains\nacknowledge: [udp-leak]\n${extra}`;
+const profile = (isolation: string, extra = '') =>
+  `listener: default\nisolation: ${isolation}\nbackend: proxychains\nacknowledge: [udp-leak]\n${extra}`;
 
 function config(port = socks.port): string {
   return track(
     makeConfigDir(
       { default: { port } },
-      { app: profile('app'), launch: profile('launch'), none: profile('none'), web: profile('launch', `command: ${CURL}\nargs: [-s]\n`) },
+      {
+        app: profile('app'),
+        launch: profile('launch'),
+        none: profile('none'),
+        web: profile('launch', `command: ${CURL}\nargs: [-s]\n`),
+      },
     ),
   );
 }
@@ -73,22 +80,38 @@ describe('backend proxychains (real proxychains4)', () => {
     expect(socks.records[0]).toMatchObject({ auth: 'none', offeredMethods: [METHOD_NONE], host: 'example.test' });
   });
 
-  it('hands the configuration over as a read-only file of the user\'s, no descriptor added, the process state otherwise as proxychains4 by hand', async () => {
+  it("hands the configuration over as a read-only file of the user's, no descriptor added, the process state otherwise as proxychains4 by hand", async () => {
     const probe = await probePath();
     const dir = config();
     // The same probe under proxychains4 run by hand, with a configuration file on disk.
     const onDisk = join(tempDir('pc'), 'proxychains.conf');
     writeFileSync(onDisk, `strict_chain\nproxy_dns\n[ProxyList]\nsocks5 127.0.0.1 ${socks.port}\n`);
-    const direct = parseProbe((await execa('proxychains4', ['-q', '-f', onDisk, probe, 'report'], { env: cleanEnv(), stdin: 'ignore' })).stdout);
+    const direct = parseProbe(
+      (await execa('proxychains4', ['-q', '-f', onDisk, probe, 'report'], { env: cleanEnv(), stdin: 'ignore' })).stdout,
+    );
     const launched = await run(['--config-dir', dir, 'app', '--', probe, 'report']);
     expect(launched.stderr).toBe('');
     const report = parseProbe(launched.stdout);
     expect(report.fds).toEqual(direct.fds);
     // Every other fix of the exec path holds under this backend too.
-    expect([report.sigign, report.sigblk, report.nofile, report.nonblock, report.stdio]).toEqual([direct.sigign, direct.sigblk, direct.nofile, direct.nonblock, direct.stdio]);
+    expect([report.sigign, report.sigblk, report.nofile, report.nonblock, report.stdio]).toEqual([
+      direct.sigign,
+      direct.sigblk,
+      direct.nofile,
+      direct.nonblock,
+      direct.stdio,
+    ]);
     expect(report.caller_env).toBe(false);
     // The file: in the private runtime directory, read-only, named per profile and group.
-    const env = await run(['--config-dir', dir, 'app', '--', '/bin/sh', '-c', 'echo "$PROXYCHAINS_CONF_FILE"; echo "$PROXYCHAINS_QUIET_MODE"; echo "$LD_PRELOAD"']);
+    const env = await run([
+      '--config-dir',
+      dir,
+      'app',
+      '--',
+      '/bin/sh',
+      '-c',
+      'echo "$PROXYCHAINS_CONF_FILE"; echo "$PROXYCHAINS_QUIET_MODE"; echo "$LD_PRELOAD"',
+    ]);
     const [variable, quiet, preload] = env.stdout.split('\n');
     expect(variable).toBe(join(runtime, 'tails-launch', 'proxychains', 'app.app.conf'));
     expect(quiet).toBe('1');
@@ -107,9 +130,13 @@ describe('backend proxychains (real proxychains4)', () => {
   it('refuses a runtime directory that other users can open: 126, one line, nothing sent', async () => {
     const open = tempDir('open-runtime');
     chmodSync(open, 0o777);
-    const result = await runLauncher(['--config-dir', config(), 'app', '--', CURL, '-s', URL], { env: cleanEnv({ XDG_RUNTIME_DIR: open }) });
+    const result = await runLauncher(['--config-dir', config(), 'app', '--', CURL, '-s', URL], {
+      env: cleanEnv({ XDG_RUNTIME_DIR: open }),
+    });
     expect(result.exitCode).toBe(EXIT.cannotExecute);
-    expect(result.stderr).toMatch(/^tails-launch: cannot write .* is open to other users \(mode 0777\); check XDG_RUNTIME_DIR$/);
+    expect(result.stderr).toMatch(
+      /^tails-launch: cannot write .* is open to other users \(mode 0777\); check XDG_RUNTIME_DIR$/,
+    );
     expect(socks.records).toEqual([]);
   });
 
@@ -119,8 +146,14 @@ describe('backend proxychains (real proxychains4)', () => {
       const cwd = tempDir('hostile');
       writeFileSync(join(cwd, 'proxychains.conf'), `strict_chain\n[ProxyList]\nsocks5 127.0.0.1 ${decoy.port}\n`);
       mkdirSync(join(cwd, '.proxychains'));
-      writeFileSync(join(cwd, '.proxychains', 'proxychains.conf'), `strict_chain\n[ProxyList]\nsocks5 127.0.0.1 ${decoy.port}\n`);
-      const result = await run(['--config-dir', config(), 'app', '--', CURL, '-s', URL], { cwd, env: sessionEnv({ HOME: cwd }) });
+      writeFileSync(
+        join(cwd, '.proxychains', 'proxychains.conf'),
+        `strict_chain\n[ProxyList]\nsocks5 127.0.0.1 ${decoy.port}\n`,
+      );
+      const result = await run(['--config-dir', config(), 'app', '--', CURL, '-s', URL], {
+        cwd,
+        env: sessionEnv({ HOME: cwd }),
+      });
       expect(result.stdout).toBe(BODY);
       expect(socks.records).toHaveLength(1);
       expect(decoy.records).toEqual([]);
@@ -132,7 +165,9 @@ describe('backend proxychains (real proxychains4)', () => {
   it("does not use a proxychains4 found on the caller's PATH (a missing library: see leaks.test.ts for torsocks)", async () => {
     const bin = tempDir('bin');
     writeFileSync(join(bin, 'proxychains4'), '#!/bin/sh\nexit 99\n', { mode: 0o755 });
-    const result = await run(['--config-dir', config(), 'app', '--', CURL, '-s', URL], { env: sessionEnv({ PATH: `${bin}:/usr/bin:/bin` }) });
+    const result = await run(['--config-dir', config(), 'app', '--', CURL, '-s', URL], {
+      env: sessionEnv({ PATH: `${bin}:/usr/bin:/bin` }),
+    });
     expect(result.stdout).toBe(BODY);
     expect(socks.records).toHaveLength(1);
   });
@@ -141,12 +176,19 @@ describe('backend proxychains (real proxychains4)', () => {
     const dir = config();
     const text = await run(['--config-dir', dir, 'explain', 'app', '--', CURL]);
     expect(text.exitCode).toBe(0);
-    expect(text.stdout).toContain(`file ${join(runtime, 'tails-launch', 'proxychains', 'app.app.conf')}: read-only, written at exec, PROXYCHAINS_CONF_FILE names it`);
+    expect(text.stdout).toContain(
+      `file ${join(runtime, 'tails-launch', 'proxychains', 'app.app.conf')}: read-only, written at exec, PROXYCHAINS_CONF_FILE names it`,
+    );
     expect(text.stdout).toContain(`  | socks5 127.0.0.1 ${socks.port} ${USERNAME} ********`);
     expect(text.stdout).toContain('does not block UDP');
     const json = JSON.parse((await run(['--config-dir', dir, 'explain', '--json', 'app', '--', CURL])).stdout);
     expect(json.files).toEqual([
-      { kind: 'runtime-file', path: join(runtime, 'tails-launch', 'proxychains', 'app.app.conf'), variable: 'PROXYCHAINS_CONF_FILE', content: expect.stringContaining(`${USERNAME} ********`) },
+      {
+        kind: 'runtime-file',
+        path: join(runtime, 'tails-launch', 'proxychains', 'app.app.conf'),
+        variable: 'PROXYCHAINS_CONF_FILE',
+        content: expect.stringContaining(`${USERNAME} ********`),
+      },
     ]);
     expect(JSON.stringify(json.files)).not.toContain('tails-launch/app/app');
     expect(json.exec.argv).toEqual([CURL]);
@@ -154,11 +196,18 @@ describe('backend proxychains (real proxychains4)', () => {
   });
 
   it('is refused without acknowledge: [udp-leak], before anything runs', async () => {
-    const dir = track(makeConfigDir({ default: { port: socks.port } }, { silent: 'listener: default\nisolation: app\nbackend: proxychains\n' }));
+    const dir = track(
+      makeConfigDir(
+        { default: { port: socks.port } },
+        { silent: 'listener: default\nisolation: app\nbackend: proxychains\n' },
+      ),
+    );
     const marker = join(tempDir('marker'), 'ran');
     const result = await run(['--config-dir', dir, 'silent', '--', '/bin/sh', '-c', `touch ${marker}`]);
     expect(result.exitCode).toBe(EXIT.config);
-    expect(result.stderr).toMatch(/silent\.yml:3: backend: backend proxychains lets UDP out of Tor .*acknowledge: \[udp-leak\]/);
+    expect(result.stderr).toMatch(
+      /silent\.yml:3: backend: backend proxychains lets UDP out of Tor .*acknowledge: \[udp-leak\]/,
+    );
     expect(socks.records).toEqual([]);
     expect(existsSync(marker)).toBe(false);
   });

@@ -11,13 +11,32 @@ const { make: tempDir, track } = useTempDirs();
 let config: string;
 
 beforeAll(() => {
-  config = track(makeConfigDir({ default: { port: socks.port } }, { default: 'listener: default\nisolation: launch\nbackend: torsocks\n' }));
+  config = track(
+    makeConfigDir(
+      { default: { port: socks.port } },
+      { default: 'listener: default\nisolation: launch\nbackend: torsocks\n' },
+    ),
+  );
 });
 
 /** Runs SCRIPT with /bin/sh, $L naming the launcher and $C the configuration; stdout as bytes. */
-async function shell(script: string, cwd?: string): Promise<{ exitCode: number | undefined; stdout: Buffer; stderr: string }> {
-  const r = await execa('/bin/sh', ['-c', script], { env: cleanEnv({ L: LAUNCHER, C: config }), extendEnv: false, encoding: 'buffer', reject: false, cwd, stdin: 'ignore' });
-  return { exitCode: r.exitCode, stdout: Buffer.from(r.stdout as Uint8Array), stderr: Buffer.from(r.stderr as Uint8Array).toString() };
+async function shell(
+  script: string,
+  cwd?: string,
+): Promise<{ exitCode: number | undefined; stdout: Buffer; stderr: string }> {
+  const r = await execa('/bin/sh', ['-c', script], {
+    env: cleanEnv({ L: LAUNCHER, C: config }),
+    extendEnv: false,
+    encoding: 'buffer',
+    reject: false,
+    cwd,
+    stdin: 'ignore',
+  });
+  return {
+    exitCode: r.exitCode,
+    stdout: Buffer.from(r.stdout as Uint8Array),
+    stderr: Buffer.from(r.stderr as Uint8Array).toString(),
+  };
 }
 
 describe('bytes that are not UTF-8', () => {
@@ -33,19 +52,25 @@ describe('bytes that are not UTF-8', () => {
   });
 
   it('arguments after a profile command and mixed with UTF-8 ones keep their order and bytes', async () => {
-    const r = await shell(`exec "$L" --config-dir "$C" default -- /usr/bin/printf '%s|' "$(printf 'a\\377')" 'é' "$(printf '\\376b')"`);
+    const r = await shell(
+      `exec "$L" --config-dir "$C" default -- /usr/bin/printf '%s|' "$(printf 'a\\377')" 'é' "$(printf '\\376b')"`,
+    );
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toEqual(Buffer.from([0x61, 0xff, 0x7c, ...Buffer.from('é|'), 0xfe, 0x62, 0x7c]));
   });
 
   it('an inherited variable keeps its bytes', async () => {
-    const r = await shell(`FOO="$(printf '\\377\\376x')" exec "$L" --config-dir "$C" default -- /bin/sh -c 'printf %s "$FOO"'`);
+    const r = await shell(
+      `FOO="$(printf '\\377\\376x')" exec "$L" --config-dir "$C" default -- /bin/sh -c 'printf %s "$FOO"'`,
+    );
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toEqual(Buffer.from([0xff, 0xfe, 0x78]));
   });
 
   it('a scrubbed variable stays scrubbed whatever its bytes', async () => {
-    const r = await shell(`http_proxy="$(printf 'http://\\377')" exec "$L" --config-dir "$C" default -- /bin/sh -c 'printf %s "\${http_proxy-unset}"'`);
+    const r = await shell(
+      `http_proxy="$(printf 'http://\\377')" exec "$L" --config-dir "$C" default -- /bin/sh -c 'printf %s "\${http_proxy-unset}"'`,
+    );
     expect(r.stdout.toString()).toBe('unset');
   });
 });

@@ -14,7 +14,13 @@ import { execa } from 'execa';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { USERNAME, EXIT } from '../support/expected';
-import { createNamespace, deleteNamespace, startIsolatedTor, TAILS_SOCKS_PORTS, type IsolatedTor } from '../support/isolated-tor';
+import {
+  createNamespace,
+  deleteNamespace,
+  startIsolatedTor,
+  TAILS_SOCKS_PORTS,
+  type IsolatedTor,
+} from '../support/isolated-tor';
 import { cleanEnv, LAUNCHER, ROOT } from '../support/launcher';
 
 const NS = `tl-tor-${process.pid}`;
@@ -24,7 +30,12 @@ let tor: IsolatedTor | undefined;
 
 /** Runs ARGV inside the test's namespace, never throwing. */
 function inNamespace(argv: string[]) {
-  return execa('ip', ['netns', 'exec', NS, ...argv], { env: cleanEnv(), reject: false, timeout: 20_000, stdin: 'ignore' });
+  return execa('ip', ['netns', 'exec', NS, ...argv], {
+    env: cleanEnv(),
+    reject: false,
+    timeout: 20_000,
+    stdin: 'ignore',
+  });
 }
 
 function launch(args: string[]) {
@@ -51,7 +62,8 @@ describe.skipIf(!isRoot)('against the real tor, in a private network namespace',
     mkdirSync(join(config, 'profiles'), { recursive: true });
     // The shipped listeners (Tails' ports) and a few profiles over them.
     cpSync(join(ROOT, 'listeners.yml'), join(config, 'listeners.yml'));
-    for (const name of ['default', 'curl']) cpSync(join(ROOT, 'profiles', `${name}.yml`), join(config, 'profiles', `${name}.yml`));
+    for (const name of ['default', 'curl'])
+      cpSync(join(ROOT, 'profiles', `${name}.yml`), join(config, 'profiles', `${name}.yml`));
     // The shipped wget runs Tails' diverted /usr/lib/wget/wget; on this Debian
     // the real binary is /usr/bin/wget (what an administrator's layer would set).
     const wget = readFileSync(join(ROOT, 'profiles', 'wget.yml'), 'utf8');
@@ -71,7 +83,8 @@ describe.skipIf(!isRoot)('against the real tor, in a private network namespace',
   });
 
   it('tor 0.4.9 accepts <torS0X>0 and rejects every other <torS0X> username', async () => {
-    const status = async (user: string) => (await inNamespace([process.execPath, '-e', AUTH_PROBE, user, 'tails-launch/app/x'])).stdout;
+    const status = async (user: string) =>
+      (await inNamespace([process.execPath, '-e', AUTH_PROBE, user, 'tails-launch/app/x'])).stdout;
     expect(await status(USERNAME)).toBe('0');
     expect(await status('<torS0X>1')).not.toBe('0');
     expect(await status('<torS0X>')).not.toBe('0');
@@ -97,19 +110,32 @@ describe.skipIf(!isRoot)('against the real tor, in a private network namespace',
   });
 
   it('with --identity, real tor accepts the identity-folded key too', async () => {
-    const result = await launch(['--identity', 'alice@example.org', 'tails-app', '--', '/bin/sh', '-c', 'echo started']);
+    const result = await launch([
+      '--identity',
+      'alice@example.org',
+      'tails-app',
+      '--',
+      '/bin/sh',
+      '-c',
+      'echo started',
+    ]);
     expect(result.stdout).toBe('started');
     expect(result.exitCode).toBe(0);
   });
 
   it('a SocksPort tor does not have is refused before the application starts', async () => {
-    writeFileSync(join(work, 'config', 'profiles', 'nowhere.yml'), 'listener: browser-less\nisolation: app\nbackend: torsocks\n');
+    writeFileSync(
+      join(work, 'config', 'profiles', 'nowhere.yml'),
+      'listener: browser-less\nisolation: app\nbackend: torsocks\n',
+    );
     const listeners = YAML.parse(readFileSync(join(ROOT, 'listeners.yml'), 'utf8'));
     listeners.listeners['browser-less'] = { address: '127.0.0.1', port: 9064 };
     writeFileSync(join(work, 'config', 'listeners.yml'), YAML.stringify(listeners));
     const result = await launch(['nowhere', '--', '/bin/sh', '-c', 'echo started']);
     expect(result.stdout).toBe('');
     expect(result.exitCode).toBe(EXIT.torUnreachable);
-    expect(result.stderr).toBe("tails-launch: Tor is not reachable: nothing listens on 127.0.0.1:9064 (listener 'browser-less'); start Tor or wait for it to connect, or use --wait-for-tor SECONDS");
+    expect(result.stderr).toBe(
+      "tails-launch: Tor is not reachable: nothing listens on 127.0.0.1:9064 (listener 'browser-less'); start Tor or wait for it to connect, or use --wait-for-tor SECONDS",
+    );
   });
 });

@@ -10,14 +10,20 @@ beforeAll(async () => {
 afterAll(() => socks.close());
 
 function listen(server: Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  );
 }
 
 describe('SOCKS5 preflight handshake', () => {
   it('succeeds without auth and with <torS0X>0 credentials, and sends no request', async () => {
-    expect(await socks5Handshake({ address: '127.0.0.1', port: socks.port, auth: { kind: 'none' }, timeoutMs: 2000 })).toEqual({ ok: true });
+    expect(
+      await socks5Handshake({ address: '127.0.0.1', port: socks.port, auth: { kind: 'none' }, timeoutMs: 2000 }),
+    ).toEqual({ ok: true });
     const auth = { kind: 'userpass' as const, username: '<torS0X>0', password: 'tails-launch/app/x' };
-    expect(await socks5Handshake({ address: '127.0.0.1', port: socks.port, auth, timeoutMs: 2000 })).toEqual({ ok: true });
+    expect(await socks5Handshake({ address: '127.0.0.1', port: socks.port, auth, timeoutMs: 2000 })).toEqual({
+      ok: true,
+    });
     expect(socks.records).toEqual([]);
   });
 
@@ -32,8 +38,16 @@ describe('SOCKS5 preflight handshake', () => {
   it('fails on a server that is not SOCKS5', async () => {
     const http = await startHttpServer();
     try {
-      const result = await socks5Handshake({ address: '127.0.0.1', port: http.port, auth: { kind: 'none' }, timeoutMs: 2000 });
-      expect(result).toEqual({ ok: false, reason: `the server on 127.0.0.1:${http.port} does not speak SOCKS5 (is it Tor's SocksPort?)` });
+      const result = await socks5Handshake({
+        address: '127.0.0.1',
+        port: http.port,
+        auth: { kind: 'none' },
+        timeoutMs: 2000,
+      });
+      expect(result).toEqual({
+        ok: false,
+        reason: `the server on 127.0.0.1:${http.port} does not speak SOCKS5 (is it Tor's SocksPort?)`,
+      });
     } finally {
       await http.close();
     }
@@ -66,8 +80,14 @@ describe('SOCKS5 preflight handshake', () => {
     const [p1, p2] = [await listen(refuse), await listen(reject)];
     try {
       const auth = { kind: 'userpass' as const, username: '<torS0X>0', password: 'k' };
-      expect(await socks5Handshake({ address: '127.0.0.1', port: p1, auth, timeoutMs: 2000 })).toMatchObject({ ok: false, reason: expect.stringContaining('refused the authentication method') });
-      expect(await socks5Handshake({ address: '127.0.0.1', port: p2, auth, timeoutMs: 2000 })).toMatchObject({ ok: false, reason: expect.stringContaining('rejected the isolation credentials') });
+      expect(await socks5Handshake({ address: '127.0.0.1', port: p1, auth, timeoutMs: 2000 })).toMatchObject({
+        ok: false,
+        reason: expect.stringContaining('refused the authentication method'),
+      });
+      expect(await socks5Handshake({ address: '127.0.0.1', port: p2, auth, timeoutMs: 2000 })).toMatchObject({
+        ok: false,
+        reason: expect.stringContaining('rejected the isolation credentials'),
+      });
     } finally {
       refuse.close();
       reject.close();

@@ -78,7 +78,11 @@ function torsocksEnv(extra: Record<string, string> = {}): Record<string, string>
 
 describe('socks5 test server with curl', () => {
   it('carries --proxy-user credentials and the hostname (socks5-hostname)', async () => {
-    const result = await run(CURL, curlArgs('--socks5-hostname', `127.0.0.1:${server.port}`, '--proxy-user', 'U:P'), {});
+    const result = await run(
+      CURL,
+      curlArgs('--socks5-hostname', `127.0.0.1:${server.port}`, '--proxy-user', 'U:P'),
+      {},
+    );
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe(BODY);
     const records = await server.waitForRecords(1);
@@ -112,7 +116,13 @@ describe('socks5 test server with curl', () => {
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe(BODY);
     const [record] = await server.waitForRecords(1);
-    expect(record).toMatchObject({ auth: 'userpass', username: '<torS0X>0', password: 'secret/key', host: 'example.test', port: 80 });
+    expect(record).toMatchObject({
+      auth: 'userpass',
+      username: '<torS0X>0',
+      password: 'secret/key',
+      host: 'example.test',
+      port: 80,
+    });
   });
 });
 
@@ -196,7 +206,11 @@ describe('torsocks 2.4.0 against the test server', () => {
   });
 
   it('a proxy-aware program under torsocks cannot reach a loopback ALL_PROXY (curl exit 7)', async () => {
-    const env = torsocksEnv({ TORSOCKS_USERNAME: 'u', TORSOCKS_PASSWORD: 'p', ALL_PROXY: `socks5h://127.0.0.1:${server.port}` });
+    const env = torsocksEnv({
+      TORSOCKS_USERNAME: 'u',
+      TORSOCKS_PASSWORD: 'p',
+      ALL_PROXY: `socks5h://127.0.0.1:${server.port}`,
+    });
     const result = await run(TORSOCKS, [CURL, ...curlArgs()], env);
     expect(result.exitCode).toBe(7);
     expect(result.stdout).toBe('');
@@ -217,7 +231,14 @@ describe('protocol details', () => {
     const reply = await rawExchange(server.port, bytes, 2);
     expect([...reply]).toEqual([0x05, 0x02, 0x01, 0x00, 0x05, 0x00, 0x00, 0x01, 192, 0, 2, 1, 0, 0]);
     const [record] = await server.waitForRecords(1);
-    expect(record).toMatchObject({ auth: 'userpass', username: 'ab', password: 'xyz', command: 'resolve', host: 'a.bc', port: 0 });
+    expect(record).toMatchObject({
+      auth: 'userpass',
+      username: 'ab',
+      password: 'xyz',
+      command: 'resolve',
+      host: 'a.bc',
+      port: 0,
+    });
   });
 
   it('answers 0xFF when neither 0x00 nor 0x02 is offered', async () => {
@@ -227,7 +248,10 @@ describe('protocol details', () => {
   });
 
   it('rejects an RFC 1929 sub-negotiation with a wrong version byte', async () => {
-    const reply = await rawExchange(server.port, [Buffer.from([0x05, 0x01, 0x02]), Buffer.from([0x05, 1, 0x61, 1, 0x62])]);
+    const reply = await rawExchange(server.port, [
+      Buffer.from([0x05, 0x01, 0x02]),
+      Buffer.from([0x05, 1, 0x61, 1, 0x62]),
+    ]);
     expect([...reply]).toEqual([0x05, 0x02, 0x01, 0x01]);
     expect(server.records).toHaveLength(0);
   });

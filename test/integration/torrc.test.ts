@@ -36,15 +36,34 @@ beforeAll(() => {
 
 /** tor's own run on FILE (from directory CWD), with its own DataDirectory and no defaults torrc. */
 function tor(mode: '--verify-config' | '--dump-config', file: string, cwd = FIXTURES, wrap: string[] = []) {
-  const args = [mode, ...(mode === '--dump-config' ? ['short'] : []), '-f', file, '--DataDirectory', dataDir, '--defaults-torrc', emptyDefaults, ...(mode === '--dump-config' ? ['--hush'] : [])];
-  return execa(wrap[0] ?? 'tor', [...wrap.slice(1), ...(wrap.length ? ['tor'] : []), ...args], { cwd, env: cleanEnv(), reject: false, timeout: 20_000, stdin: 'ignore' });
+  const args = [
+    mode,
+    ...(mode === '--dump-config' ? ['short'] : []),
+    '-f',
+    file,
+    '--DataDirectory',
+    dataDir,
+    '--defaults-torrc',
+    emptyDefaults,
+    ...(mode === '--dump-config' ? ['--hush'] : []),
+  ];
+  return execa(wrap[0] ?? 'tor', [...wrap.slice(1), ...(wrap.length ? ['tor'] : []), ...args], {
+    cwd,
+    env: cleanEnv(),
+    reject: false,
+    timeout: 20_000,
+    stdin: 'ignore',
+  });
 }
 
 /** The SocksPort values in tor's parsed view of FILE, or null when tor rejects FILE. */
 async function torSocksPorts(file: string): Promise<string[] | null> {
   const r = await tor('--dump-config', file);
   if (r.exitCode !== 0) return null;
-  return String(r.stdout).split('\n').filter((l) => l.startsWith('SocksPort ')).map((l) => l.slice('SocksPort '.length));
+  return String(r.stdout)
+    .split('\n')
+    .filter((l) => l.startsWith('SocksPort '))
+    .map((l) => l.slice('SocksPort '.length));
 }
 
 function check(file: string, cwd = FIXTURES, configDir = ROOT) {
@@ -81,7 +100,12 @@ describe('tails-launch torrc', () => {
     expect(await torSocksPorts(file)).toEqual(TAILS_LINES.map((l) => l.slice('SocksPort '.length)));
     const r = await check(file, dir);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout.split('\n').filter(Boolean).every((l) => l.startsWith('ok '))).toBe(true);
+    expect(
+      r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .every((l) => l.startsWith('ok ')),
+    ).toBe(true);
   });
 
   describe('with a custom configuration', () => {
@@ -134,7 +158,13 @@ describe('tails-launch torrc', () => {
       const dir = tempDir('torrc-strace');
       const file = join(dir, 'torrc');
       writeFileSync(file, (await runLauncher(['--config-dir', config, 'torrc'])).stdout);
-      const traced = await tor('--verify-config', file, dir, ['strace', '-f', '-qq', '-e', 'trace=bind,listen,connect']);
+      const traced = await tor('--verify-config', file, dir, [
+        'strace',
+        '-f',
+        '-qq',
+        '-e',
+        'trace=bind,listen,connect',
+      ]);
       expect(traced.exitCode).toBe(0);
       expect(String(traced.stderr)).not.toMatch(/\b(bind|listen|connect)\(/);
     });
@@ -166,7 +196,10 @@ const TABLE: { file: string; exit: 0 | typeof EXIT.checkFailed; tor: 'same' | 'r
   { file: 'tails.torrc', exit: 0, tor: 'same', lines: ALL_OK('tails.torrc') },
   { file: 'reordered.torrc', exit: 0, tor: 'same', lines: ALL_OK('reordered.torrc', 3) },
   {
-    file: 'no-prefixes.torrc', exit: EXIT.checkFailed, tor: 'same', lines: [
+    file: 'no-prefixes.torrc',
+    exit: EXIT.checkFailed,
+    tor: 'same',
+    lines: [
       `DIFFERS  listener default (127.0.0.1:9050): no-prefixes.torrc:3: IsolateSOCKSAuth should be on but is off; use instead: ${TAILS_LINES[0]}`,
       OK('tails', '127.0.0.1:9062', 'no-prefixes.torrc:4'),
       OK('upgrader', '127.0.0.1:9063', 'no-prefixes.torrc:5'),
@@ -174,7 +207,10 @@ const TABLE: { file: string; exit: 0 | typeof EXIT.checkFailed; tor: 'same' | 'r
     ],
   },
   {
-    file: 'last-wins.torrc', exit: EXIT.checkFailed, tor: 'same', lines: [
+    file: 'last-wins.torrc',
+    exit: EXIT.checkFailed,
+    tor: 'same',
+    lines: [
       OK('default', '127.0.0.1:9050', 'last-wins.torrc:2'),
       `DIFFERS  listener tails (127.0.0.1:9062): last-wins.torrc:3: IsolateDestPort should be on but is off; use instead: ${TAILS_LINES[1]}`,
       OK('upgrader', '127.0.0.1:9063', 'last-wins.torrc:4'),
@@ -182,7 +218,10 @@ const TABLE: { file: string; exit: 0 | typeof EXIT.checkFailed; tor: 'same' | 'r
     ],
   },
   {
-    file: 'continuation.torrc', exit: 0, tor: 'same', lines: [
+    file: 'continuation.torrc',
+    exit: 0,
+    tor: 'same',
+    lines: [
       OK('default', '127.0.0.1:9050', 'continuation.torrc:2'),
       OK('tails', '127.0.0.1:9062', 'continuation.torrc:6'),
       OK('upgrader', '127.0.0.1:9063', 'continuation.torrc:7'),
@@ -190,7 +229,10 @@ const TABLE: { file: string; exit: 0 | typeof EXIT.checkFailed; tor: 'same' | 'r
     ],
   },
   {
-    file: 'include-file.torrc', exit: 0, tor: 'same', lines: [
+    file: 'include-file.torrc',
+    exit: 0,
+    tor: 'same',
+    lines: [
       OK('default', '127.0.0.1:9050', 'include-file.torrc:2'),
       OK('tails', '127.0.0.1:9062', '${DIR}/include-files/socks.conf:1'),
       OK('upgrader', '127.0.0.1:9063', '${DIR}/include-files/socks.conf:2'),
@@ -199,7 +241,10 @@ const TABLE: { file: string; exit: 0 | typeof EXIT.checkFailed; tor: 'same' | 'r
     ],
   },
   {
-    file: 'include-dir.torrc', exit: 0, tor: 'same', lines: [
+    file: 'include-dir.torrc',
+    exit: 0,
+    tor: 'same',
+    lines: [
       OK('default', '127.0.0.1:9050', '${DIR}/include.d/10-default.conf:1'),
       OK('tails', '127.0.0.1:9062', '${DIR}/include.d/20-tails.conf:1'),
       OK('upgrader', '127.0.0.1:9063', '${DIR}/include.d/20-tails.conf:2'),
@@ -208,45 +253,79 @@ const TABLE: { file: string; exit: 0 | typeof EXIT.checkFailed; tor: 'same' | 'r
     ],
   },
   {
-    file: 'zero-mixed.torrc', exit: EXIT.checkFailed, tor: 'rejects', lines: [
+    file: 'zero-mixed.torrc',
+    exit: EXIT.checkFailed,
+    tor: 'rejects',
+    lines: [
       OK('default', '127.0.0.1:9050', 'zero-mixed.torrc:3'),
-      MISSING.tails, MISSING.upgrader, MISSING.browser,
+      MISSING.tails,
+      MISSING.upgrader,
+      MISSING.browser,
       'ERROR    zero-mixed.torrc:2: SocksPort 0 together with other SocksPorts (zero-mixed.torrc:3): tor refuses this configuration',
     ],
   },
   { file: 'zero-only.torrc', exit: EXIT.checkFailed, tor: 'same', lines: Object.values(MISSING) },
   {
-    file: 'auto-unix.torrc', exit: 0, tor: 'same', lines: [
+    file: 'auto-unix.torrc',
+    exit: 0,
+    tor: 'same',
+    lines: [
       ...ALL_OK('auto-unix.torrc'),
       'extra    SocksPort auto at auto-unix.torrc:6: no listener of tails-launch (not an error)',
       'extra    SocksPort unix:/run/tails-launch-test/socks at auto-unix.torrc:7: no listener of tails-launch (not an error)',
     ],
   },
   {
-    file: 'duplicate.torrc', exit: EXIT.checkFailed, tor: 'same', lines: [
+    file: 'duplicate.torrc',
+    exit: EXIT.checkFailed,
+    tor: 'same',
+    lines: [
       ...ALL_OK('duplicate.torrc'),
       'ERROR    duplicate.torrc:6: 127.0.0.1:9050 is already a SocksPort at duplicate.torrc:2: tor cannot bind it twice and does not start',
     ],
   },
   {
-    file: 'extra.torrc', exit: 0, tor: 'same', lines: [
+    file: 'extra.torrc',
+    exit: 0,
+    tor: 'same',
+    lines: [
       ...ALL_OK('extra.torrc'),
       'extra    SocksPort 127.0.0.1:9150 at extra.torrc:6: no listener of tails-launch (not an error)',
       'extra    SocksPort [::1]:9050 at extra.torrc:7: no listener of tails-launch (not an error)',
     ],
   },
-  { file: 'missing.torrc', exit: EXIT.checkFailed, tor: 'same', lines: [OK('default', '127.0.0.1:9050', 'missing.torrc:2'), OK('tails', '127.0.0.1:9062', 'missing.torrc:3'), MISSING.upgrader, MISSING.browser] },
   {
-    file: 'no-socksport.torrc', exit: EXIT.checkFailed, tor: 'same', lines: [
-      "DIFFERS  listener default (127.0.0.1:9050): no-socksport.torrc (no SocksPort line: tor's default SocksPort 9050): IsolateDestPort should be on but is off; IsolateDestAddr should be on but is off; use instead: " + TAILS_LINES[0],
-      MISSING.tails, MISSING.upgrader, MISSING.browser,
+    file: 'missing.torrc',
+    exit: EXIT.checkFailed,
+    tor: 'same',
+    lines: [
+      OK('default', '127.0.0.1:9050', 'missing.torrc:2'),
+      OK('tails', '127.0.0.1:9062', 'missing.torrc:3'),
+      MISSING.upgrader,
+      MISSING.browser,
+    ],
+  },
+  {
+    file: 'no-socksport.torrc',
+    exit: EXIT.checkFailed,
+    tor: 'same',
+    lines: [
+      "DIFFERS  listener default (127.0.0.1:9050): no-socksport.torrc (no SocksPort line: tor's default SocksPort 9050): IsolateDestPort should be on but is off; IsolateDestAddr should be on but is off; use instead: " +
+        TAILS_LINES[0],
+      MISSING.tails,
+      MISSING.upgrader,
+      MISSING.browser,
     ],
   },
 ];
 
 describe('torrc --check agrees with tor on tricky torrc files', () => {
   it('covers every fixture', () => {
-    expect(readdirSync(FIXTURES).filter((f) => f.endsWith('.torrc')).sort()).toEqual(TABLE.map((t) => t.file).sort());
+    expect(
+      readdirSync(FIXTURES)
+        .filter((f) => f.endsWith('.torrc'))
+        .sort(),
+    ).toEqual(TABLE.map((t) => t.file).sort());
   });
 
   it.each(TABLE)('$file', async ({ file, exit, tor: torVerdict, lines }) => {
@@ -272,9 +351,29 @@ describe('torrc --check agrees with tor on tricky torrc files', () => {
       writeFileSync(file, `SocksPort 127.0.0.1:9050 IsolateDestAddr\nSocksPort 127.0.0.1:9050\nLog notice stdout\n`);
       expect((await tor('--verify-config', file, dir)).exitCode).toBe(0);
       // A network namespace with nothing but loopback: tor cannot reach anything.
-      const run = await execa('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', 'tor', '-f', file, '--DataDirectory', tempDir('tor-run'), '--defaults-torrc', emptyDefaults], {
-        reject: false, timeout: 20_000, env: cleanEnv(), stdin: 'ignore',
-      });
+      const run = await execa(
+        'unshare',
+        [
+          '-n',
+          'sh',
+          '-c',
+          'ip link set lo up && exec "$@"',
+          'sh',
+          'tor',
+          '-f',
+          file,
+          '--DataDirectory',
+          tempDir('tor-run'),
+          '--defaults-torrc',
+          emptyDefaults,
+        ],
+        {
+          reject: false,
+          timeout: 20_000,
+          env: cleanEnv(),
+          stdin: 'ignore',
+        },
+      );
       expect(run.exitCode).not.toBe(0);
       expect(String(run.stdout), String(run.stderr)).toContain('Failed to bind one of the listener ports');
       expect(String(run.stdout)).toContain('Could not bind to 127.0.0.1:9050: Address already in use');

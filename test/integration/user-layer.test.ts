@@ -16,7 +16,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNamespace, deleteNamespace, startIsolatedTor, TAILS_SOCKS_PORTS, type IsolatedTor } from '../support/isolated-tor';
+import {
+  createNamespace,
+  deleteNamespace,
+  startIsolatedTor,
+  TAILS_SOCKS_PORTS,
+  type IsolatedTor,
+} from '../support/isolated-tor';
 import { useSocks5Server, useTempDirs } from '../support/fixtures';
 import { cleanEnv, LAUNCHER, ROOT, runLauncher, type LauncherResult } from '../support/launcher';
 import { EXIT } from '../support/expected';
@@ -49,7 +55,11 @@ function write(file: string, text: string): string {
 }
 
 /** A user: HOME and XDG_CONFIG_HOME in a fresh directory; FILES under its tails-launch layer. */
-function user(files: Record<string, string> = {}): { layer: string; env: Record<string, string>; file: (path: string) => string } {
+function user(files: Record<string, string> = {}): {
+  layer: string;
+  env: Record<string, string>;
+  file: (path: string) => string;
+} {
   const home = tempDir('home');
   const layer = join(home, 'xdg', 'tails-launch');
   for (const [path, text] of Object.entries(files)) write(join(layer, path), text);
@@ -67,7 +77,11 @@ function marker(): { path: string; yaml: string } {
  * 9062, 9063). ADMIN: files of an admin layer, shown as /etc/tails-launch in
  * a private mount namespace (overlayfs over /etc; the real /etc is untouched).
  */
-async function inNamespace(args: string[], env: Record<string, string>, admin?: Record<string, string>): Promise<LauncherResult> {
+async function inNamespace(
+  args: string[],
+  env: Record<string, string>,
+  admin?: Record<string, string>,
+): Promise<LauncherResult> {
   let argv = [LAUNCHER, ...args];
   if (admin) {
     const upper = tempDir('etc-upper');
@@ -76,13 +90,33 @@ async function inNamespace(args: string[], env: Record<string, string>, admin?: 
     chmodSync(upper, 0o755);
     for (const [path, text] of Object.entries(admin)) write(join(upper, 'tails-launch', path), text);
     argv = [
-      'unshare', '--mount', '--propagation', 'private', '/bin/sh', '-c',
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      '/bin/sh',
+      '-c',
       'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc && shift 2 && exec "$@"',
-      'sh', upper, work, ...argv,
+      'sh',
+      upper,
+      work,
+      ...argv,
     ];
   }
-  const result = await execa('ip', ['netns', 'exec', NS, ...argv], { env: cleanEnv(env), extendEnv: false, reject: false, timeout: 20_000, stdin: 'ignore' });
-  return { exitCode: result.exitCode, signal: result.signal, stdout: String(result.stdout), stderr: String(result.stderr), pid: undefined };
+  const result = await execa('ip', ['netns', 'exec', NS, ...argv], {
+    env: cleanEnv(env),
+    extendEnv: false,
+    reject: false,
+    timeout: 20_000,
+    stdin: 'ignore',
+  });
+  return {
+    exitCode: result.exitCode,
+    signal: result.signal,
+    stdout: String(result.stdout),
+    stderr: String(result.stderr),
+    pid: undefined,
+  };
 }
 
 /** Exit 65, nothing on stdout, exactly one line on stderr, matching LINE. */
@@ -95,10 +129,12 @@ function expectRefused(result: LauncherResult, line: RegExp): void {
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-describe('the issue\'s reproductions are refused: one line naming file, field and system value; nothing starts', () => {
+describe("the issue's reproductions are refused: one line naming file, field and system value; nothing starts", () => {
   it('a user tails-security-check.yml with listener upgrader and isolation none', async () => {
     const m = marker();
-    const u = user({ 'profiles/tails-security-check.yml': `extends: tails-security-check\n${m.yaml}listener: upgrader\nisolation: none\n` });
+    const u = user({
+      'profiles/tails-security-check.yml': `extends: tails-security-check\n${m.yaml}listener: upgrader\nisolation: none\n`,
+    });
     const line = new RegExp(
       `^tails-launch: invalid configuration: ${escape(u.file('profiles/tails-security-check.yml'))}:4: listener: ` +
         `may not change the listener of the system profile 'tails-security-check' \\(listener tails, from ${escape(join(SHIPPED_PROFILES, 'tails-security-check.yml'))}\\) to upgrader: ` +
@@ -111,7 +147,9 @@ describe('the issue\'s reproductions are refused: one line naming file, field an
     // "application": the security check's own settings send no credentials either.)
     const validate = await inNamespace(['validate'], u.env);
     expect(validate.exitCode).toBe(EXIT.config);
-    expect(validate.stderr).toContain(`tails-security-check.yml:4: listener: may not change the listener of the system profile 'tails-security-check'`);
+    expect(validate.stderr).toContain(
+      `tails-security-check.yml:4: listener: may not change the listener of the system profile 'tails-security-check'`,
+    );
 
     // The control: the same file without the two lines starts (tor answers on 9062).
     write(u.file('profiles/tails-security-check.yml'), `extends: tails-security-check\n${m.yaml}`);
@@ -148,7 +186,8 @@ describe('the issue\'s reproductions are refused: one line naming file, field an
     const u = user({
       'listeners.yml': `listeners:\n  tails:\n    address: 127.0.0.1\n    port: ${socks.port}\n`,
       // Only the command changes (allowed): curl, which would fetch through the moved listener.
-      'profiles/tails-security-check.yml': 'extends: tails-security-check\ncommand: /usr/bin/curl\nargs: [-s, http://example.test/]\n',
+      'profiles/tails-security-check.yml':
+        'extends: tails-security-check\ncommand: /usr/bin/curl\nargs: [-s, http://example.test/]\n',
     });
     const line = new RegExp(
       `^tails-launch: invalid configuration: ${escape(u.file('listeners.yml'))}:2: listeners\\.tails: ` +
@@ -162,7 +201,10 @@ describe('the issue\'s reproductions are refused: one line naming file, field an
     expectRefused(await runLauncher(['default', '--', '/usr/bin/curl', '-s', 'http://example.test/'], { env }), line);
     expect(socks.records).toEqual([]);
     const validate = await runLauncher(['validate', u.file('listeners.yml')], { env });
-    expectRefused(validate, new RegExp(line.source.replace('^tails-launch: invalid configuration: ', '^tails-launch: ')));
+    expectRefused(
+      validate,
+      new RegExp(line.source.replace('^tails-launch: invalid configuration: ', '^tails-launch: ')),
+    );
     // torrc would otherwise print the moved listener as what Tor needs; doctor reports it as a FAIL.
     expectRefused(await runLauncher(['torrc'], { env }), line);
     const doctor = await runLauncher(['doctor', '--json', 'tails-security-check'], { env });
@@ -171,7 +213,10 @@ describe('the issue\'s reproductions are refused: one line naming file, field an
 
     // A NEW listener and a new profile of the user's own are fine, and launch.
     write(u.file('listeners.yml'), `listeners:\n  mine:\n    address: 127.0.0.1\n    port: ${socks.port}\n`);
-    write(u.file('profiles/mine.yml'), 'listener: mine\nisolation: app\nbackend: torsocks\ncommand: /usr/bin/curl\nargs: [-s, http://example.test/]\n');
+    write(
+      u.file('profiles/mine.yml'),
+      'listener: mine\nisolation: app\nbackend: torsocks\ncommand: /usr/bin/curl\nargs: [-s, http://example.test/]\n',
+    );
     const mine = await runLauncher(['mine'], { env });
     expect(mine.stderr).toBe('');
     expect(mine.stdout).toBe('ok via socks5');
@@ -183,7 +228,9 @@ describe('the issue\'s reproductions are refused: one line naming file, field an
 describe('what the user layer may change', () => {
   it('description, command, args, env and a finer isolation (launch -> process): launches, and explain says which layer set what', async () => {
     const m = marker();
-    const u = user({ 'profiles/ssh.yml': `extends: ssh\ndescription: my ssh\n${m.yaml}env:\n  set: { FOO: bar }\nisolation: process\n` });
+    const u = user({
+      'profiles/ssh.yml': `extends: ssh\ndescription: my ssh\n${m.yaml}env:\n  set: { FOO: bar }\nisolation: process\n`,
+    });
     const mine = u.file('profiles/ssh.yml');
     const defaults = join(SHIPPED_PROFILES, 'default.yml');
     const plan = JSON.parse((await inNamespace(['explain', '--json', 'ssh'], u.env)).stdout);
@@ -221,7 +268,9 @@ describe('the administrator may allow overrides (/etc/tails-launch/listeners.yml
     const refused = await inNamespace(['ssh'], u.env, { 'listeners.yml': 'listeners: {}\n' });
     expectRefused(refused, /ssh\.yml:4: backend: may not weaken the system profile 'ssh'/);
     expect(existsSync(m.path)).toBe(false);
-    const allowed = await inNamespace(['ssh'], u.env, { 'listeners.yml': 'listeners: {}\nuser_may_override: [profiles]\n' });
+    const allowed = await inNamespace(['ssh'], u.env, {
+      'listeners.yml': 'listeners: {}\nuser_may_override: [profiles]\n',
+    });
     expect(allowed.stderr).toBe('');
     expect(allowed.exitCode).toBe(0);
     expect(existsSync(m.path)).toBe(true);
@@ -233,7 +282,12 @@ describe('the administrator may allow overrides (/etc/tails-launch/listeners.yml
       'listeners.yml': 'listeners:\n  tails: { address: 127.0.0.1, port: 9063 }\n',
       'profiles/tails-security-check.yml': `extends: tails-security-check\n${m.yaml}`,
     });
-    expectRefused(await inNamespace(['tails-security-check'], u.env, { 'listeners.yml': 'listeners: {}\nuser_may_override: [profiles]\n' }), /listeners\.yml:2: listeners\.tails: may not redefine the system listener 'tails'/);
+    expectRefused(
+      await inNamespace(['tails-security-check'], u.env, {
+        'listeners.yml': 'listeners: {}\nuser_may_override: [profiles]\n',
+      }),
+      /listeners\.yml:2: listeners\.tails: may not redefine the system listener 'tails'/,
+    );
     expect(existsSync(m.path)).toBe(false);
     const admin = { 'listeners.yml': 'listeners: {}\nuser_may_override: [listeners]\n' };
     const plan = JSON.parse((await inNamespace(['explain', '--json', 'tails-security-check'], u.env, admin)).stdout);
@@ -245,10 +299,15 @@ describe('the administrator may allow overrides (/etc/tails-launch/listeners.yml
   });
 
   it('user_may_override in the user layer grants nothing: it is an error', async () => {
-    const u = user({ 'listeners.yml': 'listeners: {}\nuser_may_override: [listeners, profiles]\n', 'profiles/ssh.yml': 'extends: ssh\nbackend: env\n' });
+    const u = user({
+      'listeners.yml': 'listeners: {}\nuser_may_override: [listeners, profiles]\n',
+      'profiles/ssh.yml': 'extends: ssh\nbackend: env\n',
+    });
     expectRefused(
       await inNamespace(['ssh', '--', '-V'], u.env),
-      new RegExp(`^tails-launch: invalid configuration: ${escape(u.file('listeners.yml'))}:2: user_may_override: is honoured only in the administrator's /etc/tails-launch/listeners\\.yml: remove it$`),
+      new RegExp(
+        `^tails-launch: invalid configuration: ${escape(u.file('listeners.yml'))}:2: user_may_override: is honoured only in the administrator's /etc/tails-launch/listeners\\.yml: remove it$`,
+      ),
     );
   });
 });
@@ -259,7 +318,10 @@ describe('validate FILE applies every rule a launch applies', () => {
     const draft = write(join(dir, 'chains.yml'), 'extends: default\nbackend: proxychains\n');
     const u = user();
     const validate = await runLauncher(['validate', draft], { env: cleanEnv(u.env) });
-    expectRefused(validate, new RegExp(`^tails-launch: ${escape(draft)}:2: backend: backend proxychains lets UDP out of Tor`));
+    expectRefused(
+      validate,
+      new RegExp(`^tails-launch: ${escape(draft)}:2: backend: backend proxychains lets UDP out of Tor`),
+    );
     write(draft, 'extends: default\nbackend: proxychains\nacknowledge: [udp-leak]\n');
     const fixed = await runLauncher(['validate', draft], { env: cleanEnv(u.env) });
     expect(fixed.stderr).toBe('');
@@ -269,9 +331,15 @@ describe('validate FILE applies every rule a launch applies', () => {
   it('a user file, and a draft named like a system profile, are checked against the system profile', async () => {
     const u = user({ 'profiles/ssh.yml': 'extends: ssh\nbackend: env\n' });
     const env = cleanEnv(u.env);
-    expectRefused(await runLauncher(['validate', u.file('profiles/ssh.yml')], { env }), /ssh\.yml:2: backend: may not weaken the system profile 'ssh' \(backend torsocks/);
+    expectRefused(
+      await runLauncher(['validate', u.file('profiles/ssh.yml')], { env }),
+      /ssh\.yml:2: backend: may not weaken the system profile 'ssh' \(backend torsocks/,
+    );
     const draft = write(join(tempDir('draft'), 'electrum.yml'), 'extends: electrum\nisolation: none\n');
-    expectRefused(await runLauncher(['validate', draft], { env }), /electrum\.yml:2: isolation: may not weaken the system profile 'electrum' \(isolation app/);
+    expectRefused(
+      await runLauncher(['validate', draft], { env }),
+      /electrum\.yml:2: isolation: may not weaken the system profile 'electrum' \(isolation app/,
+    );
     // With --config-dir there is one layer: nothing to compare.
     const dir = tempDir('config');
     write(join(dir, 'listeners.yml'), readFileSync(SHIPPED_LISTENERS, 'utf8'));

@@ -70,7 +70,21 @@ beforeAll(async () => {
   writeFileSync(torrc, 'SocksPort 127.0.0.1:9050 IsolateDestAddr\n');
   word = argvWord({
     names: [...PROFILES, 'nosuch', '', 'Marker', '../marker', 'marker.yml', app, ' ', '\u202emarker'],
-    values: ['alice', 'a b', '0', '1', '601', '-1', config, join(config, 'profiles', 'marker.yml'), join(config, 'profiles', 'broken.yml'), '/nonexistent', app, torrc, work],
+    values: [
+      'alice',
+      'a b',
+      '0',
+      '1',
+      '601',
+      '-1',
+      config,
+      join(config, 'profiles', 'marker.yml'),
+      join(config, 'profiles', 'broken.yml'),
+      '/nonexistent',
+      app,
+      torrc,
+      work,
+    ],
     // No NUL (no real argv holds one); no ':' (doctor --control would look a
     // host name up: the tests stay on loopback); no long waits for Tor.
     keep: (w) => !w.includes('\0') && !w.includes(':') && !(/^\d+$/.test(w) && Number(w) > 1 && Number(w) <= 600),
@@ -101,60 +115,78 @@ function launchStatuses(command: Extract<Command, { kind: 'run' }>): number[] {
       return [EXIT.config];
     case 'default':
       // No command of its own: the first argument is the command.
-      return command.args.length === 0 ? [EXIT.usage] : command.args[0] === app ? [EXIT.torUnreachable] : [EXIT.usage, EXIT.torUnreachable, EXIT.wouldBypass, EXIT.cannotExecute, EXIT.notFound];
+      return command.args.length === 0
+        ? [EXIT.usage]
+        : command.args[0] === app
+          ? [EXIT.torUnreachable]
+          : [EXIT.usage, EXIT.torUnreachable, EXIT.wouldBypass, EXIT.cannotExecute, EXIT.notFound];
     default:
       return [EXIT.unknownProfile];
   }
 }
 
 describe('the real launcher over generated argv', () => {
-  it('exits with a documented status, one clean line for a refusal, as the parser predicts, and never launches', async () => {
-    const argv = argvOf(word);
-    /** What the parser made of the argv, and the launcher's status, e.g. `run:69`. */
-    const tally = new Tally();
-    await checkProperty('argv -> real launcher: documented status, one clean line, no launch', fc.asyncProperty(argv, async (generated) => {
-      const words = ['--config-dir', config, ...generated];
-      const result = await runLauncher(words, { cwd: work, env: cleanEnv() });
-      const expected = predict(words);
-      tally.add(`${'refused' in expected ? 'refused' : expected.kind}:${result.exitCode}`);
-      const status = result.exitCode ?? -1;
-      // validate and list name every problem, one line each; any other refusal is one line.
-      const manyProblems = !('refused' in expected) && (expected.kind === 'validate' || expected.kind === 'list');
-      expectCleanStderr(result, status >= EXIT.usage && !manyProblems);
-      expect(existsSync(marker), 'the marker application ran').toBe(false);
-      if ('refused' in expected) {
-        expect({ status, stderr: result.stderr, stdout: result.stdout }).toEqual({ status: EXIT.usage, stderr: oneLine(`tails-launch: ${expected.refused}`), stdout: '' });
-        return;
-      }
-      switch (expected.kind) {
-        case 'help':
-          expect(status).toBe(0);
-          expect(result.stdout).toMatch(/^Usage: tails-launch /);
-          break;
-        case 'version':
-          expect(status).toBe(0);
-          expect(result.stdout).toMatch(/^tails-launch \d/);
-          break;
-        case 'run':
-          expect(launchStatuses(expected)).toContain(status);
-          break;
-        case 'explain':
-          expect([0, EXIT.usage, EXIT.config, EXIT.unknownProfile]).toContain(status);
-          break;
-        case 'list':
-        case 'validate':
-          // `broken` is in the configuration; files may be anything.
-          expect([0, EXIT.config]).toContain(status);
-          if (expected.kind === 'list' || expected.files.length === 0) expect(status).toBe(EXIT.config);
-          break;
-        case 'torrc':
-          expect([0, EXIT.checkFailed]).toContain(status);
-          break;
-        case 'doctor':
-          // Tor is not there: never all well.
-          expect([EXIT.checkFailed, EXIT.usage, EXIT.config, EXIT.unknownProfile]).toContain(status);
-          break;
-      }
-    }), 200, 240_000, tally);
-  }, 300_000 * SCALE);
+  it(
+    'exits with a documented status, one clean line for a refusal, as the parser predicts, and never launches',
+    async () => {
+      const argv = argvOf(word);
+      /** What the parser made of the argv, and the launcher's status, e.g. `run:69`. */
+      const tally = new Tally();
+      await checkProperty(
+        'argv -> real launcher: documented status, one clean line, no launch',
+        fc.asyncProperty(argv, async (generated) => {
+          const words = ['--config-dir', config, ...generated];
+          const result = await runLauncher(words, { cwd: work, env: cleanEnv() });
+          const expected = predict(words);
+          tally.add(`${'refused' in expected ? 'refused' : expected.kind}:${result.exitCode}`);
+          const status = result.exitCode ?? -1;
+          // validate and list name every problem, one line each; any other refusal is one line.
+          const manyProblems = !('refused' in expected) && (expected.kind === 'validate' || expected.kind === 'list');
+          expectCleanStderr(result, status >= EXIT.usage && !manyProblems);
+          expect(existsSync(marker), 'the marker application ran').toBe(false);
+          if ('refused' in expected) {
+            expect({ status, stderr: result.stderr, stdout: result.stdout }).toEqual({
+              status: EXIT.usage,
+              stderr: oneLine(`tails-launch: ${expected.refused}`),
+              stdout: '',
+            });
+            return;
+          }
+          switch (expected.kind) {
+            case 'help':
+              expect(status).toBe(0);
+              expect(result.stdout).toMatch(/^Usage: tails-launch /);
+              break;
+            case 'version':
+              expect(status).toBe(0);
+              expect(result.stdout).toMatch(/^tails-launch \d/);
+              break;
+            case 'run':
+              expect(launchStatuses(expected)).toContain(status);
+              break;
+            case 'explain':
+              expect([0, EXIT.usage, EXIT.config, EXIT.unknownProfile]).toContain(status);
+              break;
+            case 'list':
+            case 'validate':
+              // `broken` is in the configuration; files may be anything.
+              expect([0, EXIT.config]).toContain(status);
+              if (expected.kind === 'list' || expected.files.length === 0) expect(status).toBe(EXIT.config);
+              break;
+            case 'torrc':
+              expect([0, EXIT.checkFailed]).toContain(status);
+              break;
+            case 'doctor':
+              // Tor is not there: never all well.
+              expect([EXIT.checkFailed, EXIT.usage, EXIT.config, EXIT.unknownProfile]).toContain(status);
+              break;
+          }
+        }),
+        200,
+        240_000,
+        tally,
+      );
+    },
+    300_000 * SCALE,
+  );
 });

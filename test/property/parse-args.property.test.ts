@@ -60,28 +60,36 @@ function expectSane(command: Command): void {
 
 describe('parseArgs over generated argv', () => {
   it('returns a sane command or refuses with one usage error (64) that prints as one safe line', async () => {
-    await checkProperty('argv -> parseArgs: a sane command or one usage error', fc.property(argv, (words) => {
-      const result = parse(words);
-      if ('refused' in result) {
-        const line = oneLine(`tails-launch: ${result.refused}`);
-        expect(line).not.toMatch(UNSAFE_CHARACTER);
-        expect(line).not.toContain('\n');
-        expect(line.length).toBeLessThan(4200);
-        expect(result.refused).toMatch(/\(see 'tails-launch --help'\)$/);
-      } else {
-        expectSane(result);
-      }
-    }), 5000);
+    await checkProperty(
+      'argv -> parseArgs: a sane command or one usage error',
+      fc.property(argv, (words) => {
+        const result = parse(words);
+        if ('refused' in result) {
+          const line = oneLine(`tails-launch: ${result.refused}`);
+          expect(line).not.toMatch(UNSAFE_CHARACTER);
+          expect(line).not.toContain('\n');
+          expect(line.length).toBeLessThan(4200);
+          expect(result.refused).toMatch(/\(see 'tails-launch --help'\)$/);
+        } else {
+          expectSane(result);
+        }
+      }),
+      5000,
+    );
   });
 
   it("never lets a word after the profile name change the launcher's options", async () => {
     // PREFIX PROFILE parses as a launch of PROFILE; anything after it is the application's.
     const launch = fc.tuple(argv, fc.constantFrom('default', 'pidgin', 'curl', 'x.y_z-1'), argv);
-    await checkProperty('argv -> parseArgs: words after the profile are the application\'s', fc.property(launch, ([prefix, profile, rest]) => {
-      const alone = parse([...prefix, profile]);
-      fc.pre(!('refused' in alone) && alone.kind === 'run' && alone.profile === profile && alone.args.length === 0);
-      expect(parse([...prefix, profile, ...rest])).toEqual({ ...alone, args: appArgs(rest) });
-    }), 3000);
+    await checkProperty(
+      "argv -> parseArgs: words after the profile are the application's",
+      fc.property(launch, ([prefix, profile, rest]) => {
+        const alone = parse([...prefix, profile]);
+        fc.pre(!('refused' in alone) && alone.kind === 'run' && alone.profile === profile && alone.args.length === 0);
+        expect(parse([...prefix, profile, ...rest])).toEqual({ ...alone, args: appArgs(rest) });
+      }),
+      3000,
+    );
   });
 
   it('refuses any launcher option given twice before the profile', async () => {
@@ -91,16 +99,24 @@ describe('parseArgs over generated argv', () => {
       fc.boolean(),
       fc.array(word, { maxLength: 6 }),
     );
-    await checkProperty('argv -> parseArgs: an option given twice is refused', fc.property(twice, ([[option, value], inlineFirst, run, rest]) => {
-      const first = inlineFirst ? [`${option}=${value}`] : [option, value];
-      const result = parse([...first, ...(run ? ['run'] : []), option, value, 'default', ...rest]);
-      expect(result).toEqual({ refused: `option ${option} is given twice (see 'tails-launch --help')` });
-    }), 1000);
+    await checkProperty(
+      'argv -> parseArgs: an option given twice is refused',
+      fc.property(twice, ([[option, value], inlineFirst, run, rest]) => {
+        const first = inlineFirst ? [`${option}=${value}`] : [option, value];
+        const result = parse([...first, ...(run ? ['run'] : []), option, value, 'default', ...rest]);
+        expect(result).toEqual({ refused: `option ${option} is given twice (see 'tails-launch --help')` });
+      }),
+      1000,
+    );
   });
 
   it('answers --help first, whatever follows', async () => {
-    await checkProperty('argv -> parseArgs: --help first is help', fc.property(fc.constantFrom('--help', '-h'), argv, (help, rest) => {
-      expect(parseArgs([help, ...rest])).toEqual({ kind: 'help' });
-    }), 1000);
+    await checkProperty(
+      'argv -> parseArgs: --help first is help',
+      fc.property(fc.constantFrom('--help', '-h'), argv, (help, rest) => {
+        expect(parseArgs([help, ...rest])).toEqual({ kind: 'help' });
+      }),
+      1000,
+    );
   });
 });

@@ -58,17 +58,57 @@ const mostly = <T>(valid: T[], invalid: unknown[]) =>
   fc.oneof({ weight: 12, arbitrary: fc.constantFrom(...valid) }, { weight: 1, arbitrary: fc.constantFrom(...invalid) });
 
 const nasty = fc.string({
-  unit: fc.constantFrom('\n', '\r', '\t', '\x1b', '[', '\u009b', '\u202e', '\u2028', '\0', '\ufeff', 'a', '"', "'", ':', '#', '&', '*', '!', '-', ' ', 'é', '🧅'),
+  unit: fc.constantFrom(
+    '\n',
+    '\r',
+    '\t',
+    '\x1b',
+    '[',
+    '\u009b',
+    '\u202e',
+    '\u2028',
+    '\0',
+    '\ufeff',
+    'a',
+    '"',
+    "'",
+    ':',
+    '#',
+    '&',
+    '*',
+    '!',
+    '-',
+    ' ',
+    'é',
+    '🧅',
+  ),
   maxLength: 12,
 });
 const text = fc.oneof(fc.string({ maxLength: 20 }), nasty, fc.string({ unit: 'binary', maxLength: 12 }));
 /** Ordinary names mostly; sometimes one the environment policy refuses, or no name at all. */
 const envName = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('FOO', 'LANG', 'MY_VAR_1') },
-  { weight: 1, arbitrary: fc.constantFrom('http_proxy', 'ALL_PROXY', 'TORSOCKS_CONF_FILE', 'PROXYCHAINS_CONF_FILE', 'LD_PRELOAD', 'LD_AUDIT', 'TAILS_LAUNCH_X', 'bad name', '1X', '', 'A=B', 'A\0B') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      'http_proxy',
+      'ALL_PROXY',
+      'TORSOCKS_CONF_FILE',
+      'PROXYCHAINS_CONF_FILE',
+      'LD_PRELOAD',
+      'LD_AUDIT',
+      'TAILS_LAUNCH_X',
+      'bad name',
+      '1X',
+      '',
+      'A=B',
+      'A\0B',
+    ),
+  },
 );
 /** Rarely present (undefined is dropped before writing): placement makes a valid profile refuse to launch (77). */
-const rarely = <T>(arbitrary: fc.Arbitrary<T>) => fc.oneof({ weight: 6, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary });
+const rarely = <T>(arbitrary: fc.Arbitrary<T>) =>
+  fc.oneof({ weight: 6, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary });
 
 /** A profile object: every field optional, values mostly valid. */
 const profileObject = fc.record(
@@ -76,14 +116,29 @@ const profileObject = fc.record(
     description: fc.oneof({ weight: 6, arbitrary: fc.string({ maxLength: 20 }) }, { weight: 1, arbitrary: text }),
     extends: mostly(['base', 'base', 'spare-base'], ['p', 'nosuch', 'Base', '../base', '', 'base\0']),
     command: mostly([APP], ['app.sh', '/nonexistent/app', '', `${APP}\0`, 'bin/app', ' ']),
-    args: fc.array(fc.oneof({ weight: 8, arbitrary: fc.string({ maxLength: 20 }) }, { weight: 1, arbitrary: text }, { weight: 1, arbitrary: fc.constant('a\0b') }), { maxLength: 4 }),
+    args: fc.array(
+      fc.oneof(
+        { weight: 8, arbitrary: fc.string({ maxLength: 20 }) },
+        { weight: 1, arbitrary: text },
+        { weight: 1, arbitrary: fc.constant('a\0b') },
+      ),
+      { maxLength: 4 },
+    ),
     listener: mostly(['default', 'spare'], ['nosuch', 'Default', '', 'default\n']),
     isolation: mostly(['app', 'launch', 'process', 'none', 'application'], ['sometimes', 'APP', '']),
     backend: mostly(['torsocks', 'env', 'proxychains', 'own-setting'], ['direct', 'none', 'TORSOCKS']),
     acknowledge: mostly([['udp-leak']], [[], ['bogus'], ['udp-leak', 'udp-leak'], 'udp-leak']),
     env: fc.record(
       {
-        set: fc.dictionary(envName as fc.Arbitrary<string>, fc.oneof({ weight: 8, arbitrary: fc.string({ maxLength: 20 }) }, { weight: 1, arbitrary: text }, { weight: 1, arbitrary: fc.constant('a\0b') }), { maxKeys: 3 }),
+        set: fc.dictionary(
+          envName as fc.Arbitrary<string>,
+          fc.oneof(
+            { weight: 8, arbitrary: fc.string({ maxLength: 20 }) },
+            { weight: 1, arbitrary: text },
+            { weight: 1, arbitrary: fc.constant('a\0b') },
+          ),
+          { maxKeys: 3 },
+        ),
         unset: fc.array(envName, { maxLength: 2 }),
       },
       { requiredKeys: [] },
@@ -95,21 +150,58 @@ const profileObject = fc.record(
   { requiredKeys: [] },
 );
 
-const FIELDS = ['description', 'extends', 'command', 'args', 'listener', 'isolation', 'backend', 'acknowledge', 'env', 'wait_for_tor', 'netns', 'user'];
+const FIELDS = [
+  'description',
+  'extends',
+  'command',
+  'args',
+  'listener',
+  'isolation',
+  'backend',
+  'acknowledge',
+  'env',
+  'wait_for_tor',
+  'netns',
+  'user',
+];
 /** Values of the wrong type, or of the right type at the edges. */
 const weird = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
-  fc.constantFrom(1e308, -1e308, Number.MAX_SAFE_INTEGER + 2, -0, NaN, Infinity, -Infinity, 0.1, null, true, [], {}, 'x\0y', '\ud800', ''),
+  fc.constantFrom(
+    1e308,
+    -1e308,
+    Number.MAX_SAFE_INTEGER + 2,
+    -0,
+    NaN,
+    Infinity,
+    -Infinity,
+    0.1,
+    null,
+    true,
+    [],
+    {},
+    'x\0y',
+    '\ud800',
+    '',
+  ),
   text,
 );
 /** One mutation: a field (known or not, `__proto__` included) set to a weird value, or removed. */
 const mutation = fc.record({
-  key: fc.oneof(fc.constantFrom(...FIELDS), fc.constantFrom('frobnicate', '__proto__', 'constructor', 'toString', '', 'Listener', 'isolation ')),
+  key: fc.oneof(
+    fc.constantFrom(...FIELDS),
+    fc.constantFrom('frobnicate', '__proto__', 'constructor', 'toString', '', 'Listener', 'isolation '),
+  ),
   value: fc.option(weird, { nil: undefined }),
 });
 
-function mutate(profile: Record<string, unknown>, mutations: { key: string; value: unknown }[]): Record<string, unknown> {
-  const out: Record<string, unknown> = Object.fromEntries(Object.entries(profile).filter(([, value]) => value !== undefined));
+function mutate(
+  profile: Record<string, unknown>,
+  mutations: { key: string; value: unknown }[],
+): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.fromEntries(
+    Object.entries(profile).filter(([, value]) => value !== undefined),
+  );
   for (const { key, value } of mutations) {
     if (value === undefined) delete out[key];
     // defineProperty: an own `__proto__` key, as a parser would produce, not a prototype change here.
@@ -131,7 +223,10 @@ const structured = fc
   .record({
     profile: profileObject,
     // Half the objects as generated, half with 1-3 mutations.
-    mutations: fc.oneof(fc.constant<{ key: string; value: unknown }[]>([]), fc.array(mutation, { minLength: 1, maxLength: 3 })),
+    mutations: fc.oneof(
+      fc.constant<{ key: string; value: unknown }[]>([]),
+      fc.array(mutation, { minLength: 1, maxLength: 3 }),
+    ),
     ext: fc.constantFrom<GeneratedFile['ext']>('.yml', '.yaml', '.json'),
   })
   .map(({ profile, mutations, ext }) => {
@@ -141,10 +236,19 @@ const structured = fc
 
 /** Deeply nested flow collections, in a known field or not. */
 const deepNesting = fc
-  .record({ depth: fc.integer({ min: 1, max: 20_000 }), field: fc.constantFrom('args', 'env', 'description', 'frobnicate'), map: fc.boolean(), json: fc.boolean() })
+  .record({
+    depth: fc.integer({ min: 1, max: 20_000 }),
+    field: fc.constantFrom('args', 'env', 'description', 'frobnicate'),
+    map: fc.boolean(),
+    json: fc.boolean(),
+  })
   .map(({ depth, field, map, json }) => {
-    const value = map ? `${json ? '{"a":'.repeat(depth) : '{a: '.repeat(depth)}1${'}'.repeat(depth)}` : `${'['.repeat(depth)}${']'.repeat(depth)}`;
-    return json ? ({ ext: '.json', text: `{"extends":"base","${field}":${value}}` } as const) : ({ ext: '.yml', text: `extends: base\n${field}: ${value}\n` } as const);
+    const value = map
+      ? `${json ? '{"a":'.repeat(depth) : '{a: '.repeat(depth)}1${'}'.repeat(depth)}`
+      : `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    return json
+      ? ({ ext: '.json', text: `{"extends":"base","${field}":${value}}` } as const)
+      : ({ ext: '.yml', text: `extends: base\n${field}: ${value}\n` } as const);
   });
 
 /**
@@ -155,14 +259,23 @@ const deepNesting = fc
  */
 const aliases = fc.oneof(
   fc
-    .record({ levels: fc.integer({ min: 1, max: 6 }), fanout: fc.integer({ min: 1, max: 8 }), leaf: fc.integer({ min: 1, max: 1000 }), use: fc.constantFrom('args', 'description', 'frobnicate', 'env') })
+    .record({
+      levels: fc.integer({ min: 1, max: 6 }),
+      fanout: fc.integer({ min: 1, max: 8 }),
+      leaf: fc.integer({ min: 1, max: 1000 }),
+      use: fc.constantFrom('args', 'description', 'frobnicate', 'env'),
+    })
     .map(({ levels, fanout, leaf, use }) => {
       const lines = ['extends: base', `x0: &x0 "${'l'.repeat(leaf)}"`];
-      for (let i = 1; i < levels; i++) lines.push(`x${i}: &x${i} [${Array.from({ length: fanout }, () => `*x${i - 1}`).join(', ')}]`);
+      for (let i = 1; i < levels; i++)
+        lines.push(`x${i}: &x${i} [${Array.from({ length: fanout }, () => `*x${i - 1}`).join(', ')}]`);
       lines.push(`${use}: *x${levels - 1}`);
       return { ext: '.yml', text: `${lines.join('\n')}\n` } as const;
     }),
-  fc.constant({ ext: '.yml', text: `description: &d hello\ncommand: ${APP}\nextends: base\nargs: [*d, *d]\n` } as const),
+  fc.constant({
+    ext: '.yml',
+    text: `description: &d hello\ncommand: ${APP}\nextends: base\nargs: [*d, *d]\n`,
+  } as const),
   fc.constant({ ext: '.yml', text: `extends: base\nargs: &a [*a]\n` } as const),
   fc.constant({ ext: '.yml', text: `extends: base\nargs: *nosuch\n` } as const),
   fc.constant({ ext: '.yml', text: `extends: base\n<<: {listener: spare, isolation: none}\n` } as const),
@@ -199,12 +312,35 @@ const yamlCorners = fc
   .map((extra) => ({ ext: '.yml', text: `extends: base\n${extra}` }) as const);
 
 /** Raw bytes that break decoders and terminals, spliced in after encoding. */
-const BYTES = [[0x00], [0xff], [0xfe, 0xff], [0xef, 0xbb, 0xbf], [0x0d], [0x09], [0x1b], [0x7f], [0xc2, 0x9b], [0xe2, 0x80, 0xa8], [0x0a, 0x2d, 0x2d, 0x2d, 0x0a], [0x26], [0x2a], [0x21], [0x25], [0x7b], [0x22]];
+const BYTES = [
+  [0x00],
+  [0xff],
+  [0xfe, 0xff],
+  [0xef, 0xbb, 0xbf],
+  [0x0d],
+  [0x09],
+  [0x1b],
+  [0x7f],
+  [0xc2, 0x9b],
+  [0xe2, 0x80, 0xa8],
+  [0x0a, 0x2d, 0x2d, 0x2d, 0x0a],
+  [0x26],
+  [0x2a],
+  [0x21],
+  [0x25],
+  [0x7b],
+  [0x22],
+];
 const splices = fc.array(fc.tuple(fc.nat(), fc.constantFrom(...BYTES)), { maxLength: 3 });
 
 const generatedFile: fc.Arbitrary<GeneratedFile> = fc
   .tuple(
-    fc.oneof({ weight: 8, arbitrary: structured }, { weight: 1, arbitrary: deepNesting }, { weight: 2, arbitrary: aliases }, { weight: 2, arbitrary: yamlCorners }),
+    fc.oneof(
+      { weight: 8, arbitrary: structured },
+      { weight: 1, arbitrary: deepNesting },
+      { weight: 2, arbitrary: aliases },
+      { weight: 2, arbitrary: yamlCorners },
+    ),
     fc.oneof({ weight: 5, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: splices }),
   )
   .map(([file, bytes]) => ({ ...file, splices: bytes as [number, number[]][] }));
@@ -225,9 +361,13 @@ function render(file: GeneratedFile): Buffer {
 function writeCase(file: GeneratedFile, n: number): { dir: string; path: string } {
   const dir = join(cases, String(n));
   mkdirSync(join(dir, 'profiles'), { recursive: true });
-  const listener = (name: string) => `  ${name}:\n    address: 127.0.0.1\n    port: ${socks.port}\n    flags: [IsolateDestAddr, IsolateDestPort]\n`;
+  const listener = (name: string) =>
+    `  ${name}:\n    address: 127.0.0.1\n    port: ${socks.port}\n    flags: [IsolateDestAddr, IsolateDestPort]\n`;
   writeFileSync(join(dir, 'listeners.yml'), `listeners:\n${listener('default')}${listener('spare')}`);
-  writeFileSync(join(dir, 'profiles', 'base.yml'), `listener: default\nisolation: app\nbackend: torsocks\ncommand: ${app}\n`);
+  writeFileSync(
+    join(dir, 'profiles', 'base.yml'),
+    `listener: default\nisolation: app\nbackend: torsocks\ncommand: ${app}\n`,
+  );
   writeFileSync(join(dir, 'profiles', 'spare-base.yml'), 'extends: base\nlistener: spare\nbackend: env\n');
   const path = join(dir, 'profiles', `p${file.ext}`);
   writeFileSync(path, render(file));
@@ -239,45 +379,69 @@ let counter = 0;
 const tally = new Tally();
 
 describe('the real launcher over generated profile files', () => {
-  it('never crashes, prints clean lines, and launches only what validate accepts', async () => {
-    await checkProperty('profile files -> validate, explain, launch: documented statuses, clean lines, no launch from an invalid configuration', fc.asyncProperty(generatedFile, async (file) => {
-      rmSync(marker, { force: true });
-      const { dir, path } = writeCase(file, counter++);
-      try {
-        const env = cleanEnv();
-        const run = (args: string[]): Promise<LauncherResult> => runLauncher(args, { cwd: dir, env });
-        // validate FILE judges the file against the configuration it would join (its `extends`, its listener).
-        const fileCheck = await run(['--config-dir', dir, 'validate', path]);
-        const dirCheck = await run(['--config-dir', dir, 'validate']);
-        // With the launch's own arguments: a profile without a command takes it from them.
-        const explain = await run(['--config-dir', dir, 'explain', 'p', '--', app]);
-        const launch = await run(['--config-dir', dir, 'p', app]);
-        const launched = existsSync(marker);
-        const statuses = { fileCheck: fileCheck.exitCode, dirCheck: dirCheck.exitCode, explain: explain.exitCode, launch: launch.exitCode, launched };
-        tally.add(`${fileCheck.exitCode}/${dirCheck.exitCode}/${explain.exitCode}/${launch.exitCode}`);
+  it(
+    'never crashes, prints clean lines, and launches only what validate accepts',
+    async () => {
+      await checkProperty(
+        'profile files -> validate, explain, launch: documented statuses, clean lines, no launch from an invalid configuration',
+        fc.asyncProperty(generatedFile, async (file) => {
+          rmSync(marker, { force: true });
+          const { dir, path } = writeCase(file, counter++);
+          try {
+            const env = cleanEnv();
+            const run = (args: string[]): Promise<LauncherResult> => runLauncher(args, { cwd: dir, env });
+            // validate FILE judges the file against the configuration it would join (its `extends`, its listener).
+            const fileCheck = await run(['--config-dir', dir, 'validate', path]);
+            const dirCheck = await run(['--config-dir', dir, 'validate']);
+            // With the launch's own arguments: a profile without a command takes it from them.
+            const explain = await run(['--config-dir', dir, 'explain', 'p', '--', app]);
+            const launch = await run(['--config-dir', dir, 'p', app]);
+            const launched = existsSync(marker);
+            const statuses = {
+              fileCheck: fileCheck.exitCode,
+              dirCheck: dirCheck.exitCode,
+              explain: explain.exitCode,
+              launch: launch.exitCode,
+              launched,
+            };
+            tally.add(`${fileCheck.exitCode}/${dirCheck.exitCode}/${explain.exitCode}/${launch.exitCode}`);
 
-        for (const check of [fileCheck, dirCheck]) {
-          expectCleanStderr(check, false);
-          expect([0, EXIT.config], JSON.stringify(statuses)).toContain(check.exitCode);
-        }
-        expect(fileCheck.stdout === '1 file valid', JSON.stringify(statuses)).toBe(fileCheck.exitCode === 0);
-        expectCleanStderr(explain, explain.exitCode !== 0);
-        expect([0, EXIT.usage, EXIT.config, EXIT.unknownProfile], JSON.stringify(statuses)).toContain(explain.exitCode);
-        // Exit 0 is the application's own: its stderr is not ours to judge.
-        if (launch.exitCode !== 0) expectCleanStderr(launch, true);
-        expect(launched, `launched <=> exit 0: ${JSON.stringify(statuses)}`).toBe(launch.exitCode === 0);
+            for (const check of [fileCheck, dirCheck]) {
+              expectCleanStderr(check, false);
+              expect([0, EXIT.config], JSON.stringify(statuses)).toContain(check.exitCode);
+            }
+            expect(fileCheck.stdout === '1 file valid', JSON.stringify(statuses)).toBe(fileCheck.exitCode === 0);
+            expectCleanStderr(explain, explain.exitCode !== 0);
+            expect([0, EXIT.usage, EXIT.config, EXIT.unknownProfile], JSON.stringify(statuses)).toContain(
+              explain.exitCode,
+            );
+            // Exit 0 is the application's own: its stderr is not ours to judge.
+            if (launch.exitCode !== 0) expectCleanStderr(launch, true);
+            expect(launched, `launched <=> exit 0: ${JSON.stringify(statuses)}`).toBe(launch.exitCode === 0);
 
-        // Never a launch from a configuration validate or explain refuses.
-        if (dirCheck.exitCode === EXIT.config || fileCheck.exitCode === EXIT.config) expect([EXIT.usage, EXIT.config, EXIT.unknownProfile], JSON.stringify(statuses)).toContain(launch.exitCode);
-        if (launched) expect(statuses).toMatchObject({ fileCheck: 0, dirCheck: 0, explain: 0 });
-        // The two validates agree on an invalid file; explain and launch plan alike.
-        if (fileCheck.exitCode === EXIT.config) expect(dirCheck.exitCode, JSON.stringify(statuses)).toBe(EXIT.config);
-        expect(explain.exitCode === EXIT.config, `explain and launch on 65: ${JSON.stringify(statuses)}`).toBe(launch.exitCode === EXIT.config);
-        // What validate accepts, a launch does not call invalid.
-        if (dirCheck.exitCode === 0) expect(launch.exitCode, JSON.stringify(statuses)).not.toBe(EXIT.config);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    }), 150, 280_000, tally);
-  }, 330_000 * SCALE);
+            // Never a launch from a configuration validate or explain refuses.
+            if (dirCheck.exitCode === EXIT.config || fileCheck.exitCode === EXIT.config)
+              expect([EXIT.usage, EXIT.config, EXIT.unknownProfile], JSON.stringify(statuses)).toContain(
+                launch.exitCode,
+              );
+            if (launched) expect(statuses).toMatchObject({ fileCheck: 0, dirCheck: 0, explain: 0 });
+            // The two validates agree on an invalid file; explain and launch plan alike.
+            if (fileCheck.exitCode === EXIT.config)
+              expect(dirCheck.exitCode, JSON.stringify(statuses)).toBe(EXIT.config);
+            expect(explain.exitCode === EXIT.config, `explain and launch on 65: ${JSON.stringify(statuses)}`).toBe(
+              launch.exitCode === EXIT.config,
+            );
+            // What validate accepts, a launch does not call invalid.
+            if (dirCheck.exitCode === 0) expect(launch.exitCode, JSON.stringify(statuses)).not.toBe(EXIT.config);
+          } finally {
+            rmSync(dir, { recursive: true, force: true });
+          }
+        }),
+        150,
+        280_000,
+        tally,
+      );
+    },
+    330_000 * SCALE,
+  );
 });

@@ -8,7 +8,18 @@
 // argument when it runs, so a test can prove that a program did or did not run.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -45,7 +56,9 @@ export function fixtureBinaries(): Promise<FixtureBinaries> {
 
 async function build(): Promise<FixtureBinaries> {
   const hash = createHash('sha256').update(JSON.stringify({ CFLAGS, RECIPES }));
-  for (const name of readdirSync(SOURCES).filter((n) => n.endsWith('.c')).sort()) {
+  for (const name of readdirSync(SOURCES)
+    .filter((n) => n.endsWith('.c'))
+    .sort()) {
     hash.update(`\0${name}\0`).update(readFileSync(join(SOURCES, name)));
   }
   const dir = join(ROOT, '.cache', `binaries-${hash.digest('hex').slice(0, 16)}`);
@@ -58,10 +71,17 @@ async function build(): Promise<FixtureBinaries> {
       if (existsSync(exe)) return;
       const tmp = `${exe}.${process.pid}.${Date.now()}.tmp`;
       try {
-        await promisify(execFile)('cc', [...CFLAGS, ...args.map((a) => (a.endsWith('.c') ? join(SOURCES, a) : a)), '-o', tmp]);
+        await promisify(execFile)('cc', [
+          ...CFLAGS,
+          ...args.map((a) => (a.endsWith('.c') ? join(SOURCES, a) : a)),
+          '-o',
+          tmp,
+        ]);
         renameSync(tmp, exe);
       } catch (error) {
-        throw new Error(`cannot build the ${name} fixture with cc (${args.join(' ')}; -static needs libc6-dev's libc.a): ${String(error)}`);
+        throw new Error(
+          `cannot build the ${name} fixture with cc (${args.join(' ')}; -static needs libc6-dev's libc.a): ${String(error)}`,
+        );
       } finally {
         rmSync(tmp, { force: true });
       }
@@ -81,10 +101,12 @@ export function copyWithMode(source: string, dir: string, name: string, mode: nu
 }
 
 /** A setuid (04755) copy of SOURCE. */
-export const setuidCopy = (source: string, dir: string, name = 'setuid'): string => copyWithMode(source, dir, name, 0o4755);
+export const setuidCopy = (source: string, dir: string, name = 'setuid'): string =>
+  copyWithMode(source, dir, name, 0o4755);
 
 /** A setgid (02755) copy of SOURCE. */
-export const setgidCopy = (source: string, dir: string, name = 'setgid'): string => copyWithMode(source, dir, name, 0o2755);
+export const setgidCopy = (source: string, dir: string, name = 'setgid'): string =>
+  copyWithMode(source, dir, name, 0o2755);
 
 /** An executable script DIR/NAME whose first line is `#!INTERPRETER` (INTERPRETER may carry arguments). */
 export function script(dir: string, name: string, interpreter: string, body = 'exit 0\n'): string {

@@ -19,9 +19,15 @@ export function useSocks5Server(): Socks5Server {
     return server;
   };
   return {
-    get host() { return live().host; },
-    get port() { return live().port; },
-    get records() { return live().records; },
+    get host() {
+      return live().host;
+    },
+    get port() {
+      return live().port;
+    },
+    get records() {
+      return live().records;
+    },
     waitForRecords: (count, timeoutMs) => live().waitForRecords(count, timeoutMs),
     clear: () => live().clear(),
     close: () => live().close(),

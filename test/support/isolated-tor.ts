@@ -68,7 +68,10 @@ export async function startIsolatedTor(ns: string, dir: string, lines: string[])
     ].join('\n'),
   );
   // `ip netns exec` execs tor: this PID is tor's.
-  const tor: ResultPromise = execa('ip', ['netns', 'exec', ns, 'tor', '-f', join(dir, 'torrc')], { reject: false, stdio: 'ignore' });
+  const tor: ResultPromise = execa('ip', ['netns', 'exec', ns, 'tor', '-f', join(dir, 'torrc')], {
+    reject: false,
+    stdio: 'ignore',
+  });
   const count = (keyword: string) => lines.filter((l) => l.startsWith(`${keyword} `)).length;
   await waitForListeners(log, count('SocksPort'), count('ControlPort'));
   return {

@@ -42,7 +42,10 @@ export interface LeakHarness {
   /** Runs the real launcher inside APP. */
   launch(args: string[], options?: Options, launcher?: string): Promise<LauncherResult>;
   /** Runs any command inside APP (no launcher): for controls. */
-  inApp(command: string[], options?: Options): Promise<{ exitCode: number | undefined; stdout: string; stderr: string }>;
+  inApp(
+    command: string[],
+    options?: Options,
+  ): Promise<{ exitCode: number | undefined; stdout: string; stderr: string }>;
 }
 
 function sh(command: string, args: string[]): string {
@@ -112,7 +115,11 @@ function readTrap(world: string): number {
 }
 
 /** A child process inside NS; resolves once its first stdout line (a JSON object) arrives. */
-async function startInNamespace(ns: string, argv: string[], onLine: (line: string) => void): Promise<{ child: ChildProcess; first: Record<string, unknown> }> {
+async function startInNamespace(
+  ns: string,
+  argv: string[],
+  onLine: (line: string) => void,
+): Promise<{ child: ChildProcess; first: Record<string, unknown> }> {
   const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const first = await new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -152,7 +159,9 @@ export function useLeakHarness(): LeakHarness {
       logLevel: 'error',
     });
     // Also on Tails' own ports, for launches with the shipped profiles and listeners.
-    const socks = await startInNamespace(ns.app, [process.execPath, socksMain, '9050', '9062', '9063'], (line) => all.push(JSON.parse(line) as SocksRequestRecord));
+    const socks = await startInNamespace(ns.app, [process.execPath, socksMain, '9050', '9062', '9063'], (line) =>
+      all.push(JSON.parse(line) as SocksRequestRecord),
+    );
     children.push(socks.child);
     socksPort = Number(socks.first.port);
     const httpMain = join(work, 'world-http.mjs');
@@ -214,9 +223,15 @@ export function useLeakHarness(): LeakHarness {
     },
     trapped: () => readTrap(live().world) - trapAtStart,
     // `ip netns exec` execs the launcher: the PID runLauncher reports is still the launcher's.
-    launch: (args, options = {}, launcher = LAUNCHER) => runLauncher(['netns', 'exec', live().app, launcher, ...args], options, 'ip'),
+    launch: (args, options = {}, launcher = LAUNCHER) =>
+      runLauncher(['netns', 'exec', live().app, launcher, ...args], options, 'ip'),
     async inApp(command, options = {}) {
-      const result = await execa('ip', ['netns', 'exec', live().app, ...command], { reject: false, timeout: 20_000, stdin: 'ignore', ...options } as Options);
+      const result = await execa('ip', ['netns', 'exec', live().app, ...command], {
+        reject: false,
+        timeout: 20_000,
+        stdin: 'ignore',
+        ...options,
+      } as Options);
       return { exitCode: result.exitCode, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
     },
   };

@@ -27,7 +27,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { ControlConnection, parseArguments, parseBootstrapPhase, ReplyParser, type Reply } from '../../src/tor/control-port';
+import {
+  ControlConnection,
+  parseArguments,
+  parseBootstrapPhase,
+  ReplyParser,
+  type Reply,
+} from '../../src/tor/control-port';
 
 /** The only non-loopback address the exit accepts and listens on (the caller's port-less interface). */
 export const TARGET_ADDRESS = '10.99.0.1';
@@ -79,7 +85,11 @@ interface Node {
 }
 
 function inNamespace(ns: string, argv: string[], input?: string) {
-  return execa('ip', ['netns', 'exec', ns, ...argv], { input, stdin: input === undefined ? 'ignore' : 'pipe', timeout: 30_000 });
+  return execa('ip', ['netns', 'exec', ns, ...argv], {
+    input,
+    stdin: input === undefined ? 'ignore' : 'pipe',
+    timeout: 30_000,
+  });
 }
 
 /** An authority's v3 signing key and certificate; returns its v3ident. */
@@ -90,11 +100,20 @@ async function makeAuthorityKeys(ns: string, node: Node): Promise<string> {
   await inNamespace(
     ns,
     [
-      'tor-gencert', '--create-identity-key', '-m', '12', '-a', `127.0.0.1:${node.dirPort}`,
-      '-i', join(keys, 'authority_identity_key'),
-      '-s', join(keys, 'authority_signing_key'),
-      '-c', join(keys, 'authority_certificate'),
-      '--passphrase-fd', '0',
+      'tor-gencert',
+      '--create-identity-key',
+      '-m',
+      '12',
+      '-a',
+      `127.0.0.1:${node.dirPort}`,
+      '-i',
+      join(keys, 'authority_identity_key'),
+      '-s',
+      join(keys, 'authority_signing_key'),
+      '-c',
+      join(keys, 'authority_certificate'),
+      '--passphrase-fd',
+      '0',
     ],
     'throwaway-test-passphrase\n',
   );
@@ -108,19 +127,31 @@ async function makeAuthorityKeys(ns: string, node: Node): Promise<string> {
 async function listFingerprint(ns: string, node: Node): Promise<string> {
   mkdirSync(join(node.dir, 'data'), { recursive: true, mode: 0o700 });
   const result = await inNamespace(ns, [
-    'tor', '--list-fingerprint', '--quiet',
-    '--DataDirectory', join(node.dir, 'data'),
-    '--ORPort', `${node.role === 'exit' ? TARGET_ADDRESS : '127.0.0.1'}:${node.orPort}`,
-    '--Nickname', node.name,
-    '--SocksPort', '0',
-    '--GeoIPFile', join(node.dir, '..', 'empty'),
-    '--GeoIPv6File', join(node.dir, '..', 'empty'),
-    '--DirAuthority', `placeholder orport=7 no-v2 v3ident=${'0'.repeat(40)} 127.0.0.1:7 ${'0'.repeat(40)}`,
+    'tor',
+    '--list-fingerprint',
+    '--quiet',
+    '--DataDirectory',
+    join(node.dir, 'data'),
+    '--ORPort',
+    `${node.role === 'exit' ? TARGET_ADDRESS : '127.0.0.1'}:${node.orPort}`,
+    '--Nickname',
+    node.name,
+    '--SocksPort',
+    '0',
+    '--GeoIPFile',
+    join(node.dir, '..', 'empty'),
+    '--GeoIPv6File',
+    join(node.dir, '..', 'empty'),
+    '--DirAuthority',
+    `placeholder orport=7 no-v2 v3ident=${'0'.repeat(40)} 127.0.0.1:7 ${'0'.repeat(40)}`,
   ]);
   const fromStdout = new RegExp(`^${node.name} ((?:[0-9A-F]{4} ?){10})$`, 'm').exec(String(result.stdout));
-  const text = fromStdout ? fromStdout[1]! : readFileSync(join(node.dir, 'data', 'fingerprint'), 'utf8').split(' ')[1] ?? '';
+  const text = fromStdout
+    ? fromStdout[1]!
+    : (readFileSync(join(node.dir, 'data', 'fingerprint'), 'utf8').split(' ')[1] ?? '');
   const fp = text.replace(/\s/g, '');
-  if (!/^[0-9A-F]{40}$/.test(fp)) throw new Error(`tor --list-fingerprint gave no fingerprint for ${node.name}: ${result.stdout}`);
+  if (!/^[0-9A-F]{40}$/.test(fp))
+    throw new Error(`tor --list-fingerprint gave no fingerprint for ${node.name}: ${result.stdout}`);
   return fp;
 }
 
@@ -212,7 +243,10 @@ function relaysSettled(relays: Node[], consensus: string, exitFingerprint: strin
     const entry = entries.get(relay.fingerprint!);
     if (!entry) return false;
     const log = join(relay.dir, 'notice.log');
-    const line = (existsSync(log) ? readFileSync(log, 'utf8') : '').split('\n').filter((l) => l.includes('Publishing server descriptor')).pop();
+    const line = (existsSync(log) ? readFileSync(log, 'utf8') : '')
+      .split('\n')
+      .filter((l) => l.includes('Publishing server descriptor'))
+      .pop();
     return line === undefined || entry.published >= logTime(line);
   });
 }
@@ -240,8 +274,10 @@ export async function startPrivateTorNetwork(
   writeFileSync(join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\n');
 
   const nodes: Node[] = [];
-  for (let i = 0; i < AUTHORITIES; i++) nodes.push({ name: `auth${i}`, role: 'authority', orPort: OR_BASE + i, dirPort: DIR_BASE + i, dir: '' });
-  for (let i = 0; i < MIDDLES; i++) nodes.push({ name: `middle${i}`, role: 'middle', orPort: OR_BASE + AUTHORITIES + i, dir: '' });
+  for (let i = 0; i < AUTHORITIES; i++)
+    nodes.push({ name: `auth${i}`, role: 'authority', orPort: OR_BASE + i, dirPort: DIR_BASE + i, dir: '' });
+  for (let i = 0; i < MIDDLES; i++)
+    nodes.push({ name: `middle${i}`, role: 'middle', orPort: OR_BASE + AUTHORITIES + i, dir: '' });
   nodes.push({ name: 'exit0', role: 'exit', orPort: OR_BASE + AUTHORITIES + MIDDLES, dir: '' });
   nodes.push({ name: 'client', role: 'client', dir: '' });
   for (const node of nodes) {
@@ -286,14 +322,21 @@ export async function startPrivateTorNetwork(
     'TestingClientMaxIntervalWithoutRequest 1 seconds',
     ...nodes
       .filter((n) => n.role === 'authority')
-      .map((a) => `DirAuthority ${a.name} orport=${a.orPort} no-v2 v3ident=${a.v3ident} 127.0.0.1:${a.dirPort} ${a.fingerprint}`),
+      .map(
+        (a) =>
+          `DirAuthority ${a.name} orport=${a.orPort} no-v2 v3ident=${a.v3ident} 127.0.0.1:${a.dirPort} ${a.fingerprint}`,
+      ),
   ];
 
   const started = Date.now();
   const startTor = (node: Node) => {
     writeFileSync(join(node.dir, 'torrc'), torrc(node, common, exitFingerprint, socksPorts));
     // `ip netns exec` execs tor: this PID is tor's. TZ=UTC: log times compare with the consensus'.
-    node.process = execa('ip', ['netns', 'exec', ns, 'tor', '-f', join(node.dir, 'torrc')], { reject: false, stdio: 'ignore', env: { TZ: 'UTC' } });
+    node.process = execa('ip', ['netns', 'exec', ns, 'tor', '-f', join(node.dir, 'torrc')], {
+      reject: false,
+      stdio: 'ignore',
+      env: { TZ: 'UTC' },
+    });
   };
   for (const node of nodes) if (node !== client) startTor(node);
 
@@ -325,7 +368,13 @@ export async function startPrivateTorNetwork(
       // the descriptor it published after its reachability self-test: it then
       // bootstraps on final descriptors and never sees a consensus naming an
       // exit descriptor it does not have (during which it finds no exit).
-      if (relaysSettled(nodes.filter((n) => n !== client), join(nodes[0]!.dir, 'data', 'cached-consensus'), exitFingerprint)) {
+      if (
+        relaysSettled(
+          nodes.filter((n) => n !== client),
+          join(nodes[0]!.dir, 'data', 'cached-consensus'),
+          exitFingerprint,
+        )
+      ) {
         startTor(client);
         last = 'client started';
       }
@@ -334,9 +383,18 @@ export async function startPrivateTorNetwork(
         const control = await ControlConnection.connect({ kind: 'unix', path: controlSocket }, { timeoutMs: 3000 });
         try {
           await control.authenticate({ kind: 'cookie', file: cookieFile });
-          const phase = parseBootstrapPhase((await control.getInfo(['status/bootstrap-phase'])).get('status/bootstrap-phase') ?? '');
+          const phase = parseBootstrapPhase(
+            (await control.getInfo(['status/bootstrap-phase'])).get('status/bootstrap-phase') ?? '',
+          );
           last = phase ? `bootstrap ${phase.progress}% (${phase.tag}: ${phase.summary})` : 'unreadable bootstrap phase';
-          if (phase?.progress === 100) return { controlSocket, cookieFile, bootstrapMs: Date.now() - started, clientPid: client.process.pid!, stop };
+          if (phase?.progress === 100)
+            return {
+              controlSocket,
+              cookieFile,
+              bootstrapMs: Date.now() - started,
+              clientPid: client.process.pid!,
+              stop,
+            };
         } finally {
           control.close();
         }
@@ -350,7 +408,9 @@ export async function startPrivateTorNetwork(
     }
     if (dead || Date.now() > deadline) {
       await stop();
-      const logs = nodes.map((n) => `--- ${n.name} (${join(n.dir, 'notice.log')}):\n${tail(join(n.dir, 'notice.log'))}`).join('\n');
+      const logs = nodes
+        .map((n) => `--- ${n.name} (${join(n.dir, 'notice.log')}):\n${tail(join(n.dir, 'notice.log'))}`)
+        .join('\n');
       throw new Error(`the private Tor network did not bootstrap within ${deadlineMs / 1000} s (${last})\n${logs}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -444,7 +504,11 @@ export class StreamWatcher {
     });
   }
 
-  static async open(controlSocket: string, cookieFile: string, options: StreamWatcherOptions = {}): Promise<StreamWatcher> {
+  static async open(
+    controlSocket: string,
+    cookieFile: string,
+    options: StreamWatcherOptions = {},
+  ): Promise<StreamWatcher> {
     const socket = connect({ path: controlSocket });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
@@ -453,7 +517,8 @@ export class StreamWatcher {
     const watcher = new StreamWatcher(socket, options);
     for (const command of [`AUTHENTICATE ${readFileSync(cookieFile).toString('hex')}`, 'SETEVENTS STREAM CIRC']) {
       const reply = await watcher.send(command);
-      if (reply.status !== 250) throw new Error(`${command.split(' ')[0]}: ${reply.status} ${reply.lines.map((l) => l.text).join(' ')}`);
+      if (reply.status !== 250)
+        throw new Error(`${command.split(' ')[0]}: ${reply.status} ${reply.lines.map((l) => l.text).join(' ')}`);
     }
     return watcher;
   }
@@ -561,12 +626,17 @@ export class StreamWatcher {
  * launch through the network, true when it got its answer) every 0.5 s until
  * it succeeds, or throws after DEADLINE_MS with WATCHER's last events.
  */
-export async function waitForFirstStream(once: () => Promise<{ ok: boolean; detail: string }>, watcher: StreamWatcher, deadlineMs = 60_000): Promise<void> {
+export async function waitForFirstStream(
+  once: () => Promise<{ ok: boolean; detail: string }>,
+  watcher: StreamWatcher,
+  deadlineMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
     const r = await once();
     if (r.ok) return;
-    if (Date.now() > deadline) throw new Error(`no stream through the private network: ${r.detail}\n${watcher.events.slice(-20).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`no stream through the private network: ${r.detail}\n${watcher.events.slice(-20).join('\n')}`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }

@@ -41,8 +41,15 @@ export async function checkProperty<T>(
     const cause = details.errorInstance instanceof Error ? `\n${details.errorInstance.message}` : '';
     throw new Error(`${report}${cause}`);
   }
-  const outcomes = tally ? `; outcomes: ${[...tally.counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} x${n}`).join(', ')}` : '';
-  console.log(`[property] ${name}: ${details.numRuns} cases passed (seed ${SEED}, ${Date.now() - started} ms)${outcomes}`);
+  const outcomes = tally
+    ? `; outcomes: ${[...tally.counts]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, n]) => `${k} x${n}`)
+        .join(', ')}`
+    : '';
+  console.log(
+    `[property] ${name}: ${details.numRuns} cases passed (seed ${SEED}, ${Date.now() - started} ms)${outcomes}`,
+  );
 }
 
 /** Counts of what the cases ended in, printed with the summary: shows what a run actually exercised. */
@@ -57,10 +64,22 @@ export class Tally {
  * Exit statuses README.md documents for tails-launch itself, 70 (a bug)
  * left out: a property run must never hit one. 0 is also an application's.
  */
-export const DOCUMENTED_STATUSES = new Set([0, EXIT.checkFailed, EXIT.usage, EXIT.config, EXIT.unknownProfile, EXIT.torUnreachable, EXIT.refused, EXIT.wouldBypass, EXIT.cannotExecute, EXIT.notFound]);
+export const DOCUMENTED_STATUSES = new Set([
+  0,
+  EXIT.checkFailed,
+  EXIT.usage,
+  EXIT.config,
+  EXIT.unknownProfile,
+  EXIT.torUnreachable,
+  EXIT.refused,
+  EXIT.wouldBypass,
+  EXIT.cannotExecute,
+  EXIT.notFound,
+]);
 
 /** A raw control character (C0 but newline, DEL, C1), line separator or bidi control. */
-export const UNSAFE_CHARACTER = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+export const UNSAFE_CHARACTER =
+  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 /**
  * What tails-launch's own stderr must look like, whatever it was given:

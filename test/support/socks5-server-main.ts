@@ -12,7 +12,8 @@ const reported = servers.map(() => 0);
 process.stdout.write(`${JSON.stringify({ port: servers[0]!.port })}\n`);
 const flush = (): void => {
   servers.forEach((server, i) => {
-    while (reported[i]! < server.records.length) process.stdout.write(`${JSON.stringify(server.records[reported[i]!++])}\n`);
+    while (reported[i]! < server.records.length)
+      process.stdout.write(`${JSON.stringify(server.records[reported[i]!++])}\n`);
   });
 };
 const timer = setInterval(flush, 20);

@@ -126,7 +126,10 @@ function reply(socket: net.Socket, code: number): void {
 }
 
 /** Greeting: returns the offered methods and the one chosen (Tor prefers 0x02). */
-async function negotiateMethod(reader: SocketReader, socket: net.Socket): Promise<{ offered: number[]; chosen: number }> {
+async function negotiateMethod(
+  reader: SocketReader,
+  socket: net.Socket,
+): Promise<{ offered: number[]; chosen: number }> {
   const [version, count] = await reader.read(2);
   if (version !== SOCKS_VERSION) throw new ProtocolError(`not SOCKS5 (version byte ${version})`);
   const offered = [...(await reader.read(count as number))];
@@ -141,7 +144,10 @@ async function negotiateMethod(reader: SocketReader, socket: net.Socket): Promis
 }
 
 /** RFC 1929 sub-negotiation. Like Tor, any username/password is accepted. */
-async function readCredentials(reader: SocketReader, socket: net.Socket): Promise<{ username: string; password: string }> {
+async function readCredentials(
+  reader: SocketReader,
+  socket: net.Socket,
+): Promise<{ username: string; password: string }> {
   const version = await reader.readByte();
   if (version !== AUTH_VERSION) {
     socket.write(Buffer.from([AUTH_VERSION, 0x01]));
@@ -153,7 +159,10 @@ async function readCredentials(reader: SocketReader, socket: net.Socket): Promis
   return { username, password };
 }
 
-async function readAddress(reader: SocketReader, socket: net.Socket): Promise<{ addressType: SocksRequestRecord['addressType']; host: string }> {
+async function readAddress(
+  reader: SocketReader,
+  socket: net.Socket,
+): Promise<{ addressType: SocksRequestRecord['addressType']; host: string }> {
   const atyp = await reader.readByte();
   if (atyp === 0x01) return { addressType: 'ipv4', host: [...(await reader.read(4))].join('.') };
   if (atyp === 0x03) return { addressType: 'domain', host: decodeText(await reader.read(await reader.readByte())) };
@@ -167,7 +176,10 @@ async function readAddress(reader: SocketReader, socket: net.Socket): Promise<{ 
 }
 
 /** Request: VER CMD RSV ATYP DST.ADDR DST.PORT. */
-async function readRequest(reader: SocketReader, socket: net.Socket): Promise<Pick<SocksRequestRecord, 'command' | 'addressType' | 'host' | 'port'>> {
+async function readRequest(
+  reader: SocketReader,
+  socket: net.Socket,
+): Promise<Pick<SocksRequestRecord, 'command' | 'addressType' | 'host' | 'port'>> {
   const [version, cmd] = await reader.read(3);
   if (version !== SOCKS_VERSION) throw new ProtocolError(`request version byte ${version}`);
   const command = COMMANDS[cmd as number];
@@ -187,7 +199,9 @@ function answerResolve(socket: net.Socket, resolveTo: string): void {
 
 function answerResolvePtr(socket: net.Socket): void {
   const name = Buffer.from(RESOLVE_PTR_ANSWER, 'ascii');
-  socket.end(Buffer.concat([Buffer.from([SOCKS_VERSION, REP_SUCCEEDED, 0x00, 0x03, name.length]), name, Buffer.from([0, 0])]));
+  socket.end(
+    Buffer.concat([Buffer.from([SOCKS_VERSION, REP_SUCCEEDED, 0x00, 0x03, name.length]), name, Buffer.from([0, 0])]),
+  );
 }
 
 /** After CONNECT "succeeds", act as the destination: one HTTP exchange, then close. */
@@ -203,7 +217,12 @@ async function serveHttp(reader: SocketReader, socket: net.Socket): Promise<void
   );
 }
 
-async function handleConnection(socket: net.Socket, serverPort: number, resolveTo: string, record: (r: SocksRequestRecord) => void): Promise<void> {
+async function handleConnection(
+  socket: net.Socket,
+  serverPort: number,
+  resolveTo: string,
+  record: (r: SocksRequestRecord) => void,
+): Promise<void> {
   const reader = new SocketReader(socket);
   const { offered, chosen } = await negotiateMethod(reader, socket);
   const credentials = chosen === METHOD_USERPASS ? await readCredentials(reader, socket) : undefined;
@@ -250,7 +269,12 @@ function closeServer(server: net.Server, sockets: Set<net.Socket>): Promise<void
 }
 
 /** Collects records and lets tests wait for a given count. */
-function createRecorder(): { records: SocksRequestRecord[]; add(r: SocksRequestRecord): void; waitFor(count: number, timeoutMs: number): Promise<SocksRequestRecord[]>; clear(): void } {
+function createRecorder(): {
+  records: SocksRequestRecord[];
+  add(r: SocksRequestRecord): void;
+  waitFor(count: number, timeoutMs: number): Promise<SocksRequestRecord[]>;
+  clear(): void;
+} {
   const records: SocksRequestRecord[] = [];
   let waiters: Array<() => void> = [];
   const wakeAll = (): void => {
@@ -271,7 +295,10 @@ function createRecorder(): { records: SocksRequestRecord[]; add(r: SocksRequestR
       const deadline = Date.now() + timeoutMs;
       while (records.length < count) {
         const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`timed out waiting for ${count} SOCKS records (got ${records.length}): ${JSON.stringify(records)}`);
+        if (left <= 0)
+          throw new Error(
+            `timed out waiting for ${count} SOCKS records (got ${records.length}): ${JSON.stringify(records)}`,
+          );
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, left);
           waiters.push(() => {

@@ -49,7 +49,9 @@ describe('ReplyParser', () => {
   });
 
   it('reads a 250+ data block up to the lone ".", unstuffing leading dots', () => {
-    const [reply] = parseReplies('250+config-text=\r\nSocksPort 9050\r\n..hidden\r\nLog notice stdout\r\n.\r\n250 OK\r\n');
+    const [reply] = parseReplies(
+      '250+config-text=\r\nSocksPort 9050\r\n..hidden\r\nLog notice stdout\r\n.\r\n250 OK\r\n',
+    );
     expect(keyValues(reply!, 'getinfo')).toEqual([['config-text', 'SocksPort 9050\n.hidden\nLog notice stdout']]);
   });
 
@@ -69,7 +71,10 @@ describe('ReplyParser', () => {
       '127.0.0.1:9063 NoIsolateDestAddr NoIsolateDestPort NoIsolateClientProtocol',
     ]);
     const [unset] = parseReplies('250-HTTPTunnelPort\r\n250 DNSPort\r\n');
-    expect(keyValues(unset!, 'getconf')).toEqual([['HTTPTunnelPort', null], ['DNSPort', null]]);
+    expect(keyValues(unset!, 'getconf')).toEqual([
+      ['HTTPTunnelPort', null],
+      ['DNSPort', null],
+    ]);
   });
 
   it('assembles replies split across chunks at any byte, and several replies in one chunk', () => {
@@ -92,10 +97,14 @@ describe('ReplyParser', () => {
     expect(fits.push(`${line.repeat(9)}250 OK\r\n`)).toHaveLength(1);
     // Many lines: refused before the reply ends.
     const many = new ReplyParser(1000);
-    expect(() => { for (let i = 0; i < 11; i++) many.push(line); }).toThrow(/a reply longer than 1000 bytes/);
+    expect(() => {
+      for (let i = 0; i < 11; i++) many.push(line);
+    }).toThrow(/a reply longer than 1000 bytes/);
     // One line that never ends, in small chunks: refused once the bound is passed.
     const endless = new ReplyParser(1000);
-    expect(() => { for (let i = 0; i < 20; i++) endless.push('250 ' + 'y'.repeat(60)); }).toThrow(ControlError);
+    expect(() => {
+      for (let i = 0; i < 20; i++) endless.push('250 ' + 'y'.repeat(60));
+    }).toThrow(ControlError);
     // The default bound, and the count starts again with each reply.
     const parser = new ReplyParser();
     const half = `250-${'z'.repeat(MAX_REPLY_BYTES / 2 - 10)}\r\n250 OK\r\n`;
@@ -112,12 +121,14 @@ describe('escapeControlText', () => {
     expect(escapeControlText(once)).toBe(once);
   });
 
-  it('error replies carry the peer\'s text escaped', () => {
+  it("error replies carry the peer's text escaped", () => {
     try {
       checkReply(parseReplies('515 Authentication failed\x1b[2J\rok    all checks passed\r\n')[0]!, 'AUTHENTICATE');
       throw new Error('no error');
     } catch (error) {
-      expect((error as ControlError).message).toBe('AUTHENTICATE: Tor answered 515 Authentication failed\\x1b[2J\\rok    all checks passed');
+      expect((error as ControlError).message).toBe(
+        'AUTHENTICATE: Tor answered 515 Authentication failed\\x1b[2J\\rok    all checks passed',
+      );
     }
   });
 });
@@ -132,7 +143,9 @@ describe('error replies are typed', () => {
     throw new Error('no error');
   };
   it('515: bad authentication', () => {
-    const e = errorOf('515 Authentication failed: Password did not match HashedControlPassword *or* authentication cookie.\r\n');
+    const e = errorOf(
+      '515 Authentication failed: Password did not match HashedControlPassword *or* authentication cookie.\r\n',
+    );
     expect([e.kind, e.status]).toEqual(['auth', 515]);
   });
   it('552: unknown key', () => {
@@ -152,22 +165,32 @@ describe('PROTOCOLINFO, bootstrap-phase, quoted strings', () => {
       cookieFile: '/run/tor/control.authcookie',
       torVersion: '0.4.9.11',
     });
-    const nullOnly = parseProtocolInfo(parseReplies('250-PROTOCOLINFO 1\r\n250-AUTH METHODS=NULL\r\n250-VERSION Tor="0.4.8.1"\r\n250 OK\r\n')[0]!);
+    const nullOnly = parseProtocolInfo(
+      parseReplies('250-PROTOCOLINFO 1\r\n250-AUTH METHODS=NULL\r\n250-VERSION Tor="0.4.8.1"\r\n250 OK\r\n')[0]!,
+    );
     expect(nullOnly).toEqual({ methods: ['NULL'], cookieFile: null, torVersion: '0.4.8.1' });
   });
 
   it('a COOKIEFILE with quotes and backslashes is unescaped', () => {
-    const info = parseProtocolInfo(parseReplies('250-PROTOCOLINFO 1\r\n250-AUTH METHODS=COOKIE COOKIEFILE="/a \\"b\\"\\\\c"\r\n250 OK\r\n')[0]!);
+    const info = parseProtocolInfo(
+      parseReplies('250-PROTOCOLINFO 1\r\n250-AUTH METHODS=COOKIE COOKIEFILE="/a \\"b\\"\\\\c"\r\n250 OK\r\n')[0]!,
+    );
     expect(info.cookieFile).toBe('/a "b"\\c');
   });
 
   it('bootstrap-phase: progress, tag, summary, warning', () => {
     expect(parseBootstrapPhase('NOTICE BOOTSTRAP PROGRESS=0 TAG=starting SUMMARY="Starting"')).toEqual({
-      severity: 'NOTICE', progress: 0, tag: 'starting', summary: 'Starting', warning: null,
+      severity: 'NOTICE',
+      progress: 0,
+      tag: 'starting',
+      summary: 'Starting',
+      warning: null,
     });
     expect(parseBootstrapPhase('NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY="Done"')?.progress).toBe(100);
     expect(
-      parseBootstrapPhase('WARN BOOTSTRAP PROGRESS=5 TAG=conn SUMMARY="Connecting to a relay" WARNING="Connection refused" REASON=CONNECTREFUSED COUNT=3 RECOMMENDATION=ignore HOSTID="0000" HOSTADDR="127.0.0.1:7"'),
+      parseBootstrapPhase(
+        'WARN BOOTSTRAP PROGRESS=5 TAG=conn SUMMARY="Connecting to a relay" WARNING="Connection refused" REASON=CONNECTREFUSED COUNT=3 RECOMMENDATION=ignore HOSTID="0000" HOSTADDR="127.0.0.1:7"',
+      ),
     ).toMatchObject({ severity: 'WARN', progress: 5, warning: 'Connection refused' });
     expect(parseBootstrapPhase('garbage')).toBeNull();
   });
@@ -181,7 +204,11 @@ describe('PROTOCOLINFO, bootstrap-phase, quoted strings', () => {
   });
 
   it('splits net/listeners/socks', () => {
-    expect(splitQuotedList('"127.0.0.1:9050" "[::1]:9050" "unix:/run/tor/socks"')).toEqual(['127.0.0.1:9050', '[::1]:9050', 'unix:/run/tor/socks']);
+    expect(splitQuotedList('"127.0.0.1:9050" "[::1]:9050" "unix:/run/tor/socks"')).toEqual([
+      '127.0.0.1:9050',
+      '[::1]:9050',
+      'unix:/run/tor/socks',
+    ]);
     expect(splitQuotedList('')).toEqual([]);
   });
 
@@ -189,35 +216,61 @@ describe('PROTOCOLINFO, bootstrap-phase, quoted strings', () => {
     expect(parseControlAddress('127.0.0.1:9052')).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 9052 });
     expect(parseControlAddress('[::1]:9051')).toEqual({ kind: 'tcp', host: '::1', port: 9051 });
     expect(parseControlAddress('unix:/run/tor/control')).toEqual({ kind: 'unix', path: '/run/tor/control' });
-    for (const bad of ['9051', '127.0.0.1', '::1:9051', 'unix:relative', '127.0.0.1:70000']) expect(() => parseControlAddress(bad)).toThrow(ControlError);
+    for (const bad of ['9051', '127.0.0.1', '::1:9051', 'unix:relative', '127.0.0.1:70000'])
+      expect(() => parseControlAddress(bad)).toThrow(ControlError);
   });
 });
 
 describe('chooseAuthentication', () => {
-  const info = (methods: string[], cookieFile: string | null = '/run/tor/control.authcookie') => ({ methods, cookieFile, torVersion: null });
+  const info = (methods: string[], cookieFile: string | null = '/run/tor/control.authcookie') => ({
+    methods,
+    cookieFile,
+    torVersion: null,
+  });
   it('NULL allowed: no credentials', () => {
     expect(chooseAuthentication({}, { cookie_file: '/c' }, info(['NULL']))).toEqual({ kind: 'none' });
   });
   it('SAFECOOKIE with the configured cookie file, never the COOKIEFILE the control port names', () => {
-    expect(chooseAuthentication({}, { cookie_file: '/c' }, info(['COOKIE', 'SAFECOOKIE']))).toEqual({ kind: 'cookie', file: '/c' });
-    expect(chooseAuthentication({ cookieFile: '/c2' }, { cookie_file: '/c' }, info(['SAFECOOKIE']))).toEqual({ kind: 'cookie', file: '/c2' });
+    expect(chooseAuthentication({}, { cookie_file: '/c' }, info(['COOKIE', 'SAFECOOKIE']))).toEqual({
+      kind: 'cookie',
+      file: '/c',
+    });
+    expect(chooseAuthentication({ cookieFile: '/c2' }, { cookie_file: '/c' }, info(['SAFECOOKIE']))).toEqual({
+      kind: 'cookie',
+      file: '/c2',
+    });
     // No cookie file configured: refused, whatever file the peer names.
     const none = chooseAuthentication({}, null, info(['COOKIE', 'SAFECOOKIE'], '/etc/shadow'));
-    expect(none).toMatchObject({ error: expect.stringContaining('no cookie file is configured'), fix: expect.stringContaining('--control-cookie FILE') });
+    expect(none).toMatchObject({
+      error: expect.stringContaining('no cookie file is configured'),
+      fix: expect.stringContaining('--control-cookie FILE'),
+    });
     expect(none).not.toHaveProperty('kind');
   });
   it('plain COOKIE alone is refused, even with a cookie file configured: it would send the cookie itself', () => {
     for (const config of [{ cookie_file: '/c' }, null]) {
       const choice = chooseAuthentication({}, config, info(['COOKIE'], '/etc/shadow'));
-      expect(choice).toMatchObject({ error: expect.stringContaining('only as plain COOKIE'), fix: expect.stringContaining('SAFECOOKIE') });
+      expect(choice).toMatchObject({
+        error: expect.stringContaining('only as plain COOKIE'),
+        fix: expect.stringContaining('SAFECOOKIE'),
+      });
     }
     // A password, when Tor takes one, is still used.
-    expect(chooseAuthentication({ passwordFile: '/p' }, null, info(['COOKIE', 'HASHEDPASSWORD']))).toEqual({ kind: 'password', file: '/p' });
+    expect(chooseAuthentication({ passwordFile: '/p' }, null, info(['COOKIE', 'HASHEDPASSWORD']))).toEqual({
+      kind: 'password',
+      file: '/p',
+    });
   });
-  it('a method on the command line wins over the configuration\'s', () => {
+  it("a method on the command line wins over the configuration's", () => {
     const both = info(['COOKIE', 'SAFECOOKIE', 'HASHEDPASSWORD']);
-    expect(chooseAuthentication({ passwordFile: '/p' }, { cookie_file: '/c' }, both)).toEqual({ kind: 'password', file: '/p' });
-    expect(chooseAuthentication({ cookieFile: '/c2' }, { password_file: '/p' }, both)).toEqual({ kind: 'cookie', file: '/c2' });
+    expect(chooseAuthentication({ passwordFile: '/p' }, { cookie_file: '/c' }, both)).toEqual({
+      kind: 'password',
+      file: '/p',
+    });
+    expect(chooseAuthentication({ cookieFile: '/c2' }, { password_file: '/p' }, both)).toEqual({
+      kind: 'cookie',
+      file: '/c2',
+    });
   });
   it('a password Tor wants but nobody gave: an error saying how to give it', () => {
     const choice = chooseAuthentication({}, null, info(['HASHEDPASSWORD'], null));
@@ -240,26 +293,48 @@ describe('reading the cookie and password files', () => {
   it('a cookie is a regular file of exactly 32 bytes', () => {
     const cookie = randomBytes(32);
     expect(readCookieFile(file('good', cookie))).toEqual(cookie);
-    expect(errorOf(() => readCookieFile(file('short', randomBytes(31))))).toMatchObject({ kind: 'file-content', message: expect.stringContaining('is 31 bytes, not the 32 of a Tor cookie') });
-    expect(errorOf(() => readCookieFile(file('long', randomBytes(33))))).toMatchObject({ message: expect.stringContaining('is more than 32 bytes') });
-    expect(errorOf(() => readCookieFile(file('empty', '')))).toMatchObject({ message: expect.stringContaining('is 0 bytes') });
+    expect(errorOf(() => readCookieFile(file('short', randomBytes(31))))).toMatchObject({
+      kind: 'file-content',
+      message: expect.stringContaining('is 31 bytes, not the 32 of a Tor cookie'),
+    });
+    expect(errorOf(() => readCookieFile(file('long', randomBytes(33))))).toMatchObject({
+      message: expect.stringContaining('is more than 32 bytes'),
+    });
+    expect(errorOf(() => readCookieFile(file('empty', '')))).toMatchObject({
+      message: expect.stringContaining('is 0 bytes'),
+    });
   });
 
   it('what is not a regular file is refused before it is opened: symbolic link, directory, device', () => {
     symlinkSync(file('target', randomBytes(32)), join(dir, 'link'));
     mkdirSync(join(dir, 'directory'));
-    expect(errorOf(() => readCookieFile(join(dir, 'link')))).toMatchObject({ kind: 'file-content', message: expect.stringContaining('is a symbolic link') });
-    expect(errorOf(() => readCookieFile(join(dir, 'directory')))).toMatchObject({ message: expect.stringContaining('is a directory') });
+    expect(errorOf(() => readCookieFile(join(dir, 'link')))).toMatchObject({
+      kind: 'file-content',
+      message: expect.stringContaining('is a symbolic link'),
+    });
+    expect(errorOf(() => readCookieFile(join(dir, 'directory')))).toMatchObject({
+      message: expect.stringContaining('is a directory'),
+    });
     // /dev/zero would give 32 bytes to a reader that does not look first.
-    expect(errorOf(() => readCookieFile('/dev/zero'))).toMatchObject({ message: expect.stringContaining('is a device') });
-    expect(errorOf(() => readPasswordFile('/dev/zero'))).toMatchObject({ message: 'the control password file /dev/zero is a device' });
-    expect(errorOf(() => readCookieFile(join(dir, 'missing')))).toMatchObject({ kind: 'file', message: expect.stringContaining('ENOENT') });
+    expect(errorOf(() => readCookieFile('/dev/zero'))).toMatchObject({
+      message: expect.stringContaining('is a device'),
+    });
+    expect(errorOf(() => readPasswordFile('/dev/zero'))).toMatchObject({
+      message: 'the control password file /dev/zero is a device',
+    });
+    expect(errorOf(() => readCookieFile(join(dir, 'missing')))).toMatchObject({
+      kind: 'file',
+      message: expect.stringContaining('ENOENT'),
+    });
   });
 
   it('a password file: one trailing newline dropped, at most 1024 bytes', () => {
     expect(readPasswordFile(file('password', 'se"cret\n'))).toBe('se"cret');
     expect(readPasswordFile(file('password-1024', 'p'.repeat(1024)))).toHaveLength(1024);
-    expect(errorOf(() => readPasswordFile(file('big', 'p'.repeat(1025))))).toMatchObject({ kind: 'file-content', message: expect.stringContaining('more than 1024 bytes') });
+    expect(errorOf(() => readPasswordFile(file('big', 'p'.repeat(1025))))).toMatchObject({
+      kind: 'file-content',
+      message: expect.stringContaining('more than 1024 bytes'),
+    });
   });
 });
 
@@ -304,7 +379,12 @@ describe('ControlConnection against a scripted server', () => {
    * the cookie it knows (or a wrong server hash), and checks AUTHENTICATE's
    * client hash; other commands go to REST.
    */
-  function safeCookieServer(cookie: Buffer, seen: string[], options: { wrongServerHash?: boolean } = {}, rest: (line: string) => string | null = () => '510 Unrecognized command\r\n') {
+  function safeCookieServer(
+    cookie: Buffer,
+    seen: string[],
+    options: { wrongServerHash?: boolean } = {},
+    rest: (line: string) => string | null = () => '510 Unrecognized command\r\n',
+  ) {
     let expected: string | null = null;
     return (line: string): string | null => {
       seen.push(line);
@@ -312,12 +392,16 @@ describe('ControlConnection against a scripted server', () => {
       if (challenge) {
         const clientNonce = Buffer.from(challenge[1]!, 'hex');
         const serverNonce = randomBytes(32);
-        const serverHash = options.wrongServerHash ? randomBytes(32) : hmac(SERVER_KEY, cookie, clientNonce, serverNonce);
+        const serverHash = options.wrongServerHash
+          ? randomBytes(32)
+          : hmac(SERVER_KEY, cookie, clientNonce, serverNonce);
         expected = hmac(CLIENT_KEY, cookie, clientNonce, serverNonce).toString('hex');
         return `250 AUTHCHALLENGE SERVERHASH=${serverHash.toString('hex').toUpperCase()} SERVERNONCE=${serverNonce.toString('hex').toUpperCase()}\r\n`;
       }
       if (line.startsWith('AUTHENTICATE ') && /^[0-9a-f]{64}$/.test(line.slice(13))) {
-        return line.slice(13) === expected ? '250 OK\r\n' : '515 Authentication failed: Safe cookie response did not match expected value.\r\n';
+        return line.slice(13) === expected
+          ? '250 OK\r\n'
+          : '515 Authentication failed: Safe cookie response did not match expected value.\r\n';
       }
       return rest(line);
     };
@@ -333,7 +417,8 @@ describe('ControlConnection against a scripted server', () => {
       safeCookieServer(cookie, seen, {}, (line) => {
         if (line.startsWith('AUTHENTICATE')) return '250 OK\r\n';
         if (line === 'GETINFO net/listeners/socks') return '250-net/listeners/socks="127.0.0.1:9050"\r\n250 OK\r\n';
-        if (line === 'GETCONF SocksPort') return '250-SocksPort=9050 IsolateDestAddr\r\n250 SocksPort=127.0.0.1:9062\r\n';
+        if (line === 'GETCONF SocksPort')
+          return '250-SocksPort=9050 IsolateDestAddr\r\n250 SocksPort=127.0.0.1:9062\r\n';
         if (line === 'QUIT') return '250 closing connection\r\n';
         return '510 Unrecognized command\r\n';
       }),
@@ -346,7 +431,12 @@ describe('ControlConnection against a scripted server', () => {
     await c.quit();
     expect(seen[0]).toMatch(/^AUTHCHALLENGE SAFECOOKIE [0-9a-f]{64}$/);
     expect(seen[1]).toMatch(/^AUTHENTICATE [0-9a-f]{64}$/);
-    expect(seen.slice(2)).toEqual(['AUTHENTICATE "se\\"cret"', 'GETINFO net/listeners/socks', 'GETCONF SocksPort', 'QUIT']);
+    expect(seen.slice(2)).toEqual([
+      'AUTHENTICATE "se\\"cret"',
+      'GETINFO net/listeners/socks',
+      'GETCONF SocksPort',
+      'QUIT',
+    ]);
     // The cookie itself never went over the wire.
     expect(seen.join('\n').toLowerCase()).not.toContain(cookie.toString('hex'));
   });
@@ -387,9 +477,14 @@ describe('ControlConnection against a scripted server', () => {
   it('a 515 is a typed auth error, and the closed connection rejects what follows', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tl-control-'));
     writeFileSync(join(dir, 'password'), 'wrong');
-    const port = await serve(() => '515 Authentication failed: Password did not match HashedControlPassword value from configuration\r\n');
+    const port = await serve(
+      () => '515 Authentication failed: Password did not match HashedControlPassword value from configuration\r\n',
+    );
     const c = await ControlConnection.connect({ kind: 'tcp', host: '127.0.0.1', port });
-    await expect(c.authenticate({ kind: 'password', file: join(dir, 'password') })).rejects.toMatchObject({ kind: 'auth', status: 515 });
+    await expect(c.authenticate({ kind: 'password', file: join(dir, 'password') })).rejects.toMatchObject({
+      kind: 'auth',
+      status: 515,
+    });
     await new Promise((resolve) => setTimeout(resolve, 50));
     await expect(c.getInfo(['version'])).rejects.toMatchObject({ kind: 'closed' });
   });
@@ -401,8 +496,12 @@ describe('ControlConnection against a scripted server', () => {
     server!.close();
     for (const socket of sockets) socket.destroy();
     await new Promise((resolve) => setTimeout(resolve, 50));
-    await expect(ControlConnection.connect({ kind: 'tcp', host: '127.0.0.1', port })).rejects.toMatchObject({ kind: 'unreachable' });
-    await expect(ControlConnection.connect({ kind: 'unix', path: '/nonexistent/control' })).rejects.toMatchObject({ kind: 'unreachable' });
+    await expect(ControlConnection.connect({ kind: 'tcp', host: '127.0.0.1', port })).rejects.toMatchObject({
+      kind: 'unreachable',
+    });
+    await expect(ControlConnection.connect({ kind: 'unix', path: '/nonexistent/control' })).rejects.toMatchObject({
+      kind: 'unreachable',
+    });
   });
 
   it('a peer that trickles a reply byte by byte is cut off at the deadline, not kept alive by the bytes', async () => {
@@ -430,7 +529,10 @@ describe('ControlConnection against a scripted server', () => {
       return all;
     });
     const c = await ControlConnection.connect({ kind: 'tcp', host: '127.0.0.1', port }, { timeoutMs: 5000 });
-    await expect(c.protocolInfo()).rejects.toMatchObject({ kind: 'protocol', message: expect.stringContaining(`a reply longer than ${MAX_REPLY_BYTES} bytes`) });
+    await expect(c.protocolInfo()).rejects.toMatchObject({
+      kind: 'protocol',
+      message: expect.stringContaining(`a reply longer than ${MAX_REPLY_BYTES} bytes`),
+    });
     expect(written).toBeGreaterThan(MAX_REPLY_BYTES * 100);
     await expect(c.getInfo(['version'])).rejects.toMatchObject({ kind: 'protocol' });
   });
@@ -442,6 +544,9 @@ describe('ControlConnection against a scripted server', () => {
     );
     const c = await ControlConnection.connect({ kind: 'tcp', host: '127.0.0.1', port });
     await new Promise((resolve) => setTimeout(resolve, 100));
-    await expect(c.send('AUTHENTICATE')).rejects.toMatchObject({ kind: 'protocol', message: expect.stringContaining('a reply nobody asked for') });
+    await expect(c.send('AUTHENTICATE')).rejects.toMatchObject({
+      kind: 'protocol',
+      message: expect.stringContaining('a reply nobody asked for'),
+    });
   });
 });

@@ -29,13 +29,20 @@ describe('isolation credentials', () => {
   });
 
   it('process and none send no key of ours', () => {
-    expect(socksAuth({ mode: 'process', profile: 'wget', identity: null, randomHex: random })).toEqual({ kind: 'per-process' });
+    expect(socksAuth({ mode: 'process', profile: 'wget', identity: null, randomHex: random })).toEqual({
+      kind: 'per-process',
+    });
     expect(socksAuth({ mode: 'none', profile: 'iuk', identity: null, randomHex: random })).toEqual({ kind: 'none' });
   });
 
   it('never produces an empty password, and the longest names still fit 255 bytes', () => {
     const longName = 'a'.repeat(64);
-    const auth = socksAuth({ mode: 'launch', profile: longName, identity: 'b'.repeat(64), randomHex: () => 'f'.repeat(32) });
+    const auth = socksAuth({
+      mode: 'launch',
+      profile: longName,
+      identity: 'b'.repeat(64),
+      randomHex: () => 'f'.repeat(32),
+    });
     expect(auth.kind).toBe('userpass');
     const password = (auth as { password: string }).password;
     expect(password.length).toBeGreaterThan(0);

@@ -3,15 +3,41 @@ import { buildEnvironment, isReservedForProfiles, isScrubbed } from '../../src/p
 
 describe('environment policy', () => {
   it('scrubs every *_proxy in any case, SOCKS and wrapper variables', () => {
-    for (const name of ['http_proxy', 'HTTPS_PROXY', 'Https_Proxy', 'no_proxy', 'NO_PROXY', 'all_proxy', 'ALL_PROXY', 'gopher_proxy',
-      'SOCKS_SERVER', 'SOCKS5_SERVER', 'SOCKS_VERSION', 'TORSOCKS_PASSWORD', 'TORSOCKS_CONF_FILE', 'PROXYCHAINS_CONF_FILE',
-      'TOR_SOCKS_PORT', 'TOR_SOCKS_HOST', 'TOR_TRANSPROXY', 'TOR_PROVIDER', 'TAILS_LAUNCH_CALLER']) {
+    for (const name of [
+      'http_proxy',
+      'HTTPS_PROXY',
+      'Https_Proxy',
+      'no_proxy',
+      'NO_PROXY',
+      'all_proxy',
+      'ALL_PROXY',
+      'gopher_proxy',
+      'SOCKS_SERVER',
+      'SOCKS5_SERVER',
+      'SOCKS_VERSION',
+      'TORSOCKS_PASSWORD',
+      'TORSOCKS_CONF_FILE',
+      'PROXYCHAINS_CONF_FILE',
+      'TOR_SOCKS_PORT',
+      'TOR_SOCKS_HOST',
+      'TOR_TRANSPROXY',
+      'TOR_PROVIDER',
+      'TAILS_LAUNCH_CALLER',
+    ]) {
       expect(isScrubbed(name), name).toBe(true);
     }
   });
 
   it("scrubs every variable the dynamic loader reads, and glibc's iconv module path: they load code or replace libraries", () => {
-    for (const name of ['LD_PRELOAD', 'LD_AUDIT', 'LD_LIBRARY_PATH', 'LD_ORIGIN_PATH', 'LD_DEBUG_OUTPUT', 'LD_BIND_NOT', 'GCONV_PATH']) {
+    for (const name of [
+      'LD_PRELOAD',
+      'LD_AUDIT',
+      'LD_LIBRARY_PATH',
+      'LD_ORIGIN_PATH',
+      'LD_DEBUG_OUTPUT',
+      'LD_BIND_NOT',
+      'GCONV_PATH',
+    ]) {
       expect(isScrubbed(name), name).toBe(true);
     }
     // Names that only look alike stay.
@@ -19,7 +45,15 @@ describe('environment policy', () => {
   });
 
   it('keeps ordinary variables, including Tor Browser ones that cannot route around Tor', () => {
-    for (const name of ['PATH', 'HOME', 'DISPLAY', 'PROXY', 'TOR_SKIP_LAUNCH', 'TOR_CONTROL_PORT', 'GNOME_DESKTOP_SESSION_ID']) {
+    for (const name of [
+      'PATH',
+      'HOME',
+      'DISPLAY',
+      'PROXY',
+      'TOR_SKIP_LAUNCH',
+      'TOR_CONTROL_PORT',
+      'GNOME_DESKTOP_SESSION_ID',
+    ]) {
       expect(isScrubbed(name), name).toBe(false);
     }
   });
@@ -33,7 +67,14 @@ describe('environment policy', () => {
 
   it('builds the complete environment: inherited minus scrubbed and unset, plus profile and backend', () => {
     const { env, changes } = buildEnvironment(
-      { PATH: '/usr/bin', FOO: 'bar', http_proxy: 'http://evil:3128', DROP: 'x', TORSOCKS_PASSWORD: 'old', KEEP: undefined },
+      {
+        PATH: '/usr/bin',
+        FOO: 'bar',
+        http_proxy: 'http://evil:3128',
+        DROP: 'x',
+        TORSOCKS_PASSWORD: 'old',
+        KEEP: undefined,
+      },
       { TORSOCKS_PASSWORD: 'new' },
       { set: { GNOME_DESKTOP_SESSION_ID: '' }, unset: ['DROP'] },
     );

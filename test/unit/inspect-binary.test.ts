@@ -50,7 +50,9 @@ function makeElf(spec: Spec): Buffer {
     return at;
   };
 
-  const phdrs: Array<{ type: number; offset: number; size: number; align: number }> = [{ type: 1, offset: 0, size: 0, align: 4096 }];
+  const phdrs: Array<{ type: number; offset: number; size: number; align: number }> = [
+    { type: 1, offset: 0, size: 0, align: 4096 },
+  ];
   if (spec.interp) {
     const path = Buffer.from('/lib/ld-linux.so.2\0');
     phdrs.push({ type: 3, offset: put(path, 1), size: path.length, align: 1 });
@@ -82,7 +84,7 @@ function makeElf(spec: Spec): Buffer {
     const names = Buffer.from(`\0${all.map((s) => `${s.name}\0`).join('')}`, 'latin1');
     const placed = all.map((s, i) => {
       const nameAt = 1 + all.slice(0, i).reduce((n, t) => n + Buffer.byteLength(t.name, 'latin1') + 1, 0);
-      const data = s.name === '.shstrtab' ? names : ('data' in s ? s.data : undefined) ?? Buffer.alloc(0);
+      const data = s.name === '.shstrtab' ? names : (('data' in s ? s.data : undefined) ?? Buffer.alloc(0));
       return { nameAt, type: s.type ?? 1, offset: data.length ? put(data) : 0, size: data.length };
     });
     shoff = Math.ceil(cursor / 8) * 8;
@@ -148,13 +150,24 @@ const FORMATS: Array<{ bits: Bits; little: boolean; label: string }> = [
   { bits: 64, little: false, label: '64-bit big-endian' },
 ];
 
-const PLAIN_SECTIONS: Section[] = [{ name: '.interp' }, { name: '.text', data: Buffer.from('code') }, { name: '.data.rel.ro', data: Buffer.alloc(32, 1) }, { name: '.noptrdata', data: Buffer.alloc(32, 2) }];
+const PLAIN_SECTIONS: Section[] = [
+  { name: '.interp' },
+  { name: '.text', data: Buffer.from('code') },
+  { name: '.data.rel.ro', data: Buffer.alloc(32, 1) },
+  { name: '.noptrdata', data: Buffer.alloc(32, 2) },
+];
 const MAGIC = Buffer.from('\xff Go buildinf:\x08\x02', 'latin1');
 
 describe.each(FORMATS)('readElfFacts, $label', ({ bits, little }) => {
   it('sees PT_INTERP (dynamic) and its absence (static, static-pie)', () => {
-    expect(facts(makeElf({ bits, little, interp: true, sections: PLAIN_SECTIONS }))).toEqual({ hasInterpreter: true, isGo: false });
-    expect(facts(makeElf({ bits, little, interp: false, sections: PLAIN_SECTIONS }))).toEqual({ hasInterpreter: false, isGo: false });
+    expect(facts(makeElf({ bits, little, interp: true, sections: PLAIN_SECTIONS }))).toEqual({
+      hasInterpreter: true,
+      isGo: false,
+    });
+    expect(facts(makeElf({ bits, little, interp: false, sections: PLAIN_SECTIONS }))).toEqual({
+      hasInterpreter: false,
+      isGo: false,
+    });
     expect(facts(makeElf({ bits, little, interp: true }))).toEqual({ hasInterpreter: true, isGo: false });
   });
 
@@ -165,14 +178,23 @@ describe.each(FORMATS)('readElfFacts, $label', ({ bits, little }) => {
   });
 
   it.each(['.data.rel.ro', '.noptrdata'])('takes the Go build-info magic at the start of %s for Go', (name) => {
-    const sections = [{ name: '.text', data: Buffer.from('code') }, { name, data: Buffer.concat([MAGIC, Buffer.alloc(16)]) }];
+    const sections = [
+      { name: '.text', data: Buffer.from('code') },
+      { name, data: Buffer.concat([MAGIC, Buffer.alloc(16)]) },
+    ];
     expect(facts(makeElf({ bits, little, interp: true, sections }))?.isGo).toBe(true);
   });
 
   it('ignores the magic elsewhere, and names that only look like Go sections', () => {
-    const magicElsewhere = [{ name: '.rodata', data: MAGIC }, { name: '.data.rel.ro', data: Buffer.concat([Buffer.alloc(16), MAGIC]) }];
+    const magicElsewhere = [
+      { name: '.rodata', data: MAGIC },
+      { name: '.data.rel.ro', data: Buffer.concat([Buffer.alloc(16), MAGIC]) },
+    ];
     expect(facts(makeElf({ bits, little, interp: true, sections: magicElsewhere }))?.isGo).toBe(false);
-    const lookalikes = ['.note.go.buildid2', '.gopclntab.x', 'go.buildinfo', '.note.go'].map((name) => ({ name, data: Buffer.from('x') }));
+    const lookalikes = ['.note.go.buildid2', '.gopclntab.x', 'go.buildinfo', '.note.go'].map((name) => ({
+      name,
+      data: Buffer.from('x'),
+    }));
     expect(facts(makeElf({ bits, little, interp: true, sections: lookalikes }))?.isGo).toBe(false);
   });
 
@@ -185,13 +207,20 @@ describe.each(FORMATS)('readElfFacts, $label', ({ bits, little }) => {
   });
 
   it('never throws on any truncation: null, or no interpreter, or the full answer', () => {
-    const whole = makeElf({ bits, little, interp: true, goNote: true, sections: [...PLAIN_SECTIONS, { name: '.gopclntab', data: Buffer.from('x') }] });
+    const whole = makeElf({
+      bits,
+      little,
+      interp: true,
+      goNote: true,
+      sections: [...PLAIN_SECTIONS, { name: '.gopclntab', data: Buffer.from('x') }],
+    });
     expect(facts(whole)).toEqual({ hasInterpreter: true, isGo: true });
     const headerSize = bits === 64 ? 64 : 52;
     for (let length = 0; length < whole.length; length++) {
       const result = facts(whole.subarray(0, length));
       if (length < headerSize) expect(result).toBeNull();
-      else if (result !== null) expect(typeof result.hasInterpreter === 'boolean' && typeof result.isGo === 'boolean').toBe(true);
+      else if (result !== null)
+        expect(typeof result.hasInterpreter === 'boolean' && typeof result.isGo === 'boolean').toBe(true);
     }
   });
 });
@@ -225,7 +254,13 @@ describe('readElfFacts on garbage', () => {
   it('never throws and never asks for more than 1 MiB at once, whatever the header and tables say', () => {
     const random = prng(20240601);
     for (const { bits, little } of FORMATS) {
-      const base = makeElf({ bits, little, interp: true, goNote: true, sections: [...PLAIN_SECTIONS, { name: '.gopclntab', data: Buffer.from('x') }] });
+      const base = makeElf({
+        bits,
+        little,
+        interp: true,
+        goNote: true,
+        sections: [...PLAIN_SECTIONS, { name: '.gopclntab', data: Buffer.from('x') }],
+      });
       for (let round = 0; round < 1500; round++) {
         const image = Buffer.from(base);
         const flips = 1 + Math.floor(random() * 8);
@@ -236,7 +271,9 @@ describe('readElfFacts on garbage', () => {
         }
         const requests: Array<[number, number]> = [];
         const result = readElfFacts(reader(image, requests));
-        expect(result === null || (typeof result.hasInterpreter === 'boolean' && typeof result.isGo === 'boolean')).toBe(true);
+        expect(
+          result === null || (typeof result.hasInterpreter === 'boolean' && typeof result.isGo === 'boolean'),
+        ).toBe(true);
         for (const [offset, length] of requests) {
           expect(Number.isSafeInteger(offset) && offset >= 0).toBe(true);
           expect(length).toBeLessThanOrEqual(1 << 20);
@@ -254,7 +291,10 @@ describe('readElfFacts on garbage', () => {
   });
 
   it('reads only the header and the tables it needs from a big image', () => {
-    const image = Buffer.concat([makeElf({ bits: 64, little: true, interp: true, sections: PLAIN_SECTIONS }), Buffer.alloc(8 << 20)]);
+    const image = Buffer.concat([
+      makeElf({ bits: 64, little: true, interp: true, sections: PLAIN_SECTIONS }),
+      Buffer.alloc(8 << 20),
+    ]);
     const requests: Array<[number, number]> = [];
     expect(readElfFacts(reader(image, requests))).toEqual({ hasInterpreter: true, isGo: false });
     expect(requests.reduce((sum, [, length]) => sum + length, 0)).toBeLessThan(8192);

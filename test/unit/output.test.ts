@@ -24,7 +24,13 @@ describe('escapeControl', () => {
   });
 
   it('leaves printable text alone, non-ASCII included', () => {
-    for (const text of ['pidgin', "no profile named 'x' (see 'tails-launch --help')", 'Ünïcødé 名前 🧅', 'back\\slash', '']) {
+    for (const text of [
+      'pidgin',
+      "no profile named 'x' (see 'tails-launch --help')",
+      'Ünïcødé 名前 🧅',
+      'back\\slash',
+      '',
+    ]) {
       expect(escapeControl(text)).toBe(text);
     }
   });

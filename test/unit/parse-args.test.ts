@@ -15,12 +15,21 @@ function usageError(words: string[]): string {
 }
 
 describe('parseArgs', () => {
-  it('takes everything after the profile name as the application\'s arguments', () => {
-    expect(parseArgs(['pidgin', '--debug', '-v'])).toEqual({ kind: 'run', profile: 'pidgin', args: ['--debug', '-v'], options: { identity: null } });
+  it("takes everything after the profile name as the application's arguments", () => {
+    expect(parseArgs(['pidgin', '--debug', '-v'])).toEqual({
+      kind: 'run',
+      profile: 'pidgin',
+      args: ['--debug', '-v'],
+      options: { identity: null },
+    });
   });
 
   it('drops one -- right after the profile name, keeps a second', () => {
-    expect(parseArgs(['default', '--', 'curl', '--', 'x'])).toMatchObject({ kind: 'run', profile: 'default', args: ['curl', '--', 'x'] });
+    expect(parseArgs(['default', '--', 'curl', '--', 'x'])).toMatchObject({
+      kind: 'run',
+      profile: 'default',
+      args: ['curl', '--', 'x'],
+    });
   });
 
   it('accepts run PROFILE as the same as the bare form', () => {
@@ -28,12 +37,14 @@ describe('parseArgs', () => {
   });
 
   it('reads global options before the profile, in both spellings', () => {
-    expect(parseArgs(['--config-dir', '/c', '--identity=alice@example.org', '--wait-for-tor', '30', 'pidgin'])).toEqual({
-      kind: 'run',
-      profile: 'pidgin',
-      args: [],
-      options: { configDir: '/c', identity: 'alice@example.org', waitForTor: 30 },
-    });
+    expect(parseArgs(['--config-dir', '/c', '--identity=alice@example.org', '--wait-for-tor', '30', 'pidgin'])).toEqual(
+      {
+        kind: 'run',
+        profile: 'pidgin',
+        args: [],
+        options: { configDir: '/c', identity: 'alice@example.org', waitForTor: 30 },
+      },
+    );
   });
 
   it('refuses unknown options, bad identities, bad waits and reserved commands', () => {
@@ -66,22 +77,35 @@ describe('parseArgs', () => {
 
   it('parses list and validate', () => {
     expect(parseArgs(['list', '--json'])).toEqual({ kind: 'list', json: true, options: { identity: null } });
-    expect(parseArgs(['validate', 'a.yml', 'b.yml'])).toEqual({ kind: 'validate', files: ['a.yml', 'b.yml'], options: { identity: null } });
+    expect(parseArgs(['validate', 'a.yml', 'b.yml'])).toEqual({
+      kind: 'validate',
+      files: ['a.yml', 'b.yml'],
+      options: { identity: null },
+    });
     expect(usageError(['list', 'extra'])).toContain("'list' takes no arguments");
     expect(usageError(['validate', '--json'])).toContain("unknown option '--json'");
   });
 
   it('parses torrc and doctor', () => {
     expect(parseArgs(['torrc'])).toEqual({ kind: 'torrc', check: null, options: { identity: null } });
-    expect(parseArgs(['torrc', '--check=/etc/tor/torrc'])).toEqual({ kind: 'torrc', check: '/etc/tor/torrc', options: { identity: null } });
-    expect(parseArgs(['doctor', 'pidgin', 'curl', '--json', '--control', '127.0.0.1:9051', '--control-cookie', '/c'])).toEqual({
+    expect(parseArgs(['torrc', '--check=/etc/tor/torrc'])).toEqual({
+      kind: 'torrc',
+      check: '/etc/tor/torrc',
+      options: { identity: null },
+    });
+    expect(
+      parseArgs(['doctor', 'pidgin', 'curl', '--json', '--control', '127.0.0.1:9051', '--control-cookie', '/c']),
+    ).toEqual({
       kind: 'doctor',
       profiles: ['pidgin', 'curl'],
       json: true,
       control: { address: '127.0.0.1:9051', cookieFile: '/c' },
       options: { identity: null },
     });
-    expect(parseArgs(['doctor', '--control-password-file=/p'])).toMatchObject({ control: { passwordFile: '/p' }, profiles: [] });
+    expect(parseArgs(['doctor', '--control-password-file=/p'])).toMatchObject({
+      control: { passwordFile: '/p' },
+      profiles: [],
+    });
   });
 
   it('reads options on either side of run (`run --identity x default`)', () => {
@@ -98,7 +122,10 @@ describe('parseArgs', () => {
       options: { configDir: '/c', identity: null, waitForTor: 5 },
     });
     // After the profile name, still the application's.
-    expect(parseArgs(['run', 'default', '--identity', 'x'])).toMatchObject({ args: ['--identity', 'x'], options: { identity: null } });
+    expect(parseArgs(['run', 'default', '--identity', 'x'])).toMatchObject({
+      args: ['--identity', 'x'],
+      options: { identity: null },
+    });
     expect(usageError(['run', '-x', 'default'])).toContain("unknown option '-x'");
     expect(usageError(['run', '--', 'default'])).toContain("'--' must follow a profile name");
     expect(usageError(['run', 'run'])).toContain("'run' is a command, not a profile");
@@ -120,8 +147,12 @@ describe('parseArgs', () => {
   it('refuses an option given twice, wherever the second one is', () => {
     expect(usageError(['--identity', 'a', '--identity', 'b', 'pidgin'])).toContain('option --identity is given twice');
     expect(usageError(['--identity=a', 'run', '--identity=a', 'pidgin'])).toContain('option --identity is given twice');
-    expect(usageError(['--config-dir', '/a', 'explain', 'p', '--config-dir', '/b'])).toContain('option --config-dir is given twice');
-    expect(usageError(['--wait-for-tor', '1', '--wait-for-tor', '1', 'p'])).toContain('option --wait-for-tor is given twice');
+    expect(usageError(['--config-dir', '/a', 'explain', 'p', '--config-dir', '/b'])).toContain(
+      'option --config-dir is given twice',
+    );
+    expect(usageError(['--wait-for-tor', '1', '--wait-for-tor', '1', 'p'])).toContain(
+      'option --wait-for-tor is given twice',
+    );
     expect(usageError(['explain', 'p', '--json', '--json'])).toContain('option --json is given twice');
     expect(usageError(['torrc', '--check', 'a', '--check=b'])).toContain('option --check is given twice');
     expect(usageError(['doctor', '--control', 'a:1', '--control=b:2'])).toContain('option --control is given twice');
@@ -135,7 +166,9 @@ describe('parseArgs', () => {
       expect(usageError([option, '', 'p'])).toContain('not an empty one');
     }
     // A path never silently swallows the next option...
-    expect(usageError(['--config-dir', '--identity', 'x', 'pidgin'])).toContain("not the option-like '--identity' (write --config-dir=VALUE");
+    expect(usageError(['--config-dir', '--identity', 'x', 'pidgin'])).toContain(
+      "not the option-like '--identity' (write --config-dir=VALUE",
+    );
     expect(usageError(['torrc', '--check', '--json'])).toContain("not the option-like '--json'");
     expect(usageError(['doctor', '--control-cookie', '-x'])).toContain("not the option-like '-x'");
     // ...but can still start with '-' when written with '='; a lone '-' is a value.

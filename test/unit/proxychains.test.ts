@@ -37,7 +37,10 @@ describe('proxychains backend', () => {
   it('preloads libproxychains itself, hands the configuration over by a file, never in argv or the environment, and says what it cannot do', () => {
     const step = proxychainsBackend.step(endpoint, userpass);
     expect(step.preload).toEqual({ wrapper: 'proxychains4', library: '/usr/lib/x86_64-linux-gnu/libproxychains.so.4' });
-    expect(step.env).toEqual({ LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/libproxychains.so.4', PROXYCHAINS_QUIET_MODE: '1' });
+    expect(step.env).toEqual({
+      LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/libproxychains.so.4',
+      PROXYCHAINS_QUIET_MODE: '1',
+    });
     expect(step.files).toHaveLength(1);
     expect(step.files[0]).toMatchObject({ dir: 'proxychains', variable: 'PROXYCHAINS_CONF_FILE' });
     expect(step.files[0]!.content).toContain('tails-launch/app/x');
@@ -59,13 +62,27 @@ describe('proxychains backend', () => {
       'profiles/perprocess.yml': 'extends: knowing\nisolation: process\n',
     });
     const listeners = await loadListeners([layer]);
-    const error = await resolveProfile([layer], listeners, 'silent').then(() => null, (e: unknown) => e);
+    const error = await resolveProfile([layer], listeners, 'silent').then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toContain(`${join(layer.dir, 'profiles/silent.yml')}:3: backend: backend proxychains lets UDP out of Tor`);
+    expect((error as Error).message).toContain(
+      `${join(layer.dir, 'profiles/silent.yml')}:3: backend: backend proxychains lets UDP out of Tor`,
+    );
     expect((error as Error).message).toContain('acknowledge: [udp-leak]');
-    await expect(resolveProfile([layer], listeners, 'knowing')).resolves.toMatchObject({ backend: 'proxychains', acknowledge: ['udp-leak'] });
-    await expect(resolveProfile([layer], listeners, 'child')).resolves.toMatchObject({ backend: 'proxychains', isolation: 'launch' });
-    const perProcess = await resolveProfile([layer], listeners, 'perprocess').then(() => null, (e: unknown) => e);
+    await expect(resolveProfile([layer], listeners, 'knowing')).resolves.toMatchObject({
+      backend: 'proxychains',
+      acknowledge: ['udp-leak'],
+    });
+    await expect(resolveProfile([layer], listeners, 'child')).resolves.toMatchObject({
+      backend: 'proxychains',
+      isolation: 'launch',
+    });
+    const perProcess = await resolveProfile([layer], listeners, 'perprocess').then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect((perProcess as Error).message).toContain('needs backend torsocks');
   });
 });

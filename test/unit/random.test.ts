@@ -36,7 +36,10 @@ describe('random launch keys', () => {
     expect(deviceNumbers(statSync('/dev/urandom').rdev)).toEqual({ major: 1, minor: 9 });
     expect(deviceNumbers(statSync('/dev/zero').rdev)).toEqual({ major: 1, minor: 5 });
     // A large device number: major 259, minor 65536 (glibc makedev).
-    expect(deviceNumbers(Number((259n & 0xfffn) << 8n | (65536n & 0xffn) | ((65536n & ~0xffn) << 12n)))).toEqual({ major: 259, minor: 65536 });
+    expect(deviceNumbers(Number(((259n & 0xfffn) << 8n) | (65536n & 0xffn) | ((65536n & ~0xffn) << 12n)))).toEqual({
+      major: 259,
+      minor: 65536,
+    });
   });
 
   it('accept only character device 1:9', () => {
@@ -47,7 +50,9 @@ describe('random launch keys', () => {
   });
 
   it('refuse /dev/zero (all zeros would be a predictable key), a regular file, a FIFO (at once) and a missing source', () => {
-    expect(refusal('/dev/zero').message).toBe("cannot make a random isolation key: /dev/zero is device 1:5, not the kernel's random device 1:9");
+    expect(refusal('/dev/zero').message).toBe(
+      "cannot make a random isolation key: /dev/zero is device 1:5, not the kernel's random device 1:9",
+    );
     const file = join(root, 'file');
     writeFileSync(file, 'x'.repeat(64));
     expect(refusal(file).message).toContain('is not a character device');

@@ -83,7 +83,10 @@ describe('readBoundedFile', () => {
   it("applies the caller's check to the opened file's fstat", () => {
     const file = path('file');
     writeFileSync(file, 'x', { mode: 0o644 });
-    const error = refusal(file, { maxBytes: 1024, check: (s: { mode: number }) => ((s.mode & 0o777) === 0o600 ? null : 'not 0600') } as never);
+    const error = refusal(file, {
+      maxBytes: 1024,
+      check: (s: { mode: number }) => ((s.mode & 0o777) === 0o600 ? null : 'not 0600'),
+    } as never);
     expect(error.reason).toBe('not 0600');
   });
 });

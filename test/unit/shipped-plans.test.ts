@@ -13,9 +13,16 @@ import type { Layer } from '../../src/profile/layers';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SHIPPED: Layer[] = [{ name: 'shipped', dir: ROOT }];
-const NAMES = readdirSync(join(ROOT, 'profiles')).map((f) => f.replace(/\.yml$/, '')).sort();
+const NAMES = readdirSync(join(ROOT, 'profiles'))
+  .map((f) => f.replace(/\.yml$/, ''))
+  .sort();
 
-async function planOf(name: string, args: string[] = [], identity: string | null = null, environment: Record<string, string> = {}): Promise<Plan> {
+async function planOf(
+  name: string,
+  args: string[] = [],
+  identity: string | null = null,
+  environment: Record<string, string> = {},
+): Promise<Plan> {
   const profile = await resolveProfile(SHIPPED, await loadListeners(SHIPPED), name);
   return buildPlan({
     profile,
@@ -36,8 +43,25 @@ async function planOf(name: string, args: string[] = [], identity: string | null
 describe('shipped profiles', () => {
   it('are exactly the set the design names', () => {
     expect(NAMES).toEqual([
-      'curl', 'default', 'dirmngr', 'electrum', 'git', 'htpdate', 'onionshare', 'pidgin', 'printing', 'ssh', 'tails-iuk-get-target-file',
-      'tails-security-check', 'tails-upgrade-frontend', 'thunderbird', 'tor-browser', 'totem', 'wget', 'whisperback', 'whois',
+      'curl',
+      'default',
+      'dirmngr',
+      'electrum',
+      'git',
+      'htpdate',
+      'onionshare',
+      'pidgin',
+      'printing',
+      'ssh',
+      'tails-iuk-get-target-file',
+      'tails-security-check',
+      'tails-upgrade-frontend',
+      'thunderbird',
+      'tor-browser',
+      'totem',
+      'wget',
+      'whisperback',
+      'whois',
     ]);
   });
 
@@ -70,16 +94,33 @@ describe('shipped profiles', () => {
   });
 
   it('Tor Browser: 10.200.1.1:9050 reached as 127.0.0.1:9050 in netns tbb; told by TOR_SOCKS_*, isolating per site itself; an allow-listed environment', async () => {
-    const plan = await planOf('tor-browser', [], null, { http_proxy: 'http://10.0.0.1:3128', SOME_VARIABLE: 'x', DISPLAY: ':0', LANG: 'C.UTF-8' });
-    expect(plan.listener).toMatchObject({ address: '10.200.1.1', port: 9050, netns: 'tbb', connect: { address: '127.0.0.1', port: 9050 } });
+    const plan = await planOf('tor-browser', [], null, {
+      http_proxy: 'http://10.0.0.1:3128',
+      SOME_VARIABLE: 'x',
+      DISPLAY: ':0',
+      LANG: 'C.UTF-8',
+    });
+    expect(plan.listener).toMatchObject({
+      address: '10.200.1.1',
+      port: 9050,
+      netns: 'tbb',
+      connect: { address: '127.0.0.1', port: 9050 },
+    });
     expect(plan.listener.flags).toEqual(['IsolateSOCKSAuth', 'KeepAliveIsolateSOCKSAuth', 'ExtendedErrors']);
     expect(plan.backend).toBe('own-setting');
     expect(plan.torSees).toMatchObject({ address: '10.200.1.1', port: 9050, credentials: { kind: 'application' } });
     expect(plan.placement).toEqual({ netns: 'tbb', user: 'amnesia' });
     expect(plan.exec.argv).toEqual(['/usr/bin/tor-browser']);
     expect(plan.env.set).toEqual({
-      TOR_SKIP_LAUNCH: '1', TOR_SOCKS_HOST: '127.0.0.1', TOR_SOCKS_PORT: '9050', TOR_CONTROL_HOST: '127.0.0.1', TOR_CONTROL_PORT: '951',
-      TOR_CONTROL_PASSWD: 'passwd', TOR_NO_DISPLAY_NETWORK_SETTINGS: 'yes', MOZ_ENABLE_WAYLAND: '1', PATH: '/usr/local/bin:/usr/bin:/bin',
+      TOR_SKIP_LAUNCH: '1',
+      TOR_SOCKS_HOST: '127.0.0.1',
+      TOR_SOCKS_PORT: '9050',
+      TOR_CONTROL_HOST: '127.0.0.1',
+      TOR_CONTROL_PORT: '951',
+      TOR_CONTROL_PASSWD: 'passwd',
+      TOR_NO_DISPLAY_NETWORK_SETTINGS: 'yes',
+      MOZ_ENABLE_WAYLAND: '1',
+      PATH: '/usr/local/bin:/usr/bin:/bin',
     });
     // userenv.py's allow-list: DISPLAY and LANG pass, anything else (HOME included) does not; no proxy variable at all.
     expect(plan.env.removed).toEqual(expect.arrayContaining(['HOME', 'SOME_VARIABLE', 'http_proxy']));
@@ -89,9 +130,18 @@ describe('shipped profiles', () => {
   it('curl: env backend, a per-launch <torS0X>0 group in a socks5h URL, no torsocks', async () => {
     const plan = await planOf('curl', ['-s', 'https://example.org/']);
     // -q first: curl reads no .curlrc, whose `noproxy = "*"` would send it direct.
-    expect(plan.exec).toMatchObject({ file: '/usr/bin/curl', argv: ['/usr/bin/curl', '-q', '-s', 'https://example.org/'] });
-    const url = 'socks5h://%3CtorS0X%3E0:tails-launch%2Flaunch%2Fcurl%2F0123456789abcdef0123456789abcdef@127.0.0.1:9050';
-    expect(plan.env.set).toMatchObject({ ALL_PROXY: url, all_proxy: url, https_proxy: url, SOCKS_SERVER: '127.0.0.1:9050' });
+    expect(plan.exec).toMatchObject({
+      file: '/usr/bin/curl',
+      argv: ['/usr/bin/curl', '-q', '-s', 'https://example.org/'],
+    });
+    const url =
+      'socks5h://%3CtorS0X%3E0:tails-launch%2Flaunch%2Fcurl%2F0123456789abcdef0123456789abcdef@127.0.0.1:9050';
+    expect(plan.env.set).toMatchObject({
+      ALL_PROXY: url,
+      all_proxy: url,
+      https_proxy: url,
+      SOCKS_SERVER: '127.0.0.1:9050',
+    });
     expect(plan.checks.map((c) => c.kind)).toEqual(['application', 'socks5']);
   });
 
@@ -100,20 +150,43 @@ describe('shipped profiles', () => {
     expect(plan.backend).toBe('own-setting');
     expect(plan.exec).toMatchObject({ file: '/usr/bin/pidgin', argv: ['/usr/bin/pidgin'], preload: null });
     expect(plan.env.set).toEqual({ GNOME_DESKTOP_SESSION_ID: '' });
-    expect(plan.torSees).toMatchObject({ listener: 'default', port: 9050, credentials: { kind: 'application' }, carriedBy: 'the application, from its own settings' });
+    expect(plan.torSees).toMatchObject({
+      listener: 'default',
+      port: 9050,
+      credentials: { kind: 'application' },
+      carriedBy: 'the application, from its own settings',
+    });
     await expect(planOf('pidgin', [], 'alice@example.org')).rejects.toThrow(/--identity cannot be honoured/);
   });
 
   it('electrum: own-setting, handed its listener and the app group by --proxy; --identity reaches Tor', async () => {
     const plan = await planOf('electrum', [], 'alice');
-    expect(plan.exec.argv).toEqual(['/usr/bin/electrum', '--proxy', 'socks5:127.0.0.1:9050:<torS0X>0:tails-launch/app/electrum/identity/alice']);
-    expect(plan.torSees.credentials).toEqual({ kind: 'userpass', username: '<torS0X>0', password: 'tails-launch/app/electrum/identity/alice', perLaunch: false });
+    expect(plan.exec.argv).toEqual([
+      '/usr/bin/electrum',
+      '--proxy',
+      'socks5:127.0.0.1:9050:<torS0X>0:tails-launch/app/electrum/identity/alice',
+    ]);
+    expect(plan.torSees.credentials).toEqual({
+      kind: 'userpass',
+      username: '<torS0X>0',
+      password: 'tails-launch/app/electrum/identity/alice',
+      perLaunch: false,
+    });
   });
 
   it('htpdate: own-setting on 9062, its Go client handed the group in the --proxy URL (percent-encoded); it lowers itself to user htp', async () => {
     const plan = await planOf('htpdate');
-    expect(plan.exec.argv).toEqual(['/usr/local/sbin/htpdate', '--proxy', '%3CtorS0X%3E0:tails-launch%2Fapp%2Fhtpdate@127.0.0.1:9062', '--user', 'htp']);
-    expect(plan.torSees).toMatchObject({ port: 9062, credentials: { kind: 'userpass', password: 'tails-launch/app/htpdate' } });
+    expect(plan.exec.argv).toEqual([
+      '/usr/local/sbin/htpdate',
+      '--proxy',
+      '%3CtorS0X%3E0:tails-launch%2Fapp%2Fhtpdate@127.0.0.1:9062',
+      '--user',
+      'htp',
+    ]);
+    expect(plan.torSees).toMatchObject({
+      port: 9062,
+      credentials: { kind: 'userpass', password: 'tails-launch/app/htpdate' },
+    });
     // Started as root by systemd, it lowers only its effective user itself: no placement.
     expect(plan.placement).toEqual({ netns: null, user: null });
   });
@@ -126,21 +199,32 @@ describe('shipped profiles', () => {
   });
 
   it('wget: the real binary Tails diverts to /usr/lib/wget/wget, with --passive-ftp; git: its ssh told ProxyCommand=none', async () => {
-    expect((await planOf('wget', ['https://example.org/'])).exec.argv).toEqual(['/usr/lib/wget/wget', '--passive-ftp', 'https://example.org/']);
+    expect((await planOf('wget', ['https://example.org/'])).exec.argv).toEqual([
+      '/usr/lib/wget/wget',
+      '--passive-ftp',
+      'https://example.org/',
+    ]);
     expect((await planOf('git')).env.set.GIT_SSH_COMMAND).toBe('ssh -o ProxyCommand=none');
   });
 
-  it.each(['pidgin', 'thunderbird', 'onionshare', 'whisperback', 'tails-security-check', 'tails-upgrade-frontend', 'tails-iuk-get-target-file', 'tor-browser', 'dirmngr'])(
-    '%s: its own settings decide what Tor sees, and explain says so',
-    async (name) => {
-      const plan = await planOf(name);
-      expect(plan.backend).toBe('own-setting');
-      expect(plan.isolation.mode).toBe('application');
-      expect(plan.torSees.credentials.kind).toBe('application');
-    },
-  );
+  it.each([
+    'pidgin',
+    'thunderbird',
+    'onionshare',
+    'whisperback',
+    'tails-security-check',
+    'tails-upgrade-frontend',
+    'tails-iuk-get-target-file',
+    'tor-browser',
+    'dirmngr',
+  ])('%s: its own settings decide what Tor sees, and explain says so', async (name) => {
+    const plan = await planOf(name);
+    expect(plan.backend).toBe('own-setting');
+    expect(plan.isolation.mode).toBe('application');
+    expect(plan.torSees.credentials.kind).toBe('application');
+  });
 
-  it.each(['wget', 'git', 'totem', 'whois'])('%s isolates per process like Tails\' torsocks --isolate', async (name) => {
+  it.each(['wget', 'git', 'totem', 'whois'])("%s isolates per process like Tails' torsocks --isolate", async (name) => {
     const plan = await planOf(name);
     expect(plan.isolation.mode).toBe('process');
     expect(plan.env.set.TORSOCKS_ISOLATE_PID).toBe('1');
@@ -149,28 +233,40 @@ describe('shipped profiles', () => {
 
   it('default runs the first argument, on the default listener, a group per launch', async () => {
     const plan = await planOf('default', ['wget', '-q', 'https://example.org/']);
-    expect(plan.application).toEqual({ command: 'wget', from: 'arguments', path: '/usr/bin/wget', args: ['-q', 'https://example.org/'] });
+    expect(plan.application).toEqual({
+      command: 'wget',
+      from: 'arguments',
+      path: '/usr/bin/wget',
+      args: ['-q', 'https://example.org/'],
+    });
     expect(plan.exec.argv).toEqual(['/usr/bin/wget', '-q', 'https://example.org/']);
     expect(plan.isolation.mode).toBe('launch');
   });
 
-  it.each(NAMES)('%s: never sets or keeps a proxy variable under torsocks or own-setting, always removes inherited ones', async (name) => {
-    const plan = await planOf(name, [], null, { http_proxy: 'http://10.0.0.1:3128', TORSOCKS_TOR_PORT: '1' });
-    if (plan.backend === 'torsocks') {
-      expect(plan.env.removed).toContain('http_proxy');
-      expect(Object.keys(plan.env.set).filter((n) => /_proxy$/i.test(n))).toEqual([]);
-      expect(plan.env.set.TORSOCKS_TOR_PORT).toBe(String(plan.listener.connect.port));
-    } else if (plan.backend === 'own-setting') {
-      // Told by their own settings and the proxy arguments: no proxy variable at all.
-      expect(plan.env.removed).toContain('http_proxy');
-      expect(Object.keys(plan.env.set).filter((n) => /_proxy$/i.test(n) || n.startsWith('TORSOCKS_') || n === 'LD_PRELOAD')).toEqual([]);
-    } else {
-      // Replaced, not kept: the env backend points it at Tor.
-      expect(plan.env.set.http_proxy).toBe(plan.env.set.ALL_PROXY);
-      expect(plan.env.set.ALL_PROXY).toMatch(/^socks5h:\/\//);
-    }
-    expect(plan.exec.file).toMatch(/^\//);
-    expect(plan.fds).toEqual([0, 1, 2]);
-    expect(JSON.parse(JSON.stringify(plan))).toEqual(plan);
-  });
+  it.each(NAMES)(
+    '%s: never sets or keeps a proxy variable under torsocks or own-setting, always removes inherited ones',
+    async (name) => {
+      const plan = await planOf(name, [], null, { http_proxy: 'http://10.0.0.1:3128', TORSOCKS_TOR_PORT: '1' });
+      if (plan.backend === 'torsocks') {
+        expect(plan.env.removed).toContain('http_proxy');
+        expect(Object.keys(plan.env.set).filter((n) => /_proxy$/i.test(n))).toEqual([]);
+        expect(plan.env.set.TORSOCKS_TOR_PORT).toBe(String(plan.listener.connect.port));
+      } else if (plan.backend === 'own-setting') {
+        // Told by their own settings and the proxy arguments: no proxy variable at all.
+        expect(plan.env.removed).toContain('http_proxy');
+        expect(
+          Object.keys(plan.env.set).filter(
+            (n) => /_proxy$/i.test(n) || n.startsWith('TORSOCKS_') || n === 'LD_PRELOAD',
+          ),
+        ).toEqual([]);
+      } else {
+        // Replaced, not kept: the env backend points it at Tor.
+        expect(plan.env.set.http_proxy).toBe(plan.env.set.ALL_PROXY);
+        expect(plan.env.set.ALL_PROXY).toMatch(/^socks5h:\/\//);
+      }
+      expect(plan.exec.file).toMatch(/^\//);
+      expect(plan.fds).toEqual([0, 1, 2]);
+      expect(JSON.parse(JSON.stringify(plan))).toEqual(plan);
+    },
+  );
 });

@@ -37,7 +37,9 @@ describe('effectiveFlags', () => {
 describe('flagDifferences', () => {
   it('is empty when flags differ in text but not in effect', () => {
     expect(flagDifferences(['NoIsolateDestAddr', 'NoIsolateDestPort', 'NoIsolateClientProtocol'], [])).toEqual([]);
-    expect(flagDifferences(TAILS_DEFAULT, ['isolatedestports', 'NoIsolateDestAddr', 'IsolateDestAddr', 'IsolateSOCKSAuth'])).toEqual([]);
+    expect(
+      flagDifferences(TAILS_DEFAULT, ['isolatedestports', 'NoIsolateDestAddr', 'IsolateDestAddr', 'IsolateSOCKSAuth']),
+    ).toEqual([]);
     expect(flagDifferences(['SessionGroup=2'], ['sessiongroup=2'])).toEqual([]);
   });
   it('names each flag whose effect differs', () => {
@@ -52,16 +54,30 @@ describe('parseSocksPortValue', () => {
   it('reads the forms tor accepts', () => {
     expect(parseSocksPortValue('0')).toBeNull();
     expect(parseSocksPortValue('9050')).toMatchObject({ address: '127.0.0.1', port: 9050, unixPath: null, flags: [] });
-    expect(parseSocksPortValue('auto IsolateDestAddr')).toMatchObject({ address: '127.0.0.1', port: 'auto', flags: ['IsolateDestAddr'] });
+    expect(parseSocksPortValue('auto IsolateDestAddr')).toMatchObject({
+      address: '127.0.0.1',
+      port: 'auto',
+      flags: ['IsolateDestAddr'],
+    });
     expect(parseSocksPortValue('127.0.0.1:auto')).toMatchObject({ address: '127.0.0.1', port: 'auto' });
     expect(parseSocksPortValue('10.200.1.1:9050 IsolateSOCKSAuth  KeepAliveIsolateSOCKSAuth')).toMatchObject({
-      address: '10.200.1.1', port: 9050, flags: ['IsolateSOCKSAuth', 'KeepAliveIsolateSOCKSAuth'],
+      address: '10.200.1.1',
+      port: 9050,
+      flags: ['IsolateSOCKSAuth', 'KeepAliveIsolateSOCKSAuth'],
     });
     expect(parseSocksPortValue('[::1]:9070')).toMatchObject({ address: '::1', port: 9070 });
     expect(parseSocksPortValue('[::1]')).toMatchObject({ address: '::1', port: NaN });
     expect(parseSocksPortValue('localhost:9050')).toMatchObject({ address: '127.0.0.1', port: 9050 });
-    expect(parseSocksPortValue('unix:/run/tor/socks GroupWritable')).toMatchObject({ address: null, port: null, unixPath: '/run/tor/socks', flags: ['GroupWritable'] });
-    expect(parseSocksPortValue('unix:"/tmp/a b" IsolateDestAddr')).toMatchObject({ unixPath: '/tmp/a b', flags: ['IsolateDestAddr'] });
+    expect(parseSocksPortValue('unix:/run/tor/socks GroupWritable')).toMatchObject({
+      address: null,
+      port: null,
+      unixPath: '/run/tor/socks',
+      flags: ['GroupWritable'],
+    });
+    expect(parseSocksPortValue('unix:"/tmp/a b" IsolateDestAddr')).toMatchObject({
+      unixPath: '/tmp/a b',
+      flags: ['IsolateDestAddr'],
+    });
   });
   it('gives an address without a port port NaN (tor rejects it)', () => {
     expect(parseSocksPortValue('127.0.0.1')!.port).toBeNaN();
@@ -70,7 +86,9 @@ describe('parseSocksPortValue', () => {
 });
 
 describe('matchListener', () => {
-  const specs = ['127.0.0.1:9050 IsolateDestAddr', '9062 IsolateDestAddr IsolateDestPort', '127.0.0.1:9050'].map((v) => parseSocksPortValue(v)!);
+  const specs = ['127.0.0.1:9050 IsolateDestAddr', '9062 IsolateDestAddr IsolateDestPort', '127.0.0.1:9050'].map((v) =>
+    parseSocksPortValue(v)!,
+  );
   it('finds the first SocksPort at the address and port and compares by effect', () => {
     expect(matchListener({ address: '127.0.0.1', port: 9062, flags: TAILS_DEFAULT }, specs).status).toBe('equal');
     const m = matchListener({ address: '127.0.0.1', port: 9050, flags: TAILS_DEFAULT }, specs);

@@ -54,25 +54,35 @@ describe.skipIf(!isRoot)('trusted configuration (as root)', () => {
   it('refuses a file writable by others (0666) or by its group (0664), saying how to fix it', () => {
     const { profile, listeners } = layer();
     chmodSync(profile, 0o666);
-    expect(refusal(() => readConfigText(profile))).toBe(`invalid configuration: ${profile}: is writable by others (mode 0666): make it 0644 or remove it`);
+    expect(refusal(() => readConfigText(profile))).toBe(
+      `invalid configuration: ${profile}: is writable by others (mode 0666): make it 0644 or remove it`,
+    );
     chmodSync(listeners, 0o664);
-    expect(refusal(() => readConfigText(listeners))).toBe(`invalid configuration: ${listeners}: is writable by its group (mode 0664): make it 0644 or remove it`);
+    expect(refusal(() => readConfigText(listeners))).toBe(
+      `invalid configuration: ${listeners}: is writable by its group (mode 0664): make it 0644 or remove it`,
+    );
   });
 
   it('refuses a file owned by someone else: root reads only what root owns', () => {
     const { profile } = layer();
     chownSync(profile, NOBODY, NOBODY);
-    expect(refusal(() => readConfigText(profile))).toBe(`invalid configuration: ${profile}: is owned by uid ${NOBODY}, not by root: chown it to root or remove it`);
+    expect(refusal(() => readConfigText(profile))).toBe(
+      `invalid configuration: ${profile}: is owned by uid ${NOBODY}, not by root: chown it to root or remove it`,
+    );
   });
 
   it('refuses a group-writable profiles/ and layer directory, even when sticky', () => {
     const a = layer();
     chmodSync(join(a.dir, 'profiles'), 0o775);
-    expect(refusal(() => readConfigText(a.profile))).toContain(`${join(a.dir, 'profiles')}: is writable by its group (mode 0775): make it 0755`);
+    expect(refusal(() => readConfigText(a.profile))).toContain(
+      `${join(a.dir, 'profiles')}: is writable by its group (mode 0775): make it 0755`,
+    );
     expect(refusal(() => checkLayerDirectory(a.dir))).toContain(`${join(a.dir, 'profiles')}: is writable by its group`);
     const b = layer();
     chmodSync(b.dir, 0o1777);
-    expect(refusal(() => checkLayerDirectory(b.dir))).toContain(`${b.dir}: is writable by others (mode 1777): make it 1755`);
+    expect(refusal(() => checkLayerDirectory(b.dir))).toContain(
+      `${b.dir}: is writable by others (mode 1777): make it 1755`,
+    );
     expect(refusal(() => readConfigText(b.listeners))).toContain(`${b.dir}: is writable by others`);
   });
 
@@ -86,7 +96,9 @@ describe.skipIf(!isRoot)('trusted configuration (as root)', () => {
     expect(refusal(() => checkLayerDirectory(join(xdg, 'tails-launch')))).toBe(
       `invalid configuration: ${xdg}: is owned by uid ${NOBODY}, not by root: chown it to root or remove it`,
     );
-    expect(refusal(() => readConfigText(join(xdg, 'tails-launch', 'profiles', 'p.yml')))).toContain(`${xdg}: is owned by uid ${NOBODY}`);
+    expect(refusal(() => readConfigText(join(xdg, 'tails-launch', 'profiles', 'p.yml')))).toContain(
+      `${xdg}: is owned by uid ${NOBODY}`,
+    );
   });
 
   it('treats a missing layer or file as absent, even below an untrusted directory (nothing is read)', () => {
@@ -110,7 +122,9 @@ describe.skipIf(!isRoot)('trusted configuration (as root)', () => {
     chmodSync(open, 0o777);
     mkdirSync(join(open, 'cfg'), { mode: 0o755 });
     writeFileSync(join(open, 'cfg', 'listeners.yml'), 'ok: 1\n', { mode: 0o644 });
-    expect(refusal(() => readConfigText(join(open, 'cfg', 'listeners.yml')))).toContain(`${open}: is writable by others (mode 0777)`);
+    expect(refusal(() => readConfigText(join(open, 'cfg', 'listeners.yml')))).toContain(
+      `${open}: is writable by others (mode 0777)`,
+    );
   });
 
   it('follows symlinks, checking the link and everything on the way to its target', () => {
@@ -141,7 +155,9 @@ describe.skipIf(!isRoot)('trusted configuration (as root)', () => {
     const { dir } = layer();
     const zero = join(dir, 'profiles', 'zero.yml');
     symlinkSync('/dev/zero', zero);
-    expect(refusal(() => readConfigText(zero))).toBe(`invalid configuration: ${zero}: is not a regular file (a character device)`);
+    expect(refusal(() => readConfigText(zero))).toBe(
+      `invalid configuration: ${zero}: is not a regular file (a character device)`,
+    );
     const fifo = join(dir, 'profiles', 'fifo.yml');
     execFileSync('mkfifo', ['-m', '0644', fifo]);
     expect(refusal(() => readConfigText(fifo))).toBe(`invalid configuration: ${fifo}: is not a regular file (a FIFO)`);

@@ -12,7 +12,12 @@ import { configLayers } from '../../profile/layers';
 import { listProfiles, loadControl, loadListeners } from '../../profile/load';
 import { layerListenerProblems } from '../../profile/weaken';
 import { NO_CACHE } from '../../profile/parsed-cache';
-import { resolveProfile, UnknownProfileError, type ResolvedListener, type ResolvedProfile } from '../../profile/resolve';
+import {
+  resolveProfile,
+  UnknownProfileError,
+  type ResolvedListener,
+  type ResolvedProfile,
+} from '../../profile/resolve';
 import type { CheckReport, CheckStatus, DoctorCheck } from '../../tor/check-report';
 import { checkBootstrap, checkControlPort } from '../../tor/control-checks';
 import { escapeControlText } from '../../tor/control-port';
@@ -32,7 +37,9 @@ class Report implements CheckReport {
    */
   add(id: string, status: CheckStatus, message: string, fix?: string): void {
     message = escapeControlText(message);
-    this.checks.push(fix === undefined ? { id, status, message } : { id, status, message, fix: escapeControlText(fix) });
+    this.checks.push(
+      fix === undefined ? { id, status, message } : { id, status, message, fix: escapeControlText(fix) },
+    );
   }
 }
 
@@ -56,8 +63,20 @@ function checkWrappers(profiles: ResolvedProfile[], report: Report): void {
     } catch {
       // missing
     }
-    if (stats === null) report.add(`wrapper.${wrapper}`, 'fail', `${wrapper}'s library ${library} is not installed ${used}`, `install the ${pkg} package`);
-    else if (!stats.isFile() || stats.uid !== 0 || stats.mode & 0o022) report.add(`wrapper.${wrapper}`, 'fail', `${wrapper}'s library ${library} is not a root-owned file only root can write ${used}`, `reinstall the ${pkg} package`);
+    if (stats === null)
+      report.add(
+        `wrapper.${wrapper}`,
+        'fail',
+        `${wrapper}'s library ${library} is not installed ${used}`,
+        `install the ${pkg} package`,
+      );
+    else if (!stats.isFile() || stats.uid !== 0 || stats.mode & 0o022)
+      report.add(
+        `wrapper.${wrapper}`,
+        'fail',
+        `${wrapper}'s library ${library} is not a root-owned file only root can write ${used}`,
+        `reinstall the ${pkg} package`,
+      );
     else report.add(`wrapper.${wrapper}`, 'ok', `${wrapper}'s library is installed at ${library} ${used}`);
   }
   if (!users.has('torsocks')) return;
@@ -68,7 +87,8 @@ function checkWrappers(profiles: ResolvedProfile[], report: Report): void {
   } catch {
     // missing
   }
-  if (size > 0) report.add('torsocks.conf', 'ok', `tails-launch's own torsocks configuration ${TORSOCKS_CONF_FILE} is in place`);
+  if (size > 0)
+    report.add('torsocks.conf', 'ok', `tails-launch's own torsocks configuration ${TORSOCKS_CONF_FILE} is in place`);
   else {
     report.add(
       'torsocks.conf',
@@ -98,45 +118,82 @@ function checkWrappers(profiles: ResolvedProfile[], report: Report): void {
 function checkApplication(profile: ResolvedProfile, report: Report): void {
   const id = `profile.${profile.name}.application`;
   if (profile.command === null) {
-    return report.add(id, 'skip', `profile '${profile.name}' takes its command from its arguments: no application to check`);
+    return report.add(
+      id,
+      'skip',
+      `profile '${profile.name}' takes its command from its arguments: no application to check`,
+    );
   }
   const pathVariable = profile.env.set.PATH ?? process.env.PATH;
   const found = findExecutable(profile.command, pathVariable, null);
   const fixCommand = `install it, or fix 'command' in ${profile.sources[0]}`;
   if (found.status === 'not-found') {
-    return report.add(id, 'fail', `profile '${profile.name}': application '${profile.command}' not found${found.path ? ` at ${found.path}` : ' on PATH'}`, fixCommand);
+    return report.add(
+      id,
+      'fail',
+      `profile '${profile.name}': application '${profile.command}' not found${found.path ? ` at ${found.path}` : ' on PATH'}`,
+      fixCommand,
+    );
   }
   if (found.status === 'not-executable') {
-    return report.add(id, 'fail', `profile '${profile.name}': application ${found.path} cannot be executed: ${found.reason}`, fixCommand);
+    return report.add(
+      id,
+      'fail',
+      `profile '${profile.name}': application ${found.path} cannot be executed: ${found.reason}`,
+      fixCommand,
+    );
   }
   if (BACKENDS[profile.backend].preloads) {
     const verdict = resolveProgram(found.path, [found.path], { pathVariable, cwd: null });
     const bypass = `${profile.backend} could not see its connections`;
     const fix = 'a proxy-aware program can use a profile with backend env';
-    if (!verdict.ok) return report.add(id, 'fail', `profile '${profile.name}': ${found.path} ${verdict.detail}: ${bypass}, so the launch is refused`, fix);
+    if (!verdict.ok)
+      return report.add(
+        id,
+        'fail',
+        `profile '${profile.name}': ${found.path} ${verdict.detail}: ${bypass}, so the launch is refused`,
+        fix,
+      );
     const capable = hasFileCapabilities(verdict.fd);
     closeSync(verdict.fd);
     if (capable !== false) {
       const what = capable ? 'has file capabilities' : 'cannot be checked for file capabilities (koffi does not load)';
-      return report.add(id, 'fail', `profile '${profile.name}': ${verdict.file} ${what}: ${bypass}, so the launch is refused`, fix);
+      return report.add(
+        id,
+        'fail',
+        `profile '${profile.name}': ${verdict.file} ${what}: ${bypass}, so the launch is refused`,
+        fix,
+      );
     }
   }
-  report.add(id, 'ok', `profile '${profile.name}': application ${found.path} is present and executable${BACKENDS[profile.backend].preloads ? ` (and ${profile.backend} can wrap it)` : ''}`);
+  report.add(
+    id,
+    'ok',
+    `profile '${profile.name}': application ${found.path} is present and executable${BACKENDS[profile.backend].preloads ? ` (and ${profile.backend} can wrap it)` : ''}`,
+  );
 }
 
 function checkPlacement(profile: ResolvedProfile, report: Report): void {
   const { netns, user } = profile.placement;
   if (!netns && !user) return;
   const what = [netns && `network namespace '${netns}'`, user && `user '${user}'`].filter(Boolean).join(' and ');
-  report.add(`profile.${profile.name}.placement`, 'warn', `profile '${profile.name}' must run in ${what}: this version of tails-launch refuses to launch it`);
+  report.add(
+    `profile.${profile.name}.placement`,
+    'warn',
+    `profile '${profile.name}' must run in ${what}: this version of tails-launch refuses to launch it`,
+  );
 }
 
 /** The selected profiles, resolved; the ones that do not resolve are FAIL lines. */
-async function selectProfiles(command: Extract<Command, { kind: 'doctor' }>, report: Report): Promise<{ profiles: ResolvedProfile[]; layers: ReturnType<typeof configLayers> }> {
+async function selectProfiles(
+  command: Extract<Command, { kind: 'doctor' }>,
+  report: Report,
+): Promise<{ profiles: ResolvedProfile[]; layers: ReturnType<typeof configLayers> }> {
   const layers = configLayers(command.options.configDir, process.env);
   const listeners = await loadListeners(layers);
   // A user listeners.yml may not redefine a system listener: the same rule as a launch.
-  for (const problem of await layerListenerProblems(layers, listeners, NO_CACHE)) report.add('listeners', 'fail', formatProblem(problem), 'remove the redefinition from your listeners.yml');
+  for (const problem of await layerListenerProblems(layers, listeners, NO_CACHE))
+    report.add('listeners', 'fail', formatProblem(problem), 'remove the redefinition from your listeners.yml');
   let names = command.profiles;
   if (names.length === 0) {
     const { profiles, problems } = listProfiles(layers);
@@ -150,7 +207,12 @@ async function selectProfiles(command: Extract<Command, { kind: 'doctor' }>, rep
     } catch (error) {
       if (error instanceof UnknownProfileError) throw error;
       if (!(error instanceof ConfigError)) throw error;
-      report.add(`profile.${name}`, 'fail', `profile '${name}' is invalid: ${formatProblem(error.problems[0]!)}`, "fix it ('tails-launch validate' lists every problem)");
+      report.add(
+        `profile.${name}`,
+        'fail',
+        `profile '${name}' is invalid: ${formatProblem(error.problems[0]!)}`,
+        "fix it ('tails-launch validate' lists every problem)",
+      );
     }
   }
   return { profiles, layers };

@@ -25,7 +25,9 @@ function describeCheck(check: Check): string {
     case 'library':
       return `at run   ${check.wrapper}'s library ${check.path} is installed, root's, writable by nobody else`;
     case 'runtime-files':
-      return check.dir === null ? 'REFUSED  $XDG_RUNTIME_DIR is not set: nowhere private to hand the configuration over' : `at run   files written under ${check.dir}/tails-launch/`;
+      return check.dir === null
+        ? 'REFUSED  $XDG_RUNTIME_DIR is not set: nowhere private to hand the configuration over'
+        : `at run   files written under ${check.dir}/tails-launch/`;
     case 'socks5':
       return `at run   SOCKS5 handshake (${check.auth}) with ${check.address}:${check.port}, ${check.timeoutMs / 1000} s timeout${check.waitSeconds ? `, waiting up to ${check.waitSeconds} s for Tor` : ''}`;
     default: {
@@ -45,10 +47,16 @@ export function formatPlan(plan: Plan): string {
   const fields = Object.entries(plan.profile.fieldSources);
   const width = Math.max(0, ...fields.map(([field]) => field.length));
   const layerWidth = Math.max(0, ...fields.map(([, source]) => source.layer.length));
-  fields.forEach(([field, source], i) => add(i === 0 ? 'set by' : '', `${field.padEnd(width)}  ${source.layer.padEnd(layerWidth)}  ${source.file}`));
+  fields.forEach(([field, source], i) =>
+    add(i === 0 ? 'set by' : '', `${field.padEnd(width)}  ${source.layer.padEnd(layerWidth)}  ${source.file}`),
+  );
   const l = plan.listener;
-  add('listener', `${l.name}: ${l.address}:${l.port}${l.flags.length ? ` [${l.flags.join(' ')}]` : ''}${l.netns ? ` in netns ${l.netns}` : ''}`);
-  if (l.connect.address !== l.address || l.connect.port !== l.port) add('  reached as', `${l.connect.address}:${l.connect.port}`);
+  add(
+    'listener',
+    `${l.name}: ${l.address}:${l.port}${l.flags.length ? ` [${l.flags.join(' ')}]` : ''}${l.netns ? ` in netns ${l.netns}` : ''}`,
+  );
+  if (l.connect.address !== l.address || l.connect.port !== l.port)
+    add('  reached as', `${l.connect.address}:${l.connect.port}`);
   add('  from', `${l.source} (${l.layer})`);
   const s = plan.isolation.socks;
   const socks =
@@ -68,10 +76,20 @@ export function formatPlan(plan: Plan): string {
   add('Tor sees', `on ${hostPort(t.address, t.port)} (${t.listener}): ${seen}; sent by ${t.carriedBy}`);
   add('backend', plan.backend);
   if (plan.placement.netns || plan.placement.user) {
-    add('placement', [plan.placement.netns && `netns ${plan.placement.netns}`, plan.placement.user && `user ${plan.placement.user}`].filter(Boolean).join(', '));
+    add(
+      'placement',
+      [plan.placement.netns && `netns ${plan.placement.netns}`, plan.placement.user && `user ${plan.placement.user}`]
+        .filter(Boolean)
+        .join(', '),
+    );
   }
   const m = plan.exec.method;
-  add('exec', m.method === 'execve' ? 'execve through koffi: tails-launch is replaced, no process stays' : `spawn and wait (${m.reason})`);
+  add(
+    'exec',
+    m.method === 'execve'
+      ? 'execve through koffi: tails-launch is replaced, no process stays'
+      : `spawn and wait (${m.reason})`,
+  );
   add('  file', plan.exec.file ?? '(not found)');
   add('  argv', plan.exec.argv.map(shellQuote).join(' '));
   if (plan.exec.chain.length > 1) add('  through', plan.exec.chain.join(' -> '));
@@ -83,7 +101,9 @@ export function formatPlan(plan: Plan): string {
   for (const name of plan.env.replaced) add('  replaced', `${name} (inherited value overridden)`);
   add('  scrubbed', plan.env.scrubPolicy.join(', '));
   for (const file of plan.files) {
-    lines.push(`file ${file.path ?? '(needs XDG_RUNTIME_DIR)'}: read-only, written at exec, ${file.variable} names it (secrets masked)`);
+    lines.push(
+      `file ${file.path ?? '(needs XDG_RUNTIME_DIR)'}: read-only, written at exec, ${file.variable} names it (secrets masked)`,
+    );
     for (const line of file.content.trimEnd().split('\n')) lines.push(`  | ${line}`);
   }
   lines.push('checks');

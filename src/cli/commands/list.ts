@@ -15,7 +15,13 @@ function toJson(entry: Entry): unknown {
   return {
     name: p.name,
     description: p.description,
-    listener: { name: p.listener.name, address: p.listener.address, port: p.listener.port, flags: p.listener.flags, netns: p.listener.netns },
+    listener: {
+      name: p.listener.name,
+      address: p.listener.address,
+      port: p.listener.port,
+      flags: p.listener.flags,
+      netns: p.listener.netns,
+    },
     isolation: p.isolation,
     backend: p.backend,
     placement: p.placement,
@@ -27,12 +33,27 @@ function table(entries: Entry[]): string {
   const rows = entries.map((e) =>
     'error' in e
       ? [e.name, 'INVALID', '', '', e.error]
-      : [e.name, `${e.profile.listener.name} ${e.profile.listener.address}:${e.profile.listener.port}`, e.profile.isolation, e.profile.backend, e.profile.description ?? ''],
+      : [
+          e.name,
+          `${e.profile.listener.name} ${e.profile.listener.address}:${e.profile.listener.port}`,
+          e.profile.isolation,
+          e.profile.backend,
+          e.profile.description ?? '',
+        ],
   );
   const all = [['PROFILE', 'LISTENER', 'ISOLATION', 'BACKEND', 'DESCRIPTION'], ...rows];
   const widths = [0, 1, 2, 3].map((c) => Math.max(...all.map((r) => r[c]!.length)));
   // A description from a file cannot add rows or send terminal escapes.
-  return `${all.map((r) => escapeControl(r.map((cell, c) => (c < 4 ? cell.padEnd(widths[c]!) : cell)).join('  ').trimEnd())).join('\n')}\n`;
+  return `${all
+    .map((r) =>
+      escapeControl(
+        r
+          .map((cell, c) => (c < 4 ? cell.padEnd(widths[c]!) : cell))
+          .join('  ')
+          .trimEnd(),
+      ),
+    )
+    .join('\n')}\n`;
 }
 
 /** Every profile of every layer, resolved. Exit 65 when any is invalid (after listing them all). */
@@ -51,7 +72,8 @@ export async function list(command: Extract<Command, { kind: 'list' }>): Promise
   }
   writeAll(1, command.json ? `${JSON.stringify(entries.map(toJson), null, 2)}\n` : table(entries));
   // The table says which profiles are broken; stderr says why, for scripts.
-  for (const entry of entries) if ('error' in entry) writeAll(2, `tails-launch: profile '${entry.name}' is invalid: ${entry.error}\n`);
+  for (const entry of entries)
+    if ('error' in entry) writeAll(2, `tails-launch: profile '${entry.name}' is invalid: ${entry.error}\n`);
   for (const problem of problems) writeAll(2, `tails-launch: ${formatProblem(problem)}\n`);
   return entries.some((e) => 'error' in e) || problems.length ? EXIT.config : 0;
 }

@@ -13,7 +13,18 @@ export async function run(command: Extract<Command, { kind: 'run' }>, caller: Ca
   // The preflight returns the program it judged: by a path only root can
   // change, or still open, to be executed through that descriptor.
   const target = await runPreflight(plan, env);
-  return execute({ file: target.file, fd: target.fd, argv: plan.exec.argv, env, fds: plan.fds, files, raw: rawBytes(plan, command.args, env) }, caller);
+  return execute(
+    {
+      file: target.file,
+      fd: target.fd,
+      argv: plan.exec.argv,
+      env,
+      fds: plan.fds,
+      files,
+      raw: rawBytes(plan, command.args, env),
+    },
+    caller,
+  );
 }
 
 /**
@@ -33,6 +44,7 @@ function rawBytes(plan: Plan, userArgs: string[], env: Record<string, string>): 
   }
   const vars = new Map<string, Buffer>();
   // Only a variable passed on unchanged: one the launch set or replaced is its own string.
-  for (const [name, { decodedValue, entry }] of raw.env) if (env[name] === decodedValue && !(name in plan.env.set)) vars.set(name, entry);
+  for (const [name, { decodedValue, entry }] of raw.env)
+    if (env[name] === decodedValue && !(name in plan.env.set)) vars.set(name, entry);
   return { argv, env: vars };
 }

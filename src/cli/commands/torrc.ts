@@ -30,7 +30,11 @@ export async function torrc(command: Extract<Command, { kind: 'torrc' }>): Promi
   return check(command.check, listeners);
 }
 
-async function generate(layers: ReturnType<typeof configLayers>, sourced: Map<string, SourcedListener>, listeners: ResolvedListener[]): Promise<string> {
+async function generate(
+  layers: ReturnType<typeof configLayers>,
+  sourced: Map<string, SourcedListener>,
+  listeners: ResolvedListener[],
+): Promise<string> {
   // Which profiles use which listener: a profile that does not resolve is not counted.
   const users = new Map<string, string[]>(listeners.map((l) => [l.name, []]));
   const { profiles } = listProfiles(layers);
@@ -91,13 +95,21 @@ function check(file: string, listeners: ResolvedListener[]): number {
       lines.push(`ok       ${name}: ${origin.get(match.spec)}`);
     } else {
       failed = true;
-      lines.push(`DIFFERS  ${name}: ${origin.get(match.spec)}: ${match.differences.join('; ')}; use instead: ${socksPortLine(l)}`);
+      lines.push(
+        `DIFFERS  ${name}: ${origin.get(match.spec)}: ${match.differences.join('; ')}; use instead: ${socksPortLine(l)}`,
+      );
     }
   }
-  const sameEndpoint = (a: SocksPortSpec, b: SocksPortSpec) => a.address === b.address && a.port === b.port && a.unixPath === b.unixPath;
+  const sameEndpoint = (a: SocksPortSpec, b: SocksPortSpec) =>
+    a.address === b.address && a.port === b.port && a.unixPath === b.unixPath;
   for (const p of open) {
     if (matched.has(p.spec) || [...matched].some((m) => sameEndpoint(m, p.spec))) continue; // duplicates are problems below
-    const endpoint = p.spec.unixPath !== null ? `unix:${p.spec.unixPath}` : p.spec.port === 'auto' ? 'auto' : hostPort(p.spec.address ?? '', p.spec.port ?? '');
+    const endpoint =
+      p.spec.unixPath !== null
+        ? `unix:${p.spec.unixPath}`
+        : p.spec.port === 'auto'
+          ? 'auto'
+          : hostPort(p.spec.address ?? '', p.spec.port ?? '');
     lines.push(`extra    SocksPort ${endpoint} at ${where(p)}: no listener of tails-launch (not an error)`);
   }
   for (const problem of parsed.problems) {

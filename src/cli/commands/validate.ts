@@ -35,7 +35,11 @@ function realPath(path: string): string {
  * it were in the top layer (the user's, or --config-dir's): the question
  * being "could I put this in my configuration?".
  */
-function layerOfFile(layers: Layer[], file: string, kind: 'listeners' | 'profile'): { index: number; inLayer: boolean } {
+function layerOfFile(
+  layers: Layer[],
+  file: string,
+  kind: 'listeners' | 'profile',
+): { index: number; inLayer: boolean } {
   const where = kind === 'listeners' ? realPath(file) : realPath(dirname(file));
   for (let index = layers.length - 1; index >= 0; index--) {
     const dir = layers[index]!.dir;
@@ -57,7 +61,13 @@ async function validateFile(layers: Layer[], file: string): Promise<void> {
     // validate always parses: it never trusts the launch cache.
     const data = await readListenersFile(file);
     if (data === null) throw new ConfigError([{ file, message: 'no such file' }]);
-    const problems = await listenersFileProblems(layers, layerOfFile(layers, file, 'listeners').index, file, data, NO_CACHE);
+    const problems = await listenersFileProblems(
+      layers,
+      layerOfFile(layers, file, 'listeners').index,
+      file,
+      data,
+      NO_CACHE,
+    );
     if (problems.length) throw new ConfigError(problems);
     return;
   }
@@ -68,13 +78,21 @@ async function validateFile(layers: Layer[], file: string): Promise<void> {
   const name = base.slice(0, base.lastIndexOf('.'));
   const { index, inLayer } = layerOfFile(layers, file, 'profile');
   if (inLayer && !isValidProfileName(name)) {
-    throw new ConfigError([{ file, message: `'${name}' is not a valid profile name, so no launch finds this file (lower-case letters, digits, ".", "_", "-"; not a subcommand name)` }]);
+    throw new ConfigError([
+      {
+        file,
+        message: `'${name}' is not a valid profile name, so no launch finds this file (lower-case letters, digits, ".", "_", "-"; not a subcommand name)`,
+      },
+    ]);
   }
   await resolveProfile(layers, await loadListeners(layers), name, NO_CACHE, { name, layer: index, file });
 }
 
 /** The installed configuration: every layer's listeners, every profile resolved. */
-async function validateInstalled(command: Extract<Command, { kind: 'validate' }>, problems: ConfigProblem[]): Promise<number> {
+async function validateInstalled(
+  command: Extract<Command, { kind: 'validate' }>,
+  problems: ConfigProblem[],
+): Promise<number> {
   const layers = configLayers(command.options.configDir, process.env);
   const { profiles, problems: naming } = listProfiles(layers);
   problems.push(...naming);

@@ -32,6 +32,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { hostPort } from './address';
+import { escapeControl } from '../errors/escape-control';
 
 export type ControlErrorKind =
   /** Nothing answers at the address (refused, no such socket, unreachable). */
@@ -75,24 +76,11 @@ export class ControlError extends Error {
 // Text from the peer
 
 /**
- * TEXT with every control character written as an escape (\n, \r, \t,
- * \xHH, \u{HHHH}): C0, DEL, C1 (0x9b is a terminal's CSI), the Unicode line
- * and paragraph separators and the bidirectional marks, overrides and
- * isolates. Text that a control port sent (and readQuoted decoded: "\n" in a
- * QuotedString becomes a real newline) then stays on its one line and
- * cannot forge other lines or drive the terminal. Backslashes are left
- * alone, so that escaping twice changes nothing. The same set and form as
- * escapeControl in src/errors/escape-control.ts, which guards stderr: doctor writes to
- * stdout, and this module stays free of the CLI.
+ * Text a control port sent, made to stay on its one line (readQuoted decodes
+ * "\n" in a QuotedString into a real newline): the escaping every message of
+ * tails-launch gets, from src/errors/ below every stage.
  */
-export function escapeControlText(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    const named = ({ '\n': '\\n', '\r': '\\r', '\t': '\\t' } as Record<string, string>)[c];
-    if (named) return named;
-    const code = c.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
-  });
-}
+export const escapeControlText = escapeControl;
 
 // ---------------------------------------------------------------------------
 // Replies

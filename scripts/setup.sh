@@ -27,10 +27,12 @@ fi
 # built, checked and installed by the tests; nftables: the leak harness's
 # packet trap; python3: a parent that starts children with their descriptors
 # closed (subprocess), as the leak tests need; e2fsprogs: mkfs.ext2 for
-# the launch-cache test on a filesystem with one-second timestamps.
+# the launch-cache test on a filesystem with one-second timestamps; git,
+# openssh-client, netcat-openbsd: git over SSH under the git profile, with a
+# ProxyCommand like Tails' (/bin/nc -X 5).
 apt-get install -y -qq --no-install-recommends \
 	torsocks tor proxychains4 curl wget ca-certificates iproute2 gcc libc6-dev file procps strace hyperfine time libcap2-bin \
-	nftables python3 e2fsprogs \
+	nftables python3 e2fsprogs git openssh-client netcat-openbsd \
 	dpkg-dev debhelper lintian >/dev/null
 command -v node >/dev/null || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 [ -n "$own_policy" ] && rm -f "$policy"

@@ -56,7 +56,7 @@ const { build } = await import('esbuild');
 await build({
   stdin: {
     contents: [
-      "export { startPrivateTorNetwork, StreamWatcher, TARGET_ADDRESS } from './test/support/private-tor-network';",
+      "export { CURL_ARGS, startPrivateTorNetwork, StreamWatcher, TARGET, TARGET_ADDRESS, TARGET_SERVER, TARGET_URL, waitForFirstStream, waitForStreams } from './test/support/private-tor-network';",
       "export { createNamespace, deleteNamespace, TAILS_SOCKS_PORTS } from './test/support/isolated-tor';",
     ].join('\n'),
     resolveDir: root,
@@ -71,12 +71,22 @@ await build({
     js: "import { createRequire as demoCreateRequire } from 'node:module'; const require = demoCreateRequire(import.meta.url);",
   },
 });
-const { startPrivateTorNetwork, StreamWatcher, TARGET_ADDRESS, createNamespace, deleteNamespace, TAILS_SOCKS_PORTS } =
-  await import(join(work, 'support.mjs'));
+const {
+  CURL_ARGS,
+  startPrivateTorNetwork,
+  StreamWatcher,
+  TARGET,
+  TARGET_ADDRESS,
+  TARGET_SERVER,
+  TARGET_URL,
+  waitForFirstStream,
+  waitForStreams,
+  createNamespace,
+  deleteNamespace,
+  TAILS_SOCKS_PORTS,
+} = await import(join(work, 'support.mjs'));
 
 const NS = `tl-demo-${process.pid}`;
-const TARGET = `${TARGET_ADDRESS}:8080`;
-const TARGET_URL = `http://${TARGET}/`;
 const { parse, stringify } = await import('yaml');
 
 // ---------------------------------------------------------------------------
@@ -133,16 +143,7 @@ const resolved = (name) => {
   const own = shipped.get(name);
   return own.extends === undefined ? own : { ...resolved(own.extends), ...own };
 };
-const curlArgs = [
-  '-sS',
-  '--max-time',
-  '30',
-  '-o',
-  '/dev/null',
-  '-w',
-  'status %{http_code} port %{local_port}\\n',
-  TARGET_URL,
-];
+const curlArgs = CURL_ARGS;
 const config = join(work, 'config');
 const home = join(work, 'home');
 mkdirSync(join(config, 'profiles'), { recursive: true });
@@ -214,14 +215,7 @@ async function streamsOf(result, label) {
   const ports = [...result.stdout.matchAll(/port (\d+)$/gm)].map((m) => Number(m[1]));
   if (result.code !== 0 || ports.length === 0)
     throw new Error(`${label} failed (exit ${result.code}): ${result.stderr || result.stdout}`);
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const streams = ports.map((p) => watcher.bySourcePort(p));
-    if (streams.every((s) => s?.circuit && s.closedAt !== null)) return streams;
-    if (Date.now() > deadline)
-      throw new Error(`${label}: no stream on the control port for local ports ${ports.join(', ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return waitForStreams(watcher, ports);
 }
 
 // ---------------------------------------------------------------------------
@@ -342,18 +336,9 @@ try {
   await run(['ip', 'addr', 'add', `${TARGET_ADDRESS}/32`, 'dev', 'tl0']);
   await run(['ip', 'link', 'set', 'tl0', 'up']);
   // `ip netns exec` execs node: this PID is the server's.
-  server = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      NS,
-      process.execPath,
-      '-e',
-      `require('http').createServer((q, r) => setTimeout(() => r.end('ok'), 1500)).listen(8080, '${TARGET_ADDRESS}', () => console.log('listening'))`,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  server = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', TARGET_SERVER], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise((resolve, reject) => {
     server.stdout.on('data', (d) => String(d).includes('listening') && resolve());
     server.once('close', () => reject(new Error('the target HTTP server exited')));
@@ -377,13 +362,10 @@ try {
     tcpTable: `/proc/${network.clientPid}/net/tcp`,
   });
   progress('bootstrapped 100%: waiting for the first stream through the exit');
-  // Bootstrapped is not yet "the exit carries streams": retry until one does.
-  for (const deadline = Date.now() + 60_000; ;) {
+  await waitForFirstStream(async () => {
     const r = await launch(['ssh', '-s', '--max-time', '10', TARGET_URL]);
-    if (r.code === 0 && r.stdout === 'ok') break;
-    if (Date.now() > deadline) throw new Error(`no stream through the private network: ${r.stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+    return { ok: r.code === 0 && r.stdout === 'ok', detail: r.stderr };
+  }, watcher);
   progress(`ready: client bootstrapped in ${seconds(network.bootstrapMs)}, first stream carried`);
   clearInterval(ticker);
   if (tty) process.stdout.write('\n');

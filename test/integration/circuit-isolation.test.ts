@@ -18,6 +18,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNamespace, deleteNamespace } from '../support/isolated-tor';
 import { cleanEnv, LAUNCHER } from '../support/launcher';
 import {
+  CURL_ARGS,
+  TARGET_SERVER,
+  TARGET_URL as URL,
+  waitForStreams,
   startPrivateTorNetwork,
   StreamWatcher,
   waitForFirstStream,
@@ -25,21 +29,9 @@ import {
   type PrivateTorNetwork,
   type StreamRecord,
 } from '../support/private-tor-network';
+import { expectOpenTogether } from '../support/stream-pairs';
 
 const NS = `tl-circ-${process.pid}`;
-const URL = `http://${TARGET_ADDRESS}:8080/`;
-// The body goes to /dev/null and one -w line to stdout: two curls of one launch
-// share stdout, and a body written apart from its -w line could interleave.
-const CURL_ARGS = [
-  '-sS',
-  '--max-time',
-  '40',
-  '-o',
-  '/dev/null',
-  '-w',
-  'status %{http_code} port %{local_port}\\n',
-  URL,
-];
 const isRoot = process.getuid?.() === 0;
 
 let work: string;
@@ -48,12 +40,6 @@ let network: PrivateTorNetwork | undefined;
 let watcher: StreamWatcher | undefined;
 let server: ResultPromise | undefined;
 const suiteStart = Date.now();
-
-/** The target: answers "ok" to every request after holding it 1.5 s. */
-const SERVER = `
-require('http').createServer((req, res) => setTimeout(() => res.end('ok'), 1500))
-  .listen(8080, '${TARGET_ADDRESS}', () => console.log('listening'));
-`;
 
 function inNamespace(argv: string[], timeout = 60_000) {
   return execa('ip', ['netns', 'exec', NS, ...argv], {
@@ -82,17 +68,7 @@ async function streamsOf(result: Awaited<ReturnType<typeof launch>>): Promise<St
   const ports = [...stdout.matchAll(/^status 200 port (\d+)$/gm)].map((m) => Number(m[1]));
   expect(ports.length, `one "status 200 port PORT" line per request: ${stdout}`).toBe(stdout.trim().split('\n').length);
   // CLOSED events may trail curl's exit by a moment.
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const streams = ports.map((p) => watcher!.bySourcePort(p));
-    if (streams.every((s) => s?.circuit && s.closedAt !== null)) return streams as StreamRecord[];
-    if (Date.now() > deadline) {
-      throw new Error(
-        `no SUCCEEDED/CLOSED stream for ports ${ports.join(', ')}:\n${watcher!.events.slice(-30).join('\n')}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return waitForStreams(watcher!, ports);
 }
 
 /** Runs two launches together; returns the stream of each. */
@@ -102,14 +78,6 @@ async function pair(a: string[], b: string[]): Promise<[StreamRecord, StreamReco
   expect(sa).toHaveLength(1);
   expect(sb).toHaveLength(1);
   return [sa![0]!, sb![0]!];
-}
-
-/** Both streams were open at once: each succeeded before either closed. */
-function expectOpenTogether(x: StreamRecord, y: StreamRecord): void {
-  expect(x.target).toBe(`${TARGET_ADDRESS}:8080`);
-  expect(y.target).toBe(`${TARGET_ADDRESS}:8080`);
-  expect(x.id).not.toBe(y.id);
-  expect(Math.max(x.succeededAt!, y.succeededAt!)).toBeLessThan(Math.min(x.closedAt!, y.closedAt!));
 }
 
 describe.skipIf(!isRoot)('circuit isolation through a private network of real tors', () => {
@@ -140,7 +108,10 @@ describe.skipIf(!isRoot)('circuit isolation through a private network of real to
     await execa('ip', ['netns', 'exec', NS, 'ip', 'addr', 'add', `${TARGET_ADDRESS}/32`, 'dev', 'tl0']);
     await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'tl0', 'up']);
     // `ip netns exec` execs node: this PID is the server's.
-    server = execa('ip', ['netns', 'exec', NS, process.execPath, '-e', SERVER], { reject: false, stdin: 'ignore' });
+    server = execa('ip', ['netns', 'exec', NS, process.execPath, '-e', TARGET_SERVER], {
+      reject: false,
+      stdin: 'ignore',
+    });
     await new Promise<void>((resolve, reject) => {
       server!.stdout!.on('data', (d: Buffer) => String(d).includes('listening') && resolve());
       server!.once('exit', () => reject(new Error('the target HTTP server exited')));

@@ -8,30 +8,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, LAUNCHER, makeConfigDir, ROOT, runLauncher, type LauncherResult } from '../support/launcher';
 import { useSocks5Server, useTempDirs } from '../support/fixtures';
 import { startHttpServer } from '../support/socks5-server';
-import { EXIT } from '../support/expected';
+import { EXIT, SHIPPED_PROFILE_NAMES } from '../support/expected';
 
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
-const SHIPPED_NAMES = [
-  'curl',
-  'default',
-  'dirmngr',
-  'electrum',
-  'git',
-  'htpdate',
-  'onionshare',
-  'pidgin',
-  'printing',
-  'ssh',
-  'tails-iuk-get-target-file',
-  'tails-security-check',
-  'tails-upgrade-frontend',
-  'thunderbird',
-  'tor-browser',
-  'totem',
-  'wget',
-  'whisperback',
-  'whois',
-];
+const SHIPPED_NAMES = SHIPPED_PROFILE_NAMES;
 
 const socks = useSocks5Server();
 /** listener `default` -> the test SOCKS server; `default` (torsocks, launch) and `web` (env, app) profiles. */

@@ -35,6 +35,11 @@ import { CURL, LAUNCH_KEY, USERNAME } from '../support/expected';
 import { createNamespace, deleteNamespace, TAILS_SOCKS_PORTS } from '../support/isolated-tor';
 import { cleanEnv, LAUNCHER, ROOT, SHIPPED_PROFILES } from '../support/launcher';
 import {
+  CURL_ARGS,
+  TARGET,
+  TARGET_SERVER,
+  TARGET_URL as URL,
+  waitForStreams,
   startPrivateTorNetwork,
   StreamWatcher,
   waitForFirstStream,
@@ -42,21 +47,9 @@ import {
   type PrivateTorNetwork,
   type StreamRecord,
 } from '../support/private-tor-network';
+import { expectOpenTogether } from '../support/stream-pairs';
 
 const NS = `tl-ptor-${process.pid}`;
-const TARGET = `${TARGET_ADDRESS}:8080`;
-const URL = `http://${TARGET}/`;
-// As circuit-isolation.test.ts: the body to /dev/null, one -w line per request.
-const CURL_ARGS = [
-  '-sS',
-  '--max-time',
-  '40',
-  '-o',
-  '/dev/null',
-  '-w',
-  'status %{http_code} port %{local_port}\\n',
-  URL,
-];
 const STANDIN = join(ROOT, 'test/fixtures/standins/own-setting.py');
 const isRoot = process.getuid?.() === 0;
 
@@ -129,12 +122,6 @@ let network: PrivateTorNetwork | undefined;
 let watcher: StreamWatcher | undefined;
 let server: ResultPromise | undefined;
 const suiteStart = Date.now();
-
-/** The target: answers "ok" to every request after holding it 1.5 s. */
-const SERVER = `
-require('http').createServer((req, res) => setTimeout(() => res.end('ok'), 1500))
-  .listen(8080, '${TARGET_ADDRESS}', () => console.log('listening'));
-`;
 
 /**
  * The configuration: the shipped listeners.yml as it is, every shipped
@@ -230,17 +217,7 @@ async function streamsOf(result: Awaited<ReturnType<typeof launch>>): Promise<St
       stdout.trim().split('\n').length,
     );
   }
-  // CLOSED events may trail the program's exit by a moment.
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const streams = ports.map((p) => watcher!.bySourcePort(p));
-    if (streams.every((s) => s?.circuit && s.closedAt !== null)) return streams as StreamRecord[];
-    if (Date.now() > deadline)
-      throw new Error(
-        `no SUCCEEDED/CLOSED stream for ports ${ports.join(', ')}:\n${watcher!.events.slice(-30).join('\n')}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return waitForStreams(watcher!, ports);
 }
 
 /** Two launches at once (ARGS each); the stream of each. */
@@ -250,14 +227,6 @@ async function pair(a: string[], b: string[]): Promise<[StreamRecord, StreamReco
   expect(sa).toHaveLength(1);
   expect(sb).toHaveLength(1);
   return [sa![0]!, sb![0]!];
-}
-
-/** Both streams went to the target and were open at once: each succeeded before either closed. */
-function expectOpenTogether(x: StreamRecord, y: StreamRecord): void {
-  expect(x.target).toBe(TARGET);
-  expect(y.target).toBe(TARGET);
-  expect(x.id).not.toBe(y.id);
-  expect(Math.max(x.succeededAt!, y.succeededAt!)).toBeLessThan(Math.min(x.closedAt!, y.closedAt!));
 }
 
 /** On tor's side, STREAM arrived on the SocksPort explain names, with the credentials it states. */
@@ -306,7 +275,10 @@ describe.skipIf(!isRoot)("the shipped profiles on a private Tor network with Tai
     await execa('ip', ['netns', 'exec', NS, 'ip', 'addr', 'add', `${TARGET_ADDRESS}/32`, 'dev', 'tl0']);
     await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'tl0', 'up']);
     // `ip netns exec` execs node: this PID is the server's.
-    server = execa('ip', ['netns', 'exec', NS, process.execPath, '-e', SERVER], { reject: false, stdin: 'ignore' });
+    server = execa('ip', ['netns', 'exec', NS, process.execPath, '-e', TARGET_SERVER], {
+      reject: false,
+      stdin: 'ignore',
+    });
     await new Promise<void>((resolve, reject) => {
       server!.stdout!.on('data', (d: Buffer) => String(d).includes('listening') && resolve());
       server!.once('exit', () => reject(new Error('the target HTTP server exited')));

@@ -32,3 +32,26 @@ export const EXIT = {
   cannotExecute: 126,
   notFound: 127,
 } as const;
+
+/** The shipped profiles, as the design names them (Tails' applications that reach Tor, FACTS §2), sorted. */
+export const SHIPPED_PROFILE_NAMES = [
+  'curl',
+  'default',
+  'dirmngr',
+  'electrum',
+  'git',
+  'htpdate',
+  'onionshare',
+  'pidgin',
+  'printing',
+  'ssh',
+  'tails-iuk-get-target-file',
+  'tails-security-check',
+  'tails-upgrade-frontend',
+  'thunderbird',
+  'tor-browser',
+  'totem',
+  'wget',
+  'whisperback',
+  'whois',
+];

@@ -640,3 +640,57 @@ export async function waitForFirstStream(
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
+
+/** The target of the streams tests send through the network (exit enclave on TARGET_ADDRESS). */
+export const TARGET = `${TARGET_ADDRESS}:8080`;
+export const TARGET_URL = `http://${TARGET}/`;
+
+/**
+ * The target server, as a `node -e` script run inside the namespace: answers
+ * "ok" to every request after holding it 1.5 s, so that two streams of a
+ * pair are open together; prints "listening" once it is.
+ */
+export const TARGET_SERVER = `
+require('http').createServer((req, res) => setTimeout(() => res.end('ok'), 1500))
+  .listen(8080, '${TARGET_ADDRESS}', () => console.log('listening'));
+`;
+
+/**
+ * curl's arguments for one request to the target: the body to /dev/null and
+ * one `status CODE port LOCALPORT` line (the local port is the stream's
+ * SOURCE_ADDR at tor). Two curls of one launch share stdout, and a body
+ * written apart from its -w line could interleave.
+ */
+export const CURL_ARGS = [
+  '-sS',
+  '--max-time',
+  '40',
+  '-o',
+  '/dev/null',
+  '-w',
+  'status %{http_code} port %{local_port}\\n',
+  TARGET_URL,
+];
+
+/**
+ * The stream of each local PORT, once tor reported its circuit and its end
+ * (CLOSED events may trail the program's exit by a moment); throws after
+ * TIMEOUT_MS with WATCHER's last events.
+ */
+export async function waitForStreams(
+  watcher: StreamWatcher,
+  ports: number[],
+  timeoutMs = 5000,
+): Promise<StreamRecord[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const streams = ports.map((p) => watcher.bySourcePort(p));
+    if (streams.every((s) => s?.circuit && s.closedAt !== null)) return streams as StreamRecord[];
+    if (Date.now() > deadline) {
+      throw new Error(
+        `no SUCCEEDED/CLOSED stream for ports ${ports.join(', ')}:\n${watcher.events.slice(-30).join('\n')}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -5,6 +5,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { SHIPPED_PROFILE_NAMES } from '../support/expected';
 import { buildPlan } from '../../src/plan/build-plan';
 import type { Plan } from '../../src/plan/types';
 import { loadListeners } from '../../src/profile/load';
@@ -42,27 +43,7 @@ async function planOf(
 
 describe('shipped profiles', () => {
   it('are exactly the set the design names', () => {
-    expect(NAMES).toEqual([
-      'curl',
-      'default',
-      'dirmngr',
-      'electrum',
-      'git',
-      'htpdate',
-      'onionshare',
-      'pidgin',
-      'printing',
-      'ssh',
-      'tails-iuk-get-target-file',
-      'tails-security-check',
-      'tails-upgrade-frontend',
-      'thunderbird',
-      'tor-browser',
-      'totem',
-      'wget',
-      'whisperback',
-      'whois',
-    ]);
+    expect(NAMES).toEqual(SHIPPED_PROFILE_NAMES);
   });
 
   // Tails' own test suite (features/tor_stream_isolation.feature) asserts these.

@@ -19,10 +19,10 @@ import { createNamespace, deleteNamespace } from '../support/isolated-tor';
 import { cleanEnv, LAUNCHER } from '../support/launcher';
 import {
   CURL_ARGS,
-  TARGET_SERVER,
   TARGET_URL as URL,
   waitForStreams,
   startPrivateTorNetwork,
+  startTarget,
   StreamWatcher,
   waitForFirstStream,
   TARGET_ADDRESS,
@@ -99,23 +99,7 @@ describe.skipIf(!isRoot)('circuit isolation through a private network of real to
     for (const [name, text] of Object.entries(profiles)) writeFileSync(join(config, 'profiles', `${name}.yml`), text);
 
     await createNamespace(NS);
-    // The target's interface: a dummy, or where the kernel has no dummy driver
-    // (containers without the module), a bridge with no ports, as closed.
-    const dummy = await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'add', 'tl0', 'type', 'dummy'], {
-      reject: false,
-    });
-    if (dummy.exitCode !== 0) await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'add', 'tl0', 'type', 'bridge']);
-    await execa('ip', ['netns', 'exec', NS, 'ip', 'addr', 'add', `${TARGET_ADDRESS}/32`, 'dev', 'tl0']);
-    await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'tl0', 'up']);
-    // `ip netns exec` execs node: this PID is the server's.
-    server = execa('ip', ['netns', 'exec', NS, process.execPath, '-e', TARGET_SERVER], {
-      reject: false,
-      stdin: 'ignore',
-    });
-    await new Promise<void>((resolve, reject) => {
-      server!.stdout!.on('data', (d: Buffer) => String(d).includes('listening') && resolve());
-      server!.once('exit', () => reject(new Error('the target HTTP server exited')));
-    });
+    ({ server } = await startTarget(NS));
 
     network = await startPrivateTorNetwork(NS, join(work, 'tor'));
     watcher = await StreamWatcher.open(network.controlSocket, network.cookieFile);

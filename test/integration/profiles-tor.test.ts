@@ -37,10 +37,10 @@ import { cleanEnv, LAUNCHER, ROOT, SHIPPED_PROFILES } from '../support/launcher'
 import {
   CURL_ARGS,
   TARGET,
-  TARGET_SERVER,
   TARGET_URL as URL,
   waitForStreams,
   startPrivateTorNetwork,
+  startTarget,
   StreamWatcher,
   waitForFirstStream,
   TARGET_ADDRESS,
@@ -267,22 +267,7 @@ describe.skipIf(!isRoot)("the shipped profiles on a private Tor network with Tai
     writeConfig(config);
 
     await createNamespace(NS);
-    // The target's interface: a dummy, or where the kernel has no dummy driver, a bridge with no ports.
-    const dummy = await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'add', 'tl0', 'type', 'dummy'], {
-      reject: false,
-    });
-    if (dummy.exitCode !== 0) await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'add', 'tl0', 'type', 'bridge']);
-    await execa('ip', ['netns', 'exec', NS, 'ip', 'addr', 'add', `${TARGET_ADDRESS}/32`, 'dev', 'tl0']);
-    await execa('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'tl0', 'up']);
-    // `ip netns exec` execs node: this PID is the server's.
-    server = execa('ip', ['netns', 'exec', NS, process.execPath, '-e', TARGET_SERVER], {
-      reject: false,
-      stdin: 'ignore',
-    });
-    await new Promise<void>((resolve, reject) => {
-      server!.stdout!.on('data', (d: Buffer) => String(d).includes('listening') && resolve());
-      server!.once('exit', () => reject(new Error('the target HTTP server exited')));
-    });
+    ({ server } = await startTarget(NS));
 
     network = await startPrivateTorNetwork(NS, join(work, 'tor'), 60_000, {
       socksPorts: Object.values(TAILS_SOCKS_PORTS),

@@ -694,3 +694,27 @@ export async function waitForStreams(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/**
+ * Gives namespace NS the target's address (on a dummy interface, or where the
+ * kernel has no dummy driver, as in containers without the module, a bridge
+ * with no ports) and starts the target server there; resolves once it
+ * listens. `server` is the server's own process (`ip netns exec` execs
+ * node): stop it by its PID. (Wrapped: an async function would await it.)
+ */
+export async function startTarget(ns: string): Promise<{ server: ResultPromise }> {
+  const inNs = (argv: string[], reject = true) => execa('ip', ['netns', 'exec', ns, ...argv], { reject });
+  const dummy = await inNs(['ip', 'link', 'add', 'tl0', 'type', 'dummy'], false);
+  if (dummy.exitCode !== 0) await inNs(['ip', 'link', 'add', 'tl0', 'type', 'bridge']);
+  await inNs(['ip', 'addr', 'add', `${TARGET_ADDRESS}/32`, 'dev', 'tl0']);
+  await inNs(['ip', 'link', 'set', 'tl0', 'up']);
+  const server = execa('ip', ['netns', 'exec', ns, process.execPath, '-e', TARGET_SERVER], {
+    reject: false,
+    stdin: 'ignore',
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.stdout!.on('data', (d: Buffer) => String(d).includes('listening') && resolve());
+    server.once('exit', () => reject(new Error('the target HTTP server exited')));
+  });
+  return { server };
+}

@@ -10,11 +10,11 @@
 // the test timeout, so a hang fails the test (killed: a signal, no status)
 // instead of blocking the suite.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { useSocks5Server, useTempDirs } from '../support/fixtures';
-import { cleanEnv, LAUNCHER, makeConfigDir, runLauncher, type LauncherResult } from '../support/launcher';
+import { cleanEnv, makeConfigDir, ROOT, runLauncher, type LauncherResult } from '../support/launcher';
 import { EXIT } from '../support/expected';
 
 const PROMPT = 8_000;
@@ -281,6 +281,21 @@ describe('layers someone else can change are refused (as root: only root-owned)'
 });
 
 describe('as another user (nobody, through setpriv)', () => {
+  /**
+   * The launcher as nobody can run it: the checkout may sit below a directory
+   * only root may enter (a clone in a 0700 temporary directory). Its front and
+   * bundle are copied under a 0755 directory; without koffi, explain still
+   * plans (these tests only read configuration).
+   */
+  let launcher = '';
+  beforeAll(() => {
+    const copy = tempDir('nobody-launcher');
+    chmodSync(copy, 0o755);
+    cpSync(join(ROOT, 'bin'), join(copy, 'bin'), { recursive: true });
+    cpSync(join(ROOT, 'dist'), join(copy, 'dist'), { recursive: true });
+    launcher = join(copy, 'bin', 'tails-launch');
+  });
+
   /** explain as nobody: the invoking (real) user is 65534. */
   function explainAsNobody(dir: string): Promise<LauncherResult> {
     const home = tempDir('nobody-home');
@@ -290,7 +305,7 @@ describe('as another user (nobody, through setpriv)', () => {
         '--reuid=65534',
         '--regid=65534',
         '--clear-groups',
-        LAUNCHER,
+        launcher,
         '--config-dir',
         dir,
         'explain',

@@ -56,7 +56,7 @@ const { build } = await import('esbuild');
 await build({
   stdin: {
     contents: [
-      "export { CURL_ARGS, startPrivateTorNetwork, StreamWatcher, TARGET, TARGET_ADDRESS, TARGET_SERVER, TARGET_URL, waitForFirstStream, waitForStreams } from './test/support/private-tor-network';",
+      "export { CURL_ARGS, startPrivateTorNetwork, StreamWatcher, TARGET, TARGET_ADDRESS, TARGET_SERVER, TARGET_URL, targetGroup, waitForFirstStream, waitForStreams } from './test/support/private-tor-network';",
       "export { createNamespace, deleteNamespace, TAILS_SOCKS_PORTS } from './test/support/isolated-tor';",
     ].join('\n'),
     resolveDir: root,
@@ -79,6 +79,7 @@ const {
   TARGET_ADDRESS,
   TARGET_SERVER,
   TARGET_URL,
+  targetGroup,
   waitForFirstStream,
   waitForStreams,
   createNamespace,
@@ -260,13 +261,18 @@ const nickname = (hop) => hop.replace(/^\$[0-9A-F]+~?/, '') || hop.slice(0, 9);
 let unexpected = 0;
 
 /**
- * One scene: LAUNCHES (each { label, profile, options, args }: tails-launch
- * OPTIONS PROFILE ARGS) run at once; a row per stream;
+ * One scene: LAUNCHES (each { label, profile, options, args, streams }:
+ * tails-launch OPTIONS PROFILE ARGS, making STREAMS requests, 1 if unset) run at once; a row per stream;
  * then whether they shared a circuit, against SHARE (what the group claims).
  */
 async function scene(title, launches, share, why) {
   console.log(`\n${bold(title)}`);
   const plans = await Promise.all(launches.map((l) => explain([...(l.options ?? []), l.profile])));
+  // The target answers the scene's requests together, so they are open at once (TARGET_SERVER).
+  await targetGroup(
+    server,
+    launches.reduce((n, l) => n + (l.streams ?? 1), 0),
+  );
   const results = await Promise.all(launches.map((l) => launch([...(l.options ?? []), l.profile, ...(l.args ?? [])])));
   const streamLists = await Promise.all(results.map((r, i) => streamsOf(r, launches[i].label)));
   console.log(dim(row(columns.map(([name]) => name))));
@@ -337,7 +343,7 @@ try {
   await run(['ip', 'link', 'set', 'tl0', 'up']);
   // `ip netns exec` execs node: this PID is the server's.
   server = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', TARGET_SERVER], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   await new Promise((resolve, reject) => {
     server.stdout.on('data', (d) => String(d).includes('listening') && resolve());
@@ -397,7 +403,7 @@ try {
   );
   await scene(
     about('git'),
-    [{ label: 'git', profile: 'git' }],
+    [{ label: 'git', profile: 'git', streams: 2 }],
     false,
     "isolation process, as Tails' torsocks --isolate: credentials made in each process",
   );

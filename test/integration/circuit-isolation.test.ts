@@ -8,8 +8,8 @@
 // Each launch runs curl with `-w '... %{local_port}'`: the local port of its
 // socket to the SocksPort, which tor reports as the stream's SOURCE_ADDR. So
 // every launch is matched to its own stream, and the stream's SUCCEEDED event
-// gives its circuit. The target holds every response for 1.5 s, and the test
-// checks that both streams of a pair were open together.
+// gives its circuit. The target answers a pair's two requests together (see
+// TARGET_SERVER), and the test checks that both streams were open together.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import {
   waitForStreams,
   startPrivateTorNetwork,
   startTarget,
+  targetGroup,
   StreamWatcher,
   waitForFirstStream,
   TARGET_ADDRESS,
@@ -73,6 +74,7 @@ async function streamsOf(result: Awaited<ReturnType<typeof launch>>): Promise<St
 
 /** Runs two launches together; returns the stream of each. */
 async function pair(a: string[], b: string[]): Promise<[StreamRecord, StreamRecord]> {
+  await targetGroup(server!, 2);
   const results = await Promise.all([launch(a), launch(b)]);
   const [sa, sb] = await Promise.all(results.map(streamsOf));
   expect(sa).toHaveLength(1);
@@ -128,6 +130,7 @@ describe.skipIf(!isRoot)('circuit isolation through a private network of real to
     const curl = `curl ${CURL_ARGS.map((a) => `'${a}'`).join(' ')}`;
     // Both curls' statuses make the launch's: `wait` alone would hide a failure.
     const script = `${curl} & first=$!; ${curl}; second=$?; wait $first && exit $second`;
+    await targetGroup(server!, 2);
     const result = await launch(['shell', '--', '/bin/sh', '-c', script]);
     const streams = await streamsOf(result);
     expect(streams, `stdout: ${result.stdout}`).toHaveLength(2);

@@ -41,6 +41,7 @@ import {
   waitForStreams,
   startPrivateTorNetwork,
   startTarget,
+  targetGroup,
   StreamWatcher,
   waitForFirstStream,
   TARGET_ADDRESS,
@@ -222,6 +223,7 @@ async function streamsOf(result: Awaited<ReturnType<typeof launch>>): Promise<St
 
 /** Two launches at once (ARGS each); the stream of each. */
 async function pair(a: string[], b: string[]): Promise<[StreamRecord, StreamRecord]> {
+  await targetGroup(server!, 2);
   const results = await Promise.all([launch(a), launch(b)]);
   const [sa, sb] = await Promise.all(results.map(streamsOf));
   expect(sa).toHaveLength(1);
@@ -334,6 +336,7 @@ describe.skipIf(!isRoot)("the shipped profiles on a private Tor network with Tai
   it('git (torsocks, isolation process): two processes of ONE launch use two circuits, each with its own credentials', async () => {
     const plan = await explain(['git']);
     expect(plan.torSees.credentials.kind).toBe('per-process');
+    await targetGroup(server!, 2);
     const streams = await streamsOf(await launch(['git']));
     expect(streams).toHaveLength(2);
     const [a, b] = streams as [StreamRecord, StreamRecord];
@@ -365,6 +368,7 @@ describe.skipIf(!isRoot)("the shipped profiles on a private Tor network with Tai
     // The security check and WhisperBack both send no credentials to 9062: to
     // the same destination Tor gives them one circuit (on Tails as here). The
     // listener is the only group such programs get: Pidgin on 9050 is apart.
+    await targetGroup(server!, 3);
     const results = await Promise.all([launch(['tails-security-check']), launch(['whisperback']), launch(['pidgin'])]);
     const [[check], [whisperback], [pidgin]] = (await Promise.all(results.map(streamsOf))) as [
       [StreamRecord],

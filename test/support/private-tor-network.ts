@@ -646,14 +646,55 @@ export const TARGET = `${TARGET_ADDRESS}:8080`;
 export const TARGET_URL = `http://${TARGET}/`;
 
 /**
- * The target server, as a `node -e` script run inside the namespace: answers
- * "ok" to every request after holding it 1.5 s, so that two streams of a
- * pair are open together; prints "listening" once it is.
+ * The target server, as a `node -e` script run inside the namespace. It holds
+ * every request until GROUP requests are held, then answers "ok" to them all
+ * at once, so that the streams of a pair (or trio) are open together by
+ * construction, however late one launch starts on a loaded machine (a fixed
+ * 1.5 s hold was not enough on CI). GROUP is 1 until a line on its stdin
+ * sets it (`targetGroup`); it acknowledges each with "group N". A request
+ * left alone is answered after 30 s, and the overlap check then fails.
+ * Prints "listening" once it listens.
  */
 export const TARGET_SERVER = `
-require('http').createServer((req, res) => setTimeout(() => res.end('ok'), 1500))
-  .listen(8080, '${TARGET_ADDRESS}', () => console.log('listening'));
+let group = 1;
+const held = [];
+const release = () => { if (held.length >= group) for (const res of held.splice(0)) res.end('ok'); };
+require('readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  group = Number(line) || 1;
+  console.log('group ' + group);
+  release();
+});
+require('http').createServer((req, res) => {
+  held.push(res);
+  setTimeout(() => { const i = held.indexOf(res); if (i >= 0) { held.splice(i, 1); res.end('ok'); } }, 30000);
+  release();
+}).listen(8080, '${TARGET_ADDRESS}', () => console.log('listening'));
 `;
+
+/** What the target server's stdin and stdout must be: both pipes (see TARGET_SERVER). */
+export interface TargetProcess {
+  stdin: NodeJS.WritableStream | null;
+  stdout: NodeJS.ReadableStream | null;
+}
+
+/**
+ * Tells the target server to answer requests N at a time, and resolves once
+ * it acknowledged (before any launch of the group starts).
+ */
+export function targetGroup(server: TargetProcess, n: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (d: Buffer | string) => {
+      seen += String(d);
+      if (seen.includes(`group ${n}\n`)) {
+        server.stdout!.off('data', onData);
+        resolve();
+      }
+    };
+    server.stdout!.on('data', onData);
+    server.stdin!.write(`${n}\n`, (error) => error && reject(error));
+  });
+}
 
 /**
  * curl's arguments for one request to the target: the body to /dev/null and
@@ -710,7 +751,7 @@ export async function startTarget(ns: string): Promise<{ server: ResultPromise }
   await inNs(['ip', 'link', 'set', 'tl0', 'up']);
   const server = execa('ip', ['netns', 'exec', ns, process.execPath, '-e', TARGET_SERVER], {
     reject: false,
-    stdin: 'ignore',
+    stdin: 'pipe',
   });
   await new Promise<void>((resolve, reject) => {
     server.stdout!.on('data', (d: Buffer) => String(d).includes('listening') && resolve());

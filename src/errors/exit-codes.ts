@@ -11,11 +11,19 @@ export const EXIT = {
   config: 65,
   /** No profile of that name in any configuration layer. */
   unknownProfile: 66,
+  /** The profile's user (placement) does not exist (EX_NOUSER). */
+  noUser: 67,
   /** The Tor SOCKS listener did not answer a SOCKS5 handshake. */
   torUnreachable: 69,
   /** A bug in tails-launch: reported in one line, never a stack trace. */
   internal: 70,
-  /** The profile needs something this version refuses to do (placement). */
+  /** The profile's network namespace (placement) does not exist (EX_OSFILE: /run/netns/NAME). */
+  noNamespace: 72,
+  /**
+   * Not permitted (EX_NOPERM): sudo refuses the caller or asks for a
+   * password, the privileged entry refuses the caller or the profile, or a
+   * tool the launch needs (koffi, XDG_RUNTIME_DIR) is missing.
+   */
   refused: 77,
   /**
    * The program would bypass an LD_PRELOAD wrapper (torsocks, proxychains):

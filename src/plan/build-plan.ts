@@ -11,6 +11,9 @@ import type { ExecutableLookup } from '../preflight/find-executable';
 import type { ProgramLookup } from '../preflight/resolve-program';
 import type { ResolvedProfile } from '../profile/resolve';
 import { renderTemplate } from '../backends/own-setting';
+import { ENTRY_PATH, SUDO_PATH } from '../placement/constants';
+import type { PlacementDecision } from '../placement/decide';
+import { accountVariables, allowedForPlacement } from '../placement/environment';
 import { buildEnvironment, SCRUBBED_PATTERNS } from './env-policy';
 import { torSees } from './tor-sees';
 import type { Check, ExecutableCheck, Plan } from './types';
@@ -33,6 +36,8 @@ export interface PlanInput {
   runtimeDir: string | null;
   /** --wait-for-tor, overriding the profile's wait_for_tor. */
   waitForTor?: number;
+  /** The profile's placement as decided for this caller (placement/decide.ts), or null without one. */
+  placement?: PlacementDecision | null;
 }
 
 export type ProgramFollowed =
@@ -88,7 +93,19 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
   const files = runtimeFiles(step, input);
   const backendEnv = { ...step.env, ...handOver.env };
   for (const f of files) backendEnv[f.variable] = f.path ?? '(needs XDG_RUNTIME_DIR)';
-  const { env, changes } = buildEnvironment(input.environment, backendEnv, profile.env);
+  // A placed application inherits only the allow-list (narrowed further by
+  // the profile's env.keep), and gets its account's HOME, USER...
+  const placement = input.placement ?? null;
+  const profileEnv = placement
+    ? {
+        ...profile.env,
+        keep: Object.keys(allowedForPlacement(input.environment)).filter(
+          (name) => profile.env.keep === null || profile.env.keep.includes(name),
+        ),
+      }
+    : profile.env;
+  const base = placement ? accountVariables(placement.account) : {};
+  const { env, changes } = buildEnvironment(input.environment, backendEnv, profileEnv, base);
   // The application's PATH: what the new image would search.
   const app = input.findExecutable(command, env.PATH, input.cwd);
   const { exec, followed } = programToRun(input, step, command, app, appArgs, env);
@@ -115,11 +132,13 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
     isolation: { mode: profile.isolation, socks: socksStatement(auth, profile.isolation) },
     torSees: torSees(profile.listener, profile.isolation, auth, profile.backend),
     backend: profile.backend,
-    placement: profile.placement,
+    placement: placementStatement(input),
+    handover: handoverOf(input),
     application: { command, path: app.path, args: appArgs, from: profile.command !== null ? 'profile' : 'arguments' },
     exec: { ...exec, method: input.execMethod, preload: step.preload?.library ?? null },
     env: { set: changes.set, removed: changes.removed, replaced: changes.replaced, scrubPolicy: SCRUBBED_PATTERNS },
-    fds: input.fds,
+    // sudo closes every descriptor above 2 (its closefrom default).
+    fds: placement?.via === 'sudo' ? input.fds.filter((fd) => fd <= 2) : input.fds,
     files: files.map((f) => ({
       kind: 'runtime-file' as const,
       path: f.path,
@@ -130,6 +149,29 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
     notes: notesOf(input, step),
   };
   return { plan, env, files: files.flatMap((f) => (f.path === null ? [] : [{ path: f.path, content: f.content }])) };
+}
+
+function placementStatement(input: PlanInput): Plan['placement'] {
+  const p = input.placement ?? null;
+  if (p === null) return { netns: null, user: null, via: null, account: null };
+  const a = p.account;
+  return {
+    netns: p.netns,
+    user: p.user,
+    via: p.via,
+    account: a && { name: a.name, uid: a.uid, gid: a.gid, groups: a.groups, home: a.home },
+  };
+}
+
+/** An unprivileged caller's placement starts with sudo running the privileged entry: the profile's name and the arguments, nothing else. */
+function handoverOf(input: PlanInput): Plan['handover'] {
+  if (input.placement?.via !== 'sudo') return null;
+  return {
+    file: SUDO_PATH,
+    argv: [SUDO_PATH, '-n', '--', ENTRY_PATH, input.profile.name, '--', ...input.args],
+    // What sudo may pass (its env_keep is this same list): the entry filters again.
+    env: allowedForPlacement(input.environment),
+  };
 }
 
 /** --identity needs credentials of ours to carry it. */
@@ -218,9 +260,28 @@ function checksOf(
 ): Check[] {
   const { profile } = input;
   const checks: Check[] = [];
-  const { netns, user } = profile.placement;
-  if (netns !== null || user !== null) {
-    checks.push({ kind: 'placement', netns, user, description: 'placement (network namespace, user) is applied' });
+  const p = input.placement ?? null;
+  if (p !== null) {
+    if (p.via === 'sudo') {
+      checks.push({
+        kind: 'handover',
+        sudo: SUDO_PATH,
+        entry: ENTRY_PATH,
+        description: `sudo lets this user run ${ENTRY_PATH} without a password (group tails-launch); the entry then runs the checks below as root`,
+      });
+    }
+    const where = [p.netns && `network namespace '${p.netns}'`, p.account && `user '${p.account.name}'`]
+      .filter(Boolean)
+      .join(' as ');
+    checks.push({
+      kind: 'placement',
+      netns: p.netns,
+      user: p.user,
+      via: p.via,
+      account: p.account && { name: p.account.name, uid: p.account.uid, gid: p.account.gid, groups: p.account.groups },
+      problem: p.problem,
+      description: `the launch enters ${where || 'its placement'}; every later check runs there`,
+    });
   }
   if (step.preload) {
     checks.push({
@@ -266,6 +327,10 @@ function checksOf(
 function notesOf(input: PlanInput, step: BackendStep): string[] {
   const { profile, identity } = input;
   const notes = [...step.notes];
+  if (input.placement?.via === 'sudo')
+    notes.push(
+      "sudo runs the privileged entry and stays resident while the application runs (its monitor process, as for Tails' own launchers); it passes descriptors 0-2 only, and a pseudo-terminal when started from one (use_pty).",
+    );
   if (identity !== null && profile.isolation === 'process')
     notes.push('--identity adds nothing here: every process is its own group already.');
   if (input.execMethod.method === 'spawn') {

@@ -64,6 +64,8 @@ export function buildEnvironment(
   inherited: Readonly<Record<string, string | undefined>>,
   backendSet: Readonly<Record<string, string>>,
   profileEnv: { set: Readonly<Record<string, string>>; unset: readonly string[]; keep?: readonly string[] | null },
+  /** Set before the profile's variables (a placed application's HOME, USER, PATH...). */
+  base: Readonly<Record<string, string>> = {},
 ): { env: Record<string, string>; changes: EnvironmentChanges } {
   const unset = new Set(profileEnv.unset);
   // An allow-list (env.keep): every other inherited variable is removed.
@@ -75,7 +77,7 @@ export function buildEnvironment(
     if (isScrubbed(name) || unset.has(name) || (keep !== null && !keep.has(name))) removed.push(name);
     else env[name] = value;
   }
-  const set = { ...profileEnv.set, ...backendSet };
+  const set = { ...base, ...profileEnv.set, ...backendSet };
   Object.assign(env, set);
   const replaced = Object.keys(inherited).filter(
     (n) => inherited[n] !== undefined && n in set && inherited[n] !== set[n],

@@ -7,15 +7,31 @@ import type { Listener } from '../tor/listener';
 import type { BackendName, IsolationMode } from '../profile/schema';
 
 export interface PlanCheck {
-  kind: 'placement' | 'library' | 'application' | 'preloadable' | 'runtime-files' | 'exec-method' | 'socks5';
+  kind:
+    'placement' | 'handover' | 'library' | 'application' | 'preloadable' | 'runtime-files' | 'exec-method' | 'socks5';
   /** One line saying what is checked. */
   description: string;
 }
 
+/**
+ * Placement: the namespace exists and, run by root (`via: self`), this
+ * process enters it and becomes the account, so that every later check runs
+ * where and as whom the application will. PROBLEM refuses the launch.
+ */
 export interface PlacementCheck extends PlanCheck {
   kind: 'placement';
   netns: string | null;
   user: string | null;
+  via: 'self' | 'sudo';
+  account: { name: string; uid: number; gid: number; groups: number[] } | null;
+  problem: { status: number; message: string } | null;
+}
+
+/** An unprivileged caller's placement: sudo permits the privileged entry without a password. */
+export interface HandoverCheck extends PlanCheck {
+  kind: 'handover';
+  sudo: string;
+  entry: string;
 }
 
 export interface ExecutableCheck extends PlanCheck {
@@ -73,6 +89,7 @@ export interface ExecMethodCheck extends PlanCheck {
 
 export type Check =
   | PlacementCheck
+  | HandoverCheck
   | LibraryCheck
   | ExecutableCheck
   | PreloadableCheck
@@ -109,7 +126,21 @@ export interface Plan {
   /** Which credentials Tor will see on which SocksPort, and who sends them. */
   torSees: TorSees;
   backend: BackendName;
-  placement: { netns: string | null; user: string | null };
+  /** Where and as whom the application runs (null fields: where and as whom the launcher runs). */
+  placement: {
+    netns: string | null;
+    user: string | null;
+    /** self: this process applies it (root); sudo: handed over to the privileged entry; null: no placement. */
+    via: 'self' | 'sudo' | null;
+    account: { name: string; uid: number; gid: number; groups: number[]; home: string } | null;
+  };
+  /**
+   * An unprivileged caller's placement: what is executed first. sudo runs the
+   * privileged entry, which resolves the profile again from the system layers
+   * and carries out the rest of this plan (its checks after 'handover',
+   * `exec`, `env`) as root would: `explain` shows both steps.
+   */
+  handover: { file: string; argv: string[]; env: Record<string, string> } | null;
   application: { command: string; path: string | null; args: string[]; from: 'profile' | 'arguments' };
   exec: {
     /**

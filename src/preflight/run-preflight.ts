@@ -11,6 +11,7 @@ import { isExecveAvailable } from '../exec/execve';
 import { hasFileCapabilities } from './file-capabilities';
 import { resolveProgram, type ProgramRefusal } from './resolve-program';
 import { rootOnlyPath } from './root-only-path';
+import { enterPlacement } from '../placement/enter';
 
 const RETRY_MS = 500;
 
@@ -18,16 +19,6 @@ const RETRY_MS = 500;
 export interface ExecTarget {
   file: string;
   fd?: number;
-}
-
-function checkPlacement(plan: Plan, check: Extract<Check, { kind: 'placement' }>): void {
-  const what = [check.netns && `network namespace '${check.netns}'`, check.user && `user '${check.user}'`]
-    .filter(Boolean)
-    .join(' and ');
-  throw new LaunchError(
-    EXIT.refused,
-    `profile '${plan.profile.name}' must run in ${what}, which this version of tails-launch cannot apply yet; refusing to launch it without (see 'tails-launch explain ${plan.profile.name}')`,
-  );
 }
 
 /** A check that cannot run refuses: without koffi neither file capabilities nor an exec of the judged file are possible. */
@@ -225,7 +216,10 @@ async function checkSocks(plan: Plan, check: Socks5Check): Promise<void> {
 export async function runPreflight(plan: Plan, env: Record<string, string>): Promise<ExecTarget> {
   let target: ExecTarget = { file: plan.exec.file ?? '' };
   for (const check of plan.checks) {
-    if (check.kind === 'placement') checkPlacement(plan, check);
+    // First, so that every later check runs where and as whom the application will.
+    if (check.kind === 'placement') enterPlacement(check);
+    // Only an unprivileged caller's plan has it, and that plan is handed over before any preflight (placement/handover.ts).
+    else if (check.kind === 'handover') throw new Error('the hand-over check reached the preflight');
     else if (check.kind === 'exec-method') checkExecMethod(plan);
     else if (check.kind === 'library') checkLibrary(check);
     else if (check.kind === 'preloadable') target = checkPreloadable(plan, check, env);

@@ -342,6 +342,23 @@ export async function resolveProfile(
       `listener '${values.listener}' is reachable only from network namespace '${listenerNetns}': set netns: ${listenerNetns}`,
     );
   }
+  // Placement runs the command as another account or in another namespace,
+  // through a privileged entry: what runs must be the profile's, never a
+  // program the caller names (`default -- CMD` style), and never root.
+  const placed = values.netns !== undefined || values.user !== undefined;
+  const placementField = values.user !== undefined ? 'user' : 'netns';
+  if (placed && values.command === undefined)
+    await fail(
+      placementField,
+      `a profile with a placement (netns, user) must name its command: otherwise the caller would choose the program run as ${values.user ?? 'the caller'} in the namespace`,
+    );
+  if (values.user === 'root')
+    await fail('user', 'placement never runs an application as root: name a service user, or remove user');
+  if (placed && values.backend === 'proxychains')
+    await fail(
+      'backend',
+      "backend proxychains hands its configuration over in the caller's runtime directory, which a placed application cannot rely on: use torsocks",
+    );
   if (problems.length) throw new ConfigError(problems);
   // After the ordinary rules: a profile that cannot launch anyway says why first.
   const weakened = await weakeningProblems(layers, name, merged, cache);

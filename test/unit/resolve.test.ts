@@ -256,7 +256,7 @@ describe('the user layer may add, never weaken', () => {
     const { layers } = layered({
       'profiles/check.yml':
         'extends: check\ndescription: mine\ncommand: /opt/check\nargs: [-v]\nenv:\n  set: { LANG: C }\nisolation: process\nwait_for_tor: 30\n',
-      'profiles/web.yml': 'extends: web\nbackend: torsocks\nisolation: launch\nnetns: mine\n',
+      'profiles/web.yml': 'extends: web\nbackend: torsocks\nisolation: launch\nnetns: mine\ncommand: /opt/web\n',
       'profiles/chains.yml': 'extends: chains\nbackend: torsocks\n',
       'profiles/iuk.yml': 'extends: iuk\nargs: [--debug]\n',
     });

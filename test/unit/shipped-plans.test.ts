@@ -11,6 +11,29 @@ import type { Plan } from '../../src/plan/types';
 import { loadListeners } from '../../src/profile/load';
 import { resolveProfile } from '../../src/profile/resolve';
 import type { Layer } from '../../src/profile/layers';
+import { decidePlacement } from '../../src/placement/decide';
+import type { Account } from '../../src/placement/account';
+
+/** The accounts of a Tails system, as the user database would give them (the lookups are tested on real ones elsewhere). */
+const ACCOUNTS: Record<string, Account> = {
+  amnesia: { name: 'amnesia', uid: 1000, gid: 1000, groups: [1000, 998], home: '/home/amnesia', shell: '/bin/bash' },
+  'tails-iuk-get-target-file': {
+    name: 'tails-iuk-get-target-file',
+    uid: 990,
+    gid: 990,
+    groups: [990],
+    home: '/nonexistent',
+    shell: '/usr/sbin/nologin',
+  },
+  'tails-upgrade-frontend': {
+    name: 'tails-upgrade-frontend',
+    uid: 991,
+    gid: 991,
+    groups: [991, 998],
+    home: '/nonexistent',
+    shell: '/usr/sbin/nologin',
+  },
+};
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SHIPPED: Layer[] = [{ name: 'shipped', dir: ROOT }];
@@ -25,8 +48,19 @@ async function planOf(
   environment: Record<string, string> = {},
 ): Promise<Plan> {
   const profile = await resolveProfile(SHIPPED, await loadListeners(SHIPPED), name);
+  // Launched by amnesia (uid 1000), unprivileged, as on Tails.
+  const placement = decidePlacement({
+    profile: name,
+    placement: profile.placement,
+    uid: 1000,
+    entryCaller: null,
+    named: profile.placement.user === null ? null : (ACCOUNTS[profile.placement.user] ?? null),
+    caller: ACCOUNTS.amnesia!,
+    notPassable: [],
+  });
   return buildPlan({
     profile,
+    placement,
     identity,
     args: profile.command === null && args.length === 0 ? ['/usr/bin/true'] : args,
     environment: { PATH: '/usr/bin:/bin', HOME: '/home/amnesia', ...environment },
@@ -69,9 +103,28 @@ describe('shipped profiles', () => {
     expect(plan.listener.flags).toEqual(['NoIsolateDestAddr', 'NoIsolateDestPort', 'NoIsolateClientProtocol']);
     expect(plan.backend).toBe('own-setting');
     expect(plan.torSees).toMatchObject({ listener: 'upgrader', port: 9063, credentials: { kind: 'application' } });
-    expect(plan.env.set).toEqual({});
-    expect(plan.placement.user).toBe('tails-iuk-get-target-file');
-    expect(plan.checks[0]).toMatchObject({ kind: 'placement', user: 'tails-iuk-get-target-file' });
+    expect(plan.placement).toMatchObject({ user: 'tails-iuk-get-target-file', via: 'sudo', account: { uid: 990 } });
+    // amnesia hands over to sudo; the entry then becomes the service user before any other check.
+    expect(plan.checks.slice(0, 2)).toMatchObject([
+      { kind: 'handover' },
+      { kind: 'placement', user: 'tails-iuk-get-target-file', problem: null },
+    ]);
+    // Only the locale: never amnesia's session, HOME or runtime directory.
+    const withSession = await planOf('tails-iuk-get-target-file', [], null, {
+      DISPLAY: ':0',
+      LANG: 'de_DE.UTF-8',
+      XDG_RUNTIME_DIR: '/run/user/1000',
+      DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/1000/bus',
+    });
+    expect(withSession.handover?.env).toEqual({
+      DISPLAY: ':0',
+      LANG: 'de_DE.UTF-8',
+      XDG_RUNTIME_DIR: '/run/user/1000',
+      DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/1000/bus',
+    });
+    expect(Object.keys(withSession.env.set).sort()).toEqual(['HOME', 'LOGNAME', 'PATH', 'SHELL', 'USER']);
+    expect(withSession.env.set.HOME).toBe('/nonexistent');
+    expect(withSession.env.removed).toEqual(['DBUS_SESSION_BUS_ADDRESS', 'DISPLAY', 'XDG_RUNTIME_DIR']);
   });
 
   it('Tor Browser: 10.200.1.1:9050 reached as 127.0.0.1:9050 in netns tbb; told by TOR_SOCKS_*, isolating per site itself; an allow-listed environment', async () => {
@@ -90,9 +143,20 @@ describe('shipped profiles', () => {
     expect(plan.listener.flags).toEqual(['IsolateSOCKSAuth', 'KeepAliveIsolateSOCKSAuth', 'ExtendedErrors']);
     expect(plan.backend).toBe('own-setting');
     expect(plan.torSees).toMatchObject({ address: '10.200.1.1', port: 9050, credentials: { kind: 'application' } });
-    expect(plan.placement).toEqual({ netns: 'tbb', user: 'amnesia' });
+    expect(plan.placement).toMatchObject({ netns: 'tbb', user: 'amnesia', via: 'sudo', account: { uid: 1000 } });
     expect(plan.exec.argv).toEqual(['/usr/bin/tor-browser']);
+    // sudo runs the entry with the profile's name and the arguments, nothing else; it passes descriptors 0-2 only.
+    expect(plan.handover).toEqual({
+      file: '/usr/bin/sudo',
+      argv: ['/usr/bin/sudo', '-n', '--', '/usr/lib/tails-launch/place', 'tor-browser', '--'],
+      env: { DISPLAY: ':0', LANG: 'C.UTF-8' },
+    });
+    expect(plan.fds).toEqual([0, 1, 2]);
     expect(plan.env.set).toEqual({
+      HOME: '/home/amnesia',
+      LOGNAME: 'amnesia',
+      SHELL: '/bin/bash',
+      USER: 'amnesia',
       TOR_SKIP_LAUNCH: '1',
       TOR_SOCKS_HOST: '127.0.0.1',
       TOR_SOCKS_PORT: '9050',
@@ -103,8 +167,8 @@ describe('shipped profiles', () => {
       MOZ_ENABLE_WAYLAND: '1',
       PATH: '/usr/local/bin:/usr/bin:/bin',
     });
-    // userenv.py's allow-list: DISPLAY and LANG pass, anything else (HOME included) does not; no proxy variable at all.
-    expect(plan.env.removed).toEqual(expect.arrayContaining(['HOME', 'SOME_VARIABLE', 'http_proxy']));
+    // userenv.py's allow-list: DISPLAY and LANG pass, anything else does not (HOME is the account's); no proxy variable at all.
+    expect(plan.env.removed).toEqual(expect.arrayContaining(['SOME_VARIABLE', 'http_proxy']));
     expect(plan.env.removed).not.toContain('DISPLAY');
   });
 
@@ -169,7 +233,8 @@ describe('shipped profiles', () => {
       credentials: { kind: 'userpass', password: 'tails-launch/app/htpdate' },
     });
     // Started as root by systemd, it lowers only its effective user itself: no placement.
-    expect(plan.placement).toEqual({ netns: null, user: null });
+    expect(plan.placement).toEqual({ netns: null, user: null, via: null, account: null });
+    expect(plan.handover).toBeNull();
   });
 
   it('ssh: told ProxyCommand=none, so torsocks carries it with the group', async () => {

@@ -14,8 +14,18 @@ export function shellQuote(word: string): string {
 
 function describeCheck(check: Check): string {
   switch (check.kind) {
-    case 'placement':
-      return `REFUSED  placement ${[check.netns && `netns ${check.netns}`, check.user && `user ${check.user}`].filter(Boolean).join(', ')}: not supported yet, the launch is refused`;
+    case 'placement': {
+      if (check.problem) return `REFUSED  ${check.problem.message}`;
+      const where = [
+        check.netns && `enters network namespace ${check.netns}`,
+        check.account
+          ? `becomes ${check.account.name} (uid ${check.account.uid}, gid ${check.account.gid}, groups ${check.account.groups.join(',')})`
+          : 'keeps its user',
+      ];
+      return `at run   ${check.via === 'sudo' ? 'the entry' : 'the launch'} ${where.filter(Boolean).join(' and ')}; the checks below run there`;
+    }
+    case 'handover':
+      return `at run   ${check.sudo} -n permits ${check.entry} (group tails-launch, no password)`;
     case 'preloadable':
       return check.verdict.ok
         ? `at run   ${check.path ?? 'the application'} leads to a program that is not static, Go, setuid/setgid or file-capable (an LD_PRELOAD wrapper must see its connections); it runs exactly as checked`
@@ -40,7 +50,8 @@ function describeCheck(check: Check): string {
 
 export function formatPlan(plan: Plan): string {
   const lines: string[] = [];
-  const add = (label: string, value: string) => lines.push(`${label.padEnd(12)}${value}`);
+  // A label as wide as the column still gets its space (`  reached as 127.0.0.1:9050`).
+  const add = (label: string, value: string) => lines.push(`${label.padEnd(11)} ${value}`);
   add('profile', `${plan.profile.name}${plan.profile.description ? ` - ${plan.profile.description}` : ''}`);
   plan.profile.sources.forEach((source, i) => add(i === 0 ? 'defined in' : '  extends', source));
   // Which layer set each field: a user-layer line is visible at a glance.
@@ -75,13 +86,24 @@ export function formatPlan(plan: Plan): string {
         : t.credentials.description;
   add('Tor sees', `on ${hostPort(t.address, t.port)} (${t.listener}): ${seen}; sent by ${t.carriedBy}`);
   add('backend', plan.backend);
-  if (plan.placement.netns || plan.placement.user) {
+  const p = plan.placement;
+  if (p.via !== null) {
+    const as = p.account ? `user ${p.account.name} (uid ${p.account.uid})` : p.user ? `user ${p.user} (missing)` : null;
     add(
       'placement',
-      [plan.placement.netns && `netns ${plan.placement.netns}`, plan.placement.user && `user ${plan.placement.user}`]
+      [
+        p.netns && `netns ${p.netns}`,
+        as,
+        p.via === 'sudo' ? 'through sudo and the privileged entry' : 'applied by this process (root)',
+      ]
         .filter(Boolean)
         .join(', '),
     );
+  }
+  if (plan.handover) {
+    add('handover', plan.handover.argv.map(shellQuote).join(' '));
+    add('  passes', Object.keys(plan.handover.env).join(' ') || '(no variables)');
+    lines.push('then, in the privileged entry:');
   }
   const m = plan.exec.method;
   add(

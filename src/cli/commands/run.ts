@@ -5,11 +5,17 @@ import type { ExecRequest } from '../../exec/types';
 import type { Plan } from '../../plan/types';
 import { runPreflight } from '../../preflight/run-preflight';
 import type { Command } from '../parse-args';
-import { planLaunch } from '../plan-launch';
+import { planLaunch, type EntryContext } from '../plan-launch';
 
 /** argv -> plan -> preflight -> exec. Returns only if the application could not be started. */
-export async function run(command: Extract<Command, { kind: 'run' }>, caller: CallerState): Promise<never> {
-  const { plan, env, files } = await planLaunch(command, caller, isExecveAvailable());
+export async function run(
+  command: Extract<Command, { kind: 'run' }>,
+  caller: CallerState,
+  entry: EntryContext | null = null,
+): Promise<never> {
+  const { plan, env, files } = await planLaunch(command, caller, isExecveAvailable(), entry);
+  // An unprivileged caller's placement: sudo and the privileged entry take it from here.
+  if (plan.handover) return (await import('../../placement/handover')).handOver(plan, caller);
   // The preflight returns the program it judged: by a path only root can
   // change, or still open, to be executed through that descriptor.
   const target = await runPreflight(plan, env);

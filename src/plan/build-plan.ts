@@ -194,6 +194,19 @@ function refuseIdentityWithoutGroup(profile: ResolvedProfile, identity: string |
 /** The command and the user's own arguments: a profile without a command runs the first argument (`default -- CMD`). */
 function commandOf(profile: ResolvedProfile, args: string[]): { command: string; userArgs: string[] } {
   const [command, userArgs] = profile.command !== null ? [profile.command, args] : [args[0], args.slice(1)];
+  // Tails' Tor Browser launcher takes URLs, never options (#19595): through
+  // a privileged entry, an option could change what the browser loads or runs.
+  if (profile.callerArgs === 'none' && userArgs.length > 0)
+    throw new LaunchError(
+      EXIT.usage,
+      `profile '${profile.name}' takes no arguments from the caller (caller_args: none): run 'tails-launch ${profile.name}' alone`,
+    );
+  const option = profile.callerArgs === 'non-options' ? userArgs.find((a) => a.startsWith('-')) : undefined;
+  if (option !== undefined)
+    throw new LaunchError(
+      EXIT.usage,
+      `profile '${profile.name}' takes no options from the caller, only other arguments such as URLs (caller_args: non-options): '${option}'`,
+    );
   if (command === undefined || command === '') {
     throw new LaunchError(
       EXIT.usage,

@@ -4,7 +4,7 @@ import { ConfigError, type ConfigProblem } from './config-error';
 import type { Layer } from './layers';
 import { findProfile, readProfileFile, type ProfileLocation, type SourcedListener } from './load';
 import { NO_CACHE, type ParsedCache } from './parsed-cache';
-import type { BackendName, IsolationMode, ListenerConfig, ProfileFile } from './schema';
+import type { BackendName, CallerArgs, IsolationMode, ListenerConfig, ProfileFile } from './schema';
 import { adminAllows, findWeakenings, layerListenerProblems, weakeningMessage } from './weaken';
 import { join } from 'node:path';
 import { BACKENDS } from '../backends';
@@ -29,6 +29,8 @@ export interface ResolvedProfile {
   description: string | null;
   command: string | null;
   args: string[];
+  /** What the caller may add after `args` (schema.ts CALLER_ARGS). */
+  callerArgs: CallerArgs;
   listener: ResolvedListener;
   isolation: IsolationMode;
   backend: BackendName;
@@ -56,6 +58,7 @@ const SCALAR_FIELDS = [
   'description',
   'command',
   'args',
+  'caller_args',
   'listener',
   'isolation',
   'backend',
@@ -370,6 +373,7 @@ export async function resolveProfile(
     description: values.description ?? null,
     command: values.command ?? null,
     args: values.args ?? [],
+    callerArgs: values.caller_args ?? 'any',
     listener: resolveListener(sourcedListener!, layers),
     isolation: values.isolation!,
     backend: values.backend!,

@@ -122,6 +122,10 @@ export type ListenersFile = z.infer<typeof listenersFileSchema>;
 
 const envName = z.string().check(z.regex(ENV_NAME_PATTERN, 'an environment variable name'));
 
+/** Most permissive first: the user layer may only move right. */
+export const CALLER_ARGS = ['any', 'non-options', 'none'] as const;
+export type CallerArgs = (typeof CALLER_ARGS)[number];
+
 export const profileFileSchema = z.strictObject({
   description: z.optional(z.string()),
   /** Another profile whose fields this one starts from. */
@@ -135,6 +139,12 @@ export const profileFileSchema = z.strictObject({
   ),
   /** Arguments put before the user's own. */
   args: z.optional(z.array(execString)),
+  /**
+   * What the caller may add after the profile's arguments: any argument
+   * (default), only arguments that do not start with '-' (Tails' Tor Browser
+   * takes URLs, never options: #19595), or nothing.
+   */
+  caller_args: z.optional(z.enum(CALLER_ARGS)),
   listener: z.optional(name),
   isolation: z.optional(z.enum(ISOLATION_MODES)),
   backend: z.optional(z.enum(BACKEND_NAMES)),

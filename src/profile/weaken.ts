@@ -27,6 +27,7 @@
 //   env) is refused by the ordinary rules anyway.
 // - netns, user (placement): may not be removed or changed; adding one is
 //   stricter and allowed.
+// - caller_args: may only become stricter (any, non-options, none).
 // - acknowledge: may not gain entries the system profile does not have (an
 //   acknowledgement is a weakness accepted knowingly: only the system may
 //   accept one for its profiles).
@@ -50,7 +51,16 @@ import type { ConfigProblem } from './config-error';
 import type { Layer } from './layers';
 import { readListenersFile, type SourcedListener } from './load';
 import type { ParsedCache } from './parsed-cache';
-import type { BackendName, IsolationMode, ListenerConfig, ListenersFile, ProfileFile, UserOverride } from './schema';
+import {
+  CALLER_ARGS,
+  type BackendName,
+  type CallerArgs,
+  type IsolationMode,
+  type ListenerConfig,
+  type ListenersFile,
+  type ProfileFile,
+  type UserOverride,
+} from './schema';
 
 /** Finest first: a user profile may only move left. */
 export const ISOLATION_FINEST_FIRST: readonly IsolationMode[] = ['process', 'launch', 'app', 'none', 'application'];
@@ -59,7 +69,8 @@ export const ISOLATION_FINEST_FIRST: readonly IsolationMode[] = ['process', 'lau
 export const BACKENDS_STRONGEST_FIRST: readonly BackendName[] = ['torsocks', 'proxychains', 'own-setting', 'env'];
 
 /** The profile fields the user layer may not weaken. */
-export type GuardedField = 'listener' | 'isolation' | 'backend' | 'proxy' | 'netns' | 'user' | 'acknowledge';
+export type GuardedField =
+  'listener' | 'isolation' | 'backend' | 'proxy' | 'netns' | 'user' | 'acknowledge' | 'caller_args';
 
 export interface Weakening {
   field: GuardedField;
@@ -67,7 +78,7 @@ export interface Weakening {
   system: string;
   /** What the user layer made of it; null when it removed it. */
   user: string | null;
-  kind: 'change' | 'coarser' | 'weaker' | 'drop' | 'add';
+  kind: 'change' | 'coarser' | 'weaker' | 'drop' | 'add' | 'looser';
 }
 
 /** Where the admin layer is, for messages (the real path, whatever the build). */
@@ -114,6 +125,15 @@ export function findWeakenings(system: Partial<ProfileFile>, user: Partial<Profi
         kind: user[field] === undefined ? 'drop' : 'change',
       });
     }
+  }
+  const strictness = (v: CallerArgs | undefined) => CALLER_ARGS.indexOf(v ?? 'any');
+  if (strictness(user.caller_args) < strictness(system.caller_args)) {
+    found.push({
+      field: 'caller_args',
+      system: system.caller_args!,
+      user: user.caller_args ?? 'any',
+      kind: 'looser',
+    });
   }
   const systemAcks = system.acknowledge ?? [];
   const added = (user.acknowledge ?? []).filter((a) => !systemAcks.includes(a));
@@ -167,6 +187,8 @@ export function weakeningMessage(
       ).reverse();
       return `may not weaken the system profile '${profile}' (${was}) to ${w.user} (allowed: ${stronger.join(', ')}): ${fix}, or ask the administrator`;
     }
+    case 'looser':
+      return `may not let callers pass more arguments to the system profile '${profile}' (${was}) than it allows: ${fix}, or ask the administrator`;
     case 'add':
       return `may not add the acknowledgement ${w.user} to the system profile '${profile}' (acknowledge ${w.system}${systemFile ? `, from ${systemFile}` : ''}): remove it, or ask the administrator`;
   }

@@ -397,6 +397,18 @@ describe('weakening, field by field (pure)', () => {
       }
     }
     expect(findWeakenings({ netns: 'tbb' }, {})).toMatchObject([{ field: 'netns', kind: 'drop' }]);
+    // caller_args may only become stricter: any < non-options < none (absent is any).
+    const CALLER_ARGS = ['any', 'non-options', 'none'] as const;
+    for (const [i, system] of CALLER_ARGS.entries()) {
+      for (const [j, user] of CALLER_ARGS.entries()) {
+        expect(findWeakenings({ caller_args: system }, { caller_args: user }).length, `${system} -> ${user}`).toBe(
+          j < i ? 1 : 0,
+        );
+      }
+    }
+    expect(findWeakenings({ caller_args: 'non-options' }, {})).toMatchObject([
+      { field: 'caller_args', kind: 'looser', user: 'any' },
+    ]);
     expect(findWeakenings({}, { netns: 'tbb', user: 'x' })).toEqual([]);
     expect(findWeakenings({ acknowledge: ['udp-leak'] }, { acknowledge: ['udp-leak'] })).toEqual([]);
     expect(

@@ -237,6 +237,18 @@ describe('shipped profiles', () => {
     expect(plan.handover).toBeNull();
   });
 
+  it('caller_args: Tor Browser takes URLs but no option (Tails #19595); the upgrader frontend takes nothing', async () => {
+    const plan = await planOf('tor-browser', ['https://example.org/', 'x']);
+    expect(plan.exec.argv).toEqual(['/usr/bin/tor-browser', 'https://example.org/', 'x']);
+    expect(plan.handover?.argv.slice(4)).toEqual(['tor-browser', '--', 'https://example.org/', 'x']);
+    await expect(planOf('tor-browser', ['https://example.org/', '--profile=/tmp/x'])).rejects.toMatchObject({
+      exitCode: 64,
+      message: expect.stringContaining("'--profile=/tmp/x'"),
+    });
+    await expect(planOf('tails-upgrade-frontend', ['x'])).rejects.toMatchObject({ exitCode: 64 });
+    expect((await planOf('tails-upgrade-frontend')).exec.argv).toEqual(['/usr/local/bin/tails-upgrade-frontend']);
+  });
+
   it('ssh: told ProxyCommand=none, so torsocks carries it with the group', async () => {
     const plan = await planOf('ssh', ['host.example']);
     expect(plan.exec.argv).toEqual(['/usr/bin/ssh', '-o', 'ProxyCommand=none', 'host.example']);

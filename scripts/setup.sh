@@ -33,7 +33,7 @@ fi
 apt-get install -y -qq --no-install-recommends \
 	torsocks tor proxychains4 curl wget ca-certificates iproute2 gcc libc6-dev file procps strace hyperfine time libcap2-bin \
 	nftables python3 e2fsprogs git openssh-client netcat-openbsd \
-	dpkg-dev debhelper lintian >/dev/null
+	dpkg-dev debhelper lintian sudo >/dev/null
 command -v node >/dev/null || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 [ -n "$own_policy" ] && rm -f "$policy"
 

@@ -7,6 +7,7 @@ export const HELP = `Usage: tails-launch [OPTIONS] PROFILE [--] [ARGS...]
        tails-launch [OPTIONS] torrc [--check TORRC]
        tails-launch [OPTIONS] doctor [PROFILE...] [--json] [--control ADDR:PORT]
                     [--control-cookie FILE] [--control-password-file FILE]
+       tails-launch [--config-dir DIR] netns setup|teardown NAME
 
 Runs an application through Tor with the SOCKS listener, isolation group and
 backend of its profile, after checking that Tor answers. tails-launch then
@@ -28,9 +29,19 @@ torrc prints the SocksPort lines Tor needs for every listener, or with
 (control port, bootstrap, every listener's flags and SOCKS5 handshake) and
 what each profile needs; both exit 1 when something is wrong.
 
+netns setup NAME (root only) makes network namespace NAME as Tails does for
+Tor Browser, from the listeners that declare 'netns: NAME': a veth pair
+veth-NAME ADDRESS/30 here, veth0 ADDRESS+1/30 inside, each listener's
+client_address:client_port inside redirected to its address:port, and a
+firewall inside that lets nothing else out. Run again, it fixes what is
+missing and re-applies the firewall. netns teardown NAME removes it (and
+succeeds when it is gone). Either exits 1 when ip, sysctl or nft fails.
+
 Exit status: the application's own once it runs; 64 usage error, 65 invalid
-configuration, 66 unknown profile, 69 Tor not reachable, 70 internal error,
-77 launch refused (placement not supported; koffi or XDG_RUNTIME_DIR missing
+configuration, 66 unknown profile, 67 the profile's user does not exist,
+69 Tor not reachable, 70 internal error, 72 the profile's network namespace
+does not exist, 77 not permitted (sudo refuses or asks for a password, the
+privileged entry refuses; netns as non-root; koffi or XDG_RUNTIME_DIR missing
 where the backend needs them), 78 the program would bypass an LD_PRELOAD
 wrapper (static, Go, setuid, capabilities), 126 cannot execute, 127 not found.
 `;

@@ -41,6 +41,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/torrc')).torrc(command);
     case 'doctor':
       return (await import('./commands/doctor')).doctor(command);
+    case 'netns':
+      return (await import('./commands/netns')).netns(command);
   }
 }
 

@@ -3,6 +3,7 @@
 // `tails-launch curl --version` asks curl for its version.
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
+import { netnsNameProblem } from '../placement/netns-setup-name';
 import { IDENTITY_PATTERN, RESERVED_NAMES } from '../profile/names';
 
 export interface GlobalOptions {
@@ -29,6 +30,8 @@ export type Command =
   | { kind: 'torrc'; check: string | null; options: GlobalOptions }
   /** Check the live Tor against the profiles (all of them, or NAMES). */
   | { kind: 'doctor'; profiles: string[]; json: boolean; control: ControlOptions; options: GlobalOptions }
+  /** Make (setup) or remove (teardown) network namespace NAME of the listeners that declare it (root only). */
+  | { kind: 'netns'; action: 'setup' | 'teardown'; name: string; options: GlobalOptions }
   | { kind: 'help' }
   | { kind: 'version' };
 
@@ -194,6 +197,8 @@ export function parseArgs(words: string[]): Command {
     case 'torrc':
     case 'doctor':
       return parseInspection(first, rest, parser);
+    case 'netns':
+      return parseNetns(rest, parser);
     default:
       if (RESERVED_NAMES.has(first)) throw usage(`'${first}' is not available in this version of tails-launch`);
       return { kind: 'run', profile: profileName(first), args: appArgs(rest), options };
@@ -276,4 +281,36 @@ function parseInspection(
     );
   }
   return { kind, profile: profileName(profile, 'explain'), args: [...args, ...app], json, options };
+}
+
+const NETNS_USAGE = 'tails-launch [--config-dir DIR] netns setup|teardown NAME';
+
+/** `netns setup NAME`, `netns teardown NAME`; the global options may come anywhere (nothing runs as an application). */
+function parseNetns(words: string[], parser: Parser): Command {
+  const positional: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (word === '--help' || word === '-h') return { kind: 'help' };
+    const last = globalOption(words, i, parser);
+    if (last >= 0) {
+      i = last;
+      continue;
+    }
+    if (word.startsWith('-') && word !== '-') throw unknownOption(word, 'netns');
+    positional.push(word);
+  }
+  const [action, name, ...extra] = positional;
+  if (action !== 'setup' && action !== 'teardown') {
+    throw usage(
+      action === undefined
+        ? `'netns' needs an action: ${NETNS_USAGE}`
+        : `'netns' knows 'setup' and 'teardown', not '${action}': ${NETNS_USAGE}`,
+    );
+  }
+  if (name === undefined) throw usage(`'netns ${action}' needs a namespace name: ${NETNS_USAGE}`);
+  if (extra.length) throw usage(`'netns ${action}' takes one namespace name: ${NETNS_USAGE}`);
+  // NAME becomes /run/netns/NAME and part of an interface name: refused here, before anything reads it.
+  const problem = netnsNameProblem(name);
+  if (problem !== null) throw usage(`netns ${action}: ${problem}`);
+  return { kind: 'netns', action, name, options: parser.options };
 }

@@ -276,17 +276,25 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
     expect(r.exitCode).toBe(EXIT.checkFailed);
   });
 
-  it('a profile with a placement is a warning, not a failure; an unknown profile name is refused (66)', async () => {
+  it('a profile with a user: the account is checked (ok, or FAIL when there is none); an unknown profile name is refused (66)', async () => {
+    const placed = join(work, 'config-healthy', 'profiles', 'placed.yml');
+    const lost = join(work, 'config-healthy', 'profiles', 'lost-user.yml');
+    writeFileSync(placed, 'listener: default\nisolation: app\nbackend: torsocks\nuser: nobody\ncommand: /bin/true\n');
     writeFileSync(
-      join(work, 'config-healthy', 'profiles', 'placed.yml'),
-      'listener: default\nisolation: app\nbackend: torsocks\nuser: nobody\ncommand: /bin/true\n',
+      lost,
+      'listener: default\nisolation: app\nbackend: torsocks\nuser: no-such-user-x\ncommand: /bin/true\n',
     );
-    const r = await both('healthy', ['placed']);
+    const r = await both('healthy', ['placed', 'lost-user']);
+    expect(r.lines).toContain("ok    profile 'placed': user 'nobody' exists (uid 65534)");
     expect(r.lines).toContain(
-      "warn  profile 'placed' must run in user 'nobody': this version of tails-launch refuses to launch it",
+      `FAIL  profile 'lost-user': user 'no-such-user-x' does not exist, so the profile cannot be launched -> create the account, or fix 'user' in ${lost}`,
     );
-    expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['tor.bootstrap']);
-    rmSync(join(work, 'config-healthy', 'profiles', 'placed.yml'));
+    expect(r.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual([
+      'tor.bootstrap',
+      'profile.lost-user.user',
+    ]);
+    rmSync(placed);
+    rmSync(lost);
     const unknown = await doctor('healthy', ['no-such-profile']);
     expect(unknown.exitCode).toBe(EXIT.unknownProfile);
     expect(unknown.stdout).toBe('');

@@ -25,8 +25,12 @@ export const EXIT = {
   usage: 64,
   config: 65,
   unknownProfile: 66,
+  /** The profile's user (placement) does not exist. */
+  noUser: 67,
   torUnreachable: 69,
   internal: 70,
+  /** The profile's network namespace (placement) does not exist. */
+  noNamespace: 72,
   refused: 77,
   wouldBypass: 78,
   cannotExecute: 126,

@@ -197,3 +197,39 @@ describe('parseArgs', () => {
     expect(parseArgs(['curl', '--version'])).toMatchObject({ kind: 'run', args: ['--version'] });
   });
 });
+
+describe('parseArgs: netns setup/teardown', () => {
+  it('parses the action and the name, with --config-dir before or after', () => {
+    expect(parseArgs(['--config-dir', '/c', 'netns', 'setup', 'tbb'])).toEqual({
+      kind: 'netns',
+      action: 'setup',
+      name: 'tbb',
+      options: { configDir: '/c', identity: null },
+    });
+    expect(parseArgs(['netns', 'teardown', 'tbb', '--config-dir=/c'])).toEqual({
+      kind: 'netns',
+      action: 'teardown',
+      name: 'tbb',
+      options: { configDir: '/c', identity: null },
+    });
+    expect(parseArgs(['netns', '-h'])).toEqual({ kind: 'help' });
+  });
+
+  it('refuses a missing or unknown action, a missing or extra name, and unknown options', () => {
+    expect(usageError(['netns'])).toContain("'netns' needs an action");
+    expect(usageError(['netns', 'create', 'tbb'])).toContain("'netns' knows 'setup' and 'teardown', not 'create'");
+    expect(usageError(['netns', 'setup'])).toContain("'netns setup' needs a namespace name");
+    expect(usageError(['netns', 'setup', 'a', 'b'])).toContain("'netns setup' takes one namespace name");
+    expect(usageError(['netns', 'setup', 'tbb', '--json'])).toContain("unknown option '--json' for 'netns'");
+    expect(usageError(['netns', 'setup', 'tbb', '--config-dir', '/c', '--config-dir', '/d'])).toContain('given twice');
+  });
+
+  it('refuses a name that cannot be a path component or fit veth-NAME in 15 characters', () => {
+    expect(usageError(['netns', 'setup', '../etc'])).toContain("netns setup: '../etc' is not a valid namespace name");
+    expect(usageError(['netns', 'teardown', ''])).toContain("'' is not a valid namespace name");
+    expect(usageError(['netns', 'setup', 'abcdefghijk'])).toContain(
+      "'abcdefghijk' is too long for a namespace name: at most 10 characters, so that its veth 'veth-abcdefghijk' fits Linux's 15",
+    );
+    expect(parseArgs(['netns', 'setup', 'abcdefghij'])).toMatchObject({ name: 'abcdefghij' });
+  });
+});

@@ -1,7 +1,7 @@
 // `tails-launch doctor [NAME...] [--json]`: checks the live Tor and this
 // system against the profiles (all of them, or NAMES). One line per check:
 // ok, FAIL (with what to do), warn or skip. Exit 0 only when nothing FAILs.
-import { closeSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { BACKENDS } from '../../backends';
 import { TORSOCKS_CONF_FILE } from '../../backends/torsocks';
 import { hasFileCapabilities } from '../../preflight/file-capabilities';
@@ -22,7 +22,14 @@ import type { CheckReport, CheckStatus, DoctorCheck } from '../../tor/check-repo
 import { checkBootstrap, checkControlPort } from '../../tor/control-checks';
 import { escapeControlText } from '../../tor/control-port';
 import { checkListeners } from '../../tor/listener-checks';
+import { socksPortLine } from '../../tor/listener';
 import { EXIT } from '../../errors/exit-codes';
+import { LaunchError } from '../../errors/launch-error';
+import { loadLibc } from '../../exec/libc';
+import { accountNamed } from '../../placement/account';
+import { netnsPath, withNetns } from '../../placement/netns';
+import { hostPort } from '../../tor/address';
+import { socks5Handshake } from '../../tor/socks5-handshake';
 import { writeAll } from '../output';
 import type { Command } from '../parse-args';
 
@@ -173,15 +180,73 @@ function checkApplication(profile: ResolvedProfile, report: Report): void {
   );
 }
 
-function checkPlacement(profile: ResolvedProfile, report: Report): void {
-  const { netns, user } = profile.placement;
-  if (!netns && !user) return;
-  const what = [netns && `network namespace '${netns}'`, user && `user '${user}'`].filter(Boolean).join(' and ');
-  report.add(
-    `profile.${profile.name}.placement`,
-    'warn',
-    `profile '${profile.name}' must run in ${what}: this version of tails-launch refuses to launch it`,
-  );
+/** profile.NAME.user: the account a placed profile runs as exists (getpwnam, as the launch looks it up). */
+function checkUser(profile: ResolvedProfile, report: Report): void {
+  const { user } = profile.placement;
+  if (!user) return;
+  const id = `profile.${profile.name}.user`;
+  const libc = loadLibc();
+  if ('error' in libc)
+    return report.add(id, 'skip', `profile '${profile.name}': user '${user}' not checked (${libc.error})`);
+  const account = accountNamed(user);
+  if (account === null)
+    return report.add(
+      id,
+      'fail',
+      `profile '${profile.name}': user '${user}' does not exist, so the profile cannot be launched`,
+      `create the account, or fix 'user' in ${profile.sources[0]}`,
+    );
+  report.add(id, 'ok', `profile '${profile.name}': user '${user}' exists (uid ${account.uid})`);
+}
+
+const NETNS_SOCKS_TIMEOUT_MS = 3000;
+
+/**
+ * profile.NAME.netns: a profile placed in a network namespace reaches its
+ * listener only from inside it, so that is where the check looks: the
+ * namespace exists, and from inside it the listener's client address
+ * completes a SOCKS5 handshake (through the namespace's redirection to Tor).
+ * Entering a namespace needs root: as anyone else the check is skipped.
+ */
+async function checkNamespace(profile: ResolvedProfile, report: Report): Promise<void> {
+  const netns = profile.placement.netns;
+  if (!netns) return;
+  const id = `profile.${profile.name}.netns`;
+  const setup = `run 'tails-launch netns setup ${netns}' as root`;
+  if (process.geteuid?.() !== 0)
+    return report.add(id, 'skip', `profile '${profile.name}': network namespace '${netns}' not checked (needs root)`);
+  if (!existsSync(netnsPath(netns)))
+    return report.add(id, 'fail', `profile '${profile.name}': network namespace '${netns}' does not exist`, setup);
+  const { listener } = profile;
+  const where = hostPort(listener.connect.address, listener.connect.port);
+  let result;
+  try {
+    // The socket is made inside the namespace (sockets belong to the namespace they are created in).
+    result = await withNetns(netns, () =>
+      socks5Handshake({
+        address: listener.connect.address,
+        port: listener.connect.port,
+        auth: { kind: 'none' },
+        timeoutMs: NETNS_SOCKS_TIMEOUT_MS,
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof LaunchError)) throw error;
+    return report.add(id, 'fail', `profile '${profile.name}': ${error.message}`, setup);
+  }
+  if (result.ok)
+    report.add(
+      id,
+      'ok',
+      `profile '${profile.name}': inside network namespace '${netns}', listener '${listener.name}' completes a SOCKS5 handshake at ${where}`,
+    );
+  else
+    report.add(
+      id,
+      'fail',
+      `profile '${profile.name}': inside network namespace '${netns}', listener '${listener.name}' gives no SOCKS5 handshake: ${result.reason}`,
+      `${setup}, and start Tor with '${socksPortLine(listener)}' in torrc`,
+    );
 }
 
 /** The selected profiles, resolved; the ones that do not resolve are FAIL lines. */
@@ -248,7 +313,10 @@ export async function doctor(command: Extract<Command, { kind: 'doctor' }>): Pro
     const profile = profiles.find((p) => p.name === name);
     if (profile) checkApplication(profile, report);
   }
-  for (const profile of profiles) checkPlacement(profile, report);
+  for (const profile of profiles) {
+    checkUser(profile, report);
+    await checkNamespace(profile, report);
+  }
 
   const passed = !report.checks.some((c) => c.status === 'fail');
   if (command.json) writeAll(1, `${JSON.stringify({ passed, checks: report.checks }, null, 2)}\n`);

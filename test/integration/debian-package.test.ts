@@ -11,7 +11,7 @@
 // Needs root (dpkg -i). Needs debhelper and lintian (Debian packages).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +35,8 @@ if (!IS_ROOT)
 const LIBDIR = '/usr/lib/tails-launch';
 const SHAREDIR = '/usr/share/tails-launch';
 const INSTALLED = '/usr/bin/tails-launch';
+const PLACE = `${LIBDIR}/place`; // the privileged entry sudo runs
+const SUDOERS = '/etc/sudoers.d/tails-launch';
 const SHIPPED_PROFILES = readdirSync(join(ROOT, 'profiles'))
   .filter((f) => f.endsWith('.yml'))
   .map((f) => f.slice(0, -'.yml'.length))
@@ -117,20 +119,23 @@ describe.skipIf(!IS_ROOT)(
       expect(field('Version')).toBe(DEB_VERSION);
       expect(field('Architecture')).toBe(execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim());
       const depends = field('Depends').split(/,\s*/);
-      expect(depends).toEqual(expect.arrayContaining(['nodejs (>= 18.20)', 'torsocks']));
+      expect(depends).toEqual(expect.arrayContaining(['adduser', 'nodejs (>= 18.20)', 'torsocks'])); // adduser: postinst's addgroup
       expect(depends.some((d) => d.startsWith('libc6 '))).toBe(true); // ${shlibs:Depends}, from koffi.node
-      expect(field('Recommends')).toBe('tor');
+      expect(field('Recommends')).toBe('tor, sudo, iproute2, nftables');
       expect(field('Suggests')).toBe('proxychains4');
-      // No conffiles: /etc/tails-launch belongs to the administrator.
-      const info = execFileSync('dpkg-deb', ['-I', deb], { encoding: 'utf8' });
-      expect(info).not.toMatch(/\bconffiles\b/);
+      // One conffile, the sudoers drop-in: /etc/tails-launch belongs to the administrator.
+      const conffiles = execFileSync('dpkg-deb', ['-I', deb, 'conffiles'], { encoding: 'utf8' });
+      expect(conffiles.split('\n').filter((l) => l !== '')).toEqual([SUDOERS]);
     });
 
     it('dpkg-deb -c: the launcher, the bundle, koffi, the shipped configuration and the docs', () => {
       const paths = new Set(contents.map((c) => c.path));
       const expected = [
         INSTALLED,
+        PLACE,
+        SUDOERS,
         `${LIBDIR}/dist/tails-launch.mjs`,
+        `${LIBDIR}/dist/place.mjs`,
         `${LIBDIR}/dist/torsocks.conf`,
         `${LIBDIR}/node_modules/koffi/package.json`,
         `${LIBDIR}/node_modules/koffi/index.cjs`,
@@ -148,6 +153,8 @@ describe.skipIf(!IS_ROOT)(
       ];
       expect(expected.filter((p) => !paths.has(p))).toEqual([]);
       expect(contents.find((c) => c.path === INSTALLED)?.mode).toBe('-rwxr-xr-x');
+      expect(contents.find((c) => c.path === PLACE)?.mode).toBe('-rwxr-xr-x');
+      expect(contents.find((c) => c.path === SUDOERS)?.mode).toBe('-r--r-----');
       expect(SHIPPED_PROFILES).toHaveLength(19);
 
       // Exactly one native binary: the glibc build for this architecture.
@@ -173,8 +180,12 @@ describe.skipIf(!IS_ROOT)(
           /vitest|esbuild|typescript/.test(p),
       );
       expect(stray).toEqual([]);
-      // Nothing outside /usr.
-      expect([...paths].filter((p) => p !== '/' && !p.startsWith('/usr/'))).toEqual([]);
+      // Nothing outside /usr but the sudoers drop-in.
+      expect([...paths].filter((p) => p !== '/' && !p.startsWith('/usr/'))).toEqual([
+        '/etc/',
+        '/etc/sudoers.d/',
+        SUDOERS,
+      ]);
       // dist/ holds the bundle's modules and torsocks.conf only.
       expect(
         [...paths].filter((p) => p.startsWith(`${LIBDIR}/dist/`) && !/\.mjs$|\/torsocks\.conf$|\/$/.test(p)),
@@ -208,6 +219,12 @@ describe.skipIf(!IS_ROOT)(
       uninstall = await installPackage(deb);
       expect(isInstalled()).toBe(true);
       expect(existsSync(INSTALLED)).toBe(true);
+      // postinst's group, and a drop-in sudo accepts, root's and 0440.
+      expect(execFileSync('getent', ['group', 'tails-launch'], { encoding: 'utf8' })).toMatch(/^tails-launch:x:\d+:/);
+      const visudo = await execa('visudo', ['-c', '-f', SUDOERS], { reject: false, all: true, stdin: 'ignore' });
+      expect(visudo.exitCode, String(visudo.all)).toBe(0);
+      const st = statSync(SUDOERS);
+      expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([0, 0, 0o440]);
     }, 450_000);
 
     it('the installed launcher: --version', async () => {
@@ -358,13 +375,15 @@ describe.skipIf(!IS_ROOT)(
       });
     });
 
-    it('dpkg --purge removes /usr/bin/tails-launch, /usr/lib/tails-launch and /usr/share/tails-launch', async () => {
+    it('dpkg --purge removes /usr/bin/tails-launch, /usr/lib/tails-launch, /usr/share/tails-launch and the sudoers drop-in; the group stays', async () => {
       expect(uninstall, 'the package was not installed by this file').toBeDefined();
       // Checked while the lock is still held: nobody can have installed the package again.
       await uninstall!(() => {
         expect(isInstalled()).toBe(false);
-        for (const p of [INSTALLED, LIBDIR, SHAREDIR, '/usr/share/doc/tails-launch'])
+        for (const p of [INSTALLED, LIBDIR, SHAREDIR, '/usr/share/doc/tails-launch', SUDOERS])
           expect(existsSync(p), p).toBe(false);
+        // A system group is never removed: memberships survive a purge and a reinstall.
+        expect(execFileSync('getent', ['group', 'tails-launch'], { encoding: 'utf8' })).toMatch(/^tails-launch:/);
       });
     }, 150_000);
   },

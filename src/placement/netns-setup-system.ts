@@ -126,8 +126,10 @@ function netnsId(name: string): number | undefined {
 }
 
 export interface SetupOutcome {
-  /** The namespace did not exist: everything was made anew. */
+  /** The namespace did not exist (or only as a stale file): everything was made anew. */
   created: boolean;
+  /** A stale /run/netns/NAME was removed first. */
+  replacedStale: boolean;
   /** What a second setup found missing or wrong, and fixed. */
   fixed: string[];
 }
@@ -143,15 +145,16 @@ export function setUpNetns(design: NetnsDesign): SetupOutcome {
   const what = `set up network namespace '${name}'`;
   const fixed: string[] = [];
   let created = false;
+  let replacedStale = false;
 
   if (existsSync(netnsPath(name)) && !namespaceUsable(name)) {
     // A file left behind (a crash, or an `ip netns add` whose mount did not outlive it).
     must(what, [IP, 'netns', 'delete', name]);
-    fixed.push(`removed the stale ${netnsPath(name)}`);
+    replacedStale = true;
   }
   if (!existsSync(netnsPath(name))) {
     must(what, [IP, 'netns', 'add', name]);
-    created = fixed.length === 0;
+    created = true;
   }
 
   // The firewall first: from here on nothing leaves the namespace but what it allows.
@@ -189,7 +192,7 @@ export function setUpNetns(design: NetnsDesign): SetupOutcome {
   bringUp(what, null, hostVeth, created, fixed);
   bringUp(what, name, 'lo', created, fixed);
   bringUp(what, name, insideVeth, created, fixed);
-  return { created, fixed };
+  return { created, replacedStale, fixed };
 }
 
 /** Gives DEV (in NS, or here) exactly ADDRESS/30 as its IPv4 address. */

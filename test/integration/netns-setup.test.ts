@@ -12,7 +12,7 @@
 // enough for doctor's handshake) and 0.0.0.0:9051 (a trap), and reports every
 // connection it accepts; a second address of HOST (on its lo) is another trap.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
@@ -31,6 +31,9 @@ const ADDRESS = `10.201.${PID % 250}.1`;
 const INSIDE = `10.201.${PID % 250}.2`;
 /** Another address of HOST, on its loopback: nothing inside may reach it. */
 const TRAP_ADDRESS = `10.202.${PID % 250}.1`;
+/** A second namespace, for a stale /run/netns file and a failing ip (on the next /30). */
+const STALE = `ts${PID}`;
+const STALE_ADDRESS = `10.201.${PID % 250}.5`;
 const PORT = 9050;
 const TRAP_PORT = 9051;
 
@@ -137,7 +140,10 @@ describe.skipIf(!isRoot)('netns setup/teardown, in a network namespace that play
     inside(HOST, ['ip', 'address', 'add', `${TRAP_ADDRESS}/32`, 'dev', 'lo']);
     config = track(
       makeConfigDir(
-        { inside: { address: ADDRESS, port: PORT, netns: NAME, client_address: '127.0.0.1', client_port: PORT } },
+        {
+          inside: { address: ADDRESS, port: PORT, netns: NAME, client_address: '127.0.0.1', client_port: PORT },
+          stale: { address: STALE_ADDRESS, port: PORT, netns: STALE, client_address: '127.0.0.1', client_port: PORT },
+        },
         { placed: PROFILE },
       ),
     );
@@ -160,6 +166,7 @@ describe.skipIf(!isRoot)('netns setup/teardown, in a network namespace that play
     await server?.catch(() => undefined);
     // Deleting HOST takes veth-NAME with it, and its peer; NAME's bind mount must go by name.
     execFileSync('ip', ['netns', 'delete', NAME], { stdio: 'ignore' });
+    rmSync(`/run/netns/${STALE}`, { recursive: true, force: true });
     execFileSync('ip', ['netns', 'delete', HOST], { stdio: 'ignore' });
   });
 
@@ -301,6 +308,33 @@ describe.skipIf(!isRoot)('netns setup/teardown, in a network namespace that play
         },
       ]);
     });
+  });
+
+  it('makes the namespace anew in place of a stale /run/netns file', async () => {
+    writeFileSync(`/run/netns/${STALE}`, '');
+    const result = await tl(['--config-dir', config, 'netns', 'setup', STALE]);
+    expect([result.exitCode, result.stderr, result.stdout.split('\n')[0]]).toEqual([
+      0,
+      '',
+      `network namespace '${STALE}' created in place of a stale /run/netns/${STALE}`,
+    ]);
+    expect(link(STALE, 'veth0')).toEqual({ up: true, ipv4: [`${STALE_ADDRESS.replace(/5$/, '6')}/30`] });
+    const gone = await tl(['netns', 'teardown', STALE]);
+    expect([gone.exitCode, gone.stderr]).toEqual([0, '']);
+  });
+
+  it('a failing ip command: its first error line, exit 1', async () => {
+    // Not a namespace, and not removable by `ip netns delete`: the system refuses, not the declaration.
+    mkdirSync(`/run/netns/${STALE}`);
+    try {
+      const result = await tl(['--config-dir', config, 'netns', 'setup', STALE]);
+      expect([result.exitCode, result.stderr]).toEqual([
+        EXIT.checkFailed,
+        `tails-launch: cannot set up network namespace '${STALE}': /bin/ip netns delete ${STALE}: Cannot remove namespace file "/run/netns/${STALE}": Is a directory`,
+      ]);
+    } finally {
+      rmSync(`/run/netns/${STALE}`, { recursive: true, force: true });
+    }
   });
 
   it('refuses a declaration it cannot set up (65) in one line, and creates nothing', async () => {

@@ -7,6 +7,7 @@
 // 1 a tool (ip, sysctl, nft) that failed.
 import { EXIT } from '../../errors/exit-codes';
 import { LaunchError } from '../../errors/launch-error';
+import { netnsPath } from '../../placement/netns';
 import { designNetns, describeExposure } from '../../placement/netns-setup';
 import { setUpNetns, tearDownNetns } from '../../placement/netns-setup-system';
 import { ConfigError } from '../../profile/config-error';
@@ -45,7 +46,7 @@ async function setup(command: NetnsCommand): Promise<number> {
   const { name, hostVeth, insideVeth, hostAddress, insideAddress } = design;
   const lines = [
     outcome.created
-      ? `network namespace '${name}' created`
+      ? `network namespace '${name}' created${outcome.replacedStale ? ` in place of a stale ${netnsPath(name)}` : ''}`
       : `network namespace '${name}' was already there: ${[...outcome.fixed, 'firewall re-applied'].join('; ')}`,
     `  link: ${hostVeth} ${hostAddress}/30 (here) <-> ${insideVeth} ${insideAddress}/30 (inside '${name}')`,
     ...design.exposures.map((e) => `  inside: ${describeExposure(e)}`),

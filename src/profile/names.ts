@@ -23,6 +23,7 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set([
   'torrc',
   'doctor',
   'desktop',
+  'netns',
 ]);
 
 export function isValidProfileName(name: string): boolean {

@@ -121,7 +121,7 @@ describe.skipIf(!IS_ROOT)(
       const depends = field('Depends').split(/,\s*/);
       expect(depends).toEqual(expect.arrayContaining(['adduser', 'nodejs (>= 18.20)', 'torsocks'])); // adduser: postinst's addgroup
       expect(depends.some((d) => d.startsWith('libc6 '))).toBe(true); // ${shlibs:Depends}, from koffi.node
-      expect(field('Recommends')).toBe('tor, sudo, iproute2, nftables');
+      expect(field('Recommends')).toBe('tor, sudo, iproute2, nftables, procps');
       expect(field('Suggests')).toBe('proxychains4');
       // One conffile, the sudoers drop-in: /etc/tails-launch belongs to the administrator.
       const conffiles = execFileSync('dpkg-deb', ['-I', deb, 'conffiles'], { encoding: 'utf8' });

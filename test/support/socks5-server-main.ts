@@ -1,13 +1,21 @@
 // The tests' SOCKS5 server as a process of its own, so that it can run inside
 // a network namespace (the leak harness): it listens on 127.0.0.1 there, on
 // a free port and on every port given as an argument (Tails' 9050, 9062,
-// 9063, free inside the test's own namespace), prints `{"port":N}` (the free
+// 9063, free inside the test's own namespace; ADDRESS:PORT listens on that
+// address instead, as Tor Browser's 10.200.1.1:9050), prints `{"port":N}` (the free
 // one) first, then one JSON line per request any of them answers.
 // It ends when its standard input closes (the test is gone) or on SIGTERM.
 import { startSocks5Server, type Socks5Server } from './socks5-server';
 
 const servers: Socks5Server[] = [await startSocks5Server()];
-for (const port of process.argv.slice(2).map(Number)) servers.push(await startSocks5Server({ port }));
+for (const arg of process.argv.slice(2)) {
+  const at = arg.lastIndexOf(':');
+  servers.push(
+    await startSocks5Server(
+      at < 0 ? { port: Number(arg) } : { host: arg.slice(0, at), port: Number(arg.slice(at + 1)) },
+    ),
+  );
+}
 const reported = servers.map(() => 0);
 process.stdout.write(`${JSON.stringify({ port: servers[0]!.port })}\n`);
 const flush = (): void => {

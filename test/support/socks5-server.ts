@@ -20,6 +20,7 @@ export interface SocksRequestRecord {
   host: string;
   port: number;
   clientPort: number; // remote port of the client's TCP connection
+  clientAddress: string; // remote address of the client's TCP connection (a namespace's side, for placement)
   serverPort: number; // the port this server listens on
 }
 
@@ -233,6 +234,7 @@ async function handleConnection(
     offeredMethods: offered,
     ...request,
     clientPort: socket.remotePort ?? 0,
+    clientAddress: socket.remoteAddress ?? '',
     serverPort,
   });
   if (request.command === 'resolve') answerResolve(socket, resolveTo);
@@ -252,10 +254,10 @@ function trackSockets(server: net.Server): Set<net.Socket> {
   return sockets;
 }
 
-async function listenOnLoopback(server: net.Server, port = 0): Promise<number> {
+async function listenOnLoopback(server: net.Server, port = 0, host = LOOPBACK): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, LOOPBACK, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });
@@ -312,19 +314,24 @@ function createRecorder(): {
   };
 }
 
-/** OPTIONS.port: a fixed port (inside a test's own network namespace: Tails' 9050, 9062, 9063); else any free one. */
-export async function startSocks5Server(options: { resolveTo?: string; port?: number } = {}): Promise<Socks5Server> {
+/**
+ * OPTIONS.port: a fixed port (inside a test's own network namespace: Tails' 9050, 9062, 9063); else any free one.
+ * OPTIONS.host: where to listen (default 127.0.0.1; Tor Browser's 10.200.1.1 in a placement test's world).
+ */
+export async function startSocks5Server(
+  options: { resolveTo?: string; port?: number; host?: string } = {},
+): Promise<Socks5Server> {
   const resolveTo = options.resolveTo ?? '192.0.2.1';
   if (net.isIPv4(resolveTo) === false) throw new Error(`resolveTo must be an IPv4 address: ${resolveTo}`);
   const recorder = createRecorder();
   const server = net.createServer();
   const sockets = trackSockets(server);
-  const port = await listenOnLoopback(server, options.port);
+  const port = await listenOnLoopback(server, options.port, options.host);
   server.on('connection', (socket) => {
     handleConnection(socket, port, resolveTo, recorder.add).catch(() => socket.destroy());
   });
   return {
-    host: LOOPBACK,
+    host: options.host ?? LOOPBACK,
     port,
     records: recorder.records,
     waitForRecords: (count, timeoutMs = 5_000) => recorder.waitFor(count, timeoutMs),

@@ -114,6 +114,11 @@ const SUDOERS_NAME = /^[A-Za-z0-9_-]+$/;
 // Runs in the holder, inside the new namespaces: $1 is the world's directory.
 const SETUP = `set -eu
 dir=$1
+# /etc as an overlay first: the world may then have what the machine lacks
+# (/etc/tails-launch, the admin layer), every change staying in $dir.
+mount -t overlay tails-launch-world -o "lowerdir=/etc,upperdir=$dir/etc-overlay/upper,workdir=$dir/etc-overlay/work" /etc
+mkdir -p /etc/tails-launch
+mount --bind "$dir/admin" /etc/tails-launch
 for f in passwd group shadow gshadow; do mount --bind "$dir/etc/$f" "/etc/$f"; done
 mount --bind "$dir/etc/sudoers.d" /etc/sudoers.d
 mkdir -p /run/netns /run/sudo
@@ -198,6 +203,11 @@ export class PlacementWorld {
   private host: Record<AccountFile, string>;
   private stopped = false;
 
+  /** The world's /etc/tails-launch (the admin layer), as a path on the machine: write profiles here. */
+  readonly adminLayer: string;
+  /** A root-owned 0755 directory every test user can reach: stand-ins go here. */
+  readonly programs: string;
+
   private constructor(
     /** The world's directory on the machine: etc/ (the copies), home/ (a tmpfs inside). */
     readonly dir: string,
@@ -207,6 +217,8 @@ export class PlacementWorld {
     readonly pid: number,
   ) {
     this.host = readHostAccounts();
+    this.adminLayer = join(dir, 'admin');
+    this.programs = join(dir, 'programs');
   }
 
   /**
@@ -226,6 +238,15 @@ export class PlacementWorld {
     mkdirSync(join(dir, 'etc'), { mode: 0o700 });
     mkdirSync(join(dir, 'home'), { mode: 0o755 });
     mkdirSync(join(dir, 'etc', 'sudoers.d'), { mode: 0o755 });
+    // The overlay's root takes the upper directory's mode: /etc's own 0755.
+    mkdirSync(join(dir, 'etc-overlay'), { mode: 0o700 });
+    mkdirSync(join(dir, 'etc-overlay', 'upper'), { mode: 0o755 });
+    chmodSync(join(dir, 'etc-overlay', 'upper'), 0o755);
+    mkdirSync(join(dir, 'etc-overlay', 'work'), { mode: 0o700 });
+    // The admin layer /etc/tails-launch inside, and programs every test user can run.
+    mkdirSync(join(dir, 'admin', 'profiles'), { recursive: true, mode: 0o755 });
+    chmodSync(join(dir, 'admin'), 0o755);
+    mkdirSync(join(dir, 'programs'), { mode: 0o755 });
     for (const f of ACCOUNT_FILES) {
       // Same owner and mode as the original (shadow: root:shadow 0640).
       const st = statSync(`/etc/${f}`);

@@ -1,0 +1,500 @@
+// Placement end to end, as a Tails system runs it: the real .deb installed
+// with dpkg (its privileged entry /usr/lib/tails-launch/place, its sudoers
+// drop-in, its group), real sudo, real users, real network namespaces.
+//
+// Everything happens in a private world (test/support/placement-world.ts):
+// its own network namespace plays the host (only lo, the browser's veth, a
+// dummy interface with a trap address), its own users stand in for amnesia
+// and the service users, its admin layer (/etc/tails-launch) points the
+// shipped profiles at a stand-in (test/fixtures/standins/placed.py) that
+// reports who and where it runs and what it can reach. `tails-launch netns
+// setup tbb` builds Tor Browser's namespace in it; the tests' SOCKS server,
+// then a real tor (not bootstrapped, DisableNetwork), listen at the browser
+// listener's 10.200.1.1:9050 on the host side and on 127.0.0.1:9062/9063.
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildPackage, installPackage, type Uninstall } from '../support/debian-package';
+import { EXIT } from '../support/expected';
+import { ROOT } from '../support/launcher';
+import { PlacementWorld, type WorldRun } from '../support/placement-world';
+import type { SocksRequestRecord } from '../support/socks5-server';
+
+const IS_ROOT = process.getuid?.() === 0;
+const LAUNCHER = '/usr/bin/tails-launch';
+const PLACE = '/usr/lib/tails-launch/place';
+const TARGET = 'example.test:80';
+/** Where a placed program must never get: the host's own address (another port), a trap address, and 127.0.0.1 of its own namespace. */
+const DIRECT = ['10.200.1.1:8080', '10.99.0.1:80', '127.0.0.1:8080'];
+
+interface Report {
+  argv: string[];
+  uid: number;
+  euid: number;
+  suid: number;
+  gid: number;
+  groups: number[];
+  user: string;
+  netns: string;
+  env: Record<string, string>;
+  proxy: string | null;
+  socks: string | null;
+  direct: Record<string, string>;
+}
+
+let built: { deb: string; work: string } | undefined;
+let uninstall: Uninstall | undefined;
+let world: PlacementWorld | undefined;
+let work = '';
+let program = '';
+const daemons: WorldRun[] = [];
+const records: (SocksRequestRecord & { at: number })[] = [];
+let trapCount = 0;
+
+/** Starts a long-running program in the world; resolves with its first stdout line, then calls onLine for the rest. */
+async function daemon(argv: string[], onLine: (line: string) => void = () => {}): Promise<{ child: WorldRun }> {
+  const child = world!.root(argv, { timeout: 0, stdin: 'pipe' });
+  daemons.push(child);
+  const lines = createInterface({ input: child.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${argv.join(' ')} did not start`)), 20_000);
+    void child.then((r) => reject(new Error(`${argv.join(' ')} exited ${r.exitCode}: ${r.stderr}`)));
+    lines.once('line', () => {
+      clearTimeout(timer);
+      lines.on('line', onLine);
+      resolve();
+    });
+  });
+  // Wrapped: awaiting the child itself would wait for its end.
+  return { child };
+}
+
+async function stopDaemon(child: WorldRun): Promise<void> {
+  child.stdin?.end();
+  if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
+  await child;
+}
+
+/** The SOCKS records since BEFORE, once there are COUNT (the server reports them every 20 ms). */
+async function recordsSince(before: number, count: number): Promise<SocksRequestRecord[]> {
+  const deadline = Date.now() + 5_000;
+  while (records.length < before + count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  return records.slice(before);
+}
+
+function reportOf(stdout: unknown): Report {
+  return JSON.parse(String(stdout)) as Report;
+}
+
+/** A refusal: its status, one line on stderr, nothing on stdout (the stand-in never ran), nothing sent to any listener. */
+async function expectRefused(run: WorldRun, status: number, message: RegExp): Promise<void> {
+  const before = records.length;
+  const r = await run;
+  expect({ status: r.exitCode, stdout: r.stdout }, String(r.stderr)).toEqual({ status, stdout: '' });
+  expect(String(r.stderr)).toMatch(/^tails-launch: [^\n]+$/);
+  expect(String(r.stderr)).toMatch(message);
+  expect(records.length).toBe(before);
+}
+
+/** The inode of network namespace NAME of the world (as /proc/PID/ns/net shows it). */
+async function netnsInode(name: string | null): Promise<string> {
+  const r = name
+    ? await world!.root(['stat', '-L', '-c', '%i', `/run/netns/${name}`])
+    : await world!.root(['stat', '-L', '-c', '%i', '/proc/self/ns/net']);
+  expect(r.exitCode, String(r.stderr)).toBe(0);
+  return `net:[${String(r.stdout).trim()}]`;
+}
+
+const AMNESIA_ENV = {
+  DISPLAY: ':7',
+  LANG: 'C.UTF-8',
+  LC_TIME: 'C',
+  XDG_RUNTIME_DIR: '/run/user/4242',
+  TOR_BROWSER_SKIP_OFFLINE_WARNING: '1',
+  // None of these may reach a placed application.
+  http_proxy: 'http://10.99.0.1:80',
+  ALL_PROXY: 'socks5h://10.99.0.1:80',
+  // Harmless to the caller's own launcher (its process, its choice), but they must not reach the entry or the application.
+  LD_PRELOAD: 'libm.so.6',
+  NODE_OPTIONS: '--max-old-space-size=200',
+  GTK_MODULES: '/nonexistent/evil',
+  XDG_CONFIG_HOME: '/nonexistent',
+  FOO: 'bar',
+};
+
+/** For the tests that run sudo themselves: the caller's own variables, none that sudo (setuid) would complain of. */
+const SUDO_ENV = { DISPLAY: ':7', LANG: 'C.UTF-8' };
+
+describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the installed package)', () => {
+  beforeAll(async () => {
+    built = await buildPackage();
+    uninstall = await installPackage(built.deb);
+    // After dpkg -i: the world's copies then hold the package's group and drop-in.
+    world = await PlacementWorld.create();
+    world.addUser('amnesia', { groups: ['tails-launch'] });
+    world.addUser('tl-bob');
+    world.addUser('tl-mallory');
+    world.addUser('tails-upgrade-frontend', { system: true, groups: ['tails-launch'] });
+    world.addUser('tails-iuk-get-target-file', { system: true });
+    world.addUser('htp', { system: true });
+    // Mallory has a sudoers rule of her own for the entry, but is not in the group.
+    await world.addSudoers('tl-mallory', `tl-mallory ALL = (root) NOPASSWD: ${PLACE}\n`);
+
+    program = join(world.programs, 'placed.py');
+    copyFileSync(join(ROOT, 'test/fixtures/standins/placed.py'), program);
+    chmodSync(program, 0o755);
+    // The administrator's layer: the shipped profiles, their commands replaced by the stand-in.
+    const admin = (name: string, text: string) =>
+      writeFileSync(join(world!.adminLayer, 'profiles', `${name}.yml`), text);
+    admin(
+      'tor-browser',
+      `extends: tor-browser\ncommand: ${program}\nenv:\n  set:\n    STANDIN_TARGET: "${TARGET}"\n    STANDIN_DIRECT: "${DIRECT.join(' ')}"\n    STANDIN_SOCKS_USER: "example.test:0"\n    STANDIN_SOCKS_TIMEOUT: "3"\n`,
+    );
+    admin(
+      'tails-iuk-get-target-file',
+      `extends: tails-iuk-get-target-file\ncommand: ${program}\nenv:\n  set:\n    STANDIN_TARGET: "${TARGET}"\n    STANDIN_OWN_SETTINGS: "socks5 127.0.0.1 9063"\n`,
+    );
+    admin(
+      'tails-upgrade-frontend',
+      `extends: tails-upgrade-frontend\ncommand: ${program}\nenv:\n  set:\n    STANDIN_TARGET: "${TARGET}"\n    STANDIN_OWN_SETTINGS: "socks5 127.0.0.1 9062"\n`,
+    );
+    admin('htpdate', `extends: htpdate\ncommand: ${program}\n`);
+    admin('tl-ghost', `extends: tails-iuk-get-target-file\nuser: tl-ghost\n`);
+
+    // Tor Browser's namespace, made by the installed launcher as Tails' tails-create-netns would.
+    const setup = await world.root([LAUNCHER, 'netns', 'setup', 'tbb']);
+    expect(setup.exitCode, `${setup.stdout}\n${setup.stderr}`).toBe(0);
+    // A trap address on the host side, and traps on it and on the host's veth address.
+    for (const argv of [
+      ['ip', 'link', 'add', 'tl0', 'type', 'dummy'],
+      ['ip', 'addr', 'add', '10.99.0.1/32', 'dev', 'tl0'],
+      ['ip', 'link', 'set', 'tl0', 'up'],
+    ]) {
+      const r = await world.root(argv);
+      if (r.exitCode !== 0 && argv[5] === 'dummy') {
+        expect((await world.root(['ip', 'link', 'add', 'tl0', 'type', 'bridge'])).exitCode).toBe(0);
+      } else expect(r.exitCode, `${argv.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    work = mkdtempSync(join(tmpdir(), 'tails-launch-placed-'));
+    chmodSync(work, 0o755);
+    const socksMain = join(work, 'socks5-server.mjs');
+    await build({
+      entryPoints: [join(ROOT, 'test/support/socks5-server-main.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      outfile: socksMain,
+      logLevel: 'error',
+    });
+    const trap = join(work, 'trap.mjs');
+    writeFileSync(
+      trap,
+      "import net from 'node:net';\n" +
+        "for (const [host, port] of [['10.200.1.1', 8080], ['10.99.0.1', 80], ['127.0.0.1', 8080]])\n" +
+        "  net.createServer((s) => { console.log('connection'); s.destroy(); }).listen(port, host);\n" +
+        "console.log('listening');\n" +
+        "process.stdin.on('end', () => process.exit(0)); process.stdin.resume();\n",
+    );
+    await daemon([process.execPath, trap], () => trapCount++);
+    await daemon([process.execPath, socksMain, '10.200.1.1:9050', '9062', '9063'], (line) =>
+      records.push({ ...(JSON.parse(line) as SocksRequestRecord), at: Date.now() }),
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const child of daemons) await stopDaemon(child);
+    await world?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+    await uninstall?.();
+    if (built) rmSync(built.work, { recursive: true, force: true });
+  }, 120_000);
+
+  it('tor-browser, launched by amnesia through the shipped drop-in: as amnesia, in tbb, with exactly the allow-listed environment; its SOCKS session comes from the namespace side; nothing else is reachable', async () => {
+    const amnesia = world!.user('amnesia');
+    const explained = await world!.as(
+      'amnesia',
+      [LAUNCHER, 'explain', '--json', 'tor-browser', 'https://example.org/'],
+      {
+        env: AMNESIA_ENV,
+      },
+    );
+    expect(explained.exitCode, String(explained.stderr)).toBe(0);
+    const plan = JSON.parse(String(explained.stdout));
+    expect(plan.handover.argv).toEqual([
+      '/usr/bin/sudo',
+      '-n',
+      '--',
+      PLACE,
+      'tor-browser',
+      '--',
+      'https://example.org/',
+    ]);
+
+    const before = records.length;
+    const trapBefore = trapCount;
+    const r = await world!.as('amnesia', [LAUNCHER, 'tor-browser', 'https://example.org/'], { env: AMNESIA_ENV });
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const report = reportOf(r.stdout);
+    expect(report.argv).toEqual([program, 'https://example.org/']);
+    expect([report.uid, report.euid, report.suid, report.gid]).toEqual([
+      amnesia.uid,
+      amnesia.uid,
+      amnesia.uid,
+      amnesia.gid,
+    ]);
+    expect(report.user).toBe('amnesia');
+    expect(report.netns).toBe(await netnsInode('tbb'));
+    expect(report.netns).not.toBe(await netnsInode(null));
+    // Exactly what explain said: its variables, and the allow-listed ones the profile keeps, nothing else.
+    const kept = Object.fromEntries(
+      Object.entries(AMNESIA_ENV).filter(([name]) =>
+        ['DISPLAY', 'LANG', 'XDG_RUNTIME_DIR', 'TOR_BROWSER_SKIP_OFFLINE_WARNING'].includes(name),
+      ),
+    );
+    expect(report.env).toEqual({ ...kept, ...plan.env.set });
+    expect(report.env).toMatchObject({
+      HOME: amnesia.home,
+      USER: 'amnesia',
+      TOR_SOCKS_HOST: '127.0.0.1',
+      TOR_SOCKS_PORT: '9050',
+    });
+    // Its own SOCKS session, with its own credentials, arriving from inside tbb (10.200.1.2) at 10.200.1.1:9050.
+    expect(report.socks).toMatch(/^reply: HTTP\/1\.[01] 200/);
+    const mine = await recordsSince(before, 1);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({
+      serverPort: 9050,
+      clientAddress: '10.200.1.2',
+      username: 'example.test:0',
+      host: 'example.test',
+    });
+    // Nothing else: the host's address on another port, another address, the namespace's own loopback.
+    for (const target of DIRECT) expect(report.direct[target], target).toMatch(/^(refused|error: .*)$/);
+    expect(trapCount - trapBefore).toBe(0);
+  }, 60_000);
+
+  it('the IUK download, started by the upgrader frontend user, runs as its own user on 9063 without credentials, in the host namespace, with only the locale', async () => {
+    const iuk = world!.user('tails-iuk-get-target-file');
+    const before = records.length;
+    const r = await world!.as(
+      'tails-upgrade-frontend',
+      [LAUNCHER, 'tails-iuk-get-target-file', '--uri', 'https://x/'],
+      {
+        env: { ...AMNESIA_ENV, LANG: 'de_DE.UTF-8' },
+      },
+    );
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const report = reportOf(r.stdout);
+    expect([report.uid, report.euid, report.suid]).toEqual([iuk.uid, iuk.uid, iuk.uid]);
+    expect(report.groups).toEqual([iuk.gid]);
+    expect(report.netns).toBe(await netnsInode(null));
+    expect(report.argv).toEqual([program, '--uri', 'https://x/']);
+    expect(Object.keys(report.env).sort()).toEqual(
+      ['HOME', 'LANG', 'LOGNAME', 'PATH', 'SHELL', 'STANDIN_OWN_SETTINGS', 'STANDIN_TARGET', 'USER'].sort(),
+    );
+    expect(report.env.LANG).toBe('de_DE.UTF-8');
+    expect(report.env.HOME).toBe(iuk.home);
+    expect(report.socks).toMatch(/^reply: HTTP/);
+    expect(await recordsSince(before, 1)).toMatchObject([{ serverPort: 9063, auth: 'none' }]);
+  }, 60_000);
+
+  it('the upgrader frontend, launched by amnesia, runs as its user on 9062; it takes no argument from the caller', async () => {
+    const frontend = world!.user('tails-upgrade-frontend');
+    const before = records.length;
+    const r = await world!.as('amnesia', [LAUNCHER, 'tails-upgrade-frontend'], { env: AMNESIA_ENV });
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const report = reportOf(r.stdout);
+    expect([report.uid, report.euid, report.suid]).toEqual([frontend.uid, frontend.uid, frontend.uid]);
+    // The display and the locale only: never amnesia's runtime directory.
+    expect(report.env).toMatchObject({ DISPLAY: ':7', LANG: 'C.UTF-8', USER: 'tails-upgrade-frontend' });
+    expect(report.env.XDG_RUNTIME_DIR).toBeUndefined();
+    expect(await recordsSince(before, 1)).toMatchObject([{ serverPort: 9062, auth: 'none' }]);
+    await expectRefused(
+      world!.as('amnesia', [LAUNCHER, 'tails-upgrade-frontend', 'x'], { env: AMNESIA_ENV }),
+      EXIT.usage,
+      /takes no arguments/,
+    );
+  }, 60_000);
+
+  it('htpdate, started by root as systemd does, keeps root as its real user and lowers only its effective user to htp', async () => {
+    const htp = world!.user('htp');
+    const r = await world!.root([LAUNCHER, 'htpdate']);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const report = reportOf(r.stdout);
+    expect([report.uid, report.euid, report.suid]).toEqual([0, htp.uid, 0]);
+    expect(report.argv).toEqual([
+      program,
+      '--proxy',
+      '%3CtorS0X%3E0:tails-launch%2Fapp%2Fhtpdate@127.0.0.1:9062',
+      '--user',
+      'htp',
+    ]);
+  }, 60_000);
+
+  it('refuses, in one line and with its own status, before anything starts: a caller outside the group, another person, options, --config-dir, a user-layer file, a missing user', async () => {
+    // Not in the group: sudo will not run the entry without a password (the IUK user is a service user: no other rule stops it first).
+    await expectRefused(
+      world!.as('tl-bob', [LAUNCHER, 'tails-iuk-get-target-file'], { env: AMNESIA_ENV }),
+      EXIT.refused,
+      /sudo asks tl-bob for a password.*group tails-launch/,
+    );
+    // Tor Browser runs as amnesia: bob may not launch it, even with sudo's help.
+    await expectRefused(
+      world!.as('tl-bob', [LAUNCHER, 'tor-browser'], { env: AMNESIA_ENV }),
+      EXIT.refused,
+      /another person's account: only 'amnesia'/,
+    );
+    // URLs only, never options (Tails #19595).
+    await expectRefused(
+      world!.as('amnesia', [LAUNCHER, 'tor-browser', '--profile=/tmp/evil'], { env: AMNESIA_ENV }),
+      EXIT.usage,
+      /no options from the caller/,
+    );
+    await expectRefused(
+      world!.as('amnesia', [LAUNCHER, '--config-dir', '/usr/share/tails-launch', 'tor-browser'], { env: AMNESIA_ENV }),
+      EXIT.refused,
+      /--config-dir/,
+    );
+    await expectRefused(
+      world!.as('amnesia', [LAUNCHER, '--wait-for-tor', '5', 'tails-upgrade-frontend'], { env: AMNESIA_ENV }),
+      EXIT.refused,
+      /--wait-for-tor is not passed on/,
+    );
+    // A user-layer file for a placement profile: the entry would not see it, so the launch is refused.
+    const amnesia = world!.user('amnesia');
+    const mkdir = await world!.as('amnesia', ['mkdir', '-p', `${amnesia.home}/.config/tails-launch/profiles`]);
+    expect(mkdir.exitCode).toBe(0);
+    const userFile = `${amnesia.home}/.config/tails-launch/profiles/tails-upgrade-frontend.yml`;
+    expect(
+      (
+        await world!.as('amnesia', [
+          'sh',
+          '-c',
+          `printf 'extends: tails-upgrade-frontend\\ndescription: mine\\n' > ${userFile}`,
+        ])
+      ).exitCode,
+    ).toBe(0);
+    await expectRefused(
+      // (AMNESIA_ENV's XDG_CONFIG_HOME would move the user layer elsewhere.)
+      world!.as('amnesia', [LAUNCHER, 'tails-upgrade-frontend'], {
+        env: { ...AMNESIA_ENV, XDG_CONFIG_HOME: undefined },
+      }),
+      EXIT.refused,
+      /user layer's .*tails-upgrade-frontend\.yml changes it/,
+    );
+    expect((await world!.as('amnesia', ['rm', userFile])).exitCode).toBe(0);
+    // A user that does not exist.
+    await expectRefused(
+      world!.as('tails-upgrade-frontend', [LAUNCHER, 'tl-ghost'], { env: AMNESIA_ENV }),
+      EXIT.noUser,
+      /runs as user 'tl-ghost', which does not exist/,
+    );
+  }, 120_000);
+
+  it('a missing namespace is refused (72) before sudo, and by the entry itself', async () => {
+    expect((await world!.root([LAUNCHER, 'netns', 'teardown', 'tbb'])).exitCode).toBe(0);
+    try {
+      await expectRefused(
+        world!.as('amnesia', [LAUNCHER, 'tor-browser'], { env: AMNESIA_ENV }),
+        EXIT.noNamespace,
+        /network namespace 'tbb' does not exist.*netns setup tbb/,
+      );
+      await expectRefused(
+        world!.as('amnesia', ['/usr/bin/sudo', '-n', '--', PLACE, 'tor-browser', '--'], { env: SUDO_ENV }),
+        EXIT.noNamespace,
+        /network namespace 'tbb' does not exist/,
+      );
+    } finally {
+      expect((await world!.root([LAUNCHER, 'netns', 'setup', 'tbb'])).exitCode).toBe(0);
+    }
+  }, 60_000);
+
+  it('the privileged entry, called through sudo directly: refuses a profile without placement, a profile of the user layer, a caller outside the group (even with a sudoers rule of its own), and anything but PROFILE -- ARGS', async () => {
+    const sudoPlace = (user: string, ...args: string[]) =>
+      world!.as(user, ['/usr/bin/sudo', '-n', '--', PLACE, ...args], { env: SUDO_ENV });
+    await expectRefused(
+      sudoPlace('amnesia', 'curl', '--', '-s', 'http://x/'),
+      EXIT.refused,
+      /privileged entry: profile 'curl' has no placement/,
+    );
+    // A profile of amnesia's own layer, naming a service user: the entry reads only the system layers.
+    const amnesia = world!.user('amnesia');
+    const dir = `${amnesia.home}/.config/tails-launch/profiles`;
+    expect((await world!.as('amnesia', ['mkdir', '-p', dir])).exitCode).toBe(0);
+    expect(
+      (
+        await world!.as('amnesia', [
+          'sh',
+          '-c',
+          `printf 'listener: upgrader\\nisolation: application\\nbackend: own-setting\\ncommand: /bin/sh\\nuser: tails-iuk-get-target-file\\n' > ${dir}/evil.yml`,
+        ])
+      ).exitCode,
+    ).toBe(0);
+    await expectRefused(sudoPlace('amnesia', 'evil', '--'), EXIT.unknownProfile, /no profile named 'evil'/);
+    await expectRefused(
+      sudoPlace('tl-mallory', 'tails-iuk-get-target-file', '--'),
+      EXIT.refused,
+      /tl-mallory is not in group tails-launch/,
+    );
+    await expectRefused(
+      sudoPlace('amnesia', '--config-dir', '/tmp', 'tor-browser', '--'),
+      EXIT.usage,
+      /usage: place PROFILE -- /,
+    );
+    await expectRefused(sudoPlace('amnesia', 'tor-browser'), EXIT.usage, /usage: place PROFILE -- /);
+    await expectRefused(sudoPlace('amnesia', 'tor-browser', '--', '-P'), EXIT.usage, /no options from the caller/);
+  }, 60_000);
+
+  it('with a real tor (not bootstrapped, its only authority a closed port on loopback) at 10.200.1.1:9050: the launch passes its preflight inside tbb, Tor refuses the stream, and doctor sees the listener from inside', async () => {
+    // The tests' SOCKS server leaves 10.200.1.1:9050 to tor.
+    const socksServer = daemons.pop()!;
+    await stopDaemon(socksServer);
+    const torDir = join(work, 'tor');
+    // tor wants its control socket's directory private.
+    mkdirSync(torDir, { mode: 0o700 });
+    const torrc = join(work, 'torrc');
+    writeFileSync(
+      torrc,
+      [
+        `DataDirectory ${torDir}`,
+        'SocksPort 10.200.1.1:9050 IsolateSOCKSAuth KeepAliveIsolateSOCKSAuth ExtendedErrors',
+        'SocksPort 127.0.0.1:9062 IsolateDestAddr IsolateDestPort',
+        `ControlPort unix:${join(torDir, 'control')}`,
+        // Never bootstrapped: its one directory authority is a closed port on
+        // loopback (DisableNetwork would close the SocksPorts too).
+        `DirAuthority placeholder orport=7 no-v2 v3ident=${'0'.repeat(40)} 127.0.0.1:7 ${'0'.repeat(40)}`,
+        'UseDefaultFallbackDirs 0',
+        'Log notice stdout',
+        'RunAsDaemon 0',
+        '',
+      ].join('\n'),
+    );
+    const torLog: string[] = [];
+    const { child: tor } = await daemon(['tor', '-f', torrc], (line) => torLog.push(line));
+    try {
+      // tor prints its first notice before it listens: wait for the handshake to work from inside.
+      const deadline = Date.now() + 20_000;
+      let r: Awaited<WorldRun>;
+      for (;;) {
+        r = await world!.as('amnesia', [LAUNCHER, 'tor-browser'], { env: AMNESIA_ENV });
+        if (r.exitCode !== EXIT.torUnreachable || Date.now() > deadline) break;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      expect(r.exitCode, `${r.stderr}\ntor: ${torLog.join('\n')}`).toBe(0);
+      const report = reportOf(r.stdout);
+      expect(report.netns).toBe(await netnsInode('tbb'));
+      // Tor answered the handshake (the preflight passed) and took the CONNECT, which it cannot carry
+      // out without a network: it holds the stream (until the stand-in gives up) or refuses it.
+      expect(report.socks).toMatch(/^failed: (timed out|CONNECT refused)/);
+      const doctor = await world!.root([LAUNCHER, 'doctor', 'tor-browser', '--json']);
+      const checks = JSON.parse(String(doctor.stdout)) as { checks: { id: string; status: string }[] };
+      expect(checks.checks.find((c) => c.id === 'profile.tor-browser.netns')?.status, String(doctor.stdout)).toBe('ok');
+    } finally {
+      await stopDaemon(tor);
+    }
+  }, 90_000);
+});

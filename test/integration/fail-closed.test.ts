@@ -341,16 +341,31 @@ describe('usage errors -> 64', () => {
   });
 });
 
-describe('placement -> 77', () => {
-  it('refuses a profile that must run in a network namespace', async () => {
+describe('placement that cannot be applied here -> 67, 72, 65', () => {
+  it('refuses a profile whose network namespace does not exist (72)', async () => {
     const { app, marker } = markerApp();
-    const result = await launch(configWith({ boxed: 'extends: default\nnetns: tbb\n' }), ['boxed', '--', app]);
-    await expectRefused(result, EXIT.refused, marker, /profile 'boxed' must run in network namespace 'tbb'.*refusing/);
+    const result = await launch(configWith({ boxed: `extends: default\nnetns: tl-absent\ncommand: ${app}\n` }), [
+      'boxed',
+    ]);
+    await expectRefused(
+      result,
+      EXIT.noNamespace,
+      marker,
+      /network namespace 'tl-absent' does not exist.*netns setup tl-absent/,
+    );
   });
 
-  it('refuses a profile that must run as another user', async () => {
+  it('refuses a profile whose user does not exist (67)', async () => {
     const { app, marker } = markerApp();
-    const result = await launch(configWith({ other: 'extends: default\nuser: htp\n' }), ['other', '--', app]);
-    await expectRefused(result, EXIT.refused, marker, /profile 'other' must run in user 'htp'.*refusing/);
+    const result = await launch(configWith({ other: `extends: default\nuser: tl-no-such-user\ncommand: ${app}\n` }), [
+      'other',
+    ]);
+    await expectRefused(result, EXIT.noUser, marker, /runs as user 'tl-no-such-user', which does not exist/);
+  });
+
+  it('refuses a placed profile without a command of its own: the caller would choose what runs as that user (65)', async () => {
+    const { app, marker } = markerApp();
+    const result = await launch(configWith({ other: 'extends: default\nuser: nobody\n' }), ['other', '--', app]);
+    await expectRefused(result, EXIT.config, marker, /must name its command/);
   });
 });

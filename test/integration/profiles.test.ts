@@ -170,14 +170,16 @@ describe('the shipped configuration', () => {
 });
 
 describe.each([...SHIPPED.keys()].filter(hasPlacement))('placed profile %s', (name) => {
-  it('is refused before any connection: exit 77, one stderr line, curl never runs', async () => {
+  // Its account (and Tor Browser's namespace) does not exist on a test machine: refused before
+  // anything starts. placed-launch.test.ts runs these profiles where they exist.
+  it('is refused before any connection where its placement cannot be applied: one stderr line, curl never runs', async () => {
     const dir = configFor(name, servers);
     configDirs.push(dir);
-    const result = await runLauncher(['--config-dir', dir, name, '--', '-s', URL], { env: env() });
-    expect(result.exitCode).toBe(EXIT.refused);
+    const result = await runLauncher(['--config-dir', dir, name], { env: env() });
+    expect([EXIT.noUser, EXIT.noNamespace]).toContain(result.exitCode);
     expect(result.stdout).toBe('');
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(result.stderr).toMatch(new RegExp(`^tails-launch: profile '${name}' must run in `));
+    expect(result.stderr).toMatch(/^tails-launch: .*does not exist/);
     expect(allRecords()).toEqual([]);
   });
 });

@@ -58,7 +58,8 @@ beforeAll(async () => {
         default: 'listener: default\nisolation: launch\nbackend: torsocks\n',
         marker: `extends: default\ncommand: ${app}\n`,
         none: 'extends: marker\nisolation: none\n',
-        placed: 'extends: marker\nnetns: tbb\n',
+        // A namespace no machine has: the launch is refused before anything starts.
+        placed: 'extends: marker\nnetns: tl-absent\n',
         broken: 'extends: marker\nisolation: sometimes\n',
       },
     ),
@@ -110,7 +111,7 @@ function launchStatuses(command: Extract<Command, { kind: 'run' }>): number[] {
       // --identity makes no sense without isolation: a usage error.
       return command.options.identity === null ? [EXIT.torUnreachable] : [EXIT.usage];
     case 'placed':
-      return [EXIT.refused];
+      return [EXIT.noNamespace];
     case 'broken':
       return [EXIT.config];
     case 'default':

@@ -29,6 +29,11 @@ torrc prints the SocksPort lines Tor needs for every listener, or with
 (control port, bootstrap, every listener's flags and SOCKS5 handshake) and
 what each profile needs; both exit 1 when something is wrong.
 
+A profile with netns or user runs its application in that network namespace
+or as that user. Root applies it itself; anyone else is taken through
+'sudo -n' to the privileged entry /usr/lib/tails-launch/place (members of
+group tails-launch), which reads only the system configuration.
+
 netns setup NAME (root only) makes network namespace NAME as Tails does for
 Tor Browser, from the listeners that declare 'netns: NAME': a veth pair
 veth-NAME ADDRESS/30 here, veth0 ADDRESS+1/30 inside, each listener's

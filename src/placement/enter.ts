@@ -8,8 +8,13 @@ import type { PlacementCheck } from '../plan/types';
 import { enterNetns } from './netns';
 import { switchUser } from './switch-user';
 
+/** A refusal decided while planning (placement/decide.ts) ends the launch here. */
+export function refuseIfProblem(check: PlacementCheck): void {
+  if (check.problem) throw new LaunchError(check.problem.status, check.problem.message);
+}
+
 export function enterPlacement(check: PlacementCheck): void {
-  if (check.problem) throw new LaunchError(check.problem.status as never, check.problem.message);
+  refuseIfProblem(check);
   if (check.via !== 'self') return;
   if (check.netns !== null) enterNetns(check.netns);
   if (check.account !== null) switchUser(check.account);

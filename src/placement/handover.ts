@@ -10,6 +10,7 @@ import { LaunchError } from '../errors/launch-error';
 import { execute, type CallerState } from '../exec';
 import type { Plan, PlacementCheck } from '../plan/types';
 import { ENTRY_PATH, PLACEMENT_GROUP, SUDO_PATH } from './constants';
+import { refuseIfProblem } from './enter';
 import { missingNamespace, netnsPath } from './netns';
 
 const SUDO_CHECK_TIMEOUT_MS = 10_000;
@@ -33,7 +34,7 @@ function whoAmI(): string {
 
 /** What can be known before sudo: the refusals decided while planning, and the namespace. */
 function checkPlacement(check: PlacementCheck): void {
-  if (check.problem) throw new LaunchError(check.problem.status as never, check.problem.message);
+  refuseIfProblem(check);
   if (check.netns !== null && !exists(netnsPath(check.netns))) throw missingNamespace(check.netns);
 }
 

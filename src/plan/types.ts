@@ -1,6 +1,7 @@
 // The plan: everything a launch will do, as plain data. `explain --json`
 // prints it (schema 2, documented in README.md); preflight and exec only
 // carry it out.
+import type { ExitCode } from '../errors/exit-codes';
 import type { ExecMethod } from '../exec/types';
 import type { TorSees } from './tor-sees';
 import type { Listener } from '../tor/listener';
@@ -24,7 +25,7 @@ export interface PlacementCheck extends PlanCheck {
   user: string | null;
   via: 'self' | 'sudo';
   account: { name: string; uid: number; gid: number; groups: number[] } | null;
-  problem: { status: number; message: string } | null;
+  problem: { status: ExitCode; message: string } | null;
 }
 
 /** An unprivileged caller's placement: sudo permits the privileged entry without a password. */

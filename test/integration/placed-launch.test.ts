@@ -37,6 +37,8 @@ interface Report {
   suid: number;
   gid: number;
   groups: number[];
+  capEff: string;
+  capPrm: string;
   user: string;
   netns: string;
   env: Record<string, string>;
@@ -199,6 +201,14 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
         "console.log('listening');\n" +
         "process.stdin.on('end', () => process.exit(0)); process.stdin.resume();\n",
     );
+    // Tails' firewall (ferm.conf): only the IUK user may reach 9063, root included
+    // in the refusal. So the IUK launch below passes its preflight only if the
+    // preflight runs as that user, as the application will.
+    const iuk = world.user('tails-iuk-get-target-file');
+    const ferm = await world.root(['nft', '-f', '-'], {
+      input: `table inet tl_ferm {\n  chain output {\n    type filter hook output priority 0;\n    ip daddr 127.0.0.1 tcp dport 9063 meta skuid != ${iuk.uid} reject with tcp reset\n  }\n}\n`,
+    });
+    expect(ferm.exitCode, String(ferm.stderr)).toBe(0);
     await daemon([process.execPath, trap], () => trapCount++);
     await daemon([process.execPath, socksMain, '10.200.1.1:9050', '9062', '9063'], (line) =>
       records.push({ ...(JSON.parse(line) as SocksRequestRecord), at: Date.now() }),
@@ -247,6 +257,8 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
       amnesia.gid,
     ]);
     expect(report.user).toBe('amnesia');
+    // No privilege left: no capability, effective or permitted.
+    expect([report.capEff, report.capPrm]).toEqual(['0000000000000000', '0000000000000000']);
     expect(report.netns).toBe(await netnsInode('tbb'));
     expect(report.netns).not.toBe(await netnsInode(null));
     // Exactly what explain said: its variables, and the allow-listed ones the profile keeps, nothing else.
@@ -277,7 +289,14 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     expect(trapCount - trapBefore).toBe(0);
   }, 60_000);
 
-  it('the IUK download, started by the upgrader frontend user, runs as its own user on 9063 without credentials, in the host namespace, with only the locale', async () => {
+  it('the IUK download, started by the upgrader frontend user, runs as its own user on 9063 without credentials, in the host namespace, with only the locale; its preflight runs as that user (the only one the firewall lets reach 9063)', async () => {
+    // Control: nobody else gets through to 9063, root included.
+    const probe = await world!.root([
+      'python3',
+      '-c',
+      "import socket; socket.create_connection(('127.0.0.1', 9063), timeout=3)",
+    ]);
+    expect(probe.exitCode).not.toBe(0);
     const iuk = world!.user('tails-iuk-get-target-file');
     const before = records.length;
     const r = await world!.as(
@@ -291,6 +310,7 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     const report = reportOf(r.stdout);
     expect([report.uid, report.euid, report.suid]).toEqual([iuk.uid, iuk.uid, iuk.uid]);
     expect(report.groups).toEqual([iuk.gid]);
+    expect([report.capEff, report.capPrm]).toEqual(['0000000000000000', '0000000000000000']);
     expect(report.netns).toBe(await netnsInode(null));
     expect(report.argv).toEqual([program, '--uri', 'https://x/']);
     expect(Object.keys(report.env).sort()).toEqual(
@@ -453,6 +473,12 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     // The tests' SOCKS server leaves 10.200.1.1:9050 to tor.
     const socksServer = daemons.pop()!;
     await stopDaemon(socksServer);
+    // Nothing listens at 10.200.1.1:9050 now: the preflight, run inside tbb, refuses (69) before the browser starts.
+    await expectRefused(
+      world!.as('amnesia', [LAUNCHER, 'tor-browser'], { env: AMNESIA_ENV }),
+      EXIT.torUnreachable,
+      /Tor is not reachable.*127\.0\.0\.1:9050.*'browser'/,
+    );
     const torDir = join(work, 'tor');
     // tor wants its control socket's directory private.
     mkdirSync(torDir, { mode: 0o700 });

@@ -128,6 +128,7 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
       flags: profile.listener.flags,
       netns: profile.listener.netns,
       connect: profile.listener.connect,
+      jailPort: profile.listener.jailPort,
     },
     isolation: { mode: profile.isolation, socks: socksStatement(auth, profile.isolation) },
     torSees: torSees(profile.listener, profile.isolation, auth, profile.backend),

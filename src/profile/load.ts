@@ -11,7 +11,7 @@ import { CONFIG_EXTENSIONS, isValidProfileName } from './names';
 import { NO_CACHE, type ParsedCache } from './parsed-cache';
 import { MAX_ECHO, printable } from './printable';
 import { errnoReason } from './safe-read';
-import type { ControlConfig, ListenerConfig, ListenersFile, ProfileFile } from './schema';
+import type { ControlConfig, JailsConfig, ListenerConfig, ListenersFile, ProfileFile } from './schema';
 import { checkLayerDirectory, ConfigReadError, readConfigText } from './trust';
 
 export interface SourcedListener {
@@ -39,6 +39,20 @@ export async function loadControl(layers: Layer[], cache: ParsedCache = NO_CACHE
   for (const layer of layers)
     control = (await readListenersFile(join(layer.dir, 'listeners.yml'), cache))?.control ?? control;
   return control;
+}
+
+/**
+ * Where jails take their addresses: the top-most `jails` section of the
+ * shipped, admin (or --config-dir) layer. Never the user layer's: jails are
+ * made by root, through the privileged entry, which reads only those.
+ */
+export async function loadJails(layers: Layer[], cache: ParsedCache = NO_CACHE): Promise<JailsConfig | null> {
+  let jails: JailsConfig | null = null;
+  for (const layer of layers) {
+    if (layer.name === 'user') continue;
+    jails = (await readListenersFile(join(layer.dir, 'listeners.yml'), cache))?.jails ?? jails;
+  }
+  return jails;
 }
 
 /** All listeners, merged by name: a later layer's entry replaces an earlier one whole. */

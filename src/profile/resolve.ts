@@ -41,6 +41,8 @@ export interface ResolvedProfile {
   env: { set: Record<string, string>; unset: string[]; keep: string[] | null };
   waitForTor: number;
   placement: { netns: string | null; user: string | null };
+  /** Every launch in a namespace of its own (src/jail/): `jail: true`, or --jail for one launch. */
+  jail: boolean;
   /**
    * Which layer and file set each field that is set: `listener`,
    * `isolation`, ..., `env.set.NAME`, `env.unset.NAME` (explain shows them).
@@ -67,6 +69,7 @@ const SCALAR_FIELDS = [
   'wait_for_tor',
   'netns',
   'user',
+  'jail',
 ] as const;
 
 interface Merged {
@@ -199,6 +202,7 @@ export function resolveListener(sourced: SourcedListener, layers: Layer[]): Reso
     flags: c.flags ?? [],
     netns: c.netns ?? null,
     connect: { address: c.client_address ?? c.address, port: c.client_port ?? c.port },
+    jailPort: c.jail_port ?? null,
   };
 }
 
@@ -382,6 +386,7 @@ export async function resolveProfile(
     env: { set: env.set, unset: [...env.unset].sort(), keep: env.keep },
     waitForTor: values.wait_for_tor ?? 0,
     placement: { netns: values.netns ?? null, user: values.user ?? null },
+    jail: values.jail ?? false,
     fieldSources: fieldSources(layers, merged),
   };
 }

@@ -90,6 +90,12 @@ export const listenerSchema = z.strictObject({
   /** Where applications connect, when it differs from address:port (from inside `netns`). */
   client_address: z.optional(ipAddress),
   client_port: z.optional(port),
+  /**
+   * The SocksPort of this listener's jails (src/jail/), on `address`: the
+   * same flags, and Tor isolating by client address. A jailed application
+   * reaches it as 127.0.0.1:PORT (or its client address) inside its jail.
+   */
+  jail_port: z.optional(port),
 });
 export type ListenerConfig = z.infer<typeof listenerSchema>;
 
@@ -112,8 +118,33 @@ export type ControlConfig = z.infer<typeof controlSchema>;
 export const USER_OVERRIDES = ['listeners', 'profiles'] as const;
 export type UserOverride = (typeof USER_OVERRIDES)[number];
 
+/** An IPv4 network in CIDR notation, a /10 to a /20 (jails: 64 addresses per group, 16 jails of one group at once). */
+const jailPool = z.string().check(
+  z.regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(1\d|20)$/, 'an IPv4 network, a /10 to a /20 (CIDR)'),
+  z.refine(
+    (s) =>
+      s
+        .split('/')[0]!
+        .split('.')
+        .every((o) => Number(o) <= 255),
+    'an IPv4 network (octets 0-255)',
+  ),
+);
+
+export const jailsSchema = z.strictObject({
+  /**
+   * The addresses of jails: each jail takes a /30 (its host side, its own),
+   * each isolation group a /26 of them, the group's address being the /26's
+   * first. Must not overlap any network the machine uses.
+   */
+  pool: jailPool,
+});
+export type JailsConfig = z.infer<typeof jailsSchema>;
+
 export const listenersFileSchema = z.strictObject({
   listeners: z.record(name, listenerSchema),
+  /** Jails (a network namespace per launch): where their addresses come from. */
+  jails: z.optional(jailsSchema),
   control: z.optional(controlSchema),
   /** Admin layer only: let the user layer redefine these listeners / weaken these profiles. */
   user_may_override: z.optional(z.array(z.enum(USER_OVERRIDES))),
@@ -192,9 +223,14 @@ export const profileFileSchema = z.strictObject({
   ),
   /** Seconds to wait for Tor's SocksPort before giving up (default 0: check once). */
   wait_for_tor: z.optional(z.int().check(z.minimum(0), z.maximum(600))),
-  /** Placement: run inside this network namespace. Not yet supported for launching. */
+  /** Placement: run inside this network namespace. */
   netns: z.optional(name),
-  /** Placement: run as this user. Not yet supported for launching. */
+  /**
+   * Run every launch in a network namespace made for it, whose only way out
+   * is the listener's jail SocksPort; Tor isolates by the jail's address.
+   */
+  jail: z.optional(z.boolean()),
+  /** Placement: run as this user. */
   user: z.optional(z.string().check(z.regex(/^[a-z_][a-z0-9_-]*\$?$/, 'a user name'))),
 });
 export type ProfileFile = z.infer<typeof profileFileSchema>;

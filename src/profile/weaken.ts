@@ -28,6 +28,7 @@
 // - netns, user (placement): may not be removed or changed; adding one is
 //   stricter and allowed.
 // - caller_args: may only become stricter (any, non-options, none).
+// - jail: may not be dropped (adding one is stricter and allowed).
 // - acknowledge: may not gain entries the system profile does not have (an
 //   acknowledgement is a weakness accepted knowingly: only the system may
 //   accept one for its profiles).
@@ -70,7 +71,7 @@ export const BACKENDS_STRONGEST_FIRST: readonly BackendName[] = ['torsocks', 'pr
 
 /** The profile fields the user layer may not weaken. */
 export type GuardedField =
-  'listener' | 'isolation' | 'backend' | 'proxy' | 'netns' | 'user' | 'acknowledge' | 'caller_args';
+  'listener' | 'isolation' | 'backend' | 'proxy' | 'netns' | 'user' | 'acknowledge' | 'caller_args' | 'jail';
 
 export interface Weakening {
   field: GuardedField;
@@ -125,6 +126,15 @@ export function findWeakenings(system: Partial<ProfileFile>, user: Partial<Profi
         kind: user[field] === undefined ? 'drop' : 'change',
       });
     }
+  }
+  // A jail is stricter than none: the user layer may add one, never drop it.
+  if (system.jail === true && user.jail !== true) {
+    found.push({
+      field: 'jail',
+      system: 'true',
+      user: user.jail === undefined ? null : String(user.jail),
+      kind: 'drop',
+    });
   }
   const strictness = (v: CallerArgs | undefined) => CALLER_ARGS.indexOf(v ?? 'any');
   if (strictness(user.caller_args) < strictness(system.caller_args)) {
@@ -204,6 +214,7 @@ export function sameListener(a: ListenerConfig, b: ListenerConfig): boolean {
       l.netns ?? null,
       l.client_address ?? l.address,
       l.client_port ?? l.port,
+      l.jail_port ?? null,
     ]);
   return key(a) === key(b);
 }

@@ -15,6 +15,8 @@ export interface Listener {
   netns: string | null;
   /** Where applications connect (client_address/port, else address/port). */
   connect: { address: string; port: number };
+  /** The jails' SocksPort (on `address`), or null when the listener has no jails. */
+  jailPort: number | null;
 }
 
 /** What Tor itself must have open for LISTENER: its SocksPort. */

@@ -24,8 +24,9 @@ function listener(name: string, fields: Partial<ResolvedListener> & { netns: str
     address,
     port,
     connect: { address, port },
+    jailPort: null,
     ...fields,
-  };
+  } as ResolvedListener;
 }
 
 const browser = (extra: Partial<ResolvedListener> = {}) =>

@@ -12,7 +12,7 @@ import { inspectForPreload, type ProgramLookup } from '../preflight/resolve-prog
 import { accountNamed, accountOfUid } from '../placement/account';
 import { decidePlacement, type PlacementDecision } from '../placement/decide';
 import { configLayers, type Layer } from '../profile/layers';
-import { loadListeners } from '../profile/load';
+import { loadJails, loadListeners } from '../profile/load';
 import { NO_CACHE, openParsedCache } from '../profile/parsed-cache';
 import { resolveProfile, type ResolvedProfile } from '../profile/resolve';
 import type { GlobalOptions } from './parse-args';
@@ -55,14 +55,15 @@ function placementOf(
   profile: ResolvedProfile,
   options: GlobalOptions,
   entry: EntryContext | null,
+  jail: boolean,
 ): PlacementDecision | null {
   const { netns, user } = profile.placement;
-  if (netns === null && user === null) {
+  if (netns === null && user === null && !jail) {
     if (entry === null) return null;
     // The entry is not a way to run anything as root.
     throw new LaunchError(
       EXIT.refused,
-      `privileged entry: profile '${profile.name}' has no placement (netns, user): the entry runs only profiles that need one; run 'tails-launch ${profile.name}' directly`,
+      `privileged entry: profile '${profile.name}' has no placement (netns, user) and no jail: the entry runs only profiles that need one; run 'tails-launch ${profile.name}' directly`,
     );
   }
   const uid = process.getuid?.() ?? -1;
@@ -79,6 +80,7 @@ function placementOf(
   return decidePlacement({
     profile: profile.name,
     placement: profile.placement,
+    jail,
     uid,
     entryCaller: entry?.callerUid ?? null,
     named: user === null ? null : accountNamed(user),
@@ -98,9 +100,12 @@ export async function planLaunch(
   const cache = entry ? NO_CACHE : openParsedCache(process.env);
   const listeners = await loadListeners(layers, cache);
   const profile = await resolveProfile(layers, listeners, request.profile, cache);
+  const jailed = profile.jail;
+  const jail = jailed ? { pool: (await loadJails(layers, cache))?.pool ?? null } : null;
   cache.save();
   return buildPlan({
-    placement: placementOf(profile, request.options, entry),
+    placement: placementOf(profile, request.options, entry, jailed),
+    jail,
     profile,
     identity: request.options.identity,
     args: request.args,

@@ -43,7 +43,7 @@ export const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
 /** struct rlimit64: two 64-bit values, on every architecture (hence prlimit64). */
 export const RLIMIT64_SIZE = 16;
 
-// setns(2): the namespace type of a network namespace.
+// setns(2), unshare(2): the namespace type of a network namespace.
 export const CLONE_NEWNET = 0x4000_0000;
 
 export const ERRNO = { ENOENT: 2, ENOEXEC: 8, ENOTDIR: 20, ENODATA: 61, ENOTSUP: 95 } as const;
@@ -59,6 +59,7 @@ export interface Libc {
   prlimit64: Fn;
   fgetxattr: Fn;
   setns: Fn;
+  unshare: Fn;
   setresuid: Fn;
   setresgid: Fn;
   getresuid: Fn;
@@ -100,6 +101,7 @@ export function loadLibc(): { libc: Libc } | { error: string } {
       prlimit64: lib.func('int prlimit64(int pid, int resource, const void *newlim, void *oldlim)') as Fn,
       fgetxattr: lib.func('intptr_t fgetxattr(int fd, const char *name, void *value, size_t size)') as Fn,
       setns: lib.func('int setns(int fd, int nstype)') as Fn,
+      unshare: lib.func('int unshare(int flags)') as Fn,
       // glibc applies these to every thread of the process (its SIGSETXID
       // broadcast), as POSIX requires: Node's helper threads change too.
       setresuid: lib.func('int setresuid(uint32 ruid, uint32 euid, uint32 suid)') as Fn,

@@ -7,6 +7,8 @@ import { isSystemAccount, type Account } from './account';
 export interface PlacementDecision {
   netns: string | null;
   user: string | null;
+  /** A jail (src/jail/) is made for the launch: like a placement, it needs root. */
+  jail: boolean;
   /**
    * self: this process (root) enters the namespace and switches user itself;
    * sudo: an unprivileged caller is handed over to the privileged entry,
@@ -22,6 +24,8 @@ export interface PlacementDecision {
 export interface PlacementContext {
   profile: string;
   placement: { netns: string | null; user: string | null };
+  /** The launch is jailed (the profile's `jail: true`, or --jail). */
+  jail?: boolean;
   /** This process's real UID. */
   uid: number;
   /** Inside the privileged entry: the UID that called sudo (sudo's SUDO_UID); else null. */
@@ -36,13 +40,14 @@ export interface PlacementContext {
 
 export function decidePlacement(c: PlacementContext): PlacementDecision | null {
   const { netns, user } = c.placement;
-  if (netns === null && user === null) return null;
+  const jail = c.jail ?? false;
+  if (netns === null && user === null && !jail) return null;
   const via = c.uid === 0 ? 'self' : 'sudo';
   // Whose launch this is: sudo's caller inside the entry, else this process's user.
   const callerUid = c.entryCaller ?? c.uid;
   // A namespace alone keeps the caller's own account (root launching for itself keeps root).
   const account = user !== null ? c.named : callerUid === 0 ? null : c.caller;
-  const decision = { netns, user, via, account } as const;
+  const decision = { netns, user, jail, via, account } as const;
   const refuse = (status: ExitCode, message: string): PlacementDecision => ({
     ...decision,
     problem: { status, message },

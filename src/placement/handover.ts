@@ -10,6 +10,7 @@ import { LaunchError } from '../errors/launch-error';
 import { execute, type CallerState } from '../exec';
 import type { Plan, PlacementCheck } from '../plan/types';
 import { ENTRY_PATH, PLACEMENT_GROUP, SUDO_PATH } from './constants';
+import { refuseUnjailable } from '../jail/enter-jail';
 import { refuseIfProblem } from './enter';
 import { missingNamespace, netnsPath } from './netns';
 
@@ -73,7 +74,10 @@ function checkSudo(argv: string[]): void {
 
 export async function handOver(plan: Plan, caller: CallerState): Promise<never> {
   const handover = plan.handover!;
-  for (const check of plan.checks) if (check.kind === 'placement') checkPlacement(check);
+  for (const check of plan.checks) {
+    if (check.kind === 'placement') checkPlacement(check);
+    else if (check.kind === 'jail') refuseUnjailable(check);
+  }
   checkSudo(handover.argv);
   return execute({ file: handover.file, argv: handover.argv, env: handover.env, fds: plan.fds }, caller);
 }

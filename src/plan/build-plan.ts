@@ -14,6 +14,7 @@ import { renderTemplate } from '../backends/own-setting';
 import { ENTRY_PATH, SUDO_PATH } from '../placement/constants';
 import type { PlacementDecision } from '../placement/decide';
 import { accountVariables, allowedForPlacement } from '../placement/environment';
+import { planJail, type JailDecision } from '../jail/plan-jail';
 import { buildEnvironment, SCRUBBED_PATTERNS } from './env-policy';
 import { torSees } from './tor-sees';
 import type { Check, ExecutableCheck, Plan } from './types';
@@ -38,6 +39,8 @@ export interface PlanInput {
   waitForTor?: number;
   /** The profile's placement as decided for this caller (placement/decide.ts), or null without one. */
   placement?: PlacementDecision | null;
+  /** Jailed (the profile's `jail: true` or --jail): the jails pool of listeners.yml (null: none declared). */
+  jail?: { pool: string | null } | null;
 }
 
 export type ProgramFollowed =
@@ -84,7 +87,8 @@ function executableCheck(name: string, found: ExecutableLookup): ExecutableCheck
  */
 export function buildPlan(input: PlanInput): PlannedLaunch {
   const { profile, identity } = input;
-  refuseIdentityWithoutGroup(profile, identity);
+  const jailed = input.jail ? planJail(profile, identity, input.jail.pool, input.randomHex) : null;
+  refuseIdentityWithoutGroup(profile, identity, jailed?.ok === true);
   const { command, userArgs } = commandOf(profile, input.args);
   const auth = socksAuth({ mode: profile.isolation, profile: profile.name, identity, randomHex: input.randomHex });
   const step = BACKENDS[profile.backend].step(profile.listener.connect, auth);
@@ -131,10 +135,17 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
       jailPort: profile.listener.jailPort,
     },
     isolation: { mode: profile.isolation, socks: socksStatement(auth, profile.isolation) },
-    torSees: torSees(profile.listener, profile.isolation, auth, profile.backend),
+    torSees: torSees(
+      profile.listener,
+      profile.isolation,
+      auth,
+      profile.backend,
+      jailed?.ok ? { port: jailed.jail.socksPort.port, clientAddress: jailed.jail.group.address } : null,
+    ),
     backend: profile.backend,
     placement: placementStatement(input),
     handover: handoverOf(input),
+    jail: jailed?.ok ? jailed.jail : null,
     application: { command, path: app.path, args: appArgs, from: profile.command !== null ? 'profile' : 'arguments' },
     exec: { ...exec, method: input.execMethod, preload: step.preload?.library ?? null },
     env: { set: changes.set, removed: changes.removed, replaced: changes.replaced, scrubPolicy: SCRUBBED_PATTERNS },
@@ -146,7 +157,7 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
       variable: f.variable,
       content: f.display,
     })),
-    checks: checksOf(input, step, command, app, followed, files.length > 0, auth),
+    checks: checksOf(input, step, command, app, followed, files.length > 0, auth, jailed),
     notes: notesOf(input, step),
   };
   return { plan, env, files: files.flatMap((f) => (f.path === null ? [] : [{ path: f.path, content: f.content }])) };
@@ -175,9 +186,9 @@ function handoverOf(input: PlanInput): Plan['handover'] {
   };
 }
 
-/** --identity needs credentials of ours to carry it. */
-function refuseIdentityWithoutGroup(profile: ResolvedProfile, identity: string | null): void {
-  if (identity === null) return;
+/** --identity needs credentials of ours to carry it, or a jail's address. */
+function refuseIdentityWithoutGroup(profile: ResolvedProfile, identity: string | null, jailed: boolean): void {
+  if (identity === null || jailed) return;
   if (profile.isolation === 'none') {
     throw new LaunchError(
       EXIT.usage,
@@ -271,19 +282,29 @@ function checksOf(
   followed: ProgramFollowed | null,
   hasFiles: boolean,
   auth: SocksAuth,
+  jailed: JailDecision | null,
 ): Check[] {
   const { profile } = input;
   const checks: Check[] = [];
   const p = input.placement ?? null;
+  if (p?.via === 'sudo') {
+    checks.push({
+      kind: 'handover',
+      sudo: SUDO_PATH,
+      entry: ENTRY_PATH,
+      description: `sudo lets this user run ${ENTRY_PATH} without a password (group tails-launch); the entry then runs the checks below as root`,
+    });
+  }
+  // The jail before the placement: making it needs root, which the switch of user drops.
+  if (jailed !== null) {
+    checks.push({
+      kind: 'jail',
+      jail: jailed.ok ? jailed.jail : null,
+      problem: jailed.ok ? null : jailed.problem,
+      description: 'the host side of jails is installed; the jail is made, and every later check runs inside it',
+    });
+  }
   if (p !== null) {
-    if (p.via === 'sudo') {
-      checks.push({
-        kind: 'handover',
-        sudo: SUDO_PATH,
-        entry: ENTRY_PATH,
-        description: `sudo lets this user run ${ENTRY_PATH} without a password (group tails-launch); the entry then runs the checks below as root`,
-      });
-    }
     const where = [p.netns && `network namespace '${p.netns}'`, p.account && `user '${p.account.name}'`]
       .filter(Boolean)
       .join(' as ');

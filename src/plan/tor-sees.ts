@@ -16,6 +16,8 @@ export interface TorSees {
     | { kind: 'application'; description: string };
   /** Who sends them. */
   carriedBy: string;
+  /** Jailed: the client address Tor sees, the jail group's (Tor isolates by it); else null. */
+  clientAddress: string | null;
 }
 
 const CARRIED_BY: Record<BackendName, string> = {
@@ -30,6 +32,8 @@ export function torSees(
   mode: IsolationMode,
   auth: SocksAuth,
   backend: BackendName,
+  /** Jailed: the jails' SocksPort and the group's address. */
+  jail: { port: number; clientAddress: string } | null = null,
 ): TorSees {
   const credentials: TorSees['credentials'] =
     auth.kind === 'userpass'
@@ -45,8 +49,9 @@ export function torSees(
   return {
     listener: listener.name,
     address: listener.address,
-    port: listener.port,
+    port: jail?.port ?? listener.port,
     credentials,
     carriedBy: auth.kind === 'application' ? 'the application, from its own settings' : CARRIED_BY[backend],
+    clientAddress: jail?.clientAddress ?? null,
   };
 }

@@ -4,12 +4,21 @@
 import type { ExitCode } from '../errors/exit-codes';
 import type { ExecMethod } from '../exec/types';
 import type { TorSees } from './tor-sees';
+import type { PlanJail } from '../jail/plan-jail';
 import type { Listener } from '../tor/listener';
 import type { BackendName, IsolationMode } from '../profile/schema';
 
 export interface PlanCheck {
   kind:
-    'placement' | 'handover' | 'library' | 'application' | 'preloadable' | 'runtime-files' | 'exec-method' | 'socks5';
+    | 'placement'
+    | 'handover'
+    | 'jail'
+    | 'library'
+    | 'application'
+    | 'preloadable'
+    | 'runtime-files'
+    | 'exec-method'
+    | 'socks5';
   /** One line saying what is checked. */
   description: string;
 }
@@ -26,6 +35,17 @@ export interface PlacementCheck extends PlanCheck {
   via: 'self' | 'sudo';
   account: { name: string; uid: number; gid: number; groups: number[] } | null;
   problem: { status: ExitCode; message: string } | null;
+}
+
+/**
+ * A jailed launch: the host side is installed, then the jail is made (a
+ * fresh network namespace whose one way out is the listener's jail
+ * SocksPort). PROBLEM (a configuration that cannot be jailed) refuses.
+ */
+export interface JailCheck extends PlanCheck {
+  kind: 'jail';
+  jail: PlanJail | null;
+  problem: string | null;
 }
 
 /** An unprivileged caller's placement: sudo permits the privileged entry without a password. */
@@ -90,6 +110,7 @@ export interface ExecMethodCheck extends PlanCheck {
 
 export type Check =
   | PlacementCheck
+  | JailCheck
   | HandoverCheck
   | LibraryCheck
   | ExecutableCheck
@@ -142,6 +163,8 @@ export interface Plan {
    * `exec`, `env`) as root would: `explain` shows both steps.
    */
   handover: { file: string; argv: string[]; env: Record<string, string> } | null;
+  /** A jailed launch (src/jail/): its group, the address Tor sees, the one endpoint it reaches; null otherwise. */
+  jail: PlanJail | null;
   application: { command: string; path: string | null; args: string[]; from: 'profile' | 'arguments' };
   exec: {
     /**

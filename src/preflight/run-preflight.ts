@@ -218,6 +218,8 @@ export async function runPreflight(plan: Plan, env: Record<string, string>): Pro
   for (const check of plan.checks) {
     // First, so that every later check runs where and as whom the application will.
     if (check.kind === 'placement') enterPlacement(check);
+    // Made by root before any switch of user; every later check runs inside it. (Loaded only for a jail.)
+    else if (check.kind === 'jail') (await import('../jail/enter-jail')).enterJail(check);
     // Only an unprivileged caller's plan has it, and that plan is handed over before any preflight (placement/handover.ts).
     else if (check.kind === 'handover') throw new Error('the hand-over check reached the preflight');
     else if (check.kind === 'exec-method') checkExecMethod(plan);

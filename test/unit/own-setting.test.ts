@@ -154,6 +154,7 @@ describe('the plan of an own-setting profile', () => {
       port: 9062,
       credentials: { kind: 'userpass', username: '<torS0X>0', password: 'tails-launch/app/p', perLaunch: false },
       carriedBy: 'the application, from the proxy arguments and variables tails-launch hands it',
+      clientAddress: null,
     });
     expect(plan.checks.find((c) => c.kind === 'socks5')).toMatchObject({ auth: 'userpass', port: 9062 });
   });

@@ -24,6 +24,9 @@ function describeCheck(check: Check): string {
       ];
       return `at run   ${check.via === 'sudo' ? 'the entry' : 'the launch'} ${where.filter(Boolean).join(' and ')}; the checks below run there`;
     }
+    case 'jail':
+      if (check.problem || check.jail === null) return `REFUSED  ${check.problem ?? 'cannot be jailed'}`;
+      return `at run   a jail is made (pool ${check.jail.pool}, group ${check.jail.group.address}, ${check.jail.group.kind}): inside, ${check.jail.connect.address}:${check.jail.connect.port} leads to ${check.jail.socksPort.address}:${check.jail.socksPort.port} through the host end, nothing else; the checks below run inside`;
     case 'handover':
       return `at run   ${check.sudo} -n permits ${check.entry} (group tails-launch, no password)`;
     case 'preloadable':
@@ -84,7 +87,10 @@ export function formatPlan(plan: Plan): string {
       : t.credentials.kind === 'none'
         ? 'no credentials'
         : t.credentials.description;
-  add('Tor sees', `on ${hostPort(t.address, t.port)} (${t.listener}): ${seen}; sent by ${t.carriedBy}`);
+  add(
+    'Tor sees',
+    `on ${hostPort(t.address, t.port)} (${t.listener}${t.clientAddress ? `'s jail port, from client address ${t.clientAddress}: the jail's group` : ''}): ${seen}; sent by ${t.carriedBy}`,
+  );
   add('backend', plan.backend);
   const p = plan.placement;
   if (p.via !== null) {
@@ -99,6 +105,18 @@ export function formatPlan(plan: Plan): string {
         .filter(Boolean)
         .join(', '),
     );
+  }
+  if (plan.jail) {
+    const j = plan.jail;
+    add(
+      'jail',
+      `a network namespace for this launch, group ${j.group.address} (${j.group.kind}${j.group.kind === 'launch' ? ': fresh for this launch' : `, up to ${j.slots} at once`}) from pool ${j.pool}`,
+    );
+    add(
+      '  reaches',
+      `${j.connect.address}:${j.connect.port} -> the jails' SocksPort ${j.socksPort.address}:${j.socksPort.port}; nothing else (no other TCP, no UDP, no IPv6)`,
+    );
+    if (j.collision) add('  shared', j.collision);
   }
   if (plan.handover) {
     add('handover', plan.handover.argv.map(shellQuote).join(' '));

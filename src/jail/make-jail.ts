@@ -1,0 +1,111 @@
+// Making one launch's jail, in this process (root): a fresh network
+// namespace for the thread that will exec the application, a veth pair to
+// the host's namespace, the jail's link, sysctls and rules (inside.ts).
+// Side effects only; every decision is the plan's (src/plan, address.ts).
+//
+// Nothing is left behind, whatever happens: the namespace is anonymous (no
+// /run/netns file), so it lives exactly as long as a process is in it (this
+// one, then the application and its children), and the kernel deletes the
+// veth pair with it, host end included, and the host end's sysctls with the
+// link. The host's namespace gets no per-jail rule: its one table is static
+// (`tails-launch jail setup`). A launch that dies halfway leaves nothing.
+//
+// A network namespace belongs to a thread: unshare and setns move the main
+// thread, which creates the sockets of the preflight and calls execve (see
+// placement/netns.ts); children forked from it (ip, sysctl, nft) start in
+// its namespace.
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { EXIT } from '../errors/exit-codes';
+import { LaunchError } from '../errors/launch-error';
+import { CLONE_NEWNET, errorText, loadLibc, type Libc } from '../exec/libc';
+import { IP, NFT, requireTools, SYSCTL } from '../placement/netns-setup-system';
+import type { JailGroup, JailSlot, Pool } from './address';
+import { slotsOf } from './address';
+import { hostEndSysctls, insideRuleset, INSIDE_SYSCTLS, INSIDE_VETH, type JailEndpoint } from './inside';
+
+/** The tools' environment: English messages (matched below), no caller's variables. */
+const TOOL_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+
+function refuse(message: string): LaunchError {
+  return new LaunchError(EXIT.refused, `cannot make the jail: ${message}`);
+}
+
+function tool(argv: string[], options: { input?: string; hostNamespace?: number } = {}): { ok: boolean; err: string } {
+  const r = spawnSync(argv[0]!, argv.slice(1), {
+    input: options.input ?? '',
+    encoding: 'utf8',
+    env: TOOL_ENV,
+    timeout: 30_000,
+    // The host's namespace as fd 3, for `ip link add ... netns /proc/self/fd/3`.
+    stdio: options.hostNamespace === undefined ? 'pipe' : ['pipe', 'pipe', 'pipe', options.hostNamespace],
+  });
+  return { ok: r.status === 0, err: (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n')[0]! };
+}
+
+function must(argv: string[], input?: string): void {
+  const r = tool(argv, { input });
+  if (!r.ok) throw refuse(`${argv.join(' ')}: ${r.err}`);
+}
+
+function setns(libc: Libc, fd: number, what: string): void {
+  if (libc.setns(fd, CLONE_NEWNET) !== 0) throw refuse(`setns(${what}): ${errorText(libc, libc.koffi.errno())}`);
+}
+
+/** Takes the first free slot of GROUP: creating its host end fails with "File exists" when another jail has it. */
+function allocate(pool: Pool, group: JailGroup, hostNamespace: number): JailSlot {
+  for (const slot of slotsOf(pool, group)) {
+    const r = tool(
+      [IP, 'link', 'add', INSIDE_VETH, 'type', 'veth', 'peer', 'name', slot.veth, 'netns', '/proc/self/fd/3'],
+      {
+        hostNamespace,
+      },
+    );
+    if (r.ok) return slot;
+    if (!/File exists/.test(r.err)) throw refuse(`ip link add ${slot.veth}: ${r.err}`);
+  }
+  throw new LaunchError(
+    EXIT.refused,
+    group.kind === 'launch'
+      ? `cannot make the jail: its fresh group ${group.address} is taken by another live jail; launch again`
+      : `cannot make the jail: all ${slotsOf(pool, group).length} jails of group ${group.address} are in use; close one`,
+  );
+}
+
+export interface MadeJail {
+  slot: JailSlot;
+}
+
+/** Moves this thread into a new jail of GROUP, reaching ENDPOINT only. Root only. */
+export function makeJail(pool: Pool, group: JailGroup, endpoint: JailEndpoint): MadeJail {
+  requireTools([IP, SYSCTL, NFT]);
+  const r = loadLibc();
+  if ('error' in r) throw refuse(r.error);
+  const libc = r.libc;
+  const host = openSync('/proc/thread-self/ns/net', 'r');
+  let inside: number | null = null;
+  try {
+    if (libc.unshare(CLONE_NEWNET) !== 0) throw refuse(`unshare: ${errorText(libc, libc.koffi.errno())}`);
+    inside = openSync('/proc/thread-self/ns/net', 'r');
+    // No IPv6 before any link exists, so none ever gets an IPv6 address.
+    for (const [key, value] of INSIDE_SYSCTLS) must([SYSCTL, '-q', '-w', `${key}=${value}`]);
+    const slot = allocate(pool, group, host);
+    must([IP, 'link', 'set', 'lo', 'up']);
+    must([IP, 'address', 'add', `${slot.jail}/30`, 'dev', INSIDE_VETH]);
+    must([NFT, '-f', '-'], insideRuleset(slot, endpoint));
+    must([IP, 'link', 'set', INSIDE_VETH, 'up']);
+    // The host end, from the host's namespace, then back.
+    setns(libc, host, 'the host');
+    try {
+      for (const [key, value] of hostEndSysctls(slot)) must([SYSCTL, '-q', '-w', `${key}=${value}`]);
+      must([IP, 'address', 'add', `${slot.host}/30`, 'dev', slot.veth]);
+      must([IP, 'link', 'set', slot.veth, 'up']);
+    } finally {
+      setns(libc, inside, 'the jail');
+    }
+    return { slot };
+  } finally {
+    closeSync(host);
+    if (inside !== null) closeSync(inside);
+  }
+}

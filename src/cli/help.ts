@@ -8,6 +8,7 @@ export const HELP = `Usage: tails-launch [OPTIONS] PROFILE [--] [ARGS...]
        tails-launch [OPTIONS] doctor [PROFILE...] [--json] [--control ADDR:PORT]
                     [--control-cookie FILE] [--control-password-file FILE]
        tails-launch [--config-dir DIR] netns setup|teardown NAME
+       tails-launch [--config-dir DIR] jail setup|teardown
 
 Runs an application through Tor with the SOCKS listener, isolation group and
 backend of its profile, after checking that Tor answers. tails-launch then
@@ -24,10 +25,12 @@ application; --OPTION=VALUE for a value that starts with '-'):
   -h, --help            show this help
   -V, --version         show the version
 
-torrc prints the SocksPort lines Tor needs for every listener, or with
---check compares a torrc with them by effect. doctor checks the running Tor
-(control port, bootstrap, every listener's flags and SOCKS5 handshake) and
-what each profile needs; both exit 1 when something is wrong.
+torrc prints the SocksPort lines Tor needs for every listener (and the jail
+SocksPort of each listener with a jail_port), or with --check compares a
+torrc with them by effect. doctor checks the running Tor (control port,
+bootstrap, every listener's flags and SOCKS5 handshake, jail SocksPorts
+alike; as root, the jails' host side) and what each profile needs; both exit
+1 when something is wrong.
 
 A profile with netns or user runs its application in that network namespace
 or as that user. Root applies it itself; anyone else is taken through
@@ -42,11 +45,20 @@ firewall inside that lets nothing else out. Run again, it fixes what is
 missing and re-applies the firewall. netns teardown NAME removes it (and
 succeeds when it is gone). Either exits 1 when ip, sysctl or nft fails.
 
+jail setup (root only) installs the host side of jails, from the listeners
+that declare a jail_port and the jails.pool of the shipped and admin
+layers: one nftables table (inet tails_launch_jails) that leads each jail
+port, from a jail's link (tlj*), to that listener's jail SocksPort with the
+jail's isolation group as source, and drops everything else from jails, IPv6
+included; nothing is forwarded to or from a jail; and the route POOL dev lo.
+Run again, it replaces the table atomically. jail teardown removes both (and
+succeeds when they are gone). Either exits 1 when nft or ip fails.
+
 Exit status: the application's own once it runs; 64 usage error, 65 invalid
 configuration, 66 unknown profile, 67 the profile's user does not exist,
 69 Tor not reachable, 70 internal error, 72 the profile's network namespace
 does not exist, 77 not permitted (sudo refuses or asks for a password, the
-privileged entry refuses; netns as non-root; koffi or XDG_RUNTIME_DIR missing
+privileged entry refuses; netns or jail as non-root; koffi or XDG_RUNTIME_DIR missing
 where the backend needs them), 78 the program would bypass an LD_PRELOAD
 wrapper (static, Go, setuid, capabilities), 126 cannot execute, 127 not found.
 `;

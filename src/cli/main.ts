@@ -42,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/doctor')).doctor(command);
     case 'netns':
       return (await import('./commands/netns')).netns(command);
+    case 'jail':
+      return (await import('./commands/jail')).jail(command);
   }
 }
 

@@ -32,6 +32,8 @@ export type Command =
   | { kind: 'doctor'; profiles: string[]; json: boolean; control: ControlOptions; options: GlobalOptions }
   /** Make (setup) or remove (teardown) network namespace NAME of the listeners that declare it (root only). */
   | { kind: 'netns'; action: 'setup' | 'teardown'; name: string; options: GlobalOptions }
+  /** Install (setup) or remove (teardown) the jails' host side: one nftables table and the pool's route (root only). */
+  | { kind: 'jail'; action: 'setup' | 'teardown'; options: GlobalOptions }
   | { kind: 'help' }
   | { kind: 'version' };
 
@@ -199,6 +201,8 @@ export function parseArgs(words: string[]): Command {
       return parseInspection(first, rest, parser);
     case 'netns':
       return parseNetns(rest, parser);
+    case 'jail':
+      return parseJail(rest, parser);
     default:
       if (RESERVED_NAMES.has(first)) throw usage(`'${first}' is not available in this version of tails-launch`);
       return { kind: 'run', profile: profileName(first), args: appArgs(rest), options };
@@ -313,4 +317,33 @@ function parseNetns(words: string[], parser: Parser): Command {
   const problem = netnsNameProblem(name);
   if (problem !== null) throw usage(`netns ${action}: ${problem}`);
   return { kind: 'netns', action, name, options: parser.options };
+}
+
+const JAIL_USAGE = 'tails-launch [--config-dir DIR] jail setup|teardown';
+
+/** `jail setup`, `jail teardown`; the global options may come anywhere (nothing runs as an application). */
+function parseJail(words: string[], parser: Parser): Command {
+  const positional: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (word === '--help' || word === '-h') return { kind: 'help' };
+    const last = globalOption(words, i, parser);
+    if (last >= 0) {
+      i = last;
+      continue;
+    }
+    if (word.startsWith('-') && word !== '-') throw unknownOption(word, 'jail');
+    positional.push(word);
+  }
+  const [action, ...extra] = positional;
+  if (action !== 'setup' && action !== 'teardown') {
+    throw usage(
+      action === undefined
+        ? `'jail' needs an action: ${JAIL_USAGE}`
+        : `'jail' knows 'setup' and 'teardown', not '${action}': ${JAIL_USAGE}`,
+    );
+  }
+  // One host side for every jail: nothing to name.
+  if (extra.length) throw usage(`'jail ${action}' takes no arguments: ${JAIL_USAGE}`);
+  return { kind: 'jail', action, options: parser.options };
 }

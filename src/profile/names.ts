@@ -24,6 +24,7 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set([
   'doctor',
   'desktop',
   'netns',
+  'jail',
 ]);
 
 export function isValidProfileName(name: string): boolean {

@@ -31,7 +31,7 @@ export const OPTION_WORDS = [
   '---',
   '--check=-',
 ];
-export const COMMAND_WORDS = ['run', 'explain', 'list', 'validate', 'torrc', 'doctor', 'desktop', 'netns'];
+export const COMMAND_WORDS = ['run', 'explain', 'list', 'validate', 'torrc', 'doctor', 'desktop', 'netns', 'jail'];
 export const NAME_WORDS = ['default', 'pidgin', 'curl', 'a', '', 'Pidgin', '../x', 'x/y', ' ', 'p.yml'];
 export const VALUE_WORDS = [
   'alice',

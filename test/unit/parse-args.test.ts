@@ -233,3 +233,29 @@ describe('parseArgs: netns setup/teardown', () => {
     expect(parseArgs(['netns', 'setup', 'abcdefghij'])).toMatchObject({ name: 'abcdefghij' });
   });
 });
+
+describe('parseArgs: jail setup/teardown', () => {
+  it('parses the action, with --config-dir before or after', () => {
+    expect(parseArgs(['--config-dir', '/c', 'jail', 'setup'])).toEqual({
+      kind: 'jail',
+      action: 'setup',
+      options: { configDir: '/c', identity: null },
+    });
+    expect(parseArgs(['jail', 'teardown', '--config-dir=/c'])).toEqual({
+      kind: 'jail',
+      action: 'teardown',
+      options: { configDir: '/c', identity: null },
+    });
+    expect(parseArgs(['jail', '--help'])).toEqual({ kind: 'help' });
+  });
+
+  it('refuses a missing or unknown action, any argument, and unknown options; no profile may be called jail', () => {
+    expect(usageError(['jail'])).toContain(
+      "'jail' needs an action: tails-launch [--config-dir DIR] jail setup|teardown",
+    );
+    expect(usageError(['jail', 'up'])).toContain("'jail' knows 'setup' and 'teardown', not 'up'");
+    expect(usageError(['jail', 'setup', 'default'])).toContain("'jail setup' takes no arguments");
+    expect(usageError(['jail', 'teardown', '--json'])).toContain("unknown option '--json' for 'jail'");
+    expect(usageError(['run', 'jail'])).toContain("'jail' is a command, not a profile");
+  });
+});

@@ -7,7 +7,7 @@
 //
 // `tor --verify-config` and `--dump-config` neither bind nor connect (proved
 // below), so these tests need no network namespace.
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -167,6 +167,79 @@ describe('tails-launch torrc', () => {
       ]);
       expect(traced.exitCode).toBe(0);
       expect(String(traced.stderr)).not.toMatch(/\b(bind|listen|connect)\(/);
+    });
+  });
+
+  describe('with jail ports', () => {
+    let config: string;
+    const LINES = [
+      'SocksPort 127.0.0.1:9050 IsolateDestAddr IsolateDestPort',
+      'SocksPort 127.0.0.1:9150 IsolateDestAddr IsolateDestPort IsolateClientAddr',
+      'SocksPort 127.0.0.1:9063 NoIsolateDestAddr NoIsolateClientAddr',
+      'SocksPort 127.0.0.1:9163 NoIsolateDestAddr IsolateClientAddr',
+    ];
+    beforeAll(() => {
+      config = tempDir('torrc-jail');
+      mkdirSync(join(config, 'profiles'));
+      // makeConfigDir knows no jail_port: the file by hand.
+      writeFileSync(
+        join(config, 'listeners.yml'),
+        [
+          'listeners:',
+          '  default: { address: 127.0.0.1, port: 9050, flags: [IsolateDestAddr, IsolateDestPort], jail_port: 9150 }',
+          '  upgrader: { address: 127.0.0.1, port: 9063, flags: [NoIsolateDestAddr, NoIsolateClientAddr], jail_port: 9163 }',
+          'jails: { pool: 10.240.0.0/12 }',
+          '',
+        ].join('\n'),
+      );
+      writeFileSync(join(config, 'profiles', 'curl.yml'), 'listener: default\nisolation: app\nbackend: torsocks\n');
+    });
+
+    it("prints each listener's jail SocksPort after its own: its flags, and IsolateClientAddr whatever the listener says; tor accepts it", async () => {
+      const r = await runLauncher(['--config-dir', config, 'torrc']);
+      expect([r.exitCode, r.stderr]).toEqual([0, '']);
+      expect(r.stdout.split('\n').slice(1)).toEqual([
+        '# listener default: used by curl',
+        LINES[0],
+        "# listener default's jail port: its jails reach Tor here, each isolation group by its own client address",
+        LINES[1],
+        '# listener upgrader: used by no profile',
+        LINES[2],
+        "# listener upgrader's jail port: its jails reach Tor here, each isolation group by its own client address",
+        LINES[3],
+      ]);
+      const dir = tempDir('torrc-jail-verify');
+      const file = join(dir, 'torrc');
+      writeFileSync(file, r.stdout);
+      const verify = await tor('--verify-config', file, dir);
+      expect(verify.exitCode, String(verify.stdout)).toBe(0);
+      expect(await torSocksPorts(file)).toEqual(LINES.map((l) => l.slice('SocksPort '.length)));
+      const checked = await check(file, dir, config);
+      expect([checked.exitCode, checked.stdout.split('\n')]).toEqual([
+        0,
+        [
+          `ok       listener default (127.0.0.1:9050): ${file}:3`,
+          `ok       jail port of listener default (127.0.0.1:9150): ${file}:5`,
+          `ok       listener upgrader (127.0.0.1:9063): ${file}:7`,
+          `ok       jail port of listener upgrader (127.0.0.1:9163): ${file}:9`,
+        ],
+      ]);
+    });
+
+    it('--check: a missing jail port is MISSING, one that does not isolate by client address DIFFERS', async () => {
+      const dir = tempDir('torrc-jail-check');
+      const file = join(dir, 'torrc');
+      writeFileSync(file, `${LINES[0]}\n${LINES[2]}\nSocksPort 127.0.0.1:9163 NoIsolateDestAddr NoIsolateClientAddr\n`);
+      const r = await check(file, dir, config);
+      expect([r.exitCode, r.stdout.split('\n')]).toEqual([
+        EXIT.checkFailed,
+        [
+          `ok       listener default (127.0.0.1:9050): ${file}:1`,
+          `MISSING  jail port of listener default (127.0.0.1:9150): add: ${LINES[1]}`,
+          `ok       listener upgrader (127.0.0.1:9063): ${file}:2`,
+          `DIFFERS  jail port of listener upgrader (127.0.0.1:9163): ${file}:3: IsolateClientAddr should be on but is off; use instead: ${LINES[3]}`,
+        ],
+      ]);
     });
   });
 

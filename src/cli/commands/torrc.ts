@@ -1,14 +1,18 @@
 // `tails-launch torrc`: the listeners as torrc SocksPort lines, and
 // `tails-launch torrc --check FILE`: does that torrc give tor those SocksPorts,
 // with the same EFFECTIVE flags (tor's defaults, `No` prefixes, last flag wins)?
+// A listener with a jail_port has a second SocksPort, its jails' (its flags,
+// and IsolateClientAddr: src/jail/host-side-socksport.ts), printed and
+// checked the same way.
 import { configLayers } from '../../profile/layers';
 import { listProfiles, loadListeners, type SourcedListener } from '../../profile/load';
 import { ConfigError } from '../../profile/config-error';
 import { NO_CACHE } from '../../profile/parsed-cache';
 import { layerListenerProblems } from '../../profile/weaken';
 import { resolveListener, resolveProfile, type ResolvedListener } from '../../profile/resolve';
+import { jailSocksPort } from '../../jail/host-side-socksport';
 import { hostPort } from '../../tor/address';
-import { socksPortLine } from '../../tor/listener';
+import { socksPortLine, type SocksPortOf } from '../../tor/listener';
 import { matchListener, parseSocksPortValue, type SocksPortSpec } from '../../tor/socks-flags';
 import { readTorrc, TorrcReadError, type TorrcSocksPort } from '../../tor/torrc-file';
 import { EXIT } from '../../errors/exit-codes';
@@ -52,6 +56,12 @@ async function generate(
     const place = l.netns ? `, reached from network namespace ${l.netns}` : '';
     const used = who.length ? `used by ${who.join(', ')}` : 'used by no profile';
     out.push(`# listener ${l.name}${place}: ${used}`, socksPortLine(l));
+    const twin = jailSocksPort(l);
+    if (twin)
+      out.push(
+        `# listener ${l.name}'s jail port: its jails reach Tor here, each isolation group by its own client address`,
+        socksPortLine(twin),
+      );
   }
   return `${out.join('\n')}\n`;
 }
@@ -82,8 +92,15 @@ function check(file: string, listeners: ResolvedListener[]): number {
   const lines: string[] = [];
   let failed = false;
   const matched = new Set<SocksPortSpec>();
+  // Each listener's SocksPort, then its jails' when it has a jail_port.
+  const expected: { name: string; port: SocksPortOf }[] = [];
   for (const l of listeners) {
-    const name = `listener ${l.name} (${hostPort(l.address, l.port)})`;
+    expected.push({ name: `listener ${l.name} (${hostPort(l.address, l.port)})`, port: l });
+    const twin = jailSocksPort(l);
+    if (twin)
+      expected.push({ name: `jail port of listener ${l.name} (${hostPort(twin.address, twin.port)})`, port: twin });
+  }
+  for (const { name, port: l } of expected) {
     const match = matchListener(l, specs);
     if (match.status === 'missing') {
       failed = true;

@@ -1,11 +1,13 @@
 // The checks of `tails-launch doctor` on each listener the profiles use:
 // open in Tor (GETINFO net/listeners/socks), with the expected flags in
-// effect (GETCONF SocksPort), and answering a SOCKS5 handshake.
+// effect (GETCONF SocksPort), and answering a SOCKS5 handshake; the same of
+// a listener's jails' SocksPort when it declares a jail_port.
 import { hostPort } from './address';
 import { NEEDS_CONTROL, type CheckReport } from './check-report';
 import { splitQuotedList } from './control-port';
 import type { TorView } from './control-checks';
-import { socksPortLine, type Listener } from './listener';
+import { jailSocksPort } from '../jail/host-side-socksport';
+import { socksPortLine, type Listener, type SocksPortOf } from './listener';
 import { matchListener, parseSocksPortValue, type SocksPortSpec } from './socks-flags';
 import { socks5Handshake } from './socks5-handshake';
 
@@ -40,7 +42,9 @@ async function readTorListeners(tor: TorView): Promise<TorListeners> {
 /**
  * listener.NAME.live, .flags and .socks: is LISTENER open in Tor, with its
  * flags in effect, and does it complete a SOCKS5 handshake? A listener
- * reached only from a network namespace is skipped.
+ * reached only from a network namespace is skipped. A listener with a
+ * jail_port gets the same three checks of its jails' SocksPort
+ * (listener.NAME.jail.live, .flags, .socks), which the host reaches directly.
  */
 async function checkListener(
   listener: Listener,
@@ -53,12 +57,26 @@ async function checkListener(
   const name = `listener '${listener.name}' (${where}, used by ${usedBy})`;
   const id = `listener.${listener.name}`;
   if (listener.netns) {
-    return report.add(
-      id,
-      'skip',
-      `${name}: reachable only from network namespace '${listener.netns}', not checked from here`,
-    );
+    report.add(id, 'skip', `${name}: reachable only from network namespace '${listener.netns}', not checked from here`);
+  } else {
+    await checkSocksPort(listener, listener.connect, name, id, tor, report);
   }
+  const twin = jailSocksPort(listener);
+  if (twin === null) return;
+  const twinName = `jail port of listener '${listener.name}' (${hostPort(twin.address, twin.port)}, used by its jails)`;
+  await checkSocksPort(twin, twin, twinName, `${id}.jail`, tor, report);
+}
+
+/** ID.live, ID.flags, ID.socks of the SocksPort PORT, reached at CONNECT; NAME says which it is. */
+async function checkSocksPort(
+  port: SocksPortOf,
+  connect: { address: string; port: number },
+  name: string,
+  id: string,
+  tor: TorListeners,
+  report: CheckReport,
+): Promise<void> {
+  const where = hostPort(port.address, port.port);
   if (tor.live === null)
     report.add(`${id}.live`, 'skip', `${name}: not checked whether Tor has it open (${NEEDS_CONTROL})`);
   else if (tor.live instanceof Error)
@@ -74,7 +92,7 @@ async function checkListener(
       `${id}.live`,
       'fail',
       `${name} is not open in Tor (Tor's SOCKS listeners: ${tor.live.join(' ') || 'none'})`,
-      `add '${socksPortLine(listener)}' to torrc (see 'tails-launch torrc') and reload Tor`,
+      `add '${socksPortLine(port)}' to torrc (see 'tails-launch torrc') and reload Tor`,
     );
   }
 
@@ -88,7 +106,7 @@ async function checkListener(
       'run doctor as root against the real ControlPort',
     );
   else {
-    const match = matchListener(listener, tor.conf);
+    const match = matchListener(port, tor.conf);
     if (match.status === 'equal')
       report.add(`${id}.flags`, 'ok', `${name}: Tor's SocksPort has the expected flags (${match.spec.text})`);
     else if (match.status === 'missing') {
@@ -96,21 +114,21 @@ async function checkListener(
         `${id}.flags`,
         'fail',
         `${name}: Tor's configuration has no SocksPort ${where}`,
-        `add to torrc: ${socksPortLine(listener)}`,
+        `add to torrc: ${socksPortLine(port)}`,
       );
     } else {
       report.add(
         `${id}.flags`,
         'fail',
         `${name}: Tor's SocksPort differs: ${match.differences.join(', ')} (Tor has '${match.spec.text}')`,
-        `use in torrc: ${socksPortLine(listener)}`,
+        `use in torrc: ${socksPortLine(port)}`,
       );
     }
   }
 
   const result = await socks5Handshake({
-    address: listener.connect.address,
-    port: listener.connect.port,
+    address: connect.address,
+    port: connect.port,
     auth: { kind: 'none' },
     timeoutMs: SOCKS_TIMEOUT_MS,
   });
@@ -120,7 +138,7 @@ async function checkListener(
       `${id}.socks`,
       'fail',
       `${name}: no SOCKS5 handshake: ${result.reason}`,
-      `start Tor with '${socksPortLine(listener)}' in torrc`,
+      `start Tor with '${socksPortLine(port)}' in torrc`,
     );
 }
 

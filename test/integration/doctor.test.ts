@@ -29,8 +29,8 @@ const TAILS_SOCKS = TAILS_SOCKS_PORTS;
 const BOOTSTRAP_FAIL =
   "FAIL  Tor is not bootstrapped: 0% (starting): Starting -> wait for Tor to connect to the Tor network; if it stays there, check the network connection, the clock and Tor's log";
 
-type Scenario = 'healthy' | 'cookie' | 'wrongflags' | 'missing' | 'down';
-const SCENARIOS: Scenario[] = ['healthy', 'cookie', 'wrongflags', 'missing', 'down'];
+type Scenario = 'healthy' | 'cookie' | 'wrongflags' | 'missing' | 'down' | 'jail';
+const SCENARIOS: Scenario[] = ['healthy', 'cookie', 'wrongflags', 'missing', 'down', 'jail'];
 const ns = (s: Scenario) => `tl-doc-${s}-${process.pid}`;
 
 let work: string;
@@ -128,6 +128,18 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
     writeConfig('missing', [`password_file: ${join(work, 'password')}`]);
     writeConfig('down', [`password_file: ${join(work, 'password')}`]);
 
+    // Jail ports: default's right, tails' without IsolateClientAddr, upgrader's missing from Tor.
+    writeConfig('jail', [`password_file: ${join(work, 'password')}`]);
+    const listeners = join(work, 'config-jail', 'listeners.yml');
+    writeFileSync(
+      listeners,
+      readFileSync(listeners, 'utf8')
+        .replace('port: 9050\n    flags: [IsolateDestAddr, IsolateDestPort]\n', '$&    jail_port: 9150\n')
+        .replace('port: 9062\n', '$&    jail_port: 9162\n')
+        .replace('port: 9063\n', '$&    jail_port: 9163\n')
+        .replace(/^control:/m, 'jails:\n  pool: 10.240.0.0/12\n$&'),
+    );
+
     for (const s of SCENARIOS) await createNamespace(ns(s));
     await Promise.all([
       startTor('healthy', [...Object.values(TAILS_SOCKS), password]),
@@ -143,6 +155,12 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
         password,
       ]),
       startTor('missing', [TAILS_SOCKS[9050], TAILS_SOCKS[9062], password]),
+      startTor('jail', [
+        ...Object.values(TAILS_SOCKS),
+        'SocksPort 127.0.0.1:9150 IsolateDestAddr IsolateDestPort IsolateClientAddr',
+        'SocksPort 127.0.0.1:9162 IsolateDestAddr IsolateDestPort NoIsolateClientAddr',
+        password,
+      ]),
     ]);
   }, 90_000);
 
@@ -274,6 +292,43 @@ describe.skipIf(!isRoot)('doctor against the real tor, in private network namesp
       'profile.lost.application',
     ]);
     expect(r.exitCode).toBe(EXIT.checkFailed);
+  });
+
+  it("jail ports: each listener's jail SocksPort is checked like the listener (open, flags with IsolateClientAddr, handshake), and the host side as root", async () => {
+    const r = await both('jail', ['curl', 'tails-app', 'iuk']);
+    const jail = r.checks.filter((c) => c.id.includes('.jail.'));
+    const twin = (name: string, port: number) =>
+      `jail port of listener '${name}' (127.0.0.1:${port}, used by its jails)`;
+    expect(jail.map((c) => [c.id, c.status])).toEqual([
+      ['listener.default.jail.live', 'ok'],
+      ['listener.default.jail.flags', 'ok'],
+      ['listener.default.jail.socks', 'ok'],
+      ['listener.tails.jail.live', 'ok'],
+      ['listener.tails.jail.flags', 'fail'],
+      ['listener.tails.jail.socks', 'ok'],
+      ['listener.upgrader.jail.live', 'fail'],
+      ['listener.upgrader.jail.flags', 'fail'],
+      ['listener.upgrader.jail.socks', 'fail'],
+      ['listener.default.jail.host', 'fail'],
+      ['listener.tails.jail.host', 'fail'],
+      ['listener.upgrader.jail.host', 'fail'],
+    ]);
+    expect(r.lines).toContain(
+      `ok    ${twin('default', 9150)}: Tor's SocksPort has the expected flags (127.0.0.1:9150 IsolateDestAddr IsolateDestPort IsolateClientAddr)`,
+    );
+    expect(r.lines).toContain(
+      `FAIL  ${twin('tails', 9162)}: Tor's SocksPort differs: IsolateClientAddr should be on but is off (Tor has '127.0.0.1:9162 IsolateDestAddr IsolateDestPort NoIsolateClientAddr') -> use in torrc: SocksPort 127.0.0.1:9162 IsolateDestAddr IsolateDestPort IsolateClientAddr`,
+    );
+    expect(r.lines).toContain(
+      `FAIL  ${twin('upgrader', 9163)}: Tor's configuration has no SocksPort 127.0.0.1:9163 -> add to torrc: SocksPort 127.0.0.1:9163 NoIsolateDestAddr NoIsolateDestPort NoIsolateClientProtocol IsolateClientAddr`,
+    );
+    // doctor runs as root here, in a namespace where 'jail setup' never ran.
+    expect(r.lines).toContain(
+      "FAIL  jail port of listener 'default' (127.0.0.1:9150): the jails' host side is not installed (no nftables table inet tails_launch_jails) -> run 'tails-launch jail setup' as root",
+    );
+    // The listeners themselves are as healthy as ever.
+    for (const l of ['default', 'tails', 'upgrader'])
+      for (const what of ['live', 'flags', 'socks']) expect(r.status(`listener.${l}.${what}`)).toBe('ok');
   });
 
   it('a profile with a user: the account is checked (ok, or FAIL when there is none); an unknown profile name is refused (66)', async () => {

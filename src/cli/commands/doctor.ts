@@ -8,8 +8,9 @@ import { hasFileCapabilities } from '../../preflight/file-capabilities';
 import { findExecutable } from '../../preflight/find-executable';
 import { resolveProgram } from '../../preflight/resolve-program';
 import { ConfigError, formatProblem } from '../../profile/config-error';
+import type { JailsConfig } from '../../profile/schema';
 import { configLayers } from '../../profile/layers';
-import { listProfiles, loadControl, loadListeners } from '../../profile/load';
+import { listProfiles, loadControl, loadJails, loadListeners } from '../../profile/load';
 import { layerListenerProblems } from '../../profile/weaken';
 import { NO_CACHE } from '../../profile/parsed-cache';
 import {
@@ -26,6 +27,7 @@ import { socksPortLine } from '../../tor/listener';
 import { EXIT } from '../../errors/exit-codes';
 import { LaunchError } from '../../errors/launch-error';
 import { loadLibc } from '../../exec/libc';
+import { hostSideProblem } from '../../jail/host-side-system';
 import { accountNamed } from '../../placement/account';
 import { netnsPath, withNetns } from '../../placement/netns';
 import { hostPort } from '../../tor/address';
@@ -249,6 +251,27 @@ async function checkNamespace(profile: ResolvedProfile, report: Report): Promise
     );
 }
 
+/**
+ * listener.NAME.jail.host: a listener with a jail_port needs the jails' host
+ * side (`tails-launch jail setup`): its table, with this listener's
+ * redirection for the configured pool, and the pool's route. Reading the
+ * firewall needs root: as anyone else the check is skipped.
+ */
+function checkJailHostSide(listener: ResolvedListener, jails: JailsConfig | null, report: Report): void {
+  if (listener.jailPort === null) return;
+  const id = `listener.${listener.name}.jail.host`;
+  const name = `jail port of listener '${listener.name}' (${hostPort(listener.address, listener.jailPort)})`;
+  if (process.geteuid?.() !== 0)
+    return report.add(id, 'skip', `${name}: the jails' host side not checked (needs root)`);
+  const problem = hostSideProblem(listener, jails);
+  if (problem === null) report.add(id, 'ok', `${name}: the jails' host side leads jails to it`);
+  else {
+    // The problem says what to do for a launch's refusal; here that is the fix.
+    const fix = "run 'tails-launch jail setup' as root";
+    report.add(id, 'fail', `${name}: ${problem.replace(`: ${fix}`, '')}`, fix);
+  }
+}
+
 /** The selected profiles, resolved; the ones that do not resolve are FAIL lines. */
 async function selectProfiles(
   command: Extract<Command, { kind: 'doctor' }>,
@@ -294,20 +317,23 @@ export async function doctor(command: Extract<Command, { kind: 'doctor' }>): Pro
   const { profiles, layers } = await selectProfiles(command, report);
   const control = await loadControl(layers);
 
+  // Each listener once, with the profiles that use it.
+  const listeners = new Map<string, { listener: ResolvedListener; users: string[] }>();
+  for (const p of profiles) {
+    const entry = listeners.get(p.listener.name) ?? { listener: p.listener, users: [] };
+    entry.users.push(p.name);
+    listeners.set(p.listener.name, entry);
+  }
+
   const tor = await checkControlPort(command.control, control, report);
   try {
     await checkBootstrap(tor, report);
-    // Each listener once, with the profiles that use it.
-    const listeners = new Map<string, { listener: ResolvedListener; users: string[] }>();
-    for (const p of profiles) {
-      const entry = listeners.get(p.listener.name) ?? { listener: p.listener, users: [] };
-      entry.users.push(p.name);
-      listeners.set(p.listener.name, entry);
-    }
     await checkListeners(tor, listeners.values(), report);
   } finally {
     await tor.connection?.quit();
   }
+  const jails = await loadJails(layers);
+  for (const { listener } of listeners.values()) checkJailHostSide(listener, jails, report);
   checkWrappers(profiles, report);
   for (const name of command.profiles) {
     const profile = profiles.find((p) => p.name === name);

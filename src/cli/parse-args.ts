@@ -10,6 +10,8 @@ export interface GlobalOptions {
   configDir?: string;
   identity: string | null;
   waitForTor?: number;
+  /** Run this launch in a jail of its own (as the profile's `jail: true`). */
+  jail?: boolean;
 }
 
 /** How doctor reaches Tor's control port; each overrides the configuration's `control` section. */
@@ -112,6 +114,12 @@ function globalOption(words: string[], i: number, parser: Parser): number {
       }
       options.identity = value;
       return last;
+    }
+    case '--jail': {
+      once(parser, name);
+      if (inline !== undefined) throw usage('--jail takes no value');
+      options.jail = true;
+      return i;
     }
     case '--wait-for-tor': {
       once(parser, name);

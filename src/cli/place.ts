@@ -4,8 +4,8 @@
 // network namespace, another user) that an unprivileged caller cannot, and
 // nothing else:
 //
-//  - it takes exactly `PROFILE -- ARGS...`: no option, no configuration
-//    directory, no identity;
+//  - it takes exactly `[--jail] PROFILE -- ARGS...`: no other option, no
+//    configuration directory, no identity;
 //  - it reads only the system layers (shipped and admin, root's files),
 //    never the caller's user layer, cache or environment for configuration;
 //  - it runs only profiles with a placement, as their account (never root;
@@ -53,17 +53,20 @@ function checkCaller(uid: number): void {
 async function main(argv: string[]): Promise<never> {
   if (process.getuid?.() !== 0 || process.geteuid?.() !== 0)
     throw refuse(`it must run as root, through sudo ('tails-launch PROFILE' does that)`);
-  const [profile, separator, ...args] = argv;
+  // --jail, the one option: the jail is made here.
+  const jail = argv[0] === '--jail';
+  const [profile, separator, ...args] = jail ? argv.slice(1) : argv;
   if (profile === undefined || separator !== '--' || !isValidProfileName(profile))
     throw new LaunchError(
       EXIT.usage,
-      `privileged entry: usage: place PROFILE -- [ARGS...] (run it as 'tails-launch PROFILE [ARGS...]')`,
+      `privileged entry: usage: place [--jail] PROFILE -- [ARGS...] (run it as 'tails-launch [--jail] PROFILE [ARGS...]')`,
     );
   const uid = callerUid();
   checkCaller(uid);
   // The shipped and admin layers: root's files, at fixed places.
   const layers = configLayers(undefined, {}).filter((layer) => layer.name !== 'user');
-  return run({ kind: 'run', profile, args, options: { identity: null } }, caller, { layers, callerUid: uid });
+  const options = jail ? { identity: null, jail } : { identity: null };
+  return run({ kind: 'run', profile, args, options }, caller, { layers, callerUid: uid });
 }
 
 main(process.argv.slice(2)).catch(report);

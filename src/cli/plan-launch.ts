@@ -100,7 +100,7 @@ export async function planLaunch(
   const cache = entry ? NO_CACHE : openParsedCache(process.env);
   const listeners = await loadListeners(layers, cache);
   const profile = await resolveProfile(layers, listeners, request.profile, cache);
-  const jailed = profile.jail;
+  const jailed = profile.jail || request.options.jail === true;
   const jail = jailed ? { pool: (await loadJails(layers, cache))?.pool ?? null } : null;
   cache.save();
   return buildPlan({

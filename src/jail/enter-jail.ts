@@ -6,6 +6,7 @@ import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import type { JailCheck } from '../plan/types';
 import { parsePool } from './address';
+import { hostSideProblem } from './host-side-system';
 import { makeJail } from './make-jail';
 
 /** A configuration that cannot be jailed (decided while planning): 65, before sudo or anything else. */
@@ -17,5 +18,11 @@ export function refuseUnjailable(check: JailCheck): void {
 export function enterJail(check: JailCheck): void {
   refuseUnjailable(check);
   const jail = check.jail!;
+  // From the host's namespace, before the jail exists: its one way out must be there.
+  const problem = hostSideProblem(
+    { name: jail.listener, address: jail.socksPort.address, jailPort: jail.socksPort.port },
+    { pool: jail.pool },
+  );
+  if (problem !== null) throw new LaunchError(EXIT.noNamespace, problem);
   makeJail(parsePool(jail.pool), jail.group, { connect: jail.connect, jailPort: jail.socksPort.port });
 }

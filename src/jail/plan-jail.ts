@@ -5,6 +5,8 @@ import type { ResolvedProfile } from '../profile/resolve';
 import { appGroup, groupCount, launchGroup, noneGroup, parsePool, SLOTS_PER_GROUP, type JailGroup } from './address';
 
 export interface PlanJail {
+  /** The listener whose jails' SocksPort the jail reaches. */
+  listener: string;
   pool: string;
   group: JailGroup;
   /** Inside: where the application connects, redirected to the jails' SocksPort through the host end of its veth. */
@@ -62,6 +64,7 @@ export function planJail(
   return {
     ok: true,
     jail: {
+      listener: listener.name,
       pool,
       group,
       connect: listener.connect,

@@ -180,7 +180,17 @@ function handoverOf(input: PlanInput): Plan['handover'] {
   if (input.placement?.via !== 'sudo') return null;
   return {
     file: SUDO_PATH,
-    argv: [SUDO_PATH, '-n', '--', ENTRY_PATH, input.profile.name, '--', ...input.args],
+    // --jail is the one option the entry takes: the jail is made there.
+    argv: [
+      SUDO_PATH,
+      '-n',
+      '--',
+      ENTRY_PATH,
+      ...(input.jail && !input.profile.jail ? ['--jail'] : []),
+      input.profile.name,
+      '--',
+      ...input.args,
+    ],
     // What sudo may pass (its env_keep is this same list): the entry filters again.
     env: allowedForPlacement(input.environment),
   };

@@ -463,9 +463,9 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     await expectRefused(
       sudoPlace('amnesia', '--config-dir', '/tmp', 'tor-browser', '--'),
       EXIT.usage,
-      /usage: place PROFILE -- /,
+      /usage: place \[--jail\] PROFILE -- /,
     );
-    await expectRefused(sudoPlace('amnesia', 'tor-browser'), EXIT.usage, /usage: place PROFILE -- /);
+    await expectRefused(sudoPlace('amnesia', 'tor-browser'), EXIT.usage, /usage: place \[--jail\] PROFILE -- /);
     await expectRefused(sudoPlace('amnesia', 'tor-browser', '--', '-P'), EXIT.usage, /no options from the caller/);
   }, 60_000);
 

@@ -22,6 +22,9 @@ application; --OPTION=VALUE for a value that starts with '-'):
   --identity NAME       fold NAME into the isolation group: instances with
                         different identities never share a circuit
   --wait-for-tor SECS   keep trying Tor's SOCKS listener for up to SECS seconds
+  --jail                run this launch in a network namespace of its own whose
+                        only way out is the listener's jail SocksPort (needs
+                        'jail setup'; Tor isolates it by its address)
   -h, --help            show this help
   -V, --version         show the version
 
@@ -35,7 +38,9 @@ alike; as root, the jails' host side) and what each profile needs; both exit
 A profile with netns or user runs its application in that network namespace
 or as that user. Root applies it itself; anyone else is taken through
 'sudo -n' to the privileged entry /usr/lib/tails-launch/place (members of
-group tails-launch), which reads only the system configuration.
+group tails-launch), which reads only the system configuration. A jail
+(jail: true, or --jail) goes the same way: a namespace made for the launch,
+gone with its last process.
 
 netns setup NAME (root only) makes network namespace NAME as Tails does for
 Tor Browser, from the listeners that declare 'netns: NAME': a veth pair

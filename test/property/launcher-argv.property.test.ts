@@ -104,6 +104,10 @@ function predict(words: string[]): Command | { refused: string } {
 
 /** The statuses a launch of COMMAND may end in, Tor being unreachable. */
 function launchStatuses(command: Extract<Command, { kind: 'run' }>): number[] {
+  // No listener here has a jail port: a jailed launch is refused as a configuration that cannot be jailed
+  // (or, before that, as a usage error: no command, --identity without a group).
+  if (command.options.jail && ['marker', 'none', 'placed', 'broken', 'default'].includes(command.profile))
+    return [EXIT.usage, EXIT.config];
   switch (command.profile) {
     case 'marker':
       return [EXIT.torUnreachable];

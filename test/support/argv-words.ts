@@ -8,6 +8,8 @@ export const OPTION_WORDS = [
   '--config-dir',
   '--identity',
   '--wait-for-tor',
+  '--jail',
+  '--jail=1',
   '--json',
   '--check',
   '--control',

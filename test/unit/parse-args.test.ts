@@ -153,6 +153,14 @@ describe('parseArgs', () => {
     expect(usageError(['--wait-for-tor', '1', '--wait-for-tor', '1', 'p'])).toContain(
       'option --wait-for-tor is given twice',
     );
+    expect(usageError(['--jail', '--jail', 'p'])).toContain('option --jail is given twice');
+    expect(usageError(['--jail=yes', 'p'])).toContain('--jail takes no value');
+    expect(parseArgs(['--jail', 'p', '--jail'])).toMatchObject({
+      kind: 'run',
+      profile: 'p',
+      args: ['--jail'],
+      options: { jail: true },
+    });
     expect(usageError(['explain', 'p', '--json', '--json'])).toContain('option --json is given twice');
     expect(usageError(['torrc', '--check', 'a', '--check=b'])).toContain('option --check is given twice');
     expect(usageError(['doctor', '--control', 'a:1', '--control=b:2'])).toContain('option --control is given twice');

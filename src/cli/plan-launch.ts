@@ -66,6 +66,12 @@ function placementOf(
       `privileged entry: profile '${profile.name}' has no placement (netns, user) and no jail: the entry runs only profiles that need one; run 'tails-launch ${profile.name}' directly`,
     );
   }
+  // Nor a way to have root look up a program the caller names (`--jail default -- PATH`): only the profile's own.
+  if (entry !== null && profile.command === null)
+    throw new LaunchError(
+      EXIT.refused,
+      `privileged entry: profile '${profile.name}' names no command of its own: the entry runs only a profile's own command`,
+    );
   const uid = process.getuid?.() ?? -1;
   // What an unprivileged caller's launch cannot take through the entry.
   const notPassable = [

@@ -465,6 +465,12 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
       EXIT.usage,
       /usage: place \[--jail\] PROFILE -- /,
     );
+    // --jail takes any profile there, but never a program the caller names: root would look it up.
+    await expectRefused(
+      sudoPlace('amnesia', '--jail', 'default', '--', '/root/.bashrc'),
+      EXIT.refused,
+      /names no command of its own/,
+    );
     await expectRefused(sudoPlace('amnesia', 'tor-browser'), EXIT.usage, /usage: place \[--jail\] PROFILE -- /);
     await expectRefused(sudoPlace('amnesia', 'tor-browser', '--', '-P'), EXIT.usage, /no options from the caller/);
   }, 60_000);

@@ -134,8 +134,13 @@ async function startInNamespace(
   return { child, first };
 }
 
+export interface LeakHarnessOptions {
+  /** More ports the SOCKS5 server listens on inside APP (e.g. a listener's jail port). */
+  extraSocksPorts?: number[];
+}
+
 /** The harness for one test file: set up before its tests, torn down after; the trap and records are per test. */
-export function useLeakHarness(): LeakHarness {
+export function useLeakHarness(options: LeakHarnessOptions = {}): LeakHarness {
   let ns: { n: number; app: string; world: string } | null = null;
   let work = '';
   const children: ChildProcess[] = [];
@@ -159,7 +164,8 @@ export function useLeakHarness(): LeakHarness {
       logLevel: 'error',
     });
     // Also on Tails' own ports, for launches with the shipped profiles and listeners.
-    const socks = await startInNamespace(ns.app, [process.execPath, socksMain, '9050', '9062', '9063'], (line) =>
+    const ports = ['9050', '9062', '9063', ...(options.extraSocksPorts ?? []).map(String)];
+    const socks = await startInNamespace(ns.app, [process.execPath, socksMain, ...ports], (line) =>
       all.push(JSON.parse(line) as SocksRequestRecord),
     );
     children.push(socks.child);

@@ -21,7 +21,7 @@
 //   4. concurrent jails get their own groups, and a group's 16 slots hold;
 //   5. what cannot be jailed is refused in one line, nothing sent.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -313,11 +313,13 @@ describe('1. nothing escapes a jail (each with its control, which leaks without 
     const script = [
       host,
       'ip route add default via "$h" 2>&1',
-      `${bins.leakProbe} ${net.worldV4} 80`,
-      `${bins.leakProbe} ${net.worldV4} 53 udp`,
-      `${bins.leakProbe} "$h" 9062 udp`,
+      // Each attempt bounded: one that got out of the jail would hang on the host side's drop, not be refused.
+      'try() { timeout 3 "$@"; [ $? -ne 124 ] || echo timed out; }',
+      `try ${bins.leakProbe} ${net.worldV4} 80`,
+      `try ${bins.leakProbe} ${net.worldV4} 53 udp`,
+      `try ${bins.leakProbe} "$h" 9062 udp`,
       // The host end's other ports: the SOCKS server listens on 9062 in APP, not for jails.
-      `${bins.leakProbe} "$h" 9062`,
+      `try ${bins.leakProbe} "$h" 9062`,
     ].join('\n');
     const watch = escapedFromJails();
     const r = await jailed(['launch', '--', '/bin/sh', '-c', script]);
@@ -406,13 +408,6 @@ describe('2. the isolation group is the client address', () => {
   });
 });
 
-/** The network namespace (net:[INODE]) of PID's threads. */
-function namespacesOf(pid: number): Set<string> {
-  const found = new Set<string>();
-  for (const task of readdirSync(`/proc/${pid}/task`)) found.add(readlinkSync(`/proc/${pid}/task/${task}/ns/net`));
-  return found;
-}
-
 /** Whether any thread of any process is in namespace NS. */
 function namespaceInUse(ns: string): boolean {
   for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
@@ -431,10 +426,35 @@ describe('3. nothing is left behind', () => {
     expect(await waitForLinks(0)).toEqual([]);
   });
 
+  /** Polls READY until it returns a value (or the time is up: null). */
+  async function until<T>(ready: () => T | null, timeoutMs = 5000): Promise<T | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = ready();
+      if (value !== null || Date.now() > deadline) return value;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** PID's jail once its host end is up (make-jail.ts's last step) and its main thread back inside: its namespace. */
+  function jailOf(pid: number): string | null {
+    const app = `net:[${statSync(`/run/netns/${net.appNs}`).ino}]`;
+    // make-jail.ts steps back into APP for the host end's setup: not ready while it is there.
+    const main = readlinkSync(`/proc/${pid}/ns/net`);
+    const up = ipApp(['-br', 'link'])
+      .split('\n')
+      .some((line) => line.startsWith('tlj') && /\bUP\b/.test(line));
+    return up && main !== app ? main : null;
+  }
+
   it.each([
-    ['a launcher SIGKILLed in its preflight (its listener accepts and never answers)', ['stall', '--', '/bin/true']],
-    ['an application SIGKILLed while it runs in its jail', ['app', '--', '/bin/sleep', '60']],
-  ])('%s: no tlj* link, no namespace', async (_name, args) => {
+    [
+      'a launcher SIGKILLed in its preflight (its listener accepts and never answers)',
+      ['stall', '--', '/bin/true'],
+      'node',
+    ],
+    ['an application SIGKILLed while it runs in its jail', ['app', '--', '/bin/sleep', '60'], 'sleep'],
+  ])('%s: no tlj* link, no namespace', async (_name, args, command) => {
     const launcher = spawn('ip', ['netns', 'exec', net.appNs, LAUNCHER, '--config-dir', config, '--jail', ...args], {
       stdio: 'ignore',
       env: cleanEnv(),
@@ -442,15 +462,16 @@ describe('3. nothing is left behind', () => {
     const pid = launcher.pid!;
     const exited = new Promise((r) => launcher.once('exit', r));
     try {
-      expect(await waitForLinks(1)).toHaveLength(1);
-      // The jail: the namespace of one of the launcher's threads that is not APP's.
-      const app = `net:[${statSync(`/run/netns/${net.appNs}`).ino}]`;
-      const jails = [...namespacesOf(pid)].filter((ns) => ns !== app);
-      expect(jails).toHaveLength(1);
+      // The stalled preflight is killed well within its 3 s SOCKS timeout; the application once it runs.
+      const jail = await until(() =>
+        readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === command ? jailOf(pid) : null,
+      );
+      expect(jail).toMatch(/^net:\[\d+\]$/);
+      expect(jailLinks()).toHaveLength(1);
       launcher.kill('SIGKILL');
       await exited;
       expect(await waitForLinks(0)).toEqual([]);
-      expect(namespaceInUse(jails[0]!)).toBe(false);
+      expect(namespaceInUse(jail!)).toBe(false);
     } finally {
       if (launcher.exitCode === null && launcher.signalCode === null) launcher.kill('SIGKILL');
     }

@@ -15,13 +15,17 @@
 // placement/netns.ts); children forked from it (ip, sysctl, nft) start in
 // its namespace.
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { EXIT } from '../errors/exit-codes';
+import { randomHex } from '../isolation/random';
 import { LaunchError } from '../errors/launch-error';
 import { CLONE_NEWNET, errorText, loadLibc, type Libc } from '../exec/libc';
-import { IP, NFT, requireTools, SYSCTL } from '../placement/netns-setup-system';
+import { IP, NFT, requireTools } from '../placement/netns-setup-system';
 import type { JailGroup, JailSlot, Pool } from './address';
-import { slotsOf } from './address';
+import { launchGroup, slotsOf } from './address';
+
+/** How many fresh groups a launch draws before it gives up (each taken with a chance of live jails / 8192 for a /12). */
+const LAUNCH_DRAWS = 8;
 import { hostEndSysctls, insideRuleset, INSIDE_SYSCTLS, INSIDE_VETH, type JailEndpoint } from './inside';
 
 /** The tools' environment: English messages (matched below), no caller's variables. */
@@ -52,8 +56,27 @@ function setns(libc: Libc, fd: number, what: string): void {
   if (libc.setns(fd, CLONE_NEWNET) !== 0) throw refuse(`setns(${what}): ${errorText(libc, libc.koffi.errno())}`);
 }
 
-/** Takes the first free slot of GROUP: creating its host end fails with "File exists" when another jail has it. */
-function allocate(pool: Pool, group: JailGroup, hostNamespace: number): JailSlot {
+/**
+ * Takes the first free slot of GROUP: creating its host end fails with "File
+ * exists" when another jail has it. A fresh (launch) group that another live
+ * jail drew too is drawn again, a few times: it was a sample anyway, as
+ * explain says.
+ */
+function allocate(pool: Pool, planned: JailGroup, hostNamespace: number): { slot: JailSlot; group: JailGroup } {
+  for (let draw = 0; draw < (planned.kind === 'launch' ? LAUNCH_DRAWS : 1); draw++) {
+    const group = draw === 0 ? planned : launchGroup(pool, randomHex());
+    const slot = takeSlot(pool, group, hostNamespace);
+    if (slot !== null) return { slot, group };
+  }
+  throw new LaunchError(
+    EXIT.refused,
+    planned.kind === 'launch'
+      ? `cannot make the jail: ${LAUNCH_DRAWS} fresh groups in a row were taken by live jails; the pool is nearly full`
+      : `cannot make the jail: all ${slotsOf(pool, planned).length} jails of group ${planned.address} are in use; close one`,
+  );
+}
+
+function takeSlot(pool: Pool, group: JailGroup, hostNamespace: number): JailSlot | null {
   for (const slot of slotsOf(pool, group)) {
     const r = tool(
       [IP, 'link', 'add', INSIDE_VETH, 'type', 'veth', 'peer', 'name', slot.veth, 'netns', '/proc/self/fd/3'],
@@ -64,21 +87,31 @@ function allocate(pool: Pool, group: JailGroup, hostNamespace: number): JailSlot
     if (r.ok) return slot;
     if (!/File exists/.test(r.err)) throw refuse(`ip link add ${slot.veth}: ${r.err}`);
   }
-  throw new LaunchError(
-    EXIT.refused,
-    group.kind === 'launch'
-      ? `cannot make the jail: its fresh group ${group.address} is taken by another live jail; launch again`
-      : `cannot make the jail: all ${slotsOf(pool, group).length} jails of group ${group.address} are in use; close one`,
-  );
+  return null;
+}
+
+/**
+ * sysctl, written directly: /proc/sys/net is the writing thread's network
+ * namespace's, and a synchronous write runs on this (the main) thread. One
+ * process fewer per value (they were most of a jail's cost).
+ */
+function sysctl(key: string, value: string): void {
+  try {
+    writeFileSync(`/proc/sys/${key.replace(/\./g, '/')}`, value);
+  } catch (error) {
+    throw refuse(`sysctl ${key}=${value}: ${(error as Error).message}`);
+  }
 }
 
 export interface MadeJail {
   slot: JailSlot;
+  /** The group it got: the plan's, or for a launch group drawn again, another fresh one. */
+  group: JailGroup;
 }
 
 /** Moves this thread into a new jail of GROUP, reaching ENDPOINT only. Root only. */
 export function makeJail(pool: Pool, group: JailGroup, endpoint: JailEndpoint): MadeJail {
-  requireTools([IP, SYSCTL, NFT]);
+  requireTools([IP, NFT]);
   const r = loadLibc();
   if ('error' in r) throw refuse(r.error);
   const libc = r.libc;
@@ -88,8 +121,8 @@ export function makeJail(pool: Pool, group: JailGroup, endpoint: JailEndpoint): 
     if (libc.unshare(CLONE_NEWNET) !== 0) throw refuse(`unshare: ${errorText(libc, libc.koffi.errno())}`);
     inside = openSync('/proc/thread-self/ns/net', 'r');
     // No IPv6 before any link exists, so none ever gets an IPv6 address.
-    for (const [key, value] of INSIDE_SYSCTLS) must([SYSCTL, '-q', '-w', `${key}=${value}`]);
-    const slot = allocate(pool, group, host);
+    for (const [key, value] of INSIDE_SYSCTLS) sysctl(key, value);
+    const { slot, group: got } = allocate(pool, group, host);
     must([IP, 'link', 'set', 'lo', 'up']);
     must([IP, 'address', 'add', `${slot.jail}/30`, 'dev', INSIDE_VETH]);
     must([NFT, '-f', '-'], insideRuleset(slot, endpoint));
@@ -97,13 +130,13 @@ export function makeJail(pool: Pool, group: JailGroup, endpoint: JailEndpoint): 
     // The host end, from the host's namespace, then back.
     setns(libc, host, 'the host');
     try {
-      for (const [key, value] of hostEndSysctls(slot)) must([SYSCTL, '-q', '-w', `${key}=${value}`]);
+      for (const [key, value] of hostEndSysctls(slot)) sysctl(key, value);
       must([IP, 'address', 'add', `${slot.host}/30`, 'dev', slot.veth]);
       must([IP, 'link', 'set', slot.veth, 'up']);
     } finally {
       setns(libc, inside, 'the jail');
     }
-    return { slot };
+    return { slot, group: got };
   } finally {
     closeSync(host);
     if (inside !== null) closeSync(inside);

@@ -10,7 +10,7 @@ import { socksAuth, type SocksAuth } from '../isolation/credentials';
 import type { ExecutableLookup } from '../preflight/find-executable';
 import type { ProgramLookup } from '../preflight/resolve-program';
 import type { ResolvedProfile } from '../profile/resolve';
-import { renderTemplate } from '../backends/own-setting';
+import { CREDENTIAL_PLACEHOLDERS, placeholdersIn, renderTemplate } from '../backends/own-setting';
 import { ENTRY_PATH, SUDO_PATH } from '../placement/constants';
 import type { PlacementDecision } from '../placement/decide';
 import { accountVariables, allowedForPlacement } from '../placement/environment';
@@ -91,6 +91,10 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
   refuseIdentityWithoutGroup(profile, identity, jailed?.ok === true);
   const { command, userArgs } = commandOf(profile, input.args);
   const auth = socksAuth({ mode: profile.isolation, profile: profile.name, identity, randomHex: input.randomHex });
+  // A jailed own-setting program told no credentials sends its own (none, on
+  // Tails): the jail's address carries the group, so say what Tor really sees.
+  const sentAuth: SocksAuth =
+    jailed?.ok && profile.backend === 'own-setting' && !handsOverCredentials(profile) ? { kind: 'application' } : auth;
   const step = BACKENDS[profile.backend].step(profile.listener.connect, auth);
   const handOver = listenerHandOver(profile, auth);
   const appArgs = [...handOver.args, ...profile.args, ...userArgs];
@@ -138,7 +142,7 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
     torSees: torSees(
       profile.listener,
       profile.isolation,
-      auth,
+      sentAuth,
       profile.backend,
       jailed?.ok ? { port: jailed.jail.socksPort.port, clientAddress: jailed.jail.group.address } : null,
     ),
@@ -157,7 +161,7 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
       variable: f.variable,
       content: f.display,
     })),
-    checks: checksOf(input, step, command, app, followed, files.length > 0, auth, jailed),
+    checks: checksOf(input, step, command, app, followed, files.length > 0, sentAuth, jailed),
     notes: notesOf(input, step),
   };
   return { plan, env, files: files.flatMap((f) => (f.path === null ? [] : [{ path: f.path, content: f.content }])) };
@@ -194,6 +198,13 @@ function handoverOf(input: PlanInput): Plan['handover'] {
     // What sudo may pass (its env_keep is this same list): the entry filters again.
     env: allowedForPlacement(input.environment),
   };
+}
+
+/** Whether the profile's proxy templates hand the program the group's credentials. */
+function handsOverCredentials(profile: ResolvedProfile): boolean {
+  return [...profile.proxy.args, ...Object.values(profile.proxy.env)].some((t) =>
+    placeholdersIn(t).known.some((p) => CREDENTIAL_PLACEHOLDERS.includes(p)),
+  );
 }
 
 /** --identity needs credentials of ours to carry it, or a jail's address. */

@@ -316,7 +316,12 @@ export async function resolveProfile(
   }
   // What Tor sees must be what explain says: credentials of the launcher's
   // group reach Tor only if the proxy templates hand them to the program.
-  if (values.backend === 'own-setting' && (values.isolation === 'app' || values.isolation === 'launch')) {
+  // (A jail carries the group by its address: the program then needs none.)
+  if (
+    values.backend === 'own-setting' &&
+    (values.isolation === 'app' || values.isolation === 'launch') &&
+    values.jail !== true
+  ) {
     const templates = [...(values.proxy?.args ?? []), ...Object.values(values.proxy?.env ?? {})];
     const carries = templates.some((t) => placeholdersIn(t).known.some((p) => CREDENTIAL_PLACEHOLDERS.includes(p)));
     if (!carries) {

@@ -333,6 +333,31 @@ describe('1. nothing escapes a jail (each with its control, which leaks without 
     await expectNothingEscaped(watch);
   });
 
+  // Another network namespace is one setns(2) away for a program with CAP_SYS_ADMIN: the jail holds
+  // an application that runs as a user (a caller through sudo, or a profile's `user`), not one that runs as root.
+  const leave = () => `exec nsenter --net=/run/netns/${net.appNs} ${bins.leakProbe} ${net.worldV4} 80`;
+
+  it('an application run as a user cannot setns out of its jail: zero packets', async () => {
+    const watch = escapedFromJails();
+    const asNobody = `exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all /bin/sh -c '${leave()}'`;
+    const r = await jailed(['launch', '--', '/bin/sh', '-c', `${asNobody} 2>&1`]);
+    expect(r.stdout).toMatch(/^nsenter: reassociate to namespace 'ns\/net' failed: Operation not permitted$/);
+    await expectNothingEscaped(watch);
+  });
+
+  // KNOWN HOLE (reported, not fixed here): a root caller's application keeps every capability in its
+  // jail (make-jail.ts drops none), so it can setns into any network namespace it can open and go
+  // direct. it.fails: this passes while the hole is there, and fails (to be made a plain it) once fixed.
+  it.fails(
+    "an application run as root cannot setns out of its jail (FAILS TODAY: the jail keeps root's capabilities)",
+    async () => {
+      const r = await jailed(['launch', '--', '/bin/sh', '-c', `${leave()} 2>&1`]);
+      expect(r.stdout).toMatch(/^(refused: |nsenter: )/);
+      await settle();
+      expect(net.trapped()).toBe(0);
+    },
+  );
+
   it("the legitimate path: the jailed program's own SOCKS session reaches the jails' SocksPort from its group's address", async () => {
     const watch = escapedFromJails();
     const r = await jailed(['app', '--', ...ownSession('legit.test')]);

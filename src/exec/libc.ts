@@ -46,6 +46,14 @@ export const RLIMIT64_SIZE = 16;
 // setns(2), unshare(2): the namespace type of a network namespace.
 export const CLONE_NEWNET = 0x4000_0000;
 
+// prctl(2), capget(2)
+export const PR_CAPBSET_DROP = 24;
+export const PR_SET_NO_NEW_PRIVS = 38;
+export const PR_CAP_AMBIENT = 47;
+export const PR_CAP_AMBIENT_CLEAR_ALL = 4;
+/** _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set. */
+export const CAPABILITY_VERSION_3 = 0x2008_0522;
+
 export const ERRNO = { ENOENT: 2, ENOEXEC: 8, ENOTDIR: 20, ENODATA: 61, ENOTSUP: 95 } as const;
 
 export interface Libc {
@@ -60,6 +68,9 @@ export interface Libc {
   fgetxattr: Fn;
   setns: Fn;
   unshare: Fn;
+  prctl: Fn;
+  capget: Fn;
+  capset: Fn;
   setresuid: Fn;
   setresgid: Fn;
   getresuid: Fn;
@@ -102,6 +113,11 @@ export function loadLibc(): { libc: Libc } | { error: string } {
       fgetxattr: lib.func('intptr_t fgetxattr(int fd, const char *name, void *value, size_t size)') as Fn,
       setns: lib.func('int setns(int fd, int nstype)') as Fn,
       unshare: lib.func('int unshare(int flags)') as Fn,
+      prctl: lib.func(
+        'int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)',
+      ) as Fn,
+      capget: lib.func('int capget(void *header, void *data)') as Fn,
+      capset: lib.func('int capset(void *header, const void *data)') as Fn,
       // glibc applies these to every thread of the process (its SIGSETXID
       // broadcast), as POSIX requires: Node's helper threads change too.
       setresuid: lib.func('int setresuid(uint32 ruid, uint32 euid, uint32 suid)') as Fn,

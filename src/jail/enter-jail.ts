@@ -7,6 +7,7 @@ import { LaunchError } from '../errors/launch-error';
 import type { JailCheck } from '../plan/types';
 import { parsePool } from './address';
 import { hostSideProblem } from './host-side-system';
+import { dropAllCapabilities } from './drop-capabilities';
 import { makeJail } from './make-jail';
 
 /** A configuration that cannot be jailed (decided while planning): 65, before sudo or anything else. */
@@ -25,4 +26,5 @@ export function enterJail(check: JailCheck): void {
   );
   if (problem !== null) throw new LaunchError(EXIT.noNamespace, problem);
   makeJail(parsePool(jail.pool), jail.group, { connect: jail.connect, jailPort: jail.socksPort.port });
+  if (check.dropCapabilities) dropAllCapabilities();
 }

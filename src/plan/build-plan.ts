@@ -322,6 +322,8 @@ function checksOf(
       kind: 'jail',
       jail: jailed.ok ? jailed.jail : null,
       problem: jailed.ok ? null : jailed.problem,
+      // Root keeping root (no account to switch to): no capability may come along into the jail.
+      dropCapabilities: p?.via === 'self' && (p.account === null || p.account.uid === 0),
       description: 'the host side of jails is installed; the jail is made, and every later check runs inside it',
     });
   }

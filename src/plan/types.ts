@@ -46,6 +46,8 @@ export interface JailCheck extends PlanCheck {
   kind: 'jail';
   jail: PlanJail | null;
   problem: string | null;
+  /** The application would run as root: it keeps uid 0 but loses every capability (jail/drop-capabilities.ts). */
+  dropCapabilities: boolean;
 }
 
 /** An unprivileged caller's placement: sudo permits the privileged entry without a password. */

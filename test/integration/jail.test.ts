@@ -324,6 +324,8 @@ describe('1. nothing escapes a jail (each with its control, which leaks without 
     const watch = escapedFromJails();
     const r = await jailed(['launch', '--', '/bin/sh', '-c', script]);
     expect(r.stdout.split('\n')).toEqual([
+      // Root in a jail has no capability left (CAP_NET_ADMIN included): it cannot even add the route.
+      expect.stringMatching(/Operation not permitted/),
       expect.stringMatching(/^refused: /),
       expect.stringMatching(/^refused: /),
       expect.stringMatching(/^refused: /),
@@ -333,30 +335,31 @@ describe('1. nothing escapes a jail (each with its control, which leaks without 
     await expectNothingEscaped(watch);
   });
 
-  // Another network namespace is one setns(2) away for a program with CAP_SYS_ADMIN: the jail holds
-  // an application that runs as a user (a caller through sudo, or a profile's `user`), not one that runs as root.
+  // Another network namespace is one setns(2) away for a program with CAP_SYS_ADMIN: a jail's root
+  // application keeps uid 0 but no capability (a user's has none anyway).
   const leave = () => `exec nsenter --net=/run/netns/${net.appNs} ${bins.leakProbe} ${net.worldV4} 80`;
 
-  it('an application run as a user cannot setns out of its jail: zero packets', async () => {
+  // Root keeps uid 0 in a jail but no capability (src/jail/drop-capabilities.ts): no setns out.
+  it('an application run as root cannot setns out of its jail: it has no capability left; zero packets', async () => {
     const watch = escapedFromJails();
-    const asNobody = `exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all /bin/sh -c '${leave()}'`;
-    const r = await jailed(['launch', '--', '/bin/sh', '-c', `${asNobody} 2>&1`]);
-    expect(r.stdout).toMatch(/^nsenter: reassociate to namespace 'ns\/net' failed: Operation not permitted$/);
+    const r = await jailed([
+      'launch',
+      '--',
+      '/bin/sh',
+      '-c',
+      `grep -E '^Cap(Eff|Prm|Bnd|Inh|Amb):' /proc/self/status; ${leave()} 2>&1`,
+    ]);
+    const lines = r.stdout.split('\n');
+    expect(lines.slice(0, 5)).toEqual([
+      'CapInh:\t0000000000000000',
+      'CapPrm:\t0000000000000000',
+      'CapEff:\t0000000000000000',
+      'CapBnd:\t0000000000000000',
+      'CapAmb:\t0000000000000000',
+    ]);
+    expect(lines[5]).toMatch(/^nsenter: reassociate to namespace 'ns\/net' failed: Operation not permitted$/);
     await expectNothingEscaped(watch);
   });
-
-  // KNOWN HOLE (reported, not fixed here): a root caller's application keeps every capability in its
-  // jail (make-jail.ts drops none), so it can setns into any network namespace it can open and go
-  // direct. it.fails: this passes while the hole is there, and fails (to be made a plain it) once fixed.
-  it.fails(
-    "an application run as root cannot setns out of its jail (FAILS TODAY: the jail keeps root's capabilities)",
-    async () => {
-      const r = await jailed(['launch', '--', '/bin/sh', '-c', `${leave()} 2>&1`]);
-      expect(r.stdout).toMatch(/^(refused: |nsenter: )/);
-      await settle();
-      expect(net.trapped()).toBe(0);
-    },
-  );
 
   it("the legitimate path: the jailed program's own SOCKS session reaches the jails' SocksPort from its group's address", async () => {
     const watch = escapedFromJails();

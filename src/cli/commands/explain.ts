@@ -26,7 +26,7 @@ function describeCheck(check: Check): string {
     }
     case 'jail':
       if (check.problem || check.jail === null) return `REFUSED  ${check.problem ?? 'cannot be jailed'}`;
-      return `at run   a jail is made (pool ${check.jail.pool}, group ${check.jail.group.address}, ${check.jail.group.kind}): inside, ${check.jail.connect.address}:${check.jail.connect.port} leads to ${check.jail.socksPort.address}:${check.jail.socksPort.port} through the host end, nothing else; the checks below run inside`;
+      return `at run   a jail is made (pool ${check.jail.pool}, group ${check.jail.group.address}, ${check.jail.group.kind}): inside, ${check.jail.connect.address}:${check.jail.connect.port} leads to ${check.jail.socksPort.address}:${check.jail.socksPort.port} through the host end, nothing else; the checks below run inside${check.dropCapabilities ? '; the application keeps uid 0 but no capability' : ''}`;
     case 'handover':
       return `at run   ${check.sudo} -n permits ${check.entry} (group tails-launch, no password)`;
     case 'preloadable':

@@ -165,6 +165,17 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     );
     admin('htpdate', `extends: htpdate\ncommand: ${program}\n`);
     admin('tl-ghost', `extends: tails-iuk-get-target-file\nuser: tl-ghost\n`);
+    // Jails: the administrator gives the default listener a jail port and a pool.
+    writeFileSync(
+      join(world.adminLayer, 'listeners.yml'),
+      'listeners:\n  default: { address: 127.0.0.1, port: 9050, flags: [IsolateDestAddr, IsolateDestPort], jail_port: 9250 }\njails:\n  pool: 10.240.0.0/12\n',
+    );
+    admin(
+      'tl-jailed',
+      `listener: default\nisolation: application\nbackend: own-setting\ncommand: ${program}\nenv:\n  set:\n    STANDIN_TARGET: "jailed.test:80"\n    STANDIN_OWN_SETTINGS: "socks5 127.0.0.1 9050"\n    STANDIN_DIRECT: "10.99.0.1:80 127.0.0.1:8080"\n`,
+    );
+    const jails = await world.root([LAUNCHER, 'jail', 'setup']);
+    expect(jails.exitCode, `${jails.stdout}\n${jails.stderr}`).toBe(0);
 
     // Tor Browser's namespace, made by the installed launcher as Tails' tails-create-netns would.
     const setup = await world.root([LAUNCHER, 'netns', 'setup', 'tbb']);
@@ -210,7 +221,7 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     });
     expect(ferm.exitCode, String(ferm.stderr)).toBe(0);
     await daemon([process.execPath, trap], () => trapCount++);
-    await daemon([process.execPath, socksMain, '10.200.1.1:9050', '9062', '9063'], (line) =>
+    await daemon([process.execPath, socksMain, '10.200.1.1:9050', '9062', '9063', '9250'], (line) =>
       records.push({ ...(JSON.parse(line) as SocksRequestRecord), at: Date.now() }),
     );
   }, 180_000);
@@ -414,6 +425,39 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
       /runs as user 'tl-ghost', which does not exist/,
     );
   }, 120_000);
+
+  it("--jail through sudo and the entry: the caller's own program in a jail of its own, its group address at the jail port, nothing else reachable, nothing left", async () => {
+    const amnesia = world!.user('amnesia');
+    const explained = await world!.as('amnesia', [LAUNCHER, 'explain', '--json', '--jail', 'tl-jailed'], {
+      env: AMNESIA_ENV,
+    });
+    expect(explained.exitCode, String(explained.stderr)).toBe(0);
+    const plan = JSON.parse(String(explained.stdout));
+    expect(plan.handover.argv).toEqual(['/usr/bin/sudo', '-n', '--', PLACE, '--jail', 'tl-jailed', '--']);
+    const before = records.length;
+    const trapBefore = trapCount;
+    const r = await world!.as('amnesia', [LAUNCHER, '--jail', 'tl-jailed'], { env: AMNESIA_ENV });
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const report = reportOf(r.stdout);
+    expect([report.uid, report.euid, report.suid]).toEqual([amnesia.uid, amnesia.uid, amnesia.uid]);
+    expect([report.capEff, report.capPrm]).toEqual(['0000000000000000', '0000000000000000']);
+    expect(report.netns).not.toBe(await netnsInode(null));
+    expect(report.socks).toMatch(/^reply: HTTP/);
+    const mine = (await recordsSince(before, 2)).filter((rec) => rec.host === 'jailed.test');
+    expect(mine).toMatchObject([{ serverPort: 9250, auth: 'none', clientAddress: plan.torSees.clientAddress }]);
+    for (const target of ['10.99.0.1:80', '127.0.0.1:8080'])
+      expect(report.direct[target], target).toMatch(/^(refused|error: .*)$/);
+    expect(trapCount - trapBefore).toBe(0);
+    // Gone with its last process: no jail link left on the host side.
+    const links = await world!.root(['ip', '-br', 'link']);
+    expect(String(links.stdout)).not.toMatch(/^tlj/m);
+    // Not in the group: sudo will not run the entry for a jail either.
+    await expectRefused(
+      world!.as('tl-bob', [LAUNCHER, '--jail', 'tl-jailed'], { env: AMNESIA_ENV }),
+      EXIT.refused,
+      /sudo asks tl-bob/,
+    );
+  }, 60_000);
 
   it('a missing namespace is refused (72) before sudo, and by the entry itself', async () => {
     expect((await world!.root([LAUNCHER, 'netns', 'teardown', 'tbb'])).exitCode).toBe(0);

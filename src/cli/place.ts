@@ -4,8 +4,9 @@
 // network namespace, another user) that an unprivileged caller cannot, and
 // nothing else:
 //
-//  - it takes exactly `[--jail] PROFILE -- ARGS...`: no other option, no
-//    configuration directory, no identity;
+//  - it takes exactly `[--jail] [--identity NAME] PROFILE -- ARGS...`: no
+//    other option, no configuration directory (an identity only picks the
+//    isolation group, a jail is made here);
 //  - it reads only the system layers (shipped and admin, root's files),
 //    never the caller's user layer, cache or environment for configuration;
 //  - it runs only profiles with a placement, as their account (never root;
@@ -21,7 +22,7 @@ import { captureCallerState } from '../exec/caller-state';
 import { accountOfUid, groupId } from '../placement/account';
 import { PLACEMENT_GROUP } from '../placement/constants';
 import { configLayers } from '../profile/layers';
-import { isValidProfileName } from '../profile/names';
+import { IDENTITY_PATTERN, isValidProfileName } from '../profile/names';
 import { run } from './commands/run';
 import { report } from './report';
 
@@ -53,19 +54,27 @@ function checkCaller(uid: number): void {
 async function main(argv: string[]): Promise<never> {
   if (process.getuid?.() !== 0 || process.geteuid?.() !== 0)
     throw refuse(`it must run as root, through sudo ('tails-launch PROFILE' does that)`);
-  // --jail, the one option: the jail is made here.
-  const jail = argv[0] === '--jail';
-  const [profile, separator, ...args] = jail ? argv.slice(1) : argv;
-  if (profile === undefined || separator !== '--' || !isValidProfileName(profile))
-    throw new LaunchError(
-      EXIT.usage,
-      `privileged entry: usage: place [--jail] PROFILE -- [ARGS...] (run it as 'tails-launch [--jail] PROFILE [ARGS...]')`,
-    );
+  const usage = new LaunchError(
+    EXIT.usage,
+    `privileged entry: usage: place [--jail] [--identity NAME] PROFILE -- [ARGS...] (run it as 'tails-launch [--jail] [--identity NAME] PROFILE [ARGS...]')`,
+  );
+  // In this order, each at most once: what the hand-over passes (plan/build-plan.ts).
+  let rest = argv;
+  const jail = rest[0] === '--jail';
+  if (jail) rest = rest.slice(1);
+  let identity: string | null = null;
+  if (rest[0] === '--identity') {
+    identity = rest[1] ?? '';
+    if (!IDENTITY_PATTERN.test(identity)) throw usage;
+    rest = rest.slice(2);
+  }
+  const [profile, separator, ...args] = rest;
+  if (profile === undefined || separator !== '--' || !isValidProfileName(profile)) throw usage;
   const uid = callerUid();
   checkCaller(uid);
   // The shipped and admin layers: root's files, at fixed places.
   const layers = configLayers(undefined, {}).filter((layer) => layer.name !== 'user');
-  const options = jail ? { identity: null, jail } : { identity: null };
+  const options = jail ? { identity, jail } : { identity };
   return run({ kind: 'run', profile, args, options }, caller, { layers, callerUid: uid });
 }
 

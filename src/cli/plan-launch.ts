@@ -76,7 +76,6 @@ function placementOf(
   // What an unprivileged caller's launch cannot take through the entry.
   const notPassable = [
     options.configDir !== undefined && '--config-dir (the entry reads only the system layers)',
-    options.identity !== null && '--identity is not passed on',
     options.waitForTor !== undefined && '--wait-for-tor is not passed on',
     ...Object.entries(profile.fieldSources)
       .filter(([, source]) => source.layer === 'user')

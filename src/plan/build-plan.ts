@@ -191,6 +191,7 @@ function handoverOf(input: PlanInput): Plan['handover'] {
       '--',
       ENTRY_PATH,
       ...(input.jail && !input.profile.jail ? ['--jail'] : []),
+      ...(input.identity !== null ? ['--identity', input.identity] : []),
       input.profile.name,
       '--',
       ...input.args,

@@ -451,6 +451,39 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     // Gone with its last process: no jail link left on the host side.
     const links = await world!.root(['ip', '-br', 'link']);
     expect(String(links.stdout)).not.toMatch(/^tlj/m);
+    // --identity goes through the entry too (it only picks the group): alice and bob, two addresses, as explain says.
+    const addresses: string[] = [];
+    for (const who of ['alice', 'bob']) {
+      const explainedWho = JSON.parse(
+        String(
+          (
+            await world!.as('amnesia', [LAUNCHER, 'explain', '--json', '--jail', '--identity', who, 'tl-jailed'], {
+              env: AMNESIA_ENV,
+            })
+          ).stdout,
+        ),
+      );
+      expect(explainedWho.handover.argv).toEqual([
+        '/usr/bin/sudo',
+        '-n',
+        '--',
+        PLACE,
+        '--jail',
+        '--identity',
+        who,
+        'tl-jailed',
+        '--',
+      ]);
+      const at = records.length;
+      const run = await world!.as('amnesia', [LAUNCHER, '--jail', '--identity', who, 'tl-jailed'], {
+        env: AMNESIA_ENV,
+      });
+      expect(run.exitCode, String(run.stderr)).toBe(0);
+      const seen = (await recordsSince(at, 2)).filter((rec) => rec.host === 'jailed.test');
+      expect(seen).toMatchObject([{ clientAddress: explainedWho.torSees.clientAddress }]);
+      addresses.push(seen[0]!.clientAddress);
+    }
+    expect(new Set([...addresses, plan.torSees.clientAddress]).size).toBe(3);
     // Not in the group: sudo will not run the entry for a jail either.
     await expectRefused(
       world!.as('tl-bob', [LAUNCHER, '--jail', 'tl-jailed'], { env: AMNESIA_ENV }),
@@ -507,7 +540,7 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     await expectRefused(
       sudoPlace('amnesia', '--config-dir', '/tmp', 'tor-browser', '--'),
       EXIT.usage,
-      /usage: place \[--jail\] PROFILE -- /,
+      /usage: place \[--jail\] \[--identity NAME\] PROFILE -- /,
     );
     // --jail takes any profile there, but never a program the caller names: root would look it up.
     await expectRefused(
@@ -515,7 +548,16 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
       EXIT.refused,
       /names no command of its own/,
     );
-    await expectRefused(sudoPlace('amnesia', 'tor-browser'), EXIT.usage, /usage: place \[--jail\] PROFILE -- /);
+    await expectRefused(
+      sudoPlace('amnesia', '--identity', 'a b', 'tl-jailed', '--'),
+      EXIT.usage,
+      /usage: place \[--jail\] \[--identity NAME\] PROFILE -- /,
+    );
+    await expectRefused(
+      sudoPlace('amnesia', 'tor-browser'),
+      EXIT.usage,
+      /usage: place \[--jail\] \[--identity NAME\] PROFILE -- /,
+    );
     await expectRefused(sudoPlace('amnesia', 'tor-browser', '--', '-P'), EXIT.usage, /no options from the caller/);
   }, 60_000);
 

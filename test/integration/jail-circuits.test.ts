@@ -137,9 +137,13 @@ async function streamOf(result: Awaited<ReturnType<typeof launch>>): Promise<Str
 }
 
 /** Runs two jailed launches together; returns the stream of each. */
+/** Each launch's stream from a port of its own: two jails are two namespaces, whose ephemeral ports may coincide. */
+let nextSourcePort = 20_000 + (process.pid % 1000) * 10; // below the ephemeral range: never one a socket of the jail already took
+
 async function pair(a: string[], b: string[]): Promise<[StreamRecord, StreamRecord]> {
   await targetGroup(server!, 2);
-  const results = await Promise.all([launch(a), launch(b)]);
+  const withPort = (args: string[]) => [...args, '--source-port', String(nextSourcePort++)];
+  const results = await Promise.all([launch(withPort(a)), launch(withPort(b))]);
   const [sa, sb] = await Promise.all(results.map(streamOf));
   expectOpenTogether(sa!, sb!);
   return [sa!, sb!];

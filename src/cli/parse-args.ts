@@ -296,29 +296,47 @@ function parseInspection(
 }
 
 const NETNS_USAGE = 'tails-launch [--config-dir DIR] netns setup|teardown NAME';
+const JAIL_USAGE = 'tails-launch [--config-dir DIR] jail setup|teardown';
 
-/** `netns setup NAME`, `netns teardown NAME`; the global options may come anywhere (nothing runs as an application). */
-function parseNetns(words: string[], parser: Parser): Command {
+/**
+ * `COMMAND setup|teardown [ARGS]` (netns, jail): the global options may come
+ * anywhere (nothing runs as an application). Returns the action and the rest.
+ */
+function parseSetupCommand(
+  command: 'netns' | 'jail',
+  commandUsage: string,
+  words: string[],
+  parser: Parser,
+): { action: 'setup' | 'teardown'; rest: string[] } | { help: true } {
   const positional: string[] = [];
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!;
-    if (word === '--help' || word === '-h') return { kind: 'help' };
+    if (word === '--help' || word === '-h') return { help: true };
     const last = globalOption(words, i, parser);
     if (last >= 0) {
       i = last;
       continue;
     }
-    if (word.startsWith('-') && word !== '-') throw unknownOption(word, 'netns');
+    if (word.startsWith('-') && word !== '-') throw unknownOption(word, command);
     positional.push(word);
   }
-  const [action, name, ...extra] = positional;
+  const [action, ...rest] = positional;
   if (action !== 'setup' && action !== 'teardown') {
     throw usage(
       action === undefined
-        ? `'netns' needs an action: ${NETNS_USAGE}`
-        : `'netns' knows 'setup' and 'teardown', not '${action}': ${NETNS_USAGE}`,
+        ? `'${command}' needs an action: ${commandUsage}`
+        : `'${command}' knows 'setup' and 'teardown', not '${action}': ${commandUsage}`,
     );
   }
+  return { action, rest };
+}
+
+/** `netns setup NAME`, `netns teardown NAME`. */
+function parseNetns(words: string[], parser: Parser): Command {
+  const parsed = parseSetupCommand('netns', NETNS_USAGE, words, parser);
+  if ('help' in parsed) return { kind: 'help' };
+  const { action, rest } = parsed;
+  const [name, ...extra] = rest;
   if (name === undefined) throw usage(`'netns ${action}' needs a namespace name: ${NETNS_USAGE}`);
   if (extra.length) throw usage(`'netns ${action}' takes one namespace name: ${NETNS_USAGE}`);
   // NAME becomes /run/netns/NAME and part of an interface name: refused here, before anything reads it.
@@ -327,31 +345,10 @@ function parseNetns(words: string[], parser: Parser): Command {
   return { kind: 'netns', action, name, options: parser.options };
 }
 
-const JAIL_USAGE = 'tails-launch [--config-dir DIR] jail setup|teardown';
-
-/** `jail setup`, `jail teardown`; the global options may come anywhere (nothing runs as an application). */
+/** `jail setup`, `jail teardown`: one host side for every jail, nothing to name. */
 function parseJail(words: string[], parser: Parser): Command {
-  const positional: string[] = [];
-  for (let i = 0; i < words.length; i++) {
-    const word = words[i]!;
-    if (word === '--help' || word === '-h') return { kind: 'help' };
-    const last = globalOption(words, i, parser);
-    if (last >= 0) {
-      i = last;
-      continue;
-    }
-    if (word.startsWith('-') && word !== '-') throw unknownOption(word, 'jail');
-    positional.push(word);
-  }
-  const [action, ...extra] = positional;
-  if (action !== 'setup' && action !== 'teardown') {
-    throw usage(
-      action === undefined
-        ? `'jail' needs an action: ${JAIL_USAGE}`
-        : `'jail' knows 'setup' and 'teardown', not '${action}': ${JAIL_USAGE}`,
-    );
-  }
-  // One host side for every jail: nothing to name.
-  if (extra.length) throw usage(`'jail ${action}' takes no arguments: ${JAIL_USAGE}`);
-  return { kind: 'jail', action, options: parser.options };
+  const parsed = parseSetupCommand('jail', JAIL_USAGE, words, parser);
+  if ('help' in parsed) return { kind: 'help' };
+  if (parsed.rest.length) throw usage(`'jail ${parsed.action}' takes no arguments: ${JAIL_USAGE}`);
+  return { kind: 'jail', action: parsed.action, options: parser.options };
 }

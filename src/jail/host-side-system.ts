@@ -5,61 +5,12 @@
 //
 // Each step looks before it acts, so that a second setup says what it found
 // and a teardown of what is gone succeeds.
-import { spawnSync } from 'node:child_process';
-import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
-import { IP, NFT, requireTools } from '../placement/netns-setup-system';
+import { firstLine, IP, mustRun, NFT, requireTools, runTool, ToolError } from '../placement/tools';
 import type { JailsConfig } from '../profile/schema';
 import type { Listener } from '../tor/listener';
 import { HOST_SIDE_TABLE, hostSideRuleset, parsePool, poolRoute, type HostSideDesign } from './host-side';
 import { installedPool, parseNftListing, tableProblem, type InstalledTable } from './host-side-check';
-
-/** A tool that failed: its first error line, exit 1 (the system refused a change; not a bug, not a configuration error). */
-export class JailToolError extends LaunchError {
-  constructor(what: string, argv: readonly string[], detail: string) {
-    super(EXIT.checkFailed, `cannot ${what}: ${argv.join(' ')}: ${detail}`);
-    this.name = 'JailToolError';
-  }
-}
-
-interface ToolResult {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment the tools run in: their messages in English (quoted to the user), no caller's variables. */
-const TOOL_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
-
-/** Runs ARGV (argv[0] an absolute path) with INPUT on stdin; never throws for a non-zero status. */
-function run(argv: readonly string[], input?: string): ToolResult {
-  const result = spawnSync(argv[0]!, argv.slice(1), {
-    input: input ?? '',
-    encoding: 'utf8',
-    env: TOOL_ENV,
-    timeout: 30_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  if (result.error) {
-    const code = (result.error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new LaunchError(EXIT.notFound, `${argv[0]} not found: install its package`);
-    return { status: -1, stdout: '', stderr: `${code ?? result.error.message}` };
-  }
-  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** The first line a failed tool wrote, or its status. */
-function firstLine(result: ToolResult): string {
-  const line = result.stderr.split('\n').find((l) => l.trim() !== '');
-  return line?.trim() ?? `exit status ${result.status}`;
-}
-
-/** Runs ARGV and fails with its first error line when it fails; WHAT says what was being done. */
-function must(what: string, argv: readonly string[], input?: string): string {
-  const result = run(argv, input);
-  if (result.status !== 0) throw new JailToolError(what, argv, firstLine(result));
-  return result.stdout;
-}
 
 type TableState =
   { kind: 'absent' } | { kind: 'present'; table: InstalledTable } | { kind: 'unreadable'; detail: string };
@@ -68,7 +19,7 @@ const LIST_TABLE = [NFT, '-j', 'list', 'table', 'inet', HOST_SIDE_TABLE];
 
 /** The installed table, read back through nft's JSON listing. */
 function readTable(): TableState {
-  const result = run(LIST_TABLE);
+  const result = runTool(LIST_TABLE);
   if (result.status !== 0) {
     // nft's words for a table that does not exist (ENOENT from the kernel).
     if (/No such file or directory/.test(result.stderr)) return { kind: 'absent' };
@@ -84,7 +35,7 @@ function readTable(): TableState {
 /** Whether the main table routes CIDR to lo (`ip route show exact` lists it). */
 function poolRouteInstalled(cidr: string): boolean {
   const argv = [IP, '-j', 'route', 'show', 'table', 'main', 'exact', cidr, 'dev', 'lo'];
-  const routes = JSON.parse(must('read the routes', argv) || '[]') as { dst?: string }[];
+  const routes = JSON.parse(mustRun('read the routes', argv) || '[]') as { dst?: string }[];
   return routes.some((r) => r.dst === cidr);
 }
 
@@ -106,14 +57,14 @@ export function installHostSide(design: HostSideDesign): HostSideSetupOutcome {
   requireTools([NFT, IP]);
   const what = "set up the jails' host side";
   const before = readTable();
-  if (before.kind === 'unreadable') throw new JailToolError(what, LIST_TABLE, before.detail);
+  if (before.kind === 'unreadable') throw new ToolError(what, LIST_TABLE, before.detail);
   const oldPool = before.kind === 'present' ? installedPool(before.table) : null;
-  must(what, [NFT, '-f', '-'], hostSideRuleset(design));
+  mustRun(what, [NFT, '-f', '-'], hostSideRuleset(design));
   const routeAdded = !poolRouteInstalled(design.pool.cidr);
-  if (routeAdded) must(what, [IP, 'route', 'replace', ...poolRoute(design)]);
+  if (routeAdded) mustRun(what, [IP, 'route', 'replace', ...poolRoute(design)]);
   let oldRouteRemoved: string | null = null;
   if (oldPool !== null && oldPool !== design.pool.cidr && poolRouteInstalled(oldPool)) {
-    must(what, [IP, 'route', 'delete', oldPool, 'dev', 'lo']);
+    mustRun(what, [IP, 'route', 'delete', oldPool, 'dev', 'lo']);
     oldRouteRemoved = oldPool;
   }
   return { replaced: before.kind === 'present', routeAdded, oldRouteRemoved };
@@ -128,19 +79,19 @@ export function removeHostSide(configured: string | null): { removed: string[] }
   requireTools([NFT, IP]);
   const what = "tear down the jails' host side";
   const before = readTable();
-  if (before.kind === 'unreadable') throw new JailToolError(what, LIST_TABLE, before.detail);
+  if (before.kind === 'unreadable') throw new ToolError(what, LIST_TABLE, before.detail);
   const removed: string[] = [];
   const pools = new Set<string>();
   if (before.kind === 'present') {
     const pool = installedPool(before.table);
     if (pool !== null) pools.add(pool);
-    must(what, [NFT, 'delete', 'table', 'inet', HOST_SIDE_TABLE]);
+    mustRun(what, [NFT, 'delete', 'table', 'inet', HOST_SIDE_TABLE]);
     removed.push(`table inet ${HOST_SIDE_TABLE}`);
   }
   if (configured !== null) pools.add(configured);
   for (const pool of pools) {
     if (!poolRouteInstalled(pool)) continue;
-    must(what, [IP, 'route', 'delete', pool, 'dev', 'lo']);
+    mustRun(what, [IP, 'route', 'delete', pool, 'dev', 'lo']);
     removed.push(`route ${pool} dev lo`);
   }
   return { removed };

@@ -14,13 +14,12 @@
 // thread, which creates the sockets of the preflight and calls execve (see
 // placement/netns.ts); children forked from it (ip, sysctl, nft) start in
 // its namespace.
-import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { EXIT } from '../errors/exit-codes';
 import { randomHex } from '../isolation/random';
 import { LaunchError } from '../errors/launch-error';
 import { CLONE_NEWNET, errorText, loadLibc, type Libc } from '../exec/libc';
-import { IP, NFT, requireTools } from '../placement/netns-setup-system';
+import { firstLine, IP, NFT, requireTools, runTool } from '../placement/tools';
 import type { JailGroup, JailSlot, Pool } from './address';
 import { launchGroup, slotsOf } from './address';
 
@@ -28,28 +27,14 @@ import { launchGroup, slotsOf } from './address';
 const LAUNCH_DRAWS = 8;
 import { hostEndSysctls, insideRuleset, INSIDE_SYSCTLS, INSIDE_VETH, type JailEndpoint } from './inside';
 
-/** The tools' environment: English messages (matched below), no caller's variables. */
-const TOOL_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
-
 function refuse(message: string): LaunchError {
   return new LaunchError(EXIT.refused, `cannot make the jail: ${message}`);
 }
 
-function tool(argv: string[], options: { input?: string; hostNamespace?: number } = {}): { ok: boolean; err: string } {
-  const r = spawnSync(argv[0]!, argv.slice(1), {
-    input: options.input ?? '',
-    encoding: 'utf8',
-    env: TOOL_ENV,
-    timeout: 30_000,
-    // The host's namespace as fd 3, for `ip link add ... netns /proc/self/fd/3`.
-    stdio: options.hostNamespace === undefined ? 'pipe' : ['pipe', 'pipe', 'pipe', options.hostNamespace],
-  });
-  return { ok: r.status === 0, err: (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n')[0]! };
-}
-
+/** A step of making the jail: one line and 77 when it fails (the launch is refused, nothing is left). */
 function must(argv: string[], input?: string): void {
-  const r = tool(argv, { input });
-  if (!r.ok) throw refuse(`${argv.join(' ')}: ${r.err}`);
+  const r = runTool(argv, { input });
+  if (r.status !== 0) throw refuse(`${argv.join(' ')}: ${firstLine(r)}`);
 }
 
 function setns(libc: Libc, fd: number, what: string): void {
@@ -78,14 +63,13 @@ function allocate(pool: Pool, planned: JailGroup, hostNamespace: number): { slot
 
 function takeSlot(pool: Pool, group: JailGroup, hostNamespace: number): JailSlot | null {
   for (const slot of slotsOf(pool, group)) {
-    const r = tool(
+    // The host's namespace as the child's fd 3: the peer is made there.
+    const r = runTool(
       [IP, 'link', 'add', INSIDE_VETH, 'type', 'veth', 'peer', 'name', slot.veth, 'netns', '/proc/self/fd/3'],
-      {
-        hostNamespace,
-      },
+      { fd3: hostNamespace },
     );
-    if (r.ok) return slot;
-    if (!/File exists/.test(r.err)) throw refuse(`ip link add ${slot.veth}: ${r.err}`);
+    if (r.status === 0) return slot;
+    if (!/File exists/.test(r.stderr)) throw refuse(`ip link add ${slot.veth}: ${firstLine(r)}`);
   }
   return null;
 }

@@ -4,11 +4,10 @@
 //
 // Each step looks before it acts, so that a second setup changes only what
 // is missing or wrong (and says what), and a teardown of what is gone succeeds.
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import { netnsPath } from './netns';
+import { IP, mustRun, NFT, requireTools, runTool, SYSCTL, ToolError } from './tools';
 import { hostVethName } from './netns-setup-name';
 import {
   hostSysctls,
@@ -18,78 +17,6 @@ import {
   PREFIX_LENGTH,
   type NetnsDesign,
 } from './netns-setup';
-
-/**
- * iproute2's ip. Debian's iproute2 installs the program as /bin/ip (with
- * /sbin/ip a link to it); /bin/ip is there whether /usr is merged (/bin ->
- * usr/bin) or not, and in packages that install into /usr/bin.
- */
-export const IP = '/bin/ip';
-/** procps' sysctl: /sbin/sysctl in bookworm's package, /usr/sbin/sysctl later, both reached as /sbin/sysctl (merged /usr). */
-export const SYSCTL = '/sbin/sysctl';
-/** nftables' nft: /usr/sbin/nft on every layout. */
-export const NFT = '/usr/sbin/nft';
-
-const PACKAGE_OF: Record<string, string> = { [IP]: 'iproute2', [SYSCTL]: 'procps', [NFT]: 'nftables' };
-
-/** A tool that failed: its first error line, exit 1 (the system refused a change; not a bug, not a configuration error). */
-export class NetnsToolError extends LaunchError {
-  constructor(what: string, argv: readonly string[], detail: string) {
-    super(EXIT.checkFailed, `cannot ${what}: ${argv.join(' ')}: ${detail}`);
-    this.name = 'NetnsToolError';
-  }
-}
-
-interface ToolResult {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment the tools run in: their messages in English (quoted to the user), no caller's variables. */
-const TOOL_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
-
-/** Refuses (127) when one of TOOLS is not installed, before anything is changed. */
-export function requireTools(tools: readonly string[]): void {
-  for (const tool of tools) {
-    if (!existsSync(tool))
-      throw new LaunchError(
-        EXIT.notFound,
-        `${tool} not found: install the ${PACKAGE_OF[tool] ?? 'package that has it'}`,
-      );
-  }
-}
-
-/** Runs ARGV (argv[0] an absolute path) with INPUT on stdin; never throws for a non-zero status. */
-function run(argv: readonly string[], input?: string): ToolResult {
-  const result = spawnSync(argv[0]!, argv.slice(1), {
-    input: input ?? '',
-    encoding: 'utf8',
-    env: TOOL_ENV,
-    timeout: 30_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  if (result.error) {
-    const code = (result.error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT')
-      throw new LaunchError(EXIT.notFound, `${argv[0]} not found: install ${PACKAGE_OF[argv[0]!]}`);
-    return { status: -1, stdout: '', stderr: `${code ?? result.error.message}` };
-  }
-  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** The first line a failed tool wrote, or its status. */
-function firstLine(result: ToolResult): string {
-  const line = result.stderr.split('\n').find((l) => l.trim() !== '');
-  return line?.trim() ?? `exit status ${result.status}`;
-}
-
-/** Runs ARGV and fails with its first error line when it fails; WHAT says what was being done. */
-function must(what: string, argv: readonly string[], input?: string): string {
-  const result = run(argv, input);
-  if (result.status !== 0) throw new NetnsToolError(what, argv, firstLine(result));
-  return result.stdout;
-}
 
 interface Link {
   ifindex: number;
@@ -104,21 +31,21 @@ interface Link {
 function links(what: string, ns: string | null, addresses = false): Link[] {
   const argv = [IP, ...(ns === null ? [] : ['-n', ns]), '-j', addresses ? 'address' : 'link', 'show'];
   try {
-    return JSON.parse(must(what, argv) || '[]') as Link[];
+    return JSON.parse(mustRun(what, argv) || '[]') as Link[];
   } catch (error) {
     if (error instanceof LaunchError) throw error;
-    throw new NetnsToolError(what, argv, 'its JSON output could not be read');
+    throw new ToolError(what, argv, 'its JSON output could not be read');
   }
 }
 
 /** A namespace file that `ip` can enter: a live namespace, not a stale or foreign file. */
 function namespaceUsable(name: string): boolean {
-  return run([IP, '-n', name, 'link', 'show', 'lo']).status === 0;
+  return runTool([IP, '-n', name, 'link', 'show', 'lo']).status === 0;
 }
 
 /** The netnsid this namespace gives namespace NAME (how a veth here names the namespace of its peer). */
 function netnsId(name: string): number | undefined {
-  const list = JSON.parse(must('list network namespaces', [IP, '-j', 'netns', 'list']) || '[]') as {
+  const list = JSON.parse(mustRun('list network namespaces', [IP, '-j', 'netns', 'list']) || '[]') as {
     name: string;
     id?: number;
   }[];
@@ -149,16 +76,16 @@ export function setUpNetns(design: NetnsDesign): SetupOutcome {
 
   if (existsSync(netnsPath(name)) && !namespaceUsable(name)) {
     // A file left behind (a crash, or an `ip netns add` whose mount did not outlive it).
-    must(what, [IP, 'netns', 'delete', name]);
+    mustRun(what, [IP, 'netns', 'delete', name]);
     replacedStale = true;
   }
   if (!existsSync(netnsPath(name))) {
-    must(what, [IP, 'netns', 'add', name]);
+    mustRun(what, [IP, 'netns', 'add', name]);
     created = true;
   }
 
   // The firewall first: from here on nothing leaves the namespace but what it allows.
-  must(what, [IP, 'netns', 'exec', name, NFT, '-f', '-'], netnsRuleset(design));
+  mustRun(what, [IP, 'netns', 'exec', name, NFT, '-f', '-'], netnsRuleset(design));
 
   // The veth pair: both ends present and each other's peer, else made anew.
   const host = links(what, null).find((l) => l.ifname === hostVeth);
@@ -171,21 +98,21 @@ export function setUpNetns(design: NetnsDesign): SetupOutcome {
     host.link_netnsid !== undefined &&
     host.link_netnsid === netnsId(name);
   if (!paired) {
-    if (host) must(what, [IP, 'link', 'delete', hostVeth]);
-    if (inside) must(what, [IP, '-n', name, 'link', 'delete', insideVeth]);
+    if (host) mustRun(what, [IP, 'link', 'delete', hostVeth]);
+    if (inside) mustRun(what, [IP, '-n', name, 'link', 'delete', insideVeth]);
     // The inside end is created in the namespace directly: no moment where a
     // `veth0` exists on the host (where one may already be).
-    must(what, [IP, 'link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', insideVeth, 'netns', name]);
+    mustRun(what, [IP, 'link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', insideVeth, 'netns', name]);
     if (!created)
       fixed.push(host || inside ? `remade the veth pair ${hostVeth} <-> ${insideVeth}` : `made ${hostVeth}`);
   }
 
   // Before the links go up: IPv6 off inside (no link-local address to send from),
   // forwarding off on both ends, route_localnet on inside.
-  must(what, [SYSCTL, '-q', '-w', ...hostSysctls(design)]);
-  must(what, [IP, 'netns', 'exec', name, SYSCTL, '-q', '-w', ...INSIDE_SYSCTLS]);
+  mustRun(what, [SYSCTL, '-q', '-w', ...hostSysctls(design)]);
+  mustRun(what, [IP, 'netns', 'exec', name, SYSCTL, '-q', '-w', ...INSIDE_SYSCTLS]);
   // -e: a kernel without IPv6 has no such key, and then nothing to turn off.
-  must(what, [IP, 'netns', 'exec', name, SYSCTL, '-q', '-e', '-w', ...INSIDE_IPV6_SYSCTLS]);
+  mustRun(what, [IP, 'netns', 'exec', name, SYSCTL, '-q', '-e', '-w', ...INSIDE_IPV6_SYSCTLS]);
 
   setAddress(what, null, hostVeth, design.hostAddress, created, fixed);
   setAddress(what, name, insideVeth, design.insideAddress, created, fixed);
@@ -209,15 +136,15 @@ function setAddress(
     (a) => a.family === 'inet',
   );
   if (current.length === 1 && current[0]!.local === address && current[0]!.prefixlen === PREFIX_LENGTH) return;
-  if (current.length) must(what, [...ip, '-4', 'address', 'flush', 'dev', dev]);
-  must(what, [...ip, 'address', 'add', `${address}/${PREFIX_LENGTH}`, 'dev', dev]);
+  if (current.length) mustRun(what, [...ip, '-4', 'address', 'flush', 'dev', dev]);
+  mustRun(what, [...ip, 'address', 'add', `${address}/${PREFIX_LENGTH}`, 'dev', dev]);
   if (!created) fixed.push(`set ${dev}'s address to ${address}/${PREFIX_LENGTH}`);
 }
 
 function bringUp(what: string, ns: string | null, dev: string, created: boolean, fixed: string[]): void {
   const link = links(what, ns).find((l) => l.ifname === dev);
   if (link?.flags?.includes('UP')) return;
-  must(what, [...(ns === null ? [IP] : [IP, '-n', ns]), 'link', 'set', 'dev', dev, 'up']);
+  mustRun(what, [...(ns === null ? [IP] : [IP, '-n', ns]), 'link', 'set', 'dev', dev, 'up']);
   if (!created) fixed.push(`brought ${dev} up`);
 }
 
@@ -233,11 +160,11 @@ export function tearDownNetns(name: string): TeardownOutcome {
   const removed: string[] = [];
   // The veth first, as Tails does: whatever still runs inside loses its link at once.
   if (links(what, null).some((l) => l.ifname === hostVeth)) {
-    must(what, [IP, 'link', 'delete', hostVeth]);
+    mustRun(what, [IP, 'link', 'delete', hostVeth]);
     removed.push(hostVeth);
   }
   if (existsSync(netnsPath(name))) {
-    must(what, [IP, 'netns', 'delete', name]);
+    mustRun(what, [IP, 'netns', 'delete', name]);
     removed.push(`the namespace (${netnsPath(name)})`);
   }
   return { removed };

@@ -29,11 +29,16 @@ fi
 # closed (subprocess), as the leak tests need; e2fsprogs: mkfs.ext2 for
 # the launch-cache test on a filesystem with one-second timestamps; git,
 # openssh-client, netcat-openbsd: git over SSH under the git profile, with a
-# ProxyCommand like Tails' (/bin/nc -X 5).
+# ProxyCommand like Tails' (/bin/nc -X 5); desktop-file-utils: every generated
+# desktop entry is checked with desktop-file-validate; libglib2.0-bin: `gio
+# launch` starts an entry as a GNOME desktop would; bash-completion: the
+# completion test loads it; debootstrap: the clean bookworm/trixie images
+# the package is installed in (debian-archive-keyring signs both).
 apt-get install -y -qq --no-install-recommends \
 	torsocks tor proxychains4 curl wget ca-certificates iproute2 gcc libc6-dev file procps strace hyperfine time libcap2-bin \
 	nftables python3 e2fsprogs git openssh-client netcat-openbsd \
-	dpkg-dev debhelper lintian sudo >/dev/null
+	dpkg-dev debhelper lintian sudo \
+	desktop-file-utils libglib2.0-bin bash-completion debootstrap debian-archive-keyring >/dev/null
 command -v node >/dev/null || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 [ -n "$own_policy" ] && rm -f "$policy"
 

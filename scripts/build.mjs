@@ -32,6 +32,11 @@ const buildId = createHash('sha256')
 const shippedDir =
   process.env.TAILS_LAUNCH_SHIPPED_DIR ?? fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 
+// The launcher that rewritten desktop entries call (src/cli/commands/desktop.ts):
+// /usr/bin/tails-launch in the package (debian/rules sets it), the
+// checkout's own bin/tails-launch otherwise.
+const frontPath = process.env.TAILS_LAUNCH_FRONT ?? fileURLToPath(new URL('../bin/tails-launch', import.meta.url));
+
 // Debian's multiarch triplet: where the preload libraries of torsocks and
 // libproxychains4 are (src/backends/libraries.ts). Fixed here, never looked
 // up at run time. The Debian build passes DEB_HOST_MULTIARCH.
@@ -66,6 +71,7 @@ const options = {
   external: ['koffi', 'typescript'],
   define: {
     __SHIPPED_DIR__: JSON.stringify(shippedDir),
+    __FRONT_PATH__: JSON.stringify(frontPath),
     __VERSION__: JSON.stringify(version),
     __BUILD_ID__: JSON.stringify(buildId),
     __MULTIARCH__: JSON.stringify(multiarch),

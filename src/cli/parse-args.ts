@@ -26,7 +26,8 @@ export interface ControlOptions {
 export type Command =
   | { kind: 'run'; profile: string; args: string[]; options: GlobalOptions }
   | { kind: 'explain'; profile: string; args: string[]; json: boolean; options: GlobalOptions }
-  | { kind: 'list'; json: boolean; options: GlobalOptions }
+  /** names: one profile name per line (shell completion). */
+  | { kind: 'list'; json: boolean; names: boolean; options: GlobalOptions }
   | { kind: 'validate'; files: string[]; options: GlobalOptions }
   /** Print the SocksPort lines of every listener, or check FILE (a torrc) against them. */
   | { kind: 'torrc'; check: string | null; options: GlobalOptions }
@@ -36,6 +37,21 @@ export type Command =
   | { kind: 'netns'; action: 'setup' | 'teardown'; name: string; options: GlobalOptions }
   /** Install (setup) or remove (teardown) the jails' host side: one nftables table and the pool's route (root only). */
   | { kind: 'jail'; action: 'setup' | 'teardown'; options: GlobalOptions }
+  /**
+   * print: PROFILE's application's desktop entry (or D-Bus service) rewritten
+   * to go through the launcher; install/remove: write or take back those
+   * files for PROFILES (or all), system-wide or per user (src/desktop/).
+   */
+  | {
+      kind: 'desktop';
+      action: 'print' | 'install' | 'remove';
+      profiles: string[];
+      all: boolean;
+      scope: 'system' | 'user' | null;
+      entry: string | null;
+      dbusService: boolean;
+      options: GlobalOptions;
+    }
   | { kind: 'help' }
   | { kind: 'version' };
 
@@ -211,6 +227,8 @@ export function parseArgs(words: string[]): Command {
       return parseNetns(rest, parser);
     case 'jail':
       return parseJail(rest, parser);
+    case 'desktop':
+      return parseDesktop(rest, parser);
     default:
       if (RESERVED_NAMES.has(first)) throw usage(`'${first}' is not available in this version of tails-launch`);
       return { kind: 'run', profile: profileName(first), args: appArgs(rest), options };
@@ -225,6 +243,7 @@ function parseInspection(
 ): Command {
   const { options } = parser;
   let json = false;
+  let names = false;
   let check: string | null = null;
   const control: ControlOptions = {};
   const positional: string[] = [];
@@ -240,6 +259,11 @@ function parseInspection(
     if (word === '--json' && kind !== 'validate' && kind !== 'torrc') {
       once(parser, word);
       json = true;
+      continue;
+    }
+    if (word === '--names' && kind === 'list') {
+      once(parser, word);
+      names = true;
       continue;
     }
     const [name, inline] = splitInline(word);
@@ -284,7 +308,8 @@ function parseInspection(
   }
   if (kind === 'list') {
     if (named.length) throw usage("'list' takes no arguments");
-    return { kind, json, options };
+    if (json && names) throw usage("'list' takes --json or --names, not both");
+    return { kind, json, names, options };
   }
   const [profile, ...args] = positional;
   if (profile === undefined) {
@@ -351,4 +376,73 @@ function parseJail(words: string[], parser: Parser): Command {
   if ('help' in parsed) return { kind: 'help' };
   if (parsed.rest.length) throw usage(`'jail ${parsed.action}' takes no arguments: ${JAIL_USAGE}`);
   return { kind: 'jail', action: parsed.action, options: parser.options };
+}
+
+const DESKTOP_USAGE =
+  'tails-launch desktop PROFILE [--entry FILE] [--dbus-service] | desktop --install|--remove [--user|--system] (--all | PROFILE...)';
+
+/** `desktop PROFILE`, `desktop --install ...`, `desktop --remove ...`: nothing runs as an application, options anywhere. */
+function parseDesktop(words: string[], parser: Parser): Command {
+  let action: 'print' | 'install' | 'remove' = 'print';
+  let all = false;
+  let scope: 'system' | 'user' | null = null;
+  let entry: string | null = null;
+  let dbusService = false;
+  const profiles: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (word === '--help' || word === '-h') return { kind: 'help' };
+    const [name, inline] = splitInline(word);
+    switch (name) {
+      case '--install':
+      case '--remove':
+        once(parser, '--install/--remove');
+        if (inline !== undefined) throw usage(`${name} takes no value`);
+        action = name === '--install' ? 'install' : 'remove';
+        continue;
+      case '--all':
+      case '--dbus-service':
+        once(parser, name);
+        if (inline !== undefined) throw usage(`${name} takes no value`);
+        if (name === '--all') all = true;
+        else dbusService = true;
+        continue;
+      case '--user':
+      case '--system':
+        once(parser, '--user/--system');
+        if (inline !== undefined) throw usage(`${name} takes no value`);
+        scope = name === '--user' ? 'user' : 'system';
+        continue;
+      case '--entry': {
+        once(parser, name);
+        const [value, last] = takeValue(words, i, name, inline);
+        if (!/^[A-Za-z0-9][A-Za-z0-9._+@-]*\.(desktop|service)$/.test(value))
+          throw usage(
+            `--entry takes a desktop file ID or a D-Bus service file name (org.gnome.Totem.desktop), not '${value}'`,
+          );
+        entry = value;
+        i = last;
+        continue;
+      }
+    }
+    const last = globalOption(words, i, parser);
+    if (last >= 0) {
+      i = last;
+      continue;
+    }
+    if (word.startsWith('-') && word !== '-') throw unknownOption(word, 'desktop');
+    if (word === '') throw usage("'desktop' was given an empty profile name");
+    profiles.push(word);
+  }
+  if (action === 'print') {
+    if (all || scope !== null)
+      throw usage(`--all, --user and --system go with --install or --remove: ${DESKTOP_USAGE}`);
+    if (profiles.length !== 1) throw usage(`'desktop' prints the files of one profile: ${DESKTOP_USAGE}`);
+  } else {
+    if (entry !== null || dbusService)
+      throw usage(`--entry and --dbus-service choose what 'desktop PROFILE' prints: ${DESKTOP_USAGE}`);
+    if (all === profiles.length > 0)
+      throw usage(`'desktop --${action}' takes profile names or --all (one of the two): ${DESKTOP_USAGE}`);
+  }
+  return { kind: 'desktop', action, profiles, all, scope, entry, dbusService, options: parser.options };
 }

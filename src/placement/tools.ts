@@ -1,5 +1,6 @@
 // The system tools placement and jails run (`netns setup`, `jail setup`, the
-// making of a jail): iproute2's ip, sysctl and nft, by fixed absolute paths,
+// making of a jail): iproute2's ip, sysctl and nft (and dpkg-divert, for
+// `desktop --install`), by fixed absolute paths,
 // with argv arrays (never a shell), an environment of their own, and their
 // first error line quoted back. One runner for all of them.
 import { spawnSync } from 'node:child_process';
@@ -17,8 +18,15 @@ export const IP = '/bin/ip';
 export const SYSCTL = '/sbin/sysctl';
 /** nftables' nft: /usr/sbin/nft on every layout. */
 export const NFT = '/usr/sbin/nft';
+/** dpkg's dpkg-divert (`desktop --install` system-wide): /usr/bin on every layout. */
+export const DPKG_DIVERT = '/usr/bin/dpkg-divert';
 
-const PACKAGE_OF: Record<string, string> = { [IP]: 'iproute2', [SYSCTL]: 'procps', [NFT]: 'nftables' };
+const PACKAGE_OF: Record<string, string> = {
+  [IP]: 'iproute2',
+  [SYSCTL]: 'procps',
+  [NFT]: 'nftables',
+  [DPKG_DIVERT]: 'dpkg',
+};
 
 /** A tool that failed: its first error line, exit 1 (the system refused a change; not a bug, not a configuration error). */
 export class ToolError extends LaunchError {

@@ -31,6 +31,8 @@ export interface ResolvedProfile {
   args: string[];
   /** What the caller may add after `args` (schema.ts CALLER_ARGS). */
   callerArgs: CallerArgs;
+  /** Desktop files rewritten for this profile besides those whose Exec runs command (src/desktop/). */
+  desktopFiles: string[];
   listener: ResolvedListener;
   isolation: IsolationMode;
   backend: BackendName;
@@ -61,6 +63,7 @@ const SCALAR_FIELDS = [
   'command',
   'args',
   'caller_args',
+  'desktop_files',
   'listener',
   'isolation',
   'backend',
@@ -383,6 +386,7 @@ export async function resolveProfile(
     command: values.command ?? null,
     args: values.args ?? [],
     callerArgs: values.caller_args ?? 'any',
+    desktopFiles: values.desktop_files ?? [],
     listener: resolveListener(sourcedListener!, layers),
     isolation: values.isolation!,
     backend: values.backend!,

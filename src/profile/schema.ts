@@ -176,6 +176,24 @@ export const profileFileSchema = z.strictObject({
    * takes URLs, never options: #19595), or nothing.
    */
   caller_args: z.optional(z.enum(CALLER_ARGS)),
+  /**
+   * Desktop entries (ID.desktop) and session D-Bus services (NAME.service)
+   * that start this profile's application through a program of another name
+   * (a wrapper script): `tails-launch desktop` rewrites them for this profile
+   * too. Files whose Exec runs `command` itself are found without this.
+   */
+  desktop_files: z.optional(
+    z.array(
+      z
+        .string()
+        .check(
+          z.regex(
+            /^[A-Za-z0-9][A-Za-z0-9._+@-]{0,250}\.(desktop|service)$/,
+            'a file name ending in .desktop or .service',
+          ),
+        ),
+    ),
+  ),
   listener: z.optional(name),
   isolation: z.optional(z.enum(ISOLATION_MODES)),
   backend: z.optional(z.enum(BACKEND_NAMES)),

@@ -70,7 +70,8 @@ export async function list(command: Extract<Command, { kind: 'list' }>): Promise
       entries.push({ name, error: formatProblem(error.problems[0]!) });
     }
   }
-  writeAll(1, command.json ? `${JSON.stringify(entries.map(toJson), null, 2)}\n` : table(entries));
+  if (command.names) writeAll(1, entries.map((e) => `${e.name}\n`).join(''));
+  else writeAll(1, command.json ? `${JSON.stringify(entries.map(toJson), null, 2)}\n` : table(entries));
   // The table says which profiles are broken; stderr says why, for scripts.
   for (const entry of entries)
     if ('error' in entry) writeAll(2, `tails-launch: profile '${entry.name}' is invalid: ${entry.error}\n`);

@@ -122,7 +122,7 @@ function rewriteEntry(input: RewriteInput): string {
   // .service file runs the program: Exec would never be used.
   if (getValue(main, 'DBusActivatable') !== undefined) setValue(main, 'DBusActivatable', 'false');
   file.head.unshift(...headerLines(input.profile.name, input.source));
-  return serializeKeyFile(file);
+  return serializeKeyFile({ ...file, finalNewline: true });
 }
 
 function rewriteService(input: RewriteInput): string {
@@ -139,7 +139,7 @@ function rewriteService(input: RewriteInput): string {
   // ExecStart would run the program without the launcher.
   removeKey(main, 'SystemdService');
   file.head.unshift(...headerLines(input.profile.name, input.source));
-  return serializeKeyFile(file);
+  return serializeKeyFile({ ...file, finalNewline: true });
 }
 
 /** The rewritten text; DesktopRefusal (one line) when the file cannot go through the launcher. */

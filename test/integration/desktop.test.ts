@@ -1,0 +1,350 @@
+// `tails-launch desktop` on real files: the desktop entries and D-Bus
+// services of Debian's own packages of the shipped profiles' applications
+// (downloaded with apt-get, unpacked with dpkg-deb), checked with
+// desktop-file-validate, and entries started the way GNOME starts them:
+// `gio launch` (GLib's GDesktopAppInfo: field codes, quoting, D-Bus
+// activation). Per-user installs here; the system-wide one (dpkg-divert, the
+// package's postrm) is debian-package.test.ts's and clean-image.test.ts's.
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanEnv, LAUNCHER, runLauncher } from '../support/launcher';
+import { startSocks5Server, type Socks5Server } from '../support/socks5-server';
+
+// The shipped profiles' applications whose Debian packages have desktop entries or D-Bus services.
+const PACKAGES = ['totem', 'pidgin', 'thunderbird', 'electrum', 'onionshare', 'system-config-printer-common'];
+const EXPECTED = [
+  'electrum: installed applications/electrum.desktop',
+  'onionshare: installed applications/org.onionshare.OnionShare.desktop',
+  'pidgin: installed applications/pidgin.desktop',
+  'printing: installed dbus-1/services/org.fedoraproject.Config.Printing.service',
+  'thunderbird: installed applications/thunderbird.desktop',
+  'totem: installed applications/org.gnome.Totem.desktop',
+  'totem: installed dbus-1/services/org.gnome.Totem.service',
+];
+
+let work = '';
+let system = ''; // the unpacked packages' usr/share: XDG_DATA_DIRS
+let home = '';
+let dataHome = '';
+
+const env = (extra: Record<string, string> = {}) =>
+  cleanEnv({ HOME: home, XDG_DATA_DIRS: system, XDG_DATA_HOME: dataHome, ...extra });
+
+const desktop = (args: string[], extra: Record<string, string> = {}) =>
+  runLauncher(['desktop', ...args], { env: env(extra) });
+
+/** Every file under DIR, relative, sorted. */
+function tree(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return (readdirSync(dir, { recursive: true }) as string[]).filter((p) => statSync(join(dir, p)).isFile()).sort();
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'tails-launch-desktop-'));
+  chmodSync(work, 0o755); // apt-get download writes as _apt where it can
+  const debs = join(work, 'debs');
+  mkdirSync(debs);
+  chmodSync(debs, 0o777);
+  await execa('apt-get', ['download', '-q', ...PACKAGES], { cwd: debs, env: { ...process.env, LC_ALL: 'C' } });
+  const root = join(work, 'root');
+  for (const deb of readdirSync(debs).filter((f) => f.endsWith('.deb')))
+    execFileSync('dpkg-deb', ['-x', join(debs, deb), root]);
+  system = join(root, 'usr/share');
+  home = join(work, 'home');
+  dataHome = join(home, '.local/share');
+  mkdirSync(home, { recursive: true });
+}, 120_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe("Debian's own files of the shipped profiles' applications", () => {
+  it("desktop --install --user --all writes one file per entry and service that starts a profile's command; profiles without one say so", async () => {
+    const r = await desktop(['--install', '--user', '--all']);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    const lines = r.stdout.split('\n').filter((l) => l !== '');
+    expect(lines.filter((l) => l.includes(': installed ')).map((l) => l.replace(`${dataHome}/`, ''))).toEqual(EXPECTED);
+    expect(lines).toContain('curl: no desktop entry or D-Bus service starts /usr/bin/curl');
+    expect(lines).toContain('default: names no command');
+    expect(tree(dataHome)).toEqual(EXPECTED.map((l) => l.split(' ').pop()!).sort());
+  });
+
+  it('every generated desktop entry passes desktop-file-validate, and each Exec line starts the launcher with the profile', () => {
+    for (const file of readdirSync(join(dataHome, 'applications'))) {
+      const path = join(dataHome, 'applications', file);
+      const result = spawnSync('desktop-file-validate', [path], { encoding: 'utf8' });
+      expect(`${result.stdout}${result.stderr}`, file).not.toMatch(/error:/);
+      expect(result.status, file).toBe(0);
+      const text = readFileSync(path, 'utf8');
+      for (const exec of text.split('\n').filter((l) => l.startsWith('Exec=')))
+        expect(exec, file).toMatch(new RegExp(`^Exec=${LAUNCHER} [a-z]+ --( |$)`));
+      // Translations are kept: the originals have dozens.
+      const original = readFileSync(join(system, 'applications', file), 'utf8');
+      const localized = (t: string) => t.split('\n').filter((l) => /^[A-Za-z]+\[[^\]]+\]=/.test(l));
+      expect(localized(text), file).toEqual(localized(original));
+    }
+  });
+
+  it("Totem's entry no longer activates over D-Bus, and its D-Bus service goes through the launcher too", () => {
+    const entry = readFileSync(join(dataHome, 'applications/org.gnome.Totem.desktop'), 'utf8');
+    expect(entry).toContain('\nDBusActivatable=false\n');
+    expect(entry).toContain(`\nExec=${LAUNCHER} totem -- %U\n`);
+    expect(entry).toContain('\nTryExec=/usr/bin/totem\n');
+    const service = readFileSync(join(dataHome, 'dbus-1/services/org.gnome.Totem.service'), 'utf8');
+    expect(service).toContain(`\nExec=${LAUNCHER} totem -- --gapplication-service\n`);
+    const printing = readFileSync(join(dataHome, 'dbus-1/services/org.fedoraproject.Config.Printing.service'), 'utf8');
+    expect(printing).toContain(`\nExec=${LAUNCHER} printing --\n`);
+  });
+
+  it('a second --install changes nothing, byte for byte', async () => {
+    const before = tree(dataHome).map((p) => readFileSync(join(dataHome, p), 'utf8'));
+    const r = await desktop(['--install', '--user', '--all']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).not.toMatch(/: (installed|updated) /);
+    expect(r.stdout.match(/: unchanged /g)).toHaveLength(EXPECTED.length);
+    expect(tree(dataHome).map((p) => readFileSync(join(dataHome, p), 'utf8'))).toEqual(before);
+  });
+
+  it('desktop PROFILE prints what --install wrote; --dbus-service the service', async () => {
+    const printed = await desktop(['totem']);
+    expect(printed.exitCode).toBe(0);
+    expect(`${printed.stdout}\n`).toBe(readFileSync(join(dataHome, 'applications/org.gnome.Totem.desktop'), 'utf8'));
+    const service = await desktop(['printing', '--dbus-service']);
+    expect(`${service.stdout}\n`).toBe(
+      readFileSync(join(dataHome, 'dbus-1/services/org.fedoraproject.Config.Printing.service'), 'utf8'),
+    );
+    const none = await desktop(['curl']);
+    expect(none).toMatchObject({ exitCode: 66, stdout: '' });
+    expect(none.stderr).toMatch(/^tails-launch: no desktop entry starts \/usr\/bin\/curl in .*\n?$/);
+  });
+
+  it("--remove takes back one profile, then all; a file of the user's own stays", async () => {
+    const mine = join(dataHome, 'applications/mine.desktop');
+    writeFileSync(mine, '[Desktop Entry]\nType=Application\nName=Mine\nExec=totem\n');
+    const one = await desktop(['--remove', '--user', 'totem']);
+    expect(one.stdout.split('\n').filter((l) => l !== '')).toHaveLength(2);
+    expect(existsSync(join(dataHome, 'applications/org.gnome.Totem.desktop'))).toBe(false);
+    const all = await desktop(['--remove', '--user', '--all']);
+    expect(all.exitCode).toBe(0);
+    expect(tree(dataHome)).toEqual(['applications/mine.desktop']);
+    rmSync(mine);
+  });
+});
+
+describe('started the way a desktop starts it (gio launch)', () => {
+  let socks: Socks5Server;
+  let config = '';
+  let apps = ''; // an XDG data dir with our own applications' entries
+  let out = '';
+
+  beforeAll(async () => {
+    socks = await startSocks5Server();
+    // The profiles are the user's own (the Exec line carries no --config-dir): a listener
+    // of their own at our SOCKS server (a user layer may add listeners, not change Tails').
+    config = join(home, '.config/tails-launch');
+    mkdirSync(join(config, 'profiles'), { recursive: true });
+    writeFileSync(
+      join(config, 'listeners.yml'),
+      `listeners:\n  test-socks:\n    address: 127.0.0.1\n    port: ${socks.port}\n`,
+    );
+    writeFileSync(
+      join(config, 'profiles/fetch.yml'),
+      'command: /usr/bin/curl\nlistener: test-socks\nbackend: torsocks\nisolation: app\n',
+    );
+    writeFileSync(
+      join(config, 'profiles/argv.yml'),
+      'command: /usr/bin/python3\nlistener: test-socks\nbackend: torsocks\nisolation: launch\n',
+    );
+    apps = join(work, 'apps');
+    out = join(work, 'out');
+    mkdirSync(join(apps, 'applications'), { recursive: true });
+    mkdirSync(out);
+    // curl, as an application that takes a URL (%u); and python3 reporting its argv and
+    // LD_PRELOAD, with arguments GLib must unquote (a space, an escaped quote, a dollar).
+    writeFileSync(
+      join(apps, 'applications/fetch.desktop'),
+      `[Desktop Entry]\nType=Application\nName=Fetch\nName[de]=Holen\nExec=curl --silent --max-time 10 -o ${out}/fetched %u\n`,
+    );
+    const code = `import sys, os, json; open('${out}/argv.json', 'w').write(json.dumps([sys.argv, os.environ.get('LD_PRELOAD', '')]))`;
+    writeFileSync(
+      join(apps, 'applications/argv.desktop'),
+      `[Desktop Entry]\nType=Application\nName=Argv\nExec=python3 -c "${code}" "a b \\\\"c\\\\" \\\\$d" --flag=1 %F\n`,
+    );
+  }, 30_000);
+
+  afterAll(async () => {
+    await socks?.close();
+    if (config) rmSync(config, { recursive: true, force: true });
+  });
+
+  /** `gio launch FILE ARGS` as a session would run it; then waits for PATH to appear. */
+  async function launch(file: string, args: string[], path: string): Promise<string | null> {
+    rmSync(path, { force: true });
+    await execa('gio', ['launch', file, ...args], {
+      env: env({ XDG_DATA_DIRS: apps }),
+      extendEnv: false,
+      timeout: 20_000,
+    });
+    for (let i = 0; i < 100 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 100));
+    return existsSync(path) ? readFileSync(path, 'utf8') : null;
+  }
+
+  it("the rewritten entry starts the application under tails-launch: curl's request reaches our SOCKS server with the profile's credentials", async () => {
+    const install = await desktop(['--install', '--user', 'fetch'], { XDG_DATA_DIRS: apps });
+    expect(install).toMatchObject({ exitCode: 0, stdout: `fetch: installed ${dataHome}/applications/fetch.desktop` });
+    socks.clear();
+    const body = await launch(
+      join(dataHome, 'applications/fetch.desktop'),
+      ['http://example.test/page'],
+      join(out, 'fetched'),
+    );
+    expect(body).toBe('ok via socks5\n');
+    // torsocks asks Tor to resolve the name (Tor's RESOLVE extension), then connects to
+    // the address it got, both with the profile's credentials.
+    const records = await socks.waitForRecords(2);
+    const plan = JSON.parse((await runLauncher(['explain', '--json', 'fetch'], { env: env() })).stdout);
+    expect(plan.torSees.credentials).toMatchObject({ kind: 'userpass', perLaunch: false });
+    const { username, password } = plan.torSees.credentials as { username: string; password: string };
+    expect(records.map((r) => [r.command, r.host])).toEqual([
+      ['resolve', 'example.test'],
+      ['connect', '192.0.2.1'],
+    ]);
+    expect(records[1]!.port).toBe(80);
+    for (const r of records) expect([r.username, r.password]).toEqual([username, password]);
+  });
+
+  it("control: the application's own entry, started the same way, never reaches the SOCKS server", async () => {
+    socks.clear();
+    await launch(join(apps, 'applications/fetch.desktop'), ['http://example.test/page'], join(out, 'fetched'));
+    expect(socks.records).toEqual([]);
+  });
+
+  it('field codes and quoting survive: the application gets the very argv its own entry gives it, plus torsocks', async () => {
+    const install = await desktop(['--install', '--user', 'argv'], { XDG_DATA_DIRS: apps });
+    expect(install.exitCode).toBe(0);
+    const files = ['/tmp/x y', '/tmp/z'];
+    const own = await launch(join(apps, 'applications/argv.desktop'), files, join(out, 'argv.json'));
+    const ours = await launch(join(dataHome, 'applications/argv.desktop'), files, join(out, 'argv.json'));
+    const expected = ['-c', 'a b "c" $d', '--flag=1', ...files];
+    expect(JSON.parse(own!)).toEqual([expected, '']);
+    const [argv, preload] = JSON.parse(ours!) as [string[], string];
+    expect(argv).toEqual(expected);
+    expect(preload).toMatch(/libtorsocks\.so/);
+  });
+});
+
+describe('what must not work', () => {
+  // A data dir of Debian's real pidgin and totem files, plus whatever a case adds; a home of its own each time.
+  let dirs = '';
+  let userHome = '';
+  const run = (args: string[]) =>
+    runLauncher(['desktop', ...args], {
+      env: cleanEnv({ HOME: userHome, XDG_DATA_DIRS: dirs, XDG_DATA_HOME: join(userHome, 'share') }),
+      timeout: 10_000,
+    });
+
+  beforeAll(() => {
+    dirs = join(work, 'attack-share');
+    mkdirSync(join(dirs, 'applications'), { recursive: true });
+    for (const f of ['pidgin.desktop', 'org.gnome.Totem.desktop'])
+      writeFileSync(join(dirs, 'applications', f), readFileSync(join(system, 'applications', f)));
+  });
+
+  const fresh = () => {
+    userHome = mkdtempSync(join(work, 'attack-home-'));
+    mkdirSync(join(userHome, 'share/applications'), { recursive: true });
+  };
+
+  it('a FIFO where an entry should be: one line, at once, nothing written', async () => {
+    fresh();
+    const fifo = join(dirs, 'applications/zz-fifo.desktop');
+    execFileSync('mkfifo', [fifo]);
+    try {
+      const r = await run(['--install', '--user', '--all']);
+      expect(r.exitCode).toBe(65);
+      expect(r.stderr).toBe(`tails-launch: cannot read ${fifo}: is not a regular file (a FIFO)`);
+      expect(tree(join(userHome, 'share'))).toEqual([]);
+    } finally {
+      rmSync(fifo);
+    }
+  });
+
+  it('a symbolic link planted where the per-user entry goes is not followed: the file it points to stays as it was', async () => {
+    fresh();
+    const victim = join(userHome, 'victim');
+    writeFileSync(victim, 'untouched\n');
+    symlinkSync(victim, join(userHome, 'share/applications/pidgin.desktop'));
+    const r = await run(['--install', '--user', 'pidgin']);
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toMatch(/pidgin\.desktop: is a symbolic link\n?$/);
+    expect(readFileSync(victim, 'utf8')).toBe('untouched\n');
+  });
+
+  it("the user's own entry of the same ID is never overwritten", async () => {
+    fresh();
+    const own = join(userHome, 'share/applications/pidgin.desktop');
+    writeFileSync(own, '[Desktop Entry]\nType=Application\nName=My Pidgin\nExec=pidgin --debug\n');
+    const r = await run(['--install', '--user', 'pidgin']);
+    expect(r.exitCode).toBe(65);
+    expect(r.stderr).toContain(`${own} exists and was not written by tails-launch: move it away first`);
+    expect(readFileSync(own, 'utf8')).toContain('Name=My Pidgin');
+  });
+
+  it('one entry the launcher cannot express (an action that runs another program) stops the whole install: nothing is half-written', async () => {
+    fresh();
+    const bad = join(dirs, 'applications/pidgin-extra.desktop');
+    writeFileSync(
+      bad,
+      '[Desktop Entry]\nType=Application\nName=P\nExec=pidgin\nActions=x;\n\n[Desktop Action x]\nName=X\nExec=sh -c "pidgin --x"\n',
+    );
+    try {
+      const r = await run(['--install', '--user', '--all']);
+      expect(r.exitCode).toBe(65);
+      expect(r.stderr.split('\n')[0]).toBe(
+        `tails-launch: pidgin: cannot route ${bad} through the launcher: action 'x' runs sh, not /usr/bin/pidgin`,
+      );
+      expect(r.stderr).toMatch(/nothing was installed/);
+      // Neither pidgin's other entry nor totem's were written.
+      expect(tree(join(userHome, 'share'))).toEqual([]);
+    } finally {
+      rmSync(bad);
+    }
+  });
+
+  it('refuses bad command lines with one line: --system as a user, print without a profile, both --install and --remove', async () => {
+    fresh();
+    for (const [args, status] of [
+      [['--install', '--all', 'pidgin'], 64],
+      [['--install', '--remove', '--all'], 64],
+      [[], 64],
+      [['pidgin', 'totem'], 64],
+      [['--install', '--user', '--all', '--entry', 'x.desktop'], 64],
+      [['--bogus'], 64],
+      [['no-such-profile'], 66],
+    ] as const) {
+      const r = await run([...args]);
+      expect(r.exitCode, args.join(' ')).toBe(status);
+      expect(
+        r.stderr.split('\n').filter((l) => l !== ''),
+        args.join(' '),
+      ).toHaveLength(1);
+    }
+  });
+});

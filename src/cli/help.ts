@@ -2,13 +2,16 @@ export const HELP = `Usage: tails-launch [OPTIONS] PROFILE [--] [ARGS...]
        tails-launch [OPTIONS] run PROFILE [--] [ARGS...]
        tails-launch [OPTIONS] default -- COMMAND [ARGS...]
        tails-launch [OPTIONS] explain PROFILE [--json] [-- ARGS...]
-       tails-launch [OPTIONS] list [--json]
+       tails-launch [OPTIONS] list [--json | --names]
        tails-launch [OPTIONS] validate [FILE...]
        tails-launch [OPTIONS] torrc [--check TORRC]
        tails-launch [OPTIONS] doctor [PROFILE...] [--json] [--control ADDR:PORT]
                     [--control-cookie FILE] [--control-password-file FILE]
        tails-launch [--config-dir DIR] netns setup|teardown NAME
        tails-launch [--config-dir DIR] jail setup|teardown
+       tails-launch [--config-dir DIR] desktop PROFILE [--entry FILE] [--dbus-service]
+       tails-launch [--config-dir DIR] desktop --install|--remove [--user|--system]
+                    (--all | PROFILE...)
 
 Runs an application through Tor with the SOCKS listener, isolation group and
 backend of its profile, after checking that Tor answers. tails-launch then
@@ -58,6 +61,18 @@ jail's isolation group as source, and drops everything else from jails, IPv6
 included; nothing is forwarded to or from a jail; and the route POOL dev lo.
 Run again, it replaces the table atomically. jail teardown removes both (and
 succeeds when they are gone). Either exits 1 when nft or ip fails.
+
+desktop PROFILE prints the desktop entry of PROFILE's application (found in
+$XDG_DATA_DIRS, default /usr/local/share:/usr/share: an entry whose Exec runs
+the profile's command, or a file its desktop_files names) with every Exec
+line going through 'tails-launch PROFILE --', field codes kept, TryExec
+naming the real program and D-Bus activation off; --dbus-service prints its
+session D-Bus service the same way, --entry FILE picks one of several.
+desktop --install writes them for PROFILE... or --all: as root (--system)
+in the applications' own places, whose files dpkg-divert keeps aside (removing
+the package puts them back); otherwise (--user) in $XDG_DATA_HOME
+(~/.local/share). Run again, it changes nothing. When any file cannot go
+through the launcher, nothing is written (65). desktop --remove takes them back.
 
 Exit status: the application's own once it runs; 64 usage error, 65 invalid
 configuration, 66 unknown profile, 67 the profile's user does not exist,

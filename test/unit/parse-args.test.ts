@@ -54,7 +54,7 @@ describe('parseArgs', () => {
     expect(usageError(['--wait-for-tor', '-1', 'pidgin'])).toContain('--wait-for-tor');
     expect(usageError(['--wait-for-tor', '601', 'pidgin'])).toContain('--wait-for-tor');
     expect(usageError(['--config-dir'])).toContain('needs a value');
-    expect(usageError(['desktop'])).toContain("'desktop'");
+    expect(usageError(['desktop'])).toContain("'desktop' prints the files of one profile");
     expect(usageError(['torrc', 'extra'])).toContain("'torrc' takes no arguments");
     expect(usageError(['torrc', '--check'])).toContain('needs a value');
     expect(usageError(['doctor', '--control'])).toContain('needs a value');
@@ -76,7 +76,19 @@ describe('parseArgs', () => {
   });
 
   it('parses list and validate', () => {
-    expect(parseArgs(['list', '--json'])).toEqual({ kind: 'list', json: true, options: { identity: null } });
+    expect(parseArgs(['list', '--json'])).toEqual({
+      kind: 'list',
+      json: true,
+      names: false,
+      options: { identity: null },
+    });
+    expect(parseArgs(['list', '--names'])).toEqual({
+      kind: 'list',
+      json: false,
+      names: true,
+      options: { identity: null },
+    });
+    expect(usageError(['list', '--names', '--json'])).toContain('not both');
     expect(parseArgs(['validate', 'a.yml', 'b.yml'])).toEqual({
       kind: 'validate',
       files: ['a.yml', 'b.yml'],
@@ -84,6 +96,46 @@ describe('parseArgs', () => {
     });
     expect(usageError(['list', 'extra'])).toContain("'list' takes no arguments");
     expect(usageError(['validate', '--json'])).toContain("unknown option '--json'");
+  });
+
+  it('parses desktop: print one profile, install or remove profiles or --all', () => {
+    const base = {
+      kind: 'desktop',
+      all: false,
+      scope: null,
+      entry: null,
+      dbusService: false,
+      options: { identity: null },
+    };
+    expect(parseArgs(['desktop', 'totem'])).toEqual({ ...base, action: 'print', profiles: ['totem'] });
+    expect(parseArgs(['desktop', 'totem', '--entry=org.gnome.Totem.service', '--dbus-service'])).toEqual({
+      ...base,
+      action: 'print',
+      profiles: ['totem'],
+      entry: 'org.gnome.Totem.service',
+      dbusService: true,
+    });
+    expect(parseArgs(['desktop', '--install', '--all', '--system'])).toEqual({
+      ...base,
+      action: 'install',
+      profiles: [],
+      all: true,
+      scope: 'system',
+    });
+    expect(parseArgs(['--config-dir', 'd', 'desktop', '--remove', '--user', 'a', 'b'])).toMatchObject({
+      action: 'remove',
+      profiles: ['a', 'b'],
+      scope: 'user',
+      options: { configDir: 'd' },
+    });
+    expect(usageError(['desktop', '--install'])).toContain('profile names or --all');
+    expect(usageError(['desktop', '--install', '--all', 'x'])).toContain('profile names or --all');
+    expect(usageError(['desktop', '--install', '--remove', '--all'])).toContain('given twice');
+    expect(usageError(['desktop', '--user', '--system', '--install', '--all'])).toContain('given twice');
+    expect(usageError(['desktop', 'x', '--all'])).toContain('go with --install or --remove');
+    expect(usageError(['desktop', '--install', '--all', '--entry', 'a.desktop'])).toContain('choose what');
+    expect(usageError(['desktop', 'x', '--entry', '../a.desktop'])).toContain('--entry takes');
+    expect(usageError(['desktop', 'x', '--frob'])).toContain("unknown option '--frob' for 'desktop'");
   });
 
   it('parses torrc and doctor', () => {

@@ -328,6 +328,39 @@ describe('what must not work', () => {
     }
   });
 
+  it('a D-Bus activatable entry whose bus name starts another program is refused: D-Bus would start it without the launcher', async () => {
+    fresh();
+    const entry = join(dirs, 'applications/im.example.Pidgin.desktop');
+    const service = join(dirs, 'dbus-1/services/im.example.Pidgin.service');
+    mkdirSync(join(dirs, 'dbus-1/services'), { recursive: true });
+    writeFileSync(entry, '[Desktop Entry]\nType=Application\nName=P\nExec=pidgin\nDBusActivatable=true\n');
+    writeFileSync(service, '[D-BUS Service]\nName=im.example.Pidgin\nExec=/usr/libexec/pidgin-service\n');
+    try {
+      const r = await run(['--install', '--user', 'pidgin']);
+      expect(r.exitCode).toBe(65);
+      expect(r.stderr.split('\n')[0]).toBe(
+        `tails-launch: pidgin: im.example.Pidgin.desktop is D-Bus activatable and its service ${service} does not run the profile's command: name im.example.Pidgin.service in the profile's desktop_files, or nothing would stop D-Bus starting it without the launcher`,
+      );
+      expect(tree(join(userHome, 'share'))).toEqual([]);
+      // Named in desktop_files (a user profile extending pidgin), both go through the launcher.
+      mkdirSync(join(userHome, '.config/tails-launch/profiles'), { recursive: true });
+      writeFileSync(
+        join(userHome, '.config/tails-launch/profiles/pidgin.yml'),
+        'extends: pidgin\ndesktop_files: [im.example.Pidgin.service]\n',
+      );
+      const named = await run(['--install', '--user', 'pidgin']);
+      expect(named.stderr).toBe('');
+      expect(tree(join(userHome, 'share'))).toEqual([
+        'applications/im.example.Pidgin.desktop',
+        'applications/pidgin.desktop',
+        'dbus-1/services/im.example.Pidgin.service',
+      ]);
+    } finally {
+      rmSync(entry);
+      rmSync(service);
+    }
+  });
+
   it('refuses bad command lines with one line: --system as a user, print without a profile, both --install and --remove', async () => {
     fresh();
     for (const [args, status] of [

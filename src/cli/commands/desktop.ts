@@ -104,6 +104,26 @@ async function print(command: DesktopCommand): Promise<number> {
   return 0;
 }
 
+/**
+ * A D-Bus activatable entry's bus name (its file ID without .desktop) can be
+ * activated by anyone on the session bus (gapplication, a file manager, a
+ * portal): when that name's .service runs something we do not rewrite, the
+ * application would start without the launcher. Such an entry is refused.
+ */
+function unwrappedServices(profile: string, own: AppFile[], files: AppFile[]): string[] {
+  const problems: string[] = [];
+  for (const entry of own) {
+    if (entry.kind !== 'entry' || !/^DBusActivatable[ \t]*=[ \t]*true[ \t]*$/m.test(entry.text)) continue;
+    const id = entry.id.replace(/\.desktop$/, '.service');
+    const service = files.find((f) => f.kind === 'service' && f.id === id);
+    if (service && !own.includes(service))
+      problems.push(
+        `${profile}: ${entry.id} is D-Bus activatable and its service ${service.source} does not run the profile's command: name ${id} in the profile's desktop_files, or nothing would stop D-Bus starting it without the launcher`,
+      );
+  }
+  return problems;
+}
+
 function refusal(profile: string, file: AppFile, error: DesktopRefusal): LaunchError {
   return new LaunchError(EXIT.config, `${profile}: cannot route ${file.source} through the launcher: ${error.message}`);
 }
@@ -136,6 +156,7 @@ async function installFiles(command: DesktopCommand): Promise<number> {
       else problems.push(`${name}: ${why}`);
       continue;
     }
+    problems.push(...unwrappedServices(name, own, files));
     for (const file of own) {
       try {
         // The header names where the application's file belongs (FILE.path), not

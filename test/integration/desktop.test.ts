@@ -148,6 +148,26 @@ describe("Debian's own files of the shipped profiles' applications", () => {
   });
 });
 
+describe('doctor', () => {
+  const check = async (name: string) => {
+    // No Tor here: doctor fails on that, and still reports the desktop files.
+    const r = await runLauncher(['doctor', '--json', name], { env: env() });
+    const checks = (JSON.parse(r.stdout) as { checks: { id: string; status: string; message: string }[] }).checks;
+    return checks.find((c) => c.id === `profile.${name}.desktop`);
+  };
+
+  it('warns about an application file that starts the command without the launcher, and says all is well after --install', async () => {
+    expect(await check('totem')).toMatchObject({
+      status: 'warn',
+      message: `profile 'totem': ${system}/applications/org.gnome.Totem.desktop, ${system}/dbus-1/services/org.gnome.Totem.service start /usr/bin/totem without the launcher`,
+    });
+    expect((await desktop(['--install', '--user', 'totem'])).exitCode).toBe(0);
+    expect(await check('totem')).toMatchObject({ status: 'ok' });
+    expect((await desktop(['--remove', '--user', 'totem'])).exitCode).toBe(0);
+    expect(await check('curl')).toBeUndefined();
+  });
+});
+
 describe('started the way a desktop starts it (gio launch)', () => {
   let socks: Socks5Server;
   let config = '';

@@ -43,6 +43,7 @@ import {
   type DirectListener,
   type SocksInImage,
   type Suite,
+  type Timings,
 } from '../support/clean-image';
 import { buildPackage, PACKAGE, VERSION, which, type BuiltPackage } from '../support/debian-package';
 
@@ -116,7 +117,13 @@ async function prepare(suite: Suite, built: Promise<BuiltPackage>): Promise<Prep
   const { deb } = await timed(image.timings, 'waiting for the .deb', () => built);
   const inImage = `/var/cache/tails-launch-test/${basename(deb)}`;
   image.copyIn(deb, inImage);
-  await timed(image.timings, 'apt-get install tails-launch.deb', () => image.apt(['install', inImage]));
+  const aptOutput = await timed(image.timings, 'apt-get install tails-launch.deb', () =>
+    image.apt(['install', inImage]),
+  );
+  // Anything apt or the maintainer scripts warned about, for the log (a clean install says nothing).
+  const warnings = aptOutput.split('\n').filter((l) => /^(W|E|N):|warning|error/i.test(l));
+  if (warnings.length > 0)
+    console.log(`clean image ${suite}: apt-get install tails-launch said:\n${warnings.join('\n')}`);
   await timed(image.timings, `apt-get install ${APP_PACKAGES.join(' ')}`, () =>
     image.apt(['install', ...APP_PACKAGES]),
   );
@@ -141,7 +148,8 @@ beforeAll(async () => {
   mkdirSync(work);
   socksMain = await bundleSocksServer(work);
   // The .deb builds while both images are debootstrapped; each image waits for it only to install it.
-  const built = timed({}, 'build', () => buildPackage());
+  const buildTimings: Timings = {};
+  const built = timed(buildTimings, 'build', () => buildPackage());
   builtPackage = built;
   built.catch(() => {}); // reported by each suite
   for (const suite of ['bookworm', 'trixie'] as const) {
@@ -149,7 +157,10 @@ beforeAll(async () => {
     p.catch(() => {}); // reported by the suite's own beforeAll
     prepared.set(suite, p);
   }
-  void built.then((b) => console.log(`clean image: .deb built (${basename(b.deb)})`));
+  built.then(
+    (b) => console.log(`clean image: dpkg-buildpackage ${buildTimings.build!.toFixed(1)} s (${basename(b.deb)})`),
+    () => {},
+  );
 });
 
 afterAll(async () => {
@@ -217,7 +228,12 @@ for (const suite of ['bookworm', 'trixie'] as const) {
       const logged = ['sh', '-c', 'exec "$@" >>/tmp/launches.log 2>&1', 'sh', ...argv];
       const r = await image.run(logged, { user: true, env: SESSION, timeout: 40_000 });
       expect(r.exitCode, `${argv.join(' ')}:\n${r.stdout}\n${r.stderr}`).toBe(0);
-      return image.waitForProcess(TOTEM);
+      return image.waitForProcess(TOTEM).catch((e: unknown) => {
+        const log = existsSync(image.path('/tmp/launches.log'))
+          ? readFileSync(image.path('/tmp/launches.log'), 'utf8')
+          : '';
+        throw new Error(`${String(e)}\n/tmp/launches.log:\n${log.split('\n').slice(-30).join('\n')}`);
+      });
     }
 
     beforeAll(async () => {
@@ -311,6 +327,8 @@ for (const suite of ['bookworm', 'trixie'] as const) {
       );
       const validate = await image.run(['desktop-file-validate', ENTRY]);
       expect(validate.exitCode, `${validate.stdout}\n${validate.stderr}`).toBe(0);
+      if (validate.stdout.trim() !== '')
+        console.log(`clean image ${suite}: desktop-file-validate:\n${validate.stdout}`);
       // Run again (as an image build's hook would on a rebuild): nothing changes.
       const again = await tl(['desktop', '--install', '--all']);
       expect(again.exitCode, again.stderr).toBe(0);

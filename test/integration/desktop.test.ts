@@ -2,9 +2,11 @@
 // services of Debian's own packages of the shipped profiles' applications
 // (downloaded with apt-get, unpacked with dpkg-deb), checked with
 // desktop-file-validate, and entries started the way GNOME starts them:
-// `gio launch` (GLib's GDesktopAppInfo: field codes, quoting, D-Bus
-// activation). Per-user installs here; the system-wide one (dpkg-divert, the
-// package's postrm) is debian-package.test.ts's and clean-image.test.ts's.
+// `gio launch` (GLib's GDesktopAppInfo: field codes, quoting; it runs Exec
+// even for a D-Bus activatable entry, so D-Bus activation itself is
+// clean-image.test.ts's, with `gapplication launch`). Per-user installs
+// here; the system-wide one (dpkg-divert, the package's postrm) is
+// debian-package.test.ts's and clean-image.test.ts's.
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,

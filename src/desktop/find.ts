@@ -24,6 +24,8 @@ export interface AppFile {
   /** Where the application's own text is: PATH, or PATH + DIVERT_SUFFIX when ours is at PATH. */
   source: string;
   text: string;
+  /** The Exec program (first word), or null when Exec is missing or not one we read. */
+  program: string | null;
 }
 
 export function systemDataDirs(env: NodeJS.ProcessEnv): string[] {
@@ -79,15 +81,31 @@ export function appFiles(dirs: string[]): AppFile[] {
         const text = read(path);
         if (text === null) {
           const original = read(path + DIVERT_SUFFIX);
-          if (original !== null) files.push({ kind, id, path, source: path + DIVERT_SUFFIX, text: original });
+          if (original !== null)
+            files.push({
+              kind,
+              id,
+              path,
+              source: path + DIVERT_SUFFIX,
+              text: original,
+              program: execProgram(kind, original),
+            });
           continue;
         }
         if (generatedFor(text) === null) {
-          files.push({ kind, id, path, source: path, text });
+          files.push({ kind, id, path, source: path, text, program: execProgram(kind, text) });
           continue;
         }
         const original = read(path + DIVERT_SUFFIX);
-        if (original !== null) files.push({ kind, id, path, source: path + DIVERT_SUFFIX, text: original });
+        if (original !== null)
+          files.push({
+            kind,
+            id,
+            path,
+            source: path + DIVERT_SUFFIX,
+            text: original,
+            program: execProgram(kind, original),
+          });
       }
     }
   }
@@ -96,9 +114,24 @@ export function appFiles(dirs: string[]): AppFile[] {
 
 /** The files that start COMMAND, and those the profile names (desktop_files). */
 export function filesOf(files: AppFile[], command: string, named: readonly string[]): AppFile[] {
-  return files.filter((f) => {
-    if (named.includes(f.id)) return true;
-    const program = execProgram(f.kind, f.text);
-    return program !== null && runsCommand(program, command);
-  });
+  return files.filter((f) => named.includes(f.id) || (f.program !== null && runsCommand(f.program, command)));
+}
+
+/**
+ * Files that name COMMAND somewhere in an Exec line without running it as
+ * their program (`env X=1 totem`, `sh -c "totem %U"`): they may start the
+ * application without the launcher, and the launcher cannot stand in front
+ * of them. Reported, not rewritten.
+ */
+export function suspectsOf(files: AppFile[], command: string, named: readonly string[]): AppFile[] {
+  const own = new Set(filesOf(files, command, named));
+  const names = new Set([command, command.slice(command.lastIndexOf('/') + 1)]);
+  return files.filter(
+    (f) =>
+      !own.has(f) &&
+      f.text
+        .split('\n')
+        .filter((line) => /^Exec[ \t]*=/.test(line))
+        .some((line) => line.split(/[\s"'`;|&()=]+/).some((word) => names.has(word))),
+  );
 }

@@ -383,6 +383,29 @@ describe('what must not work', () => {
     }
   });
 
+  it("an entry that runs the command through sh -c (upstream Electrum's) cannot be rewritten: --install and doctor warn about it", async () => {
+    fresh();
+    const entry = join(dirs, 'applications/electrum.desktop');
+    // Electrum's own electrum.desktop (Debian's package patches it to `electrum %u`).
+    writeFileSync(
+      entry,
+      '[Desktop Entry]\nType=Application\nName=Electrum\nExec=sh -c "PATH=\\\\"\\\\$HOME/.local/bin:\\\\$PATH\\\\"; electrum %u"\n',
+    );
+    try {
+      const r = await run(['--install', '--user', 'electrum']);
+      expect(r.stderr).toBe(
+        `tails-launch: warning: electrum: ${entry} names /usr/bin/electrum in an Exec line without running it as its program, so it may start it without the launcher: check it, and change or remove it if it does\ntails-launch: electrum: no desktop entry or D-Bus service starts /usr/bin/electrum\ntails-launch: nothing was installed: 1 file or profile above cannot go through the launcher\n`.trimEnd(),
+      );
+      const doctor = await runLauncher(['doctor', '--json', 'electrum'], {
+        env: cleanEnv({ HOME: userHome, XDG_DATA_DIRS: dirs, XDG_DATA_HOME: join(userHome, 'share') }),
+      });
+      const checks = (JSON.parse(doctor.stdout) as { checks: { id: string; status: string }[] }).checks;
+      expect(checks.find((c) => c.id === 'profile.electrum.desktop.other')).toMatchObject({ status: 'warn' });
+    } finally {
+      rmSync(entry);
+    }
+  });
+
   it('refuses bad command lines with one line: --system as a user, print without a profile, both --install and --remove', async () => {
     fresh();
     for (const [args, status] of [

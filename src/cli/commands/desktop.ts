@@ -9,7 +9,7 @@
 // cannot go through the launcher (each refusal is one line on stderr, exit 65).
 import { EXIT } from '../../errors/exit-codes';
 import { LaunchError } from '../../errors/launch-error';
-import { appFiles, filesOf, systemDataDirs, userDataHome, type AppFile } from '../../desktop/find';
+import { appFiles, filesOf, suspectsOf, systemDataDirs, userDataHome, type AppFile } from '../../desktop/find';
 import { install, type Outcome, type Placed, remove, type Scope, targetOf, targetProblem } from '../../desktop/install';
 import { DesktopRefusal, rewrite } from '../../desktop/rewrite';
 import { ConfigError } from '../../profile/config-error';
@@ -138,6 +138,7 @@ async function installFiles(command: DesktopCommand): Promise<number> {
   const placed: Placed[] = [];
   const problems: string[] = [];
   const notes: string[] = [];
+  const warnings: string[] = [];
   for (const name of names) {
     let profile: ResolvedProfile;
     try {
@@ -149,6 +150,11 @@ async function installFiles(command: DesktopCommand): Promise<number> {
     }
     const subject = rewriteProfile(profile);
     const own = subject === null ? [] : filesOf(files, subject.command, subject.named);
+    if (subject !== null)
+      for (const f of suspectsOf(files, subject.command, subject.named))
+        warnings.push(
+          `warning: ${name}: ${f.path} names ${subject.command} in an Exec line without running it as its program, so it may start it without the launcher: check it, and change or remove it if it does`,
+        );
     if (subject === null || own.length === 0) {
       const why = subject === null ? 'names no command' : `no desktop entry or D-Bus service starts ${subject.command}`;
       // Named on the command line, a profile without files is a mistake to report; under --all it is only news.
@@ -179,6 +185,7 @@ async function installFiles(command: DesktopCommand): Promise<number> {
     if (other !== undefined) problems.push(`${item.target} starts the command of both ${other} and ${item.profile}`);
     claimed.set(item.target, item.profile);
   }
+  for (const warning of warnings) writeError(warning);
   if (problems.length) {
     for (const problem of problems) writeError(problem);
     throw new LaunchError(

@@ -32,7 +32,7 @@ import { accountNamed } from '../../placement/account';
 import { netnsPath, withNetns } from '../../placement/netns';
 import { hostPort } from '../../tor/address';
 import { socks5Handshake } from '../../tor/socks5-handshake';
-import { appFiles, filesOf, systemDataDirs, userDataHome, type AppFile } from '../../desktop/find';
+import { appFiles, filesOf, suspectsOf, systemDataDirs, userDataHome, type AppFile } from '../../desktop/find';
 import { inForce } from '../../desktop/in-force';
 import { writeAll } from '../output';
 import type { Command } from '../parse-args';
@@ -192,9 +192,17 @@ function checkApplication(profile: ResolvedProfile, report: Report): void {
  */
 function checkDesktop(profile: ResolvedProfile, files: AppFile[], report: Report): void {
   if (profile.command === null) return;
+  const id = `profile.${profile.name}.desktop`;
+  const suspects = suspectsOf(files, profile.command, profile.desktopFiles);
+  if (suspects.length)
+    report.add(
+      `${id}.other`,
+      'warn',
+      `profile '${profile.name}': ${suspects.map((f) => f.path).join(', ')} name${suspects.length === 1 ? 's' : ''} ${profile.command} in an Exec line without running it as the program: ${suspects.length === 1 ? 'it' : 'they'} may start it without the launcher`,
+      'check and change or remove them; tails-launch desktop cannot rewrite them',
+    );
   const own = filesOf(files, profile.command, profile.desktopFiles);
   if (own.length === 0) return;
-  const id = `profile.${profile.name}.desktop`;
   const bypassing = own
     .map((f) => inForce(f, userDataHome(process.env)))
     .filter((f) => f.generatedFor !== profile.name);

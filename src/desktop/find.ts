@@ -78,34 +78,12 @@ export function appFiles(dirs: string[]): AppFile[] {
       for (const [id, path] of listDir(join(dir, sub), suffix, recursive)) {
         if (seen.has(id)) continue;
         seen.add(id);
-        const text = read(path);
-        if (text === null) {
-          const original = read(path + DIVERT_SUFFIX);
-          if (original !== null)
-            files.push({
-              kind,
-              id,
-              path,
-              source: path + DIVERT_SUFFIX,
-              text: original,
-              program: execProgram(kind, original),
-            });
-          continue;
-        }
-        if (generatedFor(text) === null) {
-          files.push({ kind, id, path, source: path, text, program: execProgram(kind, text) });
-          continue;
-        }
-        const original = read(path + DIVERT_SUFFIX);
-        if (original !== null)
-          files.push({
-            kind,
-            id,
-            path,
-            source: path + DIVERT_SUFFIX,
-            text: original,
-            program: execProgram(kind, original),
-          });
+        // Ours at PATH (or nothing: an install stopped between its two steps): the original is the diverted file.
+        const atPath = read(path);
+        const original = atPath !== null && generatedFor(atPath) === null;
+        const source = original ? path : path + DIVERT_SUFFIX;
+        const text = original ? atPath : read(source);
+        if (text !== null) files.push({ kind, id, path, source, text, program: execProgram(kind, text) });
       }
     }
   }

@@ -17,17 +17,7 @@
 //   sleep alone               /bin/sleep 30 started directly
 // Every case ends with SIGTERM to the PID we started; the exit is checked.
 import { spawn } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readlinkSync,
-  realpathSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -43,6 +33,7 @@ import {
   table,
   writeConfigDir,
 } from './lib.mjs';
+import { exeOf, kb, readProc as read, tree } from './proc.mjs';
 
 const SETTLE_MS = option('settle-ms', 500);
 const SLEEP = '/bin/sleep';
@@ -52,37 +43,15 @@ const machineInfo = printMachine();
 const LAUNCHER = buildLauncher();
 const TREE = join(LAUNCHER, '..', '..');
 const socks = await startSocksServerProcess();
-const dir = writeConfigDir(socks.port, { default: 'listener: t\nisolation: launch\nbackend: torsocks\n' });
+// The spawn fallback only serves the env backend: the LD_PRELOAD backends refuse to launch without koffi (77).
+const dir = writeConfigDir(socks.port, {
+  default: 'listener: t\nisolation: launch\nbackend: torsocks\n',
+  plain: 'listener: t\nisolation: launch\nbackend: env\n',
+});
 // No node_modules anywhere above /tmp: require('koffi') fails, the launcher falls back to spawn.
 const noKoffi = mkdtempSync(join(tmpdir(), 'tails-launch-nokoffi-'));
 cpSync(join(TREE, 'bin'), join(noKoffi, 'bin'), { recursive: true });
 cpSync(join(TREE, 'dist'), join(noKoffi, 'dist'), { recursive: true });
-
-const read = (file) => {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
-};
-const exeOf = (pid) => {
-  try {
-    return readlinkSync(`/proc/${pid}/exe`);
-  } catch {
-    return null;
-  }
-};
-const kb = (text, field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text ?? '')?.[1] ?? NaN);
-
-/** PID and all its descendants (from /proc/PID/task/PID/children). */
-function tree(pid) {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    const children = read(`/proc/${out[i]}/task/${out[i]}/children`);
-    if (children) out.push(...children.trim().split(/\s+/).filter(Boolean).map(Number));
-  }
-  return out;
-}
 
 function describe(pid) {
   return tree(pid).map((p) => {
@@ -147,10 +116,10 @@ const rows = [];
 try {
   rows.push(await measure('tails-launch (execve)', LAUNCHER, ['--config-dir', dir, 'default', '--', SLEEP, '30']));
   rows.push(
-    await measure('tails-launch, koffi missing (spawn fallback)', join(noKoffi, 'bin/tails-launch'), [
+    await measure('tails-launch, koffi missing (spawn fallback, backend env)', join(noKoffi, 'bin/tails-launch'), [
       '--config-dir',
       dir,
-      'default',
+      'plain',
       '--',
       SLEEP,
       '30',

@@ -31,7 +31,7 @@
 // with SIGTERM to the PID we started, and the script checks that every
 // process it saw is gone (a zombie counts as gone: it holds no memory).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -48,6 +48,7 @@ import {
   table,
   writeConfigDir,
 } from './lib.mjs';
+import { exeOf, kb, readProc as read, tree } from './proc.mjs';
 
 if (process.getuid() !== 0) {
   // sudo -u nobody without a password, and reading sudo's /proc files, need root.
@@ -83,22 +84,6 @@ const LAUNCHER = buildLauncher();
 const socks = await startSocksServerProcess();
 const dir = writeConfigDir(socks.port, { default: 'listener: t\nisolation: launch\nbackend: torsocks\n' });
 
-const read = (file) => {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
-};
-const exeOf = (pid) => {
-  try {
-    return readlinkSync(`/proc/${pid}/exe`);
-  } catch {
-    return null;
-  }
-};
-const kb = (text, field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text ?? '')?.[1] ?? NaN);
-
 /** State and start time (clock ticks since boot) of PID, or null once it is gone. */
 function stat(pid) {
   const text = read(`/proc/${pid}/stat`);
@@ -106,27 +91,6 @@ function stat(pid) {
   // The command name may hold spaces and parentheses: the fields start after the last ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return { state: fields[0], start: fields[19] };
-}
-
-/** The thread IDs of PID (each thread has its own children file), or none once it is gone. */
-function tasks(pid) {
-  try {
-    return readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return [];
-  }
-}
-
-/** PID and all its descendants, parents first. */
-function tree(pid) {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    for (const tid of tasks(out[i])) {
-      const children = read(`/proc/${out[i]}/task/${tid}/children`);
-      if (children) out.push(...children.trim().split(/\s+/).filter(Boolean).map(Number));
-    }
-  }
-  return out;
 }
 
 /** The PID where measuring starts: the started process itself, or (under script) the first sudo below it. */

@@ -10,22 +10,21 @@
 // every launch is matched to its own stream, and the stream's SUCCEEDED event
 // gives its circuit. The target answers a pair's two requests together (see
 // TARGET_SERVER), and the test checks that both streams were open together.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNamespace, deleteNamespace } from '../support/isolated-tor';
+import { createNamespace } from '../support/isolated-tor';
+import { startNetworkWithFirstStream, stopPrivateTorSuite } from '../support/private-tor-suite';
 import { cleanEnv, LAUNCHER } from '../support/launcher';
 import {
   CURL_ARGS,
   TARGET_URL as URL,
   waitForStreams,
-  startPrivateTorNetwork,
   startTarget,
   targetGroup,
   StreamWatcher,
-  waitForFirstStream,
   TARGET_ADDRESS,
   type PrivateTorNetwork,
   type StreamRecord,
@@ -103,27 +102,19 @@ describe.skipIf(!isRoot)('circuit isolation through a private network of real to
     await createNamespace(NS);
     ({ server } = await startTarget(NS));
 
-    network = await startPrivateTorNetwork(NS, join(work, 'tor'));
-    watcher = await StreamWatcher.open(network.controlSocket, network.cookieFile);
-    await waitForFirstStream(async () => {
-      const r = await launch(['launch', '--', '-s', '--max-time', '10', URL], 20_000);
-      return { ok: r.exitCode === 0 && r.stdout === 'ok', detail: `${r.exitCode} ${r.stderr}` };
-    }, watcher);
-    console.log(
-      `private Tor network: bootstrapped in ${(network.bootstrapMs / 1000).toFixed(1)} s, first stream after ${((Date.now() - suiteStart) / 1000).toFixed(1)} s of setup`,
-    );
+    ({ network, watcher } = await startNetworkWithFirstStream(
+      NS,
+      join(work, 'tor'),
+      async () => {
+        const r = await launch(['launch', '--', '-s', '--max-time', '10', URL], 20_000);
+        return { ok: r.exitCode === 0 && r.stdout === 'ok', detail: `${r.exitCode} ${r.stderr}` };
+      },
+      {},
+    ));
   }, 150_000);
 
   afterAll(async () => {
-    watcher?.close();
-    await network?.stop();
-    if (server?.pid !== undefined && server.exitCode === null) {
-      process.kill(server.pid, 'SIGTERM');
-      await server;
-    }
-    await deleteNamespace(NS);
-    if (work) rmSync(work, { recursive: true, force: true });
-    console.log(`circuit isolation suite: ${((Date.now() - suiteStart) / 1000).toFixed(1)} s in all`);
+    await stopPrivateTorSuite({ watcher, network, server, ns: NS, work, label: 'circuit isolation suite', suiteStart });
   }, 60_000);
 
   it('control: two streams of ONE launch share a circuit (the measurement can see sharing)', async () => {

@@ -18,19 +18,18 @@
 // Each stream is then found on tor's control port by the source port the
 // stand-in prints, and tor's own record of it (SOCKS_USERNAME/PASSWORD)
 // shows that no credentials were sent.
-import { readFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNamespace, deleteNamespace } from '../support/isolated-tor';
+import { createNamespace } from '../support/isolated-tor';
+import { startNetworkWithFirstStream, stopPrivateTorSuite } from '../support/private-tor-suite';
 import { cleanEnv, LAUNCHER, ROOT } from '../support/launcher';
 import {
-  startPrivateTorNetwork,
   startTarget,
   targetGroup,
   StreamWatcher,
-  waitForFirstStream,
   waitForStreams,
   TARGET,
   type PrivateTorNetwork,
@@ -194,32 +193,22 @@ describe.skipIf(!isRoot)('jails on a private network of real tors: circuits by c
       'SocksPort 127.0.0.1:9050 IsolateDestAddr IsolateDestPort',
       `SocksPort 127.0.0.1:${JAIL_PORT} IsolateDestAddr IsolateDestPort IsolateClientAddr`,
     ]);
-    network = await startPrivateTorNetwork(NS, join(work, 'tor'), undefined, { socksPorts });
-    watcher = await StreamWatcher.open(network.controlSocket, network.cookieFile);
-    tapListenerPorts(watcher);
-    await waitForFirstStream(async () => {
-      const r = await launch(['own-app'], 20_000);
-      return {
-        ok: r.exitCode === 0 && /^reply: HTTP\/1\.[01] 200/.test(r.stdout),
-        detail: `${r.exitCode} ${r.stdout} ${r.stderr}`,
-      };
-    }, watcher);
-    console.log(
-      `private Tor network: bootstrapped in ${(network.bootstrapMs / 1000).toFixed(1)} s, first jailed stream after ${((Date.now() - suiteStart) / 1000).toFixed(1)} s of setup`,
-    );
+    ({ network, watcher } = await startNetworkWithFirstStream(
+      NS,
+      join(work, 'tor'),
+      async () => {
+        const r = await launch(['own-app'], 20_000);
+        return {
+          ok: r.exitCode === 0 && /^reply: HTTP\/1\.[01] 200/.test(r.stdout),
+          detail: `${r.exitCode} ${r.stdout} ${r.stderr}`,
+        };
+      },
+      { socksPorts, onWatcher: tapListenerPorts },
+    ));
   }, 150_000);
 
   afterAll(async () => {
-    watcher?.close();
-    await network?.stop();
-    if (server?.pid !== undefined && server.exitCode === null) {
-      process.kill(server.pid, 'SIGTERM');
-      await server;
-    }
-    // The namespace takes the host side (its table and route) with it.
-    await deleteNamespace(NS);
-    if (work) rmSync(work, { recursive: true, force: true });
-    console.log(`jail circuits suite: ${((Date.now() - suiteStart) / 1000).toFixed(1)} s in all`);
+    await stopPrivateTorSuite({ watcher, network, server, ns: NS, work, label: 'jail circuits suite', suiteStart });
   }, 60_000);
 
   it('two concurrent launch jails of one profile: two group addresses, two circuits', async () => {

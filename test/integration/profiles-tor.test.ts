@@ -25,25 +25,24 @@
 // and checks them against what `explain --json` states (torSees), which
 // profiles.test.ts also checks against a test SOCKS server. Then: "one
 // circuit per group the profile claims".
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { CURL, LAUNCH_KEY, USERNAME } from '../support/expected';
-import { createNamespace, deleteNamespace, TAILS_SOCKS_PORTS } from '../support/isolated-tor';
+import { createNamespace, TAILS_SOCKS_PORTS } from '../support/isolated-tor';
+import { startNetworkWithFirstStream, stopPrivateTorSuite } from '../support/private-tor-suite';
 import { cleanEnv, LAUNCHER, ROOT, SHIPPED_PROFILES } from '../support/launcher';
 import {
   CURL_ARGS,
   TARGET,
   TARGET_URL as URL,
   waitForStreams,
-  startPrivateTorNetwork,
   startTarget,
   targetGroup,
   StreamWatcher,
-  waitForFirstStream,
   TARGET_ADDRESS,
   type PrivateTorNetwork,
   type StreamRecord,
@@ -271,31 +270,19 @@ describe.skipIf(!isRoot)("the shipped profiles on a private Tor network with Tai
     await createNamespace(NS);
     ({ server } = await startTarget(NS));
 
-    network = await startPrivateTorNetwork(NS, join(work, 'tor'), 60_000, {
-      socksPorts: Object.values(TAILS_SOCKS_PORTS),
-    });
-    watcher = await StreamWatcher.open(network.controlSocket, network.cookieFile, {
-      tcpTable: `/proc/${network.clientPid}/net/tcp`,
-    });
-    await waitForFirstStream(async () => {
-      const r = await launch(['ssh', '-s', '--max-time', '10', URL], 20_000);
-      return { ok: r.exitCode === 0 && r.stdout === 'ok', detail: `${r.exitCode} ${r.stderr}` };
-    }, watcher);
-    console.log(
-      `private Tor network: bootstrapped in ${(network.bootstrapMs / 1000).toFixed(1)} s, first stream after ${((Date.now() - suiteStart) / 1000).toFixed(1)} s of setup`,
-    );
+    ({ network, watcher } = await startNetworkWithFirstStream(
+      NS,
+      join(work, 'tor'),
+      async () => {
+        const r = await launch(['ssh', '-s', '--max-time', '10', URL], 20_000);
+        return { ok: r.exitCode === 0 && r.stdout === 'ok', detail: `${r.exitCode} ${r.stderr}` };
+      },
+      { bootstrapMs: 60_000, socksPorts: Object.values(TAILS_SOCKS_PORTS), tcpTable: true },
+    ));
   }, 150_000);
 
   afterAll(async () => {
-    watcher?.close();
-    await network?.stop();
-    if (server?.pid !== undefined && server.exitCode === null) {
-      process.kill(server.pid, 'SIGTERM');
-      await server;
-    }
-    await deleteNamespace(NS);
-    if (work) rmSync(work, { recursive: true, force: true });
-    console.log(`shipped profiles on Tor: ${((Date.now() - suiteStart) / 1000).toFixed(1)} s in all`);
+    await stopPrivateTorSuite({ watcher, network, server, ns: NS, work, label: 'shipped profiles on Tor', suiteStart });
   }, 60_000);
 
   it.each(CASES)(

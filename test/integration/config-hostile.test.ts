@@ -10,11 +10,11 @@
 // the test timeout, so a hang fails the test (killed: a signal, no status)
 // instead of blocking the suite.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useSocks5Server, useTempDirs } from '../support/fixtures';
-import { cleanEnv, makeConfigDir, ROOT, runLauncher, type LauncherResult } from '../support/launcher';
+import { cleanEnv, launcherForAnyone, makeConfigDir, runLauncher, type LauncherResult } from '../support/launcher';
 import { EXIT } from '../support/expected';
 
 const PROMPT = 8_000;
@@ -289,11 +289,7 @@ describe('as another user (nobody, through setpriv)', () => {
    */
   let launcher = '';
   beforeAll(() => {
-    const copy = tempDir('nobody-launcher');
-    chmodSync(copy, 0o755);
-    cpSync(join(ROOT, 'bin'), join(copy, 'bin'), { recursive: true });
-    cpSync(join(ROOT, 'dist'), join(copy, 'dist'), { recursive: true });
-    launcher = join(copy, 'bin', 'tails-launch');
+    launcher = launcherForAnyone(tempDir('nobody-launcher'));
   });
 
   /** explain as nobody: the invoking (real) user is 65534. */

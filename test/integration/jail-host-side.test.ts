@@ -21,7 +21,7 @@
 // UDP 0.0.0.0:7002), and reports every connection and datagram; jail C runs
 // a trap (0.0.0.0:7100) for the other jails and the host.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { build } from 'esbuild';
@@ -29,7 +29,15 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../support/expected';
 import { useTempDirs } from '../support/fixtures';
-import { cleanEnv, LAUNCHER, ROOT, runLauncher, type LauncherResult } from '../support/launcher';
+import {
+  AS_NOBODY,
+  cleanEnv,
+  launcherForAnyone,
+  LAUNCHER,
+  ROOT,
+  runLauncher,
+  type LauncherResult,
+} from '../support/launcher';
 
 const isRoot = process.getuid?.() === 0;
 const PID = process.pid;
@@ -511,15 +519,10 @@ describe.skipIf(!isRoot)(
     });
 
     describe('as nobody (through setpriv)', () => {
-      const AS_NOBODY = ['setpriv', '--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups'];
       /** The front and bundle copied where nobody can reach them (the checkout may sit under a 0700 directory). */
       let launcher = '';
       beforeAll(() => {
-        const copy = tempDir('jail-nobody');
-        chmodSync(copy, 0o755);
-        cpSync(join(ROOT, 'bin'), join(copy, 'bin'), { recursive: true });
-        cpSync(join(ROOT, 'dist'), join(copy, 'dist'), { recursive: true });
-        launcher = join(copy, 'bin', 'tails-launch');
+        launcher = launcherForAnyone(tempDir('jail-nobody'));
       });
 
       it('setup and teardown are refused (77) in one line, and change nothing', async () => {

@@ -12,14 +12,22 @@
 // enough for doctor's handshake) and 0.0.0.0:9051 (a trap), and reports every
 // connection it accepts; a second address of HOST (on its lo) is another trap.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../support/expected';
 import { useTempDirs } from '../support/fixtures';
-import { cleanEnv, LAUNCHER, makeConfigDir, ROOT, runLauncher, type LauncherResult } from '../support/launcher';
+import {
+  AS_NOBODY,
+  cleanEnv,
+  launcherForAnyone,
+  LAUNCHER,
+  makeConfigDir,
+  runLauncher,
+  type LauncherResult,
+} from '../support/launcher';
 
 const isRoot = process.getuid?.() === 0;
 const PID = process.pid;
@@ -276,15 +284,10 @@ describe.skipIf(!isRoot)('netns setup/teardown, in a network namespace that play
   });
 
   describe('as nobody (through setpriv)', () => {
-    const AS_NOBODY = ['setpriv', '--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups'];
     /** The front and bundle copied where nobody can reach them (the checkout may sit under a 0700 directory). */
     let launcher = '';
     beforeAll(() => {
-      const copy = tempDir('netns-nobody');
-      chmodSync(copy, 0o755);
-      cpSync(join(ROOT, 'bin'), join(copy, 'bin'), { recursive: true });
-      cpSync(join(ROOT, 'dist'), join(copy, 'dist'), { recursive: true });
-      launcher = join(copy, 'bin', 'tails-launch');
+      launcher = launcherForAnyone(tempDir('netns-nobody'));
     });
 
     it('setup and teardown are refused (77) in one line, and change nothing', async () => {

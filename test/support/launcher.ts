@@ -1,6 +1,6 @@
 // Runs the real, built launcher through its real sh front, and builds
 // throw-away configuration directories for --config-dir.
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,5 +89,22 @@ export async function buildVariant(dir: string, env: Record<string, string>): Pr
     cwd: ROOT,
     env: { ...process.env, TAILS_LAUNCH_SHIPPED_DIR: ROOT, TAILS_LAUNCH_OUTDIR: join(dir, 'dist'), ...env },
   });
+  return join(dir, 'bin', 'tails-launch');
+}
+
+/** Runs a command as nobody (util-linux setpriv): prefix for argv. */
+export const AS_NOBODY = ['setpriv', '--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups'];
+
+/**
+ * The front and bundle copied into DIR (made 0755), for a launcher that
+ * another user (nobody) can run: the checkout may sit under a directory only
+ * root may enter (a clone in a 0700 temporary directory). koffi stays
+ * behind, so such a copy plans and refuses but cannot exec through koffi.
+ * Returns the copy's front.
+ */
+export function launcherForAnyone(dir: string): string {
+  chmodSync(dir, 0o755);
+  cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+  cpSync(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
   return join(dir, 'bin', 'tails-launch');
 }

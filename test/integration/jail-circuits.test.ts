@@ -98,8 +98,8 @@ function procAddress(hex: string): string {
  * stream arrived on. (The watcher's own listenerPort looks for the client's
  * socket, which here lives in the jail's namespace, not in tor's.)
  */
-function listenerPortOf(source: string): number | null {
-  const table = readFileSync(`/proc/${network!.clientPid}/net/tcp`, 'utf8');
+function listenerPortOf(source: string, tor: PrivateTorNetwork): number | null {
+  const table = readFileSync(`/proc/${tor.clientPid}/net/tcp`, 'utf8');
   for (const line of table.split('\n').slice(1)) {
     const fields = line.trim().split(/\s+/);
     if (fields.length > 3 && procAddress(fields[2]!) === source) return Number(procAddress(fields[1]!).split(':')[1]);
@@ -111,12 +111,12 @@ function listenerPortOf(source: string): number | null {
  * Taps the watcher's event log: at each stream's NEW event (tor holds the
  * client socket open, no reply yet) the kernel's table tells the SocksPort.
  */
-function tapListenerPorts(w: StreamWatcher): void {
+function tapListenerPorts(w: StreamWatcher, tor: PrivateTorNetwork): void {
   const push = w.events.push.bind(w.events);
   w.events.push = (...texts: string[]) => {
     for (const text of texts) {
       const m = /^STREAM (\S+) NEW .*SOURCE_ADDR=(\S+)/.exec(text);
-      const port = m ? listenerPortOf(m[2]!) : null;
+      const port = m ? listenerPortOf(m[2]!, tor) : null;
       if (m && port !== null) listenerPorts.set(m[1]!, port);
     }
     return push(...texts);

@@ -21,8 +21,8 @@ export interface NetworkOptions extends PrivateTorOptions {
   bootstrapMs?: number;
   /** Give the watcher the client's socket table (to match streams to the launches' source ports). */
   tcpTable?: boolean;
-  /** Called with the watcher before the first stream (to tap its events). */
-  onWatcher?: (watcher: StreamWatcher) => void;
+  /** Called with the watcher (and the network: `network` is not the caller's yet) before the first stream, to tap its events. */
+  onWatcher?: (watcher: StreamWatcher, network: PrivateTorNetwork) => void;
 }
 
 /**
@@ -45,7 +45,7 @@ export async function startNetworkWithFirstStream(
       network.cookieFile,
       options.tcpTable ? { tcpTable: `/proc/${network.clientPid}/net/tcp` } : undefined,
     );
-    options.onWatcher?.(watcher);
+    options.onWatcher?.(watcher, network);
     await waitForFirstStream(first, watcher);
   } catch (error) {
     watcher?.close();

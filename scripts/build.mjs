@@ -5,8 +5,9 @@
 // koffi is a native addon and stays external: it is required from
 // node_modules next to dist/ (see debian/ for how the package ships it).
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { build } from 'esbuild';
 
@@ -56,6 +57,14 @@ if (!multiarch) throw new Error(`no Debian multiarch triplet known for ${process
 // TAILS_LAUNCH_OUTDIR: tests build variants (e.g. a missing library) beside the real one.
 const outdir = process.env.TAILS_LAUNCH_OUTDIR ?? 'dist';
 
+// The privileged entry (src/place/place.c) and what it runs: fixed when it is
+// built, never looked up. The Debian build passes the installed paths; a
+// checkout's entry runs the checkout's bundle with the Node that built it
+// (root's own launches from a checkout; sudo only ever runs the package's).
+const entryPath = process.env.TAILS_LAUNCH_ENTRY ?? resolve(outdir, 'place');
+const entryNode = process.env.TAILS_LAUNCH_ENTRY_NODE ?? process.execPath;
+const entryPreflight = process.env.TAILS_LAUNCH_ENTRY_PREFLIGHT ?? resolve(outdir, 'placed.mjs');
+
 const options = {
   entryPoints: { 'tails-launch': 'src/cli/main.ts' },
   outdir,
@@ -75,6 +84,7 @@ const options = {
     __VERSION__: JSON.stringify(version),
     __BUILD_ID__: JSON.stringify(buildId),
     __MULTIARCH__: JSON.stringify(multiarch),
+    __ENTRY_PATH__: JSON.stringify(entryPath),
   },
   outExtension: { '.js': '.mjs' },
   // Bundled CommonJS dependencies call require(); ESM has none.
@@ -84,10 +94,40 @@ const options = {
 };
 const result = await build(options);
 
-// The privileged entry sudo runs (behind /usr/lib/tails-launch/place): one
-// self-contained file, so that it shares no chunk with the launcher and the
-// launcher's start-up loads exactly what it did before.
-const entry = await build({ ...options, entryPoints: { place: 'src/cli/place.ts' }, splitting: false });
+// The privileged entry's preflight (src/cli/placed.ts, run as the
+// application's account): one self-contained file, so that it shares no chunk
+// with the launcher and the launcher's start-up loads exactly what it did before.
+const entry = await build({ ...options, entryPoints: { placed: 'src/cli/placed.ts' }, splitting: false });
+
+// The privileged entry itself, in C: every warning an error. The Debian build
+// adds dpkg-buildflags' hardening through CFLAGS, CPPFLAGS and LDFLAGS.
+const flags = (name) => (process.env[name] ?? '').split(/\s+/).filter(Boolean);
+execFileSync(
+  process.env.CC ?? 'cc',
+  [
+    '-std=gnu11',
+    '-O2',
+    '-Wall',
+    '-Wextra',
+    '-Werror',
+    '-Wformat=2',
+    '-Wshadow',
+    '-fstack-protector-strong',
+    '-D_FORTIFY_SOURCE=2',
+    '-fPIE',
+    ...flags('CPPFLAGS'),
+    ...flags('CFLAGS'),
+    `-DNODE=${JSON.stringify(entryNode)}`,
+    `-DPREFLIGHT=${JSON.stringify(entryPreflight)}`,
+    'src/place/place.c',
+    '-pie',
+    '-Wl,-z,relro,-z,now',
+    ...flags('LDFLAGS'),
+    '-o',
+    `${outdir}/place`,
+  ],
+  { stdio: 'inherit' },
+);
 
 // The launcher's own torsocks.conf travels with the bundle.
 copyFileSync('src/backends/torsocks.conf', `${outdir}/torsocks.conf`);
@@ -96,7 +136,7 @@ copyFileSync('src/backends/torsocks.conf', `${outdir}/torsocks.conf`);
 // nor ship. Only after the new files are written, so that a launcher running
 // from dist/ meanwhile (a parallel test run) never finds a chunk missing.
 const fresh = new Set(
-  [...Object.keys(result.metafile.outputs), ...Object.keys(entry.metafile.outputs), 'torsocks.conf'].map((f) =>
+  [...Object.keys(result.metafile.outputs), ...Object.keys(entry.metafile.outputs), 'torsocks.conf', 'place'].map((f) =>
     basename(f),
   ),
 );

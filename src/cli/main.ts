@@ -44,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/netns')).netns(command);
     case 'jail':
       return (await import('./commands/jail')).jail(command);
+    case 'grants':
+      return (await import('./commands/grants')).grants(command);
     case 'desktop':
       return (await import('./commands/desktop')).desktop(command);
   }

@@ -38,6 +38,12 @@ export type Command =
   /** Install (setup) or remove (teardown) the jails' host side: one nftables table and the pool's route (root only). */
   | { kind: 'jail'; action: 'setup' | 'teardown'; options: GlobalOptions }
   /**
+   * The grants of the privileged entry, made from the system layers' profiles:
+   * print the sudoers drop-in, write it to /etc/sudoers.d/tails-launch, or
+   * check that the installed one is current (root for write).
+   */
+  | { kind: 'grants'; action: 'print' | 'write' | 'check'; options: GlobalOptions }
+  /**
    * print: PROFILE's application's desktop entry (or D-Bus service) rewritten
    * to go through the launcher; install/remove: write or take back those
    * files for PROFILES (or all), system-wide or per user (src/desktop/).
@@ -227,6 +233,8 @@ export function parseArgs(words: string[]): Command {
       return parseNetns(rest, parser);
     case 'jail':
       return parseJail(rest, parser);
+    case 'grants':
+      return parseGrants(rest, parser);
     case 'desktop':
       return parseDesktop(rest, parser);
     default:
@@ -376,6 +384,32 @@ function parseJail(words: string[], parser: Parser): Command {
   if ('help' in parsed) return { kind: 'help' };
   if (parsed.rest.length) throw usage(`'jail ${parsed.action}' takes no arguments: ${JAIL_USAGE}`);
   return { kind: 'jail', action: parsed.action, options: parser.options };
+}
+
+const GRANTS_USAGE = 'tails-launch [--config-dir DIR] grants [--write | --check]';
+
+/** `grants`, `grants --write`, `grants --check`. */
+function parseGrants(words: string[], parser: Parser): Command {
+  let action: 'print' | 'write' | 'check' = 'print';
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (word === '--help' || word === '-h') return { kind: 'help' };
+    const [name, inline] = splitInline(word);
+    if (name === '--write' || name === '--check') {
+      once(parser, '--write/--check');
+      if (inline !== undefined) throw usage(`${name} takes no value`);
+      action = name === '--write' ? 'write' : 'check';
+      continue;
+    }
+    const last = globalOption(words, i, parser);
+    if (last >= 0) {
+      i = last;
+      continue;
+    }
+    if (word.startsWith('-') && word !== '-') throw unknownOption(word, 'grants');
+    throw usage(`'grants' takes no arguments: ${GRANTS_USAGE}`);
+  }
+  return { kind: 'grants', action, options: parser.options };
 }
 
 const DESKTOP_USAGE =

@@ -9,7 +9,10 @@ import { randomHex } from '../isolation/random';
 import { buildPlan, type PlannedLaunch, type ProgramFollowed } from '../plan/build-plan';
 import { findExecutable } from '../preflight/find-executable';
 import { inspectForPreload, type ProgramLookup } from '../preflight/resolve-program';
-import { accountNamed, accountOfUid } from '../placement/account';
+import { accountNamed, accountOfUid, groupName } from '../placement/account';
+import { callersOf, grantLine } from '../placement/grants';
+import { isCaller } from '../profile/caller-args';
+import type { JailsConfig } from '../profile/schema';
 import { decidePlacement, type PlacementDecision } from '../placement/decide';
 import { configLayers, type Layer } from '../profile/layers';
 import { loadJails, loadListeners } from '../profile/load';
@@ -40,10 +43,31 @@ function runtimeDirectory(env: NodeJS.ProcessEnv): string | null {
   return dir && dir.startsWith('/') ? dir.replace(/\/+$/, '') || null : null;
 }
 
-/** Inside the privileged entry: the system layers it reads, and who called sudo. */
+/** In the privileged entry's preflight: the system layers it reads, and who called the entry (sudo's caller, or root). */
 export interface EntryContext {
   layers: Layer[];
   callerUid: number;
+}
+
+/** Who may start PROFILE (and have it jailed): its callers (src/placement/grants.ts), checked for the caller's own launch too. */
+function refuseCaller(profile: ResolvedProfile, jails: JailsConfig | null, jail: boolean, uid: number): void {
+  if (uid === 0) return;
+  const account = accountOfUid(uid);
+  const name = account?.name ?? `uid ${uid}`;
+  const groups = (account?.groups ?? []).map(groupName).filter((g): g is string => g !== null);
+  const callers = callersOf(profile);
+  if (callers !== '*' && !isCaller(callers, name, uid, groups))
+    throw new LaunchError(
+      EXIT.refused,
+      callers.length === 0
+        ? `profile '${profile.name}' names no callers: only root may start it (the administrator may add callers in /etc/tails-launch/profiles/${profile.name}.yml)`
+        : `${name} may not start profile '${profile.name}': its callers are ${callers.join(', ')} (ask the administrator)`,
+    );
+  if (jail && !profile.jail && !isCaller(jails?.callers ?? [], name, uid, groups))
+    throw new LaunchError(
+      EXIT.refused,
+      `${name} may not have jails made: jails: callers in /etc/tails-launch/listeners.yml does not name them (ask the administrator)`,
+    );
 }
 
 /**
@@ -94,23 +118,32 @@ function placementOf(
   });
 }
 
+/** A planned launch, and in the entry's preflight the grant the configuration makes now (compared with the entry's). */
+export type PlannedWithGrant = PlannedLaunch & { systemGrant: string | null };
+
 export async function planLaunch(
   request: { profile: string; args: string[]; options: GlobalOptions },
   caller: CallerState,
   execMethod: ExecMethod,
   entry: EntryContext | null = null,
-): Promise<PlannedLaunch> {
+): Promise<PlannedWithGrant> {
   const layers = entry?.layers ?? configLayers(request.options.configDir, process.env);
-  // Root in the entry never reads a cache under the caller's runtime directory.
+  // The entry's preflight never reads a cache under the caller's runtime directory.
   const cache = entry ? NO_CACHE : openParsedCache(process.env);
   const listeners = await loadListeners(layers, cache);
   const profile = await resolveProfile(layers, listeners, request.profile, cache);
   const jailed = profile.jail || request.options.jail === true;
-  const jail = jailed ? { pool: (await loadJails(layers, cache))?.pool ?? null } : null;
+  const jails = await loadJails(layers, cache);
+  const jail = jailed ? { pool: jails?.pool ?? null } : null;
   cache.save();
-  return buildPlan({
-    placement: placementOf(profile, request.options, entry, jailed),
+  const uid = process.getuid?.() ?? -1;
+  if (entry === null) refuseCaller(profile, jails, request.options.jail === true, uid);
+  const placement = placementOf(profile, request.options, entry, jailed);
+  const planned = buildPlan({
+    placement,
     jail,
+    callerUid: entry?.callerUid ?? uid,
+    grant: placement?.via === 'self' ? grantLine(profile, jails, { jailed }) : null,
     profile,
     identity: request.options.identity,
     args: request.args,
@@ -124,4 +157,5 @@ export async function planLaunch(
     runtimeDir: runtimeDirectory(process.env),
     waitForTor: request.options.waitForTor,
   });
+  return { ...planned, systemGrant: entry ? grantLine(profile, jails) : null };
 }

@@ -4,8 +4,10 @@ import type * as KoffiModule from 'koffi';
 // The launcher's one binding to libc, through koffi: loaded once, at the
 // first call that needs it, and the Linux ABI it relies on (numbers, struct
 // sizes). Users: exec/execve.ts (replacing the process),
-// preflight/file-capabilities.ts (fgetxattr) and placement/ (setns, the user
-// database and the switch of user: root only).
+// preflight/file-capabilities.ts (fgetxattr), placement/ (the user database,
+// the grant handed to the privileged entry in a memfd) and doctor (setns, as
+// root). Nothing here switches user or makes a namespace: that is the
+// privileged entry's, which is not Node (src/place/place.c).
 //
 // Every function is called synchronously on the main thread: errno is per
 // thread and koffi's async calls run in a worker pool, where errno is lost.
@@ -43,16 +45,8 @@ export const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
 /** struct rlimit64: two 64-bit values, on every architecture (hence prlimit64). */
 export const RLIMIT64_SIZE = 16;
 
-// setns(2), unshare(2): the namespace type of a network namespace.
+// setns(2): the namespace type of a network namespace (doctor looks into one).
 export const CLONE_NEWNET = 0x4000_0000;
-
-// prctl(2), capget(2)
-export const PR_CAPBSET_DROP = 24;
-export const PR_SET_NO_NEW_PRIVS = 38;
-export const PR_CAP_AMBIENT = 47;
-export const PR_CAP_AMBIENT_CLEAR_ALL = 4;
-/** _LINUX_CAPABILITY_VERSION_3: two 32-bit words per set. */
-export const CAPABILITY_VERSION_3 = 0x2008_0522;
 
 export const ERRNO = { ENOENT: 2, ENOEXEC: 8, ENOTDIR: 20, ENODATA: 61, ENOTSUP: 95 } as const;
 
@@ -67,22 +61,15 @@ export interface Libc {
   prlimit64: Fn;
   fgetxattr: Fn;
   setns: Fn;
-  unshare: Fn;
-  prctl: Fn;
-  capget: Fn;
-  capset: Fn;
-  setresuid: Fn;
-  setresgid: Fn;
-  getresuid: Fn;
-  getresgid: Fn;
-  setgroups: Fn;
-  getgroups: Fn;
+  memfd_create: Fn;
+  dup2: Fn;
   getgrouplist: Fn;
   /** A pointer to libc's static struct passwd (decode it with `passwd`), or null. */
   getpwnam: (name: string) => unknown;
   getpwuid: (uid: number) => unknown;
   /** A pointer to libc's static struct group (decode it with `group`), or null. */
   getgrnam: (name: string) => unknown;
+  getgrgid: (gid: number) => unknown;
   /** struct passwd and struct group, for koffi.decode. */
   passwd: unknown;
   group: unknown;
@@ -112,24 +99,13 @@ export function loadLibc(): { libc: Libc } | { error: string } {
       prlimit64: lib.func('int prlimit64(int pid, int resource, const void *newlim, void *oldlim)') as Fn,
       fgetxattr: lib.func('intptr_t fgetxattr(int fd, const char *name, void *value, size_t size)') as Fn,
       setns: lib.func('int setns(int fd, int nstype)') as Fn,
-      unshare: lib.func('int unshare(int flags)') as Fn,
-      prctl: lib.func(
-        'int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)',
-      ) as Fn,
-      capget: lib.func('int capget(void *header, void *data)') as Fn,
-      capset: lib.func('int capset(void *header, const void *data)') as Fn,
-      // glibc applies these to every thread of the process (its SIGSETXID
-      // broadcast), as POSIX requires: Node's helper threads change too.
-      setresuid: lib.func('int setresuid(uint32 ruid, uint32 euid, uint32 suid)') as Fn,
-      setresgid: lib.func('int setresgid(uint32 rgid, uint32 egid, uint32 sgid)') as Fn,
-      getresuid: lib.func('int getresuid(void *ruid, void *euid, void *suid)') as Fn,
-      getresgid: lib.func('int getresgid(void *rgid, void *egid, void *sgid)') as Fn,
-      setgroups: lib.func('int setgroups(size_t size, const void *list)') as Fn,
-      getgroups: lib.func('int getgroups(int size, void *list)') as Fn,
+      memfd_create: lib.func('int memfd_create(const char *name, unsigned int flags)') as Fn,
+      dup2: lib.func('int dup2(int oldfd, int newfd)') as Fn,
       getgrouplist: lib.func('int getgrouplist(const char *user, uint32 group, void *groups, void *ngroups)') as Fn,
       getpwnam: lib.func('void *getpwnam(const char *name)') as (name: string) => unknown,
       getpwuid: lib.func('void *getpwuid(uint32 uid)') as (uid: number) => unknown,
       getgrnam: lib.func('void *getgrnam(const char *name)') as (name: string) => unknown,
+      getgrgid: lib.func('void *getgrgid(uint32 gid)') as (gid: number) => unknown,
       group: koffi.struct('tails_launch_group', {
         gr_name: 'const char *',
         gr_passwd: 'const char *',

@@ -13,15 +13,17 @@
 // be a stable group's:
 // - stable half (top bit 0): group 0 is `none`'s (every jail without a group
 //   shares it), the others are `app` groups, chosen by a hash of the group key
-//   (the profile and identity): two launches of one group share a circuit,
-//   which is what `app` means; two different keys hash to one group with a
-//   probability of 1 in (half - 1) (8191 for a /12: say so in explain);
+//   (the caller's uid, the profile and identity): two launches of one group
+//   share a circuit, which is what `app` means; two different keys hash to
+//   one group with a probability of 1 in (half - 1) (8191 for a /12: say so
+//   in explain). An app group is one user's: the privileged entry
+//   (src/place/place.c, which draws these same numbers) records who holds a
+//   group while its jails live, and takes the next group when another user
+//   holds this one, so nobody can take another's slots or share their circuit;
 // - launch half (top bit 1): a random group per launch, using only its slot
 //   0, so that the name of that slot's veth (unique in the host's namespace)
 //   makes the group unique among live jails: allocation is race-free without
 //   any lock or state.
-import { createHash } from 'node:crypto';
-
 export const GROUP_BITS_SHIFT = 6; // a /26 per group
 export const SLOTS_PER_GROUP = 16; // a /30 per jail
 export const VETH_PREFIX = 'tlj';
@@ -83,11 +85,22 @@ export function noneGroup(pool: Pool): JailGroup {
   return { kind: 'none', index: 0, address: groupAddress(pool, 0) };
 }
 
+/** FNV-1a, 32 bits, over the key's UTF-8 bytes: what the entry computes in C. Not a secret: the entry's owner record keeps users apart. */
+export function fnv1a(key: string): number {
+  let hash = 2166136261;
+  for (const byte of Buffer.from(key)) hash = Math.imul(hash ^ byte, 16777619) >>> 0;
+  return hash;
+}
+
+/** The key of an app group: the caller's, the profile's and the identity's (place.c builds the same). */
+export function appGroupKey(uid: number, profile: string, identity: string | null): string {
+  return `tails-launch/app/${uid}/${profile}${identity === null ? '' : `/identity/${identity}`}`;
+}
+
 /** `app` (and --identity): a stable group, from the group key. */
 export function appGroup(pool: Pool, key: string): JailGroup {
   const half = groupCount(pool) / 2;
-  const hash = createHash('sha256').update(key).digest().readUInt32BE(0);
-  const index = 1 + (hash % (half - 1));
+  const index = 1 + (fnv1a(key) % (half - 1));
   return { kind: 'app', index, address: groupAddress(pool, index) };
 }
 

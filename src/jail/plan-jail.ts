@@ -2,7 +2,16 @@
 // group and its address (what Tor will see as the client address), and the
 // one endpoint the jail reaches. What cannot be jailed says why.
 import type { ResolvedProfile } from '../profile/resolve';
-import { appGroup, groupCount, launchGroup, noneGroup, parsePool, SLOTS_PER_GROUP, type JailGroup } from './address';
+import {
+  appGroup,
+  appGroupKey,
+  groupCount,
+  launchGroup,
+  noneGroup,
+  parsePool,
+  SLOTS_PER_GROUP,
+  type JailGroup,
+} from './address';
 
 export interface PlanJail {
   /** The listener whose jails' SocksPort the jail reaches. */
@@ -25,6 +34,7 @@ export function planJail(
   identity: string | null,
   pool: string | null,
   randomHex: () => string,
+  callerUid: number,
 ): JailDecision {
   const listener = profile.listener;
   if (profile.placement.netns !== null)
@@ -43,7 +53,6 @@ export function planJail(
       problem: `no jails pool in listeners.yml: declare jails: { pool: CIDR } in /etc/tails-launch/listeners.yml`,
     };
   const p = parsePool(pool);
-  const suffix = identity === null ? '' : `/identity/${identity}`;
   let group: JailGroup;
   switch (profile.isolation) {
     case 'none':
@@ -51,9 +60,9 @@ export function planJail(
       break;
     case 'app':
     case 'application':
-      // One group for every launch of the profile (and identity): the jail
-      // gives it even to a program whose own settings send no credentials.
-      group = appGroup(p, `tails-launch/app/${profile.name}${suffix}`);
+      // One group for every launch of the profile (and identity) by this
+      // user: the jail gives it even to a program whose own settings send no credentials.
+      group = appGroup(p, appGroupKey(callerUid, profile.name, identity));
       break;
     case 'launch':
     case 'process':
@@ -70,7 +79,10 @@ export function planJail(
       connect: listener.connect,
       socksPort: { address: listener.address, port: listener.jailPort },
       slots: group.kind === 'launch' ? 1 : SLOTS_PER_GROUP,
-      collision: stable === null ? null : `1 in ${stable} that another app group shares this address`,
+      collision:
+        stable === null
+          ? null
+          : `1 in ${stable} that another of this user's app groups shares this address; while another user's jails hold it, the next group is taken`,
     },
   };
 }

@@ -77,3 +77,10 @@ export function groupId(name: string): number | null {
   const pointer = libc?.getgrnam(name) ?? null;
   return pointer === null ? null : (libc!.koffi.decode(pointer, libc!.group as never) as { gr_gid: number }).gr_gid;
 }
+
+/** The name of group GID, or null when there is none. */
+export function groupName(gid: number): string | null {
+  const libc = libcOrNull();
+  const pointer = libc?.getgrgid(gid) ?? null;
+  return pointer === null ? null : (libc!.koffi.decode(pointer, libc!.group as never) as { gr_name: string }).gr_name;
+}

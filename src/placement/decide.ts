@@ -10,11 +10,11 @@ export interface PlacementDecision {
   /** A jail (src/jail/) is made for the launch: like a placement, it needs root. */
   jail: boolean;
   /**
-   * self: this process (root) enters the namespace and switches user itself;
-   * sudo: an unprivileged caller is handed over to the privileged entry,
-   * which then applies it as `self`.
+   * self: root hands the launch to the privileged entry itself; sudo: an
+   * unprivileged caller, through sudo; applied: the entry has applied it, and
+   * this is its preflight planning the rest.
    */
-  via: 'self' | 'sudo';
+  via: 'self' | 'sudo' | 'applied';
   /** The account the application runs as; null when this process keeps its own (root, namespace only). */
   account: Account | null;
   /** Why the placement cannot be applied: the launch is refused with this. */
@@ -28,7 +28,7 @@ export interface PlacementContext {
   jail?: boolean;
   /** This process's real UID. */
   uid: number;
-  /** Inside the privileged entry: the UID that called sudo (sudo's SUDO_UID); else null. */
+  /** In the entry's preflight: the UID that called the entry (sudo's SUDO_UID, or 0); else null. */
   entryCaller: number | null;
   /** The profile's user, looked up (null when the profile names none, or it does not exist). */
   named: Account | null;
@@ -42,7 +42,7 @@ export function decidePlacement(c: PlacementContext): PlacementDecision | null {
   const { netns, user } = c.placement;
   const jail = c.jail ?? false;
   if (netns === null && user === null && !jail) return null;
-  const via = c.uid === 0 ? 'self' : 'sudo';
+  const via = c.entryCaller !== null ? 'applied' : c.uid === 0 ? 'self' : 'sudo';
   // Whose launch this is: sudo's caller inside the entry, else this process's user.
   const callerUid = c.entryCaller ?? c.uid;
   // A namespace alone keeps the caller's own account (root launching for itself keeps root).

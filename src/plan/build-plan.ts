@@ -11,7 +11,8 @@ import type { ExecutableLookup } from '../preflight/find-executable';
 import type { ProgramLookup } from '../preflight/resolve-program';
 import type { ResolvedProfile } from '../profile/resolve';
 import { CREDENTIAL_PLACEHOLDERS, placeholdersIn, renderTemplate } from '../backends/own-setting';
-import { ENTRY_PATH, SUDO_PATH } from '../placement/constants';
+import { ENTRY_PATH, PACKAGE_ENTRY_PATH, SUDO_PATH } from '../placement/constants';
+import { callerArgsProblem } from '../profile/caller-args';
 import type { PlacementDecision } from '../placement/decide';
 import { accountVariables, allowedForPlacement } from '../placement/environment';
 import { planJail, type JailDecision } from '../jail/plan-jail';
@@ -41,6 +42,10 @@ export interface PlanInput {
   placement?: PlacementDecision | null;
   /** Jailed (the profile's `jail: true` or --jail): the jails pool of listeners.yml (null: none declared). */
   jail?: { pool: string | null } | null;
+  /** Whose launch this is (an app jail group is per user): this process's uid, or sudo's caller in the entry. */
+  callerUid?: number;
+  /** Root's own placed launch: the grant handed to the privileged entry (src/placement/grants.ts). */
+  grant?: string | null;
 }
 
 export type ProgramFollowed =
@@ -87,7 +92,9 @@ function executableCheck(name: string, found: ExecutableLookup): ExecutableCheck
  */
 export function buildPlan(input: PlanInput): PlannedLaunch {
   const { profile, identity } = input;
-  const jailed = input.jail ? planJail(profile, identity, input.jail.pool, input.randomHex) : null;
+  const jailed = input.jail
+    ? planJail(profile, identity, input.jail.pool, input.randomHex, input.callerUid ?? 0)
+    : null;
   refuseIdentityWithoutGroup(profile, identity, jailed?.ok === true);
   const { command, userArgs } = commandOf(profile, input.args);
   const auth = socksAuth({ mode: profile.isolation, profile: profile.name, identity, randomHex: input.randomHex });
@@ -179,25 +186,39 @@ function placementStatement(input: PlanInput): Plan['placement'] {
   };
 }
 
-/** An unprivileged caller's placement starts with sudo running the privileged entry: the profile's name and the arguments, nothing else. */
+/** The descriptor root's launcher hands the grant on: the lowest above 2 that is not the caller's. */
+export function grantDescriptor(fds: number[]): number {
+  let fd = 3;
+  while (fds.includes(fd)) fd++;
+  return fd;
+}
+
+/**
+ * A placement or a jail starts with the privileged entry (src/place/place.c):
+ * through sudo for an unprivileged caller (the profile's name, --jail,
+ * --identity and the arguments, nothing else), directly for root, with the
+ * grant on a descriptor of its own.
+ */
 function handoverOf(input: PlanInput): Plan['handover'] {
-  if (input.placement?.via !== 'sudo') return null;
+  const via = input.placement?.via;
+  if (via !== 'sudo' && via !== 'self') return null;
+  const request = [
+    input.profile.name,
+    ...(input.jail && !input.profile.jail ? ['--jail'] : []),
+    ...(input.identity !== null ? ['--identity', input.identity] : []),
+    '--',
+    ...input.args,
+  ];
+  // What sudo may pass (its env_keep is at most this list): the entry filters again.
+  const env = allowedForPlacement(input.environment);
+  if (via === 'sudo')
+    return { file: SUDO_PATH, argv: [SUDO_PATH, '-n', '--', PACKAGE_ENTRY_PATH, ...request], env, grant: null };
+  const fd = grantDescriptor(input.fds);
   return {
-    file: SUDO_PATH,
-    // --jail is the one option the entry takes: the jail is made there.
-    argv: [
-      SUDO_PATH,
-      '-n',
-      '--',
-      ENTRY_PATH,
-      ...(input.jail && !input.profile.jail ? ['--jail'] : []),
-      ...(input.identity !== null ? ['--identity', input.identity] : []),
-      input.profile.name,
-      '--',
-      ...input.args,
-    ],
-    // What sudo may pass (its env_keep is this same list): the entry filters again.
-    env: allowedForPlacement(input.environment),
+    file: ENTRY_PATH,
+    argv: [ENTRY_PATH, '--grant-fd', String(fd), ...request],
+    env,
+    grant: input.grant ?? null,
   };
 }
 
@@ -230,17 +251,8 @@ function commandOf(profile: ResolvedProfile, args: string[]): { command: string;
   const [command, userArgs] = profile.command !== null ? [profile.command, args] : [args[0], args.slice(1)];
   // Tails' Tor Browser launcher takes URLs, never options (#19595): through
   // a privileged entry, an option could change what the browser loads or runs.
-  if (profile.callerArgs === 'none' && userArgs.length > 0)
-    throw new LaunchError(
-      EXIT.usage,
-      `profile '${profile.name}' takes no arguments from the caller (caller_args: none): run 'tails-launch ${profile.name}' alone`,
-    );
-  const option = profile.callerArgs === 'non-options' ? userArgs.find((a) => a.startsWith('-')) : undefined;
-  if (option !== undefined)
-    throw new LaunchError(
-      EXIT.usage,
-      `profile '${profile.name}' takes no options from the caller, only other arguments such as URLs (caller_args: non-options): '${option}'`,
-    );
+  const problem = callerArgsProblem(profile.callerArgs, userArgs);
+  if (problem !== null) throw new LaunchError(EXIT.usage, `profile '${profile.name}' ${problem}`);
   if (command === undefined || command === '') {
     throw new LaunchError(
       EXIT.usage,
@@ -313,8 +325,15 @@ function checksOf(
     checks.push({
       kind: 'handover',
       sudo: SUDO_PATH,
+      entry: PACKAGE_ENTRY_PATH,
+      description: `sudo lets this user run ${PACKAGE_ENTRY_PATH} for this profile without a password (the grants in /etc/sudoers.d/tails-launch); the entry checks the grant again, applies the placement, and runs the checks below as the application's account, where it will run`,
+    });
+  } else if (p?.via === 'self') {
+    checks.push({
+      kind: 'handover',
+      sudo: null,
       entry: ENTRY_PATH,
-      description: `sudo lets this user run ${ENTRY_PATH} without a password (group tails-launch); the entry then runs the checks below as root`,
+      description: `root hands the launch to the privileged entry ${ENTRY_PATH}, which applies the placement and runs the checks below as the application's account, where it will run`,
     });
   }
   // The jail before the placement: making it needs root, which the switch of user drops.
@@ -324,7 +343,7 @@ function checksOf(
       jail: jailed.ok ? jailed.jail : null,
       problem: jailed.ok ? null : jailed.problem,
       // Root keeping root (no account to switch to): no capability may come along into the jail.
-      dropCapabilities: p?.via === 'self' && (p.account === null || p.account.uid === 0),
+      dropCapabilities: p !== null && p.via !== 'sudo' && (p.account === null || p.account.uid === 0),
       description: 'the host side of jails is installed; the jail is made, and every later check runs inside it',
     });
   }
@@ -389,6 +408,10 @@ function notesOf(input: PlanInput, step: BackendStep): string[] {
   if (input.placement?.via === 'sudo')
     notes.push(
       "sudo runs the privileged entry and stays resident while the application runs (its monitor process, as for Tails' own launchers); it passes descriptors 0-2 only, and a pseudo-terminal when started from one (use_pty).",
+    );
+  if (input.placement?.via === 'sudo' || input.placement?.via === 'self')
+    notes.push(
+      "The preflight runs as a process of its own, as the application's account, in its namespace and in a session of its own (nobody else can signal it); the entry then executes what it judged, in its own process.",
     );
   if (identity !== null && profile.isolation === 'process')
     notes.push('--identity adds nothing here: every process is its own group already.');

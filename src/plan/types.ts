@@ -32,7 +32,7 @@ export interface PlacementCheck extends PlanCheck {
   kind: 'placement';
   netns: string | null;
   user: string | null;
-  via: 'self' | 'sudo';
+  via: 'self' | 'sudo' | 'applied';
   account: { name: string; uid: number; gid: number; groups: number[] } | null;
   problem: { status: ExitCode; message: string } | null;
 }
@@ -46,14 +46,15 @@ export interface JailCheck extends PlanCheck {
   kind: 'jail';
   jail: PlanJail | null;
   problem: string | null;
-  /** The application would run as root: it keeps uid 0 but loses every capability (jail/drop-capabilities.ts). */
+  /** The application would run as root: it keeps uid 0 but loses every capability (the entry, src/place/place.c). */
   dropCapabilities: boolean;
 }
 
-/** An unprivileged caller's placement: sudo permits the privileged entry without a password. */
+/** A placement or a jail: the privileged entry applies it (through sudo for an unprivileged caller, which must permit it without a password). */
 export interface HandoverCheck extends PlanCheck {
   kind: 'handover';
-  sudo: string;
+  /** sudo, for an unprivileged caller; null for root, which runs the entry itself. */
+  sudo: string | null;
   entry: string;
 }
 
@@ -154,8 +155,12 @@ export interface Plan {
   placement: {
     netns: string | null;
     user: string | null;
-    /** self: this process applies it (root); sudo: handed over to the privileged entry; null: no placement. */
-    via: 'self' | 'sudo' | null;
+    /**
+     * self: root hands it to the privileged entry itself; sudo: an
+     * unprivileged caller, through sudo; applied: the entry has applied it (its
+     * preflight's own plan); null: no placement.
+     */
+    via: 'self' | 'sudo' | 'applied' | null;
     account: { name: string; uid: number; gid: number; groups: number[]; home: string } | null;
   };
   /**
@@ -164,7 +169,7 @@ export interface Plan {
    * and carries out the rest of this plan (its checks after 'handover',
    * `exec`, `env`) as root would: `explain` shows both steps.
    */
-  handover: { file: string; argv: string[]; env: Record<string, string> } | null;
+  handover: { file: string; argv: string[]; env: Record<string, string>; grant: string | null } | null;
   /** A jailed launch (src/jail/): its group, the address Tor sees, the one endpoint it reaches; null otherwise. */
   jail: PlanJail | null;
   application: { command: string; path: string | null; args: string[]; from: 'profile' | 'arguments' };

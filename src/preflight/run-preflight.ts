@@ -11,7 +11,7 @@ import { isExecveAvailable } from '../exec/execve';
 import { hasFileCapabilities } from './file-capabilities';
 import { resolveProgram, type ProgramRefusal } from './resolve-program';
 import { rootOnlyPath } from './root-only-path';
-import { enterPlacement } from '../placement/enter';
+import { verifyPlacement } from './verify-placement';
 
 const RETRY_MS = 500;
 
@@ -212,16 +212,21 @@ async function checkSocks(plan: Plan, check: Socks5Check): Promise<void> {
   }
 }
 
-/** Runs every check of the plan, in order; returns what to execute. */
-export async function runPreflight(plan: Plan, env: Record<string, string>): Promise<ExecTarget> {
+/**
+ * Runs every check of the plan, in order; returns what to execute. A plan
+ * with a placement or a jail runs here only in the privileged entry's
+ * preflight (PLACED: src/cli/placed.ts), after the entry applied them: every
+ * other launch hands such a plan over first (placement/handover.ts).
+ */
+export async function runPreflight(plan: Plan, env: Record<string, string>, placed = false): Promise<ExecTarget> {
   let target: ExecTarget = { file: plan.exec.file ?? '' };
   for (const check of plan.checks) {
-    // First, so that every later check runs where and as whom the application will.
-    if (check.kind === 'placement') enterPlacement(check);
-    // Made by root before any switch of user; every later check runs inside it. (Loaded only for a jail.)
-    else if (check.kind === 'jail') (await import('../jail/enter-jail')).enterJail(check);
-    // Only an unprivileged caller's plan has it, and that plan is handed over before any preflight (placement/handover.ts).
-    else if (check.kind === 'handover') throw new Error('the hand-over check reached the preflight');
+    const applied = ['placement', 'jail', 'handover'].includes(check.kind);
+    if (applied && !placed)
+      throw new Error(`the ${check.kind} check reached the preflight outside the privileged entry`);
+    // The entry made the jail (this process is inside it) and ran the hand-over.
+    if (check.kind === 'jail' || check.kind === 'handover') continue;
+    if (check.kind === 'placement') verifyPlacement(check);
     else if (check.kind === 'exec-method') checkExecMethod(plan);
     else if (check.kind === 'library') checkLibrary(check);
     else if (check.kind === 'preloadable') target = checkPreloadable(plan, check, env);

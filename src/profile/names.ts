@@ -25,6 +25,7 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set([
   'desktop',
   'netns',
   'jail',
+  'grants',
 ]);
 
 export function isValidProfileName(name: string): boolean {

@@ -29,8 +29,10 @@ export interface ResolvedProfile {
   description: string | null;
   command: string | null;
   args: string[];
-  /** What the caller may add after `args` (schema.ts CALLER_ARGS). */
+  /** What the caller may add after `args` (schema.ts callerArgsSchema). */
   callerArgs: CallerArgs;
+  /** Who may start it (users, %groups; root always may); null: the default (anyone unplaced, root only placed). */
+  callers: string[] | null;
   /** Desktop files rewritten for this profile besides those whose Exec runs command (src/desktop/). */
   desktopFiles: string[];
   listener: ResolvedListener;
@@ -63,6 +65,7 @@ const SCALAR_FIELDS = [
   'command',
   'args',
   'caller_args',
+  'callers',
   'desktop_files',
   'listener',
   'isolation',
@@ -386,6 +389,7 @@ export async function resolveProfile(
     command: values.command ?? null,
     args: values.args ?? [],
     callerArgs: values.caller_args ?? 'any',
+    callers: values.callers ?? null,
     desktopFiles: values.desktop_files ?? [],
     listener: resolveListener(sourcedListener!, layers),
     isolation: values.isolation!,

@@ -42,6 +42,10 @@ const TOR_FLAG = new RegExp(
 );
 
 const name = z.string().check(z.regex(NAME_PATTERN, 'a name: lower-case letters, digits, ".", "_" or "-", at most 64'));
+
+/** Who may start a profile: a user name, or %group (as sudoers writes them). */
+export const CALLER_PATTERN = /^%?[a-z_][a-z0-9_-]{0,31}\$?$/;
+const caller = z.string().check(z.regex(CALLER_PATTERN, 'a user name or %group'));
 // torsocks takes numeric addresses only (FACTS §4), and so do we: a host name
 // would need a DNS lookup outside Tor before the first byte reaches it.
 const ipAddress = z.union([z.ipv4(), z.ipv6()]);
@@ -138,6 +142,8 @@ export const jailsSchema = z.strictObject({
    * first. Must not overlap any network the machine uses.
    */
   pool: jailPool,
+  /** Who may have the privileged entry make a jail (users, %groups; root always may). Absent: root only. */
+  callers: z.optional(z.array(caller)),
 });
 export type JailsConfig = z.infer<typeof jailsSchema>;
 
@@ -155,7 +161,22 @@ const envName = z.string().check(z.regex(ENV_NAME_PATTERN, 'an environment varia
 
 /** Most permissive first: the user layer may only move right. */
 export const CALLER_ARGS = ['any', 'non-options', 'none'] as const;
-export type CallerArgs = (typeof CALLER_ARGS)[number];
+
+/** An option of the program's own (`--uri`), as the caller passes it: a value follows it. */
+const optionName = z.string().check(z.regex(/^--?[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'an option such as --name'));
+
+/**
+ * What the caller may add after the profile's arguments: a keyword, exactly
+ * one of some argument lists (`one_of`, as Tails' sudoers lists the
+ * upgrader's), or only the program's own options, each once with a value
+ * (`options`).
+ */
+export const callerArgsSchema = z.union([
+  z.enum(CALLER_ARGS),
+  z.strictObject({ one_of: z.array(z.array(execString)).check(z.minLength(1)) }),
+  z.strictObject({ options: z.array(optionName).check(z.minLength(1)) }),
+]);
+export type CallerArgs = z.infer<typeof callerArgsSchema>;
 
 export const profileFileSchema = z.strictObject({
   description: z.optional(z.string()),
@@ -175,7 +196,14 @@ export const profileFileSchema = z.strictObject({
    * (default), only arguments that do not start with '-' (Tails' Tor Browser
    * takes URLs, never options: #19595), or nothing.
    */
-  caller_args: z.optional(z.enum(CALLER_ARGS)),
+  caller_args: z.optional(callerArgsSchema),
+  /**
+   * Who may start it (users, %groups; root always may). Absent: anyone for a
+   * profile that runs as its caller, root only for one with a placement
+   * (netns, user): the privileged entry runs it for exactly these callers
+   * (`tails-launch grants` writes them into the sudoers drop-in).
+   */
+  callers: z.optional(z.array(caller)),
   /**
    * Desktop entries (ID.desktop) and session D-Bus services (NAME.service)
    * that start this profile's application through a program of another name

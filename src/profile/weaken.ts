@@ -27,7 +27,9 @@
 //   env) is refused by the ordinary rules anyway.
 // - netns, user (placement): may not be removed or changed; adding one is
 //   stricter and allowed.
-// - caller_args: may only become stricter (any, non-options, none).
+// - caller_args: may only become stricter (any, non-options, none); an
+//   exact rule (one_of, options) may only stay as it is or become none.
+// - callers: may not change (who may start a profile is the system's to say).
 // - jail: may not be dropped (adding one is stricter and allowed).
 // - acknowledge: may not gain entries the system profile does not have (an
 //   acknowledgement is a weakness accepted knowingly: only the system may
@@ -71,7 +73,16 @@ export const BACKENDS_STRONGEST_FIRST: readonly BackendName[] = ['torsocks', 'pr
 
 /** The profile fields the user layer may not weaken. */
 export type GuardedField =
-  'listener' | 'isolation' | 'backend' | 'proxy' | 'netns' | 'user' | 'acknowledge' | 'caller_args' | 'jail';
+  | 'listener'
+  | 'isolation'
+  | 'backend'
+  | 'proxy'
+  | 'netns'
+  | 'user'
+  | 'acknowledge'
+  | 'caller_args'
+  | 'callers'
+  | 'jail';
 
 export interface Weakening {
   field: GuardedField;
@@ -136,13 +147,20 @@ export function findWeakenings(system: Partial<ProfileFile>, user: Partial<Profi
       kind: 'drop',
     });
   }
-  const strictness = (v: CallerArgs | undefined) => CALLER_ARGS.indexOf(v ?? 'any');
-  if (strictness(user.caller_args) < strictness(system.caller_args)) {
+  if (looserCallerArgs(system.caller_args, user.caller_args)) {
     found.push({
       field: 'caller_args',
-      system: system.caller_args!,
-      user: user.caller_args ?? 'any',
+      system: describeRule(system.caller_args!),
+      user: describeRule(user.caller_args ?? 'any'),
       kind: 'looser',
+    });
+  }
+  if (system.callers !== undefined && JSON.stringify(user.callers) !== JSON.stringify(system.callers)) {
+    found.push({
+      field: 'callers',
+      system: JSON.stringify(system.callers),
+      user: user.callers === undefined ? null : JSON.stringify(user.callers),
+      kind: user.callers === undefined ? 'drop' : 'change',
     });
   }
   const systemAcks = system.acknowledge ?? [];
@@ -156,6 +174,16 @@ export function findWeakenings(system: Partial<ProfileFile>, user: Partial<Profi
     });
   }
   return found;
+}
+
+const describeRule = (rule: CallerArgs) => (typeof rule === 'string' ? rule : JSON.stringify(rule));
+
+/** Whether USER lets callers pass more than SYSTEM: keywords by CALLER_ARGS' order; an exact rule only by itself or none. */
+function looserCallerArgs(system: CallerArgs | undefined, user: CallerArgs | undefined): boolean {
+  if (system === undefined || system === 'any') return false;
+  if (user === 'none') return false;
+  if (typeof system === 'object') return JSON.stringify(user) !== JSON.stringify(system);
+  return typeof user === 'object' ? false : CALLER_ARGS.indexOf(user ?? 'any') < CALLER_ARGS.indexOf(system);
 }
 
 /**
@@ -174,12 +202,16 @@ export function weakeningMessage(
   const fix = removable ? 'remove the line' : `set ${w.field}: ${w.system}`;
   switch (w.kind) {
     case 'change':
+      if (w.field === 'callers')
+        return `may not change who may start the system profile '${profile}' (${was}): ${removable ? 'remove the line' : 'use the system value'}, or ask the administrator`;
       if (w.field === 'proxy')
         return `may not change how the system profile '${profile}' tells its program the listener (${was}) to ${w.user}: ${removable ? 'remove it' : 'use the system value'}, or ask the administrator`;
       return w.field === 'listener'
         ? `may not change the listener of the system profile '${profile}' (${was}) to ${w.user}: ${fix}, or ask the administrator`
         : `may not change the placement of the system profile '${profile}' (${was}) to ${w.user}: ${fix}, or ask the administrator`;
     case 'drop':
+      if (w.field === 'callers')
+        return `may not drop who may start the system profile '${profile}' (${was}): keep it, or ask the administrator`;
       if (w.field === 'proxy')
         return `may not drop how the system profile '${profile}' tells its program the listener (${was}): keep it, or ask the administrator`;
       return `may not drop the placement of the system profile '${profile}' (${was}): set ${w.field}: ${w.system}, or ask the administrator`;

@@ -8,7 +8,7 @@
 //
 // Besides WORLD's trap, APP gets a watch of this test's own: a counter on
 // every packet that comes out of a jail's link (tlj*) to anything but a jail
-// port. The jail's own ruleset (src/jail/inside.ts) is the first wall and the
+// port. The jail's own ruleset (the entry's, src/place/place.c) is the first wall and the
 // host side the second; WORLD alone would not see the first one fail (the
 // host side would still drop), the watch does.
 //
@@ -339,7 +339,7 @@ describe('1. nothing escapes a jail (each with its control, which leaks without 
   // application keeps uid 0 but no capability (a user's has none anyway).
   const leave = () => `exec nsenter --net=/run/netns/${net.appNs} ${bins.leakProbe} ${net.worldV4} 80`;
 
-  // Root keeps uid 0 in a jail but no capability (src/jail/drop-capabilities.ts): no setns out.
+  // Root keeps uid 0 in a jail but no capability (the entry drops them: src/place/place.c): no setns out.
   it('an application run as root cannot setns out of its jail: it has no capability left; zero packets', async () => {
     const watch = escapedFromJails();
     const r = await jailed([
@@ -464,10 +464,10 @@ describe('3. nothing is left behind', () => {
     }
   }
 
-  /** PID's jail once its host end is up (make-jail.ts's last step) and its main thread back inside: its namespace. */
+  /** PID's jail once its host end is up (the entry's last step of making it) and it is back inside: its namespace. */
   function jailOf(pid: number): string | null {
     const app = `net:[${statSync(`/run/netns/${net.appNs}`).ino}]`;
-    // make-jail.ts steps back into APP for the host end's setup: not ready while it is there.
+    // The entry steps back into APP for the host end's setup: not ready while it is there.
     const main = readlinkSync(`/proc/${pid}/ns/net`);
     const up = ipApp(['-br', 'link'])
       .split('\n')
@@ -476,10 +476,12 @@ describe('3. nothing is left behind', () => {
   }
 
   it.each([
+    // The launched PID is the privileged entry (src/place/place.c) from the jail on; its preflight is a
+    // Node child of its own, which must die with it (PR_SET_PDEATHSIG): namespaceInUse below sees it if not.
     [
       'a launcher SIGKILLed in its preflight (its listener accepts and never answers)',
       ['stall', '--', '/bin/true'],
-      'node',
+      'place',
     ],
     ['an application SIGKILLed while it runs in its jail', ['app', '--', '/bin/sleep', '60'], 'sleep'],
   ])('%s: no tlj* link, no namespace', async (_name, args, command) => {
@@ -513,7 +515,7 @@ describe('4. concurrent jails', () => {
       // Overlapping, so that two live jails can never share a fresh group; one that drew a live group is refused (77) and launched again.
       for (;;) {
         const r = await jailed(['launch', '--', ...ownSession(`c${i}-${process.pid}.test`, '; sleep 2')]);
-        if (r.exitCode !== EXIT.refused || !/is taken by another live jail; launch again$/.test(r.stderr)) return r;
+        if (r.exitCode !== EXIT.refused || !/fresh groups in a row were taken by live jails/.test(r.stderr)) return r;
       }
     };
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => run(i)));
@@ -542,7 +544,7 @@ describe('4. concurrent jails', () => {
     expect(refused).toHaveLength(1);
     expect(refused[0]!.exitCode).toBe(EXIT.refused);
     expect(refused[0]!.stderr).toMatch(
-      /^tails-launch: cannot make the jail: all 16 jails of group [\d.]+ are in use; close one$/,
+      /^tails-launch: privileged entry: cannot make the jail: all 16 jails of group [\d.]+ are in use; close one$/,
     );
     expect(refused[0]!.stdout).toBe('');
     // The 16 that ran share their group's address.

@@ -3,6 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   appGroup,
+  appGroupKey,
+  fnv1a,
   groupCount,
   launchGroup,
   noneGroup,
@@ -11,7 +13,6 @@ import {
   toAddress,
   toNumber,
 } from '../../src/jail/address';
-import { insideRuleset } from '../../src/jail/inside';
 
 const POOL = parsePool('10.240.0.0/12');
 
@@ -47,15 +48,18 @@ describe('jail addresses', () => {
   });
 });
 
-describe('inside a jail', () => {
-  it('redirects the client address to the host end and rejects the rest', () => {
-    const ruleset = insideRuleset(
-      { host: '10.240.0.1', jail: '10.240.0.2', veth: 'tlj0' },
-      { connect: { address: '127.0.0.1', port: 9050 }, jailPort: 9250 },
+describe('app groups are per user', () => {
+  it('FNV-1a 32 as the entry computes it in C (the published test vectors)', () => {
+    expect(fnv1a('')).toBe(0x811c9dc5);
+    expect(fnv1a('a')).toBe(0xe40c292c);
+    expect(fnv1a('foobar')).toBe(0xbf9cf968);
+  });
+
+  it("the key holds the caller's uid: one profile and identity, two users, two groups", () => {
+    expect(appGroupKey(1000, 'pidgin', null)).toBe('tails-launch/app/1000/pidgin');
+    expect(appGroupKey(1000, 'pidgin', 'alice')).toBe('tails-launch/app/1000/pidgin/identity/alice');
+    expect(appGroup(POOL, appGroupKey(1000, 'pidgin', null)).index).not.toBe(
+      appGroup(POOL, appGroupKey(1001, 'pidgin', null)).index,
     );
-    expect(ruleset).toContain('ip daddr 127.0.0.1 tcp dport 9050 dnat ip to 10.240.0.1:9250');
-    expect(ruleset).toContain('snat ip to 10.240.0.2');
-    expect(ruleset).toContain('type filter hook output priority 0; policy drop;');
-    expect(ruleset).toContain('ip daddr 10.240.0.1 tcp dport 9250 ct status dnat accept');
   });
 });

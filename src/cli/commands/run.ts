@@ -5,32 +5,19 @@ import type { ExecRequest } from '../../exec/types';
 import type { Plan } from '../../plan/types';
 import { runPreflight } from '../../preflight/run-preflight';
 import type { Command } from '../parse-args';
-import { planLaunch, type EntryContext } from '../plan-launch';
+import { planLaunch } from '../plan-launch';
 
 /** argv -> plan -> preflight -> exec. Returns only if the application could not be started. */
-export async function run(
-  command: Extract<Command, { kind: 'run' }>,
-  caller: CallerState,
-  entry: EntryContext | null = null,
-): Promise<never> {
-  const { plan, env, files } = await planLaunch(command, caller, isExecveAvailable(), entry);
-  // An unprivileged caller's placement: sudo and the privileged entry take it from here.
-  if (plan.handover) return (await import('../../placement/handover')).handOver(plan, caller);
+export async function run(command: Extract<Command, { kind: 'run' }>, caller: CallerState): Promise<never> {
+  const planned = await planLaunch(command, caller, isExecveAvailable());
+  const { plan, env, files } = planned;
+  const raw = rawBytes(plan, command.args, env);
+  // A placement or a jail: the privileged entry takes it from here (through sudo for an unprivileged caller).
+  if (plan.handover) return (await import('../../placement/handover')).handOver(planned, raw, caller);
   // The preflight returns the program it judged: by a path only root can
   // change, or still open, to be executed through that descriptor.
   const target = await runPreflight(plan, env);
-  return execute(
-    {
-      file: target.file,
-      fd: target.fd,
-      argv: plan.exec.argv,
-      env,
-      fds: plan.fds,
-      files,
-      raw: rawBytes(plan, command.args, env),
-    },
-    caller,
-  );
+  return execute({ file: target.file, fd: target.fd, argv: plan.exec.argv, env, fds: plan.fds, files, raw }, caller);
 }
 
 /**
@@ -38,7 +25,7 @@ export async function run(
  * that are not UTF-8. The user's arguments end argv (after the command, when
  * the command is the first of them), in order.
  */
-function rawBytes(plan: Plan, userArgs: string[], env: Record<string, string>): ExecRequest['raw'] {
+export function rawBytes(plan: Plan, userArgs: string[], env: Record<string, string>): NonNullable<ExecRequest['raw']> {
   const raw = readRawBytes(process.argv.slice(2));
   const all = process.argv.length - 2;
   const argv = new Map<number, Buffer>();

@@ -228,6 +228,7 @@ static int account_of(struct passwd *pw, struct account *a) {
 static int allowed(char *list, const struct account *caller) {
 	if (caller->uid == 0) return 1;
 	if (!list || !strcmp(list, "-")) return 0;
+	if (!strcmp(list, "*")) return 1; /* a profile that runs as its caller: anyone (a jail needs jailcallers too) */
 	char *save = NULL;
 	for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
 		decode(item);
@@ -661,7 +662,6 @@ int main(int argc, char **argv) {
 	if (i + 1 < argc && !strcmp(argv[i], "--grant-fd")) {
 		if (!matches(argv[i + 1], "3456789", "0123456789", 4)) die(USAGE, "--grant-fd takes a descriptor number (3 or more)");
 		grantfd = atoi(argv[i + 1]);
-		CHECK(fcntl(grantfd, F_SETFD, FD_CLOEXEC), "--grant-fd");
 		i += 2;
 	}
 	const char *usage = "usage: place PROFILE [--jail] [--identity NAME] -- [ARGS...] (run it as 'tails-launch PROFILE [ARGS...]')";
@@ -690,6 +690,7 @@ int main(int argc, char **argv) {
 	} else if (getuid() != 0)
 		die(REFUSED, "it must run as root, through sudo ('tails-launch PROFILE' does that)");
 	if (grantfd >= 0 && caller_uid != 0) die(REFUSED, "--grant-fd is root's own: a caller's launch runs only what the system grants say");
+	if (grantfd >= 0 && fcntl(grantfd, F_SETFD, FD_CLOEXEC) < 0) die(USAGE, "--grant-fd %d: %s", grantfd, strerror(errno));
 	struct account caller, target;
 	if (!account_of(getpwuid(caller_uid), &caller)) die(NOUSER, "the calling user (uid %u) has no account", caller_uid);
 

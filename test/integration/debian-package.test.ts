@@ -126,19 +126,19 @@ describe.skipIf(!IS_ROOT)(
       if (work) rmSync(work, { recursive: true, force: true });
     }, 60_000);
 
-    it('dpkg-deb -I: name, version, architecture and relations', () => {
+    it('dpkg-deb -I: name, version, architecture and relations', async () => {
       const field = (name: string) => execFileSync('dpkg-deb', ['-f', deb, name], { encoding: 'utf8' }).trim();
       expect(field('Package')).toBe(PACKAGE);
       expect(field('Version')).toBe(DEB_VERSION);
       expect(field('Architecture')).toBe(execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim());
       const depends = field('Depends').split(/,\s*/);
       expect(depends).toEqual(expect.arrayContaining(['adduser', 'nodejs (>= 18.20)', 'torsocks'])); // adduser: postinst's addgroup
-      expect(depends.some((d) => d.startsWith('libc6 '))).toBe(true); // ${shlibs:Depends}, from koffi.node
+      expect(depends.some((d) => d.startsWith('libc6 '))).toBe(true); // ${shlibs:Depends}, from the entry and koffi.node
       expect(field('Recommends')).toBe('tor, sudo, iproute2, nftables, procps');
       expect(field('Suggests')).toBe('proxychains4');
-      // One conffile, the sudoers drop-in: /etc/tails-launch belongs to the administrator.
-      const conffiles = execFileSync('dpkg-deb', ['-I', deb, 'conffiles'], { encoding: 'utf8' });
-      expect(conffiles.split('\n').filter((l) => l !== '')).toEqual([SUDOERS]);
+      // No conffile: /etc/tails-launch belongs to the administrator, the sudoers drop-in is generated.
+      const conffiles = await execa('dpkg-deb', ['-I', deb, 'conffiles'], { reject: false });
+      expect(conffiles.stdout).toBe('');
     });
 
     it('dpkg-deb -c: the launcher, the bundle, koffi, the shipped configuration and the docs', () => {
@@ -146,9 +146,8 @@ describe.skipIf(!IS_ROOT)(
       const expected = [
         INSTALLED,
         PLACE,
-        SUDOERS,
         `${LIBDIR}/dist/tails-launch.mjs`,
-        `${LIBDIR}/dist/place.mjs`,
+        `${LIBDIR}/dist/placed.mjs`,
         `${LIBDIR}/dist/torsocks.conf`,
         `${LIBDIR}/node_modules/koffi/package.json`,
         `${LIBDIR}/node_modules/koffi/index.cjs`,
@@ -167,10 +166,12 @@ describe.skipIf(!IS_ROOT)(
       expect(expected.filter((p) => !paths.has(p))).toEqual([]);
       expect(contents.find((c) => c.path === INSTALLED)?.mode).toBe('-rwxr-xr-x');
       expect(contents.find((c) => c.path === PLACE)?.mode).toBe('-rwxr-xr-x');
-      expect(contents.find((c) => c.path === SUDOERS)?.mode).toBe('-r--r-----');
+      expect(paths.has(SUDOERS)).toBe(false);
       expect(SHIPPED_PROFILES).toHaveLength(19);
 
-      // Exactly one native binary: the glibc build for this architecture.
+      // The entry is an ELF program (C), not a script: nothing a signal or a variable can turn into a debugger.
+      expect(readFileSync(join(extracted, PLACE)).subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+      // Exactly one native addon: the glibc build for this architecture.
       const natives = contents.filter((c) => c.path.endsWith('.node')).map((c) => c.path);
       expect(natives).toHaveLength(1);
       expect(natives[0]).toMatch(new RegExp(`^${KOFFI_NATIVE}/linux_[^/]+/koffi\\.node$`));
@@ -193,12 +194,8 @@ describe.skipIf(!IS_ROOT)(
           /vitest|esbuild|typescript/.test(p),
       );
       expect(stray).toEqual([]);
-      // Nothing outside /usr but the sudoers drop-in.
-      expect([...paths].filter((p) => p !== '/' && !p.startsWith('/usr/'))).toEqual([
-        '/etc/',
-        '/etc/sudoers.d/',
-        SUDOERS,
-      ]);
+      // Nothing outside /usr.
+      expect([...paths].filter((p) => p !== '/' && !p.startsWith('/usr/'))).toEqual([]);
       // dist/ holds the bundle's modules and torsocks.conf only.
       expect(
         [...paths].filter((p) => p.startsWith(`${LIBDIR}/dist/`) && !/\.mjs$|\/torsocks\.conf$|\/$/.test(p)),
@@ -232,12 +229,14 @@ describe.skipIf(!IS_ROOT)(
       uninstall = await installPackage(deb);
       expect(isInstalled()).toBe(true);
       expect(existsSync(INSTALLED)).toBe(true);
-      // postinst's group, and a drop-in sudo accepts, root's and 0440.
+      // postinst's group, and the drop-in it generated from the profiles: what `grants` prints, sudo accepts it, root's and 0440.
       expect(execFileSync('getent', ['group', 'tails-launch'], { encoding: 'utf8' })).toMatch(/^tails-launch:x:\d+:/);
       const visudo = await execa('visudo', ['-c', '-f', SUDOERS], { reject: false, all: true, stdin: 'ignore' });
       expect(visudo.exitCode, String(visudo.all)).toBe(0);
       const st = statSync(SUDOERS);
       expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([0, 0, 0o440]);
+      expect(readFileSync(SUDOERS, 'utf8')).toBe((await installed(['grants'])).stdout + '\n');
+      expect((await installed(['grants', '--check'])).exitCode).toBe(0);
     }, 450_000);
 
     it('the installed launcher: --version', async () => {

@@ -1,6 +1,7 @@
 // Placement end to end, as a Tails system runs it: the real .deb installed
-// with dpkg (its privileged entry /usr/lib/tails-launch/place, its sudoers
-// drop-in, its group), real sudo, real users, real network namespaces.
+// with dpkg (its privileged entry /usr/lib/tails-launch/place, the sudoers
+// drop-in `tails-launch grants --write` generates from the profiles, its
+// group), real sudo, real users, real network namespaces.
 //
 // Everything happens in a private world (test/support/placement-world.ts):
 // its own network namespace plays the host (only lo, the browser's veth, a
@@ -136,13 +137,14 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     uninstall = await installPackage(built.deb);
     // After dpkg -i: the world's copies then hold the package's group and drop-in.
     world = await PlacementWorld.create();
+    // amnesia is in the group as on Tails: it grants her jails (jails: callers below), nothing else.
     world.addUser('amnesia', { groups: ['tails-launch'] });
     world.addUser('tl-bob');
     world.addUser('tl-mallory');
     world.addUser('tails-upgrade-frontend', { system: true, groups: ['tails-launch'] });
     world.addUser('tails-iuk-get-target-file', { system: true });
     world.addUser('htp', { system: true });
-    // Mallory has a sudoers rule of her own for the entry, but is not in the group.
+    // Mallory has a sudoers rule of her own for the entry (any arguments), but no grant.
     await world.addSudoers('tl-mallory', `tl-mallory ALL = (root) NOPASSWD: ${PLACE}\n`);
 
     program = join(world.programs, 'placed.py');
@@ -168,12 +170,15 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     // Jails: the administrator gives the default listener a jail port and a pool.
     writeFileSync(
       join(world.adminLayer, 'listeners.yml'),
-      'listeners:\n  default: { address: 127.0.0.1, port: 9050, flags: [IsolateDestAddr, IsolateDestPort], jail_port: 9250 }\njails:\n  pool: 10.240.0.0/12\n',
+      'listeners:\n  default: { address: 127.0.0.1, port: 9050, flags: [IsolateDestAddr, IsolateDestPort], jail_port: 9250 }\njails:\n  pool: 10.240.0.0/12\n  callers: ["%tails-launch"]\n',
     );
     admin(
       'tl-jailed',
       `listener: default\nisolation: application\nbackend: own-setting\ncommand: ${program}\nenv:\n  set:\n    STANDIN_TARGET: "jailed.test:80"\n    STANDIN_OWN_SETTINGS: "socks5 127.0.0.1 9050"\n    STANDIN_DIRECT: "10.99.0.1:80 127.0.0.1:8080"\n`,
     );
+    // The grants, from the shipped profiles and this admin layer, as the administrator makes them.
+    const grants = await world.root([LAUNCHER, 'grants', '--write']);
+    expect(grants.exitCode, `${grants.stdout}\n${grants.stderr}`).toBe(0);
     const jails = await world.root([LAUNCHER, 'jail', 'setup']);
     expect(jails.exitCode, `${jails.stdout}\n${jails.stderr}`).toBe(0);
 
@@ -333,7 +338,7 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     expect(await recordsSince(before, 1)).toMatchObject([{ serverPort: 9063, auth: 'none' }]);
   }, 60_000);
 
-  it('the upgrader frontend, launched by amnesia, runs as its user on 9062; it takes no argument from the caller', async () => {
+  it('the upgrader frontend, launched by amnesia, runs as its user on 9062; it takes no argument, or exactly --report-no-upgrade (Tails 7)', async () => {
     const frontend = world!.user('tails-upgrade-frontend');
     const before = records.length;
     const r = await world!.as('amnesia', [LAUNCHER, 'tails-upgrade-frontend'], { env: AMNESIA_ENV });
@@ -344,14 +349,29 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     expect(report.env).toMatchObject({ DISPLAY: ':7', LANG: 'C.UTF-8', USER: 'tails-upgrade-frontend' });
     expect(report.env.XDG_RUNTIME_DIR).toBeUndefined();
     expect(await recordsSince(before, 1)).toMatchObject([{ serverPort: 9062, auth: 'none' }]);
-    await expectRefused(
-      world!.as('amnesia', [LAUNCHER, 'tails-upgrade-frontend', 'x'], { env: AMNESIA_ENV }),
-      EXIT.usage,
-      /takes no arguments/,
+    const report2 = await world!.as('amnesia', [LAUNCHER, 'tails-upgrade-frontend', '--report-no-upgrade'], {
+      env: AMNESIA_ENV,
+    });
+    expect(report2.exitCode, String(report2.stderr)).toBe(0);
+    expect(reportOf(report2.stdout).argv).toEqual([program, '--report-no-upgrade']);
+    for (const args of [['x'], ['--report-no-upgrade', 'x'], ['--no-wait']])
+      await expectRefused(
+        world!.as('amnesia', [LAUNCHER, 'tails-upgrade-frontend', ...args], { env: AMNESIA_ENV }),
+        EXIT.usage,
+        /takes only these argument lists from the caller: \(none\); --report-no-upgrade/,
+      );
+    // The same through sudo itself: its rules name exactly the two argument lists.
+    const direct = await world!.as(
+      'amnesia',
+      ['/usr/bin/sudo', '-n', '--', PLACE, 'tails-upgrade-frontend', '--', 'x'],
+      {
+        env: SUDO_ENV,
+      },
     );
+    expect([direct.exitCode, String(direct.stderr)]).toEqual([1, 'sudo: a password is required']);
   }, 60_000);
 
-  it('htpdate, started by root as systemd does, keeps root as its real user and lowers only its effective user to htp', async () => {
+  it('htpdate, started by root as systemd does, keeps root as its real user and lowers only its effective user to htp; nobody else may start it', async () => {
     const htp = world!.user('htp');
     const r = await world!.root([LAUNCHER, 'htpdate']);
     expect(r.exitCode, String(r.stderr)).toBe(0);
@@ -364,20 +384,51 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
       '--user',
       'htp',
     ]);
+    await expectRefused(
+      world!.as('amnesia', [LAUNCHER, 'htpdate'], { env: AMNESIA_ENV }),
+      EXIT.refused,
+      /amnesia may not start profile 'htpdate': its callers are root/,
+    );
   }, 60_000);
 
-  it('refuses, in one line and with its own status, before anything starts: a caller outside the group, another person, options, --config-dir, a user-layer file, a missing user', async () => {
-    // Not in the group: sudo will not run the entry without a password (the IUK user is a service user: no other rule stops it first).
-    await expectRefused(
-      world!.as('tl-bob', [LAUNCHER, 'tails-iuk-get-target-file'], { env: AMNESIA_ENV }),
-      EXIT.refused,
-      /sudo asks tl-bob for a password.*group tails-launch/,
+  it('refuses, in one line and with its own status, before anything starts: a caller the grant does not name (the group grants nothing), another person, options, --config-dir, a user-layer file, a missing user', async () => {
+    // amnesia is in group tails-launch, as the Tor Browser user: that no longer lets her run the IUK downloader as its account.
+    for (const user of ['amnesia', 'tl-bob'])
+      await expectRefused(
+        world!.as(user, [LAUNCHER, 'tails-iuk-get-target-file', '--uri', 'https://x/'], { env: AMNESIA_ENV }),
+        EXIT.refused,
+        new RegExp(`${user} may not start profile 'tails-iuk-get-target-file': its callers are tails-upgrade-frontend`),
+      );
+    // Nor through sudo itself: no rule names her for it.
+    const direct = await world!.as(
+      'amnesia',
+      ['/usr/bin/sudo', '-n', '--', PLACE, 'tails-iuk-get-target-file', '--', '--uri', 'https://x/'],
+      { env: SUDO_ENV },
     );
-    // Tor Browser runs as amnesia: bob may not launch it, even with sudo's help.
+    expect([direct.exitCode, String(direct.stderr)]).toEqual([1, 'sudo: a password is required']);
+    // The frontend's account: the downloader's own options only, each once with a value.
+    for (const args of [['--evil', 'x'], ['--uri'], ['--uri', 'a', '--uri', 'b'], ['--uri', '--size']])
+      await expectRefused(
+        world!.as('tails-upgrade-frontend', [LAUNCHER, 'tails-iuk-get-target-file', ...args], { env: AMNESIA_ENV }),
+        EXIT.usage,
+        /takes only its program's own options from the caller/,
+      );
+    await expectRefused(
+      world!.as(
+        'tails-upgrade-frontend',
+        ['/usr/bin/sudo', '-n', '--', PLACE, 'tails-iuk-get-target-file', '--', '--evil', 'x'],
+        {
+          env: SUDO_ENV,
+        },
+      ),
+      EXIT.usage,
+      /privileged entry: profile 'tails-iuk-get-target-file' takes only its program's own options/,
+    );
+    // Tor Browser is amnesia's: bob may not launch it.
     await expectRefused(
       world!.as('tl-bob', [LAUNCHER, 'tor-browser'], { env: AMNESIA_ENV }),
       EXIT.refused,
-      /another person's account: only 'amnesia'/,
+      /tl-bob may not start profile 'tor-browser': its callers are amnesia/,
     );
     // URLs only, never options (Tails #19595).
     await expectRefused(
@@ -433,7 +484,7 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     });
     expect(explained.exitCode, String(explained.stderr)).toBe(0);
     const plan = JSON.parse(String(explained.stdout));
-    expect(plan.handover.argv).toEqual(['/usr/bin/sudo', '-n', '--', PLACE, '--jail', 'tl-jailed', '--']);
+    expect(plan.handover.argv).toEqual(['/usr/bin/sudo', '-n', '--', PLACE, 'tl-jailed', '--jail', '--']);
     const before = records.length;
     const trapBefore = trapCount;
     const r = await world!.as('amnesia', [LAUNCHER, '--jail', 'tl-jailed'], { env: AMNESIA_ENV });
@@ -468,10 +519,10 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
         '-n',
         '--',
         PLACE,
+        'tl-jailed',
         '--jail',
         '--identity',
         who,
-        'tl-jailed',
         '--',
       ]);
       const at = records.length;
@@ -484,11 +535,20 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
       addresses.push(seen[0]!.clientAddress);
     }
     expect(new Set([...addresses, plan.torSees.clientAddress]).size).toBe(3);
-    // Not in the group: sudo will not run the entry for a jail either.
+    // Not named by jails: callers (bob is not in the group): refused before sudo, and by sudo and the entry.
     await expectRefused(
       world!.as('tl-bob', [LAUNCHER, '--jail', 'tl-jailed'], { env: AMNESIA_ENV }),
       EXIT.refused,
-      /sudo asks tl-bob/,
+      /tl-bob may not have jails made/,
+    );
+    const direct = await world!.as('tl-bob', ['/usr/bin/sudo', '-n', '--', PLACE, 'tl-jailed', '--jail', '--'], {
+      env: SUDO_ENV,
+    });
+    expect([direct.exitCode, String(direct.stderr)]).toEqual([1, 'sudo: a password is required']);
+    await expectRefused(
+      world!.as('tl-mallory', ['/usr/bin/sudo', '-n', '--', PLACE, 'tl-jailed', '--jail', '--'], { env: SUDO_ENV }),
+      EXIT.refused,
+      /privileged entry: tl-mallory may not make jails/,
     );
   }, 60_000);
 
@@ -510,11 +570,11 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     }
   }, 60_000);
 
-  it('the privileged entry, called through sudo directly: refuses a profile without placement, a profile of the user layer, a caller outside the group (even with a sudoers rule of its own), and anything but PROFILE -- ARGS', async () => {
+  it('the privileged entry, called through sudo directly (mallory has a sudoers rule of her own for it): refuses a profile without a grant, a profile of the user layer, a caller its grant does not name, a grant of her own, and anything but PROFILE [--jail] [--identity NAME] -- ARGS', async () => {
     const sudoPlace = (user: string, ...args: string[]) =>
       world!.as(user, ['/usr/bin/sudo', '-n', '--', PLACE, ...args], { env: SUDO_ENV });
     await expectRefused(
-      sudoPlace('amnesia', 'curl', '--', '-s', 'http://x/'),
+      sudoPlace('tl-mallory', 'curl', '--', '-s', 'http://x/'),
       EXIT.refused,
       /privileged entry: profile 'curl' has no placement/,
     );
@@ -531,33 +591,28 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
         ])
       ).exitCode,
     ).toBe(0);
-    await expectRefused(sudoPlace('amnesia', 'evil', '--'), EXIT.unknownProfile, /no profile named 'evil'/);
+    await expectRefused(sudoPlace('tl-mallory', 'evil', '--'), EXIT.refused, /no grant for profile 'evil'/);
     await expectRefused(
       sudoPlace('tl-mallory', 'tails-iuk-get-target-file', '--'),
       EXIT.refused,
-      /tl-mallory is not in group tails-launch/,
+      /tl-mallory may not start profile 'tails-iuk-get-target-file'/,
     );
+    // A grant of her own: the descriptor form is root's alone.
     await expectRefused(
-      sudoPlace('amnesia', '--config-dir', '/tmp', 'tor-browser', '--'),
-      EXIT.usage,
-      /usage: place \[--jail\] \[--identity NAME\] PROFILE -- /,
-    );
-    // --jail takes any profile there, but never a program the caller names: root would look it up.
-    await expectRefused(
-      sudoPlace('amnesia', '--jail', 'default', '--', '/root/.bashrc'),
+      sudoPlace('tl-mallory', '--grant-fd', '3', 'tor-browser', '--'),
       EXIT.refused,
-      /names no command of its own/,
+      /--grant-fd is root's own/,
     );
+    const usage = /usage: place PROFILE \[--jail\] \[--identity NAME\] -- /;
+    await expectRefused(sudoPlace('tl-mallory', '--config-dir', '/tmp', 'tor-browser', '--'), EXIT.usage, usage);
+    // --jail takes no program the caller names: root would look it up (default has no command: no grant).
     await expectRefused(
-      sudoPlace('amnesia', '--identity', 'a b', 'tl-jailed', '--'),
-      EXIT.usage,
-      /usage: place \[--jail\] \[--identity NAME\] PROFILE -- /,
+      sudoPlace('tl-mallory', 'default', '--jail', '--', '/root/.bashrc'),
+      EXIT.refused,
+      /no grant for profile 'default'/,
     );
-    await expectRefused(
-      sudoPlace('amnesia', 'tor-browser'),
-      EXIT.usage,
-      /usage: place \[--jail\] \[--identity NAME\] PROFILE -- /,
-    );
+    await expectRefused(sudoPlace('tl-mallory', 'tl-jailed', '--identity', 'a b', '--'), EXIT.usage, usage);
+    await expectRefused(sudoPlace('tl-mallory', 'tor-browser'), EXIT.usage, usage);
     await expectRefused(sudoPlace('amnesia', 'tor-browser', '--', '-P'), EXIT.usage, /no options from the caller/);
   }, 60_000);
 

@@ -1,13 +1,18 @@
 // Placement's pure rules: who a placed application runs as, how the
-// placement is applied, what refuses it; and the allow-listed environment,
-// which the shipped sudoers drop-in must keep exactly.
+// placement is applied, what refuses it; the allow-listed environment, which
+// the privileged entry (C) keeps too; and the grants made from the shipped
+// profiles, which must say what Tails 7's sudoers says.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Account } from '../../src/placement/account';
-import { ENTRY_PATH, PLACEMENT_GROUP, SUDO_PATH } from '../../src/placement/constants';
+import { PACKAGE_ENTRY_PATH, SUDO_PATH } from '../../src/placement/constants';
 import { decidePlacement, type PlacementContext } from '../../src/placement/decide';
+import { GRANT_MARK, grantLine, sudoersDropIn } from '../../src/placement/grants';
+import { callerArgsProblem, isCaller } from '../../src/profile/caller-args';
+import { listProfiles, loadListeners } from '../../src/profile/load';
+import { resolveProfile, type ResolvedProfile } from '../../src/profile/resolve';
 import {
   accountVariables,
   allowedForPlacement,
@@ -49,11 +54,16 @@ describe('decidePlacement', () => {
     expect(decide({})).toBeNull();
   });
 
-  it('an unprivileged caller goes through sudo; root applies it itself', () => {
+  it('an unprivileged caller goes through sudo; root hands it to the entry itself; in the entry it is applied', () => {
     const placement = { netns: 'tbb', user: 'amnesia' };
     expect(decide({ placement, named: AMNESIA })).toMatchObject({ via: 'sudo', account: AMNESIA, problem: null });
     expect(decide({ placement, named: AMNESIA, uid: 0, caller: null })).toMatchObject({
       via: 'self',
+      account: AMNESIA,
+      problem: null,
+    });
+    expect(decide({ placement, named: AMNESIA, uid: 1000, entryCaller: 1000 })).toMatchObject({
+      via: 'applied',
       account: AMNESIA,
       problem: null,
     });
@@ -62,7 +72,7 @@ describe('decidePlacement', () => {
   it('a namespace alone keeps the caller (through the entry: sudo caller), and root keeps root', () => {
     const placement = { netns: 'tbb', user: null };
     expect(decide({ placement })).toMatchObject({ via: 'sudo', account: AMNESIA });
-    expect(decide({ placement, uid: 0, entryCaller: 1000 })).toMatchObject({ via: 'self', account: AMNESIA });
+    expect(decide({ placement, uid: 1000, entryCaller: 1000 })).toMatchObject({ via: 'applied', account: AMNESIA });
     expect(decide({ placement, uid: 0, caller: null })).toMatchObject({ via: 'self', account: null, problem: null });
   });
 
@@ -131,25 +141,110 @@ describe('the placed environment', () => {
   });
 });
 
-describe('the shipped sudoers drop-in and entry agree with the code', () => {
-  const sudoers = readFileSync(join(ROOT, 'debian/tails-launch.sudoers'), 'utf8');
-  const place = readFileSync(join(ROOT, 'debian/place'), 'utf8');
+const SHIPPED = [{ name: 'shipped' as const, dir: ROOT }];
 
-  it('keeps exactly the allow-list through sudo', () => {
-    const keep = /^Defaults!TAILS_LAUNCH_PLACE env_keep = "([^"]*)"$/m.exec(sudoers);
-    expect(keep).not.toBeNull();
-    expect(keep![1]!.split(' ').sort()).toEqual([...PLACEMENT_ENV_NAMES, ...PLACEMENT_ENV_PATTERNS].sort());
-    expect(sudoers).toMatch(/^Defaults!TAILS_LAUNCH_PLACE env_reset$/m);
+async function shipped(): Promise<Map<string, ResolvedProfile>> {
+  const listeners = await loadListeners(SHIPPED);
+  const out = new Map<string, ResolvedProfile>();
+  for (const name of listProfiles(SHIPPED).profiles.keys())
+    out.set(name, await resolveProfile(SHIPPED, listeners, name));
+  return out;
+}
+
+describe('who may pass what (caller_args) and who may start (callers)', () => {
+  it('keywords, exact lists, the program’s own options', () => {
+    expect(callerArgsProblem('any', ['-x'])).toBeNull();
+    expect(callerArgsProblem('none', ['x'])).toMatch(/no arguments/);
+    expect(callerArgsProblem('non-options', ['https://x/', '-P'])).toMatch(/'-P'/);
+    const oneOf = { one_of: [[], ['--report-no-upgrade']] };
+    expect(callerArgsProblem(oneOf, [])).toBeNull();
+    expect(callerArgsProblem(oneOf, ['--report-no-upgrade'])).toBeNull();
+    expect(callerArgsProblem(oneOf, ['--report-no-upgrade', 'x'])).toMatch(/only these argument lists/);
+    const options = { options: ['--uri', '--size'] };
+    expect(callerArgsProblem(options, ['--uri', 'u', '--size', '1'])).toBeNull();
+    for (const bad of [['--uri'], ['--uri', 'a', '--uri', 'b'], ['--uri', '--size'], ['--evil', 'x'], ['x']])
+      expect(callerArgsProblem(options, bad), bad.join(' ')).toMatch(/its program's own options/);
   });
 
-  it('allows exactly the entry, to the group, as root, without a password', () => {
-    expect(sudoers).toContain(`Cmnd_Alias TAILS_LAUNCH_PLACE = ${ENTRY_PATH}\n`);
-    expect(sudoers).toMatch(new RegExp(`^%${PLACEMENT_GROUP} ALL = \\(root\\) NOPASSWD: TAILS_LAUNCH_PLACE$`, 'm'));
+  it('users and %groups; root always', () => {
+    expect(isCaller(['amnesia'], 'amnesia', 1000, [])).toBe(true);
+    expect(isCaller(['amnesia'], 'bob', 1001, ['amnesia'])).toBe(false);
+    expect(isCaller(['%tails-launch'], 'bob', 1001, ['tails-launch'])).toBe(true);
+    expect(isCaller([], 'root', 0, [])).toBe(true);
+  });
+});
+
+describe("the grants made from the shipped profiles: what Tails 7's sudoers grants (generate-sudoers.d), and no more", () => {
+  const entry = PACKAGE_ENTRY_PATH;
+
+  it('one grant per placed profile; htpdate (root only) and unplaced profiles get none', async () => {
+    const profiles = await shipped();
+    const text = sudoersDropIn(entry, [...profiles.values()], null, [ROOT]);
+    const granted = text
+      .split('\n')
+      .filter((l) => l.startsWith(GRANT_MARK))
+      .map((l) => /profile=(\S+)/.exec(l)![1]);
+    expect(granted.sort()).toEqual(['tails-iuk-get-target-file', 'tails-upgrade-frontend', 'tor-browser']);
+    // No group rule: every rule names the callers of one profile.
+    expect(text).not.toMatch(/^%/m);
+    const rules = text.split('\n').filter((l) => /NOPASSWD/.test(l));
+    expect(rules.map((l) => l.split(' ALL = ')[0]).sort()).toEqual(['amnesia', 'amnesia', 'tails-upgrade-frontend']);
+  });
+
+  it('Tor Browser: amnesia, URLs (any argument for sudo, options refused by the entry)', async () => {
+    const text = sudoersDropIn(entry, [(await shipped()).get('tor-browser')!], null, [ROOT]);
+    expect(text).toContain(`Cmnd_Alias TAILS_LAUNCH_0_0 = ${entry} tor-browser --, \\\n\t${entry} tor-browser -- *\n`);
+    expect(text).toMatch(/^amnesia ALL = \(root\) NOPASSWD: TAILS_LAUNCH_0_0$/m);
+    expect(text).toMatch(/ callers=amnesia args=non-options /);
+  });
+
+  it('the upgrader: amnesia, with no argument or exactly --report-no-upgrade', async () => {
+    const text = sudoersDropIn(entry, [(await shipped()).get('tails-upgrade-frontend')!], null, [ROOT]);
+    expect(text).toContain(
+      `Cmnd_Alias TAILS_LAUNCH_0_0 = ${entry} tails-upgrade-frontend --, \\\n\t${entry} tails-upgrade-frontend -- --report-no-upgrade\n`,
+    );
+    expect(text).toMatch(/ args=one-of:,--report-no-upgrade /);
+  });
+
+  it("the IUK downloader: the frontend's account only, the downloader's own options", async () => {
+    const text = sudoersDropIn(entry, [(await shipped()).get('tails-iuk-get-target-file')!], null, [ROOT]);
+    expect(text).toMatch(/^tails-upgrade-frontend ALL = \(root\) NOPASSWD: TAILS_LAUNCH_0_0$/m);
+    expect(text).toMatch(/ args=options:--uri,--hash_type,--hash_value,--size,--output_file,/);
+    expect(text).toMatch(/^Defaults!TAILS_LAUNCH_0_0 env_keep = "LANG LANGUAGE"$/m);
+  });
+
+  it('a jail-able profile names jails: callers for --jail; identity variants only where an identity counts', async () => {
+    const profiles = await shipped();
+    const jailsConfig = { pool: '10.240.0.0/12', callers: ['%tails-launch'] };
+    const withJail = { ...profiles.get('curl')!, listener: { ...profiles.get('curl')!.listener, jailPort: 9250 } };
+    const line = grantLine(withJail, jailsConfig)!;
+    expect(line).toMatch(/ jail=optional .* callers=\* /);
+    expect(line).toMatch(
+      / pool=10\.240\.0\.0\/12 connect=127\.0\.0\.1:9050 jailsocks=127\.0\.0\.1:9250 jailcallers=%25tails-launch$/,
+    );
+    const text = sudoersDropIn(entry, [withJail], jailsConfig, [ROOT]);
+    expect(text).toMatch(/^%tails-launch ALL = \(root\) NOPASSWD: TAILS_LAUNCH_0_0$/m);
+    expect(text).toContain(`${entry} curl --jail --identity * -- *`);
+    // Without jails: curl runs as its caller, nothing to grant.
+    expect(grantLine(profiles.get('curl')!, null)).toBeNull();
+  });
+});
+
+describe('the privileged entry (C) agrees with the code', () => {
+  const place = readFileSync(join(ROOT, 'src/place/place.c'), 'utf8');
+
+  it('keeps exactly the allow-list', () => {
+    const list = /static const char \*ALLOWED\[\] = \{([^}]*)\}/.exec(place)![1]!;
+    const names = [...list.matchAll(/"([A-Z_]+)"/g)].map((m) => m[1]);
+    expect(names.sort()).toEqual([...PLACEMENT_ENV_NAMES].sort());
+    expect(PLACEMENT_ENV_PATTERNS).toEqual(['LC_*']);
+    expect(place).toContain('!strncmp(entry, "LC_", 3)');
+  });
+
+  it('reads the grants from the sudoers drop-in, with the same mark', () => {
+    expect(place).toContain('#define GRANTS_FILE "/etc/sudoers.d/tails-launch"');
+    expect(place).toContain(`#define GRANT_MARK "${GRANT_MARK}"`);
     expect(SUDO_PATH).toBe('/usr/bin/sudo');
-  });
-
-  it('the entry runs Debian node on the bundle beside it, by fixed paths', () => {
-    expect(ENTRY_PATH).toBe('/usr/lib/tails-launch/place');
-    expect(place).toMatch(/^exec \/usr\/bin\/node \/usr\/lib\/tails-launch\/dist\/place\.mjs "\$@"$/m);
+    expect(PACKAGE_ENTRY_PATH).toBe('/usr/lib/tails-launch/place');
   });
 });

@@ -150,6 +150,7 @@ describe('shipped profiles', () => {
       file: '/usr/bin/sudo',
       argv: ['/usr/bin/sudo', '-n', '--', '/usr/lib/tails-launch/place', 'tor-browser', '--'],
       env: { DISPLAY: ':0', LANG: 'C.UTF-8' },
+      grant: null,
     });
     expect(plan.fds).toEqual([0, 1, 2]);
     expect(plan.env.set).toEqual({

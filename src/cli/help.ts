@@ -9,6 +9,7 @@ export const HELP = `Usage: tails-launch [OPTIONS] PROFILE [--] [ARGS...]
                     [--control-cookie FILE] [--control-password-file FILE]
        tails-launch [--config-dir DIR] netns setup|teardown NAME
        tails-launch [--config-dir DIR] jail setup|teardown
+       tails-launch [--config-dir DIR] grants [--write | --check]
        tails-launch [--config-dir DIR] desktop PROFILE [--entry FILE] [--dbus-service]
        tails-launch [--config-dir DIR] desktop --install|--remove [--user|--system]
                     (--all | PROFILE...)
@@ -39,11 +40,19 @@ alike; as root, the jails' host side) and what each profile needs; both exit
 1 when something is wrong.
 
 A profile with netns or user runs its application in that network namespace
-or as that user. Root applies it itself; anyone else is taken through
-'sudo -n' to the privileged entry /usr/lib/tails-launch/place (members of
-group tails-launch), which reads only the system configuration. A jail
-(jail: true, or --jail) goes the same way: a namespace made for the launch,
-gone with its last process.
+or as that user; a jail (jail: true, or --jail) in a namespace made for the
+launch, gone with its last process. The privileged entry
+/usr/lib/tails-launch/place (a small C program, never Node) applies it:
+root runs it directly, anyone else through 'sudo -n', for the profiles whose
+callers name them (jails: callers for --jail). It then runs the checks as
+the application's account, where it will run, and executes the application.
+
+grants prints the sudoers drop-in made from the shipped and admin profiles:
+each profile's grant (callers, caller_args, placement) as the entry reads it,
+and the sudo rules made from it. grants --write (root) installs it as
+/etc/sudoers.d/tails-launch after visudo accepts it; run it after changing
+/etc/tails-launch (a launch whose grant is out of date is refused). grants
+--check exits 1 when the installed one is not current.
 
 netns setup NAME (root only) makes network namespace NAME as Tails does for
 Tor Browser, from the listeners that declare 'netns: NAME': a veth pair
@@ -74,11 +83,13 @@ the package puts them back); otherwise (--user) in $XDG_DATA_HOME
 (~/.local/share). Run again, it changes nothing. When any file cannot go
 through the launcher, nothing is written (65). desktop --remove takes them back.
 
-Exit status: the application's own once it runs; 64 usage error, 65 invalid
+Exit status: the application's own once it runs; 1 torrc --check, doctor or
+grants --check found a problem, or a tool failed; 64 usage error, 65 invalid
 configuration, 66 unknown profile, 67 the profile's user does not exist,
 69 Tor not reachable, 70 internal error, 72 the profile's network namespace
 does not exist, 77 not permitted (sudo refuses or asks for a password, the
-privileged entry refuses; netns or jail as non-root; koffi or XDG_RUNTIME_DIR missing
+privileged entry refuses: the profile's callers do not name the caller;
+netns, jail or grants --write as non-root; koffi or XDG_RUNTIME_DIR missing
 where the backend needs them), 78 the program would bypass an LD_PRELOAD
 wrapper (static, Go, setuid, capabilities), 126 cannot execute, 127 not found.
 `;

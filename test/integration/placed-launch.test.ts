@@ -349,11 +349,13 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     expect(report.env).toMatchObject({ DISPLAY: ':7', LANG: 'C.UTF-8', USER: 'tails-upgrade-frontend' });
     expect(report.env.XDG_RUNTIME_DIR).toBeUndefined();
     expect(await recordsSince(before, 1)).toMatchObject([{ serverPort: 9062, auth: 'none' }]);
+    const before2 = records.length;
     const report2 = await world!.as('amnesia', [LAUNCHER, 'tails-upgrade-frontend', '--report-no-upgrade'], {
       env: AMNESIA_ENV,
     });
     expect(report2.exitCode, String(report2.stderr)).toBe(0);
     expect(reportOf(report2.stdout).argv).toEqual([program, '--report-no-upgrade']);
+    expect(await recordsSince(before2, 1)).toMatchObject([{ serverPort: 9062 }]);
     for (const args of [['x'], ['--report-no-upgrade', 'x'], ['--no-wait']])
       await expectRefused(
         world!.as('amnesia', [LAUNCHER, 'tails-upgrade-frontend', ...args], { env: AMNESIA_ENV }),

@@ -82,7 +82,7 @@ describe('the manual page covers the help', () => {
       ]),
     );
     expect(HELP_SHORT_OPTIONS.sort()).toEqual(['-V', '-h']);
-    expect(HELP_EXIT_STATUSES).toEqual(['64', '65', '66', '67', '69', '70', '72', '77', '78', '126', '127']);
+    expect(HELP_EXIT_STATUSES).toEqual(['1', '64', '65', '66', '67', '69', '70', '72', '77', '78', '126', '127']);
   });
 
   it.each(HELP_COMMANDS)('command %s: in the SYNOPSIS and an item of COMMANDS', (command) => {

@@ -15,7 +15,19 @@ import { makeConfigDir, ROOT } from '../support/launcher';
 
 const BASH_COMPLETION = '/usr/share/bash-completion/bash_completion';
 const COMPLETION = join(ROOT, 'debian', 'tails-launch.bash-completion');
-const COMMANDS = ['run', 'explain', 'list', 'validate', 'torrc', 'doctor', 'netns', 'jail', 'desktop', 'default'];
+const COMMANDS = [
+  'run',
+  'explain',
+  'list',
+  'validate',
+  'torrc',
+  'doctor',
+  'netns',
+  'jail',
+  'grants',
+  'desktop',
+  'default',
+];
 const GLOBAL_OPTIONS = ['--config-dir', '--identity', '--wait-for-tor', '--jail'];
 // The fixture's profiles; `default` is a profile and a command word at once.
 const FIXTURE_PROFILES = ['alpha', 'beta', 'bravo', 'default'];
@@ -173,6 +185,9 @@ describe.skipIf(!existsSync(BASH_COMPLETION))('bash completion (debian/tails-lau
       );
       expect(options('tails-launch netns -')).toEqual(sorted(['--config-dir', '--help']));
       expect(options('tails-launch jail -')).toEqual(sorted(['--config-dir', '--help']));
+      expect(options('tails-launch grants -')).toEqual(sorted(['--write', '--check', '--config-dir', '--help']));
+      // One or the other: the launcher refuses both.
+      expect(options('tails-launch grants --write -')).toEqual(sorted(['--config-dir', '--help']));
       expect(options('tails-launch desktop -')).toEqual(
         sorted([
           '--install',

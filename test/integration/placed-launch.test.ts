@@ -12,12 +12,13 @@
 // setup tbb` builds Tor Browser's namespace in it; the tests' SOCKS server,
 // then a real tor (not bootstrapped, DisableNetwork), listen at the browser
 // listener's 10.200.1.1:9050 on the host side and on 127.0.0.1:9062/9063.
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appGroup, appGroupKey, parsePool } from '../../src/jail/address';
 import { buildPackage, installPackage, type Uninstall } from '../support/debian-package';
 import { EXIT } from '../support/expected';
 import { ROOT } from '../support/launcher';
@@ -140,6 +141,7 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     // amnesia is in the group as on Tails: it grants her jails (jails: callers below), nothing else.
     world.addUser('amnesia', { groups: ['tails-launch'] });
     world.addUser('tl-bob');
+    world.addUser('tl-carol', { groups: ['tails-launch'] });
     world.addUser('tl-mallory');
     world.addUser('tails-upgrade-frontend', { system: true, groups: ['tails-launch'] });
     world.addUser('tails-iuk-get-target-file', { system: true });
@@ -175,6 +177,10 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     admin(
       'tl-jailed',
       `listener: default\nisolation: application\nbackend: own-setting\ncommand: ${program}\nenv:\n  set:\n    STANDIN_TARGET: "jailed.test:80"\n    STANDIN_OWN_SETTINGS: "socks5 127.0.0.1 9050"\n    STANDIN_DIRECT: "10.99.0.1:80 127.0.0.1:8080"\n`,
+    );
+    admin(
+      'tl-jailed-app',
+      `listener: default\nisolation: app\nbackend: own-setting\ncommand: ${program}\nproxy:\n  env: { STANDIN_OWN_SETTINGS: "socks5 {socks.host} {socks.port} {socks.username} {socks.password}" }\nenv:\n  set:\n    STANDIN_TARGET: "app.test:80"\n    STANDIN_LINGER: "4"\n`,
     );
     // The grants, from the shipped profiles and this admin layer, as the administrator makes them.
     const grants = await world.root([LAUNCHER, 'grants', '--write']);
@@ -552,6 +558,67 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
       EXIT.refused,
       /privileged entry: tl-mallory may not make jails/,
     );
+  }, 60_000);
+
+  it("one user's jails never touch another's: an app group is per user, and a group another user's live jail holds is not shared even when the hash says so", async () => {
+    const explainAs = async (user: string, identity: string | null) => {
+      const r = await world!.as(
+        user,
+        [LAUNCHER, 'explain', '--json', '--jail', ...(identity ? ['--identity', identity] : []), 'tl-jailed-app'],
+        { env: AMNESIA_ENV },
+      );
+      expect(r.exitCode, String(r.stderr)).toBe(0);
+      return JSON.parse(String(r.stdout)) as { torSees: { clientAddress: string }; jail: { group: { index: number } } };
+    };
+    const amnesiaPlan = await explainAs('amnesia', null);
+    // The same profile, another user: another group.
+    expect((await explainAs('tl-carol', null)).torSees.clientAddress).not.toBe(amnesiaPlan.torSees.clientAddress);
+    // An identity of carol's that hashes onto amnesia's group (found the way anyone could: the hash is public).
+    const pool = parsePool('10.240.0.0/12');
+    const carol = world!.user('tl-carol');
+    let collide = '';
+    for (let i = 0; collide === ''; i++)
+      if (appGroup(pool, appGroupKey(carol.uid, 'tl-jailed-app', `x${i}`)).index === amnesiaPlan.jail.group.index)
+        collide = `x${i}`;
+    expect((await explainAs('tl-carol', collide)).torSees.clientAddress).toBe(amnesiaPlan.torSees.clientAddress);
+    // amnesia's jail lives (the stand-in lingers); carol launches into "her" group meanwhile.
+    const before = records.length;
+    const held = world!.as('amnesia', [LAUNCHER, '--jail', 'tl-jailed-app'], { env: AMNESIA_ENV });
+    const first = await recordsSince(before, 1);
+    expect(first[0]?.clientAddress).toBe(amnesiaPlan.torSees.clientAddress);
+    const r = await world!.as('tl-carol', [LAUNCHER, '--jail', '--identity', collide, 'tl-jailed-app'], {
+      env: AMNESIA_ENV,
+    });
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const seen = (await recordsSince(before, 2)).slice(1);
+    expect(seen).toHaveLength(1);
+    // Not amnesia's address: the entry took the next group.
+    expect(seen[0]!.clientAddress).not.toBe(amnesiaPlan.torSees.clientAddress);
+    expect((await held).exitCode).toBe(0);
+  }, 60_000);
+
+  it('grants left behind a changed configuration are refused until grants --write, and grants --check says so', async () => {
+    const file = join(world!.adminLayer, 'profiles', 'tails-upgrade-frontend.yml');
+    const original = readFileSync(file, 'utf8');
+    writeFileSync(file, `${original}caller_args: none\n`);
+    try {
+      const check = await world!.root([LAUNCHER, 'grants', '--check']);
+      expect(check.exitCode).toBe(1);
+      expect(String(check.stderr)).toMatch(/is not what the profiles grant now: run 'tails-launch grants --write'/);
+      await expectRefused(
+        world!.as('amnesia', [LAUNCHER, 'tails-upgrade-frontend'], { env: AMNESIA_ENV }),
+        EXIT.config,
+        /the grant of profile 'tails-upgrade-frontend' in \/etc\/sudoers\.d\/tails-launch is not what the configuration says now/,
+      );
+      expect((await world!.root([LAUNCHER, 'grants', '--write'])).exitCode).toBe(0);
+      const before = records.length;
+      const r = await world!.as('amnesia', [LAUNCHER, 'tails-upgrade-frontend'], { env: AMNESIA_ENV });
+      expect(r.exitCode, String(r.stderr)).toBe(0);
+      expect(await recordsSince(before, 1)).toMatchObject([{ serverPort: 9062 }]);
+    } finally {
+      writeFileSync(file, original);
+      expect((await world!.root([LAUNCHER, 'grants', '--write'])).exitCode).toBe(0);
+    }
   }, 60_000);
 
   it('a missing namespace is refused (72) before sudo, and by the entry itself', async () => {

@@ -22,13 +22,15 @@ function describeCheck(check: Check): string {
           ? `becomes ${check.account.name} (uid ${check.account.uid}, gid ${check.account.gid}, groups ${check.account.groups.join(',')})`
           : 'keeps its user',
       ];
-      return `at run   ${check.via === 'sudo' ? 'the entry' : 'the launch'} ${where.filter(Boolean).join(' and ')}; the checks below run there`;
+      return `at run   the privileged entry ${where.filter(Boolean).join(' and ')}; the checks below run there, as that user, in a process of their own`;
     }
     case 'jail':
       if (check.problem || check.jail === null) return `REFUSED  ${check.problem ?? 'cannot be jailed'}`;
       return `at run   a jail is made (pool ${check.jail.pool}, group ${check.jail.group.address}, ${check.jail.group.kind}): inside, ${check.jail.connect.address}:${check.jail.connect.port} leads to ${check.jail.socksPort.address}:${check.jail.socksPort.port} through the host end, nothing else; the checks below run inside${check.dropCapabilities ? '; the application keeps uid 0 but no capability' : ''}`;
     case 'handover':
-      return `at run   ${check.sudo} -n permits ${check.entry} (group tails-launch, no password)`;
+      return check.sudo === null
+        ? `at run   root runs the privileged entry ${check.entry} itself, with this plan's grant`
+        : `at run   ${check.sudo} -n permits ${check.entry} for this profile and these arguments (its grant in /etc/sudoers.d/tails-launch, no password)`;
     case 'preloadable':
       return check.verdict.ok
         ? `at run   ${check.path ?? 'the application'} leads to a program that is not static, Go, setuid/setgid or file-capable (an LD_PRELOAD wrapper must see its connections); it runs exactly as checked`

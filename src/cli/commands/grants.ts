@@ -4,7 +4,19 @@
 // accepted it, or compared with the installed one (exit 1 when it is stale:
 // the entry would still run the old grants, and the launcher refuses a
 // launch whose grant differs from the configuration's).
-import { closeSync, constants, fchmodSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fchmodSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { dirname } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { EXIT } from '../../errors/exit-codes';
 import { LaunchError } from '../../errors/launch-error';
@@ -74,8 +86,14 @@ function check(text: string): number {
   );
 }
 
-/** Beside the drop-in under a name sudo skips (it has a dot), checked by visudo, then renamed over it. */
+/**
+ * Beside the drop-in under a name sudo skips (it has a dot), checked by
+ * visudo, then renamed over it. Without sudo (no /etc/sudoers.d, no visudo:
+ * a minimal image that installs it later) the directory is made as sudo's
+ * package makes it, and the file written unchecked: sudo will find it.
+ */
 function install(text: string): void {
+  mkdirSync(dirname(SUDOERS_DROP_IN), { recursive: true, mode: 0o750 });
   const temporary = `${SUDOERS_DROP_IN}.${process.pid}.tmp`;
   rmSync(temporary, { force: true });
   const fd = openSync(
@@ -90,11 +108,10 @@ function install(text: string): void {
   } finally {
     closeSync(fd);
   }
-  const visudo = spawnSync(VISUDO, ['-c', '-q', '-f', temporary], {
-    encoding: 'utf8',
-    env: { PATH: '/usr/sbin:/usr/bin' },
-  });
-  if (visudo.status !== 0) {
+  const visudo = existsSync(VISUDO)
+    ? spawnSync(VISUDO, ['-c', '-q', '-f', temporary], { encoding: 'utf8', env: { PATH: '/usr/sbin:/usr/bin' } })
+    : null;
+  if (visudo !== null && visudo.status !== 0) {
     rmSync(temporary, { force: true });
     throw new LaunchError(
       EXIT.internal,

@@ -5,10 +5,20 @@
 // bus's services DIR/dbus-1/services/*.service; for one file ID the first
 // directory wins. The user's own $XDG_DATA_HOME is where per-user results
 // go, so it is never read as a source.
+//
+// System-wide (root, `desktop --install --system`) only the system's own
+// directories are read, /usr/local/share and /usr/share, whatever
+// XDG_DATA_DIRS says (an administrator's `sudo -E` shell in a session where
+// flatpak put a user's directory first would otherwise have root rewrite the
+// user's copy), and only what root alone can change: every directory on the
+// way and every file must pass src/profile/trust.ts's checks, as the
+// configuration layers do.
 import { readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
+import { ConfigError } from '../profile/config-error';
 import { FileReadError, MiB, readBoundedFile } from '../profile/safe-read';
+import { ConfigReadError, isTrustedDirectory, readConfigText } from '../profile/trust';
 import type { ProgramMatcher } from './program';
 import { execProgram, type FileKind } from './rewrite';
 
@@ -28,7 +38,7 @@ export interface AppFile {
   program: string | null;
 }
 
-/** The system's data directories, the XDG default. */
+/** The system's data directories, the XDG default: system-wide, the only ones read. */
 export const SYSTEM_DATA_DIRS: readonly string[] = ['/usr/local/share', '/usr/share'];
 
 export function systemDataDirs(env: NodeJS.ProcessEnv): string[] {
@@ -57,6 +67,26 @@ export function sessionSource(env: NodeJS.ProcessEnv): DataSource {
     dirs: systemDataDirs(env),
     read: (path) => readBoundedFile(path, { maxBytes: MiB })?.text ?? null,
     directory: () => true,
+  };
+}
+
+/** A trust check's refusal as the one kind of error reading a file gives. */
+function trusted<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof ConfigReadError) throw new FileReadError(error.problems[0]!.file, error.reason);
+    if (error instanceof ConfigError) throw new FileReadError(error.problems[0]!.file, error.problems[0]!.message);
+    throw error;
+  }
+}
+
+/** System-wide: the system's directories, and only what root alone can change in them. */
+export function systemSource(): DataSource {
+  return {
+    dirs: SYSTEM_DATA_DIRS,
+    read: (path) => trusted(() => readConfigText(path)),
+    directory: (path) => trusted(() => isTrustedDirectory(path)),
   };
 }
 

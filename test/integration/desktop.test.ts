@@ -11,6 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -580,5 +581,142 @@ describe('what must not work', () => {
         args.join(' '),
       ).toHaveLength(1);
     }
+  });
+});
+
+// System-wide (root, an image build): the launcher reads only the system's
+// data directories, /usr/local/share and /usr/share, whatever XDG_DATA_DIRS
+// says. To try it on them without touching this machine's, each run is in a
+// mount namespace of its own (unshare --mount) where directories of the test
+// are bound over /usr/local/share, /usr/share/applications,
+// /usr/share/dbus-1/services and dpkg's database /var/lib/dpkg (so that the
+// real dpkg-divert records its diversions in a database of the test's).
+describe.skipIf(process.getuid?.() !== 0)('system-wide, as root: only what root owns', () => {
+  const BIND = [
+    'set -e',
+    'mount --bind "$1" /usr/local/share',
+    'mount --bind "$2" /usr/share/applications',
+    'mount --bind "$3" /usr/share/dbus-1/services',
+    'mount --bind "$4" /var/lib/dpkg',
+    'shift 4',
+    'exec "$@"',
+  ].join('\n');
+  const ENTRY = '[Desktop Entry]\nType=Application\nName=Fetch\nExec=curl --silent %u\n';
+  const SERVICE = '[D-BUS Service]\nName=org.example.TlFetch\nExec=/usr/bin/curl --silent\n';
+  const TARGET = '/usr/local/share/applications/tl-fetch.desktop';
+  let root = ''; // this test's: local/ (/usr/local/share), usr-applications/, usr-services/, dpkg/
+  let local = '';
+
+  const fresh = () => {
+    root = mkdtempSync(join(work, 'system-'));
+    local = join(root, 'local');
+    for (const dir of ['local/applications', 'local/dbus-1/services', 'usr-applications', 'usr-services', 'dpkg'])
+      mkdirSync(join(root, dir), { recursive: true, mode: 0o755 });
+    chmodSync(root, 0o755);
+    writeFileSync(join(local, 'applications/tl-fetch.desktop'), ENTRY);
+  };
+
+  const system = (args: string[], extra: Record<string, string> = {}) =>
+    runLauncher(
+      [
+        '--mount',
+        '--',
+        'sh',
+        '-c',
+        BIND,
+        'sh',
+        local,
+        join(root, 'usr-applications'),
+        join(root, 'usr-services'),
+        join(root, 'dpkg'),
+        LAUNCHER,
+        'desktop',
+        ...args,
+      ],
+      { env: cleanEnv({ HOME: root, ...extra }) },
+      'unshare',
+    );
+
+  /** The diversions recorded in this test's dpkg database. */
+  const diversions = () =>
+    execFileSync('dpkg-divert', ['--admindir', join(root, 'dpkg'), '--list'], { encoding: 'utf8' }).trim();
+
+  it("XDG_DATA_DIRS is not read: a user's copy that comes first stays hers, the system's entry is rewritten in its place (diverted), and --remove puts it back", async () => {
+    fresh();
+    // The user's own data directory, first in the administrator's XDG_DATA_DIRS (flatpak's exports do that).
+    const user = join(root, 'user-share');
+    mkdirSync(join(user, 'applications'), { recursive: true });
+    mkdirSync(join(user, 'dbus-1/services'), { recursive: true });
+    const mine = ENTRY.replace('Name=Fetch', 'Name=Mine');
+    const unit = `${SERVICE}\n[Service]\nExecStart=/bin/sh -c "echo owned"\n`;
+    writeFileSync(join(user, 'applications/tl-fetch.desktop'), mine);
+    writeFileSync(join(user, 'dbus-1/services/tl-evil.service'), unit);
+    execFileSync('chown', ['-R', 'nobody:nogroup', user]);
+    const env = { XDG_DATA_DIRS: `${user}:/usr/local/share:/usr/share` };
+
+    const first = await system(['--install', 'curl'], env);
+    expect(first.stderr).toBe('');
+    expect(first).toMatchObject({ exitCode: 0, stdout: `curl: installed ${TARGET}` });
+    expect(tree(user)).toEqual(['applications/tl-fetch.desktop', 'dbus-1/services/tl-evil.service']);
+    expect(readFileSync(join(user, 'applications/tl-fetch.desktop'), 'utf8')).toBe(mine);
+    expect(readFileSync(join(user, 'dbus-1/services/tl-evil.service'), 'utf8')).toBe(unit);
+    expect(readFileSync(join(local, 'applications/tl-fetch.desktop.tails-launch-orig'), 'utf8')).toBe(ENTRY);
+    expect(readFileSync(join(local, 'applications/tl-fetch.desktop'), 'utf8')).toContain(
+      `\nExec=${LAUNCHER} curl -- --silent %u\n`,
+    );
+    expect(diversions()).toBe(`diversion of ${TARGET} to ${TARGET}.tails-launch-orig by tails-launch`);
+
+    expect(await system(['--install', 'curl'], env)).toMatchObject({
+      exitCode: 0,
+      stdout: `curl: unchanged ${TARGET}`,
+    });
+    expect(await system(['--remove', '--all'], env)).toMatchObject({ exitCode: 0, stdout: `curl: removed ${TARGET}` });
+    expect(tree(local)).toEqual(['applications/tl-fetch.desktop']);
+    expect(readFileSync(join(local, 'applications/tl-fetch.desktop'), 'utf8')).toBe(ENTRY);
+    expect(diversions()).toBe('');
+  });
+
+  it('a data directory or file that someone besides root can change is not read: one line, nothing diverted or written', async () => {
+    for (const [what, change, named] of [
+      ['group-writable', () => chmodSync(join(local, 'applications'), 0o775), '/usr/local/share/applications'],
+      [
+        'owned by nobody',
+        () => execFileSync('chown', ['nobody', join(local, 'applications/tl-fetch.desktop')]),
+        TARGET,
+      ],
+    ] as const) {
+      fresh();
+      change();
+      const r = await system(['--install', 'curl']);
+      expect(r.exitCode, what).toBe(65);
+      expect(r.stderr, what).toMatch(
+        new RegExp(
+          `^tails-launch: cannot read ${named}: is (writable by its group|owned by uid \\d+, not by root)[^\\n]*$`,
+        ),
+      );
+      expect(tree(local), what).toEqual(['applications/tl-fetch.desktop']);
+      expect(diversions(), what).toBe('');
+    }
+  });
+
+  it('a symbolic link where a directory should be is not followed on the way to what is written (a directory swapped for a link to /etc/systemd/system): one line, nothing diverted or written there', async () => {
+    fresh();
+    // Where the link leads (as /etc/systemd/system would): a service there that runs curl.
+    const elsewhere = join(root, 'etc-systemd-system');
+    mkdirSync(elsewhere, { mode: 0o755 });
+    writeFileSync(join(elsewhere, 'tl-fetch.service'), SERVICE);
+    rmSync(join(local, 'dbus-1/services'), { recursive: true });
+    symlinkSync(elsewhere, join(local, 'dbus-1/services'));
+    const r = await system(['--install', 'curl']);
+    expect(r.exitCode).toBe(65);
+    expect(r.stderr.split('\n')).toEqual([
+      'tails-launch: curl: cannot write tl-fetch.service: /usr/local/share/dbus-1/services is a symbolic link: system-wide, tails-launch follows none on the way to what it changes',
+      'tails-launch: nothing was installed: 1 file or profile above cannot go through the launcher',
+    ]);
+    expect(readdirSync(elsewhere)).toEqual(['tl-fetch.service']);
+    expect(readFileSync(join(elsewhere, 'tl-fetch.service'), 'utf8')).toBe(SERVICE);
+    expect(lstatSync(join(local, 'dbus-1/services')).isSymbolicLink()).toBe(true);
+    expect(readdirSync(join(local, 'applications'))).toEqual(['tl-fetch.desktop']);
+    expect(diversions()).toBe('');
   });
 });

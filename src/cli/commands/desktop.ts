@@ -16,6 +16,7 @@ import {
   filesOf,
   sessionSource,
   suspectsOf,
+  systemSource,
   userDataHome,
 } from '../../desktop/find';
 import { install, type Outcome, type Placed, remove, type Scope, targetOf, targetProblem } from '../../desktop/install';
@@ -64,8 +65,14 @@ function layersFor(command: DesktopCommand, scope: Scope) {
   return scope === 'system' ? layers.filter((l) => l.name !== 'user') : layers;
 }
 
-/** Where applications' files are read, and the PATH their bare Exec names are looked up on: the session's. */
-function sourceOf(_scope: Scope | 'print'): { source: DataSource; pathVariable: string } {
+/**
+ * Where a scope reads applications' files, and the PATH their bare Exec
+ * names are looked up on. System-wide: the system's own directories and
+ * only what root alone can change (src/desktop/find.ts), names on a fixed
+ * PATH; never the caller's XDG_DATA_DIRS or PATH. Per user: the session's.
+ */
+function sourceOf(scope: Scope | 'print'): { source: DataSource; pathVariable: string } {
+  if (scope === 'system') return { source: systemSource(), pathVariable: SYSTEM_PATH };
   return { source: sessionSource(process.env), pathVariable: process.env.PATH ?? SYSTEM_PATH };
 }
 

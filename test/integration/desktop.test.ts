@@ -50,6 +50,8 @@ let work = '';
 let system = ''; // the unpacked packages' usr/share: XDG_DATA_DIRS
 let home = '';
 let dataHome = '';
+let dirs = ''; // a data dir of Debian's real pidgin and totem files, plus whatever a case adds
+let userHome = ''; // a new one for each case (fresh)
 
 const env = (extra: Record<string, string> = {}) =>
   cleanEnv({ HOME: home, XDG_DATA_DIRS: system, XDG_DATA_HOME: dataHome, ...extra });
@@ -77,6 +79,10 @@ beforeAll(async () => {
   home = join(work, 'home');
   dataHome = join(home, '.local/share');
   mkdirSync(home, { recursive: true });
+  dirs = join(work, 'attack-share');
+  mkdirSync(join(dirs, 'applications'), { recursive: true });
+  for (const f of ['pidgin.desktop', 'org.gnome.Totem.desktop'])
+    writeFileSync(join(dirs, 'applications', f), readFileSync(join(system, 'applications', f)));
 }, 120_000);
 
 afterAll(() => {
@@ -279,51 +285,37 @@ describe('started the way a desktop starts it (gio launch)', () => {
   });
 });
 
-describe('what must not work', () => {
-  // A data dir of Debian's real pidgin and totem files, plus whatever a case adds; a home of its own each time.
-  let dirs = '';
-  let userHome = '';
-  const run = (args: string[]) =>
-    runLauncher(['desktop', ...args], {
-      env: cleanEnv({ HOME: userHome, XDG_DATA_DIRS: dirs, XDG_DATA_HOME: join(userHome, 'share') }),
-      timeout: 10_000,
-    });
+// What must not work, and how files are judged: the attack data dir and a home of its own each time.
+const attackEnv = () => cleanEnv({ HOME: userHome, XDG_DATA_DIRS: dirs, XDG_DATA_HOME: join(userHome, 'share') });
+const run = (args: string[]) => runLauncher(['desktop', ...args], { env: attackEnv(), timeout: 10_000 });
 
-  beforeAll(() => {
-    dirs = join(work, 'attack-share');
-    mkdirSync(join(dirs, 'applications'), { recursive: true });
-    for (const f of ['pidgin.desktop', 'org.gnome.Totem.desktop'])
-      writeFileSync(join(dirs, 'applications', f), readFileSync(join(system, 'applications', f)));
-  });
+const fresh = () => {
+  userHome = mkdtempSync(join(work, 'attack-home-'));
+  mkdirSync(join(userHome, 'share/applications'), { recursive: true });
+};
 
-  const fresh = () => {
-    userHome = mkdtempSync(join(work, 'attack-home-'));
-    mkdirSync(join(userHome, 'share/applications'), { recursive: true });
-  };
+/** `doctor --json NAMES` on these directories (no Tor: it fails on that, exit 1, and still reports the rest). */
+const doctor = async (names: string[]) => {
+  const r = await runLauncher(['doctor', '--json', ...names], { env: attackEnv() });
+  const checks = r.exitCode === 1 ? (JSON.parse(r.stdout) as { checks: DoctorCheck[] }).checks : [];
+  return { ...r, checks, check: (id: string) => checks.find((c) => c.id === id) };
+};
 
-  /** `doctor --json NAMES` on these directories (no Tor: it fails on that, exit 1, and still reports the rest). */
-  const doctor = async (names: string[]) => {
-    const r = await runLauncher(['doctor', '--json', ...names], {
-      env: cleanEnv({ HOME: userHome, XDG_DATA_DIRS: dirs, XDG_DATA_HOME: join(userHome, 'share') }),
-    });
-    const checks = r.exitCode === 1 ? (JSON.parse(r.stdout) as { checks: DoctorCheck[] }).checks : [];
-    return { ...r, checks, check: (id: string) => checks.find((c) => c.id === id) };
-  };
-
-  /** Writes FILES (name -> text) under the attack data dir for BODY, then removes them. */
-  async function withFiles(files: Record<string, string>, body: () => Promise<void>): Promise<void> {
-    const paths = Object.keys(files).map((name) => join(dirs, name));
-    try {
-      for (const [name, text] of Object.entries(files)) {
-        mkdirSync(dirname(join(dirs, name)), { recursive: true });
-        writeFileSync(join(dirs, name), text);
-      }
-      await body();
-    } finally {
-      for (const path of paths) rmSync(path, { force: true });
+/** Writes FILES (name -> text) under the attack data dir for BODY, then removes them. */
+async function withFiles(files: Record<string, string>, body: () => Promise<void>): Promise<void> {
+  const paths = Object.keys(files).map((name) => join(dirs, name));
+  try {
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(dirs, name)), { recursive: true });
+      writeFileSync(join(dirs, name), text);
     }
+    await body();
+  } finally {
+    for (const path of paths) rmSync(path, { force: true });
   }
+}
 
+describe('what must not work', () => {
   it('a FIFO where an entry should be: one line, at once, nothing written', async () => {
     fresh();
     const fifo = join(dirs, 'applications/zz-fifo.desktop');
@@ -432,27 +424,28 @@ describe('what must not work', () => {
     }
   });
 
-  it('a D-Bus activatable entry is one whatever GLib reads as true (`1`, trailing blanks): refused the same way', async () => {
-    for (const value of ['1', 'true  ']) {
-      fresh();
-      await withFiles(
-        {
-          'applications/im.example.Pidgin.desktop': `[Desktop Entry]\nType=Application\nName=P\nExec=pidgin\nDBusActivatable=${value}\n`,
-          'dbus-1/services/im.example.Pidgin.service':
-            '[D-BUS Service]\nName=im.example.Pidgin\nExec=/usr/libexec/pidgin-service\n',
-        },
-        async () => {
-          const r = await run(['--install', '--user', 'pidgin']);
-          expect(r.exitCode, value).toBe(65);
-          expect(r.stderr.split('\n')[0], value).toMatch(
-            /^tails-launch: pidgin: im\.example\.Pidgin\.desktop is D-Bus activatable /,
-          );
-          expect(tree(join(userHome, 'share')), value).toEqual([]);
-        },
-      );
+  it('refuses bad command lines with one line: --system as a user, print without a profile, both --install and --remove', async () => {
+    fresh();
+    for (const [args, status] of [
+      [['--install', '--all', 'pidgin'], 64],
+      [['--install', '--remove', '--all'], 64],
+      [[], 64],
+      [['pidgin', 'totem'], 64],
+      [['--install', '--user', '--all', '--entry', 'x.desktop'], 64],
+      [['--bogus'], 64],
+      [['no-such-profile'], 66],
+    ] as const) {
+      const r = await run([...args]);
+      expect(r.exitCode, args.join(' ')).toBe(status);
+      expect(
+        r.stderr.split('\n').filter((l) => l !== ''),
+        args.join(' '),
+      ).toHaveLength(1);
     }
   });
+});
 
+describe('judged by what it runs, never by the marker line', () => {
   it('doctor judges a per-user entry by what it runs, not by its first line: our marker on a file that starts Totem directly is a warning', async () => {
     fresh();
     const marked = join(userHome, 'share/applications/org.gnome.Totem.desktop');
@@ -522,6 +515,29 @@ describe('what must not work', () => {
       rmSync(big);
     }
   });
+});
+
+describe('the command is a file, and a boolean what GLib reads', () => {
+  it('a D-Bus activatable entry is one whatever GLib reads as true (`1`, trailing blanks): refused the same way', async () => {
+    for (const value of ['1', 'true  ']) {
+      fresh();
+      await withFiles(
+        {
+          'applications/im.example.Pidgin.desktop': `[Desktop Entry]\nType=Application\nName=P\nExec=pidgin\nDBusActivatable=${value}\n`,
+          'dbus-1/services/im.example.Pidgin.service':
+            '[D-BUS Service]\nName=im.example.Pidgin\nExec=/usr/libexec/pidgin-service\n',
+        },
+        async () => {
+          const r = await run(['--install', '--user', 'pidgin']);
+          expect(r.exitCode, value).toBe(65);
+          expect(r.stderr.split('\n')[0], value).toMatch(
+            /^tails-launch: pidgin: im\.example\.Pidgin\.desktop is D-Bus activatable /,
+          );
+          expect(tree(join(userHome, 'share')), value).toEqual([]);
+        },
+      );
+    }
+  });
 
   it('an Exec program is the command when it is the same file: /bin/curl is /usr/bin/curl (merged /usr), rewritten; what runs it and cannot be rewritten is warned about', async () => {
     fresh();
@@ -562,26 +578,6 @@ describe('what must not work', () => {
       },
     );
   });
-
-  it('refuses bad command lines with one line: --system as a user, print without a profile, both --install and --remove', async () => {
-    fresh();
-    for (const [args, status] of [
-      [['--install', '--all', 'pidgin'], 64],
-      [['--install', '--remove', '--all'], 64],
-      [[], 64],
-      [['pidgin', 'totem'], 64],
-      [['--install', '--user', '--all', '--entry', 'x.desktop'], 64],
-      [['--bogus'], 64],
-      [['no-such-profile'], 66],
-    ] as const) {
-      const r = await run([...args]);
-      expect(r.exitCode, args.join(' ')).toBe(status);
-      expect(
-        r.stderr.split('\n').filter((l) => l !== ''),
-        args.join(' '),
-      ).toHaveLength(1);
-    }
-  });
 });
 
 // System-wide (root, an image build): the launcher reads only the system's
@@ -591,132 +587,173 @@ describe('what must not work', () => {
 // are bound over /usr/local/share, /usr/share/applications,
 // /usr/share/dbus-1/services and dpkg's database /var/lib/dpkg (so that the
 // real dpkg-divert records its diversions in a database of the test's).
-describe.skipIf(process.getuid?.() !== 0)('system-wide, as root: only what root owns', () => {
-  const BIND = [
-    'set -e',
-    'mount --bind "$1" /usr/local/share',
-    'mount --bind "$2" /usr/share/applications',
-    'mount --bind "$3" /usr/share/dbus-1/services',
-    'mount --bind "$4" /var/lib/dpkg',
-    'shift 4',
-    'exec "$@"',
-  ].join('\n');
-  const ENTRY = '[Desktop Entry]\nType=Application\nName=Fetch\nExec=curl --silent %u\n';
-  const SERVICE = '[D-BUS Service]\nName=org.example.TlFetch\nExec=/usr/bin/curl --silent\n';
-  const TARGET = '/usr/local/share/applications/tl-fetch.desktop';
-  let root = ''; // this test's: local/ (/usr/local/share), usr-applications/, usr-services/, dpkg/
-  let local = '';
+const AS_ROOT = process.getuid?.() === 0;
+const SYSTEM_BIND = [
+  'set -e',
+  'mount --bind "$1" /usr/local/share',
+  'mount --bind "$2" /usr/share/applications',
+  'mount --bind "$3" /usr/share/dbus-1/services',
+  'mount --bind "$4" /var/lib/dpkg',
+  'shift 4',
+  'exec "$@"',
+].join('\n');
+const SYSTEM_ENTRY = '[Desktop Entry]\nType=Application\nName=Fetch\nExec=curl --silent %u\n';
+const SYSTEM_SERVICE = '[D-BUS Service]\nName=org.example.TlFetch\nExec=/usr/bin/curl --silent\n';
+const SYSTEM_TARGET = '/usr/local/share/applications/tl-fetch.desktop';
+let sysRoot = ''; // each case's: sysLocal/ (/usr/local/share), usr-applications/, usr-services/, dpkg/
+let sysLocal = '';
 
-  const fresh = () => {
-    root = mkdtempSync(join(work, 'system-'));
-    local = join(root, 'local');
-    for (const dir of ['local/applications', 'local/dbus-1/services', 'usr-applications', 'usr-services', 'dpkg'])
-      mkdirSync(join(root, dir), { recursive: true, mode: 0o755 });
-    chmodSync(root, 0o755);
-    writeFileSync(join(local, 'applications/tl-fetch.desktop'), ENTRY);
-  };
+const freshSystem = () => {
+  sysRoot = mkdtempSync(join(work, 'system-'));
+  sysLocal = join(sysRoot, 'local');
+  for (const dir of ['local/applications', 'local/dbus-1/services', 'usr-applications', 'usr-services', 'dpkg'])
+    mkdirSync(join(sysRoot, dir), { recursive: true, mode: 0o755 });
+  chmodSync(sysRoot, 0o755);
+  writeFileSync(join(sysLocal, 'applications/tl-fetch.desktop'), SYSTEM_ENTRY);
+};
 
-  const system = (args: string[], extra: Record<string, string> = {}) =>
-    runLauncher(
-      [
-        '--mount',
-        '--',
-        'sh',
-        '-c',
-        BIND,
-        'sh',
-        local,
-        join(root, 'usr-applications'),
-        join(root, 'usr-services'),
-        join(root, 'dpkg'),
-        LAUNCHER,
-        'desktop',
-        ...args,
-      ],
-      { env: cleanEnv({ HOME: root, ...extra }) },
-      'unshare',
-    );
+const systemWide = (args: string[], extra: Record<string, string> = {}) =>
+  runLauncher(
+    [
+      '--mount',
+      '--',
+      'sh',
+      '-c',
+      SYSTEM_BIND,
+      'sh',
+      sysLocal,
+      join(sysRoot, 'usr-applications'),
+      join(sysRoot, 'usr-services'),
+      join(sysRoot, 'dpkg'),
+      LAUNCHER,
+      'desktop',
+      ...args,
+    ],
+    { env: cleanEnv({ HOME: sysRoot, ...extra }) },
+    'unshare',
+  );
 
-  /** The diversions recorded in this test's dpkg database. */
-  const diversions = () =>
-    execFileSync('dpkg-divert', ['--admindir', join(root, 'dpkg'), '--list'], { encoding: 'utf8' }).trim();
+/** The diversions recorded in this test's dpkg database. */
+const diversions = () =>
+  execFileSync('dpkg-divert', ['--admindir', join(sysRoot, 'dpkg'), '--list'], { encoding: 'utf8' }).trim();
 
+describe.skipIf(!AS_ROOT)('system-wide, as root: only what root owns', () => {
   it("XDG_DATA_DIRS is not read: a user's copy that comes first stays hers, the system's entry is rewritten in its place (diverted), and --remove puts it back", async () => {
-    fresh();
+    freshSystem();
     // The user's own data directory, first in the administrator's XDG_DATA_DIRS (flatpak's exports do that).
-    const user = join(root, 'user-share');
+    const user = join(sysRoot, 'user-share');
     mkdirSync(join(user, 'applications'), { recursive: true });
     mkdirSync(join(user, 'dbus-1/services'), { recursive: true });
-    const mine = ENTRY.replace('Name=Fetch', 'Name=Mine');
-    const unit = `${SERVICE}\n[Service]\nExecStart=/bin/sh -c "echo owned"\n`;
+    const mine = SYSTEM_ENTRY.replace('Name=Fetch', 'Name=Mine');
+    const unit = `${SYSTEM_SERVICE}\n[Service]\nExecStart=/bin/sh -c "echo owned"\n`;
     writeFileSync(join(user, 'applications/tl-fetch.desktop'), mine);
     writeFileSync(join(user, 'dbus-1/services/tl-evil.service'), unit);
     execFileSync('chown', ['-R', 'nobody:nogroup', user]);
     const env = { XDG_DATA_DIRS: `${user}:/usr/local/share:/usr/share` };
 
-    const first = await system(['--install', 'curl'], env);
+    const first = await systemWide(['--install', 'curl'], env);
     expect(first.stderr).toBe('');
-    expect(first).toMatchObject({ exitCode: 0, stdout: `curl: installed ${TARGET}` });
+    expect(first).toMatchObject({ exitCode: 0, stdout: `curl: installed ${SYSTEM_TARGET}` });
     expect(tree(user)).toEqual(['applications/tl-fetch.desktop', 'dbus-1/services/tl-evil.service']);
     expect(readFileSync(join(user, 'applications/tl-fetch.desktop'), 'utf8')).toBe(mine);
     expect(readFileSync(join(user, 'dbus-1/services/tl-evil.service'), 'utf8')).toBe(unit);
-    expect(readFileSync(join(local, 'applications/tl-fetch.desktop.tails-launch-orig'), 'utf8')).toBe(ENTRY);
-    expect(readFileSync(join(local, 'applications/tl-fetch.desktop'), 'utf8')).toContain(
+    expect(readFileSync(join(sysLocal, 'applications/tl-fetch.desktop.tails-launch-orig'), 'utf8')).toBe(SYSTEM_ENTRY);
+    expect(readFileSync(join(sysLocal, 'applications/tl-fetch.desktop'), 'utf8')).toContain(
       `\nExec=${LAUNCHER} curl -- --silent %u\n`,
     );
-    expect(diversions()).toBe(`diversion of ${TARGET} to ${TARGET}.tails-launch-orig by tails-launch`);
+    expect(diversions()).toBe(`diversion of ${SYSTEM_TARGET} to ${SYSTEM_TARGET}.tails-launch-orig by tails-launch`);
 
-    expect(await system(['--install', 'curl'], env)).toMatchObject({
+    expect(await systemWide(['--install', 'curl'], env)).toMatchObject({
       exitCode: 0,
-      stdout: `curl: unchanged ${TARGET}`,
+      stdout: `curl: unchanged ${SYSTEM_TARGET}`,
     });
-    expect(await system(['--remove', '--all'], env)).toMatchObject({ exitCode: 0, stdout: `curl: removed ${TARGET}` });
-    expect(tree(local)).toEqual(['applications/tl-fetch.desktop']);
-    expect(readFileSync(join(local, 'applications/tl-fetch.desktop'), 'utf8')).toBe(ENTRY);
+    expect(await systemWide(['--remove', '--all'], env)).toMatchObject({
+      exitCode: 0,
+      stdout: `curl: removed ${SYSTEM_TARGET}`,
+    });
+    expect(tree(sysLocal)).toEqual(['applications/tl-fetch.desktop']);
+    expect(readFileSync(join(sysLocal, 'applications/tl-fetch.desktop'), 'utf8')).toBe(SYSTEM_ENTRY);
     expect(diversions()).toBe('');
   });
 
   it('a data directory or file that someone besides root can change is not read: one line, nothing diverted or written', async () => {
     for (const [what, change, named] of [
-      ['group-writable', () => chmodSync(join(local, 'applications'), 0o775), '/usr/local/share/applications'],
+      ['group-writable', () => chmodSync(join(sysLocal, 'applications'), 0o775), '/usr/local/share/applications'],
       [
         'owned by nobody',
-        () => execFileSync('chown', ['nobody', join(local, 'applications/tl-fetch.desktop')]),
-        TARGET,
+        () => execFileSync('chown', ['nobody', join(sysLocal, 'applications/tl-fetch.desktop')]),
+        SYSTEM_TARGET,
       ],
     ] as const) {
-      fresh();
+      freshSystem();
       change();
-      const r = await system(['--install', 'curl']);
+      const r = await systemWide(['--install', 'curl']);
       expect(r.exitCode, what).toBe(65);
       expect(r.stderr, what).toMatch(
         new RegExp(
           `^tails-launch: cannot read ${named}: is (writable by its group|owned by uid \\d+, not by root)[^\\n]*$`,
         ),
       );
-      expect(tree(local), what).toEqual(['applications/tl-fetch.desktop']);
+      expect(tree(sysLocal), what).toEqual(['applications/tl-fetch.desktop']);
       expect(diversions(), what).toBe('');
     }
   });
+});
 
+describe.skipIf(!AS_ROOT)('system-wide, as root: no link is followed on the way to what is written', () => {
   it('a symbolic link where a directory should be is not followed on the way to what is written (a directory swapped for a link to /etc/systemd/system): one line, nothing diverted or written there', async () => {
-    fresh();
+    freshSystem();
     // Where the link leads (as /etc/systemd/system would): a service there that runs curl.
-    const elsewhere = join(root, 'etc-systemd-system');
+    const elsewhere = join(sysRoot, 'etc-systemd-system');
     mkdirSync(elsewhere, { mode: 0o755 });
-    writeFileSync(join(elsewhere, 'tl-fetch.service'), SERVICE);
-    rmSync(join(local, 'dbus-1/services'), { recursive: true });
-    symlinkSync(elsewhere, join(local, 'dbus-1/services'));
-    const r = await system(['--install', 'curl']);
+    writeFileSync(join(elsewhere, 'tl-fetch.service'), SYSTEM_SERVICE);
+    rmSync(join(sysLocal, 'dbus-1/services'), { recursive: true });
+    symlinkSync(elsewhere, join(sysLocal, 'dbus-1/services'));
+    const r = await systemWide(['--install', 'curl']);
     expect(r.exitCode).toBe(65);
     expect(r.stderr.split('\n')).toEqual([
       'tails-launch: curl: cannot write tl-fetch.service: /usr/local/share/dbus-1/services is a symbolic link: system-wide, tails-launch follows none on the way to what it changes',
       'tails-launch: nothing was installed: 1 file or profile above cannot go through the launcher',
     ]);
     expect(readdirSync(elsewhere)).toEqual(['tl-fetch.service']);
-    expect(readFileSync(join(elsewhere, 'tl-fetch.service'), 'utf8')).toBe(SERVICE);
-    expect(lstatSync(join(local, 'dbus-1/services')).isSymbolicLink()).toBe(true);
-    expect(readdirSync(join(local, 'applications'))).toEqual(['tl-fetch.desktop']);
+    expect(readFileSync(join(elsewhere, 'tl-fetch.service'), 'utf8')).toBe(SYSTEM_SERVICE);
+    expect(lstatSync(join(sysLocal, 'dbus-1/services')).isSymbolicLink()).toBe(true);
+    expect(readdirSync(join(sysLocal, 'applications'))).toEqual(['tl-fetch.desktop']);
     expect(diversions()).toBe('');
   });
+
+  it('a racing swap of the directory and a link to elsewhere, while installs run, never puts anything there; each run is one line at most, or done', async () => {
+    freshSystem();
+    const elsewhere = join(sysRoot, 'etc-systemd-system');
+    mkdirSync(elsewhere, { mode: 0o755 });
+    writeFileSync(join(elsewhere, 'unit.service'), '[Unit]\n');
+    const apps = join(sysLocal, 'applications');
+    symlinkSync(elsewhere, `${apps}.link`);
+    // Root's own swapping (only root can change these directories at all): the real directory and the link
+    // trade places over and over, each swap atomic (renameat2 RENAME_EXCHANGE), so the name is always one or the other.
+    const exchange = [
+      'import ctypes, os, sys',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      'a, b = sys.argv[1].encode(), sys.argv[2].encode()',
+      'while libc.renameat2(-100, a, -100, b, 2) == 0: pass',
+      'sys.exit(os.strerror(ctypes.get_errno()))',
+    ].join('\n');
+    const swapper = execa('python3', ['-c', exchange, apps, `${apps}.link`], { reject: false, stdio: 'ignore' });
+    const outcomes = new Set<string>();
+    try {
+      for (let i = 0; i < 15; i++) {
+        const r = await systemWide(['--install', 'curl']);
+        outcomes.add(String(r.exitCode));
+        expect([0, 1, 65], r.stderr).toContain(r.exitCode);
+        expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+        expect(readdirSync(elsewhere)).toEqual(['unit.service']);
+      }
+      expect(swapper.exitCode, 'the swapper stopped').toBeNull();
+    } finally {
+      swapper.kill('SIGKILL');
+      await swapper;
+    }
+    expect(readdirSync(elsewhere)).toEqual(['unit.service']);
+    console.log(`racing swap: exit statuses ${[...outcomes].sort().join(', ')}`);
+  }, 60_000);
 });

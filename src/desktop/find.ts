@@ -20,7 +20,7 @@ import { ConfigError } from '../profile/config-error';
 import { FileReadError, MiB, readBoundedFile } from '../profile/safe-read';
 import { ConfigReadError, isTrustedDirectory, readConfigText } from '../profile/trust';
 import type { ProgramMatcher } from './program';
-import { execProgram, type FileKind } from './rewrite';
+import { execProgram, type FileKind, runsCommand } from './rewrite';
 
 /** Where `dpkg-divert --rename` keeps an application's own file while ours is in its place. */
 export const DIVERT_SUFFIX = '.tails-launch-orig';
@@ -171,13 +171,21 @@ export function filesOf(files: AppFile[], matches: ProgramMatcher, named: readon
  * as their program (`env X=1 totem`, `sh -c "/bin/totem %U"`): they may
  * start the application without the launcher, and the launcher cannot stand
  * in front of them. Reported, not rewritten. A word counts when MATCHES
- * takes it for the command: its name, or the same file.
+ * takes it for the command: its name, or the same file. A file whose program
+ * is LAUNCHER is never one.
  */
-export function suspectsOf(files: AppFile[], matches: ProgramMatcher, named: readonly string[]): AppFile[] {
+export function suspectsOf(
+  files: AppFile[],
+  matches: ProgramMatcher,
+  named: readonly string[],
+  launcher: string,
+): AppFile[] {
   const own = new Set(filesOf(files, matches, named));
   return files.filter(
     (f) =>
       !own.has(f) &&
+      // The launcher as the program stands in front of whatever it is given (a file of ours whose original is gone).
+      !(f.program !== null && runsCommand(f.program, launcher)) &&
       f.text
         .split('\n')
         .filter((line) => /^Exec[ \t]*=/.test(line))

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { formatDesktopExec, parseDesktopExec, parseServiceExec } from '../../src/desktop/exec-line';
 import { glibBoolean, parseKeyFile, serializeKeyFile } from '../../src/desktop/key-file';
 import { generatedFor, headerLines } from '../../src/desktop/marker';
+import { type AppFile, suspectsOf } from '../../src/desktop/find';
 import { commandMatcher } from '../../src/desktop/program';
 import { DesktopRefusal, rewrite, runsCommand, whatItRuns, type RewriteInput } from '../../src/desktop/rewrite';
 
@@ -245,6 +246,28 @@ describe('what a file runs', () => {
     expect(whatItRuns('service', ours.replace('Name=org.gnome.Totem', 'Name=org.x'))).not.toBe(
       whatItRuns('service', ours),
     );
+  });
+});
+
+describe('files that name the command without running it', () => {
+  const file = (id: string, exec: string): AppFile => {
+    const text = `[Desktop Entry]\nType=Application\nName=x\nExec=${exec}\n`;
+    return { kind: 'entry', id, path: `/a/${id}`, source: `/a/${id}`, text, program: exec.split(' ')[0]! };
+  };
+  const runs = (program: string) => runsCommand(program, '/usr/bin/totem');
+
+  it("are named: env, sh -c; not the command's own files, nor one the launcher runs (ours, its original gone)", () => {
+    const files = [
+      file('own.desktop', 'totem %U'),
+      file('env.desktop', 'env A=1 totem %U'),
+      file('sh.desktop', 'sh -c "exec /usr/bin/totem"'),
+      file('ours.desktop', '/usr/bin/tails-launch totem -- %U'),
+      file('other.desktop', 'vlc %U'),
+    ];
+    expect(suspectsOf(files, runs, [], '/usr/bin/tails-launch').map((f) => f.id)).toEqual([
+      'env.desktop',
+      'sh.desktop',
+    ]);
   });
 });
 

@@ -157,7 +157,7 @@ function planProfile(profile: ResolvedProfile, subject: Subject | null, all: boo
   const { files } = plan;
   const own = subject === null ? [] : filesOf(files, subject.matches, subject.named);
   if (subject !== null)
-    for (const f of suspectsOf(files, subject.matches, subject.named))
+    for (const f of suspectsOf(files, subject.matches, subject.named, LAUNCHER))
       plan.warnings.push(
         `warning: ${name}: ${f.path} names ${subject.command} in an Exec line without running it as its program, so it may start it without the launcher: check it, and change or remove it if it does`,
       );

@@ -43,7 +43,7 @@ function checkProfile(profile: ResolvedProfile, files: AppFile[], report: CheckR
   if (subject === null) return;
   const id = `profile.${profile.name}.desktop`;
   const who = `profile '${profile.name}'`;
-  const suspects = suspectsOf(files, subject.matches, subject.named);
+  const suspects = suspectsOf(files, subject.matches, subject.named, LAUNCHER);
   if (suspects.length)
     report.add(
       `${id}.other`,

@@ -18,7 +18,7 @@ import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import { AT_FDCWD, ERRNO, errorText, loadLibc, O_CLOEXEC, O_PATH, RENAME_NOREPLACE, type Libc } from '../exec/libc';
 import { printable } from '../profile/printable';
-import { FileReadError, MiB, readDescriptor } from '../profile/safe-read';
+import { errnoReason, FileReadError, MiB, readDescriptor } from '../profile/safe-read';
 import { trustProblem } from '../profile/trust';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = constants;
@@ -143,7 +143,7 @@ export class SystemDirectory {
       for (let written = 0; written < bytes.length;) written += writeSync(fd, bytes, written);
     } catch (error) {
       this.c.unlinkat(this.fd, temporary, 0);
-      throw error;
+      throw new SystemDirectoryError(`cannot write ${printable(`${this.path}/${name}`)}: ${errnoReason(error)}`);
     } finally {
       closeSync(fd);
     }

@@ -110,6 +110,22 @@ export function removeKey(group: Group, key: string): void {
 }
 
 /**
+ * A value of type boolean as GLib reads it (g_key_file_get_boolean, through
+ * g_key_file_parse_value_as_boolean in glib/gkeyfile.c): `true` or `1` is
+ * true, `false` or `0` false, case-sensitive; trailing white space (GLib's
+ * g_ascii_isspace) is ignored, as the parser has already dropped the leading
+ * one. Anything else is an error for GLib, and null here: GLib then treats a
+ * DBusActivatable as false, KDE (which also takes `yes` and `on`) may not, so
+ * callers decide what an invalid value means for them.
+ */
+export function glibBoolean(value: string): boolean | null {
+  const trimmed = value.replace(/[ \t\n\v\f\r]+$/, '');
+  if (trimmed === 'true' || trimmed === '1') return true;
+  if (trimmed === 'false' || trimmed === '0') return false;
+  return null;
+}
+
+/**
  * A value of type string or localestring, decoded: the spec's escapes \s,
  * \n, \t, \r and \\. Any other backslash sequence is refused, not guessed.
  */

@@ -14,6 +14,7 @@ import {
 import {
   findGroup,
   getValue,
+  glibBoolean,
   type Group,
   KeyFileError,
   parseKeyFile,
@@ -22,6 +23,7 @@ import {
   setValue,
 } from './key-file';
 import { headerLines } from './marker';
+import type { ProgramMatcher } from './program';
 
 export type FileKind = 'entry' | 'service';
 
@@ -36,6 +38,8 @@ export interface RewriteProfile {
    * system-config-printer's /usr/bin/scp-dbus-service).
    */
   named: readonly string[];
+  /** Whether an Exec program runs the command (src/desktop/program.ts: by name or by file); by name alone when absent. */
+  matches?: ProgramMatcher;
 }
 
 export interface RewriteInput {
@@ -80,11 +84,65 @@ export function execProgram(kind: FileKind, text: string): string | null {
   }
 }
 
+/**
+ * Whether an entry is D-Bus activatable: its DBusActivatable read as GLib
+ * reads a boolean (glibBoolean: `true` and `1`). A value GLib would reject
+ * (`yes`) counts as activatable too: KDE reads `yes` and `on` as true, and
+ * the check this answers is a safety one. A file we cannot read counts too.
+ */
+export function isDBusActivatable(text: string): boolean {
+  try {
+    const main = findGroup(parseKeyFile(text), 'Desktop Entry');
+    const value = main && getValue(main, 'DBusActivatable');
+    return value !== undefined && glibBoolean(value) !== false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * What a file makes the desktop run, as one comparable string; null when it
+ * is not a file we read. Entries: the type, the Exec of the entry and of each
+ * action (split as the desktop splits them), whether D-Bus activation is on;
+ * services: the bus name, Exec, User and SystemdService. Comments (our
+ * marker too), translations and every other key are left out: a file is
+ * judged by what it runs, never by what it says about itself.
+ */
+export function whatItRuns(kind: FileKind, text: string): string | null {
+  try {
+    const file = parseKeyFile(text);
+    const value = (group: Group, key: string) => getValue(group, key) ?? null;
+    if (kind === 'service') {
+      const main = findGroup(file, 'D-BUS Service');
+      if (!main) return null;
+      const exec = value(main, 'Exec');
+      const keys = ['Name', 'User', 'SystemdService'].map((key) => value(main, key));
+      return JSON.stringify([exec === null ? null : parseServiceExec(exec), ...keys]);
+    }
+    const main = findGroup(file, 'Desktop Entry');
+    if (!main) return null;
+    const exec = (group: Group) => {
+      const line = value(group, 'Exec');
+      return line === null ? null : parseDesktopExec(line);
+    };
+    const activatable = value(main, 'DBusActivatable');
+    const actions = file.groups.filter((g) => g.name.startsWith('Desktop Action ')).map((g) => [g.name, exec(g)]);
+    const dbus = activatable === null ? false : (glibBoolean(activatable) ?? activatable);
+    return JSON.stringify([value(main, 'Type'), exec(main), dbus, actions]);
+  } catch {
+    return null;
+  }
+}
+
 /** The arguments after the program, checked against what the profile lets a caller add. */
 function callerPart(args: string[], input: RewriteInput, where: string): string[] {
   const { profile } = input;
   const program = args[0]!;
-  if (!profile.named.includes(input.id) && !runsCommand(program, profile.command))
+  // A file of ours whose original is gone (the application removed): wrapping it again would run the launcher twice.
+  if (runsCommand(program, input.launcher))
+    throw new DesktopRefusal(`${where} runs the launcher already (the application's own file is gone?)`);
+  const runs = profile.matches ?? ((p: string) => runsCommand(p, profile.command));
+  if (!profile.named.includes(input.id) && !runs(program))
     throw new DesktopRefusal(`${where} runs ${program}, not ${profile.command}`);
   const rest = args.slice(1);
   if (profile.callerArgs === 'none' && rest.length)

@@ -6,8 +6,10 @@ import type * as KoffiModule from 'koffi';
 // sizes). Users: exec/execve.ts (replacing the process),
 // preflight/file-capabilities.ts (fgetxattr), placement/ (the user database,
 // the grant handed to the privileged entry in a memfd) and doctor (setns, as
-// root). Nothing here switches user or makes a namespace: that is the
-// privileged entry's, which is not Node (src/place/place.c).
+// root), desktop/system-directory.ts (openat, renameat2, unlinkat: what
+// `desktop --install` changes as root, reached without following links).
+// Nothing here switches user or makes a namespace: that is the privileged
+// entry's, which is not Node (src/place/place.c).
 //
 // Every function is called synchronously on the main thread: errno is per
 // thread and koffi's async calls run in a worker pool, where errno is lost.
@@ -25,6 +27,13 @@ export const F_GETFL = 3;
 export const F_SETFL = 4;
 export const FD_CLOEXEC = 1;
 export const O_NONBLOCK = 0o4000;
+
+// openat(2), renameat2(2), unlinkat(2): what Node's fs.constants lacks (O_DIRECTORY,
+// O_NOFOLLOW and the others are there, with this platform's values).
+export const AT_FDCWD = -100;
+export const O_CLOEXEC = 0o2000000;
+export const O_PATH = 0o10000000;
+export const RENAME_NOREPLACE = 1;
 
 // signal(2), sigprocmask(2)
 export const SIG_DFL = 0;
@@ -48,13 +57,17 @@ export const RLIMIT64_SIZE = 16;
 // setns(2): the namespace type of a network namespace (doctor looks into one).
 export const CLONE_NEWNET = 0x4000_0000;
 
-export const ERRNO = { ENOENT: 2, ENOEXEC: 8, ENOTDIR: 20, ENODATA: 61, ENOTSUP: 95 } as const;
+export const ERRNO = { ENOENT: 2, ENXIO: 6, ENOEXEC: 8, ENOTDIR: 20, ELOOP: 40, ENODATA: 61, ENOTSUP: 95 } as const;
 
 export interface Libc {
   koffi: Koffi;
   execve: Fn;
   fexecve: Fn;
   fcntl: Fn;
+  /** Variadic: the mode, when O_CREAT is given, as `'uint32', mode`. */
+  openat: Fn;
+  renameat2: Fn;
+  unlinkat: Fn;
   signal: Fn;
   sigaction: Fn;
   sigprocmask: Fn;
@@ -93,6 +106,11 @@ export function loadLibc(): { libc: Libc } | { error: string } {
       // execveat(fd, "", …, AT_EMPTY_PATH) in glibc: runs exactly the open file.
       fexecve: lib.func('int fexecve(int fd, const char **argv, const char **envp)') as Fn,
       fcntl: lib.func('int fcntl(int fd, int cmd, ...)') as Fn,
+      openat: lib.func('int openat(int dirfd, const char *path, int flags, ...)') as Fn,
+      renameat2: lib.func(
+        'int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)',
+      ) as Fn,
+      unlinkat: lib.func('int unlinkat(int dirfd, const char *path, int flags)') as Fn,
       signal: lib.func('intptr_t signal(int sig, intptr_t handler)') as Fn,
       sigaction: lib.func('int sigaction(int sig, const void *act, void *oldact)') as Fn,
       sigprocmask: lib.func('int sigprocmask(int how, const void *set, void *oldset)') as Fn,

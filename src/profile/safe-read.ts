@@ -110,35 +110,44 @@ export function readBoundedFile(path: string, options: ReadOptions): BoundedFile
     throw openFailure(path, error as NodeJS.ErrnoException, options.noFollow === true);
   }
   try {
-    const stats = fstatSync(fd);
-    if (!stats.isFile()) throw new FileReadError(path, `is not a regular file (${fileKind(stats)})`);
-    const problem = options.check?.(stats);
-    if (problem) throw new FileReadError(path, problem);
-    const tooLarge = () => new FileReadError(path, `is larger than ${formatSize(options.maxBytes)}`);
-    if (stats.size > options.maxBytes) throw tooLarge();
-    // One byte more than allowed tells "too large" from "exactly the bound".
-    const limit = options.maxBytes + 1;
-    let buffer = Buffer.allocUnsafe(Math.min(limit, Math.max(stats.size + 1, 4 * KiB)));
-    let filled = 0;
-    for (;;) {
-      let n: number;
-      try {
-        n = readSync(fd, buffer, filled, buffer.length - filled, null);
-      } catch (error) {
-        throw new FileReadError(path, errnoReason(error), (error as NodeJS.ErrnoException).code);
-      }
-      if (n === 0) break;
-      filled += n;
-      if (filled < buffer.length) continue;
-      if (buffer.length >= limit) break;
-      // It grew since fstat: make room, never past the limit.
-      const larger = Buffer.allocUnsafe(Math.min(limit, buffer.length * 2));
-      buffer.copy(larger, 0, 0, filled);
-      buffer = larger;
-    }
-    if (filled > options.maxBytes) throw tooLarge();
-    return { text: buffer.toString('utf8', 0, filled), stats };
+    return readDescriptor(fd, path, options);
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The text of the file open at FD (named PATH in errors), under the same
+ * rules as readBoundedFile: a regular file of at most maxBytes that passes
+ * CHECK, or FileReadError. FD stays open: it is the caller's.
+ */
+export function readDescriptor(fd: number, path: string, options: ReadOptions): BoundedFile {
+  const stats = fstatSync(fd);
+  if (!stats.isFile()) throw new FileReadError(path, `is not a regular file (${fileKind(stats)})`);
+  const problem = options.check?.(stats);
+  if (problem) throw new FileReadError(path, problem);
+  const tooLarge = () => new FileReadError(path, `is larger than ${formatSize(options.maxBytes)}`);
+  if (stats.size > options.maxBytes) throw tooLarge();
+  // One byte more than allowed tells "too large" from "exactly the bound".
+  const limit = options.maxBytes + 1;
+  let buffer = Buffer.allocUnsafe(Math.min(limit, Math.max(stats.size + 1, 4 * KiB)));
+  let filled = 0;
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buffer, filled, buffer.length - filled, null);
+    } catch (error) {
+      throw new FileReadError(path, errnoReason(error), (error as NodeJS.ErrnoException).code);
+    }
+    if (n === 0) break;
+    filled += n;
+    if (filled < buffer.length) continue;
+    if (buffer.length >= limit) break;
+    // It grew since fstat: make room, never past the limit.
+    const larger = Buffer.allocUnsafe(Math.min(limit, buffer.length * 2));
+    buffer.copy(larger, 0, 0, filled);
+    buffer = larger;
+  }
+  if (filled > options.maxBytes) throw tooLarge();
+  return { text: buffer.toString('utf8', 0, filled), stats };
 }

@@ -56,7 +56,11 @@ const MAX_SYMLINKS = 40;
  * denied`, so that nobody goes looking for a mistake in the file.
  */
 export class ConfigReadError extends ConfigError {
-  constructor(file: string, reason: string) {
+  constructor(
+    file: string,
+    /** What the system said, in a few words (`permission denied`). */
+    readonly reason: string,
+  ) {
     super([{ file, message: `cannot read: ${reason}` }]);
     this.message = `cannot read ${printable(file)}: ${reason}`;
     this.name = 'ConfigReadError';
@@ -92,6 +96,17 @@ function writableProblem(stats: Stats, allowSticky: boolean): string | null {
   if (allowSticky && stats.isDirectory() && (stats.mode & STICKY) !== 0) return null;
   const who = writable & 0o002 ? 'others' : 'its group';
   return `is writable by ${who} (mode ${octal(stats.mode)}): make it ${octal(stats.mode & ~0o022)} or remove it`;
+}
+
+/**
+ * Why the file or directory STATS describes may not be trusted: someone
+ * besides root and the invoking user owns it or can write it (a sticky
+ * directory allowed only when it is not the one HOLDING what is read or
+ * written); null when it may. For descriptors opened by other means than
+ * resolveTrusted (src/desktop/system-directory.ts).
+ */
+export function trustProblem(stats: Stats, holding: boolean): string | null {
+  return ownerProblem(stats) ?? writableProblem(stats, !holding);
 }
 
 function problemAt(path: string, message: string | null): ConfigProblem | null {
@@ -130,7 +145,7 @@ export function resolveTrusted(path: string): string | null {
   let links = 0;
   try {
     const root = lstatDirectory('/');
-    note('/', ownerProblem(root) ?? writableProblem(root, true));
+    note('/', trustProblem(root, false));
     while (pending.length) {
       const name = pending.shift()!;
       if (name === '.') continue;
@@ -153,7 +168,7 @@ export function resolveTrusted(path: string): string | null {
       if (pending.length) {
         // A file where a directory should be: open(2) would say ENOTDIR, which means "absent".
         if (!stats.isDirectory()) return null;
-        note(next, ownerProblem(stats) ?? writableProblem(stats, true));
+        note(next, trustProblem(stats, false));
       }
       current = next;
     }
@@ -169,8 +184,7 @@ export function resolveTrusted(path: string): string | null {
 
 /** The directory REAL (a real path) holds configuration: owned by root or the user, writable by nobody else, sticky or not. */
 function checkHoldingDirectory(real: string): void {
-  const stats = lstatDirectory(real);
-  const problem = problemAt(real, ownerProblem(stats) ?? writableProblem(stats, false));
+  const problem = problemAt(real, trustProblem(lstatDirectory(real), true));
   if (problem) throw new ConfigError([problem]);
 }
 
@@ -189,7 +203,7 @@ export function readConfigText(file: string): string | null {
       maxBytes: MAX_CONFIG_BYTES,
       // Resolved above, every step checked: a symlink here now would be a change made by root or the user meanwhile.
       noFollow: true,
-      check: (stats) => ownerProblem(stats) ?? writableProblem(stats, false),
+      check: (stats) => trustProblem(stats, true),
     });
     return read === null ? null : read.text;
   } catch (error) {
@@ -201,27 +215,32 @@ export function readConfigText(file: string): string | null {
 }
 
 /**
- * Checks a layer directory DIR and its profiles/ when they exist: trusted all
- * the way down, not writable by group or others, and searchable by us (an
- * admin layer we cannot search must not silently drop out).
+ * Whether PATH is a directory to read from: trusted all the way down, not
+ * writable by group or others, and searchable by us (one we cannot search
+ * must not silently drop out); false when it does not exist or is not a
+ * directory (nothing can be read from it, as if absent). ConfigError when
+ * it is not trusted, ConfigReadError when the system refuses.
  */
-export function checkLayerDirectory(dir: string): void {
-  for (const path of [dir, `${dir}/profiles`]) {
-    const real = resolveTrusted(path);
-    if (real === null) return; // absent: no layer here (or no profiles/ in it)
-    let isDirectory: boolean;
-    try {
-      isDirectory = statSync(real).isDirectory();
-    } catch (error) {
-      throw new ConfigReadError(path, errnoReason(error));
-    }
-    // Not a directory: nothing can be read from it, as if absent (and --config-dir says so itself).
-    if (!isDirectory) return;
-    checkHoldingDirectory(real);
-    try {
-      accessSync(real, constants.X_OK);
-    } catch (error) {
-      throw new ConfigReadError(path, errnoReason(error));
-    }
+export function isTrustedDirectory(path: string): boolean {
+  const real = resolveTrusted(path);
+  if (real === null) return false;
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(real).isDirectory();
+  } catch (error) {
+    throw new ConfigReadError(path, errnoReason(error));
   }
+  if (!isDirectory) return false;
+  checkHoldingDirectory(real);
+  try {
+    accessSync(real, constants.X_OK);
+  } catch (error) {
+    throw new ConfigReadError(path, errnoReason(error));
+  }
+  return true;
+}
+
+/** Checks a layer directory DIR and its profiles/ when they exist (--config-dir says itself when DIR is not one). */
+export function checkLayerDirectory(dir: string): void {
+  if (isTrustedDirectory(dir)) isTrustedDirectory(`${dir}/profiles`);
 }

@@ -11,6 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -21,7 +22,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, LAUNCHER, runLauncher } from '../support/launcher';
@@ -39,10 +40,18 @@ const EXPECTED = [
   'totem: installed dbus-1/services/org.gnome.Totem.service',
 ];
 
+interface DoctorCheck {
+  id: string;
+  status: string;
+  message: string;
+}
+
 let work = '';
 let system = ''; // the unpacked packages' usr/share: XDG_DATA_DIRS
 let home = '';
 let dataHome = '';
+let dirs = ''; // a data dir of Debian's real pidgin and totem files, plus whatever a case adds
+let userHome = ''; // a new one for each case (fresh)
 
 const env = (extra: Record<string, string> = {}) =>
   cleanEnv({ HOME: home, XDG_DATA_DIRS: system, XDG_DATA_HOME: dataHome, ...extra });
@@ -70,6 +79,10 @@ beforeAll(async () => {
   home = join(work, 'home');
   dataHome = join(home, '.local/share');
   mkdirSync(home, { recursive: true });
+  dirs = join(work, 'attack-share');
+  mkdirSync(join(dirs, 'applications'), { recursive: true });
+  for (const f of ['pidgin.desktop', 'org.gnome.Totem.desktop'])
+    writeFileSync(join(dirs, 'applications', f), readFileSync(join(system, 'applications', f)));
 }, 120_000);
 
 afterAll(() => {
@@ -272,28 +285,37 @@ describe('started the way a desktop starts it (gio launch)', () => {
   });
 });
 
+// What must not work, and how files are judged: the attack data dir and a home of its own each time.
+const attackEnv = () => cleanEnv({ HOME: userHome, XDG_DATA_DIRS: dirs, XDG_DATA_HOME: join(userHome, 'share') });
+const run = (args: string[]) => runLauncher(['desktop', ...args], { env: attackEnv(), timeout: 10_000 });
+
+const fresh = () => {
+  userHome = mkdtempSync(join(work, 'attack-home-'));
+  mkdirSync(join(userHome, 'share/applications'), { recursive: true });
+};
+
+/** `doctor --json NAMES` on these directories (no Tor: it fails on that, exit 1, and still reports the rest). */
+const doctor = async (names: string[]) => {
+  const r = await runLauncher(['doctor', '--json', ...names], { env: attackEnv() });
+  const checks = r.exitCode === 1 ? (JSON.parse(r.stdout) as { checks: DoctorCheck[] }).checks : [];
+  return { ...r, checks, check: (id: string) => checks.find((c) => c.id === id) };
+};
+
+/** Writes FILES (name -> text) under the attack data dir for BODY, then removes them. */
+async function withFiles(files: Record<string, string>, body: () => Promise<void>): Promise<void> {
+  const paths = Object.keys(files).map((name) => join(dirs, name));
+  try {
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(dirs, name)), { recursive: true });
+      writeFileSync(join(dirs, name), text);
+    }
+    await body();
+  } finally {
+    for (const path of paths) rmSync(path, { force: true });
+  }
+}
+
 describe('what must not work', () => {
-  // A data dir of Debian's real pidgin and totem files, plus whatever a case adds; a home of its own each time.
-  let dirs = '';
-  let userHome = '';
-  const run = (args: string[]) =>
-    runLauncher(['desktop', ...args], {
-      env: cleanEnv({ HOME: userHome, XDG_DATA_DIRS: dirs, XDG_DATA_HOME: join(userHome, 'share') }),
-      timeout: 10_000,
-    });
-
-  beforeAll(() => {
-    dirs = join(work, 'attack-share');
-    mkdirSync(join(dirs, 'applications'), { recursive: true });
-    for (const f of ['pidgin.desktop', 'org.gnome.Totem.desktop'])
-      writeFileSync(join(dirs, 'applications', f), readFileSync(join(system, 'applications', f)));
-  });
-
-  const fresh = () => {
-    userHome = mkdtempSync(join(work, 'attack-home-'));
-    mkdirSync(join(userHome, 'share/applications'), { recursive: true });
-  };
-
   it('a FIFO where an entry should be: one line, at once, nothing written', async () => {
     fresh();
     const fifo = join(dirs, 'applications/zz-fifo.desktop');
@@ -396,11 +418,7 @@ describe('what must not work', () => {
       expect(r.stderr).toBe(
         `tails-launch: warning: electrum: ${entry} names /usr/bin/electrum in an Exec line without running it as its program, so it may start it without the launcher: check it, and change or remove it if it does\ntails-launch: electrum: no desktop entry or D-Bus service starts /usr/bin/electrum\ntails-launch: nothing was installed: 1 file or profile above cannot go through the launcher\n`.trimEnd(),
       );
-      const doctor = await runLauncher(['doctor', '--json', 'electrum'], {
-        env: cleanEnv({ HOME: userHome, XDG_DATA_DIRS: dirs, XDG_DATA_HOME: join(userHome, 'share') }),
-      });
-      const checks = (JSON.parse(doctor.stdout) as { checks: { id: string; status: string }[] }).checks;
-      expect(checks.find((c) => c.id === 'profile.electrum.desktop.other')).toMatchObject({ status: 'warn' });
+      expect((await doctor(['electrum'])).check('profile.electrum.desktop.other')).toMatchObject({ status: 'warn' });
     } finally {
       rmSync(entry);
     }
@@ -425,4 +443,317 @@ describe('what must not work', () => {
       ).toHaveLength(1);
     }
   });
+});
+
+describe('judged by what it runs, never by the marker line', () => {
+  it('doctor judges a per-user entry by what it runs, not by its first line: our marker on a file that starts Totem directly is a warning', async () => {
+    fresh();
+    const marked = join(userHome, 'share/applications/org.gnome.Totem.desktop');
+    const own = readFileSync(join(dirs, 'applications/org.gnome.Totem.desktop'), 'utf8');
+    writeFileSync(
+      marked,
+      `# Generated by tails-launch for profile totem from ${dirs}/applications/org.gnome.Totem.desktop\n${own}`,
+    );
+    const before = await doctor(['totem']);
+    expect(before.stderr).toBe('');
+    expect(before.check('profile.totem.desktop')).toMatchObject({
+      status: 'warn',
+      message: `profile 'totem': ${marked} starts /usr/bin/totem without the launcher`,
+    });
+    // Ours by its marker, so --install may replace it; then doctor is content.
+    expect((await run(['--install', '--user', 'totem'])).exitCode).toBe(0);
+    expect((await doctor(['totem'])).check('profile.totem.desktop')).toMatchObject({ status: 'ok' });
+  });
+
+  it('a file in a data directory that starts with our marker is still judged by what it runs: --install rewrites it, doctor names it', async () => {
+    fresh();
+    const marked = join(dirs, 'applications/zz-marked.desktop');
+    await withFiles(
+      {
+        'applications/zz-marked.desktop':
+          '# Generated by tails-launch for profile pidgin from /nowhere\n[Desktop Entry]\nType=Application\nName=P\nExec=pidgin\n',
+      },
+      async () => {
+        expect((await doctor(['pidgin'])).check('profile.pidgin.desktop')).toMatchObject({
+          status: 'warn',
+          message: `profile 'pidgin': ${dirs}/applications/pidgin.desktop, ${marked} start /usr/bin/pidgin without the launcher`,
+        });
+        const r = await run(['--install', '--user', 'pidgin']);
+        expect(r.stderr).toBe('');
+        expect(tree(join(userHome, 'share'))).toEqual([
+          'applications/pidgin.desktop',
+          'applications/zz-marked.desktop',
+        ]);
+        expect(readFileSync(join(userHome, 'share/applications/zz-marked.desktop'), 'utf8')).toContain(
+          `\nExec=${LAUNCHER} pidgin --\n`,
+        );
+      },
+    );
+  });
+
+  it('a FIFO, a file over 1 MiB and an unreadable per-user entry are one warning each in doctor, and the rest of the report as usual', async () => {
+    fresh();
+    const fifo = join(dirs, 'applications/zz-fifo.desktop');
+    const big = join(dirs, 'applications/zz-big.desktop');
+    const userFifo = join(userHome, 'share/applications/pidgin.desktop');
+    execFileSync('mkfifo', [fifo, userFifo]);
+    writeFileSync(big, `[Desktop Entry]\nType=Application\nName=Big\nExec=totem\n${'#'.repeat(1024 * 1024)}\n`);
+    try {
+      const r = await doctor(['totem', 'pidgin']);
+      expect(r.stderr).toBe('');
+      expect(r.exitCode).toBe(1); // Tor is not there; never 70
+      const warned = (path: string) => r.checks.filter((c) => c.status === 'warn' && c.message.includes(path));
+      expect(warned(fifo)).toHaveLength(1);
+      expect(warned(fifo)[0]!.message).toContain('is not a regular file (a FIFO)');
+      expect(warned(big)).toHaveLength(1);
+      expect(warned(big)[0]!.message).toContain('is larger than 1 MiB');
+      expect(warned(userFifo)).toHaveLength(1);
+      expect(r.check('profile.totem.desktop')).toMatchObject({ status: 'warn' });
+      expect(r.check('profile.pidgin.desktop')).toBeUndefined();
+    } finally {
+      rmSync(fifo);
+      rmSync(big);
+    }
+  });
+});
+
+describe('the command is a file, and a boolean what GLib reads', () => {
+  it('a D-Bus activatable entry is one whatever GLib reads as true (`1`, trailing blanks): refused the same way', async () => {
+    for (const value of ['1', 'true  ']) {
+      fresh();
+      await withFiles(
+        {
+          'applications/im.example.Pidgin.desktop': `[Desktop Entry]\nType=Application\nName=P\nExec=pidgin\nDBusActivatable=${value}\n`,
+          'dbus-1/services/im.example.Pidgin.service':
+            '[D-BUS Service]\nName=im.example.Pidgin\nExec=/usr/libexec/pidgin-service\n',
+        },
+        async () => {
+          const r = await run(['--install', '--user', 'pidgin']);
+          expect(r.exitCode, value).toBe(65);
+          expect(r.stderr.split('\n')[0], value).toMatch(
+            /^tails-launch: pidgin: im\.example\.Pidgin\.desktop is D-Bus activatable /,
+          );
+          expect(tree(join(userHome, 'share')), value).toEqual([]);
+        },
+      );
+    }
+  });
+
+  it('an Exec program is the command when it is the same file: /bin/curl is /usr/bin/curl (merged /usr), rewritten; what runs it and cannot be rewritten is warned about', async () => {
+    fresh();
+    // This system has a merged /usr: /bin/curl is /usr/bin/curl, the shipped curl profile's command.
+    expect(statSync('/bin/curl').ino).toBe(statSync('/usr/bin/curl').ino);
+    const plain = join(dirs, 'applications/zz-fetch.desktop');
+    const viaEnv = join(dirs, 'applications/zz-env-fetch.desktop');
+    const action = join(dirs, 'applications/zz-action-fetch.desktop');
+    await withFiles(
+      {
+        'applications/zz-fetch.desktop': '[Desktop Entry]\nType=Application\nName=Fetch\nExec=/bin/curl --silent %u\n',
+        'applications/zz-env-fetch.desktop': '[Desktop Entry]\nType=Application\nName=Env\nExec=env A=1 /bin/curl %u\n',
+        'applications/zz-action-fetch.desktop':
+          '[Desktop Entry]\nType=Application\nName=A\nExec=/bin/curl\nActions=x;\n\n[Desktop Action x]\nName=X\nExec=sh -c /bin/curl\n',
+      },
+      async () => {
+        const before = await doctor(['curl']);
+        expect(before.check('profile.curl.desktop')).toMatchObject({
+          status: 'warn',
+          message: `profile 'curl': ${plain} starts /usr/bin/curl without the launcher`,
+        });
+        expect(before.check('profile.curl.desktop.other')?.message).toContain(viaEnv);
+        expect(before.check('profile.curl.desktop.refused')).toMatchObject({
+          status: 'warn',
+          message: `profile 'curl': cannot route ${action} through the launcher: action 'x' runs sh, not /usr/bin/curl`,
+        });
+        rmSync(action);
+        const r = await run(['--install', '--user', 'curl']);
+        expect(r.stderr).toContain(`warning: curl: ${viaEnv} names /usr/bin/curl in an Exec line`);
+        expect(r).toMatchObject({
+          exitCode: 0,
+          stdout: `curl: installed ${join(userHome, 'share/applications/zz-fetch.desktop')}`,
+        });
+        expect(readFileSync(join(userHome, 'share/applications/zz-fetch.desktop'), 'utf8')).toContain(
+          `\nExec=${LAUNCHER} curl -- --silent %u\n`,
+        );
+        expect((await doctor(['curl'])).check('profile.curl.desktop')).toMatchObject({ status: 'ok' });
+      },
+    );
+  });
+});
+
+// System-wide (root, an image build): the launcher reads only the system's
+// data directories, /usr/local/share and /usr/share, whatever XDG_DATA_DIRS
+// says. To try it on them without touching this machine's, each run is in a
+// mount namespace of its own (unshare --mount) where directories of the test
+// are bound over /usr/local/share, /usr/share/applications,
+// /usr/share/dbus-1/services and dpkg's database /var/lib/dpkg (so that the
+// real dpkg-divert records its diversions in a database of the test's).
+const AS_ROOT = process.getuid?.() === 0;
+const SYSTEM_BIND = [
+  'set -e',
+  'mount --bind "$1" /usr/local/share',
+  'mount --bind "$2" /usr/share/applications',
+  'mount --bind "$3" /usr/share/dbus-1/services',
+  'mount --bind "$4" /var/lib/dpkg',
+  'shift 4',
+  'exec "$@"',
+].join('\n');
+const SYSTEM_ENTRY = '[Desktop Entry]\nType=Application\nName=Fetch\nExec=curl --silent %u\n';
+const SYSTEM_SERVICE = '[D-BUS Service]\nName=org.example.TlFetch\nExec=/usr/bin/curl --silent\n';
+const SYSTEM_TARGET = '/usr/local/share/applications/tl-fetch.desktop';
+let sysRoot = ''; // each case's: sysLocal/ (/usr/local/share), usr-applications/, usr-services/, dpkg/
+let sysLocal = '';
+
+const freshSystem = () => {
+  sysRoot = mkdtempSync(join(work, 'system-'));
+  sysLocal = join(sysRoot, 'local');
+  for (const dir of ['local/applications', 'local/dbus-1/services', 'usr-applications', 'usr-services', 'dpkg'])
+    mkdirSync(join(sysRoot, dir), { recursive: true, mode: 0o755 });
+  chmodSync(sysRoot, 0o755);
+  writeFileSync(join(sysLocal, 'applications/tl-fetch.desktop'), SYSTEM_ENTRY);
+};
+
+const systemWide = (args: string[], extra: Record<string, string> = {}) =>
+  runLauncher(
+    [
+      '--mount',
+      '--',
+      'sh',
+      '-c',
+      SYSTEM_BIND,
+      'sh',
+      sysLocal,
+      join(sysRoot, 'usr-applications'),
+      join(sysRoot, 'usr-services'),
+      join(sysRoot, 'dpkg'),
+      LAUNCHER,
+      'desktop',
+      ...args,
+    ],
+    { env: cleanEnv({ HOME: sysRoot, ...extra }) },
+    'unshare',
+  );
+
+/** The diversions recorded in this test's dpkg database. */
+const diversions = () =>
+  execFileSync('dpkg-divert', ['--admindir', join(sysRoot, 'dpkg'), '--list'], { encoding: 'utf8' }).trim();
+
+describe.skipIf(!AS_ROOT)('system-wide, as root: only what root owns', () => {
+  it("XDG_DATA_DIRS is not read: a user's copy that comes first stays hers, the system's entry is rewritten in its place (diverted), and --remove puts it back", async () => {
+    freshSystem();
+    // The user's own data directory, first in the administrator's XDG_DATA_DIRS (flatpak's exports do that).
+    const user = join(sysRoot, 'user-share');
+    mkdirSync(join(user, 'applications'), { recursive: true });
+    mkdirSync(join(user, 'dbus-1/services'), { recursive: true });
+    const mine = SYSTEM_ENTRY.replace('Name=Fetch', 'Name=Mine');
+    const unit = `${SYSTEM_SERVICE}\n[Service]\nExecStart=/bin/sh -c "echo owned"\n`;
+    writeFileSync(join(user, 'applications/tl-fetch.desktop'), mine);
+    writeFileSync(join(user, 'dbus-1/services/tl-evil.service'), unit);
+    execFileSync('chown', ['-R', 'nobody:nogroup', user]);
+    const env = { XDG_DATA_DIRS: `${user}:/usr/local/share:/usr/share` };
+
+    const first = await systemWide(['--install', 'curl'], env);
+    expect(first.stderr).toBe('');
+    expect(first).toMatchObject({ exitCode: 0, stdout: `curl: installed ${SYSTEM_TARGET}` });
+    expect(tree(user)).toEqual(['applications/tl-fetch.desktop', 'dbus-1/services/tl-evil.service']);
+    expect(readFileSync(join(user, 'applications/tl-fetch.desktop'), 'utf8')).toBe(mine);
+    expect(readFileSync(join(user, 'dbus-1/services/tl-evil.service'), 'utf8')).toBe(unit);
+    expect(readFileSync(join(sysLocal, 'applications/tl-fetch.desktop.tails-launch-orig'), 'utf8')).toBe(SYSTEM_ENTRY);
+    expect(readFileSync(join(sysLocal, 'applications/tl-fetch.desktop'), 'utf8')).toContain(
+      `\nExec=${LAUNCHER} curl -- --silent %u\n`,
+    );
+    expect(diversions()).toBe(`diversion of ${SYSTEM_TARGET} to ${SYSTEM_TARGET}.tails-launch-orig by tails-launch`);
+
+    expect(await systemWide(['--install', 'curl'], env)).toMatchObject({
+      exitCode: 0,
+      stdout: `curl: unchanged ${SYSTEM_TARGET}`,
+    });
+    expect(await systemWide(['--remove', '--all'], env)).toMatchObject({
+      exitCode: 0,
+      stdout: `curl: removed ${SYSTEM_TARGET}`,
+    });
+    expect(tree(sysLocal)).toEqual(['applications/tl-fetch.desktop']);
+    expect(readFileSync(join(sysLocal, 'applications/tl-fetch.desktop'), 'utf8')).toBe(SYSTEM_ENTRY);
+    expect(diversions()).toBe('');
+  });
+
+  it('a data directory or file that someone besides root can change is not read: one line, nothing diverted or written', async () => {
+    for (const [what, change, named] of [
+      ['group-writable', () => chmodSync(join(sysLocal, 'applications'), 0o775), '/usr/local/share/applications'],
+      [
+        'owned by nobody',
+        () => execFileSync('chown', ['nobody', join(sysLocal, 'applications/tl-fetch.desktop')]),
+        SYSTEM_TARGET,
+      ],
+    ] as const) {
+      freshSystem();
+      change();
+      const r = await systemWide(['--install', 'curl']);
+      expect(r.exitCode, what).toBe(65);
+      expect(r.stderr, what).toMatch(
+        new RegExp(
+          `^tails-launch: cannot read ${named}: is (writable by its group|owned by uid \\d+, not by root)[^\\n]*$`,
+        ),
+      );
+      expect(tree(sysLocal), what).toEqual(['applications/tl-fetch.desktop']);
+      expect(diversions(), what).toBe('');
+    }
+  });
+});
+
+describe.skipIf(!AS_ROOT)('system-wide, as root: no link is followed on the way to what is written', () => {
+  it('a symbolic link where a directory should be is not followed on the way to what is written (a directory swapped for a link to /etc/systemd/system): one line, nothing diverted or written there', async () => {
+    freshSystem();
+    // Where the link leads (as /etc/systemd/system would): a service there that runs curl.
+    const elsewhere = join(sysRoot, 'etc-systemd-system');
+    mkdirSync(elsewhere, { mode: 0o755 });
+    writeFileSync(join(elsewhere, 'tl-fetch.service'), SYSTEM_SERVICE);
+    rmSync(join(sysLocal, 'dbus-1/services'), { recursive: true });
+    symlinkSync(elsewhere, join(sysLocal, 'dbus-1/services'));
+    const r = await systemWide(['--install', 'curl']);
+    expect(r.exitCode).toBe(65);
+    expect(r.stderr.split('\n')).toEqual([
+      'tails-launch: curl: cannot write tl-fetch.service: /usr/local/share/dbus-1/services is a symbolic link: system-wide, tails-launch follows none on the way to what it changes',
+      'tails-launch: nothing was installed: 1 file or profile above cannot go through the launcher',
+    ]);
+    expect(readdirSync(elsewhere)).toEqual(['tl-fetch.service']);
+    expect(readFileSync(join(elsewhere, 'tl-fetch.service'), 'utf8')).toBe(SYSTEM_SERVICE);
+    expect(lstatSync(join(sysLocal, 'dbus-1/services')).isSymbolicLink()).toBe(true);
+    expect(readdirSync(join(sysLocal, 'applications'))).toEqual(['tl-fetch.desktop']);
+    expect(diversions()).toBe('');
+  });
+
+  it('a racing swap of the directory and a link to elsewhere, while installs run, never puts anything there; each run is one line at most, or done', async () => {
+    freshSystem();
+    const elsewhere = join(sysRoot, 'etc-systemd-system');
+    mkdirSync(elsewhere, { mode: 0o755 });
+    writeFileSync(join(elsewhere, 'unit.service'), '[Unit]\n');
+    const apps = join(sysLocal, 'applications');
+    symlinkSync(elsewhere, `${apps}.link`);
+    // Root's own swapping (only root can change these directories at all): the real directory and the link
+    // trade places over and over, each swap atomic (renameat2 RENAME_EXCHANGE), so the name is always one or the other.
+    const exchange = [
+      'import ctypes, os, sys',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      'a, b = sys.argv[1].encode(), sys.argv[2].encode()',
+      'while libc.renameat2(-100, a, -100, b, 2) == 0: pass',
+      'sys.exit(os.strerror(ctypes.get_errno()))',
+    ].join('\n');
+    const swapper = execa('python3', ['-c', exchange, apps, `${apps}.link`], { reject: false, stdio: 'ignore' });
+    const outcomes = new Set<string>();
+    try {
+      for (let i = 0; i < 15; i++) {
+        const r = await systemWide(['--install', 'curl']);
+        outcomes.add(String(r.exitCode));
+        expect([0, 1, 65], r.stderr).toContain(r.exitCode);
+        expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+        expect(readdirSync(elsewhere)).toEqual(['unit.service']);
+      }
+      expect(swapper.exitCode, 'the swapper stopped').toBeNull();
+    } finally {
+      swapper.kill('SIGKILL');
+      await swapper;
+    }
+    expect(readdirSync(elsewhere)).toEqual(['unit.service']);
+    console.log(`racing swap: exit statuses ${[...outcomes].sort().join(', ')}`);
+  }, 60_000);
 });

@@ -2,11 +2,16 @@
 // services, splitting Exec lines as the spec (and GLib) do, and the rewrite
 // with its refusals. The files themselves, found on disk, installed and
 // started by GLib, are test/integration/desktop.test.ts's.
+import { linkSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatDesktopExec, parseDesktopExec, parseServiceExec } from '../../src/desktop/exec-line';
-import { parseKeyFile, serializeKeyFile } from '../../src/desktop/key-file';
-import { generatedFor } from '../../src/desktop/marker';
-import { DesktopRefusal, rewrite, runsCommand, type RewriteInput } from '../../src/desktop/rewrite';
+import { glibBoolean, parseKeyFile, serializeKeyFile } from '../../src/desktop/key-file';
+import { generatedFor, headerLines } from '../../src/desktop/marker';
+import { type AppFile, suspectsOf } from '../../src/desktop/find';
+import { commandMatcher } from '../../src/desktop/program';
+import { DesktopRefusal, rewrite, runsCommand, whatItRuns, type RewriteInput } from '../../src/desktop/rewrite';
 
 const TOTEM = `[Desktop Entry]
 Name=Videos
@@ -48,6 +53,12 @@ describe('key files', () => {
     for (const text of [TOTEM, TOTEM.slice(0, -1), `# head\n\n${TOTEM}\n\n`, '[A]\nk = v\n']) {
       expect(serializeKeyFile(parseKeyFile(text))).toBe(text);
     }
+  });
+
+  it("booleans as GLib's g_key_file_get_boolean reads them: true/1, false/0, trailing blanks ignored, nothing else", () => {
+    for (const value of ['true', '1', 'true ', '1\t']) expect(glibBoolean(value), value).toBe(true);
+    for (const value of ['false', '0', 'false  ']) expect(glibBoolean(value), value).toBe(false);
+    for (const value of ['True', 'yes', 'on', '', '2', 'truex']) expect(glibBoolean(value), value).toBeNull();
   });
 
   it('refuses what readers may take differently: a key twice, a group twice, a stray line, a key before any group', () => {
@@ -101,6 +112,25 @@ describe('Exec lines', () => {
     ]);
     expect(() => parseServiceExec('/usr/bin/x "a b"')).toThrow(/plain word/);
     expect(() => parseServiceExec('sh -c x;y')).toThrow(/plain word/);
+  });
+
+  it('which program runs the command: the same file (device and inode), whatever its path: a hard link, a symbolic link', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tails-launch-program-'));
+    try {
+      writeFileSync(join(dir, 'prog'), '#!/bin/sh\n', { mode: 0o755 });
+      writeFileSync(join(dir, 'other'), '#!/bin/sh\n', { mode: 0o755 });
+      linkSync(join(dir, 'prog'), join(dir, 'hard'));
+      symlinkSync(join(dir, 'prog'), join(dir, 'soft'));
+      const runs = commandMatcher(join(dir, 'prog'), dir);
+      for (const program of [join(dir, 'prog'), join(dir, 'hard'), join(dir, 'soft'), 'prog', 'soft', 'hard'])
+        expect(runs(program), program).toBe(true);
+      for (const program of [join(dir, 'other'), 'other', join(dir, 'missing'), 'missing', 'sh'])
+        expect(runs(program), program).toBe(false);
+      // A command that is not installed: its name still counts.
+      expect(commandMatcher(join(dir, 'gone'), dir)('gone')).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 
   it('which program runs the command: the same path, or a bare name of its basename', () => {
@@ -183,6 +213,61 @@ describe('rewrite: D-Bus services', () => {
   it('refuses a system bus service (User=) and one without Exec', () => {
     expect(() => rewrite(svc(`${SERVICE}\nUser=root\n`))).toThrow(/system bus/);
     expect(() => rewrite(svc('[D-BUS Service]\nName=org.gnome.Totem\n'))).toThrow(/no Exec/);
+  });
+});
+
+describe('what a file runs', () => {
+  it('our rewrite runs what a second rewrite runs, comments and translations aside; the marker on the original does not make it ours', () => {
+    const ours = rewrite(input(TOTEM));
+    expect(whatItRuns('entry', ours)).toBe(whatItRuns('entry', rewrite(input(TOTEM.replace('Name[fr]=Vidéos\n', '')))));
+    expect(whatItRuns('entry', ours)).not.toBe(whatItRuns('entry', TOTEM));
+    const marked = [...headerLines('totem', '/usr/share/applications/org.gnome.Totem.desktop'), TOTEM].join('\n');
+    expect(generatedFor(marked)).toBe('totem');
+    expect(whatItRuns('entry', marked)).toBe(whatItRuns('entry', TOTEM));
+    expect(whatItRuns('entry', ours)).not.toBe(whatItRuns('entry', marked));
+    // DBusActivatable=1 is as true as true; an action of its own is another thing it runs.
+    const activatable = ours.replace('DBusActivatable=false', 'DBusActivatable=1');
+    expect(whatItRuns('entry', activatable)).not.toBe(whatItRuns('entry', ours));
+    expect(whatItRuns('entry', activatable)).toBe(
+      whatItRuns('entry', ours.replace('DBusActivatable=false', 'DBusActivatable=true')),
+    );
+    expect(whatItRuns('entry', `${ours}\n[Desktop Action x]\nExec=totem\n`)).not.toBe(whatItRuns('entry', ours));
+    expect(whatItRuns('entry', 'not a key file')).toBeNull();
+  });
+
+  it('a service: its Exec, its bus name and SystemdService count', () => {
+    const service = '[D-BUS Service]\nName=org.gnome.Totem\nExec=/usr/bin/totem --gapplication-service\n';
+    const svc = { kind: 'service' as const, id: 'org.gnome.Totem.service' };
+    const ours = rewrite(input(service, svc));
+    expect(whatItRuns('service', ours)).toBe(
+      whatItRuns('service', rewrite(input(`${service}SystemdService=x.service\n`, svc))),
+    );
+    expect(whatItRuns('service', `${ours}SystemdService=x.service\n`)).not.toBe(whatItRuns('service', ours));
+    expect(whatItRuns('service', ours.replace('Name=org.gnome.Totem', 'Name=org.x'))).not.toBe(
+      whatItRuns('service', ours),
+    );
+  });
+});
+
+describe('files that name the command without running it', () => {
+  const file = (id: string, exec: string): AppFile => {
+    const text = `[Desktop Entry]\nType=Application\nName=x\nExec=${exec}\n`;
+    return { kind: 'entry', id, path: `/a/${id}`, source: `/a/${id}`, text, program: exec.split(' ')[0]! };
+  };
+  const runs = (program: string) => runsCommand(program, '/usr/bin/totem');
+
+  it("are named: env, sh -c; not the command's own files, nor one the launcher runs (ours, its original gone)", () => {
+    const files = [
+      file('own.desktop', 'totem %U'),
+      file('env.desktop', 'env A=1 totem %U'),
+      file('sh.desktop', 'sh -c "exec /usr/bin/totem"'),
+      file('ours.desktop', '/usr/bin/tails-launch totem -- %U'),
+      file('other.desktop', 'vlc %U'),
+    ];
+    expect(suspectsOf(files, runs, [], '/usr/bin/tails-launch').map((f) => f.id)).toEqual([
+      'env.desktop',
+      'sh.desktop',
+    ]);
   });
 });
 

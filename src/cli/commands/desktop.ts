@@ -9,9 +9,20 @@
 // cannot go through the launcher (each refusal is one line on stderr, exit 65).
 import { EXIT } from '../../errors/exit-codes';
 import { LaunchError } from '../../errors/launch-error';
-import { appFiles, filesOf, suspectsOf, systemDataDirs, userDataHome, type AppFile } from '../../desktop/find';
+import {
+  type AppFile,
+  appFiles,
+  type DataSource,
+  filesOf,
+  sessionSource,
+  suspectsOf,
+  systemSource,
+  userDataHome,
+} from '../../desktop/find';
 import { install, type Outcome, type Placed, remove, type Scope, targetOf, targetProblem } from '../../desktop/install';
-import { DesktopRefusal, rewrite } from '../../desktop/rewrite';
+import { SYSTEM_PATH } from '../../desktop/program';
+import { DesktopRefusal, isDBusActivatable, rewrite } from '../../desktop/rewrite';
+import { LAUNCHER, rewriteProfile, type Subject } from '../../desktop/subject';
 import { ConfigError } from '../../profile/config-error';
 import { configLayers } from '../../profile/layers';
 import { listProfiles, loadListeners } from '../../profile/load';
@@ -21,10 +32,6 @@ import { writeAll, writeError } from '../output';
 import type { Command } from '../parse-args';
 
 type DesktopCommand = Extract<Command, { kind: 'desktop' }>;
-
-/** Set at build time (scripts/build.mjs): the launcher the rewritten Exec lines call (/usr/bin/tails-launch in the package). */
-declare const __FRONT_PATH__: string;
-const LAUNCHER = typeof __FRONT_PATH__ === 'string' ? __FRONT_PATH__ : '/usr/bin/tails-launch';
 
 export async function desktop(command: DesktopCommand): Promise<number> {
   try {
@@ -58,23 +65,28 @@ function layersFor(command: DesktopCommand, scope: Scope) {
   return scope === 'system' ? layers.filter((l) => l.name !== 'user') : layers;
 }
 
-/** What the rewrite needs of a profile; null when the profile names no command (it runs whatever follows --). */
-function rewriteProfile(profile: ResolvedProfile) {
-  if (profile.command === null) return null;
-  return { name: profile.name, command: profile.command, callerArgs: profile.callerArgs, named: profile.desktopFiles };
+/**
+ * Where a scope reads applications' files, and the PATH their bare Exec
+ * names are looked up on. System-wide: the system's own directories and
+ * only what root alone can change (src/desktop/find.ts), names on a fixed
+ * PATH; never the caller's XDG_DATA_DIRS or PATH. Per user: the session's.
+ */
+function sourceOf(scope: Scope | 'print'): { source: DataSource; pathVariable: string } {
+  if (scope === 'system') return { source: systemSource(), pathVariable: SYSTEM_PATH };
+  return { source: sessionSource(process.env), pathVariable: process.env.PATH ?? SYSTEM_PATH };
 }
 
 async function print(command: DesktopCommand): Promise<number> {
   const layers = configLayers(command.options.configDir, process.env);
   const profile = await resolveProfile(layers, await loadListeners(layers), command.profiles[0]!);
-  const subject = rewriteProfile(profile);
+  const { source, pathVariable } = sourceOf('print');
+  const subject = rewriteProfile(profile, pathVariable);
   if (subject === null)
     throw new LaunchError(
       EXIT.unknownProfile,
       `profile ${profile.name} names no command, so no application file calls it`,
     );
-  const dirs = systemDataDirs(process.env);
-  const all = filesOf(appFiles(dirs), subject.command, subject.named);
+  const all = filesOf(appFiles(source), subject.matches, subject.named);
   const kind = command.entry?.endsWith('.service') || command.dbusService ? 'service' : 'entry';
   const what = kind === 'entry' ? 'desktop entry' : 'D-Bus service';
   const candidates = all.filter((f) => f.kind === kind && (command.entry === null || f.id === command.entry));
@@ -86,7 +98,7 @@ async function print(command: DesktopCommand): Promise<number> {
     const named = command.entry === null ? '' : ` named ${command.entry}`;
     throw new LaunchError(
       EXIT.unknownProfile,
-      `no ${what}${named} starts ${subject.command} in ${dirs.join(':')}${hint}`,
+      `no ${what}${named} starts ${subject.command} in ${source.dirs.join(':')}${hint}`,
     );
   }
   if (candidates.length > 1)
@@ -113,7 +125,7 @@ async function print(command: DesktopCommand): Promise<number> {
 function unwrappedServices(profile: string, own: AppFile[], files: AppFile[]): string[] {
   const problems: string[] = [];
   for (const entry of own) {
-    if (entry.kind !== 'entry' || !/^DBusActivatable[ \t]*=[ \t]*true[ \t]*$/m.test(entry.text)) continue;
+    if (entry.kind !== 'entry' || !isDBusActivatable(entry.text)) continue;
     const id = entry.id.replace(/\.desktop$/, '.service');
     const service = files.find((f) => f.kind === 'service' && f.id === id);
     if (service && !own.includes(service))
@@ -128,56 +140,78 @@ function refusal(profile: string, file: AppFile, error: DesktopRefusal): LaunchE
   return new LaunchError(EXIT.config, `${profile}: cannot route ${file.source} through the launcher: ${error.message}`);
 }
 
+/** What --install works out before writing anything. */
+interface Plan {
+  scope: Scope;
+  files: AppFile[];
+  dataHome: string;
+  placed: Placed[];
+  problems: string[];
+  notes: string[];
+  warnings: string[];
+}
+
+/** PROFILE's files, rewritten, into PLAN (or why they cannot be). */
+function planProfile(profile: ResolvedProfile, subject: Subject | null, all: boolean, plan: Plan): void {
+  const { name } = profile;
+  const { files } = plan;
+  const own = subject === null ? [] : filesOf(files, subject.matches, subject.named);
+  if (subject !== null)
+    for (const f of suspectsOf(files, subject.matches, subject.named, LAUNCHER))
+      plan.warnings.push(
+        `warning: ${name}: ${f.path} names ${subject.command} in an Exec line without running it as its program, so it may start it without the launcher: check it, and change or remove it if it does`,
+      );
+  if (subject === null || own.length === 0) {
+    const why = subject === null ? 'names no command' : `no desktop entry or D-Bus service starts ${subject.command}`;
+    // Named on the command line, a profile without files is a mistake to report; under --all it is only news.
+    if (all) plan.notes.push(`${name}: ${why}\n`);
+    else plan.problems.push(`${name}: ${why}`);
+    return;
+  }
+  plan.problems.push(...unwrappedServices(name, own, files));
+  for (const file of own) {
+    try {
+      // The header names where the application's file belongs (FILE.path), not
+      // where it is kept meanwhile: a second install must write the same bytes.
+      const text = rewrite({ ...file, source: file.path, profile: subject, launcher: LAUNCHER });
+      const item = { profile: name, file, target: targetOf(plan.scope, file, plan.dataHome), text };
+      const problem = targetProblem(plan.scope, item);
+      if (problem === null) plan.placed.push(item);
+      else plan.problems.push(`${name}: cannot write ${file.id}: ${problem}`);
+    } catch (error) {
+      if (!(error instanceof DesktopRefusal)) throw error;
+      plan.problems.push(refusal(name, file, error).message);
+    }
+  }
+}
+
 async function installFiles(command: DesktopCommand): Promise<number> {
   const scope = scopeOf(command);
   const layers = layersFor(command, scope);
   const listeners = await loadListeners(layers);
   const names = command.all ? [...listProfiles(layers).profiles.keys()].sort() : command.profiles;
-  const files = appFiles(systemDataDirs(process.env));
-  const dataHome = userDataHome(process.env);
-  const placed: Placed[] = [];
-  const problems: string[] = [];
-  const notes: string[] = [];
-  const warnings: string[] = [];
+  const { source, pathVariable } = sourceOf(scope);
+  const plan: Plan = {
+    scope,
+    files: appFiles(source),
+    dataHome: userDataHome(process.env),
+    placed: [],
+    problems: [],
+    notes: [],
+    warnings: [],
+  };
   for (const name of names) {
     let profile: ResolvedProfile;
     try {
       profile = await resolveProfile(layers, listeners, name);
     } catch (error) {
       if (!(error instanceof ConfigError) || !command.all) throw error;
-      problems.push(`${name}: ${error.message}`);
+      plan.problems.push(`${name}: ${error.message}`);
       continue;
     }
-    const subject = rewriteProfile(profile);
-    const own = subject === null ? [] : filesOf(files, subject.command, subject.named);
-    if (subject !== null)
-      for (const f of suspectsOf(files, subject.command, subject.named))
-        warnings.push(
-          `warning: ${name}: ${f.path} names ${subject.command} in an Exec line without running it as its program, so it may start it without the launcher: check it, and change or remove it if it does`,
-        );
-    if (subject === null || own.length === 0) {
-      const why = subject === null ? 'names no command' : `no desktop entry or D-Bus service starts ${subject.command}`;
-      // Named on the command line, a profile without files is a mistake to report; under --all it is only news.
-      if (command.all) notes.push(`${name}: ${why}\n`);
-      else problems.push(`${name}: ${why}`);
-      continue;
-    }
-    problems.push(...unwrappedServices(name, own, files));
-    for (const file of own) {
-      try {
-        // The header names where the application's file belongs (FILE.path), not
-        // where it is kept meanwhile: a second install must write the same bytes.
-        const text = rewrite({ ...file, source: file.path, profile: subject, launcher: LAUNCHER });
-        const item = { profile: name, file, target: targetOf(scope, file, dataHome), text };
-        const problem = targetProblem(scope, item);
-        if (problem === null) placed.push(item);
-        else problems.push(`${name}: cannot write ${file.id}: ${problem}`);
-      } catch (error) {
-        if (!(error instanceof DesktopRefusal)) throw error;
-        problems.push(refusal(name, file, error).message);
-      }
-    }
+    planProfile(profile, rewriteProfile(profile, pathVariable), command.all, plan);
   }
+  const { placed, problems } = plan;
   // Two profiles may not both claim one file: which one a menu ran would depend on the order.
   const claimed = new Map<string, string>();
   for (const item of placed) {
@@ -185,7 +219,7 @@ async function installFiles(command: DesktopCommand): Promise<number> {
     if (other !== undefined) problems.push(`${item.target} starts the command of both ${other} and ${item.profile}`);
     claimed.set(item.target, item.profile);
   }
-  for (const warning of warnings) writeError(warning);
+  for (const warning of plan.warnings) writeError(warning);
   if (problems.length) {
     for (const problem of problems) writeError(problem);
     throw new LaunchError(
@@ -193,7 +227,7 @@ async function installFiles(command: DesktopCommand): Promise<number> {
       `nothing was installed: ${problems.length} file${problems.length > 1 ? 's' : ''} or profile${problems.length > 1 ? 's' : ''} above cannot go through the launcher`,
     );
   }
-  writeAll(1, notes.join('') + describe(install(scope, placed)));
+  writeAll(1, plan.notes.join('') + describe(install(scope, placed)));
   return 0;
 }
 

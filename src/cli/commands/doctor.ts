@@ -32,8 +32,7 @@ import { accountNamed } from '../../placement/account';
 import { netnsPath, withNetns } from '../../placement/netns';
 import { hostPort } from '../../tor/address';
 import { socks5Handshake } from '../../tor/socks5-handshake';
-import { appFiles, filesOf, suspectsOf, systemDataDirs, userDataHome, type AppFile } from '../../desktop/find';
-import { inForce } from '../../desktop/in-force';
+import { desktopChecks } from './doctor-desktop';
 import { writeAll } from '../output';
 import type { Command } from '../parse-args';
 
@@ -181,42 +180,6 @@ function checkApplication(profile: ResolvedProfile, report: Report): void {
     id,
     'ok',
     `profile '${profile.name}': application ${found.path} is present and executable${BACKENDS[profile.backend].preloads ? ` (and ${profile.backend} can wrap it)` : ''}`,
-  );
-}
-
-/**
- * profile.NAME.desktop: the desktop entries and D-Bus services that start
- * the profile's application go through the launcher (`desktop --install`).
- * A warning, not a failure: the launcher itself works; but a menu or the
- * session bus would start the application without it.
- */
-function checkDesktop(profile: ResolvedProfile, files: AppFile[], report: Report): void {
-  if (profile.command === null) return;
-  const id = `profile.${profile.name}.desktop`;
-  const suspects = suspectsOf(files, profile.command, profile.desktopFiles);
-  if (suspects.length)
-    report.add(
-      `${id}.other`,
-      'warn',
-      `profile '${profile.name}': ${suspects.map((f) => f.path).join(', ')} name${suspects.length === 1 ? 's' : ''} ${profile.command} in an Exec line without running it as the program: ${suspects.length === 1 ? 'it' : 'they'} may start it without the launcher`,
-      'check and change or remove them; tails-launch desktop cannot rewrite them',
-    );
-  const own = filesOf(files, profile.command, profile.desktopFiles);
-  if (own.length === 0) return;
-  const bypassing = own
-    .map((f) => inForce(f, userDataHome(process.env)))
-    .filter((f) => f.generatedFor !== profile.name);
-  if (bypassing.length === 0)
-    return report.add(
-      id,
-      'ok',
-      `profile '${profile.name}': ${own.map((f) => f.id).join(', ')} go through the launcher`,
-    );
-  report.add(
-    id,
-    'warn',
-    `profile '${profile.name}': ${bypassing.map((f) => f.path).join(', ')} start${bypassing.length === 1 ? 's' : ''} ${profile.command} without the launcher`,
-    `tails-launch desktop --install ${profile.name}`,
   );
 }
 
@@ -377,11 +340,11 @@ export async function doctor(command: Extract<Command, { kind: 'doctor' }>): Pro
     const profile = profiles.find((p) => p.name === name);
     if (profile) checkApplication(profile, report);
   }
-  const desktopFiles = appFiles(systemDataDirs(process.env));
+  const checkDesktop = desktopChecks(report);
   for (const profile of profiles) {
     checkUser(profile, report);
     await checkNamespace(profile, report);
-    checkDesktop(profile, desktopFiles, report);
+    checkDesktop(profile);
   }
 
   const passed = !report.checks.some((c) => c.status === 'fail');

@@ -605,6 +605,11 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
       const check = await world!.root([LAUNCHER, 'grants', '--check']);
       expect(check.exitCode).toBe(1);
       expect(String(check.stderr)).toMatch(/is not what the profiles grant now: run 'tails-launch grants --write'/);
+      const doctor = await world!.root([LAUNCHER, 'doctor', '--json']);
+      const grantsCheck = (
+        JSON.parse(String(doctor.stdout)) as { checks: { id: string; status: string }[] }
+      ).checks.find((c) => c.id === 'grants');
+      expect(grantsCheck?.status, String(doctor.stdout)).toBe('fail');
       await expectRefused(
         world!.as('amnesia', [LAUNCHER, 'tails-upgrade-frontend'], { env: AMNESIA_ENV }),
         EXIT.config,

@@ -340,6 +340,7 @@ export async function doctor(command: Extract<Command, { kind: 'doctor' }>): Pro
     const profile = profiles.find((p) => p.name === name);
     if (profile) checkApplication(profile, report);
   }
+  if (command.options.configDir === undefined) await (await import('./grants')).checkGrants(report);
   const checkDesktop = desktopChecks(report);
   for (const profile of profiles) {
     checkUser(profile, report);

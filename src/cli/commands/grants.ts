@@ -21,7 +21,8 @@ import { spawnSync } from 'node:child_process';
 import { EXIT } from '../../errors/exit-codes';
 import { LaunchError } from '../../errors/launch-error';
 import { PACKAGE_ENTRY_PATH, SUDOERS_DROP_IN, VISUDO } from '../../placement/constants';
-import { sudoersDropIn } from '../../placement/grants';
+import { GRANT_MARK, sudoersDropIn } from '../../placement/grants';
+import type { CheckReport } from '../../tor/check-report';
 import { ConfigError } from '../../profile/config-error';
 import { configLayers } from '../../profile/layers';
 import { listProfiles, loadJails, loadListeners } from '../../profile/load';
@@ -64,6 +65,41 @@ export async function grants(command: GrantsCommand): Promise<number> {
   install(text);
   writeAll(1, `wrote ${SUDOERS_DROP_IN}\n`);
   return 0;
+}
+
+/** doctor's check: is the installed drop-in what the profiles grant now? (root: the file is 0440) */
+export async function checkGrants(report: CheckReport): Promise<void> {
+  if (process.geteuid?.() !== 0)
+    return report.add('grants', 'skip', `the grants in ${SUDOERS_DROP_IN} not checked (needs root)`);
+  let text: string;
+  try {
+    text = await grantsText(undefined);
+  } catch (error) {
+    return report.add(
+      'grants',
+      'fail',
+      `the grants cannot be made: ${(error as Error).message.split('\n')[0]}`,
+      'fix the configuration',
+    );
+  }
+  const granted = text.includes(GRANT_MARK);
+  let installed: string | null = null;
+  try {
+    installed = readFileSync(SUDOERS_DROP_IN, 'utf8');
+  } catch {
+    // Nothing installed: fine when nothing is granted.
+  }
+  if (installed === text || (installed === null && !granted))
+    return report.add('grants', 'ok', `the grants in ${SUDOERS_DROP_IN} are what the profiles say`);
+  // Missing fails closed (only root can start placed profiles): a warning; stale grants are a failure.
+  report.add(
+    'grants',
+    installed === null ? 'warn' : 'fail',
+    installed === null
+      ? `${SUDOERS_DROP_IN} is missing: no placed profile can be started by anyone but root`
+      : `${SUDOERS_DROP_IN} is not what the profiles grant now: the privileged entry refuses launches whose grant changed`,
+    "run 'tails-launch grants --write' as root",
+  );
 }
 
 function check(text: string): number {

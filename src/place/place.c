@@ -656,7 +656,8 @@ static char *preflight(char **argv, char **envp, int planfd, size_t *len) {
 
 int main(int argc, char **argv) {
 	if (geteuid() != 0) die(REFUSED, "it must run as root, through sudo ('tails-launch PROFILE' does that)");
-	umask(022);
+	/* Root's files (the jail's owner records) get 022; the caller's umask is the preflight's and the application's. */
+	mode_t caller_umask = umask(022);
 	/* Options before the profile: --grant-fd N (root's own launches only). */
 	int i = 1, grantfd = -1, jail = 0;
 	if (i + 1 < argc && !strcmp(argv[i], "--grant-fd")) {
@@ -740,6 +741,8 @@ int main(int argc, char **argv) {
 	/* 3. Who. */
 	if (target.uid != 0) switch_user(&target);
 	else if (jailed) drop_capabilities();
+
+	umask(caller_umask);
 
 	/* 4. The preflight, with an environment from the allow-list only. */
 	char **envp = calloc(64 + 16, sizeof *envp);

@@ -373,6 +373,18 @@ describe('1. nothing escapes a jail (each with its control, which leaks without 
   });
 });
 
+describe("1b. the process state is the caller's", () => {
+  it("the application keeps the caller's umask through the privileged entry (which uses 022 for its own files)", async () => {
+    const previous = process.umask(0o027);
+    try {
+      const r = await jailed(['launch', '--', '/bin/sh', '-c', 'umask']);
+      expect(r).toMatchObject({ exitCode: 0, stdout: '0027', stderr: '' });
+    } finally {
+      process.umask(previous);
+    }
+  });
+});
+
 describe('2. the isolation group is the client address', () => {
   /** Runs one jailed own-setting session per entry (one at a time), returns each one's client address. */
   async function addressesOf(runs: { args: string[]; profile: string }[]): Promise<string[]> {

@@ -423,113 +423,153 @@ static int group_is_others(uint32_t base, uint32_t group, uid_t uid) {
     "  }\n" \
     "}\n"
 
-/* Moves this (single-threaded) process into a new jail; returns the group's address in ADDR. */
-static void make_jail(const struct grant *g, uid_t uid, const char *identity, char *addr, size_t addrlen) {
-	if (!g->pool || !g->connect || !g->jailsocks || !strcmp(g->pool, "-"))
-		die(CONFIG, "profile '%s' cannot be jailed: its listener has no jail_port or there is no jails pool", g->profile);
+/* One jail being made: what the grant says, and where the making stands. */
+struct jail {
+	const char *profile;
+	char pool[32], connect[64], socks[64];
+	char *cport, *sport; /* the ports, in connect and socks */
+	uint32_t base, half, group;
+	int launch, none;
+	int host, inside, lock; /* the host's namespace, the jail's, the allocation lock */
+	struct slot slot;
+};
+
+/* The host side must be there first (`tails-launch jail setup`): else the jail's one way out leads nowhere. */
+static void jail_check_host_side(void) {
 	char err[512];
 	char *list[] = {NFT, "list", "table", "inet", HOST_TABLE, NULL};
 	int listed = run(list, NULL, -1, err, sizeof err);
 	if (listed && strstr(err, "No such file or directory"))
 		die(NONS, "the jails' host side is not installed (no nftables table inet %s): run 'tails-launch jail setup' as root", HOST_TABLE);
 	if (listed) die(REFUSED, "cannot make the jail: nft list table inet %s: %s", HOST_TABLE, err);
-	char pool[32], connect[64], socks[64];
-	snprintf(pool, sizeof pool, "%s", g->pool);
-	snprintf(connect, sizeof connect, "%s", g->connect);
-	snprintf(socks, sizeof socks, "%s", g->jailsocks);
-	char *bits = strchr(pool, '/'), *cport = strrchr(connect, ':'), *sport = strrchr(socks, ':');
-	if (!bits || !cport || !sport) die(CONFIG, "the grant of '%s' has a malformed jail: run 'tails-launch grants --write' as root", g->profile);
-	*bits++ = *cport++ = *sport++ = 0;
-	int prefix = atoi(bits);
-	if (prefix < 8 || prefix > 20) die(CONFIG, "the jails pool %s/%s is not a /8 to /20", pool, bits);
-	uint32_t base = parse_ipv4(pool) & (0xffffffffu << (32 - prefix)), half = 1u << (32 - prefix - 6 - 1);
-	(void)parse_ipv4(connect);
-	(void)parse_ipv4(socks);
+}
 
-	int launch = !strcmp(g->isolation, "launch") || !strcmp(g->isolation, "process");
-	int none = !strcmp(g->isolation, "none");
+/* The pool, the endpoint and the group of the grant (src/jail/address.ts draws the same numbers). */
+static void jail_from_grant(const struct grant *g, uid_t uid, const char *identity, struct jail *j) {
+	if (!g->pool || !g->connect || !g->jailsocks || !strcmp(g->pool, "-"))
+		die(CONFIG, "profile '%s' cannot be jailed: its listener has no jail_port or there is no jails pool", g->profile);
+	j->profile = g->profile;
+	snprintf(j->pool, sizeof j->pool, "%s", g->pool);
+	snprintf(j->connect, sizeof j->connect, "%s", g->connect);
+	snprintf(j->socks, sizeof j->socks, "%s", g->jailsocks);
+	char *bits = strchr(j->pool, '/');
+	j->cport = strrchr(j->connect, ':');
+	j->sport = strrchr(j->socks, ':');
+	if (!bits || !j->cport || !j->sport) die(CONFIG, "the grant of '%s' has a malformed jail: run 'tails-launch grants --write' as root", g->profile);
+	*bits++ = *j->cport++ = *j->sport++ = 0;
+	int prefix = atoi(bits);
+	if (prefix < 8 || prefix > 20) die(CONFIG, "the jails pool %s/%s is not a /8 to /20", j->pool, bits);
+	j->base = parse_ipv4(j->pool) & (0xffffffffu << (32 - prefix));
+	j->half = 1u << (32 - prefix - 6 - 1); /* groups are /26s; the second half is for launch groups */
+	(void)parse_ipv4(j->connect);
+	(void)parse_ipv4(j->socks);
+	j->launch = !strcmp(g->isolation, "launch") || !strcmp(g->isolation, "process");
+	j->none = !strcmp(g->isolation, "none");
 	char key[256];
 	snprintf(key, sizeof key, "tails-launch/app/%u/%s%s%s", uid, g->profile, identity ? "/identity/" : "", identity ? identity : "");
-	uint32_t group = none ? 0 : launch ? 0 : 1 + fnv1a(key) % (half - 1);
+	j->group = j->none || j->launch ? 0 : 1 + fnv1a(key) % (j->half - 1);
+}
 
+/* Takes the allocation lock, then moves this process into a new network namespace with no IPv6 at all. */
+static void jail_unshare(struct jail *j) {
 	if (mkdir(RUN_DIR, 0700) < 0 && errno != EEXIST) die(INTERNAL, "mkdir " RUN_DIR ": %s", strerror(errno));
 	if (mkdir(RUN_DIR "/groups", 0700) < 0 && errno != EEXIST) die(INTERNAL, "mkdir " RUN_DIR "/groups: %s", strerror(errno));
-	int lock = open(RUN_DIR "/jails.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	CHECK(lock, "open " RUN_DIR "/jails.lock");
-	CHECK(flock(lock, LOCK_EX), "flock");
-	int host = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	CHECK(host, "open /proc/self/ns/net");
+	j->lock = open(RUN_DIR "/jails.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	CHECK(j->lock, "open " RUN_DIR "/jails.lock");
+	CHECK(flock(j->lock, LOCK_EX), "flock");
+	j->host = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	CHECK(j->host, "open /proc/self/ns/net");
 	CHECK(unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)");
-	int inside = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	CHECK(inside, "open /proc/self/ns/net");
+	j->inside = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	CHECK(j->inside, "open /proc/self/ns/net");
 	/* No IPv6 before any link exists; loopback addresses routable once redirected (as Tails' tails-create-netns). */
 	write_file("/proc/sys/net/ipv4/conf/all/route_localnet", "1");
 	write_file("/proc/sys/net/ipv4/ip_forward", "0");
 	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
 	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
 	write_file("/proc/sys/net/ipv6/conf/lo/disable_ipv6", "1");
+}
 
-	struct slot s;
-	int got = 0;
-	for (int draw = 0; draw < 16 && !got; draw++) {
-		if (launch) {
+/* A free slot of the current group: creating its host end fails with "File exists" when a live jail has it. */
+static int jail_try_slots(struct jail *j) {
+	char err[512];
+	for (int n = 0; n < (j->launch ? 1 : 16); n++) {
+		slot_of(j->base, j->group, n, &j->slot);
+		char *add[] = {IP, "link", "add", "veth0", "type", "veth", "peer", "name", j->slot.veth, "netns", "/proc/self/fd/3", NULL};
+		if (run(add, NULL, j->host, err, sizeof err) == 0) return 1;
+		if (!strstr(err, "File exists")) die(REFUSED, "cannot make the jail: ip link add %s: %s", j->slot.veth, err);
+	}
+	return 0;
+}
+
+/* The group and slot: a fresh group per launch (drawn again when taken), the user's own app group (the next one while another user holds it), or none's. */
+static void jail_allocate(struct jail *j, uid_t uid) {
+	for (int draw = 0; draw < 16; draw++) {
+		if (j->launch) {
 			uint32_t r;
 			if (getrandom(&r, sizeof r, 0) != sizeof r) die(INTERNAL, "getrandom: %s", strerror(errno));
-			group = half + r % half;
-		} else if (draw > 0) {
-			if (none) break;
-			group = 1 + group % (half - 1); /* the next stable group: this one is another user's */
-		}
-		if (!launch && !none) {
-			CHECK(setns(host, CLONE_NEWNET), "setns(host)");
-			int others = group_is_others(base, group, uid);
-			CHECK(setns(inside, CLONE_NEWNET), "setns(jail)");
+			j->group = j->half + r % j->half;
+		} else if (draw > 0)
+			j->group = 1 + j->group % (j->half - 1);
+		if (!j->launch && !j->none) {
+			CHECK(setns(j->host, CLONE_NEWNET), "setns(host)");
+			int others = group_is_others(j->base, j->group, uid);
+			CHECK(setns(j->inside, CLONE_NEWNET), "setns(jail)");
 			if (others) continue;
 		}
-		for (int n = 0; n < (launch ? 1 : 16) && !got; n++) {
-			slot_of(base, group, n, &s);
-			char *add[] = {IP, "link", "add", "veth0", "type", "veth", "peer", "name", s.veth, "netns", "/proc/self/fd/3", NULL};
-			int status = run(add, NULL, host, err, sizeof err);
-			if (status == 0) got = 1;
-			else if (!strstr(err, "File exists")) die(REFUSED, "cannot make the jail: ip link add %s: %s", s.veth, err);
-		}
-		if (!got && !launch) break; /* all 16 slots of the user's own group are taken */
+		if (jail_try_slots(j)) return;
+		if (!j->launch) break; /* all 16 slots of this user's group (or none's) are taken */
 	}
-	if (!got) {
-		char a[16];
-		ipv4(base + group * 64, a);
-		die(REFUSED, launch ? "cannot make the jail: 16 fresh groups in a row were taken by live jails; the pool is nearly full"
-		                    : "cannot make the jail: all 16 jails of group %s are in use; close one", a);
-	}
-	char jail30[24], host30[24], rules[4096];
-	snprintf(jail30, sizeof jail30, "%s/30", s.jail);
-	snprintf(host30, sizeof host30, "%s/30", s.host);
-	snprintf(rules, sizeof rules, RULESET, connect, cport, s.host, sport, s.jail, s.host, sport);
+	char a[16];
+	ipv4(j->base + j->group * 64, a);
+	if (j->launch) die(REFUSED, "cannot make the jail: 16 fresh groups in a row were taken by live jails; the pool is nearly full");
+	die(REFUSED, "cannot make the jail: all 16 jails of group %s are in use; close one", a);
+}
+
+/* Inside: loopback, the jail's address, its ruleset, the link; then the host end, from the host's namespace (its sysctls go with the link). */
+static void jail_configure(struct jail *j) {
+	struct slot *s = &j->slot;
+	char jail30[24], host30[24], rules[4096], path[128];
+	snprintf(jail30, sizeof jail30, "%s/30", s->jail);
+	snprintf(host30, sizeof host30, "%s/30", s->host);
+	snprintf(rules, sizeof rules, RULESET, j->connect, j->cport, s->host, j->sport, s->jail, s->host, j->sport);
 	char *lo[] = {IP, "link", "set", "lo", "up", NULL};
 	char *addr_in[] = {IP, "address", "add", jail30, "dev", "veth0", NULL};
 	char *nft[] = {NFT, "-f", "-", NULL};
 	char *up_in[] = {IP, "link", "set", "veth0", "up", NULL};
+	char *addr_out[] = {IP, "address", "add", host30, "dev", s->veth, NULL};
+	char *up_out[] = {IP, "link", "set", s->veth, "up", NULL};
 	must(lo, NULL);
 	must(addr_in, NULL);
 	must(nft, rules);
 	must(up_in, NULL);
-	/* The host end, from the host's namespace (its sysctls go with the link), then back. */
-	CHECK(setns(host, CLONE_NEWNET), "setns(host)");
-	char path[128];
-	snprintf(path, sizeof path, "/proc/sys/net/ipv4/conf/%s/route_localnet", s.veth);
+	CHECK(setns(j->host, CLONE_NEWNET), "setns(host)");
+	snprintf(path, sizeof path, "/proc/sys/net/ipv4/conf/%s/route_localnet", s->veth);
 	write_file(path, "1");
-	snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/disable_ipv6", s.veth);
+	snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/disable_ipv6", s->veth);
 	write_file(path, "1");
-	char *addr_out[] = {IP, "address", "add", host30, "dev", s.veth, NULL};
-	char *up_out[] = {IP, "link", "set", s.veth, "up", NULL};
 	must(addr_out, NULL);
 	must(up_out, NULL);
-	CHECK(setns(inside, CLONE_NEWNET), "setns(jail)");
-	close(host);
-	close(inside);
-	close(lock); /* the lock goes with it */
-	ipv4(base + group * 64, addr);
-	(void)addrlen;
+	CHECK(setns(j->inside, CLONE_NEWNET), "setns(jail)");
+}
+
+/*
+ * Moves this (single-threaded) process into a new jail; writes the group's
+ * address (what Tor sees) to ADDR. Nothing is left behind, whatever happens:
+ * the namespace has no name, so it lives as long as a process is in it, and
+ * the kernel deletes the veth pair, host end included, with it.
+ */
+static void make_jail(const struct grant *g, uid_t uid, const char *identity, char addr[16]) {
+	struct jail j = {0};
+	jail_check_host_side();
+	jail_from_grant(g, uid, identity, &j);
+	jail_unshare(&j);
+	jail_allocate(&j, uid);
+	jail_configure(&j);
+	close(j.host);
+	close(j.inside);
+	close(j.lock); /* the next allocation may go on */
+	ipv4(j.base + j.group * 64, addr);
 }
 
 /* ---- becoming the account ------------------------------------------- */
@@ -654,123 +694,168 @@ static char *preflight(char **argv, char **envp, int planfd, size_t *len) {
 	return buf;
 }
 
-int main(int argc, char **argv) {
-	if (geteuid() != 0) die(REFUSED, "it must run as root, through sudo ('tails-launch PROFILE' does that)");
-	/* Root's files (the jail's owner records) get 022; the caller's umask is the preflight's and the application's. */
-	mode_t caller_umask = umask(022);
-	/* Options before the profile: --grant-fd N (root's own launches only). */
-	int i = 1, grantfd = -1, jail = 0;
+/* ---- the steps of main ---------------------------------------------- */
+
+/* What the caller asked: PROFILE [--jail] [--identity NAME] -- ARGS, after root's --grant-fd N. */
+struct ask {
+	int grantfd, jail, nargs;
+	const char *profile, *identity;
+	char **args;
+};
+
+static void parse_ask(int argc, char **argv, struct ask *ask) {
+	const char *usage = "usage: place PROFILE [--jail] [--identity NAME] -- [ARGS...] (run it as 'tails-launch PROFILE [ARGS...]')";
+	int i = 1;
+	ask->grantfd = -1;
 	if (i + 1 < argc && !strcmp(argv[i], "--grant-fd")) {
 		if (!matches(argv[i + 1], "3456789", "0123456789", 4)) die(USAGE, "--grant-fd takes a descriptor number (3 or more)");
-		grantfd = atoi(argv[i + 1]);
+		ask->grantfd = atoi(argv[i + 1]);
 		i += 2;
 	}
-	const char *usage = "usage: place PROFILE [--jail] [--identity NAME] -- [ARGS...] (run it as 'tails-launch PROFILE [ARGS...]')";
 	if (i >= argc || !is_profile_name(argv[i])) die(USAGE, "%s", usage);
-	const char *profile = argv[i++];
-	const char *identity = NULL;
-	if (i < argc && !strcmp(argv[i], "--jail")) jail = 1, i++;
+	ask->profile = argv[i++];
+	if (i < argc && !strcmp(argv[i], "--jail")) ask->jail = 1, i++;
 	if (i + 1 < argc && !strcmp(argv[i], "--identity")) {
-		identity = argv[i + 1];
-		if (!is_identity(identity)) die(USAGE, "%s", usage);
+		ask->identity = argv[i + 1];
+		if (!is_identity(ask->identity)) die(USAGE, "%s", usage);
 		i += 2;
 	}
 	if (i >= argc || strcmp(argv[i], "--")) die(USAGE, "%s", usage);
-	i++;
-	int nargs = argc - i;
-	char **args = argv + i;
+	ask->nargs = argc - i - 1;
+	ask->args = argv + i + 1;
+}
 
-	/* Who called: sudo's SUDO_UID, or root itself. */
+/* Who called: sudo's SUDO_UID (env_reset keeps a caller from setting it), or root itself. */
+static void who_called(const struct ask *ask, struct account *caller) {
 	const char *sudo_uid = getenv("SUDO_UID");
-	uid_t caller_uid = 0;
+	uid_t uid = 0;
 	if (sudo_uid) {
 		char *end;
 		unsigned long u = strtoul(sudo_uid, &end, 10);
 		if (!*sudo_uid || *end || u > UINT32_MAX - 1) die(REFUSED, "SUDO_UID is not a user ID");
-		caller_uid = (uid_t)u;
+		uid = (uid_t)u;
 	} else if (getuid() != 0)
 		die(REFUSED, "it must run as root, through sudo ('tails-launch PROFILE' does that)");
-	if (grantfd >= 0 && caller_uid != 0) die(REFUSED, "--grant-fd is root's own: a caller's launch runs only what the system grants say");
-	if (grantfd >= 0 && fcntl(grantfd, F_SETFD, FD_CLOEXEC) < 0) die(USAGE, "--grant-fd %d: %s", grantfd, strerror(errno));
-	struct account caller, target;
-	if (!account_of(getpwuid(caller_uid), &caller)) die(NOUSER, "the calling user (uid %u) has no account", caller_uid);
+	if (ask->grantfd >= 0 && uid != 0) die(REFUSED, "--grant-fd is root's own: a caller's launch runs only what the system grants say");
+	if (ask->grantfd >= 0 && fcntl(ask->grantfd, F_SETFD, FD_CLOEXEC) < 0) die(USAGE, "--grant-fd %d: %s", ask->grantfd, strerror(errno));
+	if (!account_of(getpwuid(uid), caller)) die(NOUSER, "the calling user (uid %u) has no account", uid);
+}
 
-	struct grant g = {0};
+/* The profile's grant: from the drop-in, or (root) from the memfd handed over. */
+static void load_grant(const struct ask *ask, struct grant *g) {
 	char *text;
-	if (grantfd >= 0) text = read_trusted(grantfd, "the grant handed over", 1);
+	if (ask->grantfd >= 0) text = read_trusted(ask->grantfd, "the grant handed over", 1);
 	else {
 		int fd = open_trusted(GRANTS_FILE);
 		text = read_trusted(fd, GRANTS_FILE, 0);
 		close(fd);
 	}
-	if (!find_grant(text, profile, &g))
-		die(REFUSED, "no grant for profile '%s' in %s: the administrator must give it 'callers' and run 'tails-launch grants --write'", profile,
-		    grantfd >= 0 ? "the handed-over grant" : GRANTS_FILE);
-	char *grant_line = g.line;
-	if (!allowed(g.callers, &caller)) die(REFUSED, "%s may not start profile '%s' (its callers do not name them): ask the administrator", caller.name, profile);
-	int jailed = !strcmp(g.jail, "always") || (jail && !strcmp(g.jail, "optional"));
-	if (jail && !jailed) die(REFUSED, "profile '%s' cannot be jailed here", profile);
-	if (jail && !allowed(g.jailcallers, &caller)) die(REFUSED, "%s may not make jails (jails: callers in listeners.yml does not name them): ask the administrator", caller.name);
-	if (!jailed && !strcmp(g.netns, "-") && !strcmp(g.user, "-"))
-		die(REFUSED, "profile '%s' has no placement: run 'tails-launch %s' directly", profile, profile);
-	if (identity && strcmp(g.identity, "yes")) die(USAGE, "--identity cannot be honoured by profile '%s'", profile);
-	check_args(profile, g.args, nargs, args);
+	if (!find_grant(text, ask->profile, g))
+		die(REFUSED, "no grant for profile '%s' in %s: the administrator must give it 'callers' and run 'tails-launch grants --write'",
+		    ask->profile, ask->grantfd >= 0 ? "the handed-over grant" : GRANTS_FILE);
+}
 
-	/* The account: the grant's user, else the caller's own. Never root, never another person, for someone else. */
-	if (strcmp(g.user, "-")) {
-		if (!account_of(getpwnam(g.user), &target)) die(NOUSER, "profile '%s' runs as user '%s', which does not exist on this system", profile, g.user);
+/* Whether the grant lets this caller ask this; returns whether the launch is jailed. */
+static int check_grant(struct grant *g, const struct ask *ask, const struct account *caller) {
+	if (!allowed(g->callers, caller))
+		die(REFUSED, "%s may not start profile '%s' (its callers do not name them): ask the administrator", caller->name, ask->profile);
+	int jailed = !strcmp(g->jail, "always") || (ask->jail && !strcmp(g->jail, "optional"));
+	if (ask->jail && !jailed) die(REFUSED, "profile '%s' cannot be jailed here", ask->profile);
+	if (ask->jail && !allowed(g->jailcallers, caller))
+		die(REFUSED, "%s may not make jails (jails: callers in listeners.yml does not name them): ask the administrator", caller->name);
+	if (!jailed && !strcmp(g->netns, "-") && !strcmp(g->user, "-"))
+		die(REFUSED, "profile '%s' has no placement: run 'tails-launch %s' directly", ask->profile, ask->profile);
+	if (ask->identity && strcmp(g->identity, "yes")) die(USAGE, "--identity cannot be honoured by profile '%s'", ask->profile);
+	check_args(ask->profile, g->args, ask->nargs, ask->args);
+	return jailed;
+}
+
+/* The account: the grant's user, else the caller's own. Never root, never another person, for someone else. */
+static void choose_account(const struct grant *g, const struct account *caller, struct account *target) {
+	if (strcmp(g->user, "-")) {
+		if (!account_of(getpwnam(g->user), target))
+			die(NOUSER, "profile '%s' runs as user '%s', which does not exist on this system", g->profile, g->user);
 	} else
-		target = caller;
-	int system_account = (target.uid > 0 && target.uid < 1000) || target.uid == 65534;
-	if (caller.uid != 0 && target.uid == 0) die(REFUSED, "profile '%s' would run as root: placement never runs an application as root for another user", profile);
-	if (caller.uid != 0 && target.uid != caller.uid && !system_account)
-		die(REFUSED, "profile '%s' runs as '%s', another person's account: only '%s' (or root) may launch it", profile, target.name, target.name);
+		*target = *caller;
+	int system_account = (target->uid > 0 && target->uid < 1000) || target->uid == 65534;
+	if (caller->uid != 0 && target->uid == 0)
+		die(REFUSED, "profile '%s' would run as root: placement never runs an application as root for another user", g->profile);
+	if (caller->uid != 0 && target->uid != caller->uid && !system_account)
+		die(REFUSED, "profile '%s' runs as '%s', another person's account: only '%s' (or root) may launch it", g->profile, target->name, target->name);
+}
 
-	/* 2. Where. */
-	char address[16] = "-";
-	if (jailed) make_jail(&g, caller.uid, identity, address, sizeof address);
-	else if (strcmp(g.netns, "-")) {
-		char path[128];
-		snprintf(path, sizeof path, "/run/netns/%s", g.netns);
-		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) die(NONS, "network namespace '%s' does not exist (no %s): create it with 'tails-launch netns setup %s' as root", g.netns, path, g.netns);
-		if (setns(fd, CLONE_NEWNET) < 0) die(NONS, "cannot enter network namespace '%s': %s", g.netns, strerror(errno));
-		close(fd);
-	}
+/* The named namespace, opened without following a link; setns refuses a file that is not a network namespace. */
+static void enter_netns(const char *name) {
+	char path[128];
+	snprintf(path, sizeof path, "/run/netns/%s", name);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) die(NONS, "network namespace '%s' does not exist (no %s): create it with 'tails-launch netns setup %s' as root", name, path, name);
+	if (setns(fd, CLONE_NEWNET) < 0) die(NONS, "cannot enter network namespace '%s': %s", name, strerror(errno));
+	close(fd);
+}
 
-	/* 3. Who. */
-	if (target.uid != 0) switch_user(&target);
-	else if (jailed) drop_capabilities();
-
-	umask(caller_umask);
-
-	/* 4. The preflight, with an environment from the allow-list only. */
+/* The preflight's environment: the allow-listed variables the grant keeps, the account's own, and what the entry did. */
+static char **preflight_env(const struct grant *g, const struct account *caller, const struct account *target, int jailed, const char *address) {
 	char **envp = calloc(64 + 16, sizeof *envp);
 	if (!envp) die(INTERNAL, "out of memory");
 	int e = 0;
 	for (char **v = environ; *v && e < 64; v++)
-		if (kept(*v, g.keep)) envp[e++] = *v;
-	envp[e++] = var("HOME", target.home);
-	envp[e++] = var("USER", target.name);
-	envp[e++] = var("LOGNAME", target.name);
-	envp[e++] = var("SHELL", target.shell);
+		if (kept(*v, g->keep)) envp[e++] = *v;
+	envp[e++] = var("HOME", target->home);
+	envp[e++] = var("USER", target->name);
+	envp[e++] = var("LOGNAME", target->name);
+	envp[e++] = var("SHELL", target->shell);
 	envp[e++] = var("PATH", "/usr/local/bin:/usr/bin:/bin");
 	char facts[512];
-	snprintf(facts, sizeof facts, "v=1;caller=%u;uid=%u;netns=%s;jail=%s", caller.uid, target.uid, jailed ? "-" : g.netns, address);
+	snprintf(facts, sizeof facts, "v=1;caller=%u;uid=%u;netns=%s;jail=%s", caller->uid, target->uid, jailed ? "-" : g->netns, address);
 	envp[e++] = var("TAILS_LAUNCH_PLACED", facts);
-	envp[e++] = var("TAILS_LAUNCH_GRANT", grant_line);
-	char **pargv = calloc((size_t)nargs + 8, sizeof *pargv);
-	if (!pargv) die(INTERNAL, "out of memory");
+	envp[e++] = var("TAILS_LAUNCH_GRANT", g->line);
+	return envp;
+}
+
+/* node PREFLIGHT [--plan-fd] PROFILE [--identity NAME] -- ARGS */
+static char **preflight_argv(const struct ask *ask) {
+	char **argv = calloc((size_t)ask->nargs + 8, sizeof *argv);
+	if (!argv) die(INTERNAL, "out of memory");
 	int a = 0;
-	pargv[a++] = "node";
-	pargv[a++] = PREFLIGHT;
-	if (grantfd >= 0) pargv[a++] = "--plan-fd";
-	pargv[a++] = (char *)profile;
-	if (identity) pargv[a++] = "--identity", pargv[a++] = (char *)identity;
-	pargv[a++] = "--";
-	for (int k = 0; k < nargs; k++) pargv[a++] = args[k];
+	argv[a++] = "node";
+	argv[a++] = PREFLIGHT;
+	if (ask->grantfd >= 0) argv[a++] = "--plan-fd";
+	argv[a++] = (char *)ask->profile;
+	if (ask->identity) argv[a++] = "--identity", argv[a++] = (char *)ask->identity;
+	argv[a++] = "--";
+	for (int k = 0; k < ask->nargs; k++) argv[a++] = ask->args[k];
+	return argv;
+}
+
+int main(int argc, char **argv) {
+	if (geteuid() != 0) die(REFUSED, "it must run as root, through sudo ('tails-launch PROFILE' does that)");
+	/* Root's files (the jail's owner records) get 022; the caller's umask is the preflight's and the application's. */
+	mode_t caller_umask = umask(022);
+	struct ask ask = {0};
+	struct account caller, target;
+	struct grant g = {0};
+	parse_ask(argc, argv, &ask);
+	who_called(&ask, &caller);
+
+	/* 1. May this caller ask this? */
+	load_grant(&ask, &g);
+	int jailed = check_grant(&g, &ask, &caller);
+	choose_account(&g, &caller, &target);
+
+	/* 2. Where. */
+	char address[16] = "-";
+	if (jailed) make_jail(&g, caller.uid, ask.identity, address);
+	else if (strcmp(g.netns, "-")) enter_netns(g.netns);
+
+	/* 3. Who, for good. */
+	if (target.uid != 0) switch_user(&target);
+	else if (jailed) drop_capabilities();
+	umask(caller_umask);
+
+	/* 4. The preflight, as that account, there. */
 	size_t len = 0;
-	char *request = preflight(pargv, envp, grantfd, &len);
+	char *request = preflight(preflight_argv(&ask), preflight_env(&g, &caller, &target, jailed, address), ask.grantfd, &len);
 
 	/* 5. The application, in this process. */
 	char *file, **appenv, **appargv = parse_request(request, len, &file, &appenv);

@@ -53,6 +53,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -78,8 +79,16 @@
 
 enum { USAGE = 64, CONFIG = 65, NOUSER = 67, INTERNAL = 70, NONS = 72, REFUSED = 77 };
 
-/* One line on stderr, then STATUS. Quoted text is the grant's or checked first. */
+/* The jail allocation lock while this process holds it: released before anything that may block (see die). */
+static int held_lock = -1;
+
+/*
+ * One line on stderr, then STATUS. Quoted text is the grant's or checked
+ * first. stderr is the caller's and may block forever (a full pipe nobody
+ * reads): the lock other users' jails need is let go first.
+ */
 __attribute__((noreturn, format(printf, 2, 3))) static void die(int status, const char *fmt, ...) {
+	if (held_lock >= 0) close(held_lock);
 	char line[1024];
 	va_list ap;
 	va_start(ap, fmt);
@@ -336,6 +345,7 @@ static int run(char *const argv[], const char *input, int fd3, char *err, size_t
 static void must(char *const argv[], const char *input) {
 	char err[512];
 	int status = run(argv, input, -1, err, sizeof err);
+	if (status && !err[0]) snprintf(err, sizeof err, "exit status %d, no message", status);
 	if (status == 127) die(127, "%s not found: install %s", argv[0], strcmp(argv[0], IP) ? "nftables" : "iproute2");
 	if (status) die(REFUSED, "cannot make the jail: %s %s: %s", argv[0], argv[1], err);
 }
@@ -375,23 +385,31 @@ static int group_is_others(uint32_t base, uint32_t group, uid_t uid) {
 	snprintf(path, sizeof path, RUN_DIR "/groups/%u", group);
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
-		if (read(fd, text, sizeof text - 1) < 0) text[0] = 0;
+		ssize_t n = read(fd, text, sizeof text - 1);
+		text[n > 0 ? n : 0] = 0;
 		close(fd);
 	}
+	/* A record that is not one uid, digits only, is nobody's (only this program writes them, whole). */
+	char *end;
+	unsigned long owner = strtoul(text, &end, 10);
+	int recorded = fd >= 0 && text[0] && !*end;
 	int live = 0;
 	for (int n = 0; n < 16 && !live; n++) {
 		struct slot s;
 		slot_of(base, group, n, &s);
 		live = if_nametoindex(s.veth) != 0;
 	}
-	if (live && fd >= 0 && (uid_t)strtoul(text, NULL, 10) != uid) return 1;
+	if (live && (!recorded || (uid_t)owner != uid)) return 1;
 	char mine[16];
 	snprintf(mine, sizeof mine, "%u", uid);
 	char tmp[80];
 	snprintf(tmp, sizeof tmp, "%s.%d", path, getpid());
 	int w = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (w < 0 || write(w, mine, strlen(mine)) < 0 || close(w) < 0 || rename(tmp, path) < 0)
-		die(INTERNAL, "cannot record the owner of jail group %u: %s", group, strerror(errno));
+	if (w < 0 || write(w, mine, strlen(mine)) != (ssize_t)strlen(mine) || close(w) < 0 || rename(tmp, path) < 0) {
+		int error = errno;
+		unlink(tmp);
+		die(INTERNAL, "cannot record the owner of jail group %u: %s", group, strerror(error));
+	}
 	return 0;
 }
 
@@ -476,7 +494,13 @@ static void jail_unshare(struct jail *j) {
 	if (mkdir(RUN_DIR "/groups", 0700) < 0 && errno != EEXIST) die(INTERNAL, "mkdir " RUN_DIR "/groups: %s", strerror(errno));
 	j->lock = open(RUN_DIR "/jails.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	CHECK(j->lock, "open " RUN_DIR "/jails.lock");
-	CHECK(flock(j->lock, LOCK_EX), "flock");
+	/* Held for milliseconds by a live allocation; never waited on without bound (a holder may be stopped or stuck). */
+	for (int tries = 0; flock(j->lock, LOCK_EX | LOCK_NB) < 0; tries++) {
+		if (errno != EWOULDBLOCK && errno != EINTR) die(INTERNAL, "flock " RUN_DIR "/jails.lock: %s", strerror(errno));
+		if (tries == 500) die(REFUSED, "cannot make the jail: another jail has been being made for 5 s; try again");
+		usleep(10000);
+	}
+	held_lock = j->lock;
 	j->host = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	CHECK(j->host, "open /proc/self/ns/net");
 	CHECK(unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)");
@@ -496,7 +520,9 @@ static int jail_try_slots(struct jail *j) {
 	for (int n = 0; n < (j->launch ? 1 : 16); n++) {
 		slot_of(j->base, j->group, n, &j->slot);
 		char *add[] = {IP, "link", "add", "veth0", "type", "veth", "peer", "name", j->slot.veth, "netns", "/proc/self/fd/3", NULL};
-		if (run(add, NULL, j->host, err, sizeof err) == 0) return 1;
+		int status = run(add, NULL, j->host, err, sizeof err);
+		if (status == 0) return 1;
+		if (!err[0]) snprintf(err, sizeof err, "exit status %d, no message", status);
 		if (!strstr(err, "File exists")) die(REFUSED, "cannot make the jail: ip link add %s: %s", j->slot.veth, err);
 	}
 	return 0;
@@ -568,6 +594,7 @@ static void make_jail(const struct grant *g, uid_t uid, const char *identity, ch
 	jail_configure(&j);
 	close(j.host);
 	close(j.inside);
+	held_lock = -1;
 	close(j.lock); /* the next allocation may go on */
 	ipv4(j.base + j.group * 64, addr);
 }
@@ -692,6 +719,46 @@ static char *preflight(char **argv, char **envp, int planfd, size_t *len) {
 	if (WEXITSTATUS(status)) _exit(WEXITSTATUS(status)); /* it said why, in one line */
 	*len = got;
 	return buf;
+}
+
+/* ---- the caller's process state, kept for the application ------------- */
+
+/*
+ * sudo hands its command the caller's resource limits and signal
+ * dispositions. Root's own work must not run under them (a caller's
+ * RLIMIT_FSIZE truncated root's records; RLIMIT_NOFILE made a tool fail
+ * inside the allocation lock; SIGCHLD ignored broke waitpid; a relayed
+ * SIGTSTP would stop the entry where it stands): they are set aside here,
+ * and the caller's are put back for the preflight and the application.
+ */
+struct caller_state {
+	struct rlimit limits[RLIM_NLIMITS];
+	struct sigaction stop[3], child;
+};
+static const int STOP_SIGNALS[3] = {SIGTSTP, SIGTTIN, SIGTTOU};
+
+static void set_aside(struct caller_state *c) {
+	struct rlimit open_files = {4096, 4096}, no_core = {0, 0}, unlimited = {RLIM_INFINITY, RLIM_INFINITY};
+	for (int r = 0; r < RLIM_NLIMITS; r++) {
+		CHECK(getrlimit(r, &c->limits[r]), "getrlimit");
+		const struct rlimit *mine = r == RLIMIT_NOFILE ? &open_files : r == RLIMIT_CORE ? &no_core : &unlimited;
+		/* Kinds of limit this kernel refuses to lift (none on Linux for root) keep the caller's. */
+		if (r != RLIMIT_NICE && r != RLIMIT_RTPRIO && setrlimit(r, mine) < 0 && errno != EINVAL && errno != EPERM)
+			die(INTERNAL, "setrlimit(%d): %s", r, strerror(errno));
+	}
+	struct sigaction dfl = {.sa_handler = SIG_DFL}, ign = {.sa_handler = SIG_IGN};
+	CHECK(sigaction(SIGCHLD, &dfl, &c->child), "sigaction(SIGCHLD)");
+	for (int i = 0; i < 3; i++) CHECK(sigaction(STOP_SIGNALS[i], &ign, &c->stop[i]), "sigaction");
+}
+
+/* While still root (raising a hard limit back needs it). */
+static void restore_limits(const struct caller_state *c) {
+	for (int r = 0; r < RLIM_NLIMITS; r++)
+		if (setrlimit(r, &c->limits[r]) < 0 && errno != EINVAL) die(INTERNAL, "setrlimit(%d): %s", r, strerror(errno));
+}
+
+static void restore_stop_signals(const struct caller_state *c) {
+	for (int i = 0; i < 3; i++) CHECK(sigaction(STOP_SIGNALS[i], &c->stop[i], NULL), "sigaction");
 }
 
 /* ---- the steps of main ---------------------------------------------- */
@@ -832,6 +899,8 @@ int main(int argc, char **argv) {
 	if (geteuid() != 0) die(REFUSED, "it must run as root, through sudo ('tails-launch PROFILE' does that)");
 	/* Root's files (the jail's owner records) get 022; the caller's umask is the preflight's and the application's. */
 	mode_t caller_umask = umask(022);
+	struct caller_state state;
+	set_aside(&state);
 	struct ask ask = {0};
 	struct account caller, target;
 	struct grant g = {0};
@@ -848,10 +917,12 @@ int main(int argc, char **argv) {
 	if (jailed) make_jail(&g, caller.uid, ask.identity, address);
 	else if (strcmp(g.netns, "-")) enter_netns(g.netns);
 
-	/* 3. Who, for good. */
+	/* 3. Who, for good; from here on, the caller's limits, umask and stop signals. */
+	restore_limits(&state);
 	if (target.uid != 0) switch_user(&target);
 	else if (jailed) drop_capabilities();
 	umask(caller_umask);
+	restore_stop_signals(&state);
 
 	/* 4. The preflight, as that account, there. */
 	size_t len = 0;
@@ -859,6 +930,7 @@ int main(int argc, char **argv) {
 
 	/* 5. The application, in this process. */
 	char *file, **appenv, **appargv = parse_request(request, len, &file, &appenv);
+	CHECK(sigaction(SIGCHLD, &state.child, NULL), "sigaction(SIGCHLD)");
 	execve(file, appargv, appenv);
 	die(errno == ENOENT || errno == ENOTDIR ? 127 : 126, "cannot execute %s: %s", file, strerror(errno));
 }

@@ -597,6 +597,68 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     expect((await held).exitCode).toBe(0);
   }, 60_000);
 
+  it("the caller's limits and signals never reach root's work, and reach the application: RLIMIT_FSIZE 1, RLIMIT_NOFILE 50, SIGCHLD ignored, and a stderr nobody reads do not truncate the group's owner record or hold the jail lock", async () => {
+    const amnesia = world!.user('amnesia');
+    const helper = join(work, 'caller-state.py');
+    writeFileSync(
+      helper,
+      [
+        'import fcntl, os, resource, signal, sys, time',
+        '# As the attacker: limits and dispositions of her choosing, then sudo and the entry.',
+        'resource.setrlimit(resource.RLIMIT_FSIZE, (1, 1))',
+        'resource.setrlimit(resource.RLIMIT_NOFILE, (50, 50))',
+        'signal.signal(signal.SIGCHLD, signal.SIG_IGN)',
+        'argv = sys.argv[2:]',
+        'if sys.argv[1] == "stuck":',
+        '    # stdout and stderr: a full pipe whose reader (this process) never reads.',
+        '    r, w = os.pipe()',
+        '    fcntl.fcntl(w, fcntl.F_SETFL, os.O_NONBLOCK)',
+        '    try:',
+        '        while True: os.write(w, b"x" * 4096)',
+        '    except BlockingIOError: pass',
+        '    fcntl.fcntl(w, fcntl.F_SETFL, 0)',
+        '    if os.fork() == 0:',
+        '        os.dup2(w, 1); os.dup2(w, 2); os.execv(argv[0], argv)',
+        '    print("holding", flush=True)',
+        '    time.sleep(60)',
+        'else:',
+        '    os.execv(argv[0], argv)',
+        '',
+      ].join('\n'),
+    );
+    chmodSync(helper, 0o755);
+    const sudoJail = ['/usr/bin/sudo', '-n', '--', PLACE, 'tl-jailed-app', '--jail', '--'];
+    // The record of amnesia's group holds her whole uid, and the application has her limits and dispositions back.
+    const before = records.length;
+    const r = await world!.as('amnesia', ['python3', helper, 'plain', ...sudoJail], { env: SUDO_ENV });
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const report = reportOf(r.stdout) as Report & { fsize: string; sigIgn: string };
+    expect(report.fsize).toBe('1');
+    expect((BigInt(`0x${report.sigIgn}`) >> 16n) & 1n).toBe(1n); // SIGCHLD (17) ignored, as the caller left it
+    await recordsSince(before, 1);
+    const plan = JSON.parse(
+      String(
+        (await world!.as('amnesia', [LAUNCHER, 'explain', '--json', '--jail', 'tl-jailed-app'], { env: AMNESIA_ENV }))
+          .stdout,
+      ),
+    ) as { jail: { group: { index: number } } };
+    const owner = await world!.root(['cat', `/run/tails-launch/groups/${plan.jail.group.index}`]);
+    expect(String(owner.stdout)).toBe(String(amnesia.uid));
+    // A stderr that blocks: carol's jail is made all the same (before: the entry died holding the lock, and waited on the pipe).
+    const stuck = world!.as('amnesia', ['python3', helper, 'stuck', ...sudoJail], { env: SUDO_ENV, stdin: 'ignore' });
+    try {
+      await new Promise<void>((resolve) => stuck.stdout!.once('data', () => resolve()));
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const carol = await world!.as('tl-carol', ['timeout', '20', LAUNCHER, '--jail', 'tl-jailed-app'], {
+        env: AMNESIA_ENV,
+      });
+      expect(carol.exitCode, String(carol.stderr)).toBe(0);
+    } finally {
+      if (stuck.pid !== undefined) process.kill(stuck.pid, 'SIGKILL');
+      await stuck.catch(() => undefined);
+    }
+  }, 90_000);
+
   it('grants left behind a changed configuration are refused until grants --write, and grants --check says so', async () => {
     const file = join(world!.adminLayer, 'profiles', 'tails-upgrade-frontend.yml');
     const original = readFileSync(file, 'utf8');

@@ -102,7 +102,7 @@ export function formatPlan(plan: Plan): string {
       [
         p.netns && `netns ${p.netns}`,
         as,
-        p.via === 'sudo' ? 'through sudo and the privileged entry' : 'applied by this process (root)',
+        p.via === 'sudo' ? 'through sudo and the privileged entry' : 'by the privileged entry, which root runs itself',
       ]
         .filter(Boolean)
         .join(', '),

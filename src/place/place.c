@@ -314,7 +314,7 @@ static int run(char *const argv[], const char *input, int fd3, char *err, size_t
 	CHECK(pid, "fork");
 	if (pid == 0) {
 		char *env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL};
-		int high = fd3 >= 0 ? fcntl(fd3, F_DUPFD, 100) : -1;
+		int high = fd3 >= 0 ? fcntl(fd3, F_DUPFD, 10) : -1;
 		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0 || (fd3 >= 0 && (high < 0 || dup2(high, 3) < 0))) _exit(126);
 		execve(argv[0], argv, env);
 		_exit(127);
@@ -405,6 +405,7 @@ static int group_is_others(uint32_t base, uint32_t group, uid_t uid) {
 	char tmp[80];
 	snprintf(tmp, sizeof tmp, "%s.%d", path, getpid());
 	int w = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	errno = EFBIG; /* what a short write means here: a file-size limit root could not lift */
 	if (w < 0 || write(w, mine, strlen(mine)) != (ssize_t)strlen(mine) || close(w) < 0 || rename(tmp, path) < 0) {
 		int error = errno;
 		unlink(tmp);
@@ -696,7 +697,7 @@ static char *preflight(char **argv, char **envp, int planfd, size_t *len) {
 		/* Out of sudo's reach (it relays to its command and that command's group) and dead with us. */
 		if (setsid() < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent) _exit(INTERNAL);
 		/* Above every fd either may be now, then down to 3 and 4 (dup2 onto itself would keep close-on-exec). */
-		int hreq = fcntl(req[1], F_DUPFD, 100), hplan = planfd >= 0 ? fcntl(planfd, F_DUPFD, 100) : -1;
+		int hreq = fcntl(req[1], F_DUPFD, 10), hplan = planfd >= 0 ? fcntl(planfd, F_DUPFD, 10) : -1;
 		if (hreq < 0 || (planfd >= 0 && hplan < 0) || dup2(hreq, 3) < 0 || (hplan >= 0 && dup2(hplan, 4) < 0)) _exit(INTERNAL);
 		if (syscall(SYS_close_range, planfd >= 0 ? 5 : 4, ~0U, 0) < 0)
 			for (int fd = planfd >= 0 ? 5 : 4; fd < 65536; fd++) close(fd);
@@ -738,12 +739,13 @@ struct caller_state {
 static const int STOP_SIGNALS[3] = {SIGTSTP, SIGTTIN, SIGTTOU};
 
 static void set_aside(struct caller_state *c) {
-	struct rlimit open_files = {4096, 4096}, no_core = {0, 0}, unlimited = {RLIM_INFINITY, RLIM_INFINITY};
 	for (int r = 0; r < RLIM_NLIMITS; r++) {
 		CHECK(getrlimit(r, &c->limits[r]), "getrlimit");
-		const struct rlimit *mine = r == RLIMIT_NOFILE ? &open_files : r == RLIMIT_CORE ? &no_core : &unlimited;
-		/* Kinds of limit this kernel refuses to lift (none on Linux for root) keep the caller's. */
-		if (r != RLIMIT_NICE && r != RLIMIT_RTPRIO && setrlimit(r, mine) < 0 && errno != EINVAL && errno != EPERM)
+		if (r == RLIMIT_NICE || r == RLIMIT_RTPRIO) continue; /* priorities: not limits on root's work */
+		/* No limit where root may lift it; else as far as the caller's hard limit goes. A hard limit is never lowered. */
+		struct rlimit lifted = {RLIM_INFINITY, RLIM_INFINITY}, most = {c->limits[r].rlim_max, c->limits[r].rlim_max};
+		if (r == RLIMIT_CORE) most.rlim_cur = 0; /* no core of root's process */
+		if ((r == RLIMIT_CORE || setrlimit(r, &lifted) < 0) && setrlimit(r, &most) < 0)
 			die(INTERNAL, "setrlimit(%d): %s", r, strerror(errno));
 	}
 	struct sigaction dfl = {.sa_handler = SIG_DFL}, ign = {.sa_handler = SIG_IGN};
@@ -751,10 +753,9 @@ static void set_aside(struct caller_state *c) {
 	for (int i = 0; i < 3; i++) CHECK(sigaction(STOP_SIGNALS[i], &ign, &c->stop[i]), "sigaction");
 }
 
-/* While still root (raising a hard limit back needs it). */
+/* The caller's own: a hard limit only ever goes back down, which needs no privilege. */
 static void restore_limits(const struct caller_state *c) {
-	for (int r = 0; r < RLIM_NLIMITS; r++)
-		if (setrlimit(r, &c->limits[r]) < 0 && errno != EINVAL) die(INTERNAL, "setrlimit(%d): %s", r, strerror(errno));
+	for (int r = 0; r < RLIM_NLIMITS; r++) CHECK(setrlimit(r, &c->limits[r]), "setrlimit");
 }
 
 static void restore_stop_signals(const struct caller_state *c) {

@@ -597,7 +597,7 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     expect((await held).exitCode).toBe(0);
   }, 60_000);
 
-  it("the caller's limits and signals never reach root's work, and reach the application: RLIMIT_FSIZE 1, RLIMIT_NOFILE 50, SIGCHLD ignored, and a stderr nobody reads do not truncate the group's owner record or hold the jail lock", async () => {
+  it("the caller's limits and signals never reach root's work, and reach the application: RLIMIT_NOFILE 50, RLIMIT_FSIZE 1, SIGCHLD ignored, a stderr nobody reads: the group's owner record is never truncated, the jail lock never held", async () => {
     const amnesia = world!.user('amnesia');
     const helper = join(work, 'caller-state.py');
     writeFileSync(
@@ -605,11 +605,13 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
       [
         'import fcntl, os, resource, signal, sys, time',
         '# As the attacker: limits and dispositions of her choosing, then sudo and the entry.',
-        'resource.setrlimit(resource.RLIMIT_FSIZE, (1, 1))',
-        'resource.setrlimit(resource.RLIMIT_NOFILE, (50, 50))',
+        'mode, argv = sys.argv[1], sys.argv[2:]',
+        'resource.setrlimit(resource.RLIMIT_NOFILE, (50, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))',
         'signal.signal(signal.SIGCHLD, signal.SIG_IGN)',
-        'argv = sys.argv[2:]',
-        'if sys.argv[1] == "stuck":',
+        'if mode == "fsize":',
+        '    # sudo lifts a soft file-size limit itself; a hard one only root with CAP_SYS_RESOURCE can.',
+        '    resource.setrlimit(resource.RLIMIT_FSIZE, (1, 1))',
+        'if mode == "stuck":',
         '    # stdout and stderr: a full pipe whose reader (this process) never reads.',
         '    r, w = os.pipe()',
         '    fcntl.fcntl(w, fcntl.F_SETFL, os.O_NONBLOCK)',
@@ -628,22 +630,32 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     );
     chmodSync(helper, 0o755);
     const sudoJail = ['/usr/bin/sudo', '-n', '--', PLACE, 'tl-jailed-app', '--jail', '--'];
-    // The record of amnesia's group holds her whole uid, and the application has her limits and dispositions back.
-    const before = records.length;
-    const r = await world!.as('amnesia', ['python3', helper, 'plain', ...sudoJail], { env: SUDO_ENV });
-    expect(r.exitCode, String(r.stderr)).toBe(0);
-    const report = reportOf(r.stdout) as Report & { fsize: string; sigIgn: string };
-    expect(report.fsize).toBe('1');
-    expect((BigInt(`0x${report.sigIgn}`) >> 16n) & 1n).toBe(1n); // SIGCHLD (17) ignored, as the caller left it
-    await recordsSince(before, 1);
     const plan = JSON.parse(
       String(
         (await world!.as('amnesia', [LAUNCHER, 'explain', '--json', '--jail', 'tl-jailed-app'], { env: AMNESIA_ENV }))
           .stdout,
       ),
     ) as { jail: { group: { index: number } } };
-    const owner = await world!.root(['cat', `/run/tails-launch/groups/${plan.jail.group.index}`]);
-    expect(String(owner.stdout)).toBe(String(amnesia.uid));
+    const ownerRecord = async () =>
+      String((await world!.root(['cat', `/run/tails-launch/groups/${plan.jail.group.index}`])).stdout);
+    // Root's work is done whatever her limits; the application has her limits and dispositions back.
+    let before = records.length;
+    const r = await world!.as('amnesia', ['python3', helper, 'plain', ...sudoJail], { env: SUDO_ENV });
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const report = reportOf(r.stdout) as Report & { nofile: string; sigIgn: string };
+    expect(report.nofile).toBe('50');
+    expect((BigInt(`0x${report.sigIgn}`) >> 16n) & 1n).toBe(1n); // SIGCHLD (17) ignored, as the caller left it
+    await recordsSince(before, 1);
+    expect(await ownerRecord()).toBe(String(amnesia.uid));
+    // A hard file-size limit: her whole uid recorded (root lifted it), or one line and nothing launched; never a truncated record.
+    before = records.length;
+    const f = await world!.as('amnesia', ['python3', helper, 'fsize', ...sudoJail], { env: SUDO_ENV });
+    if (f.exitCode === 0) await recordsSince(before, 1);
+    else
+      expect(String(f.stderr)).toMatch(
+        /^tails-launch: privileged entry: cannot record the owner of jail group \d+: File too large$/,
+      );
+    expect(await ownerRecord()).toBe(String(amnesia.uid));
     // A stderr that blocks: carol's jail is made all the same (before: the entry died holding the lock, and waited on the pipe).
     const stuck = world!.as('amnesia', ['python3', helper, 'stuck', ...sudoJail], { env: SUDO_ENV, stdin: 'ignore' });
     try {

@@ -151,14 +151,20 @@ export interface Sweep {
   /** The uid whose processes must all be gone after each run. */
   serviceUid: number;
   argv: string[];
+  /** The launch on a terminal of its own: sudo's use_pty monitor relays to the command's process group. */
+  pty?: boolean;
 }
 
 /** The attacker's sweep, as the image's user; one AttackRun per launch. */
 export async function attack(image: CleanImage, sweep: Sweep): Promise<AttackRun[]> {
-  const { signal, from, to, step, repeat = 1, serviceUid, argv } = sweep;
+  const { signal, from, to, step, repeat = 1, serviceUid, argv, pty = false } = sweep;
   const args = [signal, from, to, step, repeat, serviceUid].map(String);
   const runs = Math.ceil((to - from + 1) / step) * repeat;
-  const r = await image.run([ATTACKER, ...args, '--', ...argv], { user: true, timeout: 30_000 + runs * 5_000 });
+  const r = await image.run([ATTACKER, ...args, '--', ...argv], {
+    user: true,
+    env: pty ? { TL_ATTACK_PTY: '1' } : {},
+    timeout: 30_000 + runs * 5_000,
+  });
   if (r.exitCode !== 0) throw new Error(`${image.suite}: the attacker exited ${r.exitCode}:\n${r.stderr}`);
   return r.stdout
     .split('\n')

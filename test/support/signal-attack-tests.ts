@@ -55,160 +55,185 @@ function duringPreflight(runs: AttackRun[], serviceUid: number): Record<string, 
   return counts;
 }
 
+interface State {
+  image: CleanImage;
+  serviceUid: number;
+  /** The longest measured life of the path, in whole ms: the sweeps' end. */
+  lifeMs: number;
+}
+
 export function signalAttackTests(suite: Suite, context: () => { image: CleanImage; work: string }): void {
   describe('the caller signals the privileged entry through sudo (issue 16)', () => {
-    let image: CleanImage;
-    let serviceUid = 0;
-    /** The longest measured life of the path, in whole ms: the sweeps' end. */
-    let lifeMs = 0;
+    const state: State = { image: undefined as unknown as CleanImage, serviceUid: 0, lifeMs: 0 };
+    hooks(state, context);
+    entryTests(state);
+    sweepTests(suite, state);
+    otherTests(suite, state);
+  });
+}
 
-    beforeAll(async () => {
-      ({ image } = context());
-      // sudo is only Recommended by the package, and the image installs no recommends.
-      await image.apt(['install', 'sudo']);
-      // As an installed system has it: sudo names its host, and says so on stderr when it cannot resolve it.
-      await image.must(['sh', '-c', `echo "127.0.1.1 ${hostname()}" >>/etc/hosts`], { net: false });
-      serviceUid = await setUpService(image);
-      await setUpBadEntry(image);
-      await installAttacker(image, context().work);
-    }, 300_000);
+/** The image set up for the attack (sudo, the service account and its profile, the control, the attacker), and back. */
+function hooks(state: State, context: () => { image: CleanImage; work: string }): void {
+  beforeAll(async () => {
+    state.image = context().image;
+    // sudo is only Recommended by the package, and the image installs no recommends.
+    await state.image.apt(['install', 'sudo']);
+    // As an installed system has it: sudo names its host, and says so on stderr when it cannot resolve it.
+    await state.image.must(['sh', '-c', `echo "127.0.1.1 ${hostname()}" >>/etc/hosts`], { net: false });
+    state.serviceUid = await setUpService(state.image);
+    await setUpBadEntry(state.image);
+    await installAttacker(state.image, context().work);
+  }, 300_000);
 
-    afterAll(async () => {
-      if (image) await tearDownService(image);
-    }, 60_000);
+  afterAll(async () => {
+    if ((state.image as CleanImage | undefined) !== undefined) await tearDownService(state.image);
+  }, 60_000);
+}
 
-    it(`an admin profile run as the service account ${SERVICE}: grants --write gives it to amnesia, and it launches`, async () => {
-      const listed = await image.must(['sudo', '-l', '-U', 'amnesia'], { net: false });
-      const commands = listed.slice(listed.indexOf('may run the following commands'));
-      expect(commands).toContain(`${ENTRY} ${SERVICE} --`);
-      expect(commands, `${ROOT_ONLY} is root's alone`).not.toContain(`${ENTRY} ${ROOT_ONLY} --`);
-      const r = await image.run(['tails-launch', SERVICE], { user: true });
-      expect({ exit: r.exitCode, stdout: r.stdout, stderr: r.stderr }).toEqual({
-        exit: 0,
-        stdout: `${serviceUid}\n`,
-        stderr: '',
-      });
+/** The profile's grant and launch, and the entry's own hardening, from the caller's side. */
+function entryTests(state: State): void {
+  it(`an admin profile run as the service account ${SERVICE}: grants --write gives it to amnesia, and it launches`, async () => {
+    const { image, serviceUid } = state;
+    const listed = await image.must(['sudo', '-l', '-U', 'amnesia'], { net: false });
+    const commands = listed.slice(listed.indexOf('may run the following commands'));
+    expect(commands).toContain(`${ENTRY} ${SERVICE} --`);
+    expect(commands, `${ROOT_ONLY} is root's alone`).not.toContain(`${ENTRY} ${ROOT_ONLY} --`);
+    const r = await image.run(['tails-launch', SERVICE], { user: true });
+    expect({ exit: r.exitCode, stdout: r.stdout, stderr: r.stderr }).toEqual({
+      exit: 0,
+      stdout: `${serviceUid}\n`,
+      stderr: '',
     });
+  });
 
-    it('the entry from outside: a hardened ELF; a forged SUDO_UID, --grant-fd and preload variables get nowhere', async () => {
-      await expectHardenedElf(image.path(ENTRY));
-      const asCaller = (argv: string[], env: Record<string, string> = {}) => image.run(argv, { user: true, env });
-      // sudo's env_reset: the caller's variables never reach the entry, which runs as usual.
-      const preload = await asCaller(SUDO_ENTRY, { LD_PRELOAD: '/nonexistent.so', NODE_OPTIONS: '--inspect' });
-      expect({ exit: preload.exitCode, stdout: preload.stdout, stderr: preload.stderr }).toEqual({
-        exit: 0,
-        stdout: `${serviceUid}\n`,
-        stderr: '',
-      });
-      const rootOnly = [ENTRY, ROOT_ONLY, '--'];
-      // sudo alone: no rule for it, and no way to set or keep SUDO_UID.
-      for (const argv of [
-        ['sudo', '-n', '--', ...rootOnly],
-        ['sudo', '-n', 'SUDO_UID=0', ...rootOnly],
-        ['sudo', '-n', '-E', '--', ...rootOnly],
-      ])
-        expect((await asCaller(argv, { SUDO_UID: '0' })).exitCode, argv.join(' ')).toBe(1);
-      // With a broad sudoers rule (any arguments), the entry's own checks stand.
-      await withBroadRule(image, async () => {
-        const forged = await asCaller(['sudo', '-n', '--', ...rootOnly], { SUDO_UID: '0' });
-        expect(forged.exitCode, forged.stderr).toBe(77);
-        expect(forged.stderr).toMatch(new RegExp(`amnesia may not start profile '${ROOT_ONLY}'`));
-        const grantFd = await asCaller(['sudo', '-n', '--', ENTRY, '--grant-fd', '3', SERVICE, '--']);
-        expect(grantFd.exitCode, grantFd.stderr).toBe(77);
-        expect(grantFd.stderr).toMatch(/--grant-fd is root's own/);
-        expect(forged.stdout + grantFd.stdout).toBe('');
-      });
+  it('the entry from outside: a hardened ELF; a forged SUDO_UID, --grant-fd and preload variables get nowhere', async () => {
+    const { image, serviceUid } = state;
+    await expectHardenedElf(image.path(ENTRY));
+    const asCaller = (argv: string[], env: Record<string, string> = {}) => image.run(argv, { user: true, env });
+    // sudo's env_reset: the caller's variables never reach the entry, which runs as usual.
+    const preload = await asCaller(SUDO_ENTRY, { LD_PRELOAD: '/nonexistent.so', NODE_OPTIONS: '--inspect' });
+    expect({ exit: preload.exitCode, stdout: preload.stdout, stderr: preload.stderr }).toEqual({
+      exit: 0,
+      stdout: `${serviceUid}\n`,
+      stderr: '',
     });
+    const rootOnly = [ENTRY, ROOT_ONLY, '--'];
+    // sudo alone: no rule for it, and no way to set or keep SUDO_UID.
+    for (const argv of [
+      ['sudo', '-n', '--', ...rootOnly],
+      ['sudo', '-n', 'SUDO_UID=0', ...rootOnly],
+      ['sudo', '-n', '-E', '--', ...rootOnly],
+    ])
+      expect((await asCaller(argv, { SUDO_UID: '0' })).exitCode, argv.join(' ')).toBe(1);
+    // With a broad sudoers rule (any arguments), the entry's own checks stand.
+    await withBroadRule(image, async () => {
+      const forged = await asCaller(['sudo', '-n', '--', ...rootOnly], { SUDO_UID: '0' });
+      expect(forged.exitCode, forged.stderr).toBe(77);
+      expect(forged.stderr).toMatch(new RegExp(`amnesia may not start profile '${ROOT_ONLY}'`));
+      const grantFd = await asCaller(['sudo', '-n', '--', ENTRY, '--grant-fd', '3', SERVICE, '--']);
+      expect(grantFd.exitCode, grantFd.stderr).toBe(77);
+      expect(grantFd.stderr).toMatch(/--grant-fd is root's own/);
+      expect(forged.stdout + grantFd.stdout).toBe('');
+    });
+  });
+}
 
-    it('SIGUSR1 through sudo from every millisecond of the path on: no inspector, the launch right or killed', async () => {
-      const measured = await attack(image, {
-        signal: 0,
-        from: 0,
-        to: 0,
-        step: 1,
-        repeat: MEASURE_RUNS,
-        serviceUid,
-        argv: SUDO_ENTRY,
-      });
-      console.log(
-        `signals ${suite}: the path unsignalled (sudo -> entry -> preflight -> application):\n${phases(measured)}`,
-      );
-      expect(judge(suite, 'unsignalled', measured, serviceUid)).toEqual([]);
-      expect(measured.map((r) => outcomeOf(r, serviceUid).outcome)).toEqual(measured.map(() => 'launched'));
-      lifeMs = Math.ceil(Math.max(...measured.map((r) => r.life_us)) / 1000);
-      const runs = await attack(image, {
-        signal: SIGNALS.SIGUSR1,
-        from: 0,
-        to: lifeMs,
-        step: 1,
-        serviceUid,
-        argv: SUDO_ENTRY,
-      });
-      expect(judge(suite, `SIGUSR1 from each ms of 0..${lifeMs}`, runs, serviceUid)).toEqual([]);
-      const preflight = duringPreflight(runs, serviceUid);
-      console.log(
-        `signals ${suite}: SIGUSR1 runs whose signals met the preflight's Node: ${JSON.stringify(preflight)}`,
-      );
-      // The sweep did reach the Node preflight, and killed the launch there (the entry died; its preflight with it).
-      expect(preflight.killed ?? 0).toBeGreaterThan(0);
-    }, 1_800_000);
+/** The sweeps straight through sudo, as the front would run it. */
+function sweepTests(suite: Suite, state: State): void {
+  it('SIGUSR1 through sudo from every millisecond of the path on: no inspector, the launch right or killed', async () => {
+    const { image, serviceUid } = state;
+    const measured = await attack(image, {
+      signal: 0,
+      from: 0,
+      to: 0,
+      step: 1,
+      repeat: MEASURE_RUNS,
+      serviceUid,
+      argv: SUDO_ENTRY,
+    });
+    console.log(
+      `signals ${suite}: the path unsignalled (sudo -> entry -> preflight -> application):\n${phases(measured)}`,
+    );
+    expect(judge(suite, 'unsignalled', measured, serviceUid)).toEqual([]);
+    expect(measured.map((r) => outcomeOf(r, serviceUid).outcome)).toEqual(measured.map(() => 'launched'));
+    const lifeMs = (state.lifeMs = Math.ceil(Math.max(...measured.map((r) => r.life_us)) / 1000));
+    const runs = await attack(image, {
+      signal: SIGNALS.SIGUSR1,
+      from: 0,
+      to: lifeMs,
+      step: 1,
+      serviceUid,
+      argv: SUDO_ENTRY,
+    });
+    expect(judge(suite, `SIGUSR1 from each ms of 0..${lifeMs}`, runs, serviceUid)).toEqual([]);
+    const preflight = duringPreflight(runs, serviceUid);
+    console.log(`signals ${suite}: SIGUSR1 runs whose signals met the preflight's Node: ${JSON.stringify(preflight)}`);
+    // The sweep did reach the Node preflight, and killed the launch there (the entry died; its preflight with it).
+    expect(preflight.killed ?? 0).toBeGreaterThan(0);
+  }, 1_800_000);
 
-    for (const name of ['SIGUSR2', 'SIGHUP'] as SignalName[])
-      it(`${name} through sudo from every ${COARSE_MS} ms of the path on: the same`, async () => {
-        expect(lifeMs, 'the SIGUSR1 sweep measured the path').toBeGreaterThan(0);
-        const sweep = { signal: SIGNALS[name], from: 0, to: lifeMs, step: COARSE_MS, serviceUid, argv: SUDO_ENTRY };
-        const runs = await attack(image, sweep);
-        expect(judge(suite, `${name} from every ${COARSE_MS} ms of 0..${lifeMs}`, runs, serviceUid)).toEqual([]);
-        expect(duringPreflight(runs, serviceUid).killed ?? 0).toBeGreaterThan(0);
-      }, 900_000);
-
-    it(`on a terminal (sudo's use_pty: its monitor signals the entry's process group), SIGUSR1 from every ${COARSE_MS} ms: the same`, async () => {
+  for (const name of ['SIGUSR2', 'SIGHUP'] as SignalName[])
+    it(`${name} through sudo from every ${COARSE_MS} ms of the path on: the same`, async () => {
+      const { image, serviceUid, lifeMs } = state;
       expect(lifeMs, 'the SIGUSR1 sweep measured the path').toBeGreaterThan(0);
-      const sweep = {
-        signal: SIGNALS.SIGUSR1,
-        from: 0,
-        to: lifeMs,
-        step: COARSE_MS,
-        serviceUid,
-        argv: SUDO_ENTRY,
-        pty: true,
-      };
+      const sweep = { signal: SIGNALS[name], from: 0, to: lifeMs, step: COARSE_MS, serviceUid, argv: SUDO_ENTRY };
       const runs = await attack(image, sweep);
-      expect(
-        judge(suite, `on a terminal, SIGUSR1 from every ${COARSE_MS} ms of 0..${lifeMs}`, runs, serviceUid),
-      ).toEqual([]);
+      expect(judge(suite, `${name} from every ${COARSE_MS} ms of 0..${lifeMs}`, runs, serviceUid)).toEqual([]);
       expect(duringPreflight(runs, serviceUid).killed ?? 0).toBeGreaterThan(0);
     }, 900_000);
+}
 
-    it(`through the front (tails-launch ${SERVICE}), SIGUSR1 from every ${FRONT_MS} ms: the same`, async () => {
-      expect(lifeMs, 'the SIGUSR1 sweep measured the path').toBeGreaterThan(0);
-      const argv = ['/usr/bin/tails-launch', SERVICE];
-      const runs = await attack(image, {
-        signal: SIGNALS.SIGUSR1,
-        from: 0,
-        to: lifeMs,
-        step: FRONT_MS,
-        serviceUid,
-        argv,
-      });
-      expect(
-        judge(suite, `through the front, SIGUSR1 from every ${FRONT_MS} ms of 0..${lifeMs}`, runs, serviceUid),
-      ).toEqual([]);
-    }, 900_000);
+/** The same from other positions (a terminal, the front), and the control. */
+function otherTests(suite: Suite, state: State): void {
+  it(`on a terminal (sudo's use_pty: its monitor signals the entry's process group), SIGUSR1 from every ${COARSE_MS} ms: the same`, async () => {
+    const { image, serviceUid, lifeMs } = state;
+    expect(lifeMs, 'the SIGUSR1 sweep measured the path').toBeGreaterThan(0);
+    const sweep = {
+      signal: SIGNALS.SIGUSR1,
+      from: 0,
+      to: lifeMs,
+      step: COARSE_MS,
+      serviceUid,
+      argv: SUDO_ENTRY,
+      pty: true,
+    };
+    const runs = await attack(image, sweep);
+    expect(judge(suite, `on a terminal, SIGUSR1 from every ${COARSE_MS} ms of 0..${lifeMs}`, runs, serviceUid)).toEqual(
+      [],
+    );
+    expect(duringPreflight(runs, serviceUid).killed ?? 0).toBeGreaterThan(0);
+  }, 900_000);
 
-    it('control: the same attack on a Node-as-root entry granted through sudo finds its inspector', async () => {
-      const argv = ['/usr/bin/sudo', '-n', BAD_ENTRY];
-      const runs = await attack(image, { signal: SIGNALS.SIGUSR1, from: 0, to: 300, step: 100, serviceUid, argv });
-      const found = runs.filter(
-        (r) => r.inspector > 0 && r.stderr.includes('Debugger listening on ws://127.0.0.1:9229/'),
-      );
-      console.log(
-        `signals ${suite}: control (${BAD_ENTRY}, Node as root): ${found.length} of ${runs.length} runs opened the inspector as root, ` +
-          `${found.reduce((n, r) => n + r.inspector, 0)} connections to it succeeded; ${tally(runs, serviceUid)}`,
-      );
-      expect(found.length).toBeGreaterThan(0);
-      // It is root's Node that listens: the process sudo ran, as uid 0.
-      expect(found[0]!.procs.some((p) => p.uid === 0 && p.comms.endsWith('node'))).toBe(true);
-    }, 120_000);
-  });
+  it(`through the front (tails-launch ${SERVICE}), SIGUSR1 from every ${FRONT_MS} ms: the same`, async () => {
+    const { image, serviceUid, lifeMs } = state;
+    expect(lifeMs, 'the SIGUSR1 sweep measured the path').toBeGreaterThan(0);
+    const argv = ['/usr/bin/tails-launch', SERVICE];
+    const runs = await attack(image, {
+      signal: SIGNALS.SIGUSR1,
+      from: 0,
+      to: lifeMs,
+      step: FRONT_MS,
+      serviceUid,
+      argv,
+    });
+    expect(
+      judge(suite, `through the front, SIGUSR1 from every ${FRONT_MS} ms of 0..${lifeMs}`, runs, serviceUid),
+    ).toEqual([]);
+  }, 900_000);
+
+  it('control: the same attack on a Node-as-root entry granted through sudo finds its inspector', async () => {
+    const { image, serviceUid } = state;
+    const argv = ['/usr/bin/sudo', '-n', BAD_ENTRY];
+    const runs = await attack(image, { signal: SIGNALS.SIGUSR1, from: 0, to: 300, step: 100, serviceUid, argv });
+    const found = runs.filter(
+      (r) => r.inspector > 0 && r.stderr.includes('Debugger listening on ws://127.0.0.1:9229/'),
+    );
+    console.log(
+      `signals ${suite}: control (${BAD_ENTRY}, Node as root): ${found.length} of ${runs.length} runs opened the inspector as root, ` +
+        `${found.reduce((n, r) => n + r.inspector, 0)} connections to it succeeded; ${tally(runs, serviceUid)}`,
+    );
+    expect(found.length).toBeGreaterThan(0);
+    // It is root's Node that listens: the process sudo ran, as uid 0.
+    expect(found[0]!.procs.some((p) => p.uid === 0 && p.comms.endsWith('node'))).toBe(true);
+  }, 120_000);
 }

@@ -235,8 +235,9 @@ export function phases(runs: AttackRun[]): string {
           : `${ms(Math.min(...ps.map((p) => p.from_us)))}..${ms(Math.max(...ps.map((p) => p.to_us)))}`;
       const node = seen('node');
       const uids = [...new Set(node.map((p) => p.uid))].join(',');
-      const app = run.procs.filter((p) => /(^|>)(tl-svc-stand-in|id)$/.test(p.comms));
-      return `life ${ms(run.life_us)} ms: entry ${span(seen('place'))}, preflight node ${span(node)} (uid ${uids || '-'}), entry then application ${span(app)}`;
+      const entry = seen('place');
+      const names = [...new Set(entry.map((p) => p.comms))].join(', ');
+      return `life ${ms(run.life_us)} ms: entry ${span(entry)} (its process: ${names}), preflight node ${span(node)} (uid ${uids || '-'})`;
     })
     .join('\n');
 }

@@ -101,7 +101,7 @@ function entryTests(state: State): void {
     const r = await image.run(['tails-launch', SERVICE], { user: true });
     expect({ exit: r.exitCode, stdout: r.stdout, stderr: r.stderr }).toEqual({
       exit: 0,
-      stdout: `${serviceUid}\n`,
+      stdout: String(serviceUid), // execa strips the final newline
       stderr: '',
     });
   });
@@ -114,7 +114,7 @@ function entryTests(state: State): void {
     const preload = await asCaller(SUDO_ENTRY, { LD_PRELOAD: '/nonexistent.so', NODE_OPTIONS: '--inspect' });
     expect({ exit: preload.exitCode, stdout: preload.stdout, stderr: preload.stderr }).toEqual({
       exit: 0,
-      stdout: `${serviceUid}\n`,
+      stdout: String(serviceUid),
       stderr: '',
     });
     const rootOnly = [ENTRY, ROOT_ONLY, '--'];

@@ -17,7 +17,12 @@
 //      /proc/PID/environ as `explain --json totem` states them, and its
 //      connection arrives at our SOCKS server on Tor's 9050 with the
 //      credentials explain states (torsocks-<its pid>:<time> / 0);
-//   3. `apt-get purge tails-launch` leaves nothing: every file it listed
+//   3. the caller against the privileged entry (issue 16): SIGUSR1, SIGUSR2
+//      and SIGHUP sent to sudo, which relays them, from every millisecond of
+//      a launch of a service account's profile, never open an inspector nor
+//      run anything but the launch; a Node-as-root control does
+//      (test/support/signal-attack-tests.ts);
+//   4. `apt-get purge tails-launch` leaves nothing: every file it listed
 //      gone, no diversion, Totem's entry and service back byte for byte
 //      (`dpkg --verify totem` clean), sudoers drop-in and group gone.
 //
@@ -46,6 +51,7 @@ import {
   type Timings,
 } from '../support/clean-image';
 import { buildPackage, PACKAGE, VERSION, which, type BuiltPackage } from '../support/debian-package';
+import { signalAttackTests } from '../support/signal-attack-tests';
 
 const IS_ROOT = process.getuid?.() === 0;
 const TOOLS = ['debootstrap', 'unshare', 'nsenter', 'chroot'].filter((t) => !which(t));
@@ -360,6 +366,10 @@ for (const suite of ['bookworm', 'trixie'] as const) {
         });
       }, 120_000);
     }
+
+    // The caller against the privileged entry, through sudo's signal relay
+    // (issue 16): every file it adds is gone again before the purge below.
+    signalAttackTests(suite, () => ({ image, work }));
 
     it("apt-get purge leaves nothing of tails-launch; Totem's own files are back", async () => {
       await image.apt(['purge', PACKAGE], 300_000);

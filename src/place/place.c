@@ -314,6 +314,8 @@ static int run(char *const argv[], const char *input, int fd3, char *err, size_t
 	CHECK(pid, "fork");
 	if (pid == 0) {
 		char *env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL};
+		/* Dead with the entry (a relayed signal): a half-made jail then has nobody left in it. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(126);
 		int high = fd3 >= 0 ? fcntl(fd3, F_DUPFD, 10) : -1;
 		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0 || (fd3 >= 0 && (high < 0 || dup2(high, 3) < 0))) _exit(126);
 		execve(argv[0], argv, env);

@@ -51,11 +51,13 @@ export interface EntryContext {
 
 /** Who may start PROFILE (and have it jailed): its callers (src/placement/grants.ts), checked for the caller's own launch too. */
 function refuseCaller(profile: ResolvedProfile, jails: JailsConfig | null, jail: boolean, uid: number): void {
-  if (uid === 0) return;
+  const callers = callersOf(profile);
+  const jailing = jail && !profile.jail;
+  // The usual launch (root, or a profile anyone may start, unjailed) looks nobody up.
+  if (uid === 0 || (callers === '*' && !jailing)) return;
   const account = accountOfUid(uid);
   const name = account?.name ?? `uid ${uid}`;
   const groups = (account?.groups ?? []).map(groupName).filter((g): g is string => g !== null);
-  const callers = callersOf(profile);
   if (callers !== '*' && !isCaller(callers, name, uid, groups))
     throw new LaunchError(
       EXIT.refused,
@@ -63,7 +65,7 @@ function refuseCaller(profile: ResolvedProfile, jails: JailsConfig | null, jail:
         ? `profile '${profile.name}' names no callers: only root may start it (the administrator may add callers in /etc/tails-launch/profiles/${profile.name}.yml)`
         : `${name} may not start profile '${profile.name}': its callers are ${callers.join(', ')} (ask the administrator)`,
     );
-  if (jail && !profile.jail && !isCaller(jails?.callers ?? [], name, uid, groups))
+  if (jailing && !isCaller(jails?.callers ?? [], name, uid, groups))
     throw new LaunchError(
       EXIT.refused,
       `${name} may not have jails made: jails: callers in /etc/tails-launch/listeners.yml does not name them (ask the administrator)`,

@@ -135,7 +135,8 @@ export async function planLaunch(
   const listeners = await loadListeners(layers, cache);
   const profile = await resolveProfile(layers, listeners, request.profile, cache);
   const jailed = profile.jail || request.options.jail === true;
-  const jails = await loadJails(layers, cache);
+  // Only a jail, or the entry's grant, reads the jails section: the usual launch does not.
+  const jails = jailed || entry !== null ? await loadJails(layers, cache) : null;
   const jail = jailed ? { pool: jails?.pool ?? null } : null;
   cache.save();
   const uid = process.getuid?.() ?? -1;

@@ -691,6 +691,10 @@ static char **parse_request(char *buf, size_t len, char **file, char ***envp) {
 
 /* Runs the preflight (Node, as the account, in a session of its own) and returns what it asks to execute. */
 static char *preflight(char **argv, char **envp, int planfd, size_t *len) {
+	/* As the account: Node would say it in a dozen lines (a checkout under a directory only root may enter). */
+	if (access(NODE, X_OK) < 0 || access(PREFLIGHT, R_OK) < 0)
+		die(REFUSED, "the preflight (%s %s) cannot be run as uid %u: %s; install tails-launch, or keep a checkout where that user can read it",
+		    NODE, PREFLIGHT, getuid(), strerror(errno));
 	int req[2];
 	CHECK(pipe2(req, O_CLOEXEC), "pipe");
 	pid_t parent = getpid(), pid = fork();

@@ -64,6 +64,8 @@ const outdir = process.env.TAILS_LAUNCH_OUTDIR ?? 'dist';
 const entryPath = process.env.TAILS_LAUNCH_ENTRY ?? resolve(outdir, 'place');
 const entryNode = process.env.TAILS_LAUNCH_ENTRY_NODE ?? process.execPath;
 const entryPreflight = process.env.TAILS_LAUNCH_ENTRY_PREFLIGHT ?? resolve(outdir, 'placed.mjs');
+// The user jail's helper (src/jail/jail.c): the package's, or the checkout's.
+const jailPath = process.env.TAILS_LAUNCH_JAIL ?? resolve(outdir, 'jail');
 
 const options = {
   entryPoints: { 'tails-launch': 'src/cli/main.ts' },
@@ -85,6 +87,7 @@ const options = {
     __BUILD_ID__: JSON.stringify(buildId),
     __MULTIARCH__: JSON.stringify(multiarch),
     __ENTRY_PATH__: JSON.stringify(entryPath),
+    __JAIL_PATH__: JSON.stringify(jailPath),
   },
   outExtension: { '.js': '.mjs' },
   // Bundled CommonJS dependencies call require(); ESM has none.

@@ -17,6 +17,8 @@ import { decidePlacement, type PlacementDecision } from '../placement/decide';
 import { configLayers, type Layer } from '../profile/layers';
 import { loadJails, loadListeners } from '../profile/load';
 import { NO_CACHE, openParsedCache } from '../profile/parsed-cache';
+import { findA11yBus } from '../jail/a11y-bus';
+import { guardOf } from './guard-of';
 import { resolveProfile, type ResolvedProfile } from '../profile/resolve';
 import type { GlobalOptions } from './parse-args';
 
@@ -134,17 +136,30 @@ export async function planLaunch(
   const cache = entry ? NO_CACHE : openParsedCache(process.env);
   const listeners = await loadListeners(layers, cache);
   const profile = await resolveProfile(layers, listeners, request.profile, cache);
-  const jailed = profile.jail || request.options.jail === true;
+  const jailAsked = profile.jail || request.options.jail === true;
   // Only a jail, or the entry's grant, reads the jails section: the usual launch does not.
-  const jails = jailed || entry !== null ? await loadJails(layers, cache) : null;
-  const jail = jailed ? { pool: jails?.pool ?? null } : null;
-  cache.save();
+  const jails = jailAsked || entry !== null ? await loadJails(layers, cache) : null;
   const uid = process.getuid?.() ?? -1;
-  if (entry === null) refuseCaller(profile, jails, request.options.jail === true, uid);
+  const decision = await guardOf(profile, jailAsked, jails, layers, cache, entry?.callerUid ?? uid);
+  cache.save();
+  if (!decision.ok) throw new LaunchError(EXIT[decision.status], decision.problem);
+  const guard = decision.guard;
+  const jailed = guard.by === 'root';
+  const jail = jailed ? { pool: jails?.pool ?? null } : null;
+  if (entry === null) refuseCaller(profile, jails, jailed && request.options.jail === true, uid);
   const placement = placementOf(profile, request.options, entry, jailed);
+  const runtimeDir = runtimeDirectory(process.env);
   const planned = buildPlan({
     placement,
     jail,
+    guard,
+    sandboxFacts:
+      guard.by === 'user'
+        ? {
+            a11yBus: profile.sandbox.a11y ? findA11yBus(process.env, runtimeDir) : null,
+            launchKey: randomHex().slice(0, 16),
+          }
+        : null,
     callerUid: entry?.callerUid ?? uid,
     grant: placement?.via === 'self' ? grantLine(profile, jails, { jailed }) : null,
     profile,
@@ -157,7 +172,7 @@ export async function planLaunch(
     randomHex,
     findExecutable,
     followProgram,
-    runtimeDir: runtimeDirectory(process.env),
+    runtimeDir,
     waitForTor: request.options.waitForTor,
   });
   return { ...planned, systemGrant: entry ? grantLine(profile, jails) : null };

@@ -16,6 +16,9 @@ import { callerArgsProblem } from '../profile/caller-args';
 import type { PlacementDecision } from '../placement/decide';
 import { accountVariables, allowedForPlacement } from '../placement/environment';
 import { planJail, type JailDecision } from '../jail/plan-jail';
+import { decideGuard, type Guard } from '../jail/guard';
+import { BWRAP_PATH } from '../jail/constants';
+import { planSandbox, type SandboxPlan } from '../jail/sandbox';
 import { buildEnvironment, SCRUBBED_PATTERNS } from './env-policy';
 import { torSees } from './tor-sees';
 import type { Check, ExecutableCheck, Plan } from './types';
@@ -46,6 +49,10 @@ export interface PlanInput {
   callerUid?: number;
   /** Root's own placed launch: the grant handed to the privileged entry (src/placement/grants.ts). */
   grant?: string | null;
+  /** What holds the launch (src/jail/guard.ts); absent: decided here with no host firewall and user namespaces on. */
+  guard?: Guard;
+  /** A user jail's facts from the outside world (the accessibility bus, a fresh key for its socket directory). */
+  sandboxFacts?: { a11yBus: string | null; launchKey: string } | null;
 }
 
 export type ProgramFollowed =
@@ -92,6 +99,8 @@ function executableCheck(name: string, found: ExecutableLookup): ExecutableCheck
  */
 export function buildPlan(input: PlanInput): PlannedLaunch {
   const { profile, identity } = input;
+  const guard = input.guard ?? defaultGuard(input);
+  const userJail = guard.by === 'user';
   const jailed = input.jail
     ? planJail(profile, identity, input.jail.pool, input.randomHex, input.callerUid ?? 0)
     : null;
@@ -102,8 +111,10 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
   // Tails): the jail's address carries the group, so say what Tor really sees.
   const sentAuth: SocksAuth =
     jailed?.ok && profile.backend === 'own-setting' && !handsOverCredentials(profile) ? { kind: 'application' } : auth;
-  const step = BACKENDS[profile.backend].step(profile.listener.connect, auth);
-  const handOver = listenerHandOver(profile, auth);
+  // In a user jail the program reaches its listener at 127.0.0.1 (the forwarder), on the usual port.
+  const endpoint = userJail ? { address: '127.0.0.1', port: profile.listener.connect.port } : profile.listener.connect;
+  const step = BACKENDS[profile.backend].step(endpoint, auth);
+  const handOver = listenerHandOver(profile, auth, endpoint);
   const appArgs = [...handOver.args, ...profile.args, ...userArgs];
   const files = runtimeFiles(step, input);
   const backendEnv = { ...step.env, ...handOver.env };
@@ -120,10 +131,25 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
       }
     : profile.env;
   const base = placement ? accountVariables(placement.account) : {};
-  const { env, changes } = buildEnvironment(input.environment, backendEnv, profileEnv, base);
   // The application's PATH: what the new image would search.
-  const app = input.findExecutable(command, env.PATH, input.cwd);
-  const { exec, followed } = programToRun(input, step, command, app, appArgs, env);
+  const app = input.findExecutable(
+    command,
+    buildEnvironment(input.environment, backendEnv, profileEnv, base).env.PATH,
+    input.cwd,
+  );
+  const sandbox = userJail ? sandboxOf(input, app.path) : null;
+  const { env, changes } = buildEnvironment(
+    input.environment,
+    { ...backendEnv, ...sandbox?.set },
+    sandbox ? { ...profileEnv, unset: [...profileEnv.unset, ...sandbox.unset] } : profileEnv,
+    base,
+  );
+  const { exec, followed } = sandbox
+    ? {
+        exec: { file: sandbox.file, argv: [...sandbox.argv, app.path ?? command, ...appArgs], chain: [] },
+        followed: null,
+      }
+    : programToRun(input, step, command, app, appArgs, env);
 
   const plan: Plan = {
     schema: 2,
@@ -151,12 +177,23 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
       profile.isolation,
       sentAuth,
       profile.backend,
-      jailed?.ok ? { port: jailed.jail.socksPort.port, clientAddress: jailed.jail.group.address } : null,
+      jailed?.ok
+        ? { port: jailed.jail.socksPort.port, clientAddress: jailed.jail.group.address }
+        : userJail
+          ? { port: profile.listener.port, clientAddress: '127.0.0.1' }
+          : null,
     ),
     backend: profile.backend,
     placement: placementStatement(input),
     handover: handoverOf(input),
     jail: jailed?.ok ? jailed.jail : null,
+    guard,
+    sandbox: sandbox && {
+      helper: sandbox.file,
+      rundir: sandbox.rundir,
+      create: sandbox.create,
+      grants: sandbox.grants,
+    },
     application: { command, path: app.path, args: appArgs, from: profile.command !== null ? 'profile' : 'arguments' },
     exec: { ...exec, method: input.execMethod, preload: step.preload?.library ?? null },
     env: { set: changes.set, removed: changes.removed, replaced: changes.replaced, scrubPolicy: SCRUBBED_PATTERNS },
@@ -168,8 +205,8 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
       variable: f.variable,
       content: f.display,
     })),
-    checks: checksOf(input, step, command, app, followed, files.length > 0, sentAuth, jailed),
-    notes: notesOf(input, step),
+    checks: checksOf(input, step, command, app, followed, files.length > 0, sentAuth, jailed, sandbox),
+    notes: notesOf(input, step, guard),
   };
   return { plan, env, files: files.flatMap((f) => (f.path === null ? [] : [{ path: f.path, content: f.content }])) };
 }
@@ -263,8 +300,12 @@ function commandOf(profile: ResolvedProfile, args: string[]): { command: string;
 }
 
 /** Own-setting programs are told their listener by arguments (before the profile's own) and variables, rendered from it and the credentials. */
-function listenerHandOver(profile: ResolvedProfile, auth: SocksAuth): { args: string[]; env: Record<string, string> } {
-  const render = (template: string) => renderTemplate(template, profile.listener.connect, auth);
+function listenerHandOver(
+  profile: ResolvedProfile,
+  auth: SocksAuth,
+  endpoint: { address: string; port: number },
+): { args: string[]; env: Record<string, string> } {
+  const render = (template: string) => renderTemplate(template, endpoint, auth);
   return {
     args: profile.proxy.args.map(render),
     env: Object.fromEntries(Object.entries(profile.proxy.env).map(([name, template]) => [name, render(template)])),
@@ -317,9 +358,12 @@ function checksOf(
   hasFiles: boolean,
   auth: SocksAuth,
   jailed: JailDecision | null,
+  sandbox: SandboxPlan | null,
 ): Check[] {
   const { profile } = input;
   const checks: Check[] = [];
+  // A user jail holds any program: LD_PRELOAD then only carries the credentials.
+  const judged = step.preload !== null && sandbox === null;
   const p = input.placement ?? null;
   if (p?.via === 'sudo') {
     checks.push({
@@ -361,7 +405,7 @@ function checksOf(
       description: `the launch enters ${where || 'its placement'}; every later check runs there`,
     });
   }
-  if (step.preload) {
+  if (judged && step.preload) {
     checks.push({
       kind: 'exec-method',
       description: `koffi loads: ${profile.backend} needs it to check file capabilities and to execute exactly the file it checked`,
@@ -374,12 +418,22 @@ function checksOf(
     });
   }
   checks.push(executableCheck(command, app));
-  if (step.preload) {
+  if (judged) {
     checks.push({
       kind: 'preloadable',
       path: app.path,
       verdict: followed === null || followed.ok ? { ok: true } : { ok: false, detail: followed.detail },
       description: `the program that runs (after #! and env) is dynamically linked, native, not Go, not setuid/setgid, without file capabilities (else ${profile.backend} could not see its connections)`,
+    });
+  }
+  if (sandbox !== null) {
+    checks.push({
+      kind: 'sandbox',
+      helper: sandbox.file,
+      bwrap: BWRAP_PATH,
+      rundir: sandbox.rundir,
+      create: sandbox.create,
+      description: `the jail helper and bubblewrap are installed, root's; the profile's directories exist (made 0700 if missing); the helper makes the jail, whose one way out is a forwarder to ${profile.listener.address}:${profile.listener.port}`,
     });
   }
   if (hasFiles) {
@@ -402,7 +456,7 @@ function checksOf(
 }
 
 /** What the user should know about this launch. */
-function notesOf(input: PlanInput, step: BackendStep): string[] {
+function notesOf(input: PlanInput, step: BackendStep, guard: Guard): string[] {
   const { profile, identity } = input;
   const notes = [...step.notes];
   if (input.placement?.via === 'sudo')
@@ -412,6 +466,10 @@ function notesOf(input: PlanInput, step: BackendStep): string[] {
   if (input.placement?.via === 'sudo' || input.placement?.via === 'self')
     notes.push(
       "The preflight runs as a process of its own, as the application's account, in its namespace and in a session of its own (nobody else can signal it); the entry then executes what it judged, in its own process.",
+    );
+  if (guard.by === 'user')
+    notes.push(
+      "In its jail the application is the first process of a PID namespace; the jail helper stays as its parent (small, C): it passes on the signals sent to it and exits with the application's status, and a forwarder outside the jail relays its connections to Tor. Both end with it.",
     );
   if (identity !== null && profile.isolation === 'process')
     notes.push('--identity adds nothing here: every process is its own group already.');
@@ -423,6 +481,43 @@ function notesOf(input: PlanInput, step: BackendStep): string[] {
     );
   }
   return notes;
+}
+
+/** Without a decision from the edge (unit tests, doctor): no host firewall, user namespaces on. */
+function defaultGuard(input: PlanInput): Guard {
+  const p = input.profile;
+  const jailAsked = p.jail || (input.jail !== null && input.jail !== undefined);
+  const d = decideGuard({
+    profile: p.name,
+    backend: p.backend,
+    jailAsked,
+    netns: p.placement.netns,
+    host: null,
+    rootJail: input.jail !== null && input.jail !== undefined,
+    userNamespaces: null,
+  });
+  if (!d.ok) throw new LaunchError(EXIT[d.status], d.problem);
+  return d.guard;
+}
+
+/** The user jail's helper and bubblewrap arguments for this launch (src/jail/sandbox.ts). */
+function sandboxOf(input: PlanInput, appPath: string | null): SandboxPlan {
+  const { profile } = input;
+  const home = input.placement?.account?.home ?? input.environment.HOME ?? '/';
+  return planSandbox(
+    profile.sandbox,
+    { address: profile.listener.address, port: profile.listener.port },
+    profile.listener.connect.port,
+    {
+      home,
+      runtimeDir: input.runtimeDir,
+      cwd: input.cwd,
+      env: input.environment,
+      a11yBus: input.sandboxFacts?.a11yBus ?? null,
+      appPath,
+      launchKey: input.sandboxFacts?.launchKey ?? input.randomHex().slice(0, 16),
+    },
+  );
 }
 
 /** The credentials of the group, as the plan states them. */

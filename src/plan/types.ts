@@ -5,6 +5,7 @@ import type { ExitCode } from '../errors/exit-codes';
 import type { ExecMethod } from '../exec/types';
 import type { TorSees } from './tor-sees';
 import type { PlanJail } from '../jail/plan-jail';
+import type { Guard } from '../jail/guard';
 import type { Listener } from '../tor/listener';
 import type { BackendName, IsolationMode } from '../profile/schema';
 
@@ -18,6 +19,7 @@ export interface PlanCheck {
     | 'preloadable'
     | 'runtime-files'
     | 'exec-method'
+    | 'sandbox'
     | 'socks5';
   /** One line saying what is checked. */
   description: string;
@@ -106,6 +108,16 @@ export interface RuntimeFilesCheck extends PlanCheck {
   dir: string | null;
 }
 
+/** A user jail: the helper and bubblewrap are there and root's; the profile's directories are made if missing. */
+export interface SandboxCheck extends PlanCheck {
+  kind: 'sandbox';
+  helper: string;
+  bwrap: string;
+  /** The directory the helper makes for the proxies' sockets (its parent is made here); null without a runtime directory. */
+  rundir: string | null;
+  create: string[];
+}
+
 /** LD_PRELOAD backends need koffi: without it neither the file-capability check nor the exec of the judged file can run. */
 export interface ExecMethodCheck extends PlanCheck {
   kind: 'exec-method';
@@ -120,6 +132,7 @@ export type Check =
   | PreloadableCheck
   | RuntimeFilesCheck
   | ExecMethodCheck
+  | SandboxCheck
   | Socks5Check;
 
 export interface Plan {
@@ -172,6 +185,10 @@ export interface Plan {
   handover: { file: string; argv: string[]; env: Record<string, string>; grant: string | null } | null;
   /** A jailed launch (src/jail/): its group, the address Tor sees, the one endpoint it reaches; null otherwise. */
   jail: PlanJail | null;
+  /** What keeps the program's sockets on Tor: preload, jail or host, by what, holding what (src/jail/guard.ts). */
+  guard: Guard;
+  /** A user jail: the helper, its socket directory, the directories made, what of the session it reaches. */
+  sandbox: { helper: string; rundir: string | null; create: string[]; grants: string[] } | null;
   application: { command: string; path: string | null; args: string[]; from: 'profile' | 'arguments' };
   exec: {
     /**

@@ -5,7 +5,8 @@ import { EXIT, type ExitCode } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import type { Check, Plan, Socks5Check } from '../plan/types';
 import { socks5Handshake, type HandshakeRequest } from '../tor/socks5-handshake';
-import { closeSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, statSync, writeSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
 import { findExecutable } from './find-executable';
 import { isExecveAvailable } from '../exec/execve';
 import { hasFileCapabilities } from './file-capabilities';
@@ -163,6 +164,36 @@ function checkPreloadable(
   return { file: resolved.file, fd };
 }
 
+/**
+ * A user jail: its helper and bubblewrap are root's and writable by nobody
+ * else (they run with the user's rights, but hold the jail); the profile's
+ * directories and the helper's parent directory exist.
+ */
+function checkSandbox(check: Extract<Check, { kind: 'sandbox' }>): void {
+  for (const [path, pkg] of [
+    [check.helper, 'tails-launch'],
+    [check.bwrap, 'bubblewrap'],
+  ] as const) {
+    let st: Stats;
+    try {
+      st = statSync(path);
+    } catch {
+      throw new LaunchError(EXIT.notFound, `${path} is missing: a jail needs it (install the ${pkg} package)`);
+    }
+    if (!st.isFile() || st.uid !== 0 || (st.mode & 0o022) !== 0)
+      throw new LaunchError(
+        EXIT.refused,
+        `${path} is not a root-owned file that only root can write: refusing to jail with it (reinstall ${pkg})`,
+      );
+  }
+  try {
+    for (const dir of check.create) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (check.rundir !== null) mkdirSync(dirname(check.rundir), { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new LaunchError(EXIT.refused, `cannot make the jail's directories: ${(error as Error).message}`);
+  }
+}
+
 function checkRuntimeFiles(plan: Plan, check: Extract<Check, { kind: 'runtime-files' }>): void {
   if (check.dir === null) {
     throw new LaunchError(
@@ -232,6 +263,7 @@ export async function runPreflight(plan: Plan, env: Record<string, string>, plac
     else if (check.kind === 'preloadable') target = checkPreloadable(plan, check, env);
     else if (check.kind === 'runtime-files') checkRuntimeFiles(plan, check);
     else if (check.kind === 'socks5') await checkSocks(plan, check);
+    else if (check.kind === 'sandbox') checkSandbox(check);
     else checkExecutable(plan, check, env.PATH);
   }
   return target;

@@ -11,7 +11,14 @@ import { CONFIG_EXTENSIONS, isValidProfileName } from './names';
 import { NO_CACHE, type ParsedCache } from './parsed-cache';
 import { MAX_ECHO, printable } from './printable';
 import { errnoReason } from './safe-read';
-import type { ControlConfig, JailsConfig, ListenerConfig, ListenersFile, ProfileFile } from './schema';
+import type {
+  ControlConfig,
+  HostFirewallConfig,
+  JailsConfig,
+  ListenerConfig,
+  ListenersFile,
+  ProfileFile,
+} from './schema';
 import { checkLayerDirectory, ConfigReadError, readConfigText } from './trust';
 
 export interface SourcedListener {
@@ -53,6 +60,19 @@ export async function loadJails(layers: Layer[], cache: ParsedCache = NO_CACHE):
     jails = (await readListenersFile(join(layer.dir, 'listeners.yml'), cache))?.jails ?? jails;
   }
   return jails;
+}
+
+/** The host firewall the system layers declare (the user layer cannot: weaken.ts refuses it there). */
+export async function loadHostFirewall(
+  layers: Layer[],
+  cache: ParsedCache = NO_CACHE,
+): Promise<HostFirewallConfig | null> {
+  let declared: HostFirewallConfig | null = null;
+  for (const layer of layers) {
+    if (layer.name === 'user') continue;
+    declared = (await readListenersFile(join(layer.dir, 'listeners.yml'), cache))?.host_firewall ?? declared;
+  }
+  return declared;
 }
 
 /** All listeners, merged by name: a later layer's entry replaces an earlier one whole. */

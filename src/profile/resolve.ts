@@ -5,6 +5,7 @@ import type { Layer } from './layers';
 import { findProfile, readProfileFile, type ProfileLocation, type SourcedListener } from './load';
 import { NO_CACHE, type ParsedCache } from './parsed-cache';
 import type { BackendName, CallerArgs, IsolationMode, ListenerConfig, ProfileFile } from './schema';
+import { resolveSandbox, type ResolvedSandbox } from './sandbox';
 import { adminAllows, findWeakenings, layerListenerProblems, weakeningMessage } from './weaken';
 import { join } from 'node:path';
 import { BACKENDS } from '../backends';
@@ -47,6 +48,8 @@ export interface ResolvedProfile {
   placement: { netns: string | null; user: string | null };
   /** Every launch in a namespace of its own (src/jail/): `jail: true`, or --jail for one launch. */
   jail: boolean;
+  /** What a jail lets the program reach of the session (src/jail/sandbox.ts), defaults filled in. */
+  sandbox: ResolvedSandbox;
   /**
    * Which layer and file set each field that is set: `listener`,
    * `isolation`, ..., `env.set.NAME`, `env.unset.NAME` (explain shows them).
@@ -76,6 +79,7 @@ const SCALAR_FIELDS = [
   'netns',
   'user',
   'jail',
+  'sandbox',
 ] as const;
 
 interface Merged {
@@ -400,6 +404,7 @@ export async function resolveProfile(
     waitForTor: values.wait_for_tor ?? 0,
     placement: { netns: values.netns ?? null, user: values.user ?? null },
     jail: values.jail ?? false,
+    sandbox: resolveSandbox(values.sandbox),
     fieldSources: fieldSources(layers, merged),
   };
 }

@@ -147,8 +147,22 @@ export const jailsSchema = z.strictObject({
 });
 export type JailsConfig = z.infer<typeof jailsSchema>;
 
+/**
+ * The host's own firewall holds these users' sockets (Tails' ferm, a Whonix
+ * workstation): their launches need no jail and no LD_PRELOAD to stay on Tor.
+ * The shipped, admin and --config-dir layers only: a user cannot declare it.
+ */
+export const hostFirewallSchema = z.strictObject({
+  /** What holds them, in one line (explain prints it). */
+  description: z.string().check(z.minLength(1), z.maxLength(200)),
+  /** Whose sockets it holds: users and %groups. */
+  users: z.array(caller).check(z.minLength(1)),
+});
+export type HostFirewallConfig = z.infer<typeof hostFirewallSchema>;
+
 export const listenersFileSchema = z.strictObject({
   listeners: z.record(name, listenerSchema),
+  host_firewall: z.optional(hostFirewallSchema),
   /** Jails (a network namespace per launch): where their addresses come from. */
   jails: z.optional(jailsSchema),
   control: z.optional(controlSchema),
@@ -177,6 +191,34 @@ export const callerArgsSchema = z.union([
   z.strictObject({ options: z.array(optionName).check(z.minLength(1)) }),
 ]);
 export type CallerArgs = z.infer<typeof callerArgsSchema>;
+
+export const SANDBOX_DISPLAYS = ['none', 'wayland', 'x11'] as const;
+
+/** `~/PATH`, an absolute path, or `.` (the working directory); `:ro` at the end makes it read-only. */
+export const SANDBOX_FILE_PATTERN = /^(\.|~|~\/[^\0:]+|\/[^\0:]+)(:ro)?$/;
+
+/** A well-known D-Bus name, as xdg-dbus-proxy's --talk takes it (a trailing .* for a prefix). */
+const busName = z
+  .string()
+  .check(
+    z.regex(/^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)+(\.\*)?$/, 'a D-Bus name such as org.example.App'),
+  );
+
+export const sandboxSchema = z.strictObject({
+  /** How it shows windows: none (default), wayland, or x11 (which lets it read and type into every X11 window). */
+  display: z.optional(z.enum(SANDBOX_DISPLAYS)),
+  /** The accessibility bus, through a filtering proxy (default: on when it has a display). */
+  a11y: z.optional(z.boolean()),
+  /** The user's PulseAudio/PipeWire socket (a sound server can be asked to connect elsewhere: off by default). */
+  sound: z.optional(z.boolean()),
+  /** What it sees of the user's files, read-write unless `:ro`; everything else of $HOME is an empty tmpfs. */
+  files: z.optional(
+    z.array(z.string().check(z.regex(SANDBOX_FILE_PATTERN, "'~/PATH', '/PATH' or '.', with ':ro' for read-only"))),
+  ),
+  /** Session-bus names it may talk to, through a filtering proxy (absent: no session bus at all). */
+  session_bus: z.optional(z.array(busName)),
+});
+export type SandboxConfig = z.infer<typeof sandboxSchema>;
 
 export const profileFileSchema = z.strictObject({
   description: z.optional(z.string()),
@@ -276,6 +318,8 @@ export const profileFileSchema = z.strictObject({
    * is the listener's jail SocksPort; Tor isolates by the jail's address.
    */
   jail: z.optional(z.boolean()),
+  /** What a jail lets the program reach of the session (src/jail/sandbox.ts); the whole block replaces a parent's. */
+  sandbox: z.optional(sandboxSchema),
   /** Placement: run as this user. */
   user: z.optional(z.string().check(z.regex(/^[a-z_][a-z0-9_-]*\$?$/, 'a user name'))),
 });

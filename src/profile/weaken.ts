@@ -31,6 +31,8 @@
 //   exact rule (one_of, options) may only stay as it is or become none.
 // - callers: may not change (who may start a profile is the system's to say).
 // - jail: may not be dropped (adding one is stricter and allowed).
+// - sandbox: may only grant less (a display other than the system's, sound,
+//   more files, more session-bus names are wider).
 // - acknowledge: may not gain entries the system profile does not have (an
 //   acknowledgement is a weakness accepted knowingly: only the system may
 //   accept one for its profiles).
@@ -62,8 +64,10 @@ import {
   type ListenerConfig,
   type ListenersFile,
   type ProfileFile,
+  type SandboxConfig,
   type UserOverride,
 } from './schema';
+import { resolveSandbox } from './sandbox';
 
 /** Finest first: a user profile may only move left. */
 export const ISOLATION_FINEST_FIRST: readonly IsolationMode[] = ['process', 'launch', 'app', 'none', 'application'];
@@ -82,7 +86,8 @@ export type GuardedField =
   | 'acknowledge'
   | 'caller_args'
   | 'callers'
-  | 'jail';
+  | 'jail'
+  | 'sandbox';
 
 export interface Weakening {
   field: GuardedField;
@@ -90,7 +95,7 @@ export interface Weakening {
   system: string;
   /** What the user layer made of it; null when it removed it. */
   user: string | null;
-  kind: 'change' | 'coarser' | 'weaker' | 'drop' | 'add' | 'looser';
+  kind: 'change' | 'coarser' | 'weaker' | 'drop' | 'add' | 'looser' | 'wider';
 }
 
 /** Where the admin layer is, for messages (the real path, whatever the build). */
@@ -147,6 +152,9 @@ export function findWeakenings(system: Partial<ProfileFile>, user: Partial<Profi
       kind: 'drop',
     });
   }
+  const wider = widerSandbox(system.sandbox, user.sandbox);
+  if (wider !== null)
+    found.push({ field: 'sandbox', system: JSON.stringify(system.sandbox ?? {}), user: wider, kind: 'wider' });
   if (looserCallerArgs(system.caller_args, user.caller_args)) {
     found.push({
       field: 'caller_args',
@@ -174,6 +182,21 @@ export function findWeakenings(system: Partial<ProfileFile>, user: Partial<Profi
     });
   }
   return found;
+}
+
+/** What USER's sandbox grants that SYSTEM's does not (null: nothing): a jail's holes may only shrink. */
+function widerSandbox(system: SandboxConfig | undefined, user: SandboxConfig | undefined): string | null {
+  if (user === undefined || JSON.stringify(user) === JSON.stringify(system)) return null;
+  const s = resolveSandbox(system);
+  const u = resolveSandbox(user);
+  const grants = [
+    u.display !== 'none' && u.display !== s.display && `display ${u.display}`,
+    u.a11y && !s.a11y && 'a11y',
+    u.sound && !s.sound && 'sound',
+    ...u.files.filter((f) => !s.files.includes(f) && !s.files.includes(f.replace(/:ro$/, ''))).map((f) => `file ${f}`),
+    ...(u.sessionBus ?? []).filter((n) => !(s.sessionBus ?? []).includes(n)).map((n) => `session bus ${n}`),
+  ].filter((g): g is string => typeof g === 'string');
+  return grants.length === 0 ? null : grants.join(', ');
 }
 
 const describeRule = (rule: CallerArgs) => (typeof rule === 'string' ? rule : JSON.stringify(rule));
@@ -231,6 +254,8 @@ export function weakeningMessage(
     }
     case 'looser':
       return `may not let callers pass more arguments to the system profile '${profile}' (${was}) than it allows: ${fix}, or ask the administrator`;
+    case 'wider':
+      return `may not let the jail of the system profile '${profile}' reach more of the session (${w.user}) than it allows (${w.system}${systemFile ? `, from ${systemFile}` : ''}): remove it, or ask the administrator`;
     case 'add':
       return `may not add the acknowledgement ${w.user} to the system profile '${profile}' (acknowledge ${w.system}${systemFile ? `, from ${systemFile}` : ''}): remove it, or ask the administrator`;
   }
@@ -302,6 +327,15 @@ export async function listenersFileProblems(
         file,
         ['user_may_override'],
         `is honoured only in the administrator's ${adminListenersFile(layers)}: remove it`,
+      )),
+    );
+  }
+  if (data.host_firewall !== undefined && layer.name === 'user') {
+    problems.push(
+      ...(await locate(
+        file,
+        ['host_firewall'],
+        `is the administrator's to declare, in ${adminListenersFile(layers)}: a user cannot say a firewall holds their launches; remove it`,
       )),
     );
   }

@@ -1,6 +1,7 @@
 // Own-setting programs: the proxy templates, the rules that keep explain's
 // statement of what Tor sees true, and the plan they make. Pure code on real
 // temporary configuration directories.
+import { hostGuard } from '../support/guards';
 import { describe, expect, it } from 'vitest';
 import { placeholdersIn, renderTemplate } from '../../src/backends/own-setting';
 import { buildPlan } from '../../src/plan/build-plan';
@@ -129,6 +130,8 @@ async function planOf(text: string, args: string[] = [], identity: string | null
     findExecutable: (command) => ({ status: 'ok', path: command }),
     followProgram: (path, argv) => ({ ok: true, file: path, argv, chain: [path] }),
     runtimeDir: null,
+    // As on Tails: the host's firewall holds it (what a jail changes is tested in jail.test.ts).
+    guard: hostGuard(profile.name),
   }).plan;
 }
 

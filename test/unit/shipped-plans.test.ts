@@ -13,6 +13,7 @@ import { resolveProfile } from '../../src/profile/resolve';
 import type { Layer } from '../../src/profile/layers';
 import { decidePlacement } from '../../src/placement/decide';
 import type { Account } from '../../src/placement/account';
+import { decideGuard } from '../../src/jail/guard';
 
 /** The accounts of a Tails system, as the user database would give them (the lookups are tested on real ones elsewhere). */
 const ACCOUNTS: Record<string, Account> = {
@@ -46,8 +47,20 @@ async function planOf(
   args: string[] = [],
   identity: string | null = null,
   environment: Record<string, string> = {},
+  /** tails: Tails' ferm holds amnesia and the service accounts (host_firewall); debian: nothing does. */
+  world: 'tails' | 'debian' = 'tails',
 ): Promise<Plan> {
   const profile = await resolveProfile(SHIPPED, await loadListeners(SHIPPED), name);
+  const decided = decideGuard({
+    profile: name,
+    backend: profile.backend,
+    jailAsked: profile.jail,
+    netns: profile.placement.netns,
+    host: world === 'tails' ? { description: "Tails' ferm" } : null,
+    rootJail: false,
+    userNamespaces: null,
+  });
+  if (!decided.ok) throw new Error(decided.problem);
   // Launched by amnesia (uid 1000), unprivileged, as on Tails.
   const placement = decidePlacement({
     profile: name,
@@ -72,8 +85,77 @@ async function planOf(
     // Every program is taken to be a native, dynamically linked ELF: what is followed is tested on real files elsewhere.
     followProgram: (path, argv) => ({ ok: true, file: path, argv, chain: [path] }),
     runtimeDir: '/run/user/1000',
+    guard: decided.guard,
+    sandboxFacts: { a11yBus: 'unix:path=/run/user/1000/at-spi/bus_0', launchKey: 'feedfacefeedface' },
   }).plan;
 }
+
+describe('the guard of every shipped profile', () => {
+  const EXPECTED: Record<string, string> = {
+    curl: 'jail/user',
+    default: 'preload/torsocks',
+    dirmngr: 'jail/user',
+    electrum: 'jail/user',
+    git: 'preload/torsocks',
+    htpdate: 'jail/user',
+    onionshare: 'jail/user',
+    pidgin: 'jail/user',
+    printing: 'preload/torsocks',
+    ssh: 'preload/torsocks',
+    'tails-iuk-get-target-file': 'jail/user',
+    'tails-security-check': 'jail/user',
+    'tails-upgrade-frontend': 'jail/user',
+    thunderbird: 'jail/user',
+    'tor-browser': 'jail/netns',
+    totem: 'preload/torsocks',
+    wget: 'preload/torsocks',
+    whisperback: 'jail/user',
+    whois: 'preload/torsocks',
+  };
+
+  it('off Tails: every program that connects by itself is jailed, the rest held by torsocks, Tor Browser by tbb', async () => {
+    const found: Record<string, string> = {};
+    for (const name of NAMES) {
+      const plan = await planOf(name, [], null, {}, 'debian');
+      found[name] = `${plan.guard.kind}/${plan.guard.by}`;
+      if (plan.guard.by === 'user') {
+        expect(plan.exec.file).toMatch(/jail$/);
+        expect(plan.exec.argv.at(-1 - plan.application.args.length)).toBe(plan.application.path);
+        expect(plan.env.removed.concat(Object.keys(plan.env.set))).not.toContain('DBUS_SESSION_BUS_ADDRESS_KEPT');
+        expect(plan.sandbox).not.toBeNull();
+      } else expect(plan.sandbox).toBeNull();
+    }
+    expect(found).toEqual(EXPECTED);
+  });
+
+  it('on Tails (ferm declared for amnesia and the service accounts): the own-setting programs are held by the host', async () => {
+    for (const name of NAMES) {
+      const plan = await planOf(name, [], null, {}, 'tails');
+      expect(`${plan.guard.kind}/${plan.guard.by}`).toBe(
+        EXPECTED[name]!.startsWith('jail/user') ? 'host/host' : EXPECTED[name],
+      );
+    }
+  });
+
+  it("pidgin off Tails: X11 (GTK 2), ~/.purple, no session bus; explain's Tor sees the forwarder's address", async () => {
+    const plan = await planOf(
+      'pidgin',
+      [],
+      null,
+      { DISPLAY: ':0', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/1000/bus' },
+      'debian',
+    );
+    expect(plan.env.removed).toContain('DBUS_SESSION_BUS_ADDRESS');
+    expect(plan.env.set.DISPLAY).toBe(':0');
+    expect(plan.sandbox!.grants.join('\n')).toMatch(/\/home\/amnesia\/\.purple, read-write[\s\S]*X11 display :0/);
+    expect(plan.torSees).toMatchObject({
+      port: 9050,
+      clientAddress: '127.0.0.1',
+      credentials: { kind: 'application' },
+    });
+    expect(plan.checks.map((c) => c.kind)).toEqual(['application', 'sandbox', 'socks5']);
+  });
+});
 
 describe('shipped profiles', () => {
   it('are exactly the set the design names', () => {

@@ -43,6 +43,8 @@ function describeCheck(check: Check): string {
       return check.dir === null
         ? 'REFUSED  $XDG_RUNTIME_DIR is not set: nowhere private to hand the configuration over'
         : `at run   files written under ${check.dir}/tails-launch/`;
+    case 'sandbox':
+      return `at run   ${check.helper} and ${check.bwrap} are installed, root's${check.create.length ? `; made if missing (0700): ${check.create.join(', ')}` : ''}; the helper makes the jail${check.rundir ? ` (proxy sockets in ${check.rundir})` : ''}`;
     case 'socks5':
       return `at run   SOCKS5 handshake (${check.auth}) with ${check.address}:${check.port}, ${check.timeoutMs / 1000} s timeout${check.waitSeconds ? `, waiting up to ${check.waitSeconds} s for Tor` : ''}`;
     default: {
@@ -51,6 +53,15 @@ function describeCheck(check: Check): string {
       return `${state} ${check.kind} '${check.name}'${where}${check.status === 'not-found' ? ' not found' : ''}${check.reason ? ` (${check.reason})` : ''}`;
     }
   }
+}
+
+/** Where Tor sees a jail's connections come from. */
+function jailFrom(plan: Plan): string {
+  const from = plan.torSees.clientAddress;
+  if (from === null) return '';
+  return plan.guard.by === 'user'
+    ? `, from ${from}: the user jail's forwarder, as every user jail (only credentials tell launches apart)`
+    : `'s jail port, from client address ${from}: the jail's group`;
 }
 
 export function formatPlan(plan: Plan): string {
@@ -91,9 +102,14 @@ export function formatPlan(plan: Plan): string {
         : t.credentials.description;
   add(
     'Tor sees',
-    `on ${hostPort(t.address, t.port)} (${t.listener}${t.clientAddress ? `'s jail port, from client address ${t.clientAddress}: the jail's group` : ''}): ${seen}; sent by ${t.carriedBy}`,
+    `on ${hostPort(t.address, t.port)} (${t.listener}${jailFrom(plan)}): ${seen}; sent by ${t.carriedBy}`,
   );
   add('backend', plan.backend);
+  const g = plan.guard;
+  add('guard', `${g.kind}: ${g.description}`);
+  add('  holds', g.holds);
+  add('  misses', g.misses);
+  if (plan.sandbox) for (const [i, grant] of plan.sandbox.grants.entries()) add(i === 0 ? '  reaches' : '', grant);
   const p = plan.placement;
   if (p.via !== null) {
     const as = p.account ? `user ${p.account.name} (uid ${p.account.uid})` : p.user ? `user ${p.user} (missing)` : null;

@@ -1,0 +1,53 @@
+// A profile's guard for this caller (src/jail/guard.ts decides; this reads
+// what it decides from): the host firewall the system layers declare, whether
+// root jails are configured, whether this process may make user namespaces.
+// Shared by the launch and `list`, so that both say the same.
+import { accountNamed, accountOfUid, groupName } from '../placement/account';
+import { isCaller } from '../profile/caller-args';
+import type { Layer } from '../profile/layers';
+import { loadHostFirewall } from '../profile/load';
+import type { ParsedCache } from '../profile/parsed-cache';
+import type { ResolvedProfile } from '../profile/resolve';
+import type { JailsConfig } from '../profile/schema';
+import { decideGuard, type GuardDecision } from '../jail/guard';
+import { userNamespaceProblem } from '../jail/user-namespaces';
+
+/** The firewall the system layers declare, if it holds ACCOUNT_UID's or the profile's user's sockets. */
+async function hostHolding(
+  layers: Layer[],
+  cache: ParsedCache,
+  profile: ResolvedProfile,
+  callerUid: number,
+): Promise<{ description: string } | null> {
+  const declared = await loadHostFirewall(layers, cache);
+  if (declared === null) return null;
+  const account = profile.placement.user !== null ? accountNamed(profile.placement.user) : accountOfUid(callerUid);
+  if (account === null) return null;
+  const groups = account.groups.map(groupName).filter((g): g is string => g !== null);
+  return isCaller(declared.users, account.name, account.uid, groups) ? { description: declared.description } : null;
+}
+
+/** Only what the decision needs is looked up: a torsocks launch reads nothing more. */
+export async function guardOf(
+  profile: ResolvedProfile,
+  jailAsked: boolean,
+  jails: JailsConfig | null,
+  layers: Layer[],
+  cache: ParsedCache,
+  callerUid: number,
+): Promise<GuardDecision> {
+  const preload = profile.backend === 'torsocks' || profile.backend === 'proxychains';
+  const unplaced = profile.placement.netns === null;
+  const host = !preload && !jailAsked && unplaced ? await hostHolding(layers, cache, profile, callerUid) : null;
+  const rootJail = jailAsked && jails?.pool != null && profile.listener.jailPort !== null;
+  const userJail = !rootJail && unplaced && (jailAsked || (!preload && host === null));
+  return decideGuard({
+    profile: profile.name,
+    backend: profile.backend,
+    jailAsked,
+    netns: profile.placement.netns,
+    host,
+    rootJail,
+    userNamespaces: userJail ? userNamespaceProblem(process.getuid?.() ?? -1) : null,
+  });
+}

@@ -1,0 +1,230 @@
+// The user jail as data (pure), the way Flatpak and bubblewrap describe
+// confinement: the jail helper's arguments (its forwarder to the listener,
+// its D-Bus proxies) and bubblewrap's (namespaces, the filesystem view, what
+// of the session is bound in), the variables that change, and what each
+// grant gives away. src/jail/jail.c carries it out.
+import type { ResolvedSandbox } from '../profile/sandbox';
+import { BWRAP_PATH, JAIL_HELPER_PATH } from './constants';
+
+export interface SandboxFacts {
+  /** The account's home and runtime directory ($XDG_RUNTIME_DIR; null: none, then no session socket is bound). */
+  home: string;
+  runtimeDir: string | null;
+  cwd: string | null;
+  /** The caller's display and buses, from its environment. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The accessibility bus's address (AT_SPI_BUS_ADDRESS, or at-spi's socket); null: none found. */
+  a11yBus: string | null;
+  /** The application's file: bound read-only at its path when outside the system's directories. */
+  appPath: string | null;
+  /** A fresh name for this launch's directory of proxy sockets. */
+  launchKey: string;
+}
+
+export interface SandboxPlan {
+  /** The helper's argv up to and including bubblewrap's `--`: the application's argv follows. */
+  argv: string[];
+  file: string;
+  /** Variables the application gets, and those removed (the session's doors it does not get). */
+  set: Record<string, string>;
+  unset: string[];
+  /** Directories the profile's files need, created (0700) before the launch if missing. */
+  create: string[];
+  /** What the jail lets it reach of the session, one line each, with what that gives away. */
+  grants: string[];
+  /** The directory the helper makes for this launch's proxy sockets (removed with the jail). */
+  rundir: string | null;
+}
+
+/** Read-only from the host: the system, never the user's. */
+const SYSTEM_DIRS = ['/usr', '/etc', '/opt'];
+const SYSTEM_LINKS = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
+/** Caches the system keeps for every program (fonts), read-only. */
+const SYSTEM_EXTRAS = ['/var/cache/fontconfig'];
+
+/** Variables that name a door out of the jail: removed unless the profile grants it. */
+export const SESSION_VARIABLES = [
+  'DBUS_SESSION_BUS_ADDRESS',
+  'DBUS_SYSTEM_BUS_ADDRESS',
+  'AT_SPI_BUS_ADDRESS',
+  'DISPLAY',
+  'XAUTHORITY',
+  'WAYLAND_DISPLAY',
+  'PULSE_SERVER',
+  'SESSION_MANAGER',
+  'SSH_AUTH_SOCK',
+  'GPG_AGENT_INFO',
+  'GNOME_KEYRING_CONTROL',
+  'IBUS_ADDRESS',
+] as const;
+
+/**
+ * What an application may say on the accessibility bus: Flatpak's policy
+ * (flatpak-run.c), registering with the registry and answering screen
+ * readers, nothing that makes another program act.
+ */
+export const A11Y_POLICY = [
+  '--filter',
+  '--sloppy-names',
+  '--call=org.a11y.atspi.Registry=org.a11y.atspi.Socket.Embed@/org/a11y/atspi/accessible/root',
+  '--call=org.a11y.atspi.Registry=org.a11y.atspi.Socket.Unembed@/org/a11y/atspi/accessible/root',
+  '--call=org.a11y.atspi.Registry=org.a11y.atspi.Registry.GetRegisteredEvents@/org/a11y/atspi/registry',
+  '--call=org.a11y.atspi.Registry=org.a11y.atspi.DeviceEventController.GetKeystrokeListeners@/org/a11y/atspi/registry/deviceeventcontroller',
+  '--call=org.a11y.atspi.Registry=org.a11y.atspi.DeviceEventController.GetDeviceEventListeners@/org/a11y/atspi/registry/deviceeventcontroller',
+  '--call=org.a11y.atspi.Registry=org.a11y.atspi.DeviceEventController.NotifyListenersSync@/org/a11y/atspi/registry/deviceeventcontroller',
+  '--call=org.a11y.atspi.Registry=org.a11y.atspi.DeviceEventController.NotifyListenersAsync@/org/a11y/atspi/registry/deviceeventcontroller',
+];
+
+/** '~/x', '/x' or '.' → the host path and whether it is read-only; null for '.' without a working directory. */
+function hostPath(entry: string, facts: SandboxFacts): { path: string; readOnly: boolean } | null {
+  const readOnly = entry.endsWith(':ro');
+  const bare = readOnly ? entry.slice(0, -3) : entry;
+  const path =
+    bare === '.'
+      ? facts.cwd
+      : bare === '~'
+        ? facts.home
+        : bare.startsWith('~/')
+          ? `${facts.home}/${bare.slice(2)}`
+          : bare;
+  return path === null ? null : { path: path.replace(/\/+$/, '') || '/', readOnly };
+}
+
+const underSystem = (path: string) =>
+  [...SYSTEM_DIRS, ...SYSTEM_LINKS].some((d) => path === d || path.startsWith(`${d}/`));
+
+/** X11's display number, from DISPLAY (":0", ":1.0", "unix:0"); null for a remote or odd one. */
+export function x11Display(display: string | undefined): number | null {
+  const m = /^(?:unix)?:(\d{1,5})(?:\.\d+)?$/.exec(display ?? '');
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * The user jail for LISTENER (the address and port Tor listens on) reached
+ * inside as 127.0.0.1:INSIDE_PORT, with the profile's SANDBOX grants.
+ */
+export function planSandbox(
+  sandbox: ResolvedSandbox,
+  listener: { address: string; port: number },
+  insidePort: number,
+  facts: SandboxFacts,
+): SandboxPlan {
+  const run = facts.runtimeDir;
+  const bw: string[] = [
+    '--unshare-user',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    '--disable-userns',
+    '--die-with-parent',
+    '--as-pid-1',
+    '--cap-drop',
+    'ALL',
+  ];
+  for (const d of SYSTEM_DIRS) bw.push('--ro-bind-try', d, d);
+  for (const d of [...SYSTEM_LINKS, ...SYSTEM_EXTRAS]) bw.push('--ro-bind-try', d, d);
+  bw.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--tmpfs', '/run', '--dir', '/var/tmp');
+  bw.push('--dir', facts.home);
+  if (run !== null) bw.push('--perms', '0700', '--dir', run);
+  const set: Record<string, string> = {};
+  const unset = new Set<string>(SESSION_VARIABLES);
+  const grants: string[] = [];
+  const create: string[] = [];
+  const helper: string[] = [JAIL_HELPER_PATH];
+  const rundir = run === null ? null : `${run}/tails-launch/jail-${facts.launchKey}`;
+  if (rundir !== null) helper.push('--rundir', rundir);
+  helper.push(
+    '--forward',
+    `${insidePort}=${listener.address.includes(':') ? `[${listener.address}]` : listener.address}:${listener.port}`,
+  );
+
+  if (facts.appPath !== null && !underSystem(facts.appPath)) {
+    bw.push('--ro-bind', facts.appPath, facts.appPath);
+    grants.push(`its program ${facts.appPath}, read-only`);
+  }
+  for (const entry of sandbox.files) {
+    const f = hostPath(entry, facts);
+    if (f === null) continue;
+    bw.push(f.readOnly ? '--ro-bind' : '--bind', f.path, f.path);
+    if (!f.readOnly && entry !== '.' && entry !== '~') create.push(f.path);
+    grants.push(`${f.path}${f.readOnly ? ', read-only' : ', read-write'}`);
+  }
+  const display = sandbox.display;
+  if (display === 'wayland' && run !== null && facts.env.WAYLAND_DISPLAY) {
+    const name = facts.env.WAYLAND_DISPLAY;
+    const socket = name.startsWith('/') ? name : `${run}/${name}`;
+    bw.push('--ro-bind-try', socket, socket);
+    set.WAYLAND_DISPLAY = socket;
+    unset.delete('WAYLAND_DISPLAY');
+    grants.push(`the Wayland display ${socket} (its own windows only)`);
+  }
+  if (display === 'x11') {
+    const n = x11Display(facts.env.DISPLAY);
+    if (n !== null) {
+      bw.push('--ro-bind-try', `/tmp/.X11-unix/X${n}`, `/tmp/.X11-unix/X${n}`);
+      set.DISPLAY = `:${n}`;
+      unset.delete('DISPLAY');
+      const xauth = facts.env.XAUTHORITY;
+      if (xauth && xauth.startsWith('/')) {
+        bw.push('--ro-bind-try', xauth, xauth);
+        set.XAUTHORITY = xauth;
+        unset.delete('XAUTHORITY');
+      }
+      grants.push(
+        `the X11 display :${n}: X11 lets it read and type into every other window on that display (keystrokes, screenshots), which can make another program connect`,
+      );
+    }
+  }
+  if (sandbox.sound && run !== null) {
+    const pulse = `${run}/pulse/native`;
+    bw.push('--ro-bind-try', pulse, pulse);
+    set.PULSE_SERVER = `unix:${pulse}`;
+    unset.delete('PULSE_SERVER');
+    grants.push(`the sound server ${pulse}: it can be asked to load modules, some of which connect elsewhere`);
+  }
+  if (sandbox.a11y && rundir !== null && facts.a11yBus !== null) {
+    const outside = `${rundir}/a11y`;
+    const inside = `${run}/at-spi/bus`;
+    helper.push('--dbus-proxy', String(2 + A11Y_POLICY.length), facts.a11yBus, outside, ...A11Y_POLICY);
+    bw.push('--bind', outside, inside);
+    set.AT_SPI_BUS_ADDRESS = `unix:path=${inside}`;
+    unset.delete('AT_SPI_BUS_ADDRESS');
+    grants.push(
+      "the accessibility bus, through a filtering proxy (Flatpak's policy: it registers with the registry and answers screen readers)",
+    );
+  }
+  if (sandbox.sessionBus !== null && rundir !== null && facts.env.DBUS_SESSION_BUS_ADDRESS) {
+    const outside = `${rundir}/bus`;
+    const inside = `${run}/bus`;
+    const talk = sandbox.sessionBus.map((n) => `--talk=${n}`);
+    helper.push(
+      '--dbus-proxy',
+      String(3 + talk.length),
+      facts.env.DBUS_SESSION_BUS_ADDRESS,
+      outside,
+      '--filter',
+      ...talk,
+    );
+    bw.push('--bind', outside, inside);
+    set.DBUS_SESSION_BUS_ADDRESS = `unix:path=${inside}`;
+    unset.delete('DBUS_SESSION_BUS_ADDRESS');
+    grants.push(
+      `the session bus, through a filtering proxy: it may talk to ${sandbox.sessionBus.length ? sandbox.sessionBus.join(', ') : 'nobody but the bus itself'}`,
+    );
+  }
+  const inCwd = facts.cwd !== null && sandbox.files.some((f) => f.replace(/:ro$/, '') === '.');
+  bw.push('--chdir', inCwd ? facts.cwd! : facts.home);
+  if (grants.length === 0) grants.push('nothing of the session');
+  return {
+    file: JAIL_HELPER_PATH,
+    argv: [...helper, '--', ...bw, '--'],
+    set,
+    unset: [...unset].filter((n) => !(n in set)).sort(),
+    create,
+    grants,
+    rundir,
+  };
+}
+
+export { BWRAP_PATH };

@@ -1,0 +1,206 @@
+// The guard of a launch (src/jail/guard.ts) and the user jail as data
+// (src/jail/sandbox.ts): pure decisions, every case.
+import { describe, expect, it } from 'vitest';
+import { decideGuard, type GuardInput } from '../../src/jail/guard';
+import { planSandbox, SESSION_VARIABLES, x11Display, A11Y_POLICY } from '../../src/jail/sandbox';
+import { resolveSandbox } from '../../src/profile/sandbox';
+import { findWeakenings } from '../../src/profile/weaken';
+
+const base: GuardInput = {
+  profile: 'p',
+  backend: 'own-setting',
+  jailAsked: false,
+  netns: null,
+  host: null,
+  rootJail: false,
+  userNamespaces: null,
+};
+
+describe('the guard of a launch', () => {
+  it('torsocks and proxychains are held by their library', () => {
+    expect(decideGuard({ ...base, backend: 'torsocks' })).toMatchObject({
+      ok: true,
+      guard: { kind: 'preload', by: 'torsocks' },
+    });
+    expect(decideGuard({ ...base, backend: 'proxychains' })).toMatchObject({
+      ok: true,
+      guard: { kind: 'preload', by: 'proxychains' },
+    });
+  });
+
+  it('a program that connects by itself (own-setting, env) is jailed by the launcher, no root needed', () => {
+    for (const backend of ['own-setting', 'env'] as const)
+      expect(decideGuard({ ...base, backend })).toMatchObject({ ok: true, guard: { kind: 'jail', by: 'user' } });
+  });
+
+  it('unless the administrator declares that the host firewall holds it', () => {
+    const d = decideGuard({ ...base, host: { description: "Tails' ferm" } });
+    expect(d).toMatchObject({
+      ok: true,
+      guard: { kind: 'host', by: 'host', description: "the host's firewall: Tails' ferm" },
+    });
+  });
+
+  it('a jail asked for is made even where a firewall or a library would hold: by root where configured, else by the user', () => {
+    expect(decideGuard({ ...base, jailAsked: true, host: { description: 'x' } })).toMatchObject({
+      guard: { by: 'user' },
+    });
+    expect(decideGuard({ ...base, backend: 'torsocks', jailAsked: true })).toMatchObject({ guard: { by: 'user' } });
+    expect(decideGuard({ ...base, jailAsked: true, rootJail: true })).toMatchObject({
+      guard: { kind: 'jail', by: 'root' },
+    });
+  });
+
+  it("a named namespace is root's jail; a profile cannot ask for both", () => {
+    expect(decideGuard({ ...base, netns: 'tbb' })).toMatchObject({ guard: { kind: 'jail', by: 'netns' } });
+    expect(decideGuard({ ...base, netns: 'tbb', jailAsked: true })).toMatchObject({ ok: false, status: 'config' });
+  });
+
+  it('where no guard can be had, one line says why and how to get one', () => {
+    const d = decideGuard({ ...base, userNamespaces: 'user namespaces are off (user.max_user_namespaces = 0)' });
+    expect(d.ok).toBe(false);
+    if (d.ok) return;
+    expect(d.status).toBe('refused');
+    expect(d.problem).not.toContain('\n');
+    expect(d.problem).toMatch(/^no guard for profile 'p': its program connects by itself \(backend own-setting\)/);
+    expect(d.problem).toMatch(/user\.max_user_namespaces = 0/);
+    expect(d.problem).toMatch(/host_firewall/);
+    // A library-held program needs no namespace.
+    expect(decideGuard({ ...base, backend: 'torsocks', userNamespaces: 'off' })).toMatchObject({ ok: true });
+  });
+});
+
+const facts = {
+  home: '/home/amnesia',
+  runtimeDir: '/run/user/1000',
+  cwd: '/home/amnesia/work',
+  env: {
+    WAYLAND_DISPLAY: 'wayland-0',
+    DISPLAY: ':0',
+    XAUTHORITY: '/run/user/1000/.mutter-Xwaylandauth.X1',
+    DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/1000/bus',
+  },
+  a11yBus: 'unix:path=/run/user/1000/at-spi/bus_0',
+  appPath: '/usr/bin/pidgin',
+  launchKey: 'feedfacefeedface',
+};
+const LISTENER = { address: '127.0.0.1', port: 9050 };
+
+/** bubblewrap's arguments, between the helper's `--` and the application. */
+function bwrapArgs(argv: string[]): string[] {
+  return argv.slice(argv.indexOf('--') + 1, -1);
+}
+
+/** The SRC DST pairs bound with OPTION. */
+function binds(args: string[], option: string): string[] {
+  return args.flatMap((a, i) => (a === option ? [args[i + 2]!] : []));
+}
+
+describe('the user jail as data', () => {
+  it('nothing of the session by default: every door variable removed, no socket bound, home an empty tmpfs', () => {
+    const s = planSandbox(resolveSandbox(undefined), LISTENER, 9050, facts);
+    const bw = bwrapArgs(s.argv);
+    expect(s.argv.slice(0, 6)).toEqual([
+      expect.stringMatching(/jail$/),
+      '--rundir',
+      '/run/user/1000/tails-launch/jail-feedfacefeedface',
+      '--forward',
+      '9050=127.0.0.1:9050',
+      '--',
+    ]);
+    expect(s.argv.at(-1)).toBe('--');
+    for (const flag of [
+      '--unshare-user',
+      '--unshare-pid',
+      '--unshare-ipc',
+      '--disable-userns',
+      '--die-with-parent',
+      '--as-pid-1',
+    ])
+      expect(bw).toContain(flag);
+    // The network namespace is the helper's (its one way out is the forwarder): bubblewrap must not make another.
+    expect(bw).not.toContain('--unshare-net');
+    expect(bw).not.toContain('--share-net');
+    expect(
+      [...binds(bw, '--bind'), ...binds(bw, '--ro-bind'), ...binds(bw, '--ro-bind-try')].filter(
+        (d) => d.startsWith('/run') || d.startsWith('/tmp') || d.startsWith('/home'),
+      ),
+    ).toEqual([]);
+    expect(s.unset).toEqual([...SESSION_VARIABLES].sort());
+    expect(s.set).toEqual({});
+    expect(s.grants).toEqual(['nothing of the session']);
+    expect(bw.slice(bw.indexOf('--chdir'), bw.indexOf('--chdir') + 2)).toEqual(['--chdir', '/home/amnesia']);
+  });
+
+  it('wayland: only the Wayland socket; x11: the X socket and its cookie, and says what X11 gives away', () => {
+    const w = planSandbox(resolveSandbox({ display: 'wayland', a11y: false }), LISTENER, 9050, facts);
+    expect(binds(bwrapArgs(w.argv), '--ro-bind-try')).toContain('/run/user/1000/wayland-0');
+    expect(w.set).toEqual({ WAYLAND_DISPLAY: '/run/user/1000/wayland-0' });
+    expect(w.unset).toContain('DISPLAY');
+    const x = planSandbox(resolveSandbox({ display: 'x11', a11y: false }), LISTENER, 9050, facts);
+    expect(binds(bwrapArgs(x.argv), '--ro-bind-try')).toEqual(
+      expect.arrayContaining(['/tmp/.X11-unix/X0', facts.env.XAUTHORITY]),
+    );
+    expect(x.set).toEqual({ DISPLAY: ':0', XAUTHORITY: facts.env.XAUTHORITY });
+    expect(x.unset).toContain('WAYLAND_DISPLAY');
+    expect(x.grants.join('\n')).toMatch(/read and type into every other window/);
+    expect(x11Display('unix:3.0')).toBe(3);
+    expect(x11Display('remote:0')).toBeNull();
+  });
+
+  it("a11y through Flatpak's filtering proxy; the session bus only with session_bus, filtered to its names", () => {
+    const a = planSandbox(resolveSandbox({ display: 'wayland' }), LISTENER, 9050, facts);
+    const i = a.argv.indexOf('--dbus-proxy');
+    expect(a.argv.slice(i, i + 4)).toEqual([
+      '--dbus-proxy',
+      String(2 + A11Y_POLICY.length),
+      facts.a11yBus,
+      '/run/user/1000/tails-launch/jail-feedfacefeedface/a11y',
+    ]);
+    expect(a.argv.slice(i + 4, i + 4 + A11Y_POLICY.length)).toEqual(A11Y_POLICY);
+    expect(a.set.AT_SPI_BUS_ADDRESS).toBe('unix:path=/run/user/1000/at-spi/bus');
+    expect(a.unset).toContain('DBUS_SESSION_BUS_ADDRESS');
+    expect(a.argv.filter((x) => x === '--dbus-proxy')).toHaveLength(1);
+    const b = planSandbox(resolveSandbox({ session_bus: ['org.freedesktop.Notifications'] }), LISTENER, 9050, facts);
+    const j = b.argv.indexOf('--dbus-proxy');
+    expect(b.argv.slice(j, j + 6)).toEqual([
+      '--dbus-proxy',
+      '4',
+      'unix:path=/run/user/1000/bus',
+      '/run/user/1000/tails-launch/jail-feedfacefeedface/bus',
+      '--filter',
+      '--talk=org.freedesktop.Notifications',
+    ]);
+    expect(b.set.DBUS_SESSION_BUS_ADDRESS).toBe('unix:path=/run/user/1000/bus');
+  });
+
+  it("files: the profile's paths read-write (made if missing) or read-only; '.' is the working directory and the jail starts there", () => {
+    const s = planSandbox(resolveSandbox({ files: ['~/.purple', '/srv/x:ro', '.', '~:ro'] }), LISTENER, 9050, facts);
+    const bw = bwrapArgs(s.argv);
+    expect(binds(bw, '--bind')).toEqual(['/home/amnesia/.purple', '/home/amnesia/work']);
+    expect(binds(bw, '--ro-bind')).toEqual(['/srv/x', '/home/amnesia']);
+    expect(s.create).toEqual(['/home/amnesia/.purple']);
+    expect(bw.slice(bw.indexOf('--chdir'), bw.indexOf('--chdir') + 2)).toEqual(['--chdir', '/home/amnesia/work']);
+  });
+
+  it("a program outside the system's directories is bound read-only at its path; the listener may be IPv6", () => {
+    const s = planSandbox(resolveSandbox(undefined), { address: '::1', port: 9150 }, 9050, {
+      ...facts,
+      appPath: '/opt2/app',
+    });
+    expect(binds(bwrapArgs(s.argv), '--ro-bind')).toEqual(['/opt2/app']);
+    expect(s.argv).toContain('9050=[::1]:9150');
+  });
+
+  it('the user layer may narrow a system sandbox, never widen it', () => {
+    expect(
+      findWeakenings({ sandbox: { display: 'wayland', files: ['~/.a'] } }, { sandbox: { display: 'none' } }),
+    ).toEqual([]);
+    expect(findWeakenings({ sandbox: { display: 'wayland' } }, { sandbox: { display: 'x11' } })).toMatchObject([
+      { field: 'sandbox', kind: 'wider', user: 'display x11' },
+    ]);
+    expect(findWeakenings({}, { sandbox: { files: ['~'], session_bus: ['org.x.Y'] } })).toMatchObject([
+      { field: 'sandbox', user: 'file ~, session bus org.x.Y' },
+    ]);
+  });
+});

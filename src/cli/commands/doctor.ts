@@ -336,6 +336,9 @@ export async function doctor(command: Extract<Command, { kind: 'doctor' }>): Pro
   const jails = await loadJails(layers);
   for (const { listener } of listeners.values()) checkJailHostSide(listener, jails, report);
   checkWrappers(profiles, report);
+  const { checkGuards, checkHostFirewall } = await import('./doctor-guard');
+  await checkHostFirewall(layers, report);
+  await checkGuards(profiles, layers, report);
   for (const name of command.profiles) {
     const profile = profiles.find((p) => p.name === name);
     if (profile) checkApplication(profile, report);

@@ -102,35 +102,45 @@ const result = await build(options);
 // with the launcher and the launcher's start-up loads exactly what it did before.
 const entry = await build({ ...options, entryPoints: { placed: 'src/cli/placed.ts' }, splitting: false });
 
-// The privileged entry itself, in C: every warning an error. The Debian build
-// adds dpkg-buildflags' hardening through CFLAGS, CPPFLAGS and LDFLAGS.
+// The C programs, every warning an error. The Debian build adds
+// dpkg-buildflags' hardening through CFLAGS, CPPFLAGS and LDFLAGS.
 const flags = (name) => (process.env[name] ?? '').split(/\s+/).filter(Boolean);
-execFileSync(
-  process.env.CC ?? 'cc',
-  [
-    '-std=gnu11',
-    '-O2',
-    '-Wall',
-    '-Wextra',
-    '-Werror',
-    '-Wformat=2',
-    '-Wshadow',
-    '-fstack-protector-strong',
-    '-D_FORTIFY_SOURCE=2',
-    '-fPIE',
-    ...flags('CPPFLAGS'),
-    ...flags('CFLAGS'),
-    `-DNODE=${JSON.stringify(entryNode)}`,
-    `-DPREFLIGHT=${JSON.stringify(entryPreflight)}`,
-    'src/place/place.c',
-    '-pie',
-    '-Wl,-z,relro,-z,now',
-    ...flags('LDFLAGS'),
-    '-o',
-    `${outdir}/place`,
-  ],
-  { stdio: 'inherit' },
-);
+const compileC = (source, output, defines) =>
+  execFileSync(
+    process.env.CC ?? 'cc',
+    [
+      '-std=gnu11',
+      '-O2',
+      '-Wall',
+      '-Wextra',
+      '-Werror',
+      '-Wformat=2',
+      '-Wshadow',
+      '-fstack-protector-strong',
+      '-D_FORTIFY_SOURCE=2',
+      '-fPIE',
+      ...flags('CPPFLAGS'),
+      ...flags('CFLAGS'),
+      ...Object.entries(defines).map(([name, value]) => `-D${name}=${JSON.stringify(value)}`),
+      source,
+      '-pie',
+      '-Wl,-z,relro,-z,now',
+      ...flags('LDFLAGS'),
+      '-o',
+      `${outdir}/${output}`,
+    ],
+    { stdio: 'inherit' },
+  );
+
+// The privileged entry.
+compileC('src/place/place.c', 'place', { NODE: entryNode, PREFLIGHT: entryPreflight });
+
+// The rootless jail helper (src/jail/jail.c, not set-user-ID), and the two
+// programs it runs by fixed paths: Debian's bubblewrap and xdg-dbus-proxy.
+compileC('src/jail/jail.c', 'jail', {
+  BWRAP: process.env.TAILS_LAUNCH_BWRAP ?? '/usr/bin/bwrap',
+  XDG_DBUS_PROXY: process.env.TAILS_LAUNCH_XDG_DBUS_PROXY ?? '/usr/bin/xdg-dbus-proxy',
+});
 
 // The launcher's own torsocks.conf travels with the bundle.
 copyFileSync('src/backends/torsocks.conf', `${outdir}/torsocks.conf`);
@@ -139,8 +149,12 @@ copyFileSync('src/backends/torsocks.conf', `${outdir}/torsocks.conf`);
 // nor ship. Only after the new files are written, so that a launcher running
 // from dist/ meanwhile (a parallel test run) never finds a chunk missing.
 const fresh = new Set(
-  [...Object.keys(result.metafile.outputs), ...Object.keys(entry.metafile.outputs), 'torsocks.conf', 'place'].map((f) =>
-    basename(f),
-  ),
+  [
+    ...Object.keys(result.metafile.outputs),
+    ...Object.keys(entry.metafile.outputs),
+    'torsocks.conf',
+    'place',
+    'jail',
+  ].map((f) => basename(f)),
 );
 for (const file of readdirSync(outdir)) if (!fresh.has(file)) rmSync(`${outdir}/${file}`, { force: true });

@@ -33,12 +33,16 @@ fi
 # desktop entry is checked with desktop-file-validate; libglib2.0-bin: `gio
 # launch` starts an entry as a GNOME desktop would; bash-completion: the
 # completion test loads it; debootstrap: the clean bookworm/trixie images
-# the package is installed in (debian-archive-keyring signs both).
+# the package is installed in (debian-archive-keyring signs both);
+# bubblewrap, xdg-dbus-proxy: what the rootless jail helper runs;
+# dbus-daemon, dbus-bin: a private session bus and dbus-send, for its
+# D-Bus proxy test.
 apt-get install -y -qq --no-install-recommends \
 	torsocks tor proxychains4 curl wget ca-certificates iproute2 gcc libc6-dev file procps strace hyperfine time libcap2-bin \
 	nftables python3 e2fsprogs git openssh-client netcat-openbsd \
 	dpkg-dev debhelper lintian sudo \
-	desktop-file-utils libglib2.0-bin bash-completion debootstrap debian-archive-keyring >/dev/null
+	desktop-file-utils libglib2.0-bin bash-completion debootstrap debian-archive-keyring \
+	bubblewrap xdg-dbus-proxy dbus-daemon dbus-bin >/dev/null
 command -v node >/dev/null || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 [ -n "$own_policy" ] && rm -f "$policy"
 

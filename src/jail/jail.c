@@ -1,0 +1,795 @@
+/*
+ * tails-launch's rootless jail helper: /usr/lib/tails-launch/jail.
+ *
+ * Not set-user-ID: the launcher (Node, as the user) execve()s it as the last
+ * step of a jailed launch, so it runs at the launcher's PID, as the user. It
+ * makes a network namespace whose only way out is a forwarder to Tor's
+ * SocksPort, starts D-Bus filtering proxies, runs Debian's bubblewrap (the
+ * user, mount and PID namespaces and the filesystem view: its arguments are
+ * the launcher's, src/jail/) and supervises it.
+ *
+ *   jail [--rundir DIR] [--forward LPORT=HOST:HPORT]... [--dbus-proxy N ARG1..ARGN]... -- BWRAP_ARG...
+ *
+ * The processes, all of the user's uid:
+ *
+ *   caller --execve--> P  the launcher's PID; a user namespace of its own (its
+ *                      |  uid and gid mapped to themselves) and a network one
+ *                      |  (lo: the forwarder's listeners, nothing else)
+ *                      |-- F  "outside": the host's namespaces, a process group
+ *                      |   |  of its own (the terminal's ^C never reaches it);
+ *                      |   |  relays 127.0.0.1:LPORT (and [::1]:LPORT) in P's
+ *                      |   |  namespace to HOST:HPORT in the host's
+ *                      |   `-- xdg-dbus-proxy --fd=W ARGS   (one per --dbus-proxy)
+ *                      `-- B  bwrap --info-fd K --die-with-parent BWRAP_ARGS, in
+ *                          |  P's namespaces, with P's no_new_privs and seccomp
+ *                          `-- the application: PID 1 of bwrap's PID namespace
+ *                              (--as-pid-1), the caller's descriptors, signal
+ *                              mask and dispositions
+ *
+ * Who can signal whom: the user's processes outside the jail can signal every
+ * one of them. Inside, the application and its descendants see only their own
+ * PID namespace: P, F, the proxies and B are out of their reach. P forwards
+ * HUP INT QUIT TERM USR1 USR2 WINCH CONT ALRM to the application; since PID 1
+ * gets only the signals it catches, one it neither catches nor ignores whose
+ * default is to terminate becomes SIGKILL (and the caller sees the original
+ * signal). Lifetimes: B dies with P (PDEATHSIG KILL), the application with B
+ * (--die-with-parent), F with P (PDEATHSIG TERM, and its socket to P), the
+ * proxies with F (PDEATHSIG KILL, and their --fd). When B exits, P ends F
+ * (which kills the proxies and removes the rundir), waits for it, and exits
+ * as B did.
+ *
+ * Status: 64 usage (one line, nothing done); 71 the helper's own failure
+ * before bwrap runs (one line, everything it started ended); then bwrap's:
+ * the application's exit code, or its death by a signal re-raised here
+ * (bwrap reports one as 128+N, which is read back as the signal).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef BWRAP
+#define BWRAP "/usr/bin/bwrap"
+#endif
+#ifndef XDG_DBUS_PROXY
+#define XDG_DBUS_PROXY "/usr/bin/xdg-dbus-proxy"
+#endif
+
+/* The seccomp filter's architectures: the native one, and its 32-bit compat ABI (x32 is refused outright). */
+#if defined(__x86_64__)
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#define COMPAT_ARCH AUDIT_ARCH_I386
+#define COMPAT_IOCTL 54
+#elif defined(__aarch64__)
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#define COMPAT_ARCH AUDIT_ARCH_ARM
+#define COMPAT_IOCTL 54
+#else
+#define NO_FILTER 1 /* not written for this architecture: the helper refuses to run */
+#define NATIVE_ARCH 0
+#define COMPAT_ARCH 0
+#define COMPAT_IOCTL 0
+#endif
+#define X32_SYSCALL_BIT 0x40000000u
+
+enum { USAGE = 64, OSERR = 71 };
+#define MAX_FORWARDS 16
+#define MAX_PROXIES 8
+#define MAX_PROXY_ARGS 64
+#define MAX_CONNS 1024
+#define BUF (64 * 1024) /* per connection and direction */
+#define READY_MS 5000
+#define USAGE_LINE "usage: jail [--rundir DIR] [--forward LPORT=HOST:HPORT]... [--dbus-proxy N ARG...]... -- BWRAP_ARG..."
+#define RUN_BY "(it is run by tails-launch, not by hand)"
+
+struct forward {
+	int lport;
+	struct sockaddr_storage to;
+	socklen_t tolen;
+};
+struct proxy {
+	char **args;
+	int nargs, ready; /* ready: the read end of its --fd, held open for its whole life */
+	pid_t pid;
+};
+static struct {
+	const char *rundir;
+	struct forward fw[MAX_FORWARDS];
+	struct proxy px[MAX_PROXIES];
+	int nfw, npx, nbwrap;
+	char **bwrap;
+} cfg;
+
+/* What die() must undo: P's rundir until F owns it; F, once started; in F, the line goes to P until F said it was ready. */
+static const char *made_rundir;
+static pid_t outside_pid = -1;
+static int ctl_fd = -1, in_outside, outside_ready, rundir_fd = -1;
+static void clean_outside(void);
+
+/* One line, then STATUS. Quoted text has its control characters replaced. */
+__attribute__((noreturn, format(printf, 2, 3))) static void die(int status, const char *fmt, ...) {
+	char line[1024] = "E";
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line + 1, sizeof line - 1, fmt, ap);
+	va_end(ap);
+	for (char *c = line + 1; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+	if (in_outside) {
+		if (outside_ready || send(ctl_fd, line, strlen(line), MSG_NOSIGNAL) < 0) dprintf(2, "tails-launch: jail: forwarder: %s\n", line + 1);
+		clean_outside();
+		_exit(OSERR);
+	}
+	if (made_rundir) rmdir(made_rundir);
+	if (outside_pid > 0) { /* F ends when its socket closes: it removes the rundir and its proxies */
+		close(ctl_fd);
+		while (waitpid(outside_pid, NULL, 0) < 0 && errno == EINTR) continue;
+	}
+	dprintf(2, "tails-launch: jail: %s\n", line + 1);
+	_exit(status);
+}
+
+#define CHECK(call, what) \
+	do { \
+		if ((call) < 0) die(OSERR, "%s: %s (report it: this should not fail)", what, strerror(errno)); \
+	} while (0)
+
+/* ---- 1. the command line ------------------------------------------- */
+
+/* 1-65535, decimal, no sign or leading zero: N characters of S. */
+static int parse_port(const char *s, size_t n) {
+	int p = 0;
+	if (n == 0 || n > 5 || s[0] == '0') return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9') return -1;
+		p = p * 10 + (s[i] - '0');
+	}
+	return p <= 65535 ? p : -1;
+}
+
+/* LPORT=A.B.C.D:HPORT or LPORT=[IPV6]:HPORT, literals only. */
+static int parse_forward(const char *arg, struct forward *f) {
+	const char *eq = strchr(arg, '='), *host, *end, *port;
+	char addr[INET6_ADDRSTRLEN];
+	if (!eq || (f->lport = parse_port(arg, (size_t)(eq - arg))) < 0) return 0;
+	host = eq + 1;
+	int v6 = host[0] == '[';
+	if (v6) host++, end = strchr(host, ']'), port = end ? end + 1 : NULL;
+	else end = strchr(host, ':'), port = end;
+	if (!end || !port || *port != ':' || (size_t)(end - host) >= sizeof addr) return 0;
+	memcpy(addr, host, (size_t)(end - host));
+	addr[end - host] = 0;
+	int hport = parse_port(port + 1, strlen(port + 1));
+	if (hport < 0) return 0;
+	memset(&f->to, 0, sizeof f->to);
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&f->to;
+		a->sin6_family = AF_INET6, a->sin6_port = htons((uint16_t)hport), f->tolen = sizeof *a;
+		return inet_pton(AF_INET6, addr, &a->sin6_addr) == 1;
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)&f->to;
+	a->sin_family = AF_INET, a->sin_port = htons((uint16_t)hport), f->tolen = sizeof *a;
+	return inet_pton(AF_INET, addr, &a->sin_addr) == 1;
+}
+
+/* Absolute, no empty, "." or ".." component, no trailing slash. */
+static int good_rundir(const char *d) {
+	size_t n = strlen(d);
+	if (d[0] != '/' || n < 2 || n >= 1024 || d[n - 1] == '/' || strstr(d, "//")) return 0;
+	for (const char *c = d; c; c = strchr(c + 1, '/'))
+		if (!strncmp(c, "/./", 3) || !strncmp(c, "/../", 4) || !strcmp(c, "/.") || !strcmp(c, "/..")) return 0;
+	return 1;
+}
+
+static void parse_args(int argc, char **argv) {
+	int i = 1;
+	for (; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(opt, "--rundir") && val) {
+			if (cfg.rundir) die(USAGE, "--rundir given twice %s", RUN_BY);
+			if (!good_rundir(val)) die(USAGE, "--rundir '%.200s': not an absolute, normalised path %s", val, RUN_BY);
+			cfg.rundir = argv[++i];
+		} else if (!strcmp(opt, "--forward") && val) {
+			if (cfg.nfw == MAX_FORWARDS) die(USAGE, "more than %d --forward %s", MAX_FORWARDS, RUN_BY);
+			struct forward *f = &cfg.fw[cfg.nfw];
+			if (!parse_forward(val, f)) die(USAGE, "--forward '%.200s': not LPORT=IPV4:PORT or LPORT=[IPV6]:PORT %s", val, RUN_BY);
+			for (int k = 0; k < cfg.nfw; k++)
+				if (cfg.fw[k].lport == f->lport) die(USAGE, "--forward: port %d given twice %s", f->lport, RUN_BY);
+			cfg.nfw++, i++;
+		} else if (!strcmp(opt, "--dbus-proxy") && val) {
+			int n = parse_port(val, strlen(val));
+			if (cfg.npx == MAX_PROXIES) die(USAGE, "more than %d --dbus-proxy %s", MAX_PROXIES, RUN_BY);
+			if (n < 2 || n > MAX_PROXY_ARGS || n > argc - i - 2)
+				die(USAGE, "--dbus-proxy '%.20s': N must count 2 to %d arguments that follow %s", val, MAX_PROXY_ARGS, RUN_BY);
+			for (int k = i + 2; k < i + 2 + n; k++)
+				if (!strcmp(argv[k], "--") || !strncmp(argv[k], "--fd", 4))
+					die(USAGE, "--dbus-proxy: '%.80s' cannot be an argument of the proxy %s", argv[k], RUN_BY);
+			cfg.px[cfg.npx++] = (struct proxy){.args = argv + i + 2, .nargs = n, .ready = -1};
+			i += 1 + n;
+		} else
+			die(USAGE, "unknown option or missing value '%.80s' (%s) %s", opt, USAGE_LINE, RUN_BY);
+	}
+	if (i >= argc) die(USAGE, "no '--' before bwrap's arguments (%s) %s", USAGE_LINE, RUN_BY);
+	if (i + 1 >= argc) die(USAGE, "nothing after '--': bwrap needs at least the program (%s) %s", USAGE_LINE, RUN_BY);
+	if (cfg.npx && !cfg.rundir) die(USAGE, "--dbus-proxy needs --rundir, where its socket goes %s", RUN_BY);
+	cfg.bwrap = argv + i + 1, cfg.nbwrap = argc - i - 1;
+}
+
+/* ---- 2. outside: F, the proxies and the forwarder ------------------ */
+
+/* Created here, so nobody else's (an existing path is refused); the user's alone. */
+static int make_rundir(void) {
+	if (mkdir(cfg.rundir, 0700) < 0) {
+		if (errno == EEXIST) die(OSERR, "the run directory %s exists already (left by a launch that was killed? remove it)", cfg.rundir);
+		die(OSERR, "cannot create the run directory %s: %s (its parent must exist and be writable by you)", cfg.rundir, strerror(errno));
+	}
+	made_rundir = cfg.rundir;
+	int fd = open(cfg.rundir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	CHECK(fd, "open the run directory");
+	CHECK(fchmod(fd, 0700), "chmod the run directory");
+	return fd;
+}
+
+/* F's end: the proxies killed, the rundir emptied (one level: the sockets) and removed. */
+static void clean_outside(void) {
+	for (int p = 0; p < cfg.npx; p++)
+		if (cfg.px[p].pid > 0) {
+			kill(cfg.px[p].pid, SIGKILL);
+			while (waitpid(cfg.px[p].pid, NULL, 0) < 0 && errno == EINTR) continue;
+		}
+	if (rundir_fd < 0) return;
+	int fd = dup(rundir_fd);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	for (struct dirent *e; dir && (e = readdir(dir));)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlinkat(rundir_fd, e->d_name, 0);
+	if (dir) closedir(dir);
+	rmdir(cfg.rundir);
+}
+
+static long elapsed_ms(const struct timespec *since) {
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* Each proxy: xdg-dbus-proxy --fd=W ARGS, dead with F; then up to 5 s for their readiness bytes. */
+static void start_proxies(void) {
+	pid_t self = getpid();
+	for (int p = 0; p < cfg.npx; p++) {
+		int fds[2];
+		CHECK(pipe2(fds, O_CLOEXEC), "pipe");
+		pid_t pid = fork();
+		CHECK(pid, "fork");
+		if (pid == 0) {
+			sigset_t none;
+			sigemptyset(&none);
+			int w = fcntl(fds[1], F_DUPFD, 10);
+			if (w < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != self || sigprocmask(SIG_SETMASK, &none, NULL) < 0 ||
+			    signal(SIGPIPE, SIG_DFL) == SIG_ERR)
+				_exit(126);
+			char fdarg[32], *argv[MAX_PROXY_ARGS + 3] = {"xdg-dbus-proxy", fdarg};
+			snprintf(fdarg, sizeof fdarg, "--fd=%d", w);
+			memcpy(argv + 2, cfg.px[p].args, (size_t)cfg.px[p].nargs * sizeof *argv);
+			execve(XDG_DBUS_PROXY, argv, environ);
+			_exit(127);
+		}
+		close(fds[1]);
+		cfg.px[p].pid = pid, cfg.px[p].ready = fds[0];
+	}
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (int p = 0; p < cfg.npx; p++) {
+		struct pollfd pf = {cfg.px[p].ready, POLLIN, 0};
+		long left = READY_MS - elapsed_ms(&start);
+		int n = left > 0 ? poll(&pf, 1, (int)left) : 0;
+		if (n < 0 && errno == EINTR) p--;
+		else if (n == 0) die(OSERR, "D-Bus proxy %d did not say it was ready within 5 s (check its arguments)", p + 1);
+		else {
+			char x;
+			CHECK(n, "poll");
+			if (read(cfg.px[p].ready, &x, 1) == 1) continue;
+			int status = 0;
+			pid_t gone = waitpid(cfg.px[p].pid, &status, WNOHANG);
+			if (gone > 0) cfg.px[p].pid = -1;
+			if (gone > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 127) die(OSERR, "cannot run %s (install xdg-dbus-proxy)", XDG_DBUS_PROXY);
+			die(OSERR, "D-Bus proxy %d ended before it was ready (its own message is above; check its arguments)", p + 1);
+		}
+	}
+}
+
+/* The listening sockets P made in its namespace, and for each the forward it serves. */
+static int receive_listeners(int *fds, unsigned char *which) {
+	char buf[1 + 2 * MAX_FORWARDS];
+	union {
+		struct cmsghdr h;
+		char space[CMSG_SPACE(sizeof(int) * 2 * MAX_FORWARDS)];
+	} u;
+	struct iovec iov = {buf, sizeof buf};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.space, .msg_controllen = sizeof u.space};
+	ssize_t n;
+	while ((n = recvmsg(ctl_fd, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) continue;
+	if (n <= 0) clean_outside(), _exit(0); /* P is gone before the jail was made */
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	int count = c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS ? (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int)) : 0;
+	if (count) memcpy(fds, CMSG_DATA(c), (size_t)count * sizeof(int));
+	if ((m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || buf[0] != 'L' || count != n - 1) die(OSERR, "P's listeners are malformed (a bug)");
+	for (int i = 0; i < count; i++)
+		if ((which[i] = (unsigned char)buf[1 + i]) >= cfg.nfw) die(OSERR, "P's listeners are malformed (a bug)");
+	return count;
+}
+
+/* One relayed connection: fd[0] accepted in the jail, fd[1] to HOST:HPORT; buf[d] holds what fd[d] sent, for fd[!d]. */
+struct conn {
+	int fd[2];
+	char *buf[2];
+	size_t off[2], len[2];
+	char eof[2], shut[2], connecting;
+};
+
+/* Both sides closed at once: with SO_LINGER 0, the jail's side sees a reset, not a clean end. */
+static void drop(struct conn *c) {
+	struct linger now = {1, 0};
+	for (int k = 0; k < 2; k++)
+		if (c->fd[k] >= 0) setsockopt(c->fd[k], SOL_SOCKET, SO_LINGER, &now, sizeof now), close(c->fd[k]), c->fd[k] = -1;
+}
+
+static short wanted(const struct conn *c, int k) {
+	if (k == 1 && c->connecting) return POLLOUT;
+	return (short)((!c->eof[k] && c->len[k] < BUF ? POLLIN : 0) | (c->len[!k] > c->off[!k] ? POLLOUT : 0));
+}
+
+/* Moves what it can in both directions; half-closes a side once the other's EOF is written through. */
+static void relay(struct conn *c, const short revents[2]) {
+	int err = 0;
+	socklen_t l = sizeof err;
+	if (c->connecting && revents[1]) {
+		if (getsockopt(c->fd[1], SOL_SOCKET, SO_ERROR, &err, &l) < 0 || err) {
+			drop(c); /* the upstream refused: the jail's side sees a reset */
+			return;
+		}
+		c->connecting = 0;
+	}
+	for (int k = 0; k < 2; k++) {
+		if (!revents[k] || c->eof[k] || c->len[k] == BUF || (k == 1 && c->connecting)) continue;
+		ssize_t n = read(c->fd[k], c->buf[k] + c->len[k], BUF - c->len[k]);
+		if (n > 0) c->len[k] += (size_t)n;
+		else if (n == 0) c->eof[k] = 1;
+		else if (errno != EAGAIN && errno != EINTR) {
+			drop(c);
+			return;
+		}
+	}
+	for (int k = 0; k < 2 && !c->connecting; k++) {
+		if (c->len[k] > c->off[k]) {
+			ssize_t n = send(c->fd[!k], c->buf[k] + c->off[k], c->len[k] - c->off[k], MSG_NOSIGNAL);
+			if (n > 0) c->off[k] += (size_t)n;
+			else if (errno != EAGAIN && errno != EINTR) {
+				drop(c);
+				return;
+			}
+		}
+		if (c->off[k] == c->len[k]) c->off[k] = c->len[k] = 0;
+		if (c->eof[k] && !c->len[k] && !c->shut[k]) shutdown(c->fd[!k], SHUT_WR), c->shut[k] = 1;
+	}
+	if (c->shut[0] && c->shut[1]) close(c->fd[0]), close(c->fd[1]), c->fd[0] = c->fd[1] = -1;
+}
+
+/* Accepts what is waiting on LFD; beyond MAX connections, accepts and closes. Returns 0 when out of descriptors. */
+static int accept_all(int lfd, const struct forward *f, struct conn *conns, int *nconn, int max) {
+	for (int i = 0; i < 64; i++) {
+		int cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0) return errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM;
+		struct conn *c = &conns[*nconn];
+		*c = (struct conn){.fd = {cfd, -1}};
+		if (*nconn >= max || !(c->buf[0] = malloc(2 * BUF))) {
+			drop(c);
+			continue;
+		}
+		c->buf[1] = c->buf[0] + BUF;
+		int r = -1;
+		if ((c->fd[1] = socket(f->to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) >= 0)
+			r = connect(c->fd[1], (const struct sockaddr *)&f->to, f->tolen);
+		if (r < 0 && errno != EINPROGRESS) {
+			drop(c), free(c->buf[0]);
+			continue;
+		}
+		c->connecting = r < 0;
+		(*nconn)++;
+	}
+	return 1;
+}
+
+/* poll() over P's socket, SIGTERM, the listeners and every connection, until P ends or TERM comes. */
+static void forward_loop(int nl, const int *lfd, const unsigned char *which, int max) {
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	int sfd = signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK), nconn = 0, paused = 0;
+	CHECK(sfd, "signalfd");
+	struct conn *conns = calloc((size_t)max + 1, sizeof *conns);
+	struct pollfd *pf = calloc(2 + (size_t)nl + 2 * (size_t)max, sizeof *pf);
+	if (!conns || !pf) die(OSERR, "out of memory");
+	for (;;) {
+		int n = 0;
+		pf[n++] = (struct pollfd){ctl_fd, POLLIN, 0};
+		pf[n++] = (struct pollfd){sfd, POLLIN, 0};
+		for (int i = 0; i < nl; i++) pf[n++] = (struct pollfd){paused ? -1 : lfd[i], POLLIN, 0};
+		for (int c = 0; c < nconn; c++)
+			for (int k = 0; k < 2; k++) {
+				short ev = wanted(&conns[c], k);
+				pf[n++] = (struct pollfd){ev ? conns[c].fd[k] : -1, ev, 0}; /* nothing wanted: no POLLHUP spin either */
+			}
+		int r = poll(pf, (nfds_t)n, paused ? 100 : -1);
+		if (r < 0 && errno == EINTR) continue;
+		CHECK(r, "poll");
+		if (pf[0].revents || pf[1].revents) return; /* P closed its end, or TERM (P's death: PDEATHSIG) */
+		int before = nconn;
+		for (int c = 0; c < before; c++) {
+			short rev[2] = {pf[2 + nl + 2 * c].revents, pf[3 + nl + 2 * c].revents};
+			if (rev[0] || rev[1]) relay(&conns[c], rev);
+		}
+		for (int c = 0; c < nconn; c++)
+			if (conns[c].fd[0] < 0) free(conns[c].buf[0]), conns[c--] = conns[--nconn];
+		paused = 0;
+		for (int i = 0; i < nl; i++)
+			if (pf[2 + i].revents && !accept_all(lfd[i], &cfg.fw[which[i]], conns, &nconn, max)) paused = 1;
+	}
+}
+
+/* F: never returns. Its errors go to P as one line until it said "ready". */
+static __attribute__((noreturn)) void outside(int ctl, int dirfd, pid_t parent) {
+	in_outside = 1, ctl_fd = ctl, rundir_fd = dirfd, made_rundir = NULL;
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	CHECK(sigprocmask(SIG_BLOCK, &term, NULL), "sigprocmask");
+	CHECK(prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)");
+	if (getppid() != parent) clean_outside(), _exit(0);
+	CHECK(setpgid(0, 0), "setpgid");
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) die(OSERR, "signal(SIGPIPE)");
+	/* Only what F needs, at 3 and 4; stdin and stdout are /dev/null, stderr stays for the proxies' own messages. */
+	int hctl = fcntl(ctl, F_DUPFD_CLOEXEC, 10), hdir = dirfd >= 0 ? fcntl(dirfd, F_DUPFD_CLOEXEC, 10) : -1;
+	CHECK(hctl, "fcntl");
+	CHECK(dup3(hctl, 3, O_CLOEXEC), "dup3");
+	ctl_fd = 3;
+	if (dirfd >= 0) {
+		CHECK(hdir, "fcntl");
+		CHECK(dup3(hdir, 4, O_CLOEXEC), "dup3");
+		rundir_fd = 4;
+	}
+	if (syscall(SYS_close_range, 5, ~0U, 0) < 0)
+		for (int fd = 5; fd < 65536; fd++) close(fd);
+	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	CHECK(nul, "open /dev/null");
+	CHECK(dup2(nul, 0), "dup2");
+	CHECK(dup2(nul, 1), "dup2");
+	if (nul > 2) close(nul);
+	/* Two descriptors a connection, beyond what F holds anyway. */
+	struct rlimit rl;
+	CHECK(getrlimit(RLIMIT_NOFILE, &rl), "getrlimit");
+	rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+	CHECK(setrlimit(RLIMIT_NOFILE, &rl), "setrlimit");
+	long room = ((long)rl.rlim_cur - 64) / 2, max = room < 1 ? 1 : room > MAX_CONNS ? MAX_CONNS : room;
+
+	start_proxies();
+	CHECK(send(ctl_fd, "R", 1, MSG_NOSIGNAL), "telling P the proxies are ready");
+	outside_ready = 1;
+	int lfd[2 * MAX_FORWARDS];
+	unsigned char which[2 * MAX_FORWARDS];
+	int nl = receive_listeners(lfd, which);
+	forward_loop(nl, lfd, which, (int)max);
+	clean_outside();
+	_exit(0);
+}
+
+static pid_t start_outside(int dirfd) {
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), "socketpair");
+	pid_t parent = getpid(), pid = fork();
+	CHECK(pid, "fork");
+	if (pid == 0) close(sv[0]), outside(sv[1], dirfd, parent);
+	setpgid(pid, pid); /* as F does: whichever runs first */
+	close(sv[1]);
+	if (dirfd >= 0) close(dirfd);
+	made_rundir = NULL, outside_pid = pid, ctl_fd = sv[0];
+	return pid;
+}
+
+/* "R", or F's one-line error. */
+static void wait_ready(void) {
+	char msg[1100];
+	ssize_t n;
+	while ((n = recv(ctl_fd, msg, sizeof msg - 1, 0)) < 0 && errno == EINTR) continue;
+	if (n <= 0) die(OSERR, "the forwarder ended before it was ready (killed?)");
+	msg[n] = 0;
+	if (msg[0] == 'E') die(OSERR, "%s", msg + 1);
+	if (n != 1 || msg[0] != 'R') die(OSERR, "the forwarder said something unexpected (a bug)");
+}
+
+/* ---- 3. P's namespaces, the listeners, the confinement -------------- */
+
+static void write_proc(const char *path, const char *text) {
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || close(fd) < 0)
+		die(OSERR, "cannot write %s in the new user namespace: %s (report it)", path, strerror(errno));
+}
+
+/* A user namespace with our ids mapped to themselves (bwrap nests its own in it), and a network namespace it owns. */
+static void enter_namespaces(void) {
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	char map[64];
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0) {
+		if (errno == EPERM || errno == ENOSPC || errno == EUSERS || errno == EINVAL)
+			die(OSERR, "user namespaces are off for this user (unshare: %s) (an administrator can turn them on, or have root make the jail: tails-launch --jail through the privileged entry)",
+			    strerror(errno));
+		die(OSERR, "cannot make the jail's namespaces: unshare: %s (report it)", strerror(errno));
+	}
+	write_proc("/proc/self/setgroups", "deny");
+	snprintf(map, sizeof map, "%u %u 1\n", uid, uid);
+	write_proc("/proc/self/uid_map", map);
+	snprintf(map, sizeof map, "%u %u 1\n", gid, gid);
+	write_proc("/proc/self/gid_map", map);
+	if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid)
+		die(OSERR, "the new user namespace does not map uid %u and gid %u to themselves (report it)", uid, gid);
+}
+
+static void bring_up_lo(void) {
+	struct ifreq ifr = {0};
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	CHECK(s, "socket");
+	strcpy(ifr.ifr_name, "lo");
+	CHECK(ioctl(s, SIOCGIFFLAGS, &ifr), "SIOCGIFFLAGS lo");
+	ifr.ifr_flags |= IFF_UP;
+	CHECK(ioctl(s, SIOCSIFFLAGS, &ifr), "SIOCSIFFLAGS lo");
+	close(s);
+}
+
+/* 127.0.0.1:LPORT, and [::1]:LPORT where the namespace has IPv6; -1 only for the latter's absence. */
+static int listen_on(int family, int port) {
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	int one = 1, s = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0 && family == AF_INET6 && errno == EAFNOSUPPORT) return -1;
+	CHECK(s, "socket");
+	CHECK(setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), "SO_REUSEADDR");
+	if (family == AF_INET6) CHECK(setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one), "IPV6_V6ONLY");
+	int r = family == AF_INET ? bind(s, (struct sockaddr *)&a4, sizeof a4) : bind(s, (struct sockaddr *)&a6, sizeof a6);
+	if (r < 0 && family == AF_INET6 && (errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT)) return close(s), -1;
+	if (r < 0) die(OSERR, "cannot listen on port %d in the jail: %s (report it)", port, strerror(errno));
+	CHECK(listen(s, 128), "listen");
+	return s;
+}
+
+/* The listeners go to F in one message (SCM_RIGHTS), each with its forward's index; P keeps none. */
+static void pass_listeners(void) {
+	int fds[2 * MAX_FORWARDS], n = 0;
+	char buf[1 + 2 * MAX_FORWARDS] = "L";
+	for (int i = 0; i < cfg.nfw; i++) {
+		fds[n] = listen_on(AF_INET, cfg.fw[i].lport), buf[1 + n++] = (char)i;
+		int s6 = listen_on(AF_INET6, cfg.fw[i].lport);
+		if (s6 >= 0) fds[n] = s6, buf[1 + n++] = (char)i;
+	}
+	union {
+		struct cmsghdr h;
+		char space[CMSG_SPACE(sizeof fds)];
+	} u = {0};
+	struct iovec iov = {buf, 1 + (size_t)n};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (n) {
+		m.msg_control = u.space, m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET, c->cmsg_type = SCM_RIGHTS, c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n);
+	}
+	if (sendmsg(ctl_fd, &m, MSG_NOSIGNAL) < 0) die(OSERR, "cannot hand the listeners to the forwarder: %s (was it killed?)", strerror(errno));
+	for (int i = 0; i < n; i++) close(fds[i]);
+}
+
+/* no_new_privs, then: ioctl(TIOCSTI or TIOCLINUX) -> EPERM, on the native and compat ABIs; x32 refused; another arch killed. */
+static void confine(void) {
+	const unsigned arg1_low = offsetof(struct seccomp_data, args[1]) + (__BYTE_ORDER == __BIG_ENDIAN ? 4 : 0);
+	struct sock_filter filter[] = {
+	    /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+	    /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, 0, 3),
+	    /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    /* 3 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 8, 0),
+	    /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 3, 6),
+	    /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, COMPAT_ARCH, 0, 7),
+	    /* 6 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, COMPAT_IOCTL, 0, 3),
+	    /* 8 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg1_low),
+	    /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSTI, 2, 0),
+	    /* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCLINUX, 1, 0),
+	    /* 11 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	    /* 12 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+	    /* 13 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	};
+	struct sock_fprog prog = {sizeof filter / sizeof filter[0], filter};
+	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)");
+	CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0), "installing the seccomp filter");
+}
+
+/* ---- 4. bwrap, and P as its supervisor ------------------------------ */
+
+static const int FORWARDED[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
+#define NFORWARDED (int)(sizeof FORWARDED / sizeof FORWARDED[0])
+
+/* B: the caller's mask, dead with P, bwrap with --info-fd K first. Returns K's read end in *INFO. */
+static pid_t start_bwrap(int *info, const sigset_t *caller_mask) {
+	int p[2];
+	CHECK(pipe2(p, O_CLOEXEC), "pipe");
+	char k[16], **argv = calloc((size_t)cfg.nbwrap + 5, sizeof *argv);
+	if (!argv) die(OSERR, "out of memory");
+	snprintf(k, sizeof k, "%d", p[1]);
+	argv[0] = "bwrap", argv[1] = "--info-fd", argv[2] = k, argv[3] = "--die-with-parent";
+	memcpy(argv + 4, cfg.bwrap, (size_t)cfg.nbwrap * sizeof *argv);
+	pid_t parent = getpid(), pid = fork();
+	CHECK(pid, "fork");
+	if (pid == 0) {
+		/* SIGCHLD stays SIG_DFL even for a caller that ignored it: bwrap 0.8.0 hangs otherwise (bubblewrap#705). */
+		if (sigprocmask(SIG_SETMASK, caller_mask, NULL) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent ||
+		    fcntl(p[1], F_SETFD, 0) < 0)
+			_exit(OSERR);
+		execve(BWRAP, argv, environ);
+		dprintf(2, "tails-launch: jail: cannot run %s: %s (install bubblewrap)\n", BWRAP, strerror(errno));
+		_exit(OSERR);
+	}
+	close(p[1]);
+	free(argv);
+	*info = p[0];
+	return pid;
+}
+
+/* bwrap's "child-pid" (the application, in our PID namespace), or -1 when bwrap ended before it made one. */
+static pid_t read_child_pid(int info) {
+	char buf[4096];
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof buf - 1 && ((n = read(info, buf + got, sizeof buf - 1 - got)) > 0 || (n < 0 && errno == EINTR)))
+		if (n > 0) got += (size_t)n;
+	buf[got] = 0;
+	close(info);
+	char *key = strstr(buf, "\"child-pid\":"), *end;
+	long pid = key ? strtol(key + 12, &end, 10) : -1;
+	return pid > 1 && pid < 1L << 30 ? (pid_t)pid : -1;
+}
+
+/* Whether S's default action ends a process. */
+static int terminates(int s) {
+	return s != SIGCHLD && s != SIGCONT && s != SIGSTOP && s != SIGTSTP && s != SIGTTIN && s != SIGTTOU && s != SIGURG && s != SIGWINCH;
+}
+
+/* S to the application, as it would get S if it were not PID 1. Returns the signal SIGKILL stood in for, or 0. */
+static int forward(int s, const siginfo_t *si, pid_t app) {
+	char path[64], line[256];
+	unsigned long long ignored = 0, caught = 0, bit = 1ULL << (s - 1);
+	snprintf(path, sizeof path, "/proc/%d/status", app);
+	FILE *f = fopen(path, "re");
+	if (!f) return 0; /* gone: bwrap's end is on its way */
+	while (fgets(line, sizeof line, f)) sscanf(line, "SigIgn: %llx", &ignored), sscanf(line, "SigCgt: %llx", &caught);
+	fclose(f);
+	/* The terminal (SI_KERNEL) signals its whole foreground group: the application got it too, and acted if it catches it. */
+	int from_terminal = si->si_code == SI_KERNEL && getpgid(app) == getpgrp();
+	if (caught & bit) {
+		if (!from_terminal) kill(app, s);
+	} else if (s == SIGCONT) /* resumes a stopped process whatever its disposition */
+		kill(app, s);
+	else if (!(ignored & bit) && terminates(s)) {
+		kill(app, SIGKILL); /* PID 1 would ignore it */
+		return s;
+	}
+	return 0;
+}
+
+/* F told to end and waited for (2 s, then killed); then B's status becomes ours. */
+static __attribute__((noreturn)) void finish(int status, int substituted, const sigset_t *chld) {
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	close(ctl_fd);
+	while (outside_pid > 0 && waitpid(outside_pid, NULL, WNOHANG) == 0) {
+		long left = 2000 - elapsed_ms(&start);
+		struct timespec t = {left / 1000, left % 1000 * 1000000};
+		if (left <= 0 || (sigtimedwait(chld, NULL, &t) < 0 && errno == EAGAIN)) {
+			kill(outside_pid, SIGKILL);
+			waitpid(outside_pid, NULL, 0);
+			break;
+		}
+	}
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : code > 128 && code <= 128 + SIGRTMAX ? code - 128 : 0;
+	if (sig == SIGKILL && substituted) sig = substituted;
+	if (sig && terminates(sig)) {
+		struct rlimit none = {0, 0};
+		sigset_t one;
+		sigemptyset(&one);
+		sigaddset(&one, sig);
+		setrlimit(RLIMIT_CORE, &none);
+		signal(sig, SIG_DFL);
+		raise(sig);
+		sigprocmask(SIG_UNBLOCK, &one, NULL); /* dies here if SIG's default is to terminate */
+	}
+	_exit(code);
+}
+
+/* Until B exits: the forwarded signals, SIGCHLD. */
+static __attribute__((noreturn)) void supervise(pid_t b, pid_t app, const sigset_t *set) {
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	int substituted = 0;
+	for (;;) {
+		siginfo_t si;
+		int s = sigwaitinfo(set, &si), status;
+		if (s < 0 && errno == EINTR) continue;
+		CHECK(s, "sigwaitinfo");
+		if (s != SIGCHLD) {
+			int sent = app > 0 ? forward(s, &si, app) : (kill(b, s), 0);
+			if (sent) substituted = sent;
+			continue;
+		}
+		if (outside_pid > 0 && waitpid(outside_pid, NULL, WNOHANG) == outside_pid) outside_pid = -1;
+		if (waitpid(b, &status, WNOHANG) == b) finish(status, substituted, &chld);
+	}
+}
+
+int main(int argc, char **argv) {
+	if (getuid() != geteuid() || getgid() != getegid()) die(OSERR, "it must not be set-user-ID or set-group-ID (reinstall tails-launch)");
+#ifdef NO_FILTER
+	die(OSERR, "the jail's seccomp filter is not written for this architecture (have root make the jail: tails-launch --jail through the privileged entry)");
+#endif
+	/* 1. Nothing has happened before this returns. */
+	parse_args(argc, argv);
+	sigset_t caller_mask, set;
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	CHECK(sigprocmask(SIG_SETMASK, NULL, &caller_mask), "sigprocmask");
+	CHECK(sigaction(SIGCHLD, &dfl, NULL), "sigaction(SIGCHLD)"); /* a caller's SIG_IGN would reap F and B for us */
+
+	/* 2. Outside: F, its proxies ready. */
+	start_outside(cfg.rundir ? make_rundir() : -1);
+	wait_ready();
+
+	/* 3. P's own namespaces; the listeners to F; the confinement bwrap and the application inherit. */
+	enter_namespaces();
+	bring_up_lo();
+	pass_listeners();
+	confine();
+
+	/* 4. bwrap, and P its supervisor at the launcher's PID. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (int i = 0; i < NFORWARDED; i++) sigaddset(&set, FORWARDED[i]);
+	CHECK(sigprocmask(SIG_BLOCK, &set, NULL), "sigprocmask");
+	int info;
+	pid_t b = start_bwrap(&info, &caller_mask), app = read_child_pid(info);
+	/* bwrap runs: the caller's descriptors are the application's alone now (a pipe it closes must reach EOF). */
+	for (int fd = 0; fd < ctl_fd; fd++) close(fd);
+	if (syscall(SYS_close_range, ctl_fd + 1, ~0U, 0) < 0)
+		for (int fd = ctl_fd + 1; fd < 65536; fd++) close(fd);
+	supervise(b, app, &set);
+}

@@ -39,6 +39,8 @@ beforeAll(async () => {
         proxychains: 'listener: default\nisolation: launch\nbackend: proxychains\nacknowledge: [udp-leak]\n',
         env: 'listener: default\nisolation: launch\nbackend: env\n',
       },
+      // What the backends inspect, not the guard: env runs unjailed (a jail holds any program: jail-session.test.ts).
+      { hostFirewall: ['root'] },
     ),
   );
 });

@@ -314,11 +314,14 @@ describe('list', () => {
     expect(result.exitCode).toBe(0);
     expect(result.stderr).toBe('');
     const lines = result.stdout.split('\n');
-    expect(lines[0]).toMatch(/^PROFILE\s+LISTENER\s+ISOLATION\s+BACKEND\s+DESCRIPTION$/);
+    expect(lines[0]).toMatch(/^PROFILE\s+LISTENER\s+ISOLATION\s+BACKEND\s+GUARD\s+DESCRIPTION$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(SHIPPED_NAMES);
     expect(lines.find((l) => l.startsWith('tor-browser '))).toMatch(
-      /browser 10\.200\.1\.1:9050\s+application\s+own-setting\s+Tor Browser/,
+      /browser 10\.200\.1\.1:9050\s+application\s+own-setting\s+jail \(netns\)\s+Tor Browser/,
     );
+    // Off Tails (no host_firewall declared), a program that connects by itself is jailed by the launcher.
+    expect(lines.find((l) => l.startsWith('pidgin '))).toMatch(/own-setting\s+jail \(user\)\s+Pidgin/);
+    expect(lines.find((l) => l.startsWith('wget '))).toMatch(/torsocks\s+preload \(torsocks\)\s+GNU Wget/);
   });
 
   it('--json prints an array of every profile', async () => {

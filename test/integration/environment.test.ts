@@ -145,7 +145,30 @@ describe('inherited proxy variables', () => {
       TOR_SOCKS_PORT: String(server.port),
     });
     const rest = Object.fromEntries(Object.entries(env).filter(([name]) => !(name in routingVariables(env))));
-    expect(rest).toEqual(PASSED_THROUGH());
+    // env is jailed (no host firewall declared here): the jail starts in HOME (the working directory is
+    // not among its files), and bubblewrap says so in PWD.
+    expect(rest).toEqual({ ...PASSED_THROUGH(), PWD: home });
+  });
+});
+
+describe('a jailed application (env, no host firewall declared) gets no door to the session', () => {
+  it('the session bus, X11, ssh-agent, the keyring and the sound server variables are removed; the rest passes', async () => {
+    const doors = {
+      DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/0/bus',
+      DISPLAY: ':0',
+      XAUTHORITY: '/root/.Xauthority',
+      SSH_AUTH_SOCK: '/run/user/0/ssh-agent',
+      GNOME_KEYRING_CONTROL: '/run/user/0/keyring',
+      PULSE_SERVER: 'unix:/run/user/0/pulse/native',
+      SESSION_MANAGER: 'local/host:@/tmp/.ICE-unix/1',
+      AT_SPI_BUS_ADDRESS: 'unix:path=/run/user/0/at-spi/bus',
+    };
+    const env = await appEnvironment('env', { ...doors, ...INNOCENT });
+    for (const name of Object.keys(doors)) expect(env[name], name).toBeUndefined();
+    expect(env.FOO).toBe('bar');
+    // Control: unjailed (torsocks), the same variables reach the application.
+    const free = await appEnvironment('torsocks', { ...doors, ...INNOCENT });
+    expect(free.DBUS_SESSION_BUS_ADDRESS).toBe(doors.DBUS_SESSION_BUS_ADDRESS);
   });
 });
 

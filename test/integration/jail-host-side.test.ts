@@ -498,8 +498,7 @@ describe.skipIf(!isRoot)(
       expect(present.otherPool).toBe(
         `the jails' host side was set up for the pool ${POOL}, not 10.96.0.0/12: run 'tails-launch jail setup' as root`,
       );
-      // Two tool runs (nft, ip): a few milliseconds on the test machine.
-      expect(present.median).toBeLessThan(50);
+      // Two tool runs (nft, ip): its cost is measured in bench/jail-cost.mjs, not asserted here.
       console.log(`hostSideProblem: median ${present.median.toFixed(1)} ms over 21 runs`);
       inside(HOST, ['ip', 'route', 'delete', POOL, 'dev', 'lo']);
       expect(run().ok).toBe(

@@ -58,7 +58,16 @@ export interface ListenerSpec {
  * Writes a configuration directory: listeners.yml from LISTENERS and one
  * profiles/NAME.yml per entry of PROFILES (YAML text, written verbatim).
  */
-export function makeConfigDir(listeners: Record<string, ListenerSpec>, profiles: Record<string, string>): string {
+/**
+ * HOST_FIREWALL declares that the host's firewall holds these users (as Tails
+ * declares its ferm): their own-setting and env programs then run unjailed,
+ * for tests of something else than the guard (the guard's own tests jail them).
+ */
+export function makeConfigDir(
+  listeners: Record<string, ListenerSpec>,
+  profiles: Record<string, string>,
+  options: { hostFirewall?: string[] } = {},
+): string {
   const dir = mkdtempSync(join(tmpdir(), 'tails-launch-config-'));
   mkdirSync(join(dir, 'profiles'));
   const lines = ['listeners:'];
@@ -69,6 +78,8 @@ export function makeConfigDir(listeners: Record<string, ListenerSpec>, profiles:
     if (l.client_address) lines.push(`    client_address: ${l.client_address}`);
     if (l.client_port) lines.push(`    client_port: ${l.client_port}`);
   }
+  if (options.hostFirewall)
+    lines.push(`host_firewall: { description: "a test's declaration", users: [${options.hostFirewall.join(', ')}] }`);
   writeFileSync(join(dir, 'listeners.yml'), `${lines.join('\n')}\n`);
   for (const [name, text] of Object.entries(profiles)) writeFileSync(join(dir, 'profiles', `${name}.yml`), text);
   return dir;

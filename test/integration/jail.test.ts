@@ -30,6 +30,7 @@ import { CURL, EXIT } from '../support/expected';
 import { useTempDirs } from '../support/fixtures';
 import { useLeakHarness } from '../support/leak-harness';
 import { cleanEnv, LAUNCHER, ROOT, type LauncherResult } from '../support/launcher';
+import type { Plan } from '../../src/plan/types';
 import type { SocksRequestRecord } from '../support/socks5-server';
 
 /** The listener `default`'s jail SocksPort: the SOCKS5 server listens on it in APP. */
@@ -158,6 +159,8 @@ beforeAll(async () => {
       '    address: 127.0.0.1',
       '    port: 9063',
       `jails: { pool: ${POOL} }`,
+      // The controls run unjailed: a firewall is declared for root (none exists here: the controls leak, as they must).
+      'host_firewall: { description: "the controls\' declaration", users: [root] }',
       '',
     ].join('\n'),
   );
@@ -598,9 +601,13 @@ describe('5. refusals: one line each, nothing sent', () => {
     await expectRefused(r, EXIT.torUnreachable, /^tails-launch: /);
   });
 
-  it('a listener without jail_port: 65', async () => {
-    const r = await jailed(['nojail', '--', ...ownSession('nojail.test')]);
-    await expectRefused(r, EXIT.config, /^tails-launch: .*listener 'nojail' has no jail_port/);
+  it('a listener without jail_port: no root jail, so --jail makes a user jail (no root needed), and says so', async () => {
+    const r = await net.launch(['--config-dir', config, 'explain', '--json', '--jail', 'nojail', '--', 'true']);
+    expect(r.exitCode).toBe(0);
+    const plan = JSON.parse(r.stdout) as Plan;
+    expect(plan.guard).toMatchObject({ kind: 'jail', by: 'user' });
+    expect(plan.jail).toBeNull();
+    expect(plan.handover).toBeNull();
   });
 
   it('a profile with both netns and jail: 65', async () => {

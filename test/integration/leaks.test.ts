@@ -377,8 +377,11 @@ describe('the user layer cannot weaken a system profile (the shipped layer is th
 
 describe('bad configuration never launches (the profile would go direct: backend env, a program that ignores proxy variables)', () => {
   const leaky = () => `listener: default\nisolation: launch\nbackend: env\ncommand: ${bins.leakProbe}\n`;
-  function configWith(name: string, write: (file: string) => void): string {
-    const dir = track(makeConfigDir({ default: { port: net.socksPort } }, {}));
+  // The control needs a launch that is not jailed: a firewall is declared for root (none exists here, so it leaks).
+  function configWith(name: string, write: (file: string) => void, hostFirewall: string[] | null = ['root']): string {
+    const dir = track(
+      makeConfigDir({ default: { port: net.socksPort } }, {}, { hostFirewall: hostFirewall ?? undefined }),
+    );
     write(join(dir, 'profiles', name));
     return dir;
   }
@@ -388,6 +391,17 @@ describe('bad configuration never launches (the profile would go direct: backend
     const r = await net.launch(['--config-dir', dir, 'p', net.worldV4, '80']);
     expect(r.stdout).toBe('reply: HTTP/1.1 200 OK');
     expect(net.trapped()).toBeGreaterThan(0);
+  });
+
+  it('and where no firewall is declared, the same program is jailed by default: nothing leaves, over IPv4 or IPv6', async () => {
+    const dir = configWith('p.yml', (f) => writeFileSync(f, leaky()), null);
+    const explained = await net.launch(['--config-dir', dir, 'explain', '--json', 'p']);
+    expect(JSON.parse(explained.stdout).guard).toMatchObject({ kind: 'jail', by: 'user' });
+    for (const target of [net.worldV4, net.worldV6]) {
+      const r = await net.launch(['--config-dir', dir, 'p', target, '80']);
+      expect(r.stdout).toMatch(/^refused: /);
+    }
+    expect(net.trapped()).toBe(0);
   });
 
   it.each([

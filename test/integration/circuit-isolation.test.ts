@@ -88,7 +88,9 @@ describe.skipIf(!isRoot)('circuit isolation through a private network of real to
     mkdirSync(join(config, 'profiles'), { recursive: true });
     writeFileSync(
       join(config, 'listeners.yml'),
-      'listeners:\n  default: { address: 127.0.0.1, port: 9050, flags: [IsolateDestAddr, IsolateDestPort] }\n',
+      'listeners:\n  default: { address: 127.0.0.1, port: 9050, flags: [IsolateDestAddr, IsolateDestPort] }\n' +
+        // Each stream is found by curl's source port: unjailed, as on Tails (a user jail's forwarder opens its own).
+        'host_firewall: { description: "the test\'s declaration", users: [root] }\n',
     );
     const profiles: Record<string, string> = {
       app: 'listener: default\nisolation: app\nbackend: torsocks\ncommand: /usr/bin/curl\n',

@@ -129,7 +129,12 @@ const suiteStart = Date.now();
  */
 function writeConfig(dir: string): void {
   mkdirSync(join(dir, 'profiles'), { recursive: true });
-  writeFileSync(join(dir, 'listeners.yml'), SHIPPED_LISTENERS_TEXT);
+  // As Tails declares its ferm: the programs run unjailed, as on Tails, and each stream is found by its
+  // source port (a user jail's forwarder would open another: jail-apps.test.ts covers the jailed path).
+  writeFileSync(
+    join(dir, 'listeners.yml'),
+    `${SHIPPED_LISTENERS_TEXT}\nhost_firewall: { description: "Tails' ferm (declared by the test)", users: [root] }\n`,
+  );
   const tested = new Set<string>([...CASES.map((c) => c.name), 'git']);
   for (const [name, fields] of SHIPPED) {
     const copy: ProfileFields = { ...fields };

@@ -4,44 +4,42 @@
  * Not set-user-ID: the launcher (Node, as the user) execve()s it as the last
  * step of a jailed launch, so it runs at the launcher's PID, as the user. It
  * makes a network namespace whose only way out is a forwarder to Tor's
- * SocksPort, starts D-Bus filtering proxies, runs Debian's bubblewrap (the
- * user, mount and PID namespaces and the filesystem view: its arguments are
- * the launcher's, src/jail/) and supervises it.
+ * SocksPort, starts D-Bus filtering proxies, runs Debian's bubblewrap (user,
+ * mount and PID namespaces, the filesystem view: its arguments are the
+ * launcher's) and supervises it.
  *
  *   jail [--rundir DIR] [--forward LPORT=HOST:HPORT]... [--dbus-proxy N ARG1..ARGN]... -- BWRAP_ARG...
  *
- * The processes, all of the user's uid:
- *
- *   caller --execve--> P  the launcher's PID; a user namespace of its own (its
- *                      |  uid and gid mapped to themselves) and a network one
- *                      |  (lo: the forwarder's listeners, nothing else)
- *                      |-- F  "outside": the host's namespaces, a process group
- *                      |   |  of its own (the terminal's ^C never reaches it);
- *                      |   |  relays 127.0.0.1:LPORT (and [::1]:LPORT) in P's
- *                      |   |  namespace to HOST:HPORT in the host's
+ *   caller --execve--> P  the launcher's PID; a user namespace of its own (its uid
+ *                      |  and gid mapped to themselves) owning a network one: lo
+ *                      |  and the forwarder's listeners, nothing else
+ *                      |-- F  "outside": the host's namespaces, a process group of
+ *                      |   |  its own (a terminal's ^C never reaches it); relays
+ *                      |   |  127.0.0.1:LPORT and [::1]:LPORT in P's namespace to
+ *                      |   |  HOST:HPORT from the host's
  *                      |   `-- xdg-dbus-proxy --fd=W ARGS   (one per --dbus-proxy)
- *                      `-- B  bwrap --info-fd K --die-with-parent BWRAP_ARGS, in
- *                          |  P's namespaces, with P's no_new_privs and seccomp
+ *                      `-- B  bwrap --info-fd K --die-with-parent BWRAP_ARGS, in P's
+ *                          |  namespaces, under P's no_new_privs and seccomp filter
  *                          `-- the application: PID 1 of bwrap's PID namespace
- *                              (--as-pid-1), the caller's descriptors, signal
- *                              mask and dispositions
+ *                              (--as-pid-1), with the caller's descriptors, mask
+ *                              and dispositions
  *
- * Who can signal whom: the user's processes outside the jail can signal every
- * one of them. Inside, the application and its descendants see only their own
- * PID namespace: P, F, the proxies and B are out of their reach. P forwards
- * HUP INT QUIT TERM USR1 USR2 WINCH CONT ALRM to the application; since PID 1
- * gets only the signals it catches, one it neither catches nor ignores whose
- * default is to terminate becomes SIGKILL (and the caller sees the original
- * signal). Lifetimes: B dies with P (PDEATHSIG KILL), the application with B
- * (--die-with-parent), F with P (PDEATHSIG TERM, and its socket to P), the
- * proxies with F (PDEATHSIG KILL, and their --fd). When B exits, P ends F
- * (which kills the proxies and removes the rundir), waits for it, and exits
- * as B did.
+ * All of them run as the user, who can signal each. The application and its
+ * descendants see only bwrap's PID namespace: P, B, F and the proxies are out
+ * of their reach. P forwards HUP INT QUIT TERM USR1 USR2 WINCH CONT ALRM to
+ * the application; PID 1 gets only the signals it catches, so one it neither
+ * catches nor ignores whose default is to terminate becomes SIGKILL (and the
+ * caller then sees the original signal). B dies with P (PDEATHSIG), the
+ * application with B (--die-with-parent), F with P (PDEATHSIG TERM, and its
+ * socket to P), the proxies with F (PDEATHSIG, and their --fd). When B exits,
+ * P ends F (which kills the proxies and removes the rundir), waits for it and
+ * exits as B did.
  *
- * Status: 64 usage (one line, nothing done); 71 the helper's own failure
- * before bwrap runs (one line, everything it started ended); then bwrap's:
- * the application's exit code, or its death by a signal re-raised here
- * (bwrap reports one as 128+N, which is read back as the signal).
+ * Status: 64 usage, nothing done; 71 the helper's own failure before bwrap
+ * runs, everything it started ended (both one line); then bwrap's: the
+ * application's exit code, or its death by a signal re-raised here (bwrap
+ * reports one as 128+N, read back as the signal: the application's own exit
+ * codes 129-192 read the same).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -53,7 +51,6 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -80,21 +77,19 @@
 #define XDG_DBUS_PROXY "/usr/bin/xdg-dbus-proxy"
 #endif
 
-/* The seccomp filter's architectures: the native one, and its 32-bit compat ABI (x32 is refused outright). */
+/* The seccomp filter's architectures: the native one and its 32-bit compat ABI; x32 is refused outright. */
 #if defined(__x86_64__)
 #define NATIVE_ARCH AUDIT_ARCH_X86_64
 #define COMPAT_ARCH AUDIT_ARCH_I386
-#define COMPAT_IOCTL 54
 #elif defined(__aarch64__)
 #define NATIVE_ARCH AUDIT_ARCH_AARCH64
 #define COMPAT_ARCH AUDIT_ARCH_ARM
-#define COMPAT_IOCTL 54
 #else
 #define NO_FILTER 1 /* not written for this architecture: the helper refuses to run */
 #define NATIVE_ARCH 0
 #define COMPAT_ARCH 0
-#define COMPAT_IOCTL 0
 #endif
+#define COMPAT_IOCTL 54 /* ioctl on i386 and arm EABI */
 #define X32_SYSCALL_BIT 0x40000000u
 
 enum { USAGE = 64, OSERR = 71 };
@@ -114,7 +109,7 @@ struct forward {
 };
 struct proxy {
 	char **args;
-	int nargs, ready; /* ready: the read end of its --fd, held open for its whole life */
+	int nargs, ready; /* ready: the read end of its --fd, held for its whole life */
 	pid_t pid;
 };
 static struct {
@@ -125,10 +120,10 @@ static struct {
 	char **bwrap;
 } cfg;
 
-/* What die() must undo: P's rundir until F owns it; F, once started; in F, the line goes to P until F said it was ready. */
+/* What die() undoes: P's rundir until F owns it, then F. In F, its line goes to P until F said it was ready. */
 static const char *made_rundir;
 static pid_t outside_pid = -1;
-static int ctl_fd = -1, in_outside, outside_ready, rundir_fd = -1;
+static int ctl_fd = -1, rundir_fd = -1, in_outside, outside_ready;
 static void clean_outside(void);
 
 /* One line, then STATUS. Quoted text has its control characters replaced. */
@@ -146,10 +141,8 @@ __attribute__((noreturn, format(printf, 2, 3))) static void die(int status, cons
 		_exit(OSERR);
 	}
 	if (made_rundir) rmdir(made_rundir);
-	if (outside_pid > 0) { /* F ends when its socket closes: it removes the rundir and its proxies */
-		close(ctl_fd);
-		while (waitpid(outside_pid, NULL, 0) < 0 && errno == EINTR) continue;
-	}
+	if (outside_pid > 0) /* F ends when its socket closes, and removes the rundir and its proxies */
+		for (close(ctl_fd); waitpid(outside_pid, NULL, 0) < 0 && errno == EINTR;) continue;
 	dprintf(2, "tails-launch: jail: %s\n", line + 1);
 	_exit(status);
 }
@@ -158,6 +151,11 @@ __attribute__((noreturn, format(printf, 2, 3))) static void die(int status, cons
 	do { \
 		if ((call) < 0) die(OSERR, "%s: %s (report it: this should not fail)", what, strerror(errno)); \
 	} while (0)
+
+static void close_from(int from) {
+	if (syscall(SYS_close_range, from, ~0U, 0) < 0)
+		for (int fd = from; fd < 65536; fd++) close(fd);
+}
 
 /* ---- 1. the command line ------------------------------------------- */
 
@@ -174,27 +172,20 @@ static int parse_port(const char *s, size_t n) {
 
 /* LPORT=A.B.C.D:HPORT or LPORT=[IPV6]:HPORT, literals only. */
 static int parse_forward(const char *arg, struct forward *f) {
-	const char *eq = strchr(arg, '='), *host, *end, *port;
+	const char *eq = strchr(arg, '='), *host = eq ? eq + 1 : "", *end, *port;
 	char addr[INET6_ADDRSTRLEN];
+	int v6 = host[0] == '[', hport;
 	if (!eq || (f->lport = parse_port(arg, (size_t)(eq - arg))) < 0) return 0;
-	host = eq + 1;
-	int v6 = host[0] == '[';
-	if (v6) host++, end = strchr(host, ']'), port = end ? end + 1 : NULL;
-	else end = strchr(host, ':'), port = end;
-	if (!end || !port || *port != ':' || (size_t)(end - host) >= sizeof addr) return 0;
+	host += v6, end = strchr(host, v6 ? ']' : ':'), port = end ? end + v6 : NULL;
+	if (!end || *port != ':' || (size_t)(end - host) >= sizeof addr || (hport = parse_port(port + 1, strlen(port + 1))) < 0) return 0;
 	memcpy(addr, host, (size_t)(end - host));
 	addr[end - host] = 0;
-	int hport = parse_port(port + 1, strlen(port + 1));
-	if (hport < 0) return 0;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&f->to;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&f->to;
 	memset(&f->to, 0, sizeof f->to);
-	if (v6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&f->to;
-		a->sin6_family = AF_INET6, a->sin6_port = htons((uint16_t)hport), f->tolen = sizeof *a;
-		return inet_pton(AF_INET6, addr, &a->sin6_addr) == 1;
-	}
-	struct sockaddr_in *a = (struct sockaddr_in *)&f->to;
-	a->sin_family = AF_INET, a->sin_port = htons((uint16_t)hport), f->tolen = sizeof *a;
-	return inet_pton(AF_INET, addr, &a->sin_addr) == 1;
+	if (v6) a6->sin6_family = AF_INET6, a6->sin6_port = htons((uint16_t)hport), f->tolen = sizeof *a6;
+	else a4->sin_family = AF_INET, a4->sin_port = htons((uint16_t)hport), f->tolen = sizeof *a4;
+	return inet_pton(v6 ? AF_INET6 : AF_INET, addr, v6 ? (void *)&a6->sin6_addr : (void *)&a4->sin_addr) == 1;
 }
 
 /* Absolute, no empty, "." or ".." component, no trailing slash. */
@@ -215,8 +206,8 @@ static void parse_args(int argc, char **argv) {
 			if (!good_rundir(val)) die(USAGE, "--rundir '%.200s': not an absolute, normalised path %s", val, RUN_BY);
 			cfg.rundir = argv[++i];
 		} else if (!strcmp(opt, "--forward") && val) {
-			if (cfg.nfw == MAX_FORWARDS) die(USAGE, "more than %d --forward %s", MAX_FORWARDS, RUN_BY);
 			struct forward *f = &cfg.fw[cfg.nfw];
+			if (cfg.nfw == MAX_FORWARDS) die(USAGE, "more than %d --forward %s", MAX_FORWARDS, RUN_BY);
 			if (!parse_forward(val, f)) die(USAGE, "--forward '%.200s': not LPORT=IPV4:PORT or LPORT=[IPV6]:PORT %s", val, RUN_BY);
 			for (int k = 0; k < cfg.nfw; k++)
 				if (cfg.fw[k].lport == f->lport) die(USAGE, "--forward: port %d given twice %s", f->lport, RUN_BY);
@@ -225,7 +216,7 @@ static void parse_args(int argc, char **argv) {
 			int n = parse_port(val, strlen(val));
 			if (cfg.npx == MAX_PROXIES) die(USAGE, "more than %d --dbus-proxy %s", MAX_PROXIES, RUN_BY);
 			if (n < 2 || n > MAX_PROXY_ARGS || n > argc - i - 2)
-				die(USAGE, "--dbus-proxy '%.20s': N must count 2 to %d arguments that follow %s", val, MAX_PROXY_ARGS, RUN_BY);
+				die(USAGE, "--dbus-proxy '%.20s': N must count the 2 to %d arguments that follow %s", val, MAX_PROXY_ARGS, RUN_BY);
 			for (int k = i + 2; k < i + 2 + n; k++)
 				if (!strcmp(argv[k], "--") || !strncmp(argv[k], "--fd", 4))
 					die(USAGE, "--dbus-proxy: '%.80s' cannot be an argument of the proxy %s", argv[k], RUN_BY);
@@ -242,11 +233,11 @@ static void parse_args(int argc, char **argv) {
 
 /* ---- 2. outside: F, the proxies and the forwarder ------------------ */
 
-/* Created here, so nobody else's (an existing path is refused); the user's alone. */
+/* Made here, so nobody else's (an existing path is refused), and the user's alone. */
 static int make_rundir(void) {
 	if (mkdir(cfg.rundir, 0700) < 0) {
 		if (errno == EEXIST) die(OSERR, "the run directory %s exists already (left by a launch that was killed? remove it)", cfg.rundir);
-		die(OSERR, "cannot create the run directory %s: %s (its parent must exist and be writable by you)", cfg.rundir, strerror(errno));
+		die(OSERR, "cannot create the run directory %s: %s (its parent must exist and be yours)", cfg.rundir, strerror(errno));
 	}
 	made_rundir = cfg.rundir;
 	int fd = open(cfg.rundir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -258,10 +249,8 @@ static int make_rundir(void) {
 /* F's end: the proxies killed, the rundir emptied (one level: the sockets) and removed. */
 static void clean_outside(void) {
 	for (int p = 0; p < cfg.npx; p++)
-		if (cfg.px[p].pid > 0) {
-			kill(cfg.px[p].pid, SIGKILL);
-			while (waitpid(cfg.px[p].pid, NULL, 0) < 0 && errno == EINTR) continue;
-		}
+		if (cfg.px[p].pid > 0)
+			for (kill(cfg.px[p].pid, SIGKILL); waitpid(cfg.px[p].pid, NULL, 0) < 0 && errno == EINTR;) continue;
 	if (rundir_fd < 0) return;
 	int fd = dup(rundir_fd);
 	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
@@ -271,13 +260,7 @@ static void clean_outside(void) {
 	rmdir(cfg.rundir);
 }
 
-static long elapsed_ms(const struct timespec *since) {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
-}
-
-/* Each proxy: xdg-dbus-proxy --fd=W ARGS, dead with F; then up to 5 s for their readiness bytes. */
+/* Each proxy: xdg-dbus-proxy --fd=W ARGS, dead with F; then up to 5 s in all for their readiness bytes. */
 static void start_proxies(void) {
 	pid_t self = getpid();
 	for (int p = 0; p < cfg.npx; p++) {
@@ -287,12 +270,12 @@ static void start_proxies(void) {
 		CHECK(pid, "fork");
 		if (pid == 0) {
 			sigset_t none;
+			char fdarg[32], *argv[MAX_PROXY_ARGS + 3] = {"xdg-dbus-proxy", fdarg};
+			int w = fcntl(fds[1], F_DUPFD, 10); /* without close-on-exec */
 			sigemptyset(&none);
-			int w = fcntl(fds[1], F_DUPFD, 10);
 			if (w < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != self || sigprocmask(SIG_SETMASK, &none, NULL) < 0 ||
 			    signal(SIGPIPE, SIG_DFL) == SIG_ERR)
 				_exit(126);
-			char fdarg[32], *argv[MAX_PROXY_ARGS + 3] = {"xdg-dbus-proxy", fdarg};
 			snprintf(fdarg, sizeof fdarg, "--fd=%d", w);
 			memcpy(argv + 2, cfg.px[p].args, (size_t)cfg.px[p].nargs * sizeof *argv);
 			execve(XDG_DBUS_PROXY, argv, environ);
@@ -301,49 +284,54 @@ static void start_proxies(void) {
 		close(fds[1]);
 		cfg.px[p].pid = pid, cfg.px[p].ready = fds[0];
 	}
-	struct timespec start;
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	struct timespec now, end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += READY_MS / 1000;
 	for (int p = 0; p < cfg.npx; p++) {
 		struct pollfd pf = {cfg.px[p].ready, POLLIN, 0};
-		long left = READY_MS - elapsed_ms(&start);
-		int n = left > 0 ? poll(&pf, 1, (int)left) : 0;
-		if (n < 0 && errno == EINTR) p--;
-		else if (n == 0) die(OSERR, "D-Bus proxy %d did not say it was ready within 5 s (check its arguments)", p + 1);
-		else {
-			char x;
-			CHECK(n, "poll");
-			if (read(cfg.px[p].ready, &x, 1) == 1) continue;
-			int status = 0;
-			pid_t gone = waitpid(cfg.px[p].pid, &status, WNOHANG);
-			if (gone > 0) cfg.px[p].pid = -1;
-			if (gone > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 127) die(OSERR, "cannot run %s (install xdg-dbus-proxy)", XDG_DBUS_PROXY);
-			die(OSERR, "D-Bus proxy %d ended before it was ready (its own message is above; check its arguments)", p + 1);
-		}
+		char x;
+		int status = 0, n;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
+		if ((n = left > 0 ? poll(&pf, 1, (int)left) : 0) == 0)
+			die(OSERR, "D-Bus proxy %d did not say it was ready within 5 s (check its arguments)", p + 1);
+		CHECK(n, "poll");
+		if (read(cfg.px[p].ready, &x, 1) == 1) continue;
+		if (waitpid(cfg.px[p].pid, &status, WNOHANG) > 0) cfg.px[p].pid = -1;
+		if (cfg.px[p].pid < 0 && WIFEXITED(status) && WEXITSTATUS(status) == 127) die(OSERR, "cannot run %s (install xdg-dbus-proxy)", XDG_DBUS_PROXY);
+		die(OSERR, "D-Bus proxy %d ended before it was ready (its own message is above; check its arguments)", p + 1);
 	}
 }
 
-/* The listening sockets P made in its namespace, and for each the forward it serves. */
-static int receive_listeners(int *fds, unsigned char *which) {
-	char buf[1 + 2 * MAX_FORWARDS];
+/* The listening sockets P made in its namespace (SCM_RIGHTS), each with the forward of its port. */
+static int receive_listeners(int *fds, const struct forward **to) {
+	char tag;
 	union {
 		struct cmsghdr h;
 		char space[CMSG_SPACE(sizeof(int) * 2 * MAX_FORWARDS)];
 	} u;
-	struct iovec iov = {buf, sizeof buf};
+	struct iovec iov = {&tag, 1};
 	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.space, .msg_controllen = sizeof u.space};
 	ssize_t n;
 	while ((n = recvmsg(ctl_fd, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) continue;
 	if (n <= 0) clean_outside(), _exit(0); /* P is gone before the jail was made */
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	int count = c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS ? (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int)) : 0;
+	int count = c && c->cmsg_type == SCM_RIGHTS ? (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int)) : 0;
 	if (count) memcpy(fds, CMSG_DATA(c), (size_t)count * sizeof(int));
-	if ((m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || buf[0] != 'L' || count != n - 1) die(OSERR, "P's listeners are malformed (a bug)");
-	for (int i = 0; i < count; i++)
-		if ((which[i] = (unsigned char)buf[1 + i]) >= cfg.nfw) die(OSERR, "P's listeners are malformed (a bug)");
+	if ((m.msg_flags & MSG_CTRUNC) || tag != 'L') die(OSERR, "P's listeners are malformed (a bug)");
+	for (int i = 0; i < count; i++) {
+		struct sockaddr_in6 a; /* sin_port is where sin6_port is */
+		socklen_t l = sizeof a;
+		CHECK(getsockname(fds[i], (struct sockaddr *)&a, &l), "getsockname");
+		to[i] = NULL;
+		for (int k = 0; k < cfg.nfw; k++)
+			if (ntohs(a.sin6_port) == cfg.fw[k].lport) to[i] = &cfg.fw[k];
+		if (!to[i]) die(OSERR, "P's listeners are malformed (a bug)");
+	}
 	return count;
 }
 
-/* One relayed connection: fd[0] accepted in the jail, fd[1] to HOST:HPORT; buf[d] holds what fd[d] sent, for fd[!d]. */
+/* One relayed connection: fd[0] accepted in the jail, fd[1] to HOST:HPORT; buf[k] holds what fd[k] sent, for fd[!k]. */
 struct conn {
 	int fd[2];
 	char *buf[2];
@@ -351,120 +339,99 @@ struct conn {
 	char eof[2], shut[2], connecting;
 };
 
-/* Both sides closed at once: with SO_LINGER 0, the jail's side sees a reset, not a clean end. */
+/* Both sides closed at once, with SO_LINGER 0: the jail's side sees a reset, not a clean end. */
 static void drop(struct conn *c) {
 	struct linger now = {1, 0};
 	for (int k = 0; k < 2; k++)
 		if (c->fd[k] >= 0) setsockopt(c->fd[k], SOL_SOCKET, SO_LINGER, &now, sizeof now), close(c->fd[k]), c->fd[k] = -1;
 }
 
-static short wanted(const struct conn *c, int k) {
-	if (k == 1 && c->connecting) return POLLOUT;
-	return (short)((!c->eof[k] && c->len[k] < BUF ? POLLIN : 0) | (c->len[!k] > c->off[!k] ? POLLOUT : 0));
-}
-
-/* Moves what it can in both directions; half-closes a side once the other's EOF is written through. */
+/* Moves what it can both ways; shuts a side's writing once the other side's EOF has been written through. */
 static void relay(struct conn *c, const short revents[2]) {
 	int err = 0;
 	socklen_t l = sizeof err;
 	if (c->connecting && revents[1]) {
-		if (getsockopt(c->fd[1], SOL_SOCKET, SO_ERROR, &err, &l) < 0 || err) {
-			drop(c); /* the upstream refused: the jail's side sees a reset */
-			return;
-		}
+		if (getsockopt(c->fd[1], SOL_SOCKET, SO_ERROR, &err, &l) < 0 || err) goto reset; /* refused upstream */
 		c->connecting = 0;
 	}
 	for (int k = 0; k < 2; k++) {
 		if (!revents[k] || c->eof[k] || c->len[k] == BUF || (k == 1 && c->connecting)) continue;
 		ssize_t n = read(c->fd[k], c->buf[k] + c->len[k], BUF - c->len[k]);
-		if (n > 0) c->len[k] += (size_t)n;
-		else if (n == 0) c->eof[k] = 1;
-		else if (errno != EAGAIN && errno != EINTR) {
-			drop(c);
-			return;
-		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR) goto reset;
+		if (n >= 0) c->len[k] += (size_t)n, c->eof[k] = n == 0;
 	}
 	for (int k = 0; k < 2 && !c->connecting; k++) {
-		if (c->len[k] > c->off[k]) {
-			ssize_t n = send(c->fd[!k], c->buf[k] + c->off[k], c->len[k] - c->off[k], MSG_NOSIGNAL);
-			if (n > 0) c->off[k] += (size_t)n;
-			else if (errno != EAGAIN && errno != EINTR) {
-				drop(c);
-				return;
-			}
-		}
-		if (c->off[k] == c->len[k]) c->off[k] = c->len[k] = 0;
+		ssize_t n = c->len[k] > c->off[k] ? send(c->fd[!k], c->buf[k] + c->off[k], c->len[k] - c->off[k], MSG_NOSIGNAL) : 0;
+		if (n < 0 && errno != EAGAIN && errno != EINTR) goto reset;
+		if (n > 0 && (c->off[k] += (size_t)n) == c->len[k]) c->off[k] = c->len[k] = 0;
 		if (c->eof[k] && !c->len[k] && !c->shut[k]) shutdown(c->fd[!k], SHUT_WR), c->shut[k] = 1;
 	}
 	if (c->shut[0] && c->shut[1]) close(c->fd[0]), close(c->fd[1]), c->fd[0] = c->fd[1] = -1;
+	return;
+reset:
+	drop(c);
 }
 
-/* Accepts what is waiting on LFD; beyond MAX connections, accepts and closes. Returns 0 when out of descriptors. */
+/* Accepts what waits on LFD; beyond MAX connections, accepts and resets. Returns 0 when out of descriptors. */
 static int accept_all(int lfd, const struct forward *f, struct conn *conns, int *nconn, int max) {
 	for (int i = 0; i < 64; i++) {
 		int cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) return errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM;
 		struct conn *c = &conns[*nconn];
 		*c = (struct conn){.fd = {cfd, -1}};
-		if (*nconn >= max || !(c->buf[0] = malloc(2 * BUF))) {
-			drop(c);
-			continue;
-		}
-		c->buf[1] = c->buf[0] + BUF;
-		int r = -1;
-		if ((c->fd[1] = socket(f->to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) >= 0)
-			r = connect(c->fd[1], (const struct sockaddr *)&f->to, f->tolen);
-		if (r < 0 && errno != EINPROGRESS) {
+		int ok = *nconn < max && (c->buf[0] = malloc(2 * BUF)) && (c->fd[1] = socket(f->to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) >= 0;
+		int r = ok ? connect(c->fd[1], (const struct sockaddr *)&f->to, f->tolen) : -1;
+		if (!ok || (r < 0 && errno != EINPROGRESS)) {
 			drop(c), free(c->buf[0]);
 			continue;
 		}
-		c->connecting = r < 0;
+		c->buf[1] = c->buf[0] + BUF, c->connecting = r < 0;
 		(*nconn)++;
 	}
 	return 1;
 }
 
 /* poll() over P's socket, SIGTERM, the listeners and every connection, until P ends or TERM comes. */
-static void forward_loop(int nl, const int *lfd, const unsigned char *which, int max) {
+static void forward_loop(int nl, const int *lfd, const struct forward **to, int max) {
 	sigset_t term;
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	int sfd = signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK), nconn = 0, paused = 0;
-	CHECK(sfd, "signalfd");
 	struct conn *conns = calloc((size_t)max + 1, sizeof *conns);
 	struct pollfd *pf = calloc(2 + (size_t)nl + 2 * (size_t)max, sizeof *pf);
+	CHECK(sfd, "signalfd");
 	if (!conns || !pf) die(OSERR, "out of memory");
 	for (;;) {
 		int n = 0;
 		pf[n++] = (struct pollfd){ctl_fd, POLLIN, 0};
 		pf[n++] = (struct pollfd){sfd, POLLIN, 0};
 		for (int i = 0; i < nl; i++) pf[n++] = (struct pollfd){paused ? -1 : lfd[i], POLLIN, 0};
-		for (int c = 0; c < nconn; c++)
+		for (struct conn *c = conns; c < conns + nconn; c++)
 			for (int k = 0; k < 2; k++) {
-				short ev = wanted(&conns[c], k);
-				pf[n++] = (struct pollfd){ev ? conns[c].fd[k] : -1, ev, 0}; /* nothing wanted: no POLLHUP spin either */
+				short ev = k && c->connecting ? POLLOUT : (!c->eof[k] && c->len[k] < BUF ? POLLIN : 0) | (c->len[!k] > c->off[!k] ? POLLOUT : 0);
+				pf[n++] = (struct pollfd){ev ? c->fd[k] : -1, ev, 0}; /* nothing wanted: no POLLHUP to spin on either */
 			}
 		int r = poll(pf, (nfds_t)n, paused ? 100 : -1);
 		if (r < 0 && errno == EINTR) continue;
 		CHECK(r, "poll");
 		if (pf[0].revents || pf[1].revents) return; /* P closed its end, or TERM (P's death: PDEATHSIG) */
-		int before = nconn;
-		for (int c = 0; c < before; c++) {
+		for (int c = 0; c < nconn; c++) {
 			short rev[2] = {pf[2 + nl + 2 * c].revents, pf[3 + nl + 2 * c].revents};
 			if (rev[0] || rev[1]) relay(&conns[c], rev);
 		}
-		for (int c = 0; c < nconn; c++)
+		for (int c = 0; c < nconn; c++) /* the closed ones out: relay() above used the old order */
 			if (conns[c].fd[0] < 0) free(conns[c].buf[0]), conns[c--] = conns[--nconn];
 		paused = 0;
 		for (int i = 0; i < nl; i++)
-			if (pf[2 + i].revents && !accept_all(lfd[i], &cfg.fw[which[i]], conns, &nconn, max)) paused = 1;
+			if (pf[2 + i].revents && !accept_all(lfd[i], to[i], conns, &nconn, max)) paused = 1;
 	}
 }
 
-/* F: never returns. Its errors go to P as one line until it said "ready". */
+/* F: never returns. Its errors go to P as one line until it said it was ready. */
 static __attribute__((noreturn)) void outside(int ctl, int dirfd, pid_t parent) {
-	in_outside = 1, ctl_fd = ctl, rundir_fd = dirfd, made_rundir = NULL;
 	sigset_t term;
+	struct rlimit rl;
+	in_outside = 1, ctl_fd = ctl, rundir_fd = dirfd, made_rundir = NULL;
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	CHECK(sigprocmask(SIG_BLOCK, &term, NULL), "sigprocmask");
@@ -472,25 +439,16 @@ static __attribute__((noreturn)) void outside(int ctl, int dirfd, pid_t parent) 
 	if (getppid() != parent) clean_outside(), _exit(0);
 	CHECK(setpgid(0, 0), "setpgid");
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) die(OSERR, "signal(SIGPIPE)");
-	/* Only what F needs, at 3 and 4; stdin and stdout are /dev/null, stderr stays for the proxies' own messages. */
-	int hctl = fcntl(ctl, F_DUPFD_CLOEXEC, 10), hdir = dirfd >= 0 ? fcntl(dirfd, F_DUPFD_CLOEXEC, 10) : -1;
-	CHECK(hctl, "fcntl");
-	CHECK(dup3(hctl, 3, O_CLOEXEC), "dup3");
-	ctl_fd = 3;
-	if (dirfd >= 0) {
-		CHECK(hdir, "fcntl");
-		CHECK(dup3(hdir, 4, O_CLOEXEC), "dup3");
-		rundir_fd = 4;
-	}
-	if (syscall(SYS_close_range, 5, ~0U, 0) < 0)
-		for (int fd = 5; fd < 65536; fd++) close(fd);
-	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-	CHECK(nul, "open /dev/null");
-	CHECK(dup2(nul, 0), "dup2");
-	CHECK(dup2(nul, 1), "dup2");
+	/* Only what F needs, at 3 and 4; stdin and stdout /dev/null, stderr kept for the proxies' own messages. */
+	int hctl = fcntl(ctl, F_DUPFD_CLOEXEC, 10), hdir = dirfd >= 0 ? fcntl(dirfd, F_DUPFD_CLOEXEC, 10) : 4, nul;
+	CHECK(hctl | hdir, "fcntl");
+	CHECK(dup3(hctl, ctl_fd = 3, O_CLOEXEC), "dup3");
+	if (dirfd >= 0) CHECK(dup3(hdir, rundir_fd = 4, O_CLOEXEC), "dup3");
+	close_from(5);
+	CHECK(nul = open("/dev/null", O_RDWR | O_CLOEXEC), "open /dev/null");
+	CHECK(dup2(nul, 0) | dup2(nul, 1), "dup2");
 	if (nul > 2) close(nul);
 	/* Two descriptors a connection, beyond what F holds anyway. */
-	struct rlimit rl;
 	CHECK(getrlimit(RLIMIT_NOFILE, &rl), "getrlimit");
 	rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
 	CHECK(setrlimit(RLIMIT_NOFILE, &rl), "setrlimit");
@@ -500,14 +458,14 @@ static __attribute__((noreturn)) void outside(int ctl, int dirfd, pid_t parent) 
 	CHECK(send(ctl_fd, "R", 1, MSG_NOSIGNAL), "telling P the proxies are ready");
 	outside_ready = 1;
 	int lfd[2 * MAX_FORWARDS];
-	unsigned char which[2 * MAX_FORWARDS];
-	int nl = receive_listeners(lfd, which);
-	forward_loop(nl, lfd, which, (int)max);
+	const struct forward *to[2 * MAX_FORWARDS];
+	int nl = receive_listeners(lfd, to);
+	forward_loop(nl, lfd, to, (int)max);
 	clean_outside();
 	_exit(0);
 }
 
-static pid_t start_outside(int dirfd) {
+static void start_outside(int dirfd) {
 	int sv[2];
 	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), "socketpair");
 	pid_t parent = getpid(), pid = fork();
@@ -517,7 +475,6 @@ static pid_t start_outside(int dirfd) {
 	close(sv[1]);
 	if (dirfd >= 0) close(dirfd);
 	made_rundir = NULL, outside_pid = pid, ctl_fd = sv[0];
-	return pid;
 }
 
 /* "R", or F's one-line error. */
@@ -539,14 +496,14 @@ static void write_proc(const char *path, const char *text) {
 		die(OSERR, "cannot write %s in the new user namespace: %s (report it)", path, strerror(errno));
 }
 
-/* A user namespace with our ids mapped to themselves (bwrap nests its own in it), and a network namespace it owns. */
+/* A user namespace with our ids mapped to themselves (bwrap nests its own in it), owning a new network namespace. */
 static void enter_namespaces(void) {
 	uid_t uid = getuid();
 	gid_t gid = getgid();
 	char map[64];
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0) {
 		if (errno == EPERM || errno == ENOSPC || errno == EUSERS || errno == EINVAL)
-			die(OSERR, "user namespaces are off for this user (unshare: %s) (an administrator can turn them on, or have root make the jail: tails-launch --jail through the privileged entry)",
+			die(OSERR, "user namespaces are off or used up for this user (unshare: %s) (an administrator can allow them, or have root make the jail: tails-launch --jail through the privileged entry)",
 			    strerror(errno));
 		die(OSERR, "cannot make the jail's namespaces: unshare: %s (report it)", strerror(errno));
 	}
@@ -560,47 +517,45 @@ static void enter_namespaces(void) {
 }
 
 static void bring_up_lo(void) {
-	struct ifreq ifr = {0};
+	struct ifreq ifr = {.ifr_name = "lo"};
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	CHECK(s, "socket");
-	strcpy(ifr.ifr_name, "lo");
 	CHECK(ioctl(s, SIOCGIFFLAGS, &ifr), "SIOCGIFFLAGS lo");
 	ifr.ifr_flags |= IFF_UP;
 	CHECK(ioctl(s, SIOCSIFFLAGS, &ifr), "SIOCSIFFLAGS lo");
 	close(s);
 }
 
-/* 127.0.0.1:LPORT, and [::1]:LPORT where the namespace has IPv6; -1 only for the latter's absence. */
+/* 127.0.0.1:PORT, or [::1]:PORT: -1 where the namespace has no IPv6. */
 static int listen_on(int family, int port) {
 	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-	int one = 1, s = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s < 0 && family == AF_INET6 && errno == EAFNOSUPPORT) return -1;
+	int one = 1, s = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), v6 = family == AF_INET6;
+	if (s < 0 && v6 && errno == EAFNOSUPPORT) return -1;
 	CHECK(s, "socket");
 	CHECK(setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), "SO_REUSEADDR");
-	if (family == AF_INET6) CHECK(setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one), "IPV6_V6ONLY");
-	int r = family == AF_INET ? bind(s, (struct sockaddr *)&a4, sizeof a4) : bind(s, (struct sockaddr *)&a6, sizeof a6);
-	if (r < 0 && family == AF_INET6 && (errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT)) return close(s), -1;
-	if (r < 0) die(OSERR, "cannot listen on port %d in the jail: %s (report it)", port, strerror(errno));
+	if (v6) CHECK(setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one), "IPV6_V6ONLY");
+	if ((v6 ? bind(s, (struct sockaddr *)&a6, sizeof a6) : bind(s, (struct sockaddr *)&a4, sizeof a4)) < 0) {
+		if (v6 && (errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT)) return close(s), -1;
+		die(OSERR, "cannot listen on port %d in the jail: %s (report it)", port, strerror(errno));
+	}
 	CHECK(listen(s, 128), "listen");
 	return s;
 }
 
-/* The listeners go to F in one message (SCM_RIGHTS), each with its forward's index; P keeps none. */
+/* The listeners go to F in one message (SCM_RIGHTS); P keeps none. */
 static void pass_listeners(void) {
 	int fds[2 * MAX_FORWARDS], n = 0;
-	char buf[1 + 2 * MAX_FORWARDS] = "L";
-	for (int i = 0; i < cfg.nfw; i++) {
-		fds[n] = listen_on(AF_INET, cfg.fw[i].lport), buf[1 + n++] = (char)i;
-		int s6 = listen_on(AF_INET6, cfg.fw[i].lport);
-		if (s6 >= 0) fds[n] = s6, buf[1 + n++] = (char)i;
-	}
 	union {
 		struct cmsghdr h;
 		char space[CMSG_SPACE(sizeof fds)];
 	} u = {0};
-	struct iovec iov = {buf, 1 + (size_t)n};
+	struct iovec iov = {"L", 1};
 	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+	for (int i = 0; i < cfg.nfw; i++) {
+		fds[n++] = listen_on(AF_INET, cfg.fw[i].lport);
+		if ((fds[n] = listen_on(AF_INET6, cfg.fw[i].lport)) >= 0) n++;
+	}
 	if (n) {
 		m.msg_control = u.space, m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
 		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
@@ -611,7 +566,7 @@ static void pass_listeners(void) {
 	for (int i = 0; i < n; i++) close(fds[i]);
 }
 
-/* no_new_privs, then: ioctl(TIOCSTI or TIOCLINUX) -> EPERM, on the native and compat ABIs; x32 refused; another arch killed. */
+/* no_new_privs, then ioctl(TIOCSTI or TIOCLINUX) -> EPERM on the native and compat ABIs; x32 refused; another arch killed. */
 static void confine(void) {
 	const unsigned arg1_low = offsetof(struct seccomp_data, args[1]) + (__BYTE_ORDER == __BIG_ENDIAN ? 4 : 0);
 	struct sock_filter filter[] = {
@@ -623,7 +578,7 @@ static void confine(void) {
 	    /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, COMPAT_ARCH, 0, 7),
 	    /* 6 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
 	    /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, COMPAT_IOCTL, 0, 3),
-	    /* 8 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg1_low),
+	    /* 8 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg1_low), /* the request: an unsigned int to the kernel */
 	    /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSTI, 2, 0),
 	    /* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCLINUX, 1, 0),
 	    /* 11 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
@@ -638,21 +593,20 @@ static void confine(void) {
 /* ---- 4. bwrap, and P as its supervisor ------------------------------ */
 
 static const int FORWARDED[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
-#define NFORWARDED (int)(sizeof FORWARDED / sizeof FORWARDED[0])
 
 /* B: the caller's mask, dead with P, bwrap with --info-fd K first. Returns K's read end in *INFO. */
 static pid_t start_bwrap(int *info, const sigset_t *caller_mask) {
 	int p[2];
-	CHECK(pipe2(p, O_CLOEXEC), "pipe");
 	char k[16], **argv = calloc((size_t)cfg.nbwrap + 5, sizeof *argv);
 	if (!argv) die(OSERR, "out of memory");
+	CHECK(pipe2(p, O_CLOEXEC), "pipe");
 	snprintf(k, sizeof k, "%d", p[1]);
 	argv[0] = "bwrap", argv[1] = "--info-fd", argv[2] = k, argv[3] = "--die-with-parent";
 	memcpy(argv + 4, cfg.bwrap, (size_t)cfg.nbwrap * sizeof *argv);
 	pid_t parent = getpid(), pid = fork();
 	CHECK(pid, "fork");
 	if (pid == 0) {
-		/* SIGCHLD stays SIG_DFL even for a caller that ignored it: bwrap 0.8.0 hangs otherwise (bubblewrap#705). */
+		/* SIGCHLD stays SIG_DFL even for a caller that ignored it: bwrap 0.8.0 would hang (bubblewrap#705). */
 		if (sigprocmask(SIG_SETMASK, caller_mask, NULL) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent ||
 		    fcntl(p[1], F_SETFD, 0) < 0)
 			_exit(OSERR);
@@ -666,26 +620,24 @@ static pid_t start_bwrap(int *info, const sigset_t *caller_mask) {
 	return pid;
 }
 
-/* bwrap's "child-pid" (the application, in our PID namespace), or -1 when bwrap ended before it made one. */
+/* bwrap's "child-pid" (the application, in our PID namespace; bwrap closes K in it), or -1 when bwrap ended first. */
 static pid_t read_child_pid(int info) {
-	char buf[4096];
+	char buf[4096], *key;
 	size_t got = 0;
 	ssize_t n;
 	while (got < sizeof buf - 1 && ((n = read(info, buf + got, sizeof buf - 1 - got)) > 0 || (n < 0 && errno == EINTR)))
-		if (n > 0) got += (size_t)n;
+		got += n > 0 ? (size_t)n : 0;
 	buf[got] = 0;
 	close(info);
-	char *key = strstr(buf, "\"child-pid\":"), *end;
-	long pid = key ? strtol(key + 12, &end, 10) : -1;
+	long pid = (key = strstr(buf, "\"child-pid\":")) ? strtol(key + 12, NULL, 10) : -1;
 	return pid > 1 && pid < 1L << 30 ? (pid_t)pid : -1;
 }
 
-/* Whether S's default action ends a process. */
 static int terminates(int s) {
 	return s != SIGCHLD && s != SIGCONT && s != SIGSTOP && s != SIGTSTP && s != SIGTTIN && s != SIGTTOU && s != SIGURG && s != SIGWINCH;
 }
 
-/* S to the application, as it would get S if it were not PID 1. Returns the signal SIGKILL stood in for, or 0. */
+/* S to the application, as it would get S if it were not PID 1. Returns the signal a SIGKILL stood in for, or 0. */
 static int forward(int s, const siginfo_t *si, pid_t app) {
 	char path[64], line[256];
 	unsigned long long ignored = 0, caught = 0, bit = 1ULL << (s - 1);
@@ -694,33 +646,20 @@ static int forward(int s, const siginfo_t *si, pid_t app) {
 	if (!f) return 0; /* gone: bwrap's end is on its way */
 	while (fgets(line, sizeof line, f)) sscanf(line, "SigIgn: %llx", &ignored), sscanf(line, "SigCgt: %llx", &caught);
 	fclose(f);
-	/* The terminal (SI_KERNEL) signals its whole foreground group: the application got it too, and acted if it catches it. */
+	/* A terminal (SI_KERNEL) signals its whole foreground group: the application got it too, and acted if it catches it. */
 	int from_terminal = si->si_code == SI_KERNEL && getpgid(app) == getpgrp();
 	if (caught & bit) {
 		if (!from_terminal) kill(app, s);
 	} else if (s == SIGCONT) /* resumes a stopped process whatever its disposition */
 		kill(app, s);
-	else if (!(ignored & bit) && terminates(s)) {
-		kill(app, SIGKILL); /* PID 1 would ignore it */
-		return s;
-	}
+	else if (!(ignored & bit) && terminates(s))
+		return kill(app, SIGKILL), s; /* PID 1 would ignore it */
 	return 0;
 }
 
-/* F told to end and waited for (2 s, then killed); then B's status becomes ours. */
-static __attribute__((noreturn)) void finish(int status, int substituted, const sigset_t *chld) {
-	struct timespec start;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	close(ctl_fd);
-	while (outside_pid > 0 && waitpid(outside_pid, NULL, WNOHANG) == 0) {
-		long left = 2000 - elapsed_ms(&start);
-		struct timespec t = {left / 1000, left % 1000 * 1000000};
-		if (left <= 0 || (sigtimedwait(chld, NULL, &t) < 0 && errno == EAGAIN)) {
-			kill(outside_pid, SIGKILL);
-			waitpid(outside_pid, NULL, 0);
-			break;
-		}
-	}
+/* F told to end and waited for (it kills its proxies, removes the rundir); then B's status becomes ours. */
+static __attribute__((noreturn)) void finish(int status, int substituted) {
+	for (close(ctl_fd); outside_pid > 0 && waitpid(outside_pid, NULL, 0) < 0 && errno == EINTR;) continue;
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : code > 128 && code <= 128 + SIGRTMAX ? code - 128 : 0;
 	if (sig == SIGKILL && substituted) sig = substituted;
@@ -732,41 +671,36 @@ static __attribute__((noreturn)) void finish(int status, int substituted, const 
 		setrlimit(RLIMIT_CORE, &none);
 		signal(sig, SIG_DFL);
 		raise(sig);
-		sigprocmask(SIG_UNBLOCK, &one, NULL); /* dies here if SIG's default is to terminate */
+		sigprocmask(SIG_UNBLOCK, &one, NULL); /* ends here */
 	}
 	_exit(code);
 }
 
 /* Until B exits: the forwarded signals, SIGCHLD. */
 static __attribute__((noreturn)) void supervise(pid_t b, pid_t app, const sigset_t *set) {
-	sigset_t chld;
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	int substituted = 0;
-	for (;;) {
+	for (int substituted = 0;;) {
 		siginfo_t si;
 		int s = sigwaitinfo(set, &si), status;
 		if (s < 0 && errno == EINTR) continue;
 		CHECK(s, "sigwaitinfo");
 		if (s != SIGCHLD) {
 			int sent = app > 0 ? forward(s, &si, app) : (kill(b, s), 0);
-			if (sent) substituted = sent;
-			continue;
-		}
-		if (outside_pid > 0 && waitpid(outside_pid, NULL, WNOHANG) == outside_pid) outside_pid = -1;
-		if (waitpid(b, &status, WNOHANG) == b) finish(status, substituted, &chld);
+			substituted = sent ? sent : substituted;
+		} else if (outside_pid > 0 && waitpid(outside_pid, NULL, WNOHANG) == outside_pid)
+			outside_pid = -1; /* F died early: the application has no way out left, and nothing to wait for */
+		if (s == SIGCHLD && waitpid(b, &status, WNOHANG) == b) finish(status, substituted);
 	}
 }
 
 int main(int argc, char **argv) {
+	sigset_t caller_mask, set;
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	if (getuid() != geteuid() || getgid() != getegid()) die(OSERR, "it must not be set-user-ID or set-group-ID (reinstall tails-launch)");
 #ifdef NO_FILTER
 	die(OSERR, "the jail's seccomp filter is not written for this architecture (have root make the jail: tails-launch --jail through the privileged entry)");
 #endif
 	/* 1. Nothing has happened before this returns. */
 	parse_args(argc, argv);
-	sigset_t caller_mask, set;
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	CHECK(sigprocmask(SIG_SETMASK, NULL, &caller_mask), "sigprocmask");
 	CHECK(sigaction(SIGCHLD, &dfl, NULL), "sigaction(SIGCHLD)"); /* a caller's SIG_IGN would reap F and B for us */
 
@@ -774,7 +708,7 @@ int main(int argc, char **argv) {
 	start_outside(cfg.rundir ? make_rundir() : -1);
 	wait_ready();
 
-	/* 3. P's own namespaces; the listeners to F; the confinement bwrap and the application inherit. */
+	/* 3. P's own namespaces; the listeners to F; the confinement that bwrap and the application inherit. */
 	enter_namespaces();
 	bring_up_lo();
 	pass_listeners();
@@ -783,13 +717,12 @@ int main(int argc, char **argv) {
 	/* 4. bwrap, and P its supervisor at the launcher's PID. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
-	for (int i = 0; i < NFORWARDED; i++) sigaddset(&set, FORWARDED[i]);
+	for (size_t i = 0; i < sizeof FORWARDED / sizeof *FORWARDED; i++) sigaddset(&set, FORWARDED[i]);
 	CHECK(sigprocmask(SIG_BLOCK, &set, NULL), "sigprocmask");
 	int info;
 	pid_t b = start_bwrap(&info, &caller_mask), app = read_child_pid(info);
-	/* bwrap runs: the caller's descriptors are the application's alone now (a pipe it closes must reach EOF). */
+	/* bwrap runs: the caller's descriptors are the application's alone now (one it closes must reach EOF). */
 	for (int fd = 0; fd < ctl_fd; fd++) close(fd);
-	if (syscall(SYS_close_range, ctl_fd + 1, ~0U, 0) < 0)
-		for (int fd = ctl_fd + 1; fd < 65536; fd++) close(fd);
+	close_from(ctl_fd + 1);
 	supervise(b, app, &set);
 }

@@ -37,20 +37,11 @@
 //   i. bad usage: one line, 64 (71 for an existing rundir, or user namespaces
 //      off), nothing created.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import {
-  chmodSync,
-  chownSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
-import type { Readable } from 'node:stream';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTempDirs } from '../support/fixtures';
 import { comparable, maskSignals, parseProbe, probePath, ROOT } from '../support/probe';
@@ -58,9 +49,10 @@ import { comparable, maskSignals, parseProbe, probePath, ROOT } from '../support
 const JAIL = join(ROOT, 'dist/jail');
 const BWRAP = '/usr/bin/bwrap';
 const PYTHON = '/usr/bin/python3';
+/** An ordinary user the machine has (the test runs as root): cloudsdk here, amnesia on Tails. */
 const USER = 1000;
 const AS_USER = ['/usr/bin/setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups'];
-/** The brief's plain sandbox: every namespace but the network (the helper's), / read-only, a /tmp of its own. */
+/** A plain sandbox: every namespace but the network (the helper's), / read-only, a /tmp of its own. */
 const SANDBOX = [
   '--unshare-user',
   '--unshare-pid',
@@ -82,9 +74,13 @@ const SANDBOX = [
 const LPORT = 9050;
 
 const usable =
-  process.getuid?.() === 0 && existsSync(BWRAP) && existsSync(PYTHON) && existsSync('/usr/bin/xdg-dbus-proxy');
+  process.getuid?.() === 0 &&
+  [BWRAP, PYTHON, '/usr/bin/xdg-dbus-proxy', '/usr/bin/dbus-daemon', '/usr/bin/dbus-send'].every(existsSync) &&
+  readFileSync('/etc/passwd', 'utf8').includes(`:x:${USER}:`);
 
 const { make: tempDir } = useTempDirs();
+/** Every process a test started: one a failed test left running is killed after the file (its jail goes with it). */
+const launched: ChildProcess[] = [];
 let home: string;
 let runtime: string;
 let rundirs = 0;
@@ -128,6 +124,7 @@ interface Started {
 function start(argv: string[], stdio: StdioOptions = ['ignore', 'pipe', 'pipe'], direct = false): Started {
   const [file, ...args] = direct ? argv : [...AS_USER, ...argv];
   const child = spawn(file!, args, { env: userEnv(), stdio });
+  launched.push(child);
   let stdout = '';
   let stderr = '';
   let stdoutEnd = 0;
@@ -352,6 +349,7 @@ describe.skipIf(!usable)('the rootless jail helper (dist/jail) as a user', () =>
 
   afterAll(() => {
     for (const s of servers) s.close();
+    for (const c of launched) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   });
 
   describe('a. the one way out: 127.0.0.1:LPORT to HOST:HPORT', () => {
@@ -767,7 +765,7 @@ describe.skipIf(!usable)('the rootless jail helper (dist/jail) as a user', () =>
 
 /** A private session bus of the user's, whose service directory has org.example.Marker (it touches a file). */
 async function startBus(): Promise<{ bus: ChildProcess; address: string; marker: string }> {
-  const dir = userDir(mkdtempSync(join(tmpdir(), 'tails-launch-bus-')));
+  const dir = userDir(tempDir('jail-bus'));
   const marker = join(dir, 'marker');
   const services = userDir(join(dir, 'services'));
   writeFileSync(

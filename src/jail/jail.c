@@ -438,7 +438,8 @@ static __attribute__((noreturn)) void outside(int ctl, int dirfd, pid_t parent) 
 	CHECK(prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)");
 	if (getppid() != parent) clean_outside(), _exit(0);
 	CHECK(setpgid(0, 0), "setpgid");
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) die(OSERR, "signal(SIGPIPE)");
+	/* Written-to sockets that closed are errors, not deaths; a terminal with tostop does not stop F or its proxies (a background group). */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGTTOU, SIG_IGN) == SIG_ERR) die(OSERR, "signal: %s", strerror(errno));
 	/* Only what F needs, at 3 and 4; stdin and stdout /dev/null, stderr kept for the proxies' own messages. */
 	int hctl = fcntl(ctl, F_DUPFD_CLOEXEC, 10), hdir = dirfd >= 0 ? fcntl(dirfd, F_DUPFD_CLOEXEC, 10) : 4, nul;
 	CHECK(hctl | hdir, "fcntl");

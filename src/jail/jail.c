@@ -29,7 +29,9 @@
  * of their reach. P forwards HUP INT QUIT TERM USR1 USR2 WINCH CONT ALRM to
  * the application; PID 1 gets only the signals it catches, so one it neither
  * catches nor ignores whose default is to terminate becomes SIGKILL (and the
- * caller then sees the original signal). B dies with P (PDEATHSIG), the
+ * caller then sees the original signal). A terminal's ^C or ^\ reaches B as
+ * well, and bwrap 0.8.0 dies of it (bubblewrap#369), taking the application
+ * with it even if it catches the signal. B dies with P (PDEATHSIG), the
  * application with B (--die-with-parent), F with P (PDEATHSIG TERM, and its
  * socket to P), the proxies with F (PDEATHSIG, and their --fd). When B exits,
  * P ends F (which kills the proxies and removes the rundir), waits for it and

@@ -38,13 +38,17 @@ export async function guardOf(
 ): Promise<GuardDecision> {
   const preload = profile.backend === 'torsocks' || profile.backend === 'proxychains';
   const unplaced = profile.placement.netns === null;
-  const host = !preload && !jailAsked && unplaced ? await hostHolding(layers, cache, profile, callerUid) : null;
+  const host =
+    (!preload || profile.hostOnly) && !jailAsked && unplaced
+      ? await hostHolding(layers, cache, profile, callerUid)
+      : null;
   const rootJail = jailAsked && jails?.pool != null && profile.listener.jailPort !== null;
-  const userJail = !rootJail && unplaced && (jailAsked || (!preload && host === null));
+  const userJail = !rootJail && unplaced && !profile.hostOnly && (jailAsked || (!preload && host === null));
   return decideGuard({
     profile: profile.name,
     backend: profile.backend,
     jailAsked,
+    hostOnly: profile.hostOnly,
     netns: profile.placement.netns,
     host,
     rootJail,

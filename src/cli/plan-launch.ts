@@ -140,13 +140,15 @@ export async function planLaunch(
   // Only a jail, or the entry's grant, reads the jails section: the usual launch does not.
   const jails = jailAsked || entry !== null ? await loadJails(layers, cache) : null;
   const uid = process.getuid?.() ?? -1;
+  // Who may start it comes first; --jail needs `jails: callers` only where root makes the jail.
+  const rootJailable = jails?.pool != null && profile.listener.jailPort !== null;
+  if (entry === null) refuseCaller(profile, jails, rootJailable && request.options.jail === true, uid);
   const decision = await guardOf(profile, jailAsked, jails, layers, cache, entry?.callerUid ?? uid);
   cache.save();
   if (!decision.ok) throw new LaunchError(EXIT[decision.status], decision.problem);
   const guard = decision.guard;
   const jailed = guard.by === 'root';
   const jail = jailed ? { pool: jails?.pool ?? null } : null;
-  if (entry === null) refuseCaller(profile, jails, jailed && request.options.jail === true, uid);
   const placement = placementOf(profile, request.options, entry, jailed);
   const runtimeDir = runtimeDirectory(process.env);
   const planned = buildPlan({

@@ -30,6 +30,8 @@ export interface GuardInput {
   backend: BackendName;
   /** The profile's `jail: true`, or --jail. */
   jailAsked: boolean;
+  /** The profile's `guard: host`: no jail can run its program. */
+  hostOnly?: boolean;
   netns: string | null;
   /** The firewall the system layers declare for the account the program runs as; null: none. */
   host: { description: string } | null;
@@ -88,6 +90,14 @@ export function decideGuard(g: GuardInput): GuardDecision {
       status: 'config',
       problem: `profile '${g.profile}' has netns ${g.netns}: a jail is a namespace of its own, one or the other`,
     };
+  if (g.hostOnly && g.netns === null && !g.jailAsked) {
+    if (g.host !== null) return guard('host', 'host', `the host's firewall: ${g.host.description}`);
+    return {
+      ok: false,
+      status: 'refused',
+      problem: `no guard for profile '${g.profile}': its program needs privileges no jail gives (guard: host), and no host firewall is declared for its user: declare host_firewall in /etc/tails-launch/listeners.yml where a firewall holds it (Tails' ferm)`,
+    };
+  }
   if (g.netns !== null) return guard('jail', 'netns', `network namespace '${g.netns}', made by root (netns setup)`);
   const preload = g.backend === 'torsocks' || g.backend === 'proxychains';
   const mustJail = g.jailAsked || (!preload && g.host === null);

@@ -491,6 +491,7 @@ function defaultGuard(input: PlanInput): Guard {
     profile: p.name,
     backend: p.backend,
     jailAsked,
+    hostOnly: p.hostOnly,
     netns: p.placement.netns,
     host: null,
     rootJail: input.jail !== null && input.jail !== undefined,

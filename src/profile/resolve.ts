@@ -50,6 +50,8 @@ export interface ResolvedProfile {
   jail: boolean;
   /** What a jail lets the program reach of the session (src/jail/sandbox.ts), defaults filled in. */
   sandbox: ResolvedSandbox;
+  /** `guard: host`: only a declared host firewall may hold it (no jail can run it). */
+  hostOnly: boolean;
   /**
    * Which layer and file set each field that is set: `listener`,
    * `isolation`, ..., `env.set.NAME`, `env.unset.NAME` (explain shows them).
@@ -80,6 +82,7 @@ const SCALAR_FIELDS = [
   'user',
   'jail',
   'sandbox',
+  'guard',
 ] as const;
 
 interface Merged {
@@ -405,6 +408,7 @@ export async function resolveProfile(
     placement: { netns: values.netns ?? null, user: values.user ?? null },
     jail: values.jail ?? false,
     sandbox: resolveSandbox(values.sandbox),
+    hostOnly: values.guard === 'host',
     fieldSources: fieldSources(layers, merged),
   };
 }

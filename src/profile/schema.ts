@@ -318,6 +318,12 @@ export const profileFileSchema = z.strictObject({
    * is the listener's jail SocksPort; Tor isolates by the jail's address.
    */
   jail: z.optional(z.boolean()),
+  /**
+   * `host`: no jail can run this program (it needs privileges a namespace
+   * takes away: htpdate sets the clock as root), so only a declared host
+   * firewall may hold it; elsewhere it is refused.
+   */
+  guard: z.optional(z.literal('host')),
   /** What a jail lets the program reach of the session (src/jail/sandbox.ts); the whole block replaces a parent's. */
   sandbox: z.optional(sandboxSchema),
   /** Placement: run as this user. */

@@ -56,6 +56,15 @@ describe('the guard of a launch', () => {
     expect(decideGuard({ ...base, netns: 'tbb', jailAsked: true })).toMatchObject({ ok: false, status: 'config' });
   });
 
+  it('guard: host (a program no jail can run): only a declared firewall holds it, else refused', () => {
+    expect(decideGuard({ ...base, hostOnly: true, host: { description: 'ferm' } })).toMatchObject({
+      guard: { kind: 'host' },
+    });
+    const d = decideGuard({ ...base, hostOnly: true });
+    expect(d).toMatchObject({ ok: false, status: 'refused' });
+    if (!d.ok) expect(d.problem).toMatch(/needs privileges no jail gives .*declare host_firewall/);
+  });
+
   it('where no guard can be had, one line says why and how to get one', () => {
     const d = decideGuard({ ...base, userNamespaces: 'user namespaces are off (user.max_user_namespaces = 0)' });
     expect(d.ok).toBe(false);

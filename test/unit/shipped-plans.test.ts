@@ -56,6 +56,7 @@ async function planOf(
     backend: profile.backend,
     jailAsked: profile.jail,
     netns: profile.placement.netns,
+    hostOnly: profile.hostOnly,
     host: world === 'tails' ? { description: "Tails' ferm" } : null,
     rootJail: false,
     userNamespaces: null,
@@ -97,7 +98,7 @@ describe('the guard of every shipped profile', () => {
     dirmngr: 'jail/user',
     electrum: 'jail/user',
     git: 'preload/torsocks',
-    htpdate: 'jail/user',
+    htpdate: 'refused',
     onionshare: 'jail/user',
     pidgin: 'jail/user',
     printing: 'preload/torsocks',
@@ -116,7 +117,13 @@ describe('the guard of every shipped profile', () => {
   it('off Tails: every program that connects by itself is jailed, the rest held by torsocks, Tor Browser by tbb', async () => {
     const found: Record<string, string> = {};
     for (const name of NAMES) {
-      const plan = await planOf(name, [], null, {}, 'debian');
+      const plan = await planOf(name, [], null, {}, 'debian').catch((e: Error) => e);
+      if (plan instanceof Error) {
+        // htpdate sets the clock as root (guard: host): no jail can run it, so off Tails it is refused, one line.
+        expect(plan.message).toMatch(/^no guard for profile 'htpdate': its program needs privileges no jail gives/);
+        found[name] = 'refused';
+        continue;
+      }
       found[name] = `${plan.guard.kind}/${plan.guard.by}`;
       if (plan.guard.by === 'user') {
         expect(plan.exec.file).toMatch(/jail$/);
@@ -132,7 +139,7 @@ describe('the guard of every shipped profile', () => {
     for (const name of NAMES) {
       const plan = await planOf(name, [], null, {}, 'tails');
       expect(`${plan.guard.kind}/${plan.guard.by}`).toBe(
-        EXPECTED[name]!.startsWith('jail/user') ? 'host/host' : EXPECTED[name],
+        EXPECTED[name] === 'jail/user' || EXPECTED[name] === 'refused' ? 'host/host' : EXPECTED[name],
       );
     }
   });

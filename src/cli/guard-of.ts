@@ -44,7 +44,18 @@ export async function guardOf(
       : null;
   const rootJail = jailAsked && jails?.pool != null && profile.listener.jailPort !== null;
   const userJail = !rootJail && unplaced && !profile.hostOnly && (jailAsked || (!preload && host === null));
+  // A namespace root made holds the session too where the program's account may make user namespaces.
+  const rootMade = !unplaced || rootJail;
+  const appUid = profile.placement.user !== null ? (accountNamed(profile.placement.user)?.uid ?? -1) : callerUid;
+  const sessionNamespaces = !rootMade
+    ? undefined
+    : appUid === 0
+      ? 'the program runs as root, which bubblewrap cannot confine without capabilities'
+      : appUid < 0
+        ? 'its account does not exist'
+        : userNamespaceProblem(appUid);
   return decideGuard({
+    sessionNamespaces,
     profile: profile.name,
     backend: profile.backend,
     jailAsked,

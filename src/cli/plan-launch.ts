@@ -156,7 +156,7 @@ export async function planLaunch(
     jail,
     guard,
     sandboxFacts:
-      guard.by === 'user'
+      guard.by === 'user' || guard.session
         ? {
             a11yBus: profile.sandbox.a11y ? findA11yBus(process.env, runtimeDir) : null,
             launchKey: randomHex().slice(0, 16),

@@ -23,6 +23,8 @@ export interface Guard {
   /** What it holds, and what it does not. */
   holds: string;
   misses: string;
+  /** The session is held too (bubblewrap: mount, PID and user namespaces; the profile's sandbox grants only). */
+  session: boolean;
 }
 
 export interface GuardInput {
@@ -39,6 +41,12 @@ export interface GuardInput {
   rootJail: boolean;
   /** Null: this process may make user namespaces; else why not. */
   userNamespaces: string | null;
+  /**
+   * A namespace root made (netns, a root jail): whether the account the
+   * program runs as may make user namespaces (null: yes, the session is held
+   * in it too), or why not; absent: not known here (the entry's preflight decides).
+   */
+  sessionNamespaces?: string | null;
 }
 
 /** A refusal: `config` for a profile that can never be launched so, `refused` for what this machine lacks. */
@@ -79,8 +87,24 @@ const HOLDS: Record<GuardMechanism, { holds: string; misses: string }> = {
   },
 };
 
-function guard(kind: GuardKind, by: GuardMechanism, description: string): GuardDecision {
-  return { ok: true, guard: { kind, by, description, ...HOLDS[by] } };
+const SESSION_HELD =
+  ", and the session: its own mount, PID and user namespaces (bubblewrap), the profile's sandbox grants only";
+
+function guard(kind: GuardKind, by: GuardMechanism, description: string, session = by === 'user'): GuardDecision {
+  const h = HOLDS[by];
+  return session && by !== 'user'
+    ? {
+        ok: true,
+        guard: {
+          kind,
+          by,
+          description,
+          holds: h.holds + SESSION_HELD,
+          misses: 'what the profile grants (its sandbox)',
+          session,
+        },
+      }
+    : { ok: true, guard: { kind, by, description, ...h, session } };
 }
 
 export function decideGuard(g: GuardInput): GuardDecision {
@@ -98,7 +122,9 @@ export function decideGuard(g: GuardInput): GuardDecision {
       problem: `no guard for profile '${g.profile}': its program needs privileges no jail gives (guard: host), and no host firewall is declared for its user: declare host_firewall in /etc/tails-launch/listeners.yml where a firewall holds it (Tails' ferm)`,
     };
   }
-  if (g.netns !== null) return guard('jail', 'netns', `network namespace '${g.netns}', made by root (netns setup)`);
+  const session = g.sessionNamespaces === null;
+  if (g.netns !== null)
+    return guard('jail', 'netns', `network namespace '${g.netns}', made by root (netns setup)`, session);
   const preload = g.backend === 'torsocks' || g.backend === 'proxychains';
   const mustJail = g.jailAsked || (!preload && g.host === null);
   if (!mustJail) {
@@ -107,7 +133,7 @@ export function decideGuard(g: GuardInput): GuardDecision {
     if (g.backend === 'proxychains') return guard('preload', 'proxychains', "proxychains' library (LD_PRELOAD)");
     return guard('host', 'host', `the host's firewall: ${g.host!.description}`);
   }
-  if (g.rootJail) return guard('jail', 'root', 'a jail made for this launch by the privileged entry (root)');
+  if (g.rootJail) return guard('jail', 'root', 'a jail made for this launch by the privileged entry (root)', session);
   if (g.userNamespaces === null)
     return guard('jail', 'user', 'a jail made for this launch by the launcher itself (user namespaces, bubblewrap)');
   const why = g.jailAsked

@@ -8,7 +8,11 @@
  * mount and PID namespaces, the filesystem view: its arguments are the
  * launcher's) and supervises it.
  *
- *   jail [--rundir DIR] [--forward LPORT=HOST:HPORT]... [--dbus-proxy N ARG1..ARGN]... -- BWRAP_ARG...
+ *   jail [--rundir DIR] [--share-net | --forward LPORT=HOST:HPORT...] [--dbus-proxy N ARG1..ARGN]... -- BWRAP_ARG...
+ *
+ * --share-net: the network namespace the caller is in already holds the
+ * sockets (a netns root made, such as Tails' tbb, or a root jail): P makes
+ * none, F only runs the proxies; the rest is the same.
  *
  *   caller --execve--> P  the launcher's PID; a user namespace of its own (its uid
  *                      |  and gid mapped to themselves) owning a network one: lo
@@ -118,7 +122,7 @@ static struct {
 	const char *rundir;
 	struct forward fw[MAX_FORWARDS];
 	struct proxy px[MAX_PROXIES];
-	int nfw, npx, nbwrap;
+	int nfw, npx, nbwrap, share_net;
 	char **bwrap;
 } cfg;
 
@@ -207,6 +211,9 @@ static void parse_args(int argc, char **argv) {
 			if (cfg.rundir) die(USAGE, "--rundir given twice %s", RUN_BY);
 			if (!good_rundir(val)) die(USAGE, "--rundir '%.200s': not an absolute, normalised path %s", val, RUN_BY);
 			cfg.rundir = argv[++i];
+		} else if (!strcmp(opt, "--share-net")) {
+			/* A namespace root made (netns tbb, a root jail) holds the sockets already: no namespace of ours. */
+			cfg.share_net = 1;
 		} else if (!strcmp(opt, "--forward") && val) {
 			struct forward *f = &cfg.fw[cfg.nfw];
 			if (cfg.nfw == MAX_FORWARDS) die(USAGE, "more than %d --forward %s", MAX_FORWARDS, RUN_BY);
@@ -230,6 +237,7 @@ static void parse_args(int argc, char **argv) {
 	if (i >= argc) die(USAGE, "no '--' before bwrap's arguments (%s) %s", USAGE_LINE, RUN_BY);
 	if (i + 1 >= argc) die(USAGE, "nothing after '--': bwrap needs at least the program (%s) %s", USAGE_LINE, RUN_BY);
 	if (cfg.npx && !cfg.rundir) die(USAGE, "--dbus-proxy needs --rundir, where its socket goes %s", RUN_BY);
+	if (cfg.share_net && cfg.nfw) die(USAGE, "--share-net and --forward: a shared network namespace has nothing to forward %s", RUN_BY);
 	cfg.bwrap = argv + i + 1, cfg.nbwrap = argc - i - 1;
 }
 
@@ -712,8 +720,10 @@ int main(int argc, char **argv) {
 	wait_ready();
 
 	/* 3. P's own namespaces; the listeners to F; the confinement that bwrap and the application inherit. */
-	enter_namespaces();
-	bring_up_lo();
+	if (!cfg.share_net) {
+		enter_namespaces();
+		bring_up_lo();
+	}
 	pass_listeners();
 	confine();
 

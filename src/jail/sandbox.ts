@@ -101,11 +101,13 @@ export function x11Display(display: string | undefined): number | null {
 
 /**
  * The user jail for LISTENER (the address and port Tor listens on) reached
- * inside as 127.0.0.1:INSIDE_PORT, with the profile's SANDBOX grants.
+ * inside as 127.0.0.1:INSIDE_PORT, with the profile's SANDBOX grants. A null
+ * LISTENER: the network namespace is root's already (netns, a root jail), the
+ * helper makes none (--share-net) and only the session is confined here.
  */
 export function planSandbox(
   sandbox: ResolvedSandbox,
-  listener: { address: string; port: number },
+  listener: { address: string; port: number } | null,
   insidePort: number,
   facts: SandboxFacts,
 ): SandboxPlan {
@@ -134,10 +136,12 @@ export function planSandbox(
   const helper: string[] = [JAIL_HELPER_PATH];
   const rundir = run === null ? null : `${run}/tails-launch/jail-${facts.launchKey}`;
   if (rundir !== null) helper.push('--rundir', rundir);
-  helper.push(
-    '--forward',
-    `${insidePort}=${listener.address.includes(':') ? `[${listener.address}]` : listener.address}:${listener.port}`,
-  );
+  if (listener === null) helper.push('--share-net');
+  else
+    helper.push(
+      '--forward',
+      `${insidePort}=${listener.address.includes(':') ? `[${listener.address}]` : listener.address}:${listener.port}`,
+    );
 
   if (facts.appPath !== null && !underSystem(facts.appPath)) {
     bw.push('--ro-bind', facts.appPath, facts.appPath);

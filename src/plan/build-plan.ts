@@ -137,7 +137,8 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
     buildEnvironment(input.environment, backendEnv, profileEnv, base).env.PATH,
     input.cwd,
   );
-  const sandbox = userJail ? sandboxOf(input, app.path) : null;
+  // A user jail always; a namespace root made, where the session can be held in it too.
+  const sandbox = userJail || guard.session ? sandboxOf(input, app.path, userJail) : null;
   const { env, changes } = buildEnvironment(
     input.environment,
     { ...backendEnv, ...sandbox?.set },
@@ -502,12 +503,12 @@ function defaultGuard(input: PlanInput): Guard {
 }
 
 /** The user jail's helper and bubblewrap arguments for this launch (src/jail/sandbox.ts). */
-function sandboxOf(input: PlanInput, appPath: string | null): SandboxPlan {
+function sandboxOf(input: PlanInput, appPath: string | null, ownNetwork: boolean): SandboxPlan {
   const { profile } = input;
   const home = input.placement?.account?.home ?? input.environment.HOME ?? '/';
   return planSandbox(
     profile.sandbox,
-    { address: profile.listener.address, port: profile.listener.port },
+    ownNetwork ? { address: profile.listener.address, port: profile.listener.port } : null,
     profile.listener.connect.port,
     {
       home,

@@ -144,6 +144,71 @@ describe('the guard of every shipped profile', () => {
     }
   });
 
+  it("tor-browser in tbb: where amnesia may make user namespaces, its session is held too (the helper shares tbb's network)", async () => {
+    const profile = await resolveProfile(SHIPPED, await loadListeners(SHIPPED), 'tor-browser');
+    const d = decideGuard({
+      profile: 'tor-browser',
+      backend: profile.backend,
+      jailAsked: false,
+      netns: 'tbb',
+      host: null,
+      rootJail: false,
+      userNamespaces: null,
+      sessionNamespaces: null,
+    });
+    expect(d).toMatchObject({ ok: true, guard: { kind: 'jail', by: 'netns', session: true } });
+    const placement = decidePlacement({
+      profile: 'tor-browser',
+      placement: profile.placement,
+      uid: 1000,
+      entryCaller: 1000,
+      named: ACCOUNTS.amnesia!,
+      caller: ACCOUNTS.amnesia!,
+      notPassable: [],
+    });
+    const { plan } = buildPlan({
+      profile,
+      placement,
+      identity: null,
+      args: [],
+      environment: {
+        PATH: '/usr/bin:/bin',
+        HOME: '/home/amnesia',
+        WAYLAND_DISPLAY: 'wayland-0',
+        DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/1000/bus',
+      },
+      cwd: '/home/amnesia',
+      fds: [0, 1, 2],
+      execMethod: { method: 'execve', via: 'koffi' },
+      randomHex: () => '0123456789abcdef0123456789abcdef',
+      findExecutable: (command) => ({ status: 'ok', path: command }),
+      followProgram: (path, argv) => ({ ok: true, file: path, argv, chain: [path] }),
+      runtimeDir: '/run/user/1000',
+      guard: d.ok ? d.guard : undefined,
+      sandboxFacts: { a11yBus: null, launchKey: 'feedfacefeedface' },
+    });
+    expect(plan.exec.argv).toContain('--share-net');
+    expect(plan.exec.argv).not.toContain('--forward');
+    expect(plan.exec.argv.at(-1)).toBe('/usr/bin/tor-browser');
+    expect(plan.env.removed).toContain('DBUS_SESSION_BUS_ADDRESS');
+    expect(plan.sandbox!.grants.join('\n')).toMatch(
+      /Wayland display \/run\/user\/1000\/wayland-0[\s\S]*\/home\/amnesia\/Tor Browser, read-write/,
+    );
+    // Where amnesia may not make user namespaces, tbb still holds its sockets, not its session, and says so.
+    const off = decideGuard({
+      profile: 'tor-browser',
+      backend: profile.backend,
+      jailAsked: false,
+      netns: 'tbb',
+      host: null,
+      rootJail: false,
+      userNamespaces: null,
+      sessionNamespaces: 'off',
+    });
+    expect(off).toMatchObject({ guard: { session: false } });
+    if (off.ok) expect(off.guard.misses).toMatch(/session bus/);
+  });
+
   it("pidgin off Tails: X11 (GTK 2), ~/.purple, no session bus; explain's Tor sees the forwarder's address", async () => {
     const plan = await planOf(
       'pidgin',

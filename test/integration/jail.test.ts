@@ -86,8 +86,8 @@ function escapedFromJails(): number {
   return Number(/counter packets (\d+)/.exec(listing)![1]);
 }
 
-const jailed = (args: string[], env: Record<string, string> = {}): Promise<LauncherResult> =>
-  net.launch(['--config-dir', config, '--jail', ...args], { env: cleanEnv(env) });
+const jailed = (args: string[], env: Record<string, string> = {}, timeout = 20_000): Promise<LauncherResult> =>
+  net.launch(['--config-dir', config, '--jail', ...args], { env: cleanEnv(env), timeout });
 const unjailed = (args: string[], env: Record<string, string> = {}): Promise<LauncherResult> =>
   net.launch(['--config-dir', config, ...args], { env: cleanEnv(env) });
 
@@ -549,7 +549,8 @@ describe('4. concurrent jails', () => {
   it('17 app jails of one group at once: 16 run (its 16 slots), one is refused with one line (77)', async () => {
     const results = await Promise.all(
       Array.from({ length: 17 }, (_, i) =>
-        jailed(['app', '--', ...ownSession(`s${i}-${process.pid}.test`, '; sleep 8')]),
+        // 17 launches at once on 2 cores: each may wait its turn well past the usual 20 s.
+        jailed(['app', '--', ...ownSession(`s${i}-${process.pid}.test`, '; sleep 8')], {}, 100_000),
       ),
     );
     const ran = results.filter((r) => r.exitCode === 0);

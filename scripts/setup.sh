@@ -36,13 +36,16 @@ fi
 # the package is installed in (debian-archive-keyring signs both);
 # bubblewrap, xdg-dbus-proxy: what the rootless jail helper runs;
 # dbus-daemon, dbus-bin: a private session bus and dbus-send, for its
-# D-Bus proxy test.
+# D-Bus proxy test; xvfb, xdotool, xterm: an X server, a program that types
+# into windows and a terminal to type into, for the jail's X11 tests;
+# python3-gi: a program of the session that owns a bus name
+# (jail-session.test.ts).
 apt-get install -y -qq --no-install-recommends \
 	torsocks tor proxychains4 curl wget ca-certificates iproute2 gcc libc6-dev file procps strace hyperfine time libcap2-bin \
 	nftables python3 e2fsprogs git openssh-client netcat-openbsd \
 	dpkg-dev debhelper lintian sudo \
 	desktop-file-utils libglib2.0-bin bash-completion debootstrap debian-archive-keyring \
-	bubblewrap xdg-dbus-proxy dbus-daemon dbus-bin >/dev/null
+	bubblewrap xdg-dbus-proxy dbus-daemon dbus-bin xvfb xdotool xterm python3-gi >/dev/null
 command -v node >/dev/null || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 [ -n "$own_policy" ] && rm -f "$policy"
 

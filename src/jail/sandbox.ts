@@ -3,6 +3,8 @@
 // its D-Bus proxies) and bubblewrap's (namespaces, the filesystem view, what
 // of the session is bound in), the variables that change, and what each
 // grant gives away. src/jail/jail.c carries it out.
+import { EXIT } from '../errors/exit-codes';
+import { LaunchError } from '../errors/launch-error';
 import type { ResolvedSandbox } from '../profile/sandbox';
 import { BWRAP_PATH, JAIL_HELPER_PATH } from './constants';
 
@@ -90,6 +92,37 @@ function hostPath(entry: string, facts: SandboxFacts): { path: string; readOnly:
   return path === null ? null : { path: path.replace(/\/+$/, '') || '/', readOnly };
 }
 
+/**
+ * What no jail reaches, whatever its files: say: the session's sockets (the
+ * runtime directory: the session bus, systemd --user, the sound server,
+ * Wayland; X11's and ICE's in /tmp; the system's under /run) and the host's
+ * processes and devices. /var/run is a link to /run.
+ */
+function sessionDoors(runtimeDir: string | null): Array<[string, string]> {
+  return [
+    ...(runtimeDir === null
+      ? []
+      : [[runtimeDir, 'the session bus, systemd --user, the sound server, Wayland'] as [string, string]]),
+    ['/run/user', "the users' runtime directories"],
+    ['/run/dbus', 'the system bus'],
+    ['/run/systemd', "systemd's sockets"],
+    ['/var/run', "/run's sockets"],
+    ['/tmp/.X11-unix', "X11's sockets: every window"],
+    ['/tmp/.ICE-unix', "the session manager's sockets"],
+    ['/proc', "the host's processes"],
+    ['/sys', "the host's devices"],
+    ['/dev', "the host's devices"],
+  ];
+}
+
+/** The door binding PATH would give a jail (PATH is one, holds one, or is inside one), or null. */
+export function sessionDoorOf(path: string, runtimeDir: string | null): string | null {
+  for (const [door, what] of sessionDoors(runtimeDir))
+    if (path === '/' || path === door || door.startsWith(`${path}/`) || path.startsWith(`${door}/`))
+      return `${door} (${what})`;
+  return null;
+}
+
 const underSystem = (path: string) =>
   [...SYSTEM_DIRS, ...SYSTEM_LINKS].some((d) => path === d || path.startsWith(`${d}/`));
 
@@ -150,6 +183,15 @@ export function planSandbox(
   for (const entry of sandbox.files) {
     const f = hostPath(entry, facts);
     if (f === null) continue;
+    // '.' is wherever the caller happens to be: /, /tmp or the runtime directory would bring the session in.
+    const door = sessionDoorOf(f.path, run);
+    if (door !== null)
+      throw new LaunchError(
+        EXIT.refused,
+        entry === '.'
+          ? `the jail would get the working directory ${f.path} (sandbox files: '.'), and with it ${door}, which no jail reaches: run it from another directory`
+          : `the jail would get ${f.path} (sandbox files: '${entry}'), and with it ${door}, which no jail reaches: narrow the profile's sandbox files`,
+      );
     bw.push(f.readOnly ? '--ro-bind' : '--bind', f.path, f.path);
     if (!f.readOnly && entry !== '.' && entry !== '~') create.push(f.path);
     grants.push(`${f.path}${f.readOnly ? ', read-only' : ', read-write'}`);

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { decideGuard, type GuardInput } from '../../src/jail/guard';
 import { planSandbox, SESSION_VARIABLES, x11Display, A11Y_POLICY } from '../../src/jail/sandbox';
+import { LaunchError } from '../../src/errors/launch-error';
 import { resolveSandbox } from '../../src/profile/sandbox';
 import { findWeakenings } from '../../src/profile/weaken';
 
@@ -190,6 +191,37 @@ describe('the user jail as data', () => {
     expect(binds(bw, '--ro-bind')).toEqual(['/srv/x', '/home/amnesia']);
     expect(s.create).toEqual(['/home/amnesia/.purple']);
     expect(bw.slice(bw.indexOf('--chdir'), bw.indexOf('--chdir') + 2)).toEqual(['--chdir', '/home/amnesia/work']);
+  });
+
+  it("files: never a path that is, holds or is inside the session's doors ('.' from /, /tmp, the runtime directory): refused, 77", () => {
+    const plan = (files: string[], cwd: string, home = facts.home) =>
+      planSandbox(resolveSandbox({ files }), LISTENER, 9050, { ...facts, cwd, home });
+    const refused = (files: string[], cwd: string, message: RegExp, home?: string) => {
+      let error: unknown = null;
+      try {
+        plan(files, cwd, home);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(LaunchError);
+      expect((error as LaunchError).exitCode).toBe(77);
+      expect((error as LaunchError).message).toMatch(message);
+    };
+    refused(['.'], '/', /working directory \/ .*run it from another directory/);
+    refused(['.'], '/tmp', /working directory \/tmp .*\/tmp\/\.X11-unix/);
+    refused(['.'], '/run/user/1000', /\/run\/user\/1000 \(the session bus, systemd --user/);
+    refused(['.'], '/run/user/1000/systemd', /the session bus/);
+    refused(['.'], '/run', /\/run\/user/);
+    refused(['.'], '/proc/self', /\/proc \(the host's processes\)/);
+    refused(['/var'], facts.cwd, /sandbox files: '\/var'.*\/var\/run/);
+    refused(['~:ro'], facts.cwd, /sandbox files: '~:ro'.*narrow the profile's sandbox files/, '/');
+    // A home that holds the runtime directory.
+    expect(() =>
+      planSandbox(resolveSandbox({ files: ['~'] }), LISTENER, 9050, { ...facts, runtimeDir: '/home/amnesia/run' }),
+    ).toThrow(LaunchError);
+    // Elsewhere in /tmp and /run: what the user put there.
+    expect(binds(bwrapArgs(plan(['.'], '/tmp/build').argv), '--bind')).toEqual(['/tmp/build']);
+    expect(binds(bwrapArgs(plan(['/run/media/amnesia'], facts.cwd).argv), '--bind')).toEqual(['/run/media/amnesia']);
   });
 
   it("a program outside the system's directories is bound read-only at its path; the listener may be IPv6", () => {

@@ -96,6 +96,15 @@
 #define COMPAT_ARCH 0
 #endif
 #define COMPAT_IOCTL 54 /* ioctl on i386 and arm EABI */
+#if defined(__x86_64__) /* i386's numbers */
+#define COMPAT_ADD_KEY 286
+#define COMPAT_REQUEST_KEY 287
+#define COMPAT_KEYCTL 288
+#else /* arm EABI's */
+#define COMPAT_ADD_KEY 309
+#define COMPAT_REQUEST_KEY 310
+#define COMPAT_KEYCTL 311
+#endif
 #define X32_SYSCALL_BIT 0x40000000u
 
 enum { USAGE = 64, OSERR = 71 };
@@ -577,24 +586,39 @@ static void pass_listeners(void) {
 	for (int i = 0; i < n; i++) close(fds[i]);
 }
 
-/* no_new_privs, then ioctl(TIOCSTI or TIOCLINUX) -> EPERM on the native and compat ABIs; x32 refused; another arch killed. */
+/*
+ * no_new_privs, then -> EPERM on the native and compat ABIs: ioctl(TIOCSTI or
+ * TIOCLINUX), which would type into the caller's terminal; add_key, keyctl
+ * and request_key, which reach the caller's session keyring and make the
+ * kernel run /sbin/request-key in the host's namespaces (a dns_resolver key
+ * is a name resolved outside the jail), as Flatpak refuses them. x32 refused;
+ * another arch killed.
+ */
 static void confine(void) {
 	const unsigned arg1_low = offsetof(struct seccomp_data, args[1]) + (__BYTE_ORDER == __BIG_ENDIAN ? 4 : 0);
 	struct sock_filter filter[] = {
 	    /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-	    /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, 0, 3),
+	    /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, 0, 7),
 	    /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-	    /* 3 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 8, 0),
-	    /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 3, 6),
-	    /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, COMPAT_ARCH, 0, 7),
-	    /* 6 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-	    /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, COMPAT_IOCTL, 0, 3),
-	    /* 8 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg1_low), /* the request: an unsigned int to the kernel */
-	    /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSTI, 2, 0),
-	    /* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCLINUX, 1, 0),
-	    /* 11 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	    /* 12 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-	    /* 13 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+	    /* 3 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 17, 0),
+	    /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 11, 0),
+	    /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_add_key, 14, 0),
+	    /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_request_key, 13, 0),
+	    /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_keyctl, 12, 0),
+	    /* 8 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	    /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, COMPAT_ARCH, 0, 11),
+	    /* 10 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, COMPAT_IOCTL, 4, 0),
+	    /* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, COMPAT_ADD_KEY, 7, 0),
+	    /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, COMPAT_REQUEST_KEY, 6, 0),
+	    /* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, COMPAT_KEYCTL, 5, 0),
+	    /* 15 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	    /* 16 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg1_low), /* the request: an unsigned int to the kernel */
+	    /* 17 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSTI, 2, 0),
+	    /* 18 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCLINUX, 1, 0),
+	    /* 19 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	    /* 20 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+	    /* 21 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
 	};
 	struct sock_fprog prog = {sizeof filter / sizeof filter[0], filter};
 	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)");

@@ -40,10 +40,10 @@
 // 9 and 10 state what the README promises ("Never bound: the session bus,
 // systemd --user, ..., the keyring, ..., the rest of $XDG_RUNTIME_DIR and
 // /tmp"; "Processes outside the jail are invisible"); each failed when it
-// was written: holes, not test bugs. 9 is closed now (src/jail/sandbox.ts
-// refuses a files: path that is, holds or is inside the session's doors:
-// 77, one line); 10 is open (the helper's seccomp filter, src/jail/jail.c,
-// would have to refuse keyctl, add_key and request_key, as Flatpak's does).
+// was written: holes, not test bugs. Both are closed: 9 by src/jail/sandbox.ts
+// (it refuses a files: path that is, holds or is inside the session's doors:
+// 77, one line), 10 by the helper's seccomp filter (src/jail/jail.c refuses
+// keyctl, add_key and request_key, as Flatpak's does).
 import { execFileSync, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import {

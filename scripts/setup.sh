@@ -39,13 +39,20 @@ fi
 # D-Bus proxy test; xvfb, xdotool, xterm: an X server, a program that types
 # into windows and a terminal to type into, for the jail's X11 tests;
 # python3-gi: a program of the session that owns a bus name
-# (jail-session.test.ts).
+# (jail-session.test.ts). pidgin, thunderbird, totem: Debian's real applications
+# run jailed through the shipped profiles (jail-apps.test.ts), with weston
+# (a headless Wayland compositor for Totem), at-spi2-core and python3-pyatspi
+# (the accessibility bus, and asking its registry what runs),
+# gstreamer1.0-tools and -plugins-base/-good (the test's media file, made with
+# gst-launch-1.0; Vorbis, Ogg and HTTP for Totem).
 apt-get install -y -qq --no-install-recommends \
 	torsocks tor proxychains4 curl wget ca-certificates iproute2 gcc libc6-dev file procps strace hyperfine time libcap2-bin \
 	nftables python3 e2fsprogs git openssh-client netcat-openbsd \
 	dpkg-dev debhelper lintian sudo \
 	desktop-file-utils libglib2.0-bin bash-completion debootstrap debian-archive-keyring \
-	bubblewrap xdg-dbus-proxy dbus-daemon dbus-bin xvfb xdotool xterm python3-gi >/dev/null
+	bubblewrap xdg-dbus-proxy dbus-daemon dbus-bin xvfb xdotool xterm python3-gi \
+	pidgin thunderbird totem weston at-spi2-core python3-pyatspi \
+	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good >/dev/null
 command -v node >/dev/null || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 [ -n "$own_policy" ] && rm -f "$policy"
 

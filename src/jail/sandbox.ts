@@ -19,6 +19,8 @@ export interface SandboxFacts {
   a11yBus: string | null;
   /** The application's file: bound read-only at its path when outside the system's directories. */
   appPath: string | null;
+  /** Files the backend's variables name (torsocks' configuration): bound read-only where outside the system's directories. */
+  backendFiles?: readonly string[];
   /** A fresh name for this launch's directory of proxy sockets. */
   launchKey: string;
 }
@@ -179,6 +181,11 @@ export function planSandbox(
   if (facts.appPath !== null && !underSystem(facts.appPath)) {
     bw.push('--ro-bind', facts.appPath, facts.appPath);
     grants.push(`its program ${facts.appPath}, read-only`);
+  }
+  for (const file of facts.backendFiles ?? []) {
+    if (underSystem(file)) continue;
+    bw.push('--ro-bind', file, file);
+    grants.push(`its wrapper's file ${file}, read-only`);
   }
   for (const entry of sandbox.files) {
     const f = hostPath(entry, facts);

@@ -138,16 +138,33 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
     input.cwd,
   );
   // A user jail always; a namespace root made, where the session can be held in it too.
-  const sandbox = userJail || guard.session ? sandboxOf(input, app.path, userJail) : null;
+  const sandbox =
+    userJail || guard.session ? sandboxOf(input, app.path, userJail, backendEnv.TORSOCKS_CONF_FILE) : null;
   const { env, changes } = buildEnvironment(
     input.environment,
     { ...backendEnv, ...sandbox?.set },
     sandbox ? { ...profileEnv, unset: [...profileEnv.unset, ...sandbox.unset] } : profileEnv,
     base,
   );
+  // In a user jail the preload is the application's alone: bubblewrap sets it
+  // (--setenv) for the program it starts. The helper and bubblewrap run without
+  // it, or ld.so would load the wrapper into them too (torsocks then refuses the
+  // helper's own sockets: the jail's loopback, the forwarder's connection to Tor).
+  const jailPreload = sandbox ? env.LD_PRELOAD : undefined;
+  if (jailPreload !== undefined) delete env.LD_PRELOAD;
   const { exec, followed } = sandbox
     ? {
-        exec: { file: sandbox.file, argv: [...sandbox.argv, app.path ?? command, ...appArgs], chain: [] },
+        exec: {
+          file: sandbox.file,
+          argv: [
+            ...sandbox.argv.slice(0, -1),
+            ...(jailPreload === undefined ? [] : ['--setenv', 'LD_PRELOAD', jailPreload]),
+            '--',
+            app.path ?? command,
+            ...appArgs,
+          ],
+          chain: [],
+        },
         followed: null,
       }
     : programToRun(input, step, command, app, appArgs, env);
@@ -503,7 +520,12 @@ function defaultGuard(input: PlanInput): Guard {
 }
 
 /** The user jail's helper and bubblewrap arguments for this launch (src/jail/sandbox.ts). */
-function sandboxOf(input: PlanInput, appPath: string | null, ownNetwork: boolean): SandboxPlan {
+function sandboxOf(
+  input: PlanInput,
+  appPath: string | null,
+  ownNetwork: boolean,
+  torsocksConf: string | undefined,
+): SandboxPlan {
   const { profile } = input;
   const home = input.placement?.account?.home ?? input.environment.HOME ?? '/';
   return planSandbox(
@@ -517,6 +539,7 @@ function sandboxOf(input: PlanInput, appPath: string | null, ownNetwork: boolean
       env: input.environment,
       a11yBus: input.sandboxFacts?.a11yBus ?? null,
       appPath,
+      backendFiles: torsocksConf === undefined ? [] : [torsocksConf],
       launchKey: input.sandboxFacts?.launchKey ?? input.randomHex().slice(0, 16),
     },
   );

@@ -28,6 +28,8 @@ import type { SocksRequestRecord } from './socks5-server';
 export interface LeakHarness {
   /** The namespace the launcher and the application run in. */
   readonly appNs: string;
+  /** The namespace that plays the rest of the world (the trap's). */
+  readonly worldNs: string;
   /** WORLD's addresses: targets a direct connection would reach. */
   readonly worldV4: string;
   readonly worldV6: string;
@@ -137,6 +139,8 @@ async function startInNamespace(
 export interface LeakHarnessOptions {
   /** More ports the SOCKS5 server listens on inside APP (e.g. a listener's jail port). */
   extraSocksPorts?: number[];
+  /** CONNECTs the SOCKS5 server relays ("HOST:PORT" -> a real server's Unix socket), as Tor's exit would. */
+  forward?: Record<string, string>;
 }
 
 /** The harness for one test file: set up before its tests, torn down after; the trap and records are per test. */
@@ -165,6 +169,8 @@ export function useLeakHarness(options: LeakHarnessOptions = {}): LeakHarness {
     });
     // Also on Tails' own ports, for launches with the shipped profiles and listeners.
     const ports = ['9050', '9062', '9063', ...(options.extraSocksPorts ?? []).map(String)];
+    for (const [destination, path] of Object.entries(options.forward ?? {}))
+      ports.push(`--forward=${destination}=${path}`);
     const socks = await startInNamespace(ns.app, [process.execPath, socksMain, ...ports], (line) =>
       all.push(JSON.parse(line) as SocksRequestRecord),
     );
@@ -211,6 +217,9 @@ export function useLeakHarness(options: LeakHarnessOptions = {}): LeakHarness {
   return {
     get appNs() {
       return live().app;
+    },
+    get worldNs() {
+      return live().world;
     },
     get worldV4() {
       return `10.250.${live().n}.1`;

@@ -4,15 +4,23 @@
 // 9063, free inside the test's own namespace; ADDRESS:PORT listens on that
 // address instead, as Tor Browser's 10.200.1.1:9050), prints `{"port":N}` (the free
 // one) first, then one JSON line per request any of them answers.
+// `--forward=HOST:PORT=PATH`: every one of them relays a CONNECT to HOST:PORT
+// to the real server on the Unix socket PATH (see startSocks5Server).
 // It ends when its standard input closes (the test is gone) or on SIGTERM.
 import { startSocks5Server, type Socks5Server } from './socks5-server';
 
-const servers: Socks5Server[] = [await startSocks5Server()];
-for (const arg of process.argv.slice(2)) {
+const args = process.argv.slice(2);
+const forward: Record<string, string> = {};
+for (const arg of args.filter((a) => a.startsWith('--forward='))) {
+  const [destination, path] = arg.slice('--forward='.length).split(/=(.*)/s);
+  forward[destination!] = path!;
+}
+const servers: Socks5Server[] = [await startSocks5Server({ forward })];
+for (const arg of args.filter((a) => !a.startsWith('--forward='))) {
   const at = arg.lastIndexOf(':');
   servers.push(
     await startSocks5Server(
-      at < 0 ? { port: Number(arg) } : { host: arg.slice(0, at), port: Number(arg.slice(at + 1)) },
+      at < 0 ? { port: Number(arg), forward } : { host: arg.slice(0, at), port: Number(arg.slice(at + 1)), forward },
     ),
   );
 }

@@ -3,9 +3,12 @@
  *
  * It behaves like Tor where the launcher cares: it prefers username/password
  * auth when offered, answers Tor's RESOLVE (0xF0) / RESOLVE_PTR (0xF1)
- * extensions, and records every request with its credentials. It NEVER opens
- * an outbound connection: a CONNECT is answered "succeeded" and the server then
- * plays a tiny HTTP server on that same connection.
+ * extensions, and records every request with its credentials. It opens no
+ * outbound connection of its own: a CONNECT is answered "succeeded" and the
+ * server then plays a tiny HTTP server on that same connection. Only a
+ * destination the test names in OPTIONS.forward ("HOST:PORT" -> a Unix
+ * socket's path) is relayed, as Tor's exit would, to a real server there
+ * (a path: no address in any namespace leads to it).
  */
 import net from 'node:net';
 import { isUtf8 } from 'node:buffer';
@@ -67,12 +70,13 @@ class SocketReader {
   private buffered = Buffer.alloc(0);
   private wake: (() => void) | null = null;
   private ended = false;
+  private readonly onData = (chunk: Buffer): void => {
+    this.buffered = Buffer.concat([this.buffered, chunk]);
+    this.notify();
+  };
 
-  constructor(socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.buffered = Buffer.concat([this.buffered, chunk]);
-      this.notify();
-    });
+  constructor(private readonly socket: net.Socket) {
+    socket.on('data', this.onData);
     const finish = (): void => {
       this.ended = true;
       this.notify();
@@ -93,6 +97,13 @@ class SocketReader {
   async readUntil(delimiter: string): Promise<Buffer> {
     await this.waitUntil(() => this.buffered.includes(delimiter));
     return this.take(this.buffered.indexOf(delimiter) + delimiter.length);
+  }
+
+  /** Everything buffered so far; the reader reads nothing after this (the caller takes the socket over). */
+  release(): Buffer {
+    this.socket.off('data', this.onData);
+    this.ended = true;
+    return this.take(this.buffered.length);
   }
 
   private take(length: number): Buffer {
@@ -218,11 +229,29 @@ async function serveHttp(reader: SocketReader, socket: net.Socket): Promise<void
   );
 }
 
+/** CONNECT to a destination the test named: relay both ways to the real server at PATH (a Unix socket). */
+async function relayTo(reader: SocketReader, socket: net.Socket, path: string): Promise<void> {
+  const target = net.createConnection(path);
+  await new Promise<void>((resolve, reject) => {
+    target.once('connect', resolve);
+    target.once('error', reject);
+  });
+  target.on('error', () => socket.destroy());
+  socket.on('close', () => target.destroy());
+  reply(socket, REP_SUCCEEDED);
+  // What the client sent with its request, then the rest as it comes.
+  const early = reader.release();
+  if (early.length > 0) target.write(early);
+  socket.pipe(target);
+  target.pipe(socket);
+}
+
 async function handleConnection(
   socket: net.Socket,
   serverPort: number,
   resolveTo: string,
   record: (r: SocksRequestRecord) => void,
+  forward: Readonly<Record<string, string>> = {},
 ): Promise<void> {
   const reader = new SocketReader(socket);
   const { offered, chosen } = await negotiateMethod(reader, socket);
@@ -239,6 +268,8 @@ async function handleConnection(
   });
   if (request.command === 'resolve') answerResolve(socket, resolveTo);
   else if (request.command === 'resolve_ptr') answerResolvePtr(socket);
+  else if (Object.hasOwn(forward, `${request.host}:${request.port}`))
+    await relayTo(reader, socket, forward[`${request.host}:${request.port}`]!);
   else await serveHttp(reader, socket);
 }
 
@@ -317,9 +348,10 @@ function createRecorder(): {
 /**
  * OPTIONS.port: a fixed port (inside a test's own network namespace: Tails' 9050, 9062, 9063); else any free one.
  * OPTIONS.host: where to listen (default 127.0.0.1; Tor Browser's 10.200.1.1 in a placement test's world).
+ * OPTIONS.forward: "HOST:PORT" of a CONNECT -> the Unix socket of the real server it is relayed to.
  */
 export async function startSocks5Server(
-  options: { resolveTo?: string; port?: number; host?: string } = {},
+  options: { resolveTo?: string; port?: number; host?: string; forward?: Record<string, string> } = {},
 ): Promise<Socks5Server> {
   const resolveTo = options.resolveTo ?? '192.0.2.1';
   if (net.isIPv4(resolveTo) === false) throw new Error(`resolveTo must be an IPv4 address: ${resolveTo}`);
@@ -328,7 +360,7 @@ export async function startSocks5Server(
   const sockets = trackSockets(server);
   const port = await listenOnLoopback(server, options.port, options.host);
   server.on('connection', (socket) => {
-    handleConnection(socket, port, resolveTo, recorder.add).catch(() => socket.destroy());
+    handleConnection(socket, port, resolveTo, recorder.add, options.forward).catch(() => socket.destroy());
   });
   return {
     host: options.host ?? LOOPBACK,

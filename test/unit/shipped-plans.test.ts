@@ -50,11 +50,23 @@ async function planOf(
   /** tails: Tails' ferm holds amnesia and the service accounts (host_firewall); debian: nothing does. */
   world: 'tails' | 'debian' = 'tails',
 ): Promise<Plan> {
+  return (await launchOf(name, args, identity, environment, world)).plan;
+}
+
+/** The whole planned launch (the plan, and the environment execve gets); JAIL: --jail. */
+async function launchOf(
+  name: string,
+  args: string[] = [],
+  identity: string | null = null,
+  environment: Record<string, string> = {},
+  world: 'tails' | 'debian' = 'tails',
+  jail = false,
+): Promise<ReturnType<typeof buildPlan>> {
   const profile = await resolveProfile(SHIPPED, await loadListeners(SHIPPED), name);
   const decided = decideGuard({
     profile: name,
     backend: profile.backend,
-    jailAsked: profile.jail,
+    jailAsked: profile.jail || jail,
     netns: profile.placement.netns,
     hostOnly: profile.hostOnly,
     host: world === 'tails' ? { description: "Tails' ferm" } : null,
@@ -88,7 +100,7 @@ async function planOf(
     runtimeDir: '/run/user/1000',
     guard: decided.guard,
     sandboxFacts: { a11yBus: 'unix:path=/run/user/1000/at-spi/bus_0', launchKey: 'feedfacefeedface' },
-  }).plan;
+  });
 }
 
 describe('the guard of every shipped profile', () => {
@@ -229,6 +241,36 @@ describe('the guard of every shipped profile', () => {
       credentials: { kind: 'application' },
     });
     expect(plan.checks.map((c) => c.kind)).toEqual(['application', 'sandbox', 'socks5']);
+  });
+
+  it("totem --jail: torsocks inside a user jail preloads into totem alone (bubblewrap's --setenv), never into the helper or bwrap; its cache is writable", async () => {
+    const { plan, env } = await launchOf(
+      'totem',
+      ['http://media.test/clip.ogg'],
+      null,
+      { WAYLAND_DISPLAY: 'wayland-0' },
+      'debian',
+      true,
+    );
+    expect(`${plan.guard.kind}/${plan.guard.by}`).toBe('jail/user');
+    // The helper's own sockets (the jail's loopback, the forwarder's connection to Tor) are not torsocks'.
+    expect(env.LD_PRELOAD).toBeUndefined();
+    const argv = plan.exec.argv;
+    const setenv = argv.indexOf('--setenv');
+    expect(argv.slice(setenv, setenv + 3)).toEqual(['--setenv', 'LD_PRELOAD', plan.exec.preload]);
+    // bubblewrap's options end right after it: then totem and its URL.
+    expect(argv.slice(setenv + 3)).toEqual(['--', '/usr/bin/totem', 'http://media.test/clip.ogg']);
+    // explain still says what totem gets; the rest of torsocks' variables pass through the helper.
+    expect(plan.env.set.LD_PRELOAD).toBe(plan.exec.preload);
+    expect(env.TORSOCKS_TOR_ADDRESS).toBe('127.0.0.1');
+    // Its files: ~ read-only, then its cache (GStreamer's download buffer) read-write on top.
+    expect(argv.join(' ')).toContain(
+      '--ro-bind /home/amnesia /home/amnesia --bind /home/amnesia/.cache/totem /home/amnesia/.cache/totem',
+    );
+    expect(plan.sandbox!.create).toEqual(['/home/amnesia/.cache/totem']);
+    // A checkout's torsocks.conf is outside /usr: bound read-only, so torsocks reads the launcher's own file.
+    const conf = env.TORSOCKS_CONF_FILE!;
+    if (!conf.startsWith('/usr/')) expect(argv.join(' ')).toContain(`--ro-bind ${conf} ${conf}`);
   });
 });
 

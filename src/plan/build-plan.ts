@@ -139,7 +139,13 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
   );
   // A user jail always; a namespace root made, where the session can be held in it too.
   const sandbox =
-    userJail || guard.session ? sandboxOf(input, app.path, userJail, backendEnv.TORSOCKS_CONF_FILE) : null;
+    userJail || guard.session
+      ? sandboxOf(input, app.path, userJail, [
+          // The wrapper's configuration, and the files handed over (proxychains'): visible inside, read-only.
+          ...(backendEnv.TORSOCKS_CONF_FILE === undefined ? [] : [backendEnv.TORSOCKS_CONF_FILE]),
+          ...files.flatMap((f) => (f.path === null ? [] : [f.path])),
+        ])
+      : null;
   const { env, changes } = buildEnvironment(
     input.environment,
     { ...backendEnv, ...sandbox?.set },
@@ -520,12 +526,7 @@ function defaultGuard(input: PlanInput): Guard {
 }
 
 /** The user jail's helper and bubblewrap arguments for this launch (src/jail/sandbox.ts). */
-function sandboxOf(
-  input: PlanInput,
-  appPath: string | null,
-  ownNetwork: boolean,
-  torsocksConf: string | undefined,
-): SandboxPlan {
+function sandboxOf(input: PlanInput, appPath: string | null, ownNetwork: boolean, backendFiles: string[]): SandboxPlan {
   const { profile } = input;
   const home = input.placement?.account?.home ?? input.environment.HOME ?? '/';
   return planSandbox(
@@ -539,7 +540,7 @@ function sandboxOf(
       env: input.environment,
       a11yBus: input.sandboxFacts?.a11yBus ?? null,
       appPath,
-      backendFiles: torsocksConf === undefined ? [] : [torsocksConf],
+      backendFiles,
       launchKey: input.sandboxFacts?.launchKey ?? input.randomHex().slice(0, 16),
     },
   );

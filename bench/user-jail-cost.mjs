@@ -167,6 +167,34 @@ try {
     ),
   );
 
+  // CPU time (user + system, every process of the launch: time(1) counts all it waited for) moves
+  // far less than wall time when other work shares the cores.
+  if (have('/usr/bin/time')) {
+    const cpu = { unjailed: [], jailed: [] };
+    for (let i = 0; i < RUNS; i++)
+      for (const [name, config] of Object.entries({ unjailed, jailed }).sort(() => Math.random() - 0.5)) {
+        const r = spawnSync('/usr/bin/time', ['-f', '%U %S', LAUNCHER, '--config-dir', config, 'true-launch'], {
+          env,
+          encoding: 'utf8',
+        });
+        const [u, sy] = r.stderr.trim().split('\n').at(-1).split(' ').map(Number);
+        cpu[name].push((u + sy) * 1000);
+      }
+    const h = stats(cpu.unjailed);
+    const j = stats(cpu.jailed);
+    console.log(`\nCPU time (user + system, ms; time(1)'s resolution is 10 ms), ${RUNS} interleaved rounds`);
+    console.log(
+      table(
+        ['', 'median', 'mean'],
+        [
+          ['unjailed (host)', fmt(h.median, 0), fmt(h.mean, 1)],
+          ['user jail', fmt(j.median, 0), fmt(j.mean, 1)],
+          ['the jail costs', fmt(j.median - h.median, 0), fmt(j.mean - h.mean, 1)],
+        ],
+      ),
+    );
+  }
+
   console.log(`\n2. with K jails alive, ${ROUNDS} interleaved rounds each`);
   const rows = [];
   for (const k of ALIVE) {

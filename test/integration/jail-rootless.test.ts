@@ -55,6 +55,7 @@ import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTempDirs } from '../support/fixtures';
 import { comparable, maskSignals, parseProbe, probePath, ROOT } from '../support/probe';
+import { alive, children, comm, waitUntil } from '../support/processes';
 
 const JAIL = join(ROOT, 'dist/jail');
 const BWRAP = '/usr/bin/bwrap';
@@ -195,40 +196,7 @@ async function run(argv: string[], stdio?: StdioOptions, direct = false): Promis
 const py = (script: string, ...args: Array<string | number>): string[] => [PYTHON, '-c', script, ...args.map(String)];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function waitUntil(check: () => boolean, timeoutMs = 5000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await sleep(20);
-  }
-  return true;
-}
-
 // ---- the processes, by PID ------------------------------------------------
-
-function children(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-function comm(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-/** Running (a zombie nobody reaps is not). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !'ZX'.includes(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
-  } catch {
-    return false;
-  }
-}
 
 /** P's children F (the helper, outside) and B (bwrap), B's child the application, F's the proxies. */
 function tree(p: number): { outside: number; bwrap: number; app: number; proxies: number[] } {

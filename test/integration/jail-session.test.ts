@@ -65,6 +65,7 @@ import { CURL, EXIT } from '../support/expected';
 import { useTempDirs } from '../support/fixtures';
 import { LAUNCHER } from '../support/launcher';
 import { startSocks5Server, type Socks5Server } from '../support/socks5-server';
+import { alive, children, comm, waitUntil } from '../support/processes';
 
 const USER = 1000;
 const AS_USER = ['/usr/bin/setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups'];
@@ -198,15 +199,6 @@ const sh = (script: string, ...args: Array<string | number>): string[] => ['-c',
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const reversed = (text: string): string => [...text].reverse().join('');
 
-async function waitUntil(check: () => boolean, timeoutMs = 5000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await sleep(20);
-  }
-  return true;
-}
-
 /** The last line of R's stdout as JSON (the attack scripts' report), with R in the message if it is not. */
 function report<T = Record<string, unknown>>(r: Ended): T {
   const last = r.stdout.trim().split('\n').at(-1) ?? '';
@@ -233,29 +225,6 @@ function userFile(path: string, text: string, mode = 0o600): string {
 
 // ---- the processes, by PID -------------------------------------------------
 
-function children(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-function comm(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-/** Running (a zombie nobody reaps is not). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !'ZX'.includes(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
-  } catch {
-    return false;
-  }
-}
 function state(pid: number): string {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);

@@ -1,6 +1,7 @@
 // The pure middle of the pipeline, wired to its inputs: layers -> listeners ->
 // profile -> plan. Shared by `run` and `explain`, so explain shows exactly
 // what run would do.
+import { statSync } from 'node:fs';
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import type { CallerState } from '../exec/caller-state';
@@ -43,6 +44,17 @@ function followProgram(path: string, argv: string[], lookup: ProgramLookup): Pro
 function runtimeDirectory(env: NodeJS.ProcessEnv): string | null {
   const dir = env.XDG_RUNTIME_DIR;
   return dir && dir.startsWith('/') ? dir.replace(/\/+$/, '') || null : null;
+}
+
+/** DIR if it is a directory of this process's user (a jail's proxies put their sockets there); else null. */
+function ownDirectory(dir: string | null): string | null {
+  if (dir === null) return null;
+  try {
+    const st = statSync(dir);
+    return st.isDirectory() && st.uid === process.getuid?.() ? dir : null;
+  } catch {
+    return null;
+  }
 }
 
 /** In the privileged entry's preflight: the system layers it reads, and who called the entry (sudo's caller, or root). */
@@ -160,6 +172,7 @@ export async function planLaunch(
         ? {
             a11yBus: profile.sandbox.a11y ? findA11yBus(process.env, runtimeDir) : null,
             launchKey: randomHex().slice(0, 16),
+            runtimeDir: ownDirectory(runtimeDir),
           }
         : null,
     callerUid: entry?.callerUid ?? uid,

@@ -51,8 +51,12 @@ export interface PlanInput {
   grant?: string | null;
   /** What holds the launch (src/jail/guard.ts); absent: decided here with no host firewall and user namespaces on. */
   guard?: Guard;
-  /** A user jail's facts from the outside world (the accessibility bus, a fresh key for its socket directory). */
-  sandboxFacts?: { a11yBus: string | null; launchKey: string } | null;
+  /**
+   * A jail's facts from the outside world: the accessibility bus, a fresh key
+   * for its socket directory, and whether the runtime directory is there and
+   * the account's (null: the jail gets nothing of it: no proxies, no sockets).
+   */
+  sandboxFacts?: { a11yBus: string | null; launchKey: string; runtimeDir?: string | null } | null;
 }
 
 export type ProgramFollowed =

@@ -539,7 +539,7 @@ function sandboxOf(input: PlanInput, appPath: string | null, ownNetwork: boolean
     profile.listener.connect.port,
     {
       home,
-      runtimeDir: input.runtimeDir,
+      runtimeDir: input.sandboxFacts?.runtimeDir !== undefined ? input.sandboxFacts.runtimeDir : input.runtimeDir,
       cwd: input.cwd,
       env: input.environment,
       a11yBus: input.sandboxFacts?.a11yBus ?? null,

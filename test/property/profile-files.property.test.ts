@@ -363,7 +363,12 @@ function writeCase(file: GeneratedFile, n: number): { dir: string; path: string 
   mkdirSync(join(dir, 'profiles'), { recursive: true });
   const listener = (name: string) =>
     `  ${name}:\n    address: 127.0.0.1\n    port: ${socks.port}\n    flags: [IsolateDestAddr, IsolateDestPort]\n`;
-  writeFileSync(join(dir, 'listeners.yml'), `listeners:\n${listener('default')}${listener('spare')}`);
+  // What validate accepts is what this checks, not the guard: a firewall is declared for root, so an env or
+  // own-setting profile runs unjailed and its marker (in a temporary directory) is seen.
+  writeFileSync(
+    join(dir, 'listeners.yml'),
+    `listeners:\n${listener('default')}${listener('spare')}host_firewall: { description: "the test's", users: [root] }\n`,
+  );
   writeFileSync(
     join(dir, 'profiles', 'base.yml'),
     `listener: default\nisolation: app\nbackend: torsocks\ncommand: ${app}\n`,

@@ -3,7 +3,7 @@
 // loopback. The profile under test has its command replaced by curl; the
 // other profiles are copied as shipped, so `extends` resolves as it would.
 // Profiles are discovered from profiles/, so a new one is covered as it lands.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -91,7 +91,8 @@ function configFor(name: string, servers: Map<string, Socks5Server>): string {
     }
     profiles[other] = YAML.stringify(copy);
   }
-  return makeConfigDir(listeners, profiles);
+  // htpdate sets the clock as root (guard: host): it runs where a firewall holds it, as Tails declares its ferm.
+  return makeConfigDir(listeners, profiles, name === 'htpdate' ? { hostFirewall: ['root'] } : {});
 }
 
 /** What every request of one launch must carry, given the profile's isolation and backend. */
@@ -258,13 +259,29 @@ describe.each([...SHIPPED.keys()].filter((n) => !hasPlacement(n) && resolveField
   },
 );
 
+/** The shipped listeners and profiles, with Tails' firewall declared for root. */
+function tailsCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tails-launch-tails-copy-'));
+  configDirs.push(dir);
+  cpSync(join(ROOT, 'profiles'), join(dir, 'profiles'), { recursive: true });
+  writeFileSync(
+    join(dir, 'listeners.yml'),
+    `${readFileSync(join(ROOT, 'listeners.yml'), 'utf8')}\nhost_firewall: { description: "Tails' ferm", users: [root] }\n`,
+  );
+  return dir;
+}
+
 /** `explain --json` on the REAL shipped configuration (the dev build's shipped layer is the repo). */
 async function explainShipped(name: string): Promise<{
   listener: { name: string; port: number; netns: string | null };
   isolation: { mode: string };
   placement: { netns: string | null; user: string | null };
 }> {
-  const result = await runLauncher(['explain', name, '--json'], { env: env() });
+  // htpdate needs the firewall Tails declares (guard: host): the shipped configuration plus that declaration.
+  const tails = name === 'htpdate' ? [tailsCopy()] : [];
+  const result = await runLauncher([...tails.flatMap((d) => ['--config-dir', d]), 'explain', name, '--json'], {
+    env: env(),
+  });
   expect(result.stderr).toBe('');
   expect(result.exitCode).toBe(0);
   return JSON.parse(result.stdout);
@@ -272,6 +289,13 @@ async function explainShipped(name: string): Promise<{
 
 // Tails' own test suite (features/tor_stream_isolation.feature) asserts this mapping.
 describe('the Tails stream isolation mapping, from the shipped configuration', () => {
+  it('off Tails, htpdate (it sets the clock as root: guard host) is refused, one line, with what to declare', async () => {
+    const result = await runLauncher(['explain', 'htpdate', '--json'], { env: env() });
+    expect(result.exitCode).toBe(EXIT.refused);
+    expect(result.stderr).toMatch(/^tails-launch: no guard for profile 'htpdate': .*declare host_firewall .*$/);
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
+
   it.each(['htpdate', 'tails-security-check', 'tails-upgrade-frontend'])(
     '%s uses the Tails SocksPort 9062',
     async (name) => {

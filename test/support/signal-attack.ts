@@ -143,7 +143,15 @@ export async function withBroadRule<T>(image: CleanImage, body: () => Promise<T>
 
 /** Everything setUpService and setUpBadEntry added, gone; the grants written again without them. */
 export async function tearDownService(image: CleanImage): Promise<void> {
-  const files = [STAND_IN, `${PROFILES}/${SERVICE}.yml`, `${PROFILES}/${ROOT_ONLY}.yml`, BAD_ENTRY, BAD_RULE, ATTACKER];
+  const files = [
+    STAND_IN,
+    `${PROFILES}/${SERVICE}.yml`,
+    `${PROFILES}/${ROOT_ONLY}.yml`,
+    `${PROFILES}/../listeners.yml`,
+    BAD_ENTRY,
+    BAD_RULE,
+    ATTACKER,
+  ];
   await image.must(['rm', '-f', ...files], { net: false });
   await image.must(['rmdir', '--ignore-fail-on-non-empty', PROFILES, '/etc/tails-launch'], { net: false });
   await image.must(['tails-launch', 'grants', '--write']);

@@ -1,7 +1,7 @@
 // The pure middle of the pipeline, wired to its inputs: layers -> listeners ->
 // profile -> plan. Shared by `run` and `explain`, so explain shows exactly
 // what run would do.
-import { statSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import type { CallerState } from '../exec/caller-state';
@@ -51,7 +51,18 @@ function ownDirectory(dir: string | null): string | null {
   if (dir === null) return null;
   try {
     const st = statSync(dir);
-    return st.isDirectory() && st.uid === process.getuid?.() ? dir : null;
+    return st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o077) === 0 ? dir : null;
+  } catch {
+    return null;
+  }
+}
+
+/** PATH if it is an absolute path to a regular file of this process's user (no link followed); else null. */
+function ownFile(path: string | undefined): string | null {
+  if (path === undefined || !path.startsWith('/')) return null;
+  try {
+    const st = lstatSync(path);
+    return st.isFile() && st.uid === process.getuid?.() ? path : null;
   } catch {
     return null;
   }
@@ -173,6 +184,8 @@ export async function planLaunch(
             a11yBus: profile.sandbox.a11y ? findA11yBus(process.env, runtimeDir) : null,
             launchKey: randomHex().slice(0, 16),
             runtimeDir: ownDirectory(runtimeDir),
+            home: accountOfUid(entry?.callerUid ?? uid)?.home ?? null,
+            xauthority: ownFile(process.env.XAUTHORITY),
           }
         : null,
     callerUid: entry?.callerUid ?? uid,

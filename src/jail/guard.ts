@@ -142,6 +142,6 @@ export function decideGuard(g: GuardInput): GuardDecision {
   return {
     ok: false,
     status: 'refused',
-    problem: `no guard for profile '${g.profile}': ${why}, and no jail can be made here (${g.userNamespaces}; no root jail is configured): turn user namespaces on (sysctl kernel.unprivileged_userns_clone=1), or ask the administrator to declare jails or host_firewall in /etc/tails-launch/listeners.yml`,
+    problem: `no guard for profile '${g.profile}': ${why}, and no jail can be made here (${g.userNamespaces}; no root jail is configured): turn user namespaces on (sysctl user.max_user_namespaces, and kernel.unprivileged_userns_clone where the kernel has it), or ask the administrator to declare jails or host_firewall in /etc/tails-launch/listeners.yml`,
   };
 }

@@ -23,6 +23,8 @@ export interface SandboxFacts {
   backendFiles?: readonly string[];
   /** A fresh name for this launch's directory of proxy sockets. */
   launchKey: string;
+  /** $XAUTHORITY where it is a regular file of the user's (the edge looked); else null. */
+  xauthority?: string | null;
 }
 
 export interface SandboxPlan {
@@ -191,6 +193,17 @@ export function planSandbox(
     const f = hostPath(entry, facts);
     if (f === null) continue;
     // '.' is wherever the caller happens to be: /, /tmp or the runtime directory would bring the session in.
+    // The working directory may not be the home or hold it: a jail that writes ~/.bashrc or
+    // ~/.config/autostart runs code outside it at the next login.
+    if (
+      entry === '.' &&
+      !f.readOnly &&
+      (f.path === facts.home || facts.home.startsWith(`${f.path === '/' ? '' : f.path}/`))
+    )
+      throw new LaunchError(
+        EXIT.refused,
+        `the jail would get the working directory ${f.path} read-write (sandbox files: '.'), and with it the home directory, whose start-up files run outside any jail: run it from a directory inside your home`,
+      );
     const door = sessionDoorOf(f.path, run);
     if (door !== null)
       throw new LaunchError(
@@ -204,9 +217,11 @@ export function planSandbox(
     grants.push(`${f.path}${f.readOnly ? ', read-only' : ', read-write'}`);
   }
   const display = sandbox.display;
-  if (display === 'wayland' && run !== null && facts.env.WAYLAND_DISPLAY) {
-    const name = facts.env.WAYLAND_DISPLAY;
-    const socket = name.startsWith('/') ? name : `${run}/${name}`;
+  // Only a compositor's socket by its usual name, in the runtime directory: a variable that names
+  // another socket there (the session bus) or a path would bind that instead.
+  const wayland = facts.env.WAYLAND_DISPLAY;
+  if (display === 'wayland' && run !== null && wayland !== undefined && /^wayland-[A-Za-z0-9_]{1,32}$/.test(wayland)) {
+    const socket = `${run}/${wayland}`;
     bw.push('--ro-bind-try', socket, socket);
     set.WAYLAND_DISPLAY = socket;
     unset.delete('WAYLAND_DISPLAY');
@@ -218,8 +233,9 @@ export function planSandbox(
       bw.push('--ro-bind-try', `/tmp/.X11-unix/X${n}`, `/tmp/.X11-unix/X${n}`);
       set.DISPLAY = `:${n}`;
       unset.delete('DISPLAY');
-      const xauth = facts.env.XAUTHORITY;
-      if (xauth && xauth.startsWith('/')) {
+      // The cookie file the edge found to be a regular file of the user's (never a socket it names).
+      const xauth = facts.xauthority ?? null;
+      if (xauth !== null) {
         bw.push('--ro-bind-try', xauth, xauth);
         set.XAUTHORITY = xauth;
         unset.delete('XAUTHORITY');

@@ -56,7 +56,14 @@ export interface PlanInput {
    * for its socket directory, and whether the runtime directory is there and
    * the account's (null: the jail gets nothing of it: no proxies, no sockets).
    */
-  sandboxFacts?: { a11yBus: string | null; launchKey: string; runtimeDir?: string | null } | null;
+  sandboxFacts?: {
+    a11yBus: string | null;
+    launchKey: string;
+    runtimeDir?: string | null;
+    /** The account's home from the user database (not $HOME: a variable must not move what is bound). */
+    home?: string | null;
+    xauthority?: string | null;
+  } | null;
 }
 
 export type ProgramFollowed =
@@ -226,7 +233,9 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
     exec: { ...exec, method: input.execMethod, preload: step.preload?.library ?? null },
     env: { set: changes.set, removed: changes.removed, replaced: changes.replaced, scrubPolicy: SCRUBBED_PATTERNS },
     // sudo closes every descriptor above 2 (its closefrom default).
-    fds: placement?.via === 'sudo' ? input.fds.filter((fd) => fd <= 2) : input.fds,
+    // sudo closes every descriptor above 2 (its closefrom default); so does a jail: a directory or a
+    // socket the caller left open would be a way out of it.
+    fds: placement?.via === 'sudo' || sandbox !== null ? input.fds.filter((fd) => fd <= 2) : input.fds,
     files: files.map((f) => ({
       kind: 'runtime-file' as const,
       path: f.path,
@@ -433,6 +442,11 @@ function checksOf(
       description: `the launch enters ${where || 'its placement'}; every later check runs there`,
     });
   }
+  if (sandbox !== null && !(judged && step.preload))
+    checks.push({
+      kind: 'exec-method',
+      description: 'koffi loads: a jail replaces the launcher (its helper supervises the application at this PID)',
+    });
   if (judged && step.preload) {
     checks.push({
       kind: 'exec-method',
@@ -532,7 +546,7 @@ function defaultGuard(input: PlanInput): Guard {
 /** The user jail's helper and bubblewrap arguments for this launch (src/jail/sandbox.ts). */
 function sandboxOf(input: PlanInput, appPath: string | null, ownNetwork: boolean, backendFiles: string[]): SandboxPlan {
   const { profile } = input;
-  const home = input.placement?.account?.home ?? input.environment.HOME ?? '/';
+  const home = input.placement?.account?.home ?? input.sandboxFacts?.home ?? input.environment.HOME ?? '/';
   return planSandbox(
     profile.sandbox,
     ownNetwork ? { address: profile.listener.address, port: profile.listener.port } : null,
@@ -545,6 +559,7 @@ function sandboxOf(input: PlanInput, appPath: string | null, ownNetwork: boolean
       a11yBus: input.sandboxFacts?.a11yBus ?? null,
       appPath,
       backendFiles,
+      xauthority: input.sandboxFacts?.xauthority ?? null,
       launchKey: input.sandboxFacts?.launchKey ?? input.randomHex().slice(0, 16),
     },
   );

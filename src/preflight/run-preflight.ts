@@ -5,7 +5,7 @@ import { EXIT, type ExitCode } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import type { Check, Plan, Socks5Check } from '../plan/types';
 import { socks5Handshake, type HandshakeRequest } from '../tor/socks5-handshake';
-import { closeSync, mkdirSync, statSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, statSync, writeSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { findExecutable } from './find-executable';
 import { isExecveAvailable } from '../exec/execve';
@@ -26,6 +26,11 @@ export interface ExecTarget {
 function checkExecMethod(plan: Plan): void {
   const method = isExecveAvailable();
   if (method.method !== 'execve') {
+    if (plan.sandbox !== null)
+      throw new LaunchError(
+        EXIT.refused,
+        `a jail must replace the launcher (its helper supervises the application at this PID: a launcher left waiting would not pass on its signals nor end the jail with it), and ${method.reason}; refusing to launch (reinstall tails-launch; do not pass --no-addons in NODE_OPTIONS)`,
+      );
     throw new LaunchError(
       EXIT.refused,
       `backend ${plan.backend} needs koffi to check the program and to execute exactly what it checked, and ${method.reason}; refusing to launch (reinstall tails-launch; do not pass --no-addons in NODE_OPTIONS)`,
@@ -188,7 +193,14 @@ function checkSandbox(check: Extract<Check, { kind: 'sandbox' }>): void {
   }
   try {
     for (const dir of check.create) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (check.rundir !== null) mkdirSync(dirname(check.rundir), { recursive: true, mode: 0o700 });
+    if (check.rundir !== null) {
+      const parent = dirname(check.rundir);
+      mkdirSync(parent, { recursive: true, mode: 0o700 });
+      // The proxies' sockets go there: the user's alone, or another user could swap them.
+      const st = lstatSync(parent);
+      if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o077) !== 0)
+        throw new Error(`${parent} is not a directory of yours that only you can enter (remove it)`);
+    }
   } catch (error) {
     throw new LaunchError(EXIT.refused, `cannot make the jail's directories: ${(error as Error).message}`);
   }

@@ -117,7 +117,16 @@ export function findWeakenings(system: Partial<ProfileFile>, user: Partial<Profi
     }
   }
   if (system.backend !== undefined && user.backend !== undefined) {
-    if (BACKENDS_STRONGEST_FIRST.indexOf(user.backend) > BACKENDS_STRONGEST_FIRST.indexOf(system.backend)) {
+    // own-setting and env are jailed by default (src/jail/guard.ts): a preload backend would drop the jail.
+    const jailedAway =
+      (system.backend === 'own-setting' || system.backend === 'env') &&
+      (user.backend === 'torsocks' || user.backend === 'proxychains') &&
+      user.netns === undefined &&
+      user.jail !== true;
+    if (
+      jailedAway ||
+      BACKENDS_STRONGEST_FIRST.indexOf(user.backend) > BACKENDS_STRONGEST_FIRST.indexOf(system.backend)
+    ) {
       found.push({ field: 'backend', system: system.backend, user: user.backend, kind: 'weaker' });
     }
   }
@@ -194,6 +203,7 @@ function widerSandbox(system: SandboxConfig | undefined, user: SandboxConfig | u
     u.a11y && !s.a11y && 'a11y',
     u.sound && !s.sound && 'sound',
     ...u.files.filter((f) => !s.files.includes(f) && !s.files.includes(f.replace(/:ro$/, ''))).map((f) => `file ${f}`),
+    s.sessionBus === null && u.sessionBus !== null && 'a session bus',
     ...(u.sessionBus ?? []).filter((n) => !(s.sessionBus ?? []).includes(n)).map((n) => `session bus ${n}`),
   ].filter((g): g is string => typeof g === 'string');
   return grants.length === 0 ? null : grants.join(', ');

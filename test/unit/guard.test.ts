@@ -147,7 +147,10 @@ describe('the user jail as data', () => {
     expect(binds(bwrapArgs(w.argv), '--ro-bind-try')).toContain('/run/user/1000/wayland-0');
     expect(w.set).toEqual({ WAYLAND_DISPLAY: '/run/user/1000/wayland-0' });
     expect(w.unset).toContain('DISPLAY');
-    const x = planSandbox(resolveSandbox({ display: 'x11', a11y: false }), LISTENER, 9050, facts);
+    const x = planSandbox(resolveSandbox({ display: 'x11', a11y: false }), LISTENER, 9050, {
+      ...facts,
+      xauthority: facts.env.XAUTHORITY,
+    });
     expect(binds(bwrapArgs(x.argv), '--ro-bind-try')).toEqual(
       expect.arrayContaining(['/tmp/.X11-unix/X0', facts.env.XAUTHORITY]),
     );
@@ -207,7 +210,7 @@ describe('the user jail as data', () => {
       expect((error as LaunchError).exitCode).toBe(77);
       expect((error as LaunchError).message).toMatch(message);
     };
-    refused(['.'], '/', /working directory \/ .*run it from another directory/);
+    refused(['.'], '/', /working directory \/ read-write .*the home directory/);
     refused(['.'], '/tmp', /working directory \/tmp .*\/tmp\/\.X11-unix/);
     refused(['.'], '/run/user/1000', /\/run\/user\/1000 \(the session bus, systemd --user/);
     refused(['.'], '/run/user/1000/systemd', /the session bus/);
@@ -224,6 +227,27 @@ describe('the user jail as data', () => {
     expect(binds(bwrapArgs(plan(['/run/media/amnesia'], facts.cwd).argv), '--bind')).toEqual(['/run/media/amnesia']);
   });
 
+  it("the caller's variables cannot move what is bound: WAYLAND_DISPLAY names only a wayland-N socket, XAUTHORITY only what the edge found a file, '.' never the home", () => {
+    for (const bad of ['bus', '../1000/bus', '/run/user/1000/bus', 'pulse/native'])
+      expect(
+        planSandbox(resolveSandbox({ display: 'wayland' }), LISTENER, 9050, {
+          ...facts,
+          env: { ...facts.env, WAYLAND_DISPLAY: bad },
+        }).set,
+      ).not.toHaveProperty('WAYLAND_DISPLAY');
+    const x = planSandbox(resolveSandbox({ display: 'x11' }), LISTENER, 9050, {
+      ...facts,
+      env: { ...facts.env, XAUTHORITY: '/run/user/1000/bus' },
+    });
+    expect(x.argv).not.toContain('/run/user/1000/bus');
+    expect(() => planSandbox(resolveSandbox({ files: ['.'] }), LISTENER, 9050, { ...facts, cwd: facts.home })).toThrow(
+      /the home directory/,
+    );
+    expect(() => planSandbox(resolveSandbox({ files: ['.'] }), LISTENER, 9050, { ...facts, cwd: '/home' })).toThrow(
+      /the home directory/,
+    );
+  });
+
   it("a program outside the system's directories is bound read-only at its path; the listener may be IPv6", () => {
     const s = planSandbox(resolveSandbox(undefined), { address: '::1', port: 9150 }, 9050, {
       ...facts,
@@ -234,6 +258,10 @@ describe('the user jail as data', () => {
   });
 
   it('the user layer may narrow a system sandbox, never widen it', () => {
+    // An empty session_bus where the system profile has none is a filtered bus where there was no bus at all.
+    expect(findWeakenings({ sandbox: {} }, { sandbox: { session_bus: [] } })).toMatchObject([
+      { field: 'sandbox', user: 'a session bus' },
+    ]);
     expect(
       findWeakenings({ sandbox: { display: 'wayland', files: ['~/.a'] } }, { sandbox: { display: 'none' } }),
     ).toEqual([]);
@@ -241,7 +269,7 @@ describe('the user jail as data', () => {
       { field: 'sandbox', kind: 'wider', user: 'display x11' },
     ]);
     expect(findWeakenings({}, { sandbox: { files: ['~'], session_bus: ['org.x.Y'] } })).toMatchObject([
-      { field: 'sandbox', user: 'file ~, session bus org.x.Y' },
+      { field: 'sandbox', user: 'file ~, a session bus, session bus org.x.Y' },
     ]);
   });
 });

@@ -90,7 +90,7 @@ async function launchOf(
     identity,
     args: profile.command === null && args.length === 0 ? ['/usr/bin/true'] : args,
     environment: { PATH: '/usr/bin:/bin', HOME: '/home/amnesia', ...environment },
-    cwd: '/home/amnesia',
+    cwd: '/home/amnesia/Downloads',
     fds: [0, 1, 2],
     execMethod: { method: 'execve', via: 'koffi' },
     randomHex: () => '0123456789abcdef0123456789abcdef',
@@ -240,7 +240,7 @@ describe('the guard of every shipped profile', () => {
       clientAddress: '127.0.0.1',
       credentials: { kind: 'application' },
     });
-    expect(plan.checks.map((c) => c.kind)).toEqual(['application', 'sandbox', 'socks5']);
+    expect(plan.checks.map((c) => c.kind)).toEqual(['exec-method', 'application', 'sandbox', 'socks5']);
   });
 
   it("totem --jail: torsocks inside a user jail preloads into totem alone (bubblewrap's --setenv), never into the helper or bwrap; its cache is writable", async () => {

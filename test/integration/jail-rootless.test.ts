@@ -85,6 +85,9 @@ const SANDBOX = [
   '--ro-bind',
   '/etc',
   '/etc',
+  // A fresh /tmp first: the checkout (its probe) may itself be under /tmp (a CI clone), and is bound after.
+  '--tmpfs',
+  '/tmp',
   '--ro-bind',
   ROOT,
   ROOT,
@@ -92,8 +95,6 @@ const SANDBOX = [
   '/proc',
   '--dev',
   '/dev',
-  '--tmpfs',
-  '/tmp',
 ];
 /** The port the forwarder listens on inside. */
 const LPORT = 9050;

@@ -57,6 +57,11 @@ function ownDirectory(dir: string | null): string | null {
   }
 }
 
+const absolute = (path: string | undefined): string | null =>
+  path !== undefined && path.startsWith('/') && !path.split('/').includes('..')
+    ? path.replace(/\/+$/, '') || '/'
+    : null;
+
 /** PATH if it is an absolute path to a regular file of this process's user (no link followed); else null. */
 function ownFile(path: string | undefined): string | null {
   if (path === undefined || !path.startsWith('/')) return null;
@@ -184,7 +189,9 @@ export async function planLaunch(
             a11yBus: profile.sandbox.a11y ? findA11yBus(process.env, runtimeDir) : null,
             launchKey: randomHex().slice(0, 16),
             runtimeDir: ownDirectory(runtimeDir),
-            home: accountOfUid(entry?.callerUid ?? uid)?.home ?? null,
+            // Programs find ~ by $HOME: an absolute one is the home (the sandbox refuses one that is a door of
+            // the session, such as the runtime directory); else the account's.
+            home: absolute(process.env.HOME) ?? accountOfUid(entry?.callerUid ?? uid)?.home ?? null,
             xauthority: ownFile(process.env.XAUTHORITY),
           }
         : null,

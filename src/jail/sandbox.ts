@@ -193,6 +193,14 @@ export function planSandbox(
     const f = hostPath(entry, facts);
     if (f === null) continue;
     // '.' is wherever the caller happens to be: /, /tmp or the runtime directory would bring the session in.
+    const door = sessionDoorOf(f.path, run);
+    if (door !== null)
+      throw new LaunchError(
+        EXIT.refused,
+        entry === '.'
+          ? `the jail would get the working directory ${f.path} (sandbox files: '.'), and with it ${door}, which no jail reaches: run it from another directory`
+          : `the jail would get ${f.path} (sandbox files: '${entry}'), and with it ${door}, which no jail reaches: narrow the profile's sandbox files`,
+      );
     // The working directory may not be the home or hold it: a jail that writes ~/.bashrc or
     // ~/.config/autostart runs code outside it at the next login.
     if (
@@ -203,14 +211,6 @@ export function planSandbox(
       throw new LaunchError(
         EXIT.refused,
         `the jail would get the working directory ${f.path} read-write (sandbox files: '.'), and with it the home directory, whose start-up files run outside any jail: run it from a directory inside your home`,
-      );
-    const door = sessionDoorOf(f.path, run);
-    if (door !== null)
-      throw new LaunchError(
-        EXIT.refused,
-        entry === '.'
-          ? `the jail would get the working directory ${f.path} (sandbox files: '.'), and with it ${door}, which no jail reaches: run it from another directory`
-          : `the jail would get ${f.path} (sandbox files: '${entry}'), and with it ${door}, which no jail reaches: narrow the profile's sandbox files`,
       );
     bw.push(f.readOnly ? '--ro-bind' : '--bind', f.path, f.path);
     if (!f.readOnly && entry !== '.' && entry !== '~') create.push(f.path);

@@ -210,7 +210,7 @@ describe('the user jail as data', () => {
       expect((error as LaunchError).exitCode).toBe(77);
       expect((error as LaunchError).message).toMatch(message);
     };
-    refused(['.'], '/', /working directory \/ read-write .*the home directory/);
+    refused(['.'], '/', /working directory \/ .*run it from another directory/);
     refused(['.'], '/tmp', /working directory \/tmp .*\/tmp\/\.X11-unix/);
     refused(['.'], '/run/user/1000', /\/run\/user\/1000 \(the session bus, systemd --user/);
     refused(['.'], '/run/user/1000/systemd', /the session bus/);

@@ -220,7 +220,12 @@ export function planSandbox(
   // Only a compositor's socket by its usual name, in the runtime directory: a variable that names
   // another socket there (the session bus) or a path would bind that instead.
   const wayland = facts.env.WAYLAND_DISPLAY;
-  if (display === 'wayland' && run !== null && wayland !== undefined && /^wayland-[A-Za-z0-9_]{1,32}$/.test(wayland)) {
+  if (
+    display === 'wayland' &&
+    run !== null &&
+    wayland !== undefined &&
+    /^wayland-[A-Za-z0-9_.-]{1,64}$/.test(wayland)
+  ) {
     const socket = `${run}/${wayland}`;
     bw.push('--ro-bind-try', socket, socket);
     set.WAYLAND_DISPLAY = socket;

@@ -192,7 +192,7 @@ export async function planLaunch(
             // Programs find ~ by $HOME: an absolute one is the home (the sandbox refuses one that is a door of
             // the session, such as the runtime directory); else the account's.
             home: absolute(process.env.HOME) ?? accountOfUid(entry?.callerUid ?? uid)?.home ?? null,
-            xauthority: ownFile(process.env.XAUTHORITY),
+            xauthority: profile.sandbox.display === 'x11' ? ownFile(process.env.XAUTHORITY) : null,
           }
         : null,
     callerUid: entry?.callerUid ?? uid,

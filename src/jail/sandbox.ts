@@ -6,7 +6,7 @@
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import type { ResolvedSandbox } from '../profile/sandbox';
-import { BWRAP_PATH, JAIL_HELPER_PATH } from './constants';
+import { JAIL_HELPER_PATH } from './constants';
 
 export interface SandboxFacts {
   /** The account's home and runtime directory ($XDG_RUNTIME_DIR; null: none, then no session socket is bound). */
@@ -300,5 +300,3 @@ export function planSandbox(
     rundir,
   };
 }
-
-export { BWRAP_PATH };

@@ -8,24 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { createHash } from 'node:crypto';
 import { build } from 'esbuild';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-
-// Identifies this build's code: the launch cache of validated configuration
-// (src/profile/parsed-cache.ts) never trusts what another build validated.
-const buildId = createHash('sha256')
-  .update(version)
-  .update(
-    readdirSync('src', { recursive: true })
-      .filter((f) => String(f).endsWith('.ts'))
-      .sort()
-      .map((f) => readFileSync(`src/${f}`))
-      .join('\0'),
-  )
-  .digest('hex')
-  .slice(0, 16);
 
 // Where the shipped configuration layer lives. The Debian build sets
 // /usr/share/tails-launch; a checkout's own build uses the checkout itself,
@@ -67,6 +52,44 @@ const entryPreflight = process.env.TAILS_LAUNCH_ENTRY_PREFLIGHT ?? resolve(outdi
 // The user jail's helper (src/jail/jail.c): the package's, or the checkout's.
 const jailPath = process.env.TAILS_LAUNCH_JAIL ?? resolve(outdir, 'jail');
 
+// The validated data of the shipped configuration files, built into the
+// bundle (src/profile/parsed-cache.ts): parsed here by the very code a
+// launch runs (src/profile/parse-file.ts, bundled on its own first), so an
+// ordinary launch of a shipped profile loads no parser. A file that does not
+// validate stops the build.
+async function shippedParsed() {
+  const parser = resolve(outdir, `.shipped-parser-${process.pid}.mjs`);
+  await build({
+    entryPoints: ['src/profile/parse-file.ts'],
+    outfile: parser,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    external: ['koffi', 'typescript'],
+    banner: { js: "import{createRequire as __tlRequire}from'node:module';const require=__tlRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+  try {
+    const { parseListenersText, parseProfileText } = await import(parser);
+    const files = [
+      ['listeners', 'listeners.yml'],
+      ...readdirSync('profiles')
+        .filter((f) => f.endsWith('.yml'))
+        .sort()
+        .map((f) => ['profile', `profiles/${f}`]),
+    ];
+    const table = [];
+    for (const [kind, file] of files) {
+      const text = readFileSync(file, 'utf8');
+      const parse = kind === 'listeners' ? parseListenersText : parseProfileText;
+      table.push([kind, text, await parse(resolve(file), text)]);
+    }
+    return table;
+  } finally {
+    rmSync(parser, { force: true });
+  }
+}
+
 const options = {
   entryPoints: { 'tails-launch': 'src/cli/main.ts' },
   outdir,
@@ -84,10 +107,11 @@ const options = {
     __SHIPPED_DIR__: JSON.stringify(shippedDir),
     __FRONT_PATH__: JSON.stringify(frontPath),
     __VERSION__: JSON.stringify(version),
-    __BUILD_ID__: JSON.stringify(buildId),
     __MULTIARCH__: JSON.stringify(multiarch),
     __ENTRY_PATH__: JSON.stringify(entryPath),
     __JAIL_PATH__: JSON.stringify(jailPath),
+    // TAILS_LAUNCH_NO_SHIPPED_PARSED=1: a build that parses every file (tests compare the two).
+    __SHIPPED_PARSED__: JSON.stringify(process.env.TAILS_LAUNCH_NO_SHIPPED_PARSED === '1' ? [] : await shippedParsed()),
   },
   outExtension: { '.js': '.mjs' },
   // Bundled CommonJS dependencies call require(); ESM has none.

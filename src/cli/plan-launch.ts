@@ -17,7 +17,7 @@ import type { JailsConfig } from '../profile/schema';
 import { decidePlacement, type PlacementDecision } from '../placement/decide';
 import { configLayers, type Layer } from '../profile/layers';
 import { loadJails, loadListeners } from '../profile/load';
-import { NO_CACHE, openParsedCache } from '../profile/parsed-cache';
+import { SHIPPED_PARSED } from '../profile/parsed-cache';
 import { findA11yBus } from '../jail/a11y-bus';
 import { guardOf } from './guard-of';
 import { resolveProfile, type ResolvedProfile } from '../profile/resolve';
@@ -160,8 +160,8 @@ export async function planLaunch(
   entry: EntryContext | null = null,
 ): Promise<PlannedWithGrant> {
   const layers = entry?.layers ?? configLayers(request.options.configDir, process.env);
-  // The entry's preflight never reads a cache under the caller's runtime directory.
-  const cache = entry ? NO_CACHE : openParsedCache(process.env);
+  // The shipped files' data is built in (root's, in the bundle): any other file is parsed.
+  const cache = SHIPPED_PARSED;
   const listeners = await loadListeners(layers, cache);
   const profile = await resolveProfile(layers, listeners, request.profile, cache);
   const jailAsked = profile.jail || request.options.jail === true;
@@ -172,7 +172,6 @@ export async function planLaunch(
   const rootJailable = jails?.pool != null && profile.listener.jailPort !== null;
   if (entry === null) refuseCaller(profile, jails, rootJailable && request.options.jail === true, uid);
   const decision = await guardOf(profile, jailAsked, jails, layers, cache, entry?.callerUid ?? uid);
-  cache.save();
   if (!decision.ok) throw new LaunchError(EXIT[decision.status], decision.problem);
   const guard = decision.guard;
   const jailed = guard.by === 'root';

@@ -39,17 +39,60 @@ export interface CallerState {
  */
 export const CALLER_ENV = 'TAILS_LAUNCH_CALLER';
 
+/**
+ * The variables Node itself reads at start-up. They are the caller's settings
+ * for the application (when it is a Node program), not for the launcher's
+ * own Node: `NODE_OPTIONS=--require=x` would run x in the launcher, a bad
+ * value stops Node with its own stack trace before our first line, and
+ * `NODE_CHANNEL_FD` would make the launcher's Node take over the caller's IPC
+ * descriptor. The front (bin/tails-launch) hands each on as
+ * KEEP_PREFIX + NAME and unsets it for Node; the launcher puts them back.
+ * Keep this list and the front's in step.
+ */
+export const NODE_VARIABLES = [
+  'NODE_OPTIONS',
+  'NODE_PATH',
+  'NODE_EXTRA_CA_CERTS',
+  'NODE_REDIRECT_WARNINGS',
+  'NODE_V8_COVERAGE',
+  'NODE_DEBUG',
+  'NODE_DEBUG_NATIVE',
+  'NODE_NO_WARNINGS',
+  'NODE_PENDING_DEPRECATION',
+  'NODE_PRESERVE_SYMLINKS',
+  'NODE_ICU_DATA',
+  'NODE_TLS_REJECT_UNAUTHORIZED',
+  'NODE_COMPILE_CACHE',
+  'NODE_CHANNEL_FD',
+  'NODE_CHANNEL_SERIALIZATION_MODE',
+  'UV_THREADPOOL_SIZE',
+  'UV_USE_IO_URING',
+] as const;
+export const KEEP_PREFIX = 'TAILS_LAUNCH_KEEP_';
+
+/** Puts back the Node variables the front kept away from the launcher's Node. */
+function restoreNodeVariables(env: NodeJS.ProcessEnv): void {
+  for (const name of NODE_VARIABLES) {
+    const kept = env[KEEP_PREFIX + name];
+    if (kept === undefined) continue;
+    env[name] = kept;
+    delete env[KEEP_PREFIX + name];
+  }
+}
+
 /** O_NONBLOCK on Linux x86, x86_64, arm and arm64 (the fdinfo "flags:" field is octal). */
 const O_NONBLOCK = 0o4000;
 
 /**
  * Call first thing in main, before anything touches process.stdin/stdout/
  * stderr (which may switch a pipe to O_NONBLOCK). Removes TAILS_LAUNCH_CALLER
- * from `env` so that the application never sees it.
+ * from `env` so that the application never sees it, and puts back the
+ * caller's Node variables (NODE_VARIABLES).
  */
 export function captureCallerState(env: NodeJS.ProcessEnv = process.env): CallerState {
   const raw = env[CALLER_ENV];
   delete env[CALLER_ENV];
+  restoreNodeVariables(env);
   const stdioNonblock: CallerState['stdioNonblock'] = [readNonblock(0), readNonblock(1), readNonblock(2)];
   const state: CallerState = {
     source: 'defaults',

@@ -1,8 +1,8 @@
 // Reading configuration: listeners from every layer, and ONE profile by its
 // file name (a launch never parses the profiles it does not use). Every file
 // is read, through ./trust, on every launch (trust, regular file, size bound);
-// parsing it (./parse-file) is loaded only when the cache has not seen that
-// exact text.
+// parsing it (./parse-file) is loaded only when its text is not a shipped
+// file's, whose validated data is built in (./parsed-cache).
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, type ConfigProblem } from './config-error';

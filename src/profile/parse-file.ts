@@ -2,7 +2,7 @@
 // cosmiconfig's loaders, then the zod schema and the profile lint. This is
 // the expensive part of reading configuration (js-yaml, zod and the schemas
 // cost ~14 ms to load), so it is imported only when a file must really be
-// parsed: by validate, and on a launch whose parsed-file cache misses. The
+// parsed: by validate, and on a launch of a file that is not shipped. The
 // text itself was read before (./trust's readConfigText), on every launch.
 import { ConfigError } from './config-error';
 import { problemsFromIssues, type SchemaIssue } from './describe-issue';

@@ -1,6 +1,6 @@
 // Parses one configuration file with cosmiconfig's loaders (js-yaml, JSON).
 // Reading it (trust, regular file, size bound) is ./trust's readConfigText,
-// which stays off this module so that a cache hit loads no parser.
+// which stays off this module so that a shipped file loads no parser.
 //
 // We use cosmiconfig's loaders but never its explorer: creating an explorer
 // (cosmiconfig 9) searches the CURRENT directory for a "meta config" and
@@ -36,7 +36,7 @@ export interface LoadedFile {
  *
  * YAML aliases (`&big` ... `*big`) let a small file stand for a huge one: a
  * 1 MB scalar referenced 3000 times is 3 GB once anything copies it (the
- * cache's JSON, the environment given to execve), and nested aliases grow
+ * bundle's built-in data, the environment given to execve), and nested aliases grow
  * exponentially ("billion laughs"). js-yaml builds an alias as a second
  * REFERENCE to the same value, so parsing stays linear in the file; the
  * blow-up comes later, in whatever walks the data. So we walk it once

@@ -1,5 +1,5 @@
 // The one way tails-launch reads a file it is given: profiles, listeners
-// files, the launch cache, a torrc and its %include files.
+// files, a torrc and its %include files.
 //
 // Any of these paths may name something that is not a file. A FIFO blocks
 // open(2) until a writer comes, and /dev/zero (or /dev/urandom, or a FIFO

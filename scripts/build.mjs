@@ -71,18 +71,20 @@ async function shippedParsed() {
   });
   try {
     const { parseListenersText, parseProfileText } = await import(parser);
+    // The repository's own files (what debian/ installs as the shipped layer), wherever the build runs.
+    const repo = (path) => fileURLToPath(new URL(`../${path}`, import.meta.url));
     const files = [
-      ['listeners', 'listeners.yml'],
-      ...readdirSync('profiles')
+      ['listeners', repo('listeners.yml')],
+      ...readdirSync(repo('profiles'))
         .filter((f) => f.endsWith('.yml'))
         .sort()
-        .map((f) => ['profile', `profiles/${f}`]),
+        .map((f) => ['profile', repo(`profiles/${f}`)]),
     ];
     const table = [];
     for (const [kind, file] of files) {
       const text = readFileSync(file, 'utf8');
       const parse = kind === 'listeners' ? parseListenersText : parseProfileText;
-      table.push([kind, text, await parse(resolve(file), text)]);
+      table.push([kind, text, await parse(file, text)]);
     }
     return table;
   } finally {

@@ -129,6 +129,24 @@ const AMNESIA_ENV = {
   FOO: 'bar',
 };
 
+/**
+ * sh -c BUS_ATTACK sh CANARY BUS: plants a D-Bus service whose program is
+ * CANARY in $HOME, then asks the bus (from the environment, then BUS named
+ * explicitly) to start it. One line per step; whether it started, the canary tells.
+ */
+const BUS_ATTACK = `
+canary=$1 bus=$2
+svc=$HOME/.local/share/dbus-1/services
+mkdir -p "$svc" && printf '[D-BUS Service]\\nName=org.example.Planted\\nExec=%s\\n' "$canary" > "$svc/org.example.Planted.service" && echo planted
+echo "env \${DBUS_SESSION_BUS_ADDRESS:-unset}"
+for b in --session "--bus=$bus"; do
+  if dbus-send "$b" --print-reply --reply-timeout=3000 --dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.GetId >/dev/null 2>&1; then echo "$b reachable"; else echo "$b unreachable"; fi
+  # Whether the bus started it is told by what the canary does, not by the reply.
+  dbus-send "$b" --print-reply --reply-timeout=3000 --dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.StartServiceByName string:org.example.Planted uint32:0 >/dev/null 2>&1
+done
+exit 0
+`;
+
 /** For the tests that run sudo themselves: the caller's own variables, none that sudo (setuid) would complain of. */
 const SUDO_ENV = { DISPLAY: ':7', LANG: 'C.UTF-8' };
 
@@ -184,6 +202,14 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     admin(
       'tl-jailed-app',
       `listener: default\nisolation: app\nbackend: own-setting\ncommand: ${program}\nproxy:\n  env: { STANDIN_OWN_SETTINGS: "socks5 {socks.host} {socks.port} {socks.username} {socks.password}" }\nenv:\n  set:\n    STANDIN_TARGET: "app.test:80"\n    STANDIN_LINGER: "4"\n`,
+    );
+    // Tor Browser's placement, its session held, running an attack on the session bus instead of the browser.
+    admin(
+      'tl-tbb-bus',
+      `extends: tor-browser\ncommand: /bin/sh\nargs:\n  - -c\n  - |\n${BUS_ATTACK.trim()
+        .split('\n')
+        .map((line) => `    ${line}`)
+        .join('\n')}\n  - sh\n`,
     );
     // The grants, from the shipped profiles and this admin layer, as the administrator makes them.
     const grants = await world.root([LAUNCHER, 'grants', '--write']);
@@ -317,6 +343,105 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     for (const target of DIRECT) expect(report.direct[target], target).toMatch(/^(refused|error: .*)$/);
     expect(trapCount - trapBefore).toBe(0);
   }, 60_000);
+
+  it('from tbb, its session held: the session bus cannot be asked to start a program outside (control: the same attack in tbb without the jail makes the bus start one that connects)', async () => {
+    const amnesia = world!.user('amnesia');
+    // amnesia's session: a runtime directory (a tmpfs in the world only) and a session bus, whose
+    // activation runs programs in the host's namespace, as the desktop's does.
+    const runtime = `/run/user/${amnesia.uid}`;
+    for (const argv of [
+      ['mount', '-t', 'tmpfs', '-o', 'mode=0755', 'tmpfs', '/run/user'],
+      ['install', '-d', '-m', '0700', '-o', String(amnesia.uid), '-g', String(amnesia.gid), runtime],
+    ]) {
+      const r = await world!.root(argv);
+      expect(r.exitCode, `${argv.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    const conf = join(work, 'bus.conf');
+    writeFileSync(
+      conf,
+      '<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"\n' +
+        ' "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">\n' +
+        `<busconfig><type>session</type><listen>unix:path=${runtime}/bus</listen><auth>EXTERNAL</auth>` +
+        '<standard_session_servicedirs/><policy context="default"><allow send_destination="*" eavesdrop="true"/>' +
+        '<allow eavesdrop="true"/><allow own="*"/></policy></busconfig>\n',
+      { mode: 0o644 },
+    );
+    // The canary, run by the bus if it is asked to: connects to the trap address outside.
+    const canaryProgram = join(work, 'canary.py');
+    writeFileSync(
+      canaryProgram,
+      "#!/usr/bin/python3\nimport socket\nsocket.create_connection(('10.99.0.1', 80), timeout=3).close()\n",
+      { mode: 0o755 },
+    );
+    const session = { XDG_RUNTIME_DIR: runtime, DBUS_SESSION_BUS_ADDRESS: `unix:path=${runtime}/bus` };
+    const asAmnesia = ['setpriv', '--reuid', String(amnesia.uid), '--regid', String(amnesia.gid), '--init-groups'];
+    // The directory the bus reads services from (as a desktop session's has it), empty.
+    const services = join(amnesia.home, '.local/share/dbus-1/services');
+    const made = await world!.root([...asAmnesia, 'mkdir', '-p', services]);
+    expect(made.exitCode, String(made.stderr)).toBe(0);
+    const { child: bus } = await daemon([
+      ...asAmnesia,
+      'env',
+      `HOME=${amnesia.home}`,
+      `XDG_DATA_HOME=${amnesia.home}/.local/share`,
+      `XDG_RUNTIME_DIR=${runtime}`,
+      'dbus-daemon',
+      '--nofork',
+      '--print-address',
+      `--config-file=${conf}`,
+    ]);
+    const planted = join(services, 'org.example.Planted.service');
+    const settle = () => new Promise((r) => setTimeout(r, 1_500));
+    try {
+      const trapBefore = trapCount;
+      const r = await world!.as('amnesia', [LAUNCHER, 'tl-tbb-bus', canaryProgram, `unix:path=${runtime}/bus`], {
+        env: { ...AMNESIA_ENV, ...session },
+      });
+      expect(r.exitCode, String(r.stderr)).toBe(0);
+      // It wrote its service file into its own home, a tmpfs; the bus is nowhere it can reach.
+      expect(String(r.stdout).trim().split('\n')).toEqual([
+        'planted',
+        'env unset',
+        '--session unreachable',
+        `--bus=unix:path=${runtime}/bus unreachable`,
+      ]);
+      await settle();
+      expect(trapCount - trapBefore).toBe(0);
+      expect((await world!.root(['test', '-e', planted])).exitCode).not.toBe(0);
+
+      // Control: the same program as amnesia in tbb, without the jail (what the namespace alone held).
+      const control = await world!.root([
+        'ip',
+        'netns',
+        'exec',
+        'tbb',
+        ...asAmnesia,
+        'env',
+        `HOME=${amnesia.home}`,
+        ...Object.entries(session).map(([k, v]) => `${k}=${v}`),
+        '/bin/sh',
+        '-c',
+        BUS_ATTACK,
+        'sh',
+        canaryProgram,
+        `unix:path=${runtime}/bus`,
+      ]);
+      expect(String(control.stdout).trim().split('\n'), String(control.stderr)).toEqual([
+        'planted',
+        `env unix:path=${runtime}/bus`,
+        '--session reachable',
+        `--bus=unix:path=${runtime}/bus reachable`,
+      ]);
+      // The bus ran the planted program in the host's namespace, and it connected.
+      await settle();
+      expect(trapCount - trapBefore).toBeGreaterThanOrEqual(1);
+    } finally {
+      await stopDaemon(bus);
+      daemons.splice(daemons.indexOf(bus), 1);
+      await world!.root(['rm', '-rf', join(amnesia.home, '.local')]);
+      await world!.root(['umount', '/run/user']);
+    }
+  }, 90_000);
 
   it('the IUK download, started by the upgrader frontend user, runs as its own user on 9063 without credentials, in the host namespace, with only the locale; its preflight runs as that user (the only one the firewall lets reach 9063)', async () => {
     // Control: nobody else gets through to 9063, root included.

@@ -29,11 +29,11 @@ function checkExecMethod(plan: Plan): void {
     if (plan.sandbox !== null)
       throw new LaunchError(
         EXIT.refused,
-        `a jail must replace the launcher (its helper supervises the application at this PID: a launcher left waiting would not pass on its signals nor end the jail with it), and ${method.reason}; refusing to launch (reinstall tails-launch; do not pass --no-addons in NODE_OPTIONS)`,
+        `a jail must replace the launcher (its helper supervises the application at this PID: a launcher left waiting would not pass on its signals nor end the jail with it), and ${method.reason}; refusing to launch (reinstall tails-launch)`,
       );
     throw new LaunchError(
       EXIT.refused,
-      `backend ${plan.backend} needs koffi to check the program and to execute exactly what it checked, and ${method.reason}; refusing to launch (reinstall tails-launch; do not pass --no-addons in NODE_OPTIONS)`,
+      `backend ${plan.backend} needs koffi to check the program and to execute exactly what it checked, and ${method.reason}; refusing to launch (reinstall tails-launch)`,
     );
   }
 }

@@ -13,7 +13,7 @@ import { fixtureBinaries, type FixtureBinaries } from '../support/binaries';
 import { BODY, CURL, EXIT } from '../support/expected';
 import { useTempDirs } from '../support/fixtures';
 import { useLeakHarness } from '../support/leak-harness';
-import { buildVariant, cleanEnv, makeConfigDir, ROOT } from '../support/launcher';
+import { buildVariant, cleanEnv, launcherForAnyone, makeConfigDir, ROOT } from '../support/launcher';
 
 const NOBODY = 65534;
 
@@ -302,18 +302,52 @@ describe('6. a file swapped between check and use', () => {
 });
 
 describe('7. a check that cannot run refuses', () => {
-  it('NODE_OPTIONS=--no-addons (koffi cannot load): a program with file capabilities is refused, 77, nothing sent', async () => {
+  /** The launcher copied without its node_modules: koffi cannot load (as a broken install would have it). */
+  let withoutKoffi = '';
+  beforeAll(() => {
+    withoutKoffi = launcherForAnyone(tempDir('no-koffi'));
+  });
+
+  it('koffi cannot load: a program with file capabilities is refused, 77, nothing sent', async () => {
     const dir = tempDir('caps');
     const capable = join(dir, 'probe');
     copyFileSync(bins.leakProbe, capable);
     await execa('setcap', ['cap_net_raw+ep', capable]);
-    const result = await net.launch(['--config-dir', config, 'default', '--', capable, net.worldV4, '80'], {
-      env: cleanEnv({ NODE_OPTIONS: '--no-addons' }),
-    });
+    const result = await net.launch(
+      ['--config-dir', config, 'default', '--', capable, net.worldV4, '80'],
+      {},
+      withoutKoffi,
+    );
     expect(result.exitCode).toBe(EXIT.refused);
     expect(result.stderr).toMatch(/^tails-launch: backend torsocks needs koffi .*refusing to launch/);
     expect(result.stderr.split('\n')).toHaveLength(1);
     expect(result.stdout).toBe('');
+    expect(net.trapped()).toBe(0);
+  });
+
+  it('koffi cannot load: a jail is refused (77) rather than left to a launcher that waits; nothing sent', async () => {
+    const result = await net.launch(
+      ['--config-dir', config, '--jail', 'default', '--', bins.leakProbe, net.worldV4, '80'],
+      {},
+      withoutKoffi,
+    );
+    expect(result.exitCode, result.stderr).toBe(EXIT.refused);
+    expect(result.stderr).toMatch(/^tails-launch: a jail must replace the launcher .*refusing to launch/);
+    expect(result.stderr.split('\n')).toHaveLength(1);
+    expect(result.stdout).toBe('');
+    expect(net.trapped()).toBe(0);
+    // Control: the real launcher makes that jail, and the probe inside it reaches nothing.
+    const jailed = await net.launch([
+      '--config-dir',
+      config,
+      '--jail',
+      'default',
+      '--',
+      bins.leakProbe,
+      net.worldV4,
+      '80',
+    ]);
+    expect(jailed.stderr).toBe('');
     expect(net.trapped()).toBe(0);
   });
 });

@@ -127,6 +127,32 @@ export function sessionDoorOf(path: string, runtimeDir: string | null): string |
   return null;
 }
 
+/**
+ * '.' read-write inside a hidden directory of the home (~/.config, ~/.local,
+ * ~/.ssh...) or of the XDG directories: that is where start-up files and
+ * other programs' settings live (a D-Bus service, an autostart entry, a
+ * systemd unit written there runs outside any jail), so it is refused. A
+ * profile may still name such a directory of its own (~/.purple).
+ */
+function refuseStartupDirectory(cwd: string, facts: SandboxFacts): void {
+  const inside = (dir: string) => cwd === dir || cwd.startsWith(`${dir}/`);
+  const xdg = ['XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME']
+    .map((name) => facts.env[name])
+    .find((dir) => dir !== undefined && dir.startsWith('/') && inside(dir.replace(/\/+$/, '')));
+  const hidden =
+    facts.home !== '/' && inside(facts.home)
+      ? cwd
+          .slice(facts.home.length + 1)
+          .split('/')
+          .some((part) => part.startsWith('.'))
+      : false;
+  if (xdg !== undefined || hidden)
+    throw new LaunchError(
+      EXIT.refused,
+      `the jail would get the working directory ${cwd} read-write (sandbox files: '.'), a directory of settings and start-up files (a D-Bus service or an autostart entry written there runs outside any jail): run it from another directory`,
+    );
+}
+
 const underSystem = (path: string) =>
   [...SYSTEM_DIRS, ...SYSTEM_LINKS].some((d) => path === d || path.startsWith(`${d}/`));
 
@@ -212,6 +238,7 @@ export function planSandbox(
         EXIT.refused,
         `the jail would get the working directory ${f.path} read-write (sandbox files: '.'), and with it the home directory, whose start-up files run outside any jail: run it from a directory inside your home`,
       );
+    if (entry === '.' && !f.readOnly) refuseStartupDirectory(f.path, facts);
     bw.push(f.readOnly ? '--ro-bind' : '--bind', f.path, f.path);
     if (!f.readOnly && entry !== '.' && entry !== '~') create.push(f.path);
     grants.push(`${f.path}${f.readOnly ? ', read-only' : ', read-write'}`);

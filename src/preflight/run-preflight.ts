@@ -5,7 +5,7 @@ import { EXIT, type ExitCode } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import type { Check, Plan, Socks5Check } from '../plan/types';
 import { socks5Handshake, type HandshakeRequest } from '../tor/socks5-handshake';
-import { closeSync, lstatSync, mkdirSync, statSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, mkdirSync, statSync, writeSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { findExecutable } from './find-executable';
 import { isExecveAvailable } from '../exec/execve';
@@ -191,6 +191,7 @@ function checkSandbox(check: Extract<Check, { kind: 'sandbox' }>): void {
         `${path} is not a root-owned file that only root can write: refusing to jail with it (reinstall ${pkg})`,
       );
   }
+  refuseDirectoryDescriptors();
   try {
     for (const dir of check.create) mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (check.rundir !== null) {
@@ -203,6 +204,31 @@ function checkSandbox(check: Extract<Check, { kind: 'sandbox' }>): void {
     }
   } catch (error) {
     throw new LaunchError(EXIT.refused, `cannot make the jail's directories: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Descriptors 0-2 enter a jail as the caller gave them. A directory among
+ * them (`exec 0</`) would give the jail every file under it through
+ * /proc/self/fd/N, the session's sockets included: refused.
+ */
+function refuseDirectoryDescriptors(): void {
+  for (const [fd, name] of [
+    [0, 'stdin'],
+    [1, 'stdout'],
+    [2, 'stderr'],
+  ] as const) {
+    let st: Stats;
+    try {
+      st = fstatSync(fd);
+    } catch {
+      continue; // closed: nothing to pass on
+    }
+    if (st.isDirectory() || st.isSymbolicLink())
+      throw new LaunchError(
+        EXIT.refused,
+        `descriptor ${fd} (${name}) is a directory: a jail would reach every file under it through it; refusing to launch (give it a file, a pipe or a terminal)`,
+      );
   }
 }
 

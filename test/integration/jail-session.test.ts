@@ -49,9 +49,11 @@ import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import {
   chmodSync,
   chownSync,
+  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -1154,6 +1156,29 @@ xdotool windowfocus --sync "$w" type --delay 5 "$2
       userFile(join(home, 'granted/mine.txt'), 'granted');
       userDir(join(home, 'readonly'));
       userFile(join(home, 'readonly/mine.txt'), 'read-only');
+    });
+
+    it('a directory as stdin (exec 0</run/user/UID): refused, 77, nothing runs; control: a file as stdin is passed on', async () => {
+      const attack = sh('ls /proc/self/fd/0/ >/dev/null 2>&1 && echo REACHED; echo ran');
+      const dir = openSync(run, 'r');
+      try {
+        const r = await start(launcherArgv('sh', attack), { env: session, stdio: [dir, 'pipe', 'pipe'] }).ended;
+        expect(r.stderr).toMatch(/^tails-launch: descriptor 0 \(stdin\) is a directory: [^\n]+\n$/);
+        expect(r.code).toBe(77);
+        expect(r.stdout).toBe('');
+      } finally {
+        closeSync(dir);
+      }
+      const file = openSync('/etc/hostname', 'r');
+      try {
+        const r = await start(launcherArgv('sh', sh('cat >/dev/null && echo read')), {
+          env: session,
+          stdio: [file, 'pipe', 'pipe'],
+        }).ended;
+        expect(r).toMatchObject({ code: 0, stdout: 'read\n', stderr: '' });
+      } finally {
+        closeSync(file);
+      }
     });
 
     it("from the jail: only files:, read-only where it says so; /usr and /etc read-only; /tmp and /run empty tmpfs; its home's writes vanish", async () => {

@@ -248,6 +248,28 @@ describe('the user jail as data', () => {
     );
   });
 
+  it("'.' read-write is never a directory of settings or start-up files: a hidden directory of the home, or an XDG directory", () => {
+    const dot = (cwd: string, env: Record<string, string> = {}) =>
+      planSandbox(resolveSandbox({ files: ['.'] }), LISTENER, 9050, { ...facts, cwd, env: { ...facts.env, ...env } });
+    for (const cwd of [
+      `${facts.home}/.local/share/dbus-1/services`,
+      `${facts.home}/.config/autostart`,
+      `${facts.home}/.config`,
+      `${facts.home}/.ssh`,
+      `${facts.home}/Documents/.git/hooks`,
+    ])
+      expect(() => dot(cwd), cwd).toThrow(/a directory of settings and start-up files .*run it from another directory/);
+    expect(() => dot('/srv/xdg/autostart', { XDG_CONFIG_HOME: '/srv/xdg' })).toThrow(/settings and start-up files/);
+    // Controls: an ordinary directory of the home, or outside it, is granted; and read-only anywhere there.
+    expect(binds(bwrapArgs(dot(`${facts.home}/Downloads`).argv), '--bind')).toEqual([`${facts.home}/Downloads`]);
+    expect(binds(bwrapArgs(dot('/srv/build').argv), '--bind')).toEqual(['/srv/build']);
+    const ro = planSandbox(resolveSandbox({ files: ['.:ro'] }), LISTENER, 9050, {
+      ...facts,
+      cwd: `${facts.home}/.config`,
+    });
+    expect(binds(bwrapArgs(ro.argv), '--ro-bind')).toContain(`${facts.home}/.config`);
+  });
+
   it("a program outside the system's directories is bound read-only at its path; the listener may be IPv6", () => {
     const s = planSandbox(resolveSandbox(undefined), { address: '::1', port: 9150 }, 9050, {
       ...facts,

@@ -1,7 +1,8 @@
 // The pure middle of the pipeline, wired to its inputs: layers -> listeners ->
 // profile -> plan. Shared by `run` and `explain`, so explain shows exactly
 // what run would do.
-import { lstatSync, statSync } from 'node:fs';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import type { CallerState } from '../exec/caller-state';
@@ -61,6 +62,25 @@ const absolute = (path: string | undefined): string | null =>
   path !== undefined && path.startsWith('/') && !path.split('/').includes('..')
     ? path.replace(/\/+$/, '') || '/'
     : null;
+
+/**
+ * PATH with every symbolic link in it resolved, as far as it exists; the
+ * missing rest (a directory the launch will make) as it stands. What
+ * bubblewrap will bind, for the sandbox to check.
+ */
+function resolvedPath(path: string): string {
+  const missing: string[] = [];
+  for (let head = path; ;) {
+    try {
+      return join(realpathSync.native(head), ...missing.reverse());
+    } catch {
+      const parent = dirname(head);
+      if (parent === head) return path;
+      missing.push(basename(head));
+      head = parent;
+    }
+  }
+}
 
 /** PATH if it is an absolute path to a regular file of this process's user (no link followed); else null. */
 function ownFile(path: string | undefined): string | null {
@@ -192,6 +212,7 @@ export async function planLaunch(
             // the session, such as the runtime directory); else the account's.
             home: absolute(process.env.HOME) ?? accountOfUid(entry?.callerUid ?? uid)?.home ?? null,
             xauthority: profile.sandbox.display === 'x11' ? ownFile(process.env.XAUTHORITY) : null,
+            realPath: resolvedPath,
           }
         : null,
     callerUid: entry?.callerUid ?? uid,

@@ -25,6 +25,12 @@ export interface SandboxFacts {
   launchKey: string;
   /** $XAUTHORITY where it is a regular file of the user's (the edge looked); else null. */
   xauthority?: string | null;
+  /**
+   * A path with every symbolic link in it resolved, as far as it exists (the
+   * edge looks; absent: paths are taken as they are). bubblewrap binds what a
+   * path resolves to, so the doors are checked there too.
+   */
+  realPath?: (path: string) => string;
 }
 
 export interface SandboxPlan {
@@ -153,6 +159,21 @@ function refuseStartupDirectory(cwd: string, facts: SandboxFacts): void {
     );
 }
 
+/**
+ * A display's or sound server's socket, bound only as itself: a link there
+ * (the sticky /tmp/.X11-unix takes anyone's, the runtime directory the
+ * user's programs') would bind its target, the session bus for one.
+ */
+function ownSocket(path: string, what: string, realPath: (path: string) => string): string {
+  const real = realPath(path);
+  if (real !== path)
+    throw new LaunchError(
+      EXIT.refused,
+      `${path} (${what}) is a link to ${real}: a jail binds a display's or sound server's own socket only; refusing to launch (remove the link)`,
+    );
+  return path;
+}
+
 const underSystem = (path: string) =>
   [...SYSTEM_DIRS, ...SYSTEM_LINKS].some((d) => path === d || path.startsWith(`${d}/`));
 
@@ -215,17 +236,21 @@ export function planSandbox(
     bw.push('--ro-bind', file, file);
     grants.push(`its wrapper's file ${file}, read-only`);
   }
+  const realPath = facts.realPath ?? ((path: string) => path);
   for (const entry of sandbox.files) {
     const f = hostPath(entry, facts);
     if (f === null) continue;
+    // What bubblewrap will bind: a link (~/.thunderbird -> the runtime directory, a $HOME that is one)
+    // binds its target.
+    const real = realPath(f.path);
     // '.' is wherever the caller happens to be: /, /tmp or the runtime directory would bring the session in.
-    const door = sessionDoorOf(f.path, run);
+    const door = sessionDoorOf(f.path, run) ?? sessionDoorOf(real, run);
     if (door !== null)
       throw new LaunchError(
         EXIT.refused,
         entry === '.'
           ? `the jail would get the working directory ${f.path} (sandbox files: '.'), and with it ${door}, which no jail reaches: run it from another directory`
-          : `the jail would get ${f.path} (sandbox files: '${entry}'), and with it ${door}, which no jail reaches: narrow the profile's sandbox files`,
+          : `the jail would get ${f.path}${real === f.path ? '' : ` (a link to ${real})`} (sandbox files: '${entry}'), and with it ${door}, which no jail reaches: ${real === f.path ? "narrow the profile's sandbox files" : 'replace the link with a directory'}`,
       );
     // The working directory may not be the home or hold it: a jail that writes ~/.bashrc or
     // ~/.config/autostart runs code outside it at the next login.
@@ -239,7 +264,8 @@ export function planSandbox(
         `the jail would get the working directory ${f.path} read-write (sandbox files: '.'), and with it the home directory, whose start-up files run outside any jail: run it from a directory inside your home`,
       );
     if (entry === '.' && !f.readOnly) refuseStartupDirectory(f.path, facts);
-    bw.push(f.readOnly ? '--ro-bind' : '--bind', f.path, f.path);
+    // The target checked above, at the path the program knows.
+    bw.push(f.readOnly ? '--ro-bind' : '--bind', real, f.path);
     if (!f.readOnly && entry !== '.' && entry !== '~') create.push(f.path);
     grants.push(`${f.path}${f.readOnly ? ', read-only' : ', read-write'}`);
   }
@@ -253,7 +279,7 @@ export function planSandbox(
     wayland !== undefined &&
     /^wayland-[A-Za-z0-9_.-]{1,64}$/.test(wayland)
   ) {
-    const socket = `${run}/${wayland}`;
+    const socket = ownSocket(`${run}/${wayland}`, 'WAYLAND_DISPLAY', realPath);
     bw.push('--ro-bind-try', socket, socket);
     set.WAYLAND_DISPLAY = socket;
     unset.delete('WAYLAND_DISPLAY');
@@ -262,7 +288,8 @@ export function planSandbox(
   if (display === 'x11') {
     const n = x11Display(facts.env.DISPLAY);
     if (n !== null) {
-      bw.push('--ro-bind-try', `/tmp/.X11-unix/X${n}`, `/tmp/.X11-unix/X${n}`);
+      const socket = ownSocket(`/tmp/.X11-unix/X${n}`, 'DISPLAY', realPath);
+      bw.push('--ro-bind-try', socket, socket);
       set.DISPLAY = `:${n}`;
       unset.delete('DISPLAY');
       // The cookie file the edge found to be a regular file of the user's (never a socket it names).
@@ -278,7 +305,7 @@ export function planSandbox(
     }
   }
   if (sandbox.sound && run !== null) {
-    const pulse = `${run}/pulse/native`;
+    const pulse = ownSocket(`${run}/pulse/native`, 'the sound server', realPath);
     bw.push('--ro-bind-try', pulse, pulse);
     set.PULSE_SERVER = `unix:${pulse}`;
     unset.delete('PULSE_SERVER');

@@ -63,6 +63,8 @@ export interface PlanInput {
     /** The account's home from the user database (not $HOME: a variable must not move what is bound). */
     home?: string | null;
     xauthority?: string | null;
+    /** A path with its symbolic links resolved (src/jail/sandbox.ts checks what bubblewrap will bind). */
+    realPath?: (path: string) => string;
   } | null;
 }
 
@@ -560,6 +562,7 @@ function sandboxOf(input: PlanInput, appPath: string | null, ownNetwork: boolean
       appPath,
       backendFiles,
       xauthority: input.sandboxFacts?.xauthority ?? null,
+      realPath: input.sandboxFacts?.realPath,
       launchKey: input.sandboxFacts?.launchKey ?? input.randomHex().slice(0, 16),
     },
   );

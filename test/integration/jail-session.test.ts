@@ -57,6 +57,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -748,6 +749,8 @@ const PROFILES: Record<string, { command: string; sandbox?: string }> = {
   'py-home-ro': { command: PYTHON, sandbox: "{ files: ['~:ro'] }" },
   // The shipped curl profile's grant: the working directory.
   'py-dot': { command: PYTHON, sandbox: '{ files: [.] }' },
+  // A directory of its own, as thunderbird's ~/.thunderbird: the test makes it a link to the runtime directory.
+  'py-linked': { command: PYTHON, sandbox: "{ files: ['~/linked'] }" },
 };
 
 describe.skipIf(!usable)('a jailed program run by a user, against the session', () => {
@@ -1156,6 +1159,35 @@ xdotool windowfocus --sync "$w" type --delay 5 "$2
       userFile(join(home, 'granted/mine.txt'), 'granted');
       userDir(join(home, 'readonly'));
       userFile(join(home, 'readonly/mine.txt'), 'read-only');
+    });
+
+    it('a granted directory that is a link to the runtime directory, or a $HOME that is one: refused, 77, nothing runs; control: the same grant as a directory', async () => {
+      const linked = join(home, 'linked');
+      const attack = py(
+        `import socket; s = socket.socket(socket.AF_UNIX); s.connect(${JSON.stringify(`${home}/linked/bus`)}); print('REACHED')`,
+      );
+      symlinkSync(run, linked);
+      try {
+        const r = await launch('py-linked', attack);
+        expect(r.stderr).toMatch(
+          /^tails-launch: the jail would get \S+\/linked \(a link to [^)]+\) .*replace the link with a directory\n$/,
+        );
+        expect(r.code).toBe(77);
+        expect(r.stdout).toBe('');
+        // $HOME as a link to the runtime directory, with all of it granted read-only (totem's grant).
+        const homeLink = join(base, 'home-link');
+        symlinkSync(run, homeLink);
+        const viaHome = await launch('py-home-ro', py(`print('ran')`), { env: { HOME: homeLink } });
+        expect(viaHome.stderr).toMatch(/^tails-launch: the jail would get \S+home-link \(a link to [^)]+\)/);
+        expect(viaHome.code).toBe(77);
+      } finally {
+        rmSync(linked, { force: true });
+        rmSync(join(base, 'home-link'), { force: true });
+      }
+      // Control: a real directory there is granted (and holds no socket of the session).
+      userDir(linked);
+      const ok = await launch('py-linked', py(`import os; print(os.path.isdir(${JSON.stringify(linked)}))`));
+      expect(ok).toMatchObject({ code: 0, stdout: 'True\n', stderr: '' });
     });
 
     it('a directory as stdin (exec 0</run/user/UID): refused, 77, nothing runs; control: a file as stdin is passed on', async () => {

@@ -270,6 +270,42 @@ describe('the user jail as data', () => {
     expect(binds(bwrapArgs(ro.argv), '--ro-bind')).toContain(`${facts.home}/.config`);
   });
 
+  it('what a link resolves to is what is checked and bound: a granted directory or $HOME that links to a door is refused; a socket reached through a link is refused', () => {
+    const links: Record<string, string> = {
+      '/home/amnesia/.thunderbird': '/run/user/1000',
+      '/home/amnesia/Persistent': '/live/persistence/TailsData_unlocked/Persistent',
+      '/home/link': '/run/user/1000',
+      '/run/user/1000/wayland-0': '/run/user/1000/bus',
+      '/tmp/.X11-unix/X0': '/run/user/1000/bus',
+    };
+    const realPath = (path: string) => {
+      for (const [link, target] of Object.entries(links))
+        if (path === link || path.startsWith(`${link}/`)) return target + path.slice(link.length);
+      return path;
+    };
+    const plan = (sandbox: Parameters<typeof resolveSandbox>[0], more: Partial<typeof facts> = {}) =>
+      planSandbox(resolveSandbox(sandbox), LISTENER, 9050, { ...facts, realPath, ...more });
+    expect(() => plan({ files: ['~/.thunderbird'] })).toThrow(
+      /\/home\/amnesia\/\.thunderbird \(a link to \/run\/user\/1000\) .*the session bus.*replace the link with a directory/,
+    );
+    expect(() => plan({ files: ['~:ro'] }, { home: '/home/link' })).toThrow(/a link to \/run\/user\/1000/);
+    expect(() => plan({ display: 'wayland' })).toThrow(
+      /wayland-0 \(WAYLAND_DISPLAY\) is a link to \/run\/user\/1000\/bus/,
+    );
+    expect(() => plan({ display: 'x11' })).toThrow(/X11-unix\/X0 \(DISPLAY\) is a link/);
+    // Control: Tails' ~/Persistent, a link to the persistent volume, is bound from its target at the path the program knows.
+    const persistent = plan({ files: ['~/Persistent/Tor Browser'] });
+    const bw = bwrapArgs(persistent.argv);
+    const at = bw.indexOf('/home/amnesia/Persistent/Tor Browser');
+    expect(bw.slice(at - 2, at + 1)).toEqual([
+      '--bind',
+      '/live/persistence/TailsData_unlocked/Persistent/Tor Browser',
+      '/home/amnesia/Persistent/Tor Browser',
+    ]);
+    // And without links, paths bind as themselves.
+    expect(binds(bwrapArgs(plan({ files: ['~/.purple'] }).argv), '--bind')).toEqual(['/home/amnesia/.purple']);
+  });
+
   it("a program outside the system's directories is bound read-only at its path; the listener may be IPv6", () => {
     const s = planSandbox(resolveSandbox(undefined), { address: '::1', port: 9150 }, 9050, {
       ...facts,

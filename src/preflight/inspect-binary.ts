@@ -19,6 +19,26 @@ const MAX_PHDR_BYTES = 65536; // the kernel refuses to exec a larger program hea
 const MAX_TABLE_BYTES = 1 << 20;
 const MAX_NOTE_BYTES = 65536;
 
+/**
+ * glibc's dynamic loaders, as Debian's programs name them (PT_INTERP) on each
+ * architecture, and their /usr forms (merged /usr). Root's files: a program
+ * cannot add one.
+ */
+const SYSTEM_LOADERS = new Set(
+  [
+    '/lib64/ld-linux-x86-64.so.2',
+    '/libx32/ld-linux-x32.so.2',
+    '/lib/ld-linux.so.2',
+    '/lib/ld-linux-aarch64.so.1',
+    '/lib/ld-linux-armhf.so.3',
+    '/lib/ld-linux.so.3',
+    '/lib/ld-linux-riscv64-lp64d.so.1',
+    '/lib64/ld64.so.2',
+    '/lib/ld64.so.1',
+    '/lib64/ld-linux-loongarch-lp64d.so.1',
+  ].flatMap((path) => [path, `/usr${path}`]),
+);
+
 const S_ISUID = 0o4000; // not in fs.constants
 const S_ISGID = 0o2000;
 const PT_INTERP = 3;
@@ -131,7 +151,7 @@ function hasGoNote(notes: Buffer, f: Fields, align: number): boolean {
 /** Pure: the facts the verdict needs from an ELF image, read through READ(offset, length) -> Buffer (shorter at EOF). */
 export function readElfFacts(
   read: (offset: number, length: number) => Buffer,
-): { hasInterpreter: boolean; isGo: boolean } | null {
+): { hasInterpreter: boolean; interpreter: string | null; isGo: boolean } | null {
   // null: not ELF, or an ELF header or program header table the kernel would not run.
   // Never throws on short or garbage input (READ itself may throw: I/O errors).
   const ident = read(0, 64);
@@ -153,10 +173,19 @@ export function readElfFacts(
   if (!phdrBytes) return null;
   const phdrs = view(phdrBytes);
   let hasInterpreter = false;
+  let interpreter: string | null = null;
   let isGo = false;
   for (let at = 0; at < phdrBytes.length; at += phentsize) {
     const type = f.u32(phdrs, at);
-    if (type === PT_INTERP) hasInterpreter = true;
+    if (type === PT_INTERP) {
+      hasInterpreter = true;
+      // Its path, NUL-terminated (the kernel refuses one over PATH_MAX).
+      const offset = f.word(phdrs, at + (is64 ? 8 : 4));
+      const size = f.word(phdrs, at + (is64 ? 32 : 16));
+      const path = size > 1 && size <= 4096 ? readExact(read, offset, size) : null;
+      const end = path ? path.indexOf(0) : -1;
+      interpreter = path && end > 0 ? path.toString('latin1', 0, end) : null;
+    }
     if (type === PT_NOTE && !isGo) {
       // The Go build ID note is found here even when section headers are stripped.
       const offset = f.word(phdrs, at + (is64 ? 8 : 4));
@@ -166,7 +195,7 @@ export function readElfFacts(
       if (notes && hasGoNote(notes, f, align === 8 ? 8 : 4)) isGo = true;
     }
   }
-  return { hasInterpreter, isGo: isGo || hasGoSection(read, header, f) };
+  return { hasInterpreter, interpreter, isGo: isGo || hasGoSection(read, header, f) };
 }
 
 /**
@@ -271,6 +300,12 @@ export function inspectDescriptor(fd: number, stats: Stats): FileVerdict {
       // Go first: a static Go program would not be helped by linking it dynamically.
       if (facts.isGo) return refuse('go', 'is a Go program');
       if (!facts.hasInterpreter) return refuse('static', 'is statically linked');
+      // Only glibc's dynamic loader applies LD_PRELOAD: a program may name any file as its loader.
+      if (facts.interpreter === null || !SYSTEM_LOADERS.has(facts.interpreter))
+        return refuse(
+          'unknown-format',
+          `names its own program interpreter (${facts.interpreter ?? 'unreadable'}), not the system's dynamic loader, which alone applies LD_PRELOAD`,
+        );
       return { kind: 'elf' };
     }
     if (head[0] === 0x23 && head[1] === 0x21)

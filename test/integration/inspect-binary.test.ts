@@ -3,12 +3,24 @@
 // the system's own /bin/sh and curl. Each compiled fixture is also run once, to
 // show that it is a real, runnable program of the kind the verdict says.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readElfFacts } from '../../src/preflight/inspect-binary';
 import { inspectForPreload } from '../../src/preflight/resolve-program';
+import { ROOT } from '../support/launcher';
 import {
   fixtureBinaries,
   script,
@@ -63,6 +75,35 @@ describe('inspectForPreload: programs', () => {
     for (const path of [bin.static, bin.staticPie]) {
       expect(inspectForPreload(path)).toEqual({ ok: false, reason: 'static', path, detail: 'is statically linked' });
     }
+  });
+
+  it("refuses a dynamic program that names its own loader (a working copy of the system's, elsewhere: nothing makes it apply LD_PRELOAD)", () => {
+    const fd = openSync('/bin/true', 'r');
+    const system = readElfFacts((offset, length) => {
+      const buffer = Buffer.alloc(length);
+      return buffer.subarray(0, readSync(fd, buffer, 0, length, offset));
+    })?.interpreter;
+    closeSync(fd);
+    expect(system).toMatch(/^\/.*ld.*\.so/);
+    const loader = join(dir, 'own-ld.so');
+    copyFileSync(system!, loader);
+    chmodSync(loader, 0o755);
+    const program = join(dir, 'own-loader');
+    execFileSync('cc', [
+      '-O2',
+      `-Wl,--dynamic-linker=${loader}`,
+      join(ROOT, 'test/fixtures/binaries/marker.c'),
+      '-o',
+      program,
+    ]);
+    // Control: a real, runnable dynamic program.
+    expect(ranAndMarked(program)).toBe(true);
+    expect(inspectForPreload(program)).toEqual({
+      ok: false,
+      reason: 'unknown-format',
+      path: program,
+      detail: `names its own program interpreter (${loader}), not the system's dynamic loader, which alone applies LD_PRELOAD`,
+    });
   });
 
   it('refuses a dynamically linked program with a Go section', () => {

@@ -134,25 +134,37 @@ export function sessionDoorOf(path: string, runtimeDir: string | null): string |
 }
 
 /**
- * '.' read-write inside a hidden directory of the home (~/.config, ~/.local,
- * ~/.ssh...) or of the XDG directories: that is where start-up files and
- * other programs' settings live (a D-Bus service, an autostart entry, a
- * systemd unit written there runs outside any jail), so it is refused. A
- * profile may still name such a directory of its own (~/.purple).
+ * '.' read-write is never the home or above it (a jail that writes ~/.bashrc
+ * runs code outside it at the next login), nor a hidden directory of the home
+ * (~/.config, ~/.local, ~/.ssh...) or an XDG directory: that is where start-up
+ * files and other programs' settings live (a D-Bus service, an autostart
+ * entry, a systemd unit written there runs outside any jail). A profile may
+ * still name such a directory of its own (~/.purple). Checked on the
+ * directory and on the home as their links resolve (a home under a link to
+ * /var/home, a working directory reached through a link).
  */
-function refuseStartupDirectory(cwd: string, facts: SandboxFacts): void {
+function refuseWorkingDirectory(cwd: string, facts: SandboxFacts, realPath: (path: string) => string): void {
   const inside = (dir: string) => cwd === dir || cwd.startsWith(`${dir}/`);
+  const homes = [...new Set([facts.home, realPath(facts.home)])];
+  if (homes.some((home) => home === cwd || home.startsWith(`${cwd === '/' ? '' : cwd}/`)))
+    throw new LaunchError(
+      EXIT.refused,
+      `the jail would get the working directory ${cwd} read-write (sandbox files: '.'), and with it the home directory, whose start-up files run outside any jail: run it from a directory inside your home`,
+    );
   const xdg = ['XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME']
     .map((name) => facts.env[name])
-    .find((dir) => dir !== undefined && dir.startsWith('/') && inside(dir.replace(/\/+$/, '')));
-  const hidden =
-    facts.home !== '/' && inside(facts.home)
-      ? cwd
-          .slice(facts.home.length + 1)
-          .split('/')
-          .some((part) => part.startsWith('.'))
-      : false;
-  if (xdg !== undefined || hidden)
+    .flatMap((dir) => (dir !== undefined && dir.startsWith('/') ? [dir, realPath(dir)] : []))
+    .some((dir) => inside(dir.replace(/\/+$/, '') || '/'));
+  const hidden = homes.some(
+    (home) =>
+      home !== '/' &&
+      inside(home) &&
+      cwd
+        .slice(home.length + 1)
+        .split('/')
+        .some((part) => part.startsWith('.')),
+  );
+  if (xdg || hidden)
     throw new LaunchError(
       EXIT.refused,
       `the jail would get the working directory ${cwd} read-write (sandbox files: '.'), a directory of settings and start-up files (a D-Bus service or an autostart entry written there runs outside any jail): run it from another directory`,
@@ -252,18 +264,7 @@ export function planSandbox(
           ? `the jail would get the working directory ${f.path} (sandbox files: '.'), and with it ${door}, which no jail reaches: run it from another directory`
           : `the jail would get ${f.path}${real === f.path ? '' : ` (a link to ${real})`} (sandbox files: '${entry}'), and with it ${door}, which no jail reaches: ${real === f.path ? "narrow the profile's sandbox files" : 'replace the link with a directory'}`,
       );
-    // The working directory may not be the home or hold it: a jail that writes ~/.bashrc or
-    // ~/.config/autostart runs code outside it at the next login.
-    if (
-      entry === '.' &&
-      !f.readOnly &&
-      (f.path === facts.home || facts.home.startsWith(`${f.path === '/' ? '' : f.path}/`))
-    )
-      throw new LaunchError(
-        EXIT.refused,
-        `the jail would get the working directory ${f.path} read-write (sandbox files: '.'), and with it the home directory, whose start-up files run outside any jail: run it from a directory inside your home`,
-      );
-    if (entry === '.' && !f.readOnly) refuseStartupDirectory(f.path, facts);
+    if (entry === '.' && !f.readOnly) refuseWorkingDirectory(real, facts, realPath);
     // The target checked above, at the path the program knows.
     bw.push(f.readOnly ? '--ro-bind' : '--bind', real, f.path);
     if (!f.readOnly && entry !== '.' && entry !== '~') create.push(f.path);

@@ -260,6 +260,19 @@ describe('the user jail as data', () => {
     ])
       expect(() => dot(cwd), cwd).toThrow(/a directory of settings and start-up files .*run it from another directory/);
     expect(() => dot('/srv/xdg/autostart', { XDG_CONFIG_HOME: '/srv/xdg' })).toThrow(/settings and start-up files/);
+    // A home under a link (/home -> /var/home): the working directory is the resolved one.
+    const linkedHome = (cwd: string) =>
+      planSandbox(resolveSandbox({ files: ['.'] }), LISTENER, 9050, {
+        ...facts,
+        cwd,
+        realPath: (path: string) => path.replace(/^\/home\//, '/var/home/'),
+      });
+    expect(() => linkedHome('/var/home/amnesia/.config/autostart')).toThrow(/settings and start-up files/);
+    expect(() => linkedHome('/var/home/amnesia')).toThrow(/and with it the home directory/);
+    expect(() => linkedHome('/var/home')).toThrow(/and with it the home directory/);
+    expect(binds(bwrapArgs(linkedHome('/var/home/amnesia/Downloads').argv), '--bind')).toEqual([
+      '/var/home/amnesia/Downloads',
+    ]);
     // Controls: an ordinary directory of the home, or outside it, is granted; and read-only anywhere there.
     expect(binds(bwrapArgs(dot(`${facts.home}/Downloads`).argv), '--bind')).toEqual([`${facts.home}/Downloads`]);
     expect(binds(bwrapArgs(dot('/srv/build').argv), '--bind')).toEqual(['/srv/build']);

@@ -178,6 +178,8 @@ export function readElfFacts(
   for (let at = 0; at < phdrBytes.length; at += phentsize) {
     const type = f.u32(phdrs, at);
     if (type === PT_INTERP) {
+      // Two of them: the kernel takes one, a checker may read the other. Never judged: refused below.
+      if (hasInterpreter) return { hasInterpreter, interpreter: null, isGo };
       hasInterpreter = true;
       // Its path, NUL-terminated (the kernel refuses one over PATH_MAX).
       const offset = f.word(phdrs, at + (is64 ? 8 : 4));
@@ -304,7 +306,9 @@ export function inspectDescriptor(fd: number, stats: Stats): FileVerdict {
       if (facts.interpreter === null || !SYSTEM_LOADERS.has(facts.interpreter))
         return refuse(
           'unknown-format',
-          `names its own program interpreter (${facts.interpreter ?? 'unreadable'}), not the system's dynamic loader, which alone applies LD_PRELOAD`,
+          facts.interpreter === null
+            ? 'has an unreadable program interpreter, or more than one'
+            : `names its own program interpreter (${facts.interpreter}), not the system's dynamic loader, which alone applies LD_PRELOAD`,
         );
       return { kind: 'elf' };
     }

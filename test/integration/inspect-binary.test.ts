@@ -106,6 +106,38 @@ describe('inspectForPreload: programs', () => {
     });
   });
 
+  it.skipIf(process.arch !== 'x64')(
+    "refuses a program with two PT_INTERP entries: its own loader first (the kernel's choice), the system's second (a checker's, were it to read the last)",
+    () => {
+      const own = join(dir, 'own-loader');
+      const image = Buffer.from(readFileSync(own));
+      const phoff = Number(image.readBigUInt64LE(32));
+      const [phentsize, phnum] = [image.readUInt16LE(54), image.readUInt16LE(56)];
+      const system = Buffer.from(
+        `${readElfFacts((o, l) => image.subarray(o, o + l))?.interpreter === null ? '' : '/lib64/ld-linux-x86-64.so.2'}\0`,
+      );
+      const notes = [...Array(phnum).keys()].filter((i) => image.readUInt32LE(phoff + i * phentsize) === 4);
+      expect(notes.length).toBeGreaterThan(0);
+      // The last PT_NOTE becomes a second PT_INTERP naming the system's loader, appended to the file.
+      const at = phoff + notes.at(-1)! * phentsize;
+      const dual = Buffer.concat([image, system]);
+      dual.writeUInt32LE(3, at);
+      dual.writeBigUInt64LE(BigInt(image.length), at + 8);
+      dual.writeBigUInt64LE(BigInt(system.length), at + 32);
+      dual.writeBigUInt64LE(BigInt(system.length), at + 40);
+      const program = join(dir, 'dual-interp');
+      writeFileSync(program, dual, { mode: 0o755 });
+      // Control: the kernel runs it (with its own loader).
+      expect(ranAndMarked(program)).toBe(true);
+      expect(inspectForPreload(program)).toEqual({
+        ok: false,
+        reason: 'unknown-format',
+        path: program,
+        detail: 'has an unreadable program interpreter, or more than one',
+      });
+    },
+  );
+
   it('refuses a dynamically linked program with a Go section', () => {
     expect(inspectForPreload(bin.goLike)).toEqual({
       ok: false,

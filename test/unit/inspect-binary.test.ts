@@ -17,6 +17,8 @@ interface Spec {
   bits: Bits;
   little: boolean;
   interp?: boolean;
+  /** A second PT_INTERP (the kernel takes one; a checker must not trust the other). */
+  secondInterp?: boolean;
   /** A PT_NOTE segment with a Go build ID note. */
   goNote?: boolean;
   /** Section headers (none: e_shoff = 0, as after sstrip). */
@@ -55,6 +57,10 @@ function makeElf(spec: Spec): Buffer {
   ];
   if (spec.interp) {
     const path = Buffer.from('/lib/ld-linux.so.2\0');
+    phdrs.push({ type: 3, offset: put(path, 1), size: path.length, align: 1 });
+  }
+  if (spec.secondInterp) {
+    const path = Buffer.from('/lib64/ld-linux-x86-64.so.2\0');
     phdrs.push({ type: 3, offset: put(path, 1), size: path.length, align: 1 });
   }
   if (spec.goNote) {
@@ -162,6 +168,11 @@ describe.each(FORMATS)('readElfFacts, $label', ({ bits, little }) => {
   it("reads PT_INTERP's path: the loader that will apply LD_PRELOAD, or not", () => {
     expect(facts(makeElf({ bits, little, interp: true }))?.interpreter).toBe('/lib/ld-linux.so.2');
     expect(facts(makeElf({ bits, little, interp: false }))?.interpreter).toBeNull();
+    // Two: neither is trusted.
+    expect(facts(makeElf({ bits, little, interp: true, secondInterp: true }))).toMatchObject({
+      hasInterpreter: true,
+      interpreter: null,
+    });
   });
 
   it('sees PT_INTERP (dynamic) and its absence (static, static-pie)', () => {
@@ -178,8 +189,14 @@ describe.each(FORMATS)('readElfFacts, $label', ({ bits, little }) => {
 
   it.each(['.note.go.buildid', '.go.buildinfo', '.gopclntab'])('takes a section named %s for Go', (name) => {
     const sections = [...PLAIN_SECTIONS, { name, data: Buffer.from('whatever') }];
-    expect(facts(makeElf({ bits, little, interp: true, sections }))).toMatchObject({ hasInterpreter: true, isGo: true });
-    expect(facts(makeElf({ bits, little, interp: false, sections }))).toMatchObject({ hasInterpreter: false, isGo: true });
+    expect(facts(makeElf({ bits, little, interp: true, sections }))).toMatchObject({
+      hasInterpreter: true,
+      isGo: true,
+    });
+    expect(facts(makeElf({ bits, little, interp: false, sections }))).toMatchObject({
+      hasInterpreter: false,
+      isGo: true,
+    });
   });
 
   it.each(['.data.rel.ro', '.noptrdata'])('takes the Go build-info magic at the start of %s for Go', (name) => {
@@ -204,7 +221,10 @@ describe.each(FORMATS)('readElfFacts, $label', ({ bits, little }) => {
   });
 
   it('finds the Go build ID note in a PT_NOTE segment when there are no section headers', () => {
-    expect(facts(makeElf({ bits, little, interp: true, goNote: true }))).toMatchObject({ hasInterpreter: true, isGo: true });
+    expect(facts(makeElf({ bits, little, interp: true, goNote: true }))).toMatchObject({
+      hasInterpreter: true,
+      isGo: true,
+    });
   });
 
   it('refuses a program header size the kernel would refuse (null)', () => {

@@ -143,6 +143,21 @@ export function sessionDoorOf(path: string, runtimeDir: string | null): string |
  * directory and on the home as their links resolve (a home under a link to
  * /var/home, a working directory reached through a link).
  */
+/** Directories of the home whose files other programs run, or read to know what to run. */
+const STARTUP_DIRECTORIES = [
+  'bin',
+  '.local/bin',
+  '.config/autostart',
+  '.config/systemd',
+  '.config/systemd/user',
+  '.config/environment.d',
+  '.local/share/dbus-1',
+  '.local/share/dbus-1/services',
+  '.local/share/systemd',
+  '.local/share/systemd/user',
+  '.local/share/applications',
+];
+
 function refuseWorkingDirectory(cwd: string, facts: SandboxFacts, realPath: (path: string) => string): void {
   const inside = (dir: string) => cwd === dir || cwd.startsWith(`${dir}/`);
   const homes = [...new Set([facts.home, realPath(facts.home)])];
@@ -155,16 +170,23 @@ function refuseWorkingDirectory(cwd: string, facts: SandboxFacts, realPath: (pat
     .map((name) => facts.env[name])
     .flatMap((dir) => (dir !== undefined && dir.startsWith('/') ? [dir, realPath(dir)] : []))
     .some((dir) => inside(dir.replace(/\/+$/, '') || '/'));
-  const hidden = homes.some(
-    (home) =>
-      home !== '/' &&
-      inside(home) &&
-      cwd
-        .slice(home.length + 1)
-        .split('/')
-        .some((part) => part.startsWith('.')),
+  // The directory as the shell reached it ($PWD, when it is this directory): through a link too.
+  const pwd = facts.env.PWD;
+  const spellings = [cwd, ...(pwd !== undefined && pwd.startsWith('/') && realPath(pwd) === cwd ? [pwd] : [])];
+  const hidden = homes.some((home) =>
+    spellings.some(
+      (dir) =>
+        home !== '/' &&
+        dir.startsWith(`${home}/`) &&
+        dir
+          .slice(home.length + 1)
+          .split('/')
+          .some((part) => part.startsWith('.')),
+    ),
   );
-  if (xdg || hidden)
+  // Where programs outside read what to run, wherever their links lead (dotfiles kept elsewhere).
+  const startup = homes.some((home) => STARTUP_DIRECTORIES.some((dir) => inside(realPath(`${home}/${dir}`))));
+  if (xdg || hidden || startup)
     throw new LaunchError(
       EXIT.refused,
       `the jail would get the working directory ${cwd} read-write (sandbox files: '.'), a directory of settings and start-up files (a D-Bus service or an autostart entry written there runs outside any jail): run it from another directory`,

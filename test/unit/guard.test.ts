@@ -270,6 +270,25 @@ describe('the user jail as data', () => {
     expect(() => linkedHome('/var/home/amnesia/.config/autostart')).toThrow(/settings and start-up files/);
     expect(() => linkedHome('/var/home/amnesia')).toThrow(/and with it the home directory/);
     expect(() => linkedHome('/var/home')).toThrow(/and with it the home directory/);
+    // Dotfiles kept elsewhere (stow): ~/.local/share/dbus-1/services -> ~/dotfiles/dbus, entered by either name.
+    const stow = (cwd: string, pwd?: string) =>
+      planSandbox(resolveSandbox({ files: ['.'] }), LISTENER, 9050, {
+        ...facts,
+        cwd,
+        env: { ...facts.env, ...(pwd === undefined ? {} : { PWD: pwd }) },
+        realPath: (path: string) =>
+          path.replace(/^\/home\/amnesia\/\.local\/share\/dbus-1\/services(?=\/|$)/, '/home/amnesia/dotfiles/dbus'),
+      });
+    expect(() => stow('/home/amnesia/dotfiles/dbus')).toThrow(/settings and start-up files/);
+    expect(() => stow('/home/amnesia/dotfiles/dbus', '/home/amnesia/.local/share/dbus-1/services')).toThrow(
+      /settings and start-up files/,
+    );
+    // ~/bin: its files run as commands.
+    expect(() => dot(`${facts.home}/bin`)).toThrow(/settings and start-up files/);
+    // $PWD that is another directory is not believed (a caller's variable cannot make a directory refused or allowed).
+    expect(binds(bwrapArgs(dot(`${facts.home}/Downloads`, { PWD: `${facts.home}/.config` }).argv), '--bind')).toEqual([
+      `${facts.home}/Downloads`,
+    ]);
     expect(binds(bwrapArgs(linkedHome('/var/home/amnesia/Downloads').argv), '--bind')).toEqual([
       '/var/home/amnesia/Downloads',
     ]);

@@ -55,6 +55,7 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
@@ -629,15 +630,63 @@ static void confine(void) {
 
 static const int FORWARDED[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
 
+#define MAX_BIND_FDS 64
+
+/*
+ * `--bind-fd PATH DEST` and `--ro-bind-fd PATH DEST` among bwrap's arguments
+ * name a path, not a descriptor: the launcher resolved its links and checked
+ * what it leads to. Opened here (O_PATH) without following any link, so what
+ * bwrap binds is what was checked: a link put there since (a granted directory
+ * swapped for a link to the runtime directory) is refused, not followed, and
+ * the descriptor goes to bwrap in place of the path. "?PATH": skipped, with
+ * its option, if missing (a display's socket). Returns the descriptor
+ * (close-on-exec), or -1 for a missing "?PATH".
+ */
+static int open_checked(const char *arg) {
+	int optional = arg[0] == '?';
+	const char *path = arg + optional;
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+	if (path[0] != '/') die(USAGE, "--bind-fd/--ro-bind-fd '%.200s': a path is expected here %s", arg, RUN_BY);
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+	if (fd >= 0) return fd;
+	if (optional && errno == ENOENT) return -1;
+	if (errno == ELOOP || errno == EXDEV)
+		die(OSERR, "%.300s: a link is in its way (the launch checked where the links led, and binds nothing through one): refusing to bind it", path);
+	if (errno == ENOSYS) die(OSERR, "openat2 is missing (Linux 5.6 or later is needed to bind without following links)");
+	die(OSERR, "cannot open %.300s to bind it: %s", path, strerror(errno));
+}
+
+/* ARGV (N entries): each checked path opened and replaced by its descriptor, in FDS (*NFDS); a missing "?PATH" dropped. Returns the new count. */
+static int open_binds(char **argv, int n, int *fds, int *nfds) {
+	int out = 0;
+	for (int i = 0; i < n; i++) {
+		int bind = !strcmp(argv[i], "--bind-fd") || !strcmp(argv[i], "--ro-bind-fd");
+		if (!bind || i + 2 >= n || (argv[i + 1][0] != '/' && argv[i + 1][0] != '?')) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		int fd = open_checked(argv[i + 1]);
+		if (fd >= 0) {
+			if (*nfds == MAX_BIND_FDS) die(USAGE, "more than %d checked binds %s", MAX_BIND_FDS, RUN_BY);
+			fds[(*nfds)++] = fd;
+			if (asprintf(&argv[i + 1], "%d", fd) < 0) die(OSERR, "out of memory");
+			argv[out++] = argv[i], argv[out++] = argv[i + 1], argv[out++] = argv[i + 2];
+		}
+		i += 2;
+	}
+	return out;
+}
+
 /* B: the caller's mask, dead with P, bwrap with --info-fd K first. Returns K's read end in *INFO. */
 static pid_t start_bwrap(int *info, const sigset_t *caller_mask) {
-	int p[2];
+	int p[2], fds[MAX_BIND_FDS], nfds = 0;
 	char k[16], **argv = calloc((size_t)cfg.nbwrap + 5, sizeof *argv);
 	if (!argv) die(OSERR, "out of memory");
 	CHECK(pipe2(p, O_CLOEXEC), "pipe");
 	snprintf(k, sizeof k, "%d", p[1]);
 	argv[0] = "bwrap", argv[1] = "--info-fd", argv[2] = k, argv[3] = "--die-with-parent";
 	memcpy(argv + 4, cfg.bwrap, (size_t)cfg.nbwrap * sizeof *argv);
+	argv[4 + open_binds(argv + 4, cfg.nbwrap, fds, &nfds)] = NULL;
 	pid_t parent = getpid(), pid = fork();
 	CHECK(pid, "fork");
 	if (pid == 0) {
@@ -645,11 +694,15 @@ static pid_t start_bwrap(int *info, const sigset_t *caller_mask) {
 		if (sigprocmask(SIG_SETMASK, caller_mask, NULL) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent ||
 		    fcntl(p[1], F_SETFD, 0) < 0)
 			_exit(OSERR);
+		/* bwrap binds each and closes it: none reaches the application. */
+		for (int i = 0; i < nfds; i++)
+			if (fcntl(fds[i], F_SETFD, 0) < 0) _exit(OSERR);
 		execve(BWRAP, argv, environ);
 		dprintf(2, "tails-launch: jail: cannot run %s: %s (install bubblewrap)\n", BWRAP, strerror(errno));
 		_exit(OSERR);
 	}
 	close(p[1]);
+	for (int i = 0; i < nfds; i++) close(fds[i]);
 	free(argv);
 	*info = p[0];
 	return pid;

@@ -261,16 +261,18 @@ export function planSandbox(
       `${insidePort}=${listener.address.includes(':') ? `[${listener.address}]` : listener.address}:${listener.port}`,
     );
 
+  // What bubblewrap binds is named by its resolved path, which the helper opens without following
+  // any link (--bind-fd PATH: a link put there since the plan is refused, not followed).
+  const realPath = facts.realPath ?? ((path: string) => path);
   if (facts.appPath !== null && !underSystem(facts.appPath)) {
-    bw.push('--ro-bind', facts.appPath, facts.appPath);
+    bw.push('--ro-bind-fd', realPath(facts.appPath), facts.appPath);
     grants.push(`its program ${facts.appPath}, read-only`);
   }
   for (const file of facts.backendFiles ?? []) {
     if (underSystem(file)) continue;
-    bw.push('--ro-bind', file, file);
+    bw.push('--ro-bind-fd', realPath(file), file);
     grants.push(`its wrapper's file ${file}, read-only`);
   }
-  const realPath = facts.realPath ?? ((path: string) => path);
   for (const entry of sandbox.files) {
     const f = hostPath(entry, facts);
     if (f === null) continue;
@@ -288,7 +290,7 @@ export function planSandbox(
       );
     if (entry === '.' && !f.readOnly) refuseWorkingDirectory(real, facts, realPath);
     // The target checked above, at the path the program knows.
-    bw.push(f.readOnly ? '--ro-bind' : '--bind', real, f.path);
+    bw.push(f.readOnly ? '--ro-bind-fd' : '--bind-fd', real, f.path);
     if (!f.readOnly && entry !== '.' && entry !== '~') create.push(f.path);
     grants.push(`${f.path}${f.readOnly ? ', read-only' : ', read-write'}`);
   }
@@ -303,7 +305,7 @@ export function planSandbox(
     /^wayland-[A-Za-z0-9_.-]{1,64}$/.test(wayland)
   ) {
     const socket = ownSocket(`${run}/${wayland}`, 'WAYLAND_DISPLAY', realPath);
-    bw.push('--ro-bind-try', socket, socket);
+    bw.push('--ro-bind-fd', `?${socket}`, socket);
     set.WAYLAND_DISPLAY = socket;
     unset.delete('WAYLAND_DISPLAY');
     grants.push(`the Wayland display ${socket} (its own windows only)`);
@@ -312,13 +314,13 @@ export function planSandbox(
     const n = x11Display(facts.env.DISPLAY);
     if (n !== null) {
       const socket = ownSocket(`/tmp/.X11-unix/X${n}`, 'DISPLAY', realPath);
-      bw.push('--ro-bind-try', socket, socket);
+      bw.push('--ro-bind-fd', `?${socket}`, socket);
       set.DISPLAY = `:${n}`;
       unset.delete('DISPLAY');
       // The cookie file the edge found to be a regular file of the user's (never a socket it names).
       const xauth = facts.xauthority ?? null;
       if (xauth !== null) {
-        bw.push('--ro-bind-try', xauth, xauth);
+        bw.push('--ro-bind-fd', `?${xauth}`, xauth);
         set.XAUTHORITY = xauth;
         unset.delete('XAUTHORITY');
       }
@@ -329,7 +331,7 @@ export function planSandbox(
   }
   if (sandbox.sound && run !== null) {
     const pulse = ownSocket(`${run}/pulse/native`, 'the sound server', realPath);
-    bw.push('--ro-bind-try', pulse, pulse);
+    bw.push('--ro-bind-fd', `?${pulse}`, pulse);
     set.PULSE_SERVER = `unix:${pulse}`;
     unset.delete('PULSE_SERVER');
     grants.push(`the sound server ${pulse}: it can be asked to load modules, some of which connect elsewhere`);
@@ -338,7 +340,7 @@ export function planSandbox(
     const outside = `${rundir}/a11y`;
     const inside = `${run}/at-spi/bus`;
     helper.push('--dbus-proxy', String(2 + A11Y_POLICY.length), facts.a11yBus, outside, ...A11Y_POLICY);
-    bw.push('--bind', outside, inside);
+    bw.push('--bind-fd', outside, inside);
     set.AT_SPI_BUS_ADDRESS = `unix:path=${inside}`;
     unset.delete('AT_SPI_BUS_ADDRESS');
     grants.push(
@@ -357,7 +359,7 @@ export function planSandbox(
       '--filter',
       ...talk,
     );
-    bw.push('--bind', outside, inside);
+    bw.push('--bind-fd', outside, inside);
     set.DBUS_SESSION_BUS_ADDRESS = `unix:path=${inside}`;
     unset.delete('DBUS_SESSION_BUS_ADDRESS');
     grants.push(

@@ -1190,6 +1190,48 @@ xdotool windowfocus --sync "$w" type --delay 5 "$2
       expect(ok).toMatchObject({ code: 0, stdout: 'True\n', stderr: '' });
     });
 
+    it('a granted directory swapped for a link to the runtime directory while launches run (100 launches): none reaches the session bus; the swaps were really seen (refusals)', async () => {
+      const linked = join(home, 'linked');
+      userDir(linked);
+      // The user's own process, outside any jail, swaps ~/linked between the directory and a link, without pause.
+      const swapper = start(
+        [
+          PYTHON,
+          '-c',
+          // Each state held ~30 ms, about the time from the plan to bubblewrap's bind: a launch planned on
+          // the directory often meets the link when its binds are made.
+          `import os, sys, time
+d, run = sys.argv[1], sys.argv[2]
+while True:
+    os.rename(d, d + '.dir'); os.symlink(run, d); time.sleep(0.03)
+    os.unlink(d); os.rename(d + '.dir', d); time.sleep(0.03)`,
+          linked,
+          run,
+        ],
+        { long: true },
+      );
+      const attack = py(
+        `import socket\ntry:\n s = socket.socket(socket.AF_UNIX); s.connect(${JSON.stringify(`${linked}/bus`)}); print('REACHED')\nexcept OSError: print('held')`,
+      );
+      const outcomes: Record<string, number> = {};
+      try {
+        for (let i = 0; i < 100; i++) {
+          const r = await launch('py-linked', attack);
+          const key = r.stdout.includes('REACHED') ? 'REACHED' : r.code === 0 ? 'held' : `exit ${r.code}`;
+          outcomes[key] = (outcomes[key] ?? 0) + 1;
+        }
+      } finally {
+        swapper.child.kill('SIGKILL');
+        await swapper.ended;
+        rmSync(linked, { recursive: true, force: true });
+        rmSync(`${linked}.dir`, { recursive: true, force: true });
+      }
+      console.log(`swapped grant: ${JSON.stringify(outcomes)} of 100 launches`);
+      expect(outcomes.REACHED ?? 0).toBe(0);
+      // The race was really run: launches planned on the directory met the link when the helper opened it (71).
+      expect(outcomes['exit 71'] ?? 0).toBeGreaterThan(0);
+    }, 120_000);
+
     it('a directory as stdin (exec 0</run/user/UID): refused, 77, nothing runs; control: a file as stdin is passed on', async () => {
       const attack = sh('ls /proc/self/fd/0/ >/dev/null 2>&1 && echo REACHED; echo ran');
       const dir = openSync(run, 'r');

@@ -132,7 +132,7 @@ describe('the user jail as data', () => {
     expect(bw).not.toContain('--unshare-net');
     expect(bw).not.toContain('--share-net');
     expect(
-      [...binds(bw, '--bind'), ...binds(bw, '--ro-bind'), ...binds(bw, '--ro-bind-try')].filter(
+      [...binds(bw, '--bind-fd'), ...binds(bw, '--ro-bind-fd'), ...binds(bw, '--ro-bind-try')].filter(
         (d) => d.startsWith('/run') || d.startsWith('/tmp') || d.startsWith('/home'),
       ),
     ).toEqual([]);
@@ -144,14 +144,17 @@ describe('the user jail as data', () => {
 
   it('wayland: only the Wayland socket; x11: the X socket and its cookie, and says what X11 gives away', () => {
     const w = planSandbox(resolveSandbox({ display: 'wayland', a11y: false }), LISTENER, 9050, facts);
-    expect(binds(bwrapArgs(w.argv), '--ro-bind-try')).toContain('/run/user/1000/wayland-0');
+    // Bound by the helper from a descriptor it opens without following a link ('?': if it exists).
+    const wb = bwrapArgs(w.argv);
+    const at = wb.indexOf('/run/user/1000/wayland-0');
+    expect(wb.slice(at - 2, at + 1)).toEqual(['--ro-bind-fd', '?/run/user/1000/wayland-0', '/run/user/1000/wayland-0']);
     expect(w.set).toEqual({ WAYLAND_DISPLAY: '/run/user/1000/wayland-0' });
     expect(w.unset).toContain('DISPLAY');
     const x = planSandbox(resolveSandbox({ display: 'x11', a11y: false }), LISTENER, 9050, {
       ...facts,
       xauthority: facts.env.XAUTHORITY,
     });
-    expect(binds(bwrapArgs(x.argv), '--ro-bind-try')).toEqual(
+    expect(binds(bwrapArgs(x.argv), '--ro-bind-fd')).toEqual(
       expect.arrayContaining(['/tmp/.X11-unix/X0', facts.env.XAUTHORITY]),
     );
     expect(x.set).toEqual({ DISPLAY: ':0', XAUTHORITY: facts.env.XAUTHORITY });
@@ -190,8 +193,8 @@ describe('the user jail as data', () => {
   it("files: the profile's paths read-write (made if missing) or read-only; '.' is the working directory and the jail starts there", () => {
     const s = planSandbox(resolveSandbox({ files: ['~/.purple', '/srv/x:ro', '.', '~:ro'] }), LISTENER, 9050, facts);
     const bw = bwrapArgs(s.argv);
-    expect(binds(bw, '--bind')).toEqual(['/home/amnesia/.purple', '/home/amnesia/work']);
-    expect(binds(bw, '--ro-bind')).toEqual(['/srv/x', '/home/amnesia']);
+    expect(binds(bw, '--bind-fd')).toEqual(['/home/amnesia/.purple', '/home/amnesia/work']);
+    expect(binds(bw, '--ro-bind-fd')).toEqual(['/srv/x', '/home/amnesia']);
     expect(s.create).toEqual(['/home/amnesia/.purple']);
     expect(bw.slice(bw.indexOf('--chdir'), bw.indexOf('--chdir') + 2)).toEqual(['--chdir', '/home/amnesia/work']);
   });
@@ -223,8 +226,8 @@ describe('the user jail as data', () => {
       planSandbox(resolveSandbox({ files: ['~'] }), LISTENER, 9050, { ...facts, runtimeDir: '/home/amnesia/run' }),
     ).toThrow(LaunchError);
     // Elsewhere in /tmp and /run: what the user put there.
-    expect(binds(bwrapArgs(plan(['.'], '/tmp/build').argv), '--bind')).toEqual(['/tmp/build']);
-    expect(binds(bwrapArgs(plan(['/run/media/amnesia'], facts.cwd).argv), '--bind')).toEqual(['/run/media/amnesia']);
+    expect(binds(bwrapArgs(plan(['.'], '/tmp/build').argv), '--bind-fd')).toEqual(['/tmp/build']);
+    expect(binds(bwrapArgs(plan(['/run/media/amnesia'], facts.cwd).argv), '--bind-fd')).toEqual(['/run/media/amnesia']);
   });
 
   it("the caller's variables cannot move what is bound: WAYLAND_DISPLAY names only a wayland-N socket, XAUTHORITY only what the edge found a file, '.' never the home", () => {
@@ -286,20 +289,20 @@ describe('the user jail as data', () => {
     // ~/bin: its files run as commands.
     expect(() => dot(`${facts.home}/bin`)).toThrow(/settings and start-up files/);
     // $PWD that is another directory is not believed (a caller's variable cannot make a directory refused or allowed).
-    expect(binds(bwrapArgs(dot(`${facts.home}/Downloads`, { PWD: `${facts.home}/.config` }).argv), '--bind')).toEqual([
-      `${facts.home}/Downloads`,
-    ]);
-    expect(binds(bwrapArgs(linkedHome('/var/home/amnesia/Downloads').argv), '--bind')).toEqual([
+    expect(
+      binds(bwrapArgs(dot(`${facts.home}/Downloads`, { PWD: `${facts.home}/.config` }).argv), '--bind-fd'),
+    ).toEqual([`${facts.home}/Downloads`]);
+    expect(binds(bwrapArgs(linkedHome('/var/home/amnesia/Downloads').argv), '--bind-fd')).toEqual([
       '/var/home/amnesia/Downloads',
     ]);
     // Controls: an ordinary directory of the home, or outside it, is granted; and read-only anywhere there.
-    expect(binds(bwrapArgs(dot(`${facts.home}/Downloads`).argv), '--bind')).toEqual([`${facts.home}/Downloads`]);
-    expect(binds(bwrapArgs(dot('/srv/build').argv), '--bind')).toEqual(['/srv/build']);
+    expect(binds(bwrapArgs(dot(`${facts.home}/Downloads`).argv), '--bind-fd')).toEqual([`${facts.home}/Downloads`]);
+    expect(binds(bwrapArgs(dot('/srv/build').argv), '--bind-fd')).toEqual(['/srv/build']);
     const ro = planSandbox(resolveSandbox({ files: ['.:ro'] }), LISTENER, 9050, {
       ...facts,
       cwd: `${facts.home}/.config`,
     });
-    expect(binds(bwrapArgs(ro.argv), '--ro-bind')).toContain(`${facts.home}/.config`);
+    expect(binds(bwrapArgs(ro.argv), '--ro-bind-fd')).toContain(`${facts.home}/.config`);
   });
 
   it('what a link resolves to is what is checked and bound: a granted directory or $HOME that links to a door is refused; a socket reached through a link is refused', () => {
@@ -330,12 +333,12 @@ describe('the user jail as data', () => {
     const bw = bwrapArgs(persistent.argv);
     const at = bw.indexOf('/home/amnesia/Persistent/Tor Browser');
     expect(bw.slice(at - 2, at + 1)).toEqual([
-      '--bind',
+      '--bind-fd',
       '/live/persistence/TailsData_unlocked/Persistent/Tor Browser',
       '/home/amnesia/Persistent/Tor Browser',
     ]);
     // And without links, paths bind as themselves.
-    expect(binds(bwrapArgs(plan({ files: ['~/.purple'] }).argv), '--bind')).toEqual(['/home/amnesia/.purple']);
+    expect(binds(bwrapArgs(plan({ files: ['~/.purple'] }).argv), '--bind-fd')).toEqual(['/home/amnesia/.purple']);
   });
 
   it("a program outside the system's directories is bound read-only at its path; the listener may be IPv6", () => {
@@ -343,7 +346,7 @@ describe('the user jail as data', () => {
       ...facts,
       appPath: '/opt2/app',
     });
-    expect(binds(bwrapArgs(s.argv), '--ro-bind')).toEqual(['/opt2/app']);
+    expect(binds(bwrapArgs(s.argv), '--ro-bind-fd')).toEqual(['/opt2/app']);
     expect(s.argv).toContain('9050=[::1]:9150');
   });
 

@@ -265,12 +265,12 @@ describe('the guard of every shipped profile', () => {
     expect(env.TORSOCKS_TOR_ADDRESS).toBe('127.0.0.1');
     // Its files: ~ read-only, then its cache (GStreamer's download buffer) read-write on top.
     expect(argv.join(' ')).toContain(
-      '--ro-bind /home/amnesia /home/amnesia --bind /home/amnesia/.cache/totem /home/amnesia/.cache/totem',
+      '--ro-bind-fd /home/amnesia /home/amnesia --bind-fd /home/amnesia/.cache/totem /home/amnesia/.cache/totem',
     );
     expect(plan.sandbox!.create).toEqual(['/home/amnesia/.cache/totem']);
     // A checkout's torsocks.conf is outside /usr: bound read-only, so torsocks reads the launcher's own file.
     const conf = env.TORSOCKS_CONF_FILE!;
-    if (!conf.startsWith('/usr/')) expect(argv.join(' ')).toContain(`--ro-bind ${conf} ${conf}`);
+    if (!conf.startsWith('/usr/')) expect(argv.join(' ')).toContain(`--ro-bind-fd ${conf} ${conf}`);
   });
 });
 

@@ -10,6 +10,12 @@
  *
  *   jail [--rundir DIR] [--share-net | --forward LPORT=HOST:HPORT...] [--dbus-proxy N ARG1..ARGN]... -- BWRAP_ARG...
  *
+ * Among BWRAP_ARG, `--bind-fd PATH DEST` and `--ro-bind-fd PATH DEST` name
+ * a path (what the launcher resolved and checked): opened here without
+ * following any link and passed to bwrap as the descriptor ("?PATH": skipped
+ * if missing). Descriptors 0-2 that are directories, O_PATH or network
+ * sockets are refused.
+ *
  * --share-net: the network namespace the caller is in already holds the
  * sockets (a netns root made, such as Tails' tbb, or a root jail): P makes
  * none, F only runs the proxies; the rest is the same.
@@ -249,6 +255,26 @@ static void parse_args(int argc, char **argv) {
 	if (cfg.npx && !cfg.rundir) die(USAGE, "--dbus-proxy needs --rundir, where its socket goes %s", RUN_BY);
 	if (cfg.share_net && cfg.nfw) die(USAGE, "--share-net and --forward: a shared network namespace has nothing to forward %s", RUN_BY);
 	cfg.bwrap = argv + i + 1, cfg.nbwrap = argc - i - 1;
+}
+
+/*
+ * Descriptors 0-2 go into the jail as the caller gave them, and each is a way
+ * to what it is open on. A directory (or an O_PATH descriptor) would give the
+ * jail every file under it through /proc/self/fd/N; a socket of any family but
+ * AF_UNIX is a connection out, around Tor. Refused; a file, a pipe, a terminal
+ * or a Unix socket (the journal's) is passed on.
+ */
+static void check_stdio(void) {
+	for (int fd = 0; fd <= 2; fd++) {
+		struct stat st;
+		int domain = -1, flags = fcntl(fd, F_GETFL);
+		socklen_t len = sizeof domain;
+		if (flags < 0 || fstat(fd, &st) < 0) continue; /* closed: nothing passed on */
+		if (S_ISDIR(st.st_mode) || (flags & O_PATH))
+			die(OSERR, "descriptor %d is a directory or a path: the jail would reach the files under it through it (give it a file, a pipe or a terminal)", fd);
+		if (S_ISSOCK(st.st_mode) && (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX))
+			die(OSERR, "descriptor %d is a network socket: it would be the jail's way out, around Tor (give it a file, a pipe or a terminal)", fd);
+	}
 }
 
 /* ---- 2. outside: F, the proxies and the forwarder ------------------ */
@@ -789,6 +815,7 @@ int main(int argc, char **argv) {
 #endif
 	/* 1. Nothing has happened before this returns. */
 	parse_args(argc, argv);
+	check_stdio();
 	CHECK(sigprocmask(SIG_SETMASK, NULL, &caller_mask), "sigprocmask");
 	CHECK(sigaction(SIGCHLD, &dfl, NULL), "sigaction(SIGCHLD)"); /* a caller's SIG_IGN would reap F and B for us */
 

@@ -1232,6 +1232,28 @@ while True:
       expect(outcomes['exit 71'] ?? 0).toBeGreaterThan(0);
     }, 120_000);
 
+    it("a network socket as stdin (the caller's connection out): refused by the helper, 71, nothing sent; control: outside, the program writes through it", async () => {
+      // python3 WRAP PORT ARGV...: connects to the canary, makes the connection fd 0, execs ARGV.
+      const wrap = `import os, socket, sys
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+os.dup2(s.fileno(), 0)
+os.execv(sys.argv[2], sys.argv[2:])`;
+      const write = sh('echo via-stdin-socket >&0 && echo wrote');
+      const before = canary.hits.length;
+      const r = await start([PYTHON, '-c', wrap, String(canary.port), ...launcherArgv('sh', write)], {
+        env: session,
+      }).ended;
+      expect(r.stderr).toMatch(/^tails-launch: jail: descriptor 0 is a network socket: [^\n]+\n$/);
+      expect(r.code).toBe(71);
+      expect(r.stdout).toBe('');
+      await sleep(300);
+      expect(canary.hits.slice(before).join('')).not.toContain('via-stdin-socket');
+      // Control: the same program, outside, with the same kind of stdin.
+      const c = await unjailed([PYTHON, '-c', wrap, String(canary.port), SH, ...write]);
+      expect(c.stdout).toBe('wrote\n');
+      expect(await waitUntil(() => canary.hits.slice(before).join('').includes('via-stdin-socket'))).toBe(true);
+    });
+
     it('a directory as stdin (exec 0</run/user/UID): refused, 77, nothing runs; control: a file as stdin is passed on', async () => {
       const attack = sh('ls /proc/self/fd/0/ >/dev/null 2>&1 && echo REACHED; echo ran');
       const dir = openSync(run, 'r');

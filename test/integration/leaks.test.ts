@@ -336,7 +336,7 @@ describe('7. a check that cannot run refuses', () => {
     expect(result.stderr.split('\n')).toHaveLength(1);
     expect(result.stdout).toBe('');
     expect(net.trapped()).toBe(0);
-    // Control: the real launcher makes that jail, and the probe inside it reaches nothing.
+    // Control: the real launcher makes that jail, and the probe inside it goes through the SOCKS port only.
     const jailed = await net.launch([
       '--config-dir',
       config,
@@ -348,6 +348,7 @@ describe('7. a check that cannot run refuses', () => {
       '80',
     ]);
     expect(jailed.stderr).toBe('');
+    expect((await net.waitForRecords(1)).map((r) => r.host)).toEqual([net.worldV4]);
     expect(net.trapped()).toBe(0);
   });
 });

@@ -184,8 +184,14 @@ function refuseWorkingDirectory(cwd: string, facts: SandboxFacts, realPath: (pat
           .some((part) => part.startsWith('.')),
     ),
   );
-  // Where programs outside read what to run, wherever their links lead (dotfiles kept elsewhere).
-  const startup = homes.some((home) => STARTUP_DIRECTORIES.some((dir) => inside(realPath(`${home}/${dir}`))));
+  // Where programs outside read what to run, wherever their links lead (dotfiles kept elsewhere):
+  // never inside one, nor above one (~/dotfiles holding the target of ~/.local/share/dbus-1/services).
+  const startup = homes.some((home) =>
+    STARTUP_DIRECTORIES.some((dir) => {
+      const real = realPath(`${home}/${dir}`);
+      return inside(real) || real.startsWith(`${cwd === '/' ? '' : cwd}/`);
+    }),
+  );
   if (xdg || hidden || startup)
     throw new LaunchError(
       EXIT.refused,

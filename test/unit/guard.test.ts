@@ -283,6 +283,8 @@ describe('the user jail as data', () => {
           path.replace(/^\/home\/amnesia\/\.local\/share\/dbus-1\/services(?=\/|$)/, '/home/amnesia/dotfiles/dbus'),
       });
     expect(() => stow('/home/amnesia/dotfiles/dbus')).toThrow(/settings and start-up files/);
+    // Nor the folder that holds it.
+    expect(() => stow('/home/amnesia/dotfiles')).toThrow(/settings and start-up files/);
     expect(() => stow('/home/amnesia/dotfiles/dbus', '/home/amnesia/.local/share/dbus-1/services')).toThrow(
       /settings and start-up files/,
     );

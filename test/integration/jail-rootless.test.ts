@@ -55,7 +55,7 @@ import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTempDirs } from '../support/fixtures';
 import { comparable, maskSignals, parseProbe, probePath, ROOT } from '../support/probe';
-import { alive, children, comm, waitUntil } from '../support/processes';
+import { alive, children, comm, waitUntil, watch, type Ended, type Watched } from '../support/processes';
 
 const JAIL = join(ROOT, 'dist/jail');
 const BWRAP = '/usr/bin/bwrap';
@@ -127,55 +127,10 @@ const userEnv = (): Record<string, string> => ({
   LANG: 'C.UTF-8',
 });
 
-interface Ended {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** When stdout reached EOF and when the process exited (ms, Date.now()). */
-  stdoutEnd: number;
-  exit: number;
-}
-
-interface Started {
-  child: ChildProcess;
-  pid: number;
-  stdout: () => string;
-  /** Resolves when stdout has shown TEXT. */
-  waitFor: (text: string, timeoutMs?: number) => Promise<void>;
-  ended: Promise<Ended>;
-}
-
 /** Runs ARGV as the user (setpriv execs it: the PID is the program's). */
-function start(argv: string[], stdio: StdioOptions = ['ignore', 'pipe', 'pipe'], direct = false): Started {
+function start(argv: string[], stdio: StdioOptions = ['ignore', 'pipe', 'pipe'], direct = false): Watched {
   const [file, ...args] = direct ? argv : [...AS_USER, ...argv];
-  const child = spawn(file!, args, { env: userEnv(), stdio });
-  launched.push(child);
-  let stdout = '';
-  let stderr = '';
-  let stdoutEnd = 0;
-  child.stdout?.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stdout?.on('end', () => (stdoutEnd = Date.now()));
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const ended = new Promise<Ended>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      const exit = Date.now();
-      child.on('close', () => {
-        for (const s of child.stdio.slice(3)) (s as { destroy?: () => void } | null)?.destroy?.();
-        resolve({ code, signal, stdout, stderr, stdoutEnd: stdoutEnd || exit, exit });
-      });
-    });
-  });
-  const waitFor = async (text: string, timeoutMs = 10_000): Promise<void> => {
-    const deadline = Date.now() + timeoutMs;
-    while (!stdout.includes(text)) {
-      if (Date.now() > deadline || child.exitCode !== null || child.signalCode !== null)
-        throw new Error(`no '${text}' on stdout; stdout ${JSON.stringify(stdout)}, stderr ${JSON.stringify(stderr)}`);
-      await sleep(10);
-    }
-  };
-  return { child, pid: child.pid!, stdout: () => stdout, waitFor, ended };
+  return watch(file!, args, { env: userEnv(), stdio }, launched);
 }
 
 /** The helper with HELPER_ARGS, bwrap with the plain sandbox (plus EXTRA), then PROGRAM. */

@@ -68,7 +68,7 @@ import { CURL, EXIT } from '../support/expected';
 import { useTempDirs } from '../support/fixtures';
 import { LAUNCHER } from '../support/launcher';
 import { startSocks5Server, type Socks5Server } from '../support/socks5-server';
-import { alive, children, comm, waitUntil } from '../support/processes';
+import { alive, children, comm, waitUntil, watch, type Ended, type Watched } from '../support/processes';
 
 const USER = 1000;
 const AS_USER = ['/usr/bin/setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups'];
@@ -121,20 +121,6 @@ let socks: Socks5Server;
 
 // ---- the user's processes, run as cloudsdk --------------------------------
 
-interface Ended {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-interface Started {
-  child: ChildProcess;
-  pid: number;
-  stdout: () => string;
-  waitFor: (text: string, timeoutMs?: number) => Promise<void>;
-  ended: Promise<Ended>;
-}
-
 /** What every process of the user gets: its own HOME and runtime directory. */
 const userEnv = (): Record<string, string> => ({
   PATH: '/usr/bin:/bin',
@@ -149,34 +135,18 @@ const started: ChildProcess[] = [];
 function start(
   argv: string[],
   options: { env?: Record<string, string>; cwd?: string; stdio?: StdioOptions; long?: boolean } = {},
-): Started {
-  const child = spawn(AS_USER[0]!, [...AS_USER.slice(1), ...argv], {
-    env: { ...userEnv(), ...options.env },
-    cwd: options.cwd ?? home,
-    stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
-  });
-  started.push(child);
-  const timer = options.long ? undefined : setTimeout(() => child.kill('SIGKILL'), 20_000);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const ended = new Promise<Ended>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  const waitFor = async (text: string, timeoutMs = 10_000): Promise<void> => {
-    const deadline = Date.now() + timeoutMs;
-    while (!stdout.includes(text)) {
-      if (Date.now() > deadline || child.exitCode !== null || child.signalCode !== null)
-        throw new Error(`no '${text}' on stdout; stdout ${JSON.stringify(stdout)}, stderr ${JSON.stringify(stderr)}`);
-      await sleep(10);
-    }
-  };
-  return { child, pid: child.pid!, stdout: () => stdout, waitFor, ended };
+): Watched {
+  return watch(
+    AS_USER[0]!,
+    [...AS_USER.slice(1), ...argv],
+    {
+      env: { ...userEnv(), ...options.env },
+      cwd: options.cwd ?? home,
+      stdio: options.stdio,
+      killAfterMs: options.long ? 0 : 20_000,
+    },
+    started,
+  );
 }
 
 /** What the user's session gives the launcher: its bus, its displays. */
@@ -868,7 +838,7 @@ describe.skipIf(!usable)('a jailed program run by a user, against the session', 
     });
 
     describe.skipIf(!hasGi)('through the filtering proxy of session_bus: [org.example.Allowed]', () => {
-      let hidden: Started;
+      let hidden: Watched;
       let unique: string;
 
       beforeAll(async () => {
@@ -925,7 +895,7 @@ describe.skipIf(!usable)('a jailed program run by a user, against the session', 
   });
 
   describe("2. the user's other processes", () => {
-    let victim: Started;
+    let victim: Watched;
     const marker = `tl-victim-${process.pid}`;
 
     beforeAll(async () => {
@@ -1037,8 +1007,8 @@ describe.skipIf(!usable)('a jailed program run by a user, against the session', 
 
   describe.skipIf(!x11Tools)('4. X11 where granted: the documented giveaway', () => {
     let display: number;
-    let xvfb: Started;
-    let xterm: Started;
+    let xvfb: Watched;
+    let xterm: Watched;
     const title = `tl-victim-terminal-${process.pid}`;
     /** The jailed program: finds the other program's window and types a command into it. */
     const TYPE = `
@@ -1458,7 +1428,7 @@ os.execv(sys.argv[2], sys.argv[2:])`;
     // rest of $XDG_RUNTIME_DIR and /tmp, nor sees the processes outside.
     // '.' is where the user happens to be: a terminal in /tmp, in the
     // runtime directory, or at /.
-    let victim: Started;
+    let victim: Watched;
     const marker = `tl-dot-victim-${process.pid}`;
 
     beforeAll(async () => {

@@ -133,16 +133,6 @@ export function sessionDoorOf(path: string, runtimeDir: string | null): string |
   return null;
 }
 
-/**
- * '.' read-write is never the home or above it (a jail that writes ~/.bashrc
- * runs code outside it at the next login), nor a hidden directory of the home
- * (~/.config, ~/.local, ~/.ssh...) or an XDG directory: that is where start-up
- * files and other programs' settings live (a D-Bus service, an autostart
- * entry, a systemd unit written there runs outside any jail). A profile may
- * still name such a directory of its own (~/.purple). Checked on the
- * directory and on the home as their links resolve (a home under a link to
- * /var/home, a working directory reached through a link).
- */
 /** Directories of the home whose files other programs run, or read to know what to run. */
 const STARTUP_DIRECTORIES = [
   'bin',
@@ -158,25 +148,36 @@ const STARTUP_DIRECTORIES = [
   '.local/share/applications',
 ];
 
+/**
+ * '.' read-write is never the home or above it (a jail that writes ~/.bashrc
+ * runs code outside it at the next login), nor a hidden directory of the home
+ * (~/.config, ~/.local, ~/.ssh...), an XDG directory, or where a start-up
+ * directory leads or above it: start-up files and other programs' settings
+ * live there (a D-Bus service, an autostart entry, a systemd unit written
+ * there runs outside any jail). A profile may still name such a directory of
+ * its own (~/.purple). CWD is the resolved working directory; the home and
+ * those directories are checked as their links resolve too (a home under
+ * /var/home, dotfiles kept elsewhere), and CWD also as $PWD names it.
+ */
 function refuseWorkingDirectory(cwd: string, facts: SandboxFacts, realPath: (path: string) => string): void {
   const inside = (dir: string) => cwd === dir || cwd.startsWith(`${dir}/`);
+  const holds = (dir: string) => dir === cwd || dir.startsWith(`${cwd === '/' ? '' : cwd}/`);
   const homes = [...new Set([facts.home, realPath(facts.home)])];
-  if (homes.some((home) => home === cwd || home.startsWith(`${cwd === '/' ? '' : cwd}/`)))
+  if (homes.some(holds))
     throw new LaunchError(
       EXIT.refused,
       `the jail would get the working directory ${cwd} read-write (sandbox files: '.'), and with it the home directory, whose start-up files run outside any jail: run it from a directory inside your home`,
     );
   const xdg = ['XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_STATE_HOME']
     .map((name) => facts.env[name])
-    .flatMap((dir) => (dir !== undefined && dir.startsWith('/') ? [dir, realPath(dir)] : []))
-    .some((dir) => inside(dir.replace(/\/+$/, '') || '/'));
+    .flatMap((dir) => (dir !== undefined && dir.startsWith('/') ? [dir.replace(/\/+$/, ''), realPath(dir)] : []))
+    .some((dir) => dir !== '' && inside(dir));
   // The directory as the shell reached it ($PWD, when it is this directory): through a link too.
   const pwd = facts.env.PWD;
   const spellings = [cwd, ...(pwd !== undefined && pwd.startsWith('/') && realPath(pwd) === cwd ? [pwd] : [])];
   const hidden = homes.some((home) =>
     spellings.some(
       (dir) =>
-        home !== '/' &&
         dir.startsWith(`${home}/`) &&
         dir
           .slice(home.length + 1)
@@ -184,12 +185,10 @@ function refuseWorkingDirectory(cwd: string, facts: SandboxFacts, realPath: (pat
           .some((part) => part.startsWith('.')),
     ),
   );
-  // Where programs outside read what to run, wherever their links lead (dotfiles kept elsewhere):
-  // never inside one, nor above one (~/dotfiles holding the target of ~/.local/share/dbus-1/services).
   const startup = homes.some((home) =>
     STARTUP_DIRECTORIES.some((dir) => {
       const real = realPath(`${home}/${dir}`);
-      return inside(real) || real.startsWith(`${cwd === '/' ? '' : cwd}/`);
+      return inside(real) || holds(real);
     }),
   );
   if (xdg || hidden || startup)

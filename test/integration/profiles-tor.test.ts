@@ -31,7 +31,8 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { CURL, LAUNCH_KEY, USERNAME } from '../support/expected';
+import { CURL } from '../support/expected';
+import { expectTorSaw, type TorSees } from '../support/tor-sees';
 import { createNamespace, TAILS_SOCKS_PORTS } from '../support/isolated-tor';
 import { startNetworkWithFirstStream, stopPrivateTorSuite } from '../support/private-tor-suite';
 import { cleanEnv, LAUNCHER, ROOT, SHIPPED_PROFILES } from '../support/launcher';
@@ -176,14 +177,6 @@ function launch(args: string[], timeout = 60_000) {
   });
 }
 
-interface TorSees {
-  listener: string;
-  port: number;
-  credentials:
-    | { kind: 'userpass'; username: string; password: string; perLaunch: boolean }
-    | { kind: 'none' | 'per-process' | 'application' };
-}
-
 /** What `explain --json` states Tor will see from a launch of ARGS (options and profile). */
 async function explain(args: string[]): Promise<{ torSees: TorSees; backend: string; isolation: { mode: string } }> {
   const result = await execa(LAUNCHER, ['--config-dir', config, 'explain', '--json', ...args], {
@@ -233,35 +226,6 @@ async function pair(a: string[], b: string[]): Promise<[StreamRecord, StreamReco
   expect(sa).toHaveLength(1);
   expect(sb).toHaveLength(1);
   return [sa![0]!, sb![0]!];
-}
-
-/** On tor's side, STREAM arrived on the SocksPort explain names, with the credentials it states. */
-function expectTorSaw(stream: StreamRecord, sees: TorSees, name: string): void {
-  expect(stream.listenerPort, `the SocksPort stream ${stream.id} arrived on`).toBe(sees.port);
-  const seen = { username: stream.socksUsername, password: stream.socksPassword };
-  switch (sees.credentials.kind) {
-    case 'userpass':
-      expect(seen.username).toBe(sees.credentials.username);
-      expect(seen.username).toBe(USERNAME);
-      // A per-launch key is a sample in explain: the same shape, a new key each launch.
-      if (sees.credentials.perLaunch) {
-        expect(sees.credentials.password).toMatch(LAUNCH_KEY(name));
-        expect(seen.password).toMatch(LAUNCH_KEY(name));
-      } else expect(seen.password).toBe(sees.credentials.password);
-      break;
-    case 'per-process':
-      // torsocks --isolate's: made in each process.
-      expect(seen.username).toMatch(/^torsocks-\d+:\d+$/);
-      expect(seen.password).toBe('0');
-      break;
-    case 'application':
-      // The program's own settings decide; the stand-in's are Tails': none.
-      expect(seen).toEqual({ username: null, password: null });
-      break;
-    case 'none':
-      expect(seen).toEqual({ username: null, password: null });
-      break;
-  }
 }
 
 describe.skipIf(!isRoot)("the shipped profiles on a private Tor network with Tails' SocksPorts", () => {

@@ -2,11 +2,14 @@
 // a directory of this process's own, and everything run in it kept out of
 // the host.
 //
-// One "holder" process per image owns a private mount namespace (the image's
-// /proc, /sys, /dev/pts and /dev/shm are mounted there, so nothing ever
-// appears in the host's mount table) and a network namespace of its own
-// (only `lo`, up, with 192.0.2.7 on it as "the Internet"). Commands enter it
-// with nsenter and chroot:
+// One "holder" process per image owns a private mount namespace whose root
+// IS the image (pivot_root: the image's /proc, /sys, /dev/pts and /dev/shm
+// are mounted there, so nothing ever appears in the host's mount table), and
+// a network namespace: its own (only `lo`, up, with 192.0.2.7 on it as "the
+// Internet"), or a named one the caller made (`netns`). Commands enter both
+// with nsenter, which puts them at the image's root: unlike a chroot, a
+// process there may make user namespaces (the kernel refuses CLONE_NEWUSER
+// to a chrooted process), so the launcher's own jails run in the image.
 //   - apt-get enters the mount namespace only: it needs the host's network,
 //     which reaches nothing but Debian's mirror (deb.debian.org).
 //   - everything else (the launcher, the application) also enters the
@@ -52,6 +55,8 @@ export interface RunOptions {
   user?: boolean;
   /** The whole environment (env -i), on top of PATH, HOME, USER and LANG. */
   env?: Record<string, string>;
+  /** The working directory (default: the image's /). */
+  cwd?: string;
   timeout?: number;
   input?: string;
 }
@@ -78,15 +83,28 @@ export class CleanImage {
   readonly timings: Timings = {};
   private holder: ChildProcess | null = null;
   private holderPid = 0;
+  /** The holder's mount namespace (`mnt:[N]`): the image's processes are in it, or descend from one that is. */
+  private mountNs = '';
 
   private constructor(
     readonly suite: Suite,
     readonly root: string,
+    /** A named network namespace (ip netns) the image runs in, instead of one of its own. */
+    readonly netns?: string,
   ) {}
 
   /** debootstraps SUITE into ROOT (which must not exist), configures apt and starts the namespaces. */
-  static async create(suite: Suite, root: string): Promise<CleanImage> {
-    const image = new CleanImage(suite, root);
+  static async create(
+    suite: Suite,
+    root: string,
+    options: { netns?: string; reuse?: boolean } = {},
+  ): Promise<CleanImage> {
+    const image = new CleanImage(suite, root, options.netns);
+    // A developer's image kept from an earlier run (never on CI: see the callers).
+    if (options.reuse && existsSync(join(root, 'etc/debian_version'))) {
+      await image.startHolder();
+      return image;
+    }
     await timed(image.timings, 'debootstrap', async () => {
       // debootstrap mounts /proc and /sys in the target while it runs: in a
       // mount namespace of its own, so that the host's mount table never sees them.
@@ -133,21 +151,28 @@ export class CleanImage {
     const script = [
       'set -e',
       'ip link set lo up',
-      `ip addr add ${INTERNET}/32 dev lo`,
+      ...(this.netns === undefined ? [`ip addr add ${INTERNET}/32 dev lo`] : []),
+      // The image becomes this namespace's root: a mount of its own, then pivot_root into it.
+      'mount --bind "$1" "$1"',
       'mount -t proc proc "$1/proc"',
       'mount -t sysfs -o ro sysfs "$1/sys"',
       'mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$1/dev/pts"',
       'mount -t tmpfs -o mode=1777 tmpfs "$1/dev/shm"',
+      'cd "$1"',
+      'pivot_root . mnt',
+      // The host's tree, detached: from here on, every path (and umount, cat) is the image's.
+      'umount -l /mnt',
+      'cd /',
       'echo ready',
       // Holds the namespaces until this process closes the pipe.
       'exec cat >/dev/null',
     ].join('\n');
+    const unshare = ['unshare', '--mount', ...(this.netns === undefined ? ['--net'] : [])];
+    const argv = [...unshare, '--propagation', 'private', 'sh', '-c', script, 'sh', this.root];
     const holder = spawn(
-      'unshare',
-      ['--mount', '--net', '--propagation', 'private', 'sh', '-c', script, 'sh', this.root],
-      {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
+      this.netns === undefined ? argv[0]! : 'nsenter',
+      this.netns === undefined ? argv.slice(1) : [`--net=/run/netns/${this.netns}`, '--', ...argv],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
     );
     let stderr = '';
     holder.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -159,16 +184,17 @@ export class CleanImage {
       holder.on('error', () => resolve(false));
     });
     if (!ready || holder.pid === undefined) throw new Error(`the ${this.suite} image's namespaces: ${stderr.trim()}`);
-    // unshare(1) without --fork execs sh in the new namespaces: its PID is the holder's.
+    // nsenter and unshare(1) without --fork exec: this PID is the holder's.
     this.holder = holder;
     this.holderPid = holder.pid;
+    this.mountNs = readlinkSync(`/proc/${holder.pid}/ns/mnt`);
   }
 
   private nsenter(net: boolean): string[] {
     return [`--mount=/proc/${this.holderPid}/ns/mnt`, ...(net ? [`--net=/proc/${this.holderPid}/ns/net`] : []), '--'];
   }
 
-  /** nsenter + chroot + env -i: the argv that runs ARGV in the image. */
+  /** nsenter (at the image's root) + chroot / (for --userspec) + env -i: the argv that runs ARGV in the image. */
   private argv(argv: string[], options: RunOptions): string[] {
     const user = options.user === true;
     const env = {
@@ -182,9 +208,11 @@ export class CleanImage {
       ...this.nsenter(options.net !== false),
       'chroot',
       ...(user ? [`--userspec=${USER.uid}:${USER.uid}`, `--groups=${USER.uid}`] : []),
-      this.root,
+      // The root it already has (nsenter put it there): no chroot in the kernel's sense.
+      '/',
       '/usr/bin/env',
       '-i',
+      ...(options.cwd === undefined ? [] : [`--chdir=${options.cwd}`]),
       ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
       ...argv,
     ];
@@ -250,23 +278,42 @@ export class CleanImage {
     });
   }
 
-  /** Every live process whose root directory is the image: they were all started by this test. */
+  /**
+   * Every live process of the image (but the holder): in its mount
+   * namespace, or descended from a process that is (a jail's processes have
+   * namespaces of their own). They were all started by this test.
+   */
   processes(): { pid: number; exe: string }[] {
-    const found: { pid: number; exe: string }[] = [];
+    const all = new Map<number, { ppid: number; inImage: boolean }>();
     for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
       try {
-        if (readlinkSync(`/proc/${entry}/root`) !== this.root) continue;
-        let exe = '';
-        try {
-          exe = readlinkSync(`/proc/${entry}/exe`);
-        } catch {
-          // a zombie
-        }
-        found.push({ pid: Number(entry), exe: exe.startsWith(this.root) ? exe.slice(this.root.length) : exe });
+        const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        all.set(Number(entry), { ppid, inImage: readlinkSync(`/proc/${entry}/ns/mnt`) === this.mountNs });
       } catch {
         // gone, or not ours to read
       }
+    }
+    const ofImage = (pid: number): boolean => {
+      for (let p = pid, hops = 0; p > 1 && hops < 64; hops++) {
+        const info = all.get(p);
+        if (!info) return false;
+        if (info.inImage) return true;
+        p = info.ppid;
+      }
+      return false;
+    };
+    const found: { pid: number; exe: string }[] = [];
+    for (const pid of all.keys()) {
+      if (pid === this.holderPid || !ofImage(pid)) continue;
+      let exe = '';
+      try {
+        exe = readlinkSync(`/proc/${pid}/exe`);
+      } catch {
+        // a zombie, or gone
+      }
+      found.push({ pid, exe: exe.startsWith(`${this.root}/`) ? exe.slice(this.root.length) : exe });
     }
     return found;
   }
@@ -316,8 +363,8 @@ export class CleanImage {
     }
   }
 
-  /** Kills the image's processes, ends the namespaces, and removes the image (never through a mount). */
-  async destroy(): Promise<void> {
+  /** Kills the image's processes, ends the namespaces, and removes the image (never through a mount) unless KEEP. */
+  async destroy(keep = false): Promise<void> {
     await this.kill();
     if (this.holder) {
       const exited = new Promise<void>((resolve) => this.holder!.once('exit', () => resolve()));
@@ -331,7 +378,7 @@ export class CleanImage {
       .split('\n')
       .some((line) => (line.split(' ')[4] ?? '').startsWith(this.root));
     if (mounted) throw new Error(`${this.root} has mounts on the host: not removed`);
-    if (existsSync(this.root)) rmSync(this.root, { recursive: true, force: true });
+    if (!keep && existsSync(this.root)) rmSync(this.root, { recursive: true, force: true });
   }
 }
 

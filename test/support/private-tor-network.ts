@@ -423,6 +423,8 @@ export async function startPrivateTorNetwork(
 export interface StreamRecord {
   id: string;
   target: string;
+  /** The position of its first event in the event sequence (which launch it belongs to). */
+  openedAt: number;
   /** The client socket's address at the SocksPort, from the NEW event. */
   sourceAddr: string | null;
   /** The circuit, from the SUCCEEDED event. */
@@ -558,6 +560,7 @@ export class StreamWatcher {
       record = {
         id,
         target,
+        openedAt: index,
         sourceAddr: null,
         circuit: null,
         succeededAt: null,

@@ -39,6 +39,7 @@ const ACCOUNTS: Record<string, Account> = {
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SHIPPED: Layer[] = [{ name: 'shipped', dir: ROOT }];
 const NAMES = readdirSync(join(ROOT, 'profiles'))
+  .filter((f) => f.endsWith('.yml'))
   .map((f) => f.replace(/\.yml$/, ''))
   .sort();
 
@@ -456,13 +457,21 @@ describe('shipped profiles', () => {
     expect(plan.torSees.credentials).toMatchObject({ kind: 'userpass', perLaunch: true });
   });
 
-  it('wget: the real binary Tails diverts to /usr/lib/wget/wget, with --passive-ftp; git: its ssh told ProxyCommand=none', async () => {
+  it("wget: Debian's binary, with --passive-ftp as Tails' wrapper adds; git: its ssh told ProxyCommand=none", async () => {
     expect((await planOf('wget', ['https://example.org/'])).exec.argv).toEqual([
-      '/usr/lib/wget/wget',
+      '/usr/bin/wget',
       '--passive-ftp',
       'https://example.org/',
     ]);
-    expect((await planOf('git')).env.set.GIT_SSH_COMMAND).toBe('ssh -o ProxyCommand=none');
+    const git = (await planOf('git')).env.set;
+    expect(git.GIT_SSH_COMMAND).toBe('ssh -o ProxyCommand=none');
+    // An identity for reflogs without the host-name lookup; commits still need a configured one.
+    expect([git.EMAIL, git.GIT_CONFIG_COUNT, git.GIT_CONFIG_KEY_0, git.GIT_CONFIG_VALUE_0]).toEqual([
+      'nobody@invalid',
+      '1',
+      'user.useConfigOnly',
+      'true',
+    ]);
   });
 
   it.each([

@@ -1,0 +1,467 @@
+// Debian's real applications, configured as Tails 7 configures them, launched
+// through the installed package's shipped profiles on a clean Debian trixie
+// image (Tails 7's base), over a private Tor network of real tors:
+//
+//   - one network namespace (test/support/packet-trap.ts) holds the private
+//     network (test/support/private-tor-network.ts: its client carries
+//     Tails' SocksPorts 9050, 9062, 9063 on 127.0.0.1), the target servers
+//     on 10.99.0.1 (the exit's enclave: test/fixtures/tails7/servers.mjs and
+//     the image's own sshd), and the image (test/support/clean-image.ts,
+//     entered at its root, so the launcher's jails run in it);
+//   - the applications run as the image's amnesia (uid 1000), started by
+//     `tails-launch PROFILE -- ARGS` as a desktop entry would;
+//   - for every launch the test reads, on tor's side (its control port):
+//     each stream's SocksPort (the kernel's socket table), the SOCKS
+//     credentials tor recorded and its circuit, and checks them against
+//     `explain --json` (torSees); two launches of one profile are compared
+//     circuit by circuit as the profile's isolation claims; and every stream
+//     of a launch goes to that application's own server (nothing else asked
+//     of Tor: no name of the machine's own, no second destination);
+//   - a packet trap counts every packet a non-root socket sends off loopback
+//     (a direct connection, a DNS query, UPnP): 0 for every launch. Controls:
+//     the same applications run directly (no launcher) are caught by it.
+//
+// Each application's Tails file is named where the test writes its settings.
+// Needs root, debootstrap, Debian's mirror (apt-get only) and tor.
+// TAILS_LAUNCH_TEST_IMAGE_DIR=DIR keeps the image in DIR between runs (a
+// developer's loop; CI never sets it): the packages are then not installed
+// again, only tails-launch.
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CleanImage, timed, type RunResult, type Timings } from '../support/clean-image';
+import { buildPackage, which, type BuiltPackage } from '../support/debian-package';
+import { createTrappedNamespace, deleteTrappedNamespace, DNS_TRAP, readTrap } from '../support/packet-trap';
+import { TAILS_SOCKS_PORTS } from '../support/isolated-tor';
+import {
+  startPrivateTorNetwork,
+  StreamWatcher,
+  TARGET_ADDRESS,
+  waitForFirstStream,
+  type PrivateTorNetwork,
+  type StreamRecord,
+} from '../support/private-tor-network';
+import { expectTorSaw, type TorSees } from '../support/tor-sees';
+
+const IS_ROOT = process.getuid?.() === 0;
+const TOOLS = ['debootstrap', 'unshare', 'nsenter', 'tor', 'nft'].filter((t) => !which(t));
+const SKIP = !IS_ROOT || TOOLS.length > 0;
+if (SKIP)
+  console.warn(
+    `tails7-apps.test.ts: SKIPPED: ${!IS_ROOT ? 'needs root' : `missing ${TOOLS.join(', ')} (scripts/setup.sh installs them)`}`,
+  );
+
+const NS = `tl-t7-${process.pid}`;
+const KEPT = process.env.TAILS_LAUNCH_TEST_IMAGE_DIR;
+/** Not /tmp (possibly a small tmpfs): the image is about 1 GB. */
+const BASE = KEPT ?? `/var/tmp/tails-launch-tails7-${process.pid}`;
+
+/** The applications and what they need to run here (servers, the X server...), from Debian trixie. */
+const PACKAGES = ['wget', 'curl', 'git', 'openssh-client', 'openssh-server', 'whois', 'ca-certificates'];
+
+/** The user, as Tails' amnesia, and the session the applications see. */
+const HOME = '/home/amnesia';
+/** Where launches start, as from a file manager: a directory inside the home (a jail may be given '.'). */
+const DOWNLOADS = `${HOME}/Downloads`;
+const SESSION = { HOME, XDG_RUNTIME_DIR: '/run/user/1000' };
+
+/** One port per service: each stream is told apart by its target. */
+const PORT = { wget: 8001, curl: 8002, gitHttp: 8003, whois: 43, ssh: 22 } as const;
+const url = (port: number, path: string) => `http://${TARGET_ADDRESS}:${port}${path}`;
+
+/** What the servers and the sshd were asked, as servers.mjs reports it. */
+interface Connection {
+  service: string;
+  port: number;
+  remote: string;
+  request: string | null;
+}
+
+let image: CleanImage;
+let network: PrivateTorNetwork | undefined;
+let watcher: StreamWatcher | undefined;
+let servers: ChildProcess | undefined;
+let built: BuiltPackage | undefined;
+let work = '';
+const connections: Connection[] = [];
+const timings: Timings = {};
+const started = Date.now();
+
+/** Runs ARGV in the image as amnesia, with the session's variables. */
+const asUser = (argv: string[], timeout = 90_000): Promise<RunResult> =>
+  image.run(argv, { user: true, env: SESSION, timeout, cwd: DOWNLOADS });
+
+/** `tails-launch ARGS` as amnesia. */
+const tl = (args: string[], timeout?: number) => asUser(['tails-launch', ...args], timeout);
+
+async function explain(profile: string, args: string[] = []): Promise<{ torSees: TorSees; guard: { kind: string } }> {
+  const r = await tl(['explain', '--json', profile, '--', ...args]);
+  expect(r.exitCode, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as { torSees: TorSees; guard: { kind: string } };
+}
+
+/**
+ * What the image builder does: the package, the applications, amnesia, and
+ * Tails 7's settings of the applications (each file named).
+ */
+async function provision(deb: Promise<BuiltPackage>): Promise<void> {
+  const fresh = !existsSync(image.path('/home/amnesia'));
+  if (fresh) {
+    await timed(timings, 'apt-get update', () => image.apt(['update']));
+    await timed(timings, 'apt-get install (applications)', () => image.apt(['install', ...PACKAGES], 1_200_000));
+    await image.must(['useradd', '--create-home', '--uid', '1000', '--user-group', 'amnesia'], { net: false });
+  }
+  await image.must(['install', '-d', '-o', 'amnesia', '-g', 'amnesia', DOWNLOADS]);
+  built = await timed(timings, 'waiting for the .deb', () => deb);
+  const inImage = `/var/cache/tails-launch-test/${basename(built.deb)}`;
+  image.copyIn(built.deb, inImage);
+  await timed(timings, 'apt-get install tails-launch.deb', () =>
+    image.apt(['install', '--reinstall', '--allow-downgrades', inImage]),
+  );
+  await image.must(['install', '-d', '-o', 'amnesia', '-g', 'amnesia', '-m', '0700', SESSION.XDG_RUNTIME_DIR]);
+  // Any name looked up outside Tor goes to the trap's address.
+  writeFileSync(image.path('/etc/resolv.conf'), `nameserver ${DNS_TRAP}\n`);
+  // Tails 7: config/chroot_local-includes/etc/gitconfig.
+  writeFileSync(image.path('/etc/gitconfig'), '[color]\n\tui = auto\n[transfer]\n\tfsckObjects = true\n');
+  // Tails 7: I/etc/ssh/ssh_config (the LAN goes direct; everything else through 9050 with nc).
+  writeFileSync(
+    image.path('/etc/ssh/ssh_config'),
+    [
+      'Host 192.168.* 10.* 172.16.* 172.17.* 172.18.* 172.19.* 172.20.* 172.21.* 172.22.* 172.23.* 172.24.* 172.25.* 172.26.* 172.27.* 172.28.* 172.29.* 172.30.* 172.31.*',
+      'ProxyCommand none',
+      'Host *',
+      'ProxyCommand /bin/nc -X 5 -x 127.0.0.1:9050 %h %p',
+      'Compression yes',
+      'ForwardX11 no',
+      'ForwardX11Trusted no',
+      'User root',
+      'HashKnownHosts yes',
+      '',
+    ].join('\n'),
+  );
+  // Tails 7: H/09-torsocks-configuration (AllowOutboundLocalhost 2, for Git over SSH).
+  await image.must([
+    'sed',
+    '-i',
+    '-E',
+    's,^#?AllowOutboundLocalhost\\s+.*,AllowOutboundLocalhost 2,',
+    '/etc/tor/torsocks.conf',
+  ]);
+  await provisionServers();
+}
+
+/** The git repository (bare, served by the static server and sshd) and sshd's keys and settings. */
+async function provisionServers(): Promise<void> {
+  const repo = '/srv/git/repo.git';
+  if (!existsSync(image.path(repo))) {
+    const script = [
+      'set -e',
+      'd=$(mktemp -d)',
+      'git -C "$d" init -q -b main',
+      'echo "tails-launch over Tor" > "$d/README"',
+      'git -C "$d" add README',
+      'git -C "$d" -c user.name=T -c user.email=t@example.org commit -q -m first',
+      `git clone -q --bare "$d" ${repo}`,
+      `git -C ${repo} update-server-info`,
+      // The server side of git over SSH runs as amnesia: its repository.
+      `chown -R amnesia:amnesia /srv/git`,
+      `chmod -R a+rX /srv/git`,
+      'rm -rf "$d"',
+    ].join('\n');
+    await image.must(['sh', '-c', script]);
+  }
+  await image.must(['ssh-keygen', '-A']);
+  await image.must(['install', '-d', '-m', '0755', '/run/sshd']);
+  writeFileSync(
+    image.path('/etc/ssh/sshd_config.d/tails-launch-test.conf'),
+    `ListenAddress ${TARGET_ADDRESS}\nUseDNS no\n`,
+  );
+  const ssh = `${HOME}/.ssh`;
+  await asUser([
+    'sh',
+    '-c',
+    `mkdir -p -m 0700 ${ssh} && rm -f ${ssh}/id_ed25519* && ssh-keygen -q -t ed25519 -N '' -f ${ssh}/id_ed25519 && cp ${ssh}/id_ed25519.pub ${ssh}/authorized_keys`,
+  ]);
+}
+
+/** Starts the servers (host Node, in the namespace) and the image's sshd; resolves once all listen. */
+async function startServers(): Promise<void> {
+  const main = new URL('../fixtures/tails7/servers.mjs', import.meta.url).pathname;
+  const files = join(work, 'www');
+  mkdirSync(files, { recursive: true });
+  writeFileSync(join(files, 'file.txt'), 'tails-launch over Tor\n');
+  servers = image.startInNetwork([
+    process.execPath,
+    main,
+    TARGET_ADDRESS,
+    `wget=${PORT.wget}:static:${files}`,
+    `curl=${PORT.curl}:static:${files}`,
+    `git-http=${PORT.gitHttp}:static:${image.path('/srv/git')}`,
+    `whois=${PORT.whois}:whois`,
+  ]);
+  const lines = createInterface({ input: servers.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    servers!.once('exit', (code) => reject(new Error(`servers.mjs exited ${code}`)));
+    lines.on('line', (line) => {
+      const record = JSON.parse(line) as Connection & { ready?: boolean };
+      if (record.ready) resolve();
+      else connections.push(record);
+    });
+  });
+  image.start(['/usr/sbin/sshd', '-D', '-e']);
+  await image.must([
+    'sh',
+    '-c',
+    `for i in $(seq 100); do ssh-keyscan -T 2 ${TARGET_ADDRESS} >/tmp/known 2>/dev/null && [ -s /tmp/known ] && exit 0; sleep 0.1; done; exit 1`,
+  ]);
+  await image.must([
+    'sh',
+    '-c',
+    `cp /tmp/known ${HOME}/.ssh/known_hosts && chown amnesia:amnesia ${HOME}/.ssh/known_hosts`,
+  ]);
+}
+
+/** Tor's first stream through the network, as root (the trap does not count root). */
+async function firstStream(): Promise<void> {
+  await waitForFirstStream(async () => {
+    const r = await image.run(
+      ['curl', '-sS', '--max-time', '10', '--socks5-hostname', '127.0.0.1:9050', url(PORT.curl, '/file.txt')],
+      { timeout: 20_000 },
+    );
+    return { ok: r.exitCode === 0, detail: `${r.exitCode} ${r.stderr}` };
+  }, watcher!);
+}
+
+beforeAll(async () => {
+  if (SKIP) return;
+  work = mkdtempSync(join(tmpdir(), 'tails-launch-tails7-'));
+  chmodSync(work, 0o755);
+  deleteTrappedNamespace(NS);
+  createTrappedNamespace(NS);
+  const deb = timed(timings, 'dpkg-buildpackage', () => buildPackage());
+  deb.catch(() => {});
+  const tor = timed(timings, 'private Tor network', () =>
+    startPrivateTorNetwork(NS, join(work, 'tor'), 120_000, { socksPorts: Object.values(TAILS_SOCKS_PORTS) }),
+  );
+  tor.catch(() => {});
+  if (!KEPT) rmSync(BASE, { recursive: true, force: true });
+  mkdirSync(BASE, { recursive: true });
+  image = await timed(timings, 'debootstrap', () =>
+    CleanImage.create('trixie', join(BASE, 'root'), { netns: NS, reuse: KEPT !== undefined }),
+  );
+  await provision(deb);
+  network = await tor;
+  watcher = await StreamWatcher.open(network.controlSocket, network.cookieFile, {
+    tcpTable: `/proc/${network.clientPid}/net/tcp`,
+  });
+  await startServers();
+  await firstStream();
+  console.log(
+    `tails7 apps: ${Object.entries(timings)
+      .map(([phase, s]) => `${phase} ${s.toFixed(1)} s`)
+      .join(', ')}`,
+  );
+}, 1_800_000);
+
+afterAll(async () => {
+  if (SKIP) return;
+  watcher?.close();
+  servers?.stdin?.end();
+  await image?.destroy(KEPT !== undefined).catch((e: unknown) => console.log(String(e)));
+  await network?.stop();
+  deleteTrappedNamespace(NS);
+  if (built) rmSync(built.work, { recursive: true, force: true });
+  if (work) rmSync(work, { recursive: true, force: true });
+  if (!KEPT) rmSync(BASE, { recursive: true, force: true });
+  console.log(`tails7 apps: ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
+}, 120_000);
+
+/** Every stream tor opened while BODY ran (and their closing events, which may trail it). */
+async function streamsDuring(body: () => Promise<void>): Promise<StreamRecord[]> {
+  const from = watcher!.events.length;
+  await body();
+  // The last events of a stream can come a moment after the program exits.
+  const deadline = Date.now() + 5000;
+  const mine = () => [...watcher!.streams.values()].filter((s) => s.openedAt >= from);
+  while (mine().some((s) => s.closedAt === null) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return mine();
+}
+
+/** The trap's reading before and after BODY: the packets it counted meanwhile, and what they were for. */
+async function trapped<T>(body: () => Promise<T>): Promise<{ result: T; packets: number; seen: string[] }> {
+  const before = readTrap(NS);
+  const result = await body();
+  const after = readTrap(NS);
+  return { result, packets: after.packets - before.packets, seen: after.seen.filter((s) => !before.seen.includes(s)) };
+}
+
+interface AppCase {
+  /** The shipped profile. */
+  profile: string;
+  /** What this case runs. */
+  title: string;
+  /** The caller's arguments, for launch number I (0 or 1). */
+  args: (i: number) => string[];
+  /** Where its streams go (every one of them). */
+  target: string;
+  /** Checks the launch's output. */
+  check: (r: RunResult, i: number) => void | Promise<void>;
+}
+
+const CASES: AppCase[] = [
+  {
+    profile: 'wget',
+    title: 'wget fetches a file (Tails 7: H/70-wget runs it under torsocks --isolate with --passive-ftp)',
+    args: (i) => ['-q', '-O', `${HOME}/wget-${i}.txt`, url(PORT.wget, '/file.txt')],
+    target: `${TARGET_ADDRESS}:${PORT.wget}`,
+    check: (r, i) => {
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(readFile(`${HOME}/wget-${i}.txt`)).toBe('tails-launch over Tor\n');
+    },
+  },
+  {
+    profile: 'curl',
+    title: 'curl fetches a file (Tails 7: I/usr/local/bin/curl sets ALL_PROXY socks5h with a random user)',
+    args: () => ['-sS', '--max-time', '60', url(PORT.curl, '/file.txt')],
+    target: `${TARGET_ADDRESS}:${PORT.curl}`,
+    check: (r) => {
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toBe('tails-launch over Tor');
+    },
+  },
+  {
+    profile: 'git',
+    title: 'git clones over HTTP (Tails 7: I/usr/local/bin/git, torsocks --isolate; I/etc/gitconfig)',
+    args: (i) => ['clone', '-q', url(PORT.gitHttp, '/repo.git'), `${HOME}/http-${i}`],
+    target: `${TARGET_ADDRESS}:${PORT.gitHttp}`,
+    check: (r, i) => {
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(readFile(`${HOME}/http-${i}/README`)).toBe('tails-launch over Tor\n');
+    },
+  },
+  {
+    profile: 'git',
+    title: 'git clones over SSH (its ssh told ProxyCommand=none, under torsocks like git)',
+    args: (i) => ['clone', '-q', `amnesia@${TARGET_ADDRESS}:/srv/git/repo.git`, `${HOME}/ssh-${i}`],
+    target: `${TARGET_ADDRESS}:${PORT.ssh}`,
+    check: (r, i) => {
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(readFile(`${HOME}/ssh-${i}/README`)).toBe('tails-launch over Tor\n');
+    },
+  },
+  {
+    profile: 'ssh',
+    title:
+      'ssh runs a command on a server (Tails 7: I/etc/ssh/ssh_config; the profile: ProxyCommand=none under torsocks)',
+    args: () => [`amnesia@${TARGET_ADDRESS}`, 'echo tails-launch-ssh-ok'],
+    target: `${TARGET_ADDRESS}:${PORT.ssh}`,
+    check: (r) => {
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toBe('tails-launch-ssh-ok');
+    },
+  },
+  {
+    profile: 'whois',
+    title: 'whois asks a server (Tails 7: I/usr/local/bin/whois, torsocks --isolate)',
+    args: () => ['-h', TARGET_ADDRESS, 'example.org'],
+    target: `${TARGET_ADDRESS}:${PORT.whois}`,
+    check: (r) => {
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toContain('tails-launch whois: example.org');
+    },
+  },
+];
+
+function readFile(inside: string): string {
+  return existsSync(image.path(inside)) ? readFileSync(image.path(inside), 'utf8') : '';
+}
+
+/** The circuits of two launches, as the claim has them: one for a group of the application's, one per launch or process otherwise. */
+function expectCircuitsAsClaimed(first: StreamRecord[], second: StreamRecord[], sees: TorSees): void {
+  const circuits = (streams: StreamRecord[]) => new Set(streams.map((s) => s.circuit));
+  const [a, b] = [circuits(first), circuits(second)];
+  const shared = [...a].filter((c) => b.has(c));
+  if (sees.credentials.kind === 'application' || (sees.credentials.kind === 'userpass' && !sees.credentials.perLaunch))
+    expect(
+      shared.length,
+      "one group for every launch: the second launch reuses the first one's circuit",
+    ).toBeGreaterThan(0);
+  else expect(shared, 'a group per launch (or process): no circuit of the first launch serves the second').toEqual([]);
+}
+
+describe.skipIf(SKIP)(
+  "Debian trixie's real applications, configured as Tails 7, through the shipped profiles on a private Tor network",
+  () => {
+    it.each(CASES)(
+      '$title',
+      async (c) => {
+        const plan = await explain(c.profile, c.args(0));
+        const launches: StreamRecord[][] = [];
+        for (const i of [0, 1]) {
+          let result: RunResult | undefined;
+          const {
+            packets,
+            seen,
+            result: streams,
+          } = await trapped(() =>
+            streamsDuring(async () => {
+              result = await tl([c.profile, '--', ...c.args(i)]);
+            }),
+          );
+          await c.check(result!, i);
+          expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
+          // The launcher's preflight (a SOCKS5 greeting and authentication, no
+          // request) is a connection tor reports as a stream to ":0" that never
+          // gets a circuit; everything else is the application's.
+          const preflight = streams.filter((s) => s.target === ':0');
+          console.log(JSON.stringify(preflight));
+          expect(preflight.map((s) => s.circuit)).toEqual(preflight.map(() => null));
+          const requests = streams.filter((s) => s.target !== ':0');
+          expect(requests.length, 'the launch reached its server through Tor').toBeGreaterThan(0);
+          expect(
+            requests.map((s) => s.target),
+            'every stream of the launch goes to its server',
+          ).toEqual(requests.map(() => c.target));
+          for (const s of requests) {
+            expect(s.circuit, `stream ${s.id} succeeded`).not.toBeNull();
+            expectTorSaw(s, plan.torSees, c.profile);
+          }
+          launches.push(requests);
+        }
+        expectCircuitsAsClaimed(launches[0]!, launches[1]!, plan.torSees);
+      },
+      240_000,
+    );
+
+    it("CONTROL: git without the profile's identity (the default profile: torsocks alone) asks Tor for the machine's own name", async () => {
+      const hostname = (await image.must(['hostname'])).trim();
+      await asUser(['rm', '-rf', `${HOME}/control-clone`]);
+      const streams = await streamsDuring(async () => {
+        const r = await tl([
+          'default',
+          '--',
+          'git',
+          'clone',
+          '-q',
+          url(PORT.gitHttp, '/repo.git'),
+          `${HOME}/control-clone`,
+        ]);
+        expect(r.exitCode, r.stderr).toBe(0);
+      });
+      expect(streams.map((s) => s.target.replace(/:\d+$/, ''))).toContain(hostname);
+    }, 60_000);
+
+    it('CONTROL: the trap counts the same applications run directly (no launcher): wget, git, whois', async () => {
+      const { packets, seen } = await trapped(async () => {
+        await asUser(['wget', '-q', '-O', '/dev/null', '--timeout', '3', '--tries', '1', url(PORT.wget, '/file.txt')]);
+        await asUser(['whois', '-h', 'whois.example.org', 'example.org'], 20_000);
+      });
+      expect(packets).toBeGreaterThan(0);
+      expect(seen).toContain(`${TARGET_ADDRESS} tcp ${PORT.wget}`);
+      expect(seen).toContain(`${DNS_TRAP} udp 53`);
+    }, 60_000);
+  },
+);

@@ -11,6 +11,7 @@ import type { ExecutableLookup } from '../preflight/find-executable';
 import type { ProgramLookup } from '../preflight/resolve-program';
 import type { ResolvedProfile } from '../profile/resolve';
 import { CREDENTIAL_PLACEHOLDERS, placeholdersIn, renderTemplate } from '../backends/own-setting';
+import { arrangeArgs } from '../backends/subcommand-args';
 import { ENTRY_PATH, PACKAGE_ENTRY_PATH, SUDO_PATH } from '../placement/constants';
 import { callerArgsProblem } from '../profile/caller-args';
 import type { PlacementDecision } from '../placement/decide';
@@ -128,7 +129,8 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
   const endpoint = userJail ? { address: '127.0.0.1', port: profile.listener.connect.port } : profile.listener.connect;
   const step = BACKENDS[profile.backend].step(endpoint, auth);
   const handOver = listenerHandOver(profile, auth, endpoint);
-  const appArgs = [...handOver.args, ...profile.args, ...userArgs];
+  const arranged = arrangeArgs(profile.proxy.subcommands, handOver.args, profile.args, userArgs);
+  const appArgs = arranged.args;
   const files = runtimeFiles(step, input);
   const backendEnv = { ...step.env, ...handOver.env };
   for (const f of files) backendEnv[f.variable] = f.path ?? '(needs XDG_RUNTIME_DIR)';
@@ -245,7 +247,7 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
       content: f.display,
     })),
     checks: checksOf(input, step, command, app, followed, files.length > 0, sentAuth, jailed, sandbox),
-    notes: notesOf(input, step, guard),
+    notes: [...notesOf(input, step, guard), ...(arranged.note === null ? [] : [arranged.note])],
   };
   return { plan, env, files: files.flatMap((f) => (f.path === null ? [] : [{ path: f.path, content: f.content }])) };
 }

@@ -10,6 +10,7 @@ import { adminAllows, findWeakenings, layerListenerProblems, weakeningMessage } 
 import { join } from 'node:path';
 import { BACKENDS } from '../backends';
 import { CREDENTIAL_PLACEHOLDERS, placeholdersIn } from '../backends/own-setting';
+import type { ProxySubcommands } from '../backends/subcommand-args';
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import type { Listener } from '../tor/listener';
@@ -42,7 +43,7 @@ export interface ResolvedProfile {
   /** Backend weaknesses the profile accepts knowingly. */
   acknowledge: string[];
   /** backend own-setting: how the application is told its listener (templates, see backends/own-setting.ts). */
-  proxy: { args: string[]; env: Record<string, string> };
+  proxy: { args: string[]; env: Record<string, string>; subcommands: ProxySubcommands | null };
   env: { set: Record<string, string>; unset: string[]; keep: string[] | null };
   waitForTor: number;
   placement: { netns: string | null; user: string | null };
@@ -402,7 +403,14 @@ export async function resolveProfile(
     isolation: values.isolation!,
     backend: values.backend!,
     acknowledge: values.acknowledge ?? [],
-    proxy: { args: values.proxy?.args ?? [], env: values.proxy?.env ?? {} },
+    proxy: {
+      args: values.proxy?.args ?? [],
+      env: values.proxy?.env ?? {},
+      subcommands:
+        values.proxy?.subcommands === undefined
+          ? null
+          : { withProxy: values.proxy.subcommands.with_proxy, default: values.proxy.subcommands.default },
+    },
     env: { set: env.set, unset: [...env.unset].sort(), keep: env.keep },
     waitForTor: values.wait_for_tor ?? 0,
     placement: { netns: values.netns ?? null, user: values.user ?? null },

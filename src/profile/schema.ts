@@ -173,6 +173,9 @@ export type ListenersFile = z.infer<typeof listenersFileSchema>;
 
 const envName = z.string().check(z.regex(ENV_NAME_PATTERN, 'an environment variable name'));
 
+/** A subcommand as programs name them (Electrum's are Python identifiers): a caller's word like this is taken for one. */
+export const SUBCOMMAND_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
+
 /** Most permissive first: the user layer may only move right. */
 export const CALLER_ARGS = ['any', 'non-options', 'none'] as const;
 
@@ -279,6 +282,18 @@ export const profileFileSchema = z.strictObject({
     z.strictObject({
       args: z.optional(z.array(execString)),
       env: z.optional(z.record(envName, execString)),
+      /**
+       * A program whose parser takes the proxy options only after some of
+       * its subcommands (Electrum: `electrum daemon --proxy ...`): the
+       * arguments go right after the first caller argument that is one of
+       * `with_proxy`; with no subcommand, after `default`, put first.
+       */
+      subcommands: z.optional(
+        z.strictObject({
+          with_proxy: z.array(z.string().check(z.regex(SUBCOMMAND_PATTERN, 'a subcommand name'))).check(z.minLength(1)),
+          default: z.string().check(z.regex(SUBCOMMAND_PATTERN, 'a subcommand name')),
+        }),
+      ),
     }),
   ),
   env: z.optional(

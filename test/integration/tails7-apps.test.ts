@@ -60,7 +60,10 @@ const KEPT = process.env.TAILS_LAUNCH_TEST_IMAGE_DIR;
 const BASE = KEPT ?? `/var/tmp/tails-launch-tails7-${process.pid}`;
 
 /** The applications and what they need to run here (servers, the X server...), from Debian trixie. */
-const PACKAGES = ['wget', 'curl', 'git', 'openssh-client', 'openssh-server', 'whois', 'ca-certificates'];
+const PACKAGES = [
+  ...['wget', 'curl', 'git', 'openssh-client', 'openssh-server', 'whois', 'ca-certificates'],
+  ...['pidgin', 'xvfb'],
+];
 
 /** The user, as Tails' amnesia, and the session the applications see. */
 const HOME = '/home/amnesia';
@@ -69,7 +72,7 @@ const DOWNLOADS = `${HOME}/Downloads`;
 const SESSION = { HOME, XDG_RUNTIME_DIR: '/run/user/1000' };
 
 /** One port per service: each stream is told apart by its target. */
-const PORT = { wget: 8001, curl: 8002, gitHttp: 8003, whois: 43, ssh: 22 } as const;
+const PORT = { wget: 8001, curl: 8002, gitHttp: 8003, whois: 43, ssh: 22, xmpp: 5222 } as const;
 const url = (port: number, path: string) => `http://${TARGET_ADDRESS}:${port}${path}`;
 
 /** What the servers and the sshd were asked, as servers.mjs reports it. */
@@ -109,11 +112,9 @@ async function explain(profile: string, args: string[] = []): Promise<{ torSees:
  */
 async function provision(deb: Promise<BuiltPackage>): Promise<void> {
   const fresh = !existsSync(image.path('/home/amnesia'));
-  if (fresh) {
-    await timed(timings, 'apt-get update', () => image.apt(['update']));
-    await timed(timings, 'apt-get install (applications)', () => image.apt(['install', ...PACKAGES], 1_200_000));
-    await image.must(['useradd', '--create-home', '--uid', '1000', '--user-group', 'amnesia'], { net: false });
-  }
+  if (fresh) await timed(timings, 'apt-get update', () => image.apt(['update']));
+  await timed(timings, 'apt-get install (applications)', () => image.apt(['install', ...PACKAGES], 1_200_000));
+  if (fresh) await image.must(['useradd', '--create-home', '--uid', '1000', '--user-group', 'amnesia'], { net: false });
   await image.must(['install', '-d', '-o', 'amnesia', '-g', 'amnesia', DOWNLOADS]);
   built = await timed(timings, 'waiting for the .deb', () => deb);
   const inImage = `/var/cache/tails-launch-test/${basename(built.deb)}`;
@@ -201,6 +202,7 @@ async function startServers(): Promise<void> {
     `curl=${PORT.curl}:static:${files}`,
     `git-http=${PORT.gitHttp}:static:${image.path('/srv/git')}`,
     `whois=${PORT.whois}:whois`,
+    `xmpp=${PORT.xmpp}:tcp`,
   ]);
   const lines = createInterface({ input: servers.stdout! });
   await new Promise<void>((resolve, reject) => {
@@ -258,6 +260,7 @@ beforeAll(async () => {
     tcpTable: `/proc/${network.clientPid}/net/tcp`,
   });
   await startServers();
+  await startX();
   await firstStream();
   console.log(
     `tails7 apps: ${Object.entries(timings)
@@ -465,3 +468,158 @@ describe.skipIf(SKIP)(
     }, 60_000);
   },
 );
+
+// ---- applications with windows ---------------------------------------------
+
+/** The X server (Xvfb, as root in the image: its socket in the image's /tmp/.X11-unix). */
+const DISPLAY = ':7';
+
+async function startX(): Promise<void> {
+  image.start(['Xvfb', DISPLAY, '-nolisten', 'tcp']);
+  const socket = image.path(`/tmp/.X11-unix/X${DISPLAY.slice(1)}`);
+  const deadline = Date.now() + 15_000;
+  while (!existsSync(socket)) {
+    if (Date.now() > deadline) throw new Error('Xvfb did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The connections SERVICE's server saw since index FROM. */
+const connectionsTo = (service: string, from: number) => connections.slice(from).filter((c) => c.service === service);
+
+/**
+ * `tails-launch PROFILE -- ARGS` as amnesia in the session (ENV on top),
+ * left running until UNTIL holds (at least LEAST ms, at most MOST ms), then
+ * SIGTERM to its PID (the application's: the launcher exec'd it, or its
+ * jail's helper, which passes it on). Its output and how it ended.
+ */
+async function runWindowed(
+  profile: string,
+  args: string[],
+  env: Record<string, string>,
+  until: () => boolean,
+  { least = 3000, most = 60_000 } = {},
+): Promise<{ output: string; code: number | null; signal: NodeJS.Signals | null; untilHeld: boolean }> {
+  const child = image.spawn(['tails-launch', profile, '--', ...args], {
+    user: true,
+    env: { ...SESSION, ...env },
+    cwd: DOWNLOADS,
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  let exited = false;
+  void ended.then(() => (exited = true));
+  const start = Date.now();
+  while (!exited && Date.now() - start < most && !(Date.now() - start >= least && until()))
+    await new Promise((r) => setTimeout(r, 100));
+  const untilHeld = until();
+  if (!exited) child.kill('SIGTERM');
+  const late = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  const end = await ended;
+  clearTimeout(late);
+  return { output, ...end, untilHeld };
+}
+
+/** Tails 7's I/etc/skel/.purple/prefs.xml, its network and proxy parts (socks5 127.0.0.1:9050, no credentials, no UPnP). */
+const pidginPrefs = (upnp: boolean) => `<?xml version='1.0' encoding='UTF-8' ?>
+<pref version='1' name='/'>
+	<pref name='purple'>
+		<pref name='network'>
+			<pref name='auto_ip' type='bool' value='${upnp ? 1 : 0}'/>
+			<pref name='map_ports' type='bool' value='${upnp ? 1 : 0}'/>
+			<pref name='ports_range_use' type='bool' value='0'/>
+			<pref name='stun_server' type='string' value=''/>
+		</pref>
+		<pref name='proxy'>
+			<pref name='type' type='string' value='socks5'/>
+			<pref name='host' type='string' value='127.0.0.1'/>
+			<pref name='port' type='int' value='9050'/>
+			<pref name='username' type='string' value=''/>
+			<pref name='password' type='string' value=''/>
+			<pref name='socks4_remotedns' type='bool' value='1'/>
+		</pref>
+	</pref>
+</pref>
+`;
+
+/** An XMPP account whose server is ours, logged in at start. */
+const PIDGIN_ACCOUNTS = `<?xml version='1.0' encoding='UTF-8' ?>
+<account version='1.0'>
+ <account>
+  <protocol>prpl-jabber</protocol>
+  <name>amnesia@chat.example/Tails</name>
+  <password>secret</password>
+  <settings>
+   <setting name='connect_server' type='string'>${TARGET_ADDRESS}</setting>
+   <setting name='port' type='int'>${PORT.xmpp}</setting>
+  </settings>
+  <settings ui='gtk-gaim'>
+   <setting name='auto-login' type='bool'>1</setting>
+  </settings>
+ </account>
+</account>
+`;
+
+async function pidginSettings(upnp: boolean): Promise<void> {
+  await asUser(['sh', '-c', `rm -rf ${HOME}/.purple && mkdir -m 0700 ${HOME}/.purple`]);
+  for (const [file, text] of [
+    ['prefs.xml', pidginPrefs(upnp)],
+    ['accounts.xml', PIDGIN_ACCOUNTS],
+  ] as const) {
+    writeFileSync(image.path(`${HOME}/.purple/${file}`), text, { mode: 0o600 });
+    await image.must(['chown', 'amnesia:amnesia', `${HOME}/.purple/${file}`]);
+  }
+}
+
+describe.skipIf(SKIP)('Pidgin (trixie), X11 on Xvfb, through the shipped profile', () => {
+  it.each([false, true])(
+    "Tails' prefs (UPnP and IP autodetection %s): its XMPP connection reaches the server through Tor as explain says; 0 packets skip Tor",
+    async (upnp) => {
+      const plan = await explain('pidgin');
+      // Off Tails nothing but the jail holds a program that connects by itself (Tails: its ferm).
+      expect(plan.guard.kind).toBe('jail');
+      const launches: StreamRecord[][] = [];
+      for (const i of [0, 1]) {
+        await pidginSettings(upnp);
+        const from = connections.length;
+        const { packets, seen, result } = await trapped(() =>
+          streamsDuring(async () => {
+            const run = await runWindowed('pidgin', [], { DISPLAY }, () => connectionsTo('xmpp', from).length > 0, {
+              least: upnp ? 8000 : 2000,
+            });
+            expect(run.untilHeld, `Pidgin reached its server (launch ${i}):\n${run.output}`).toBe(true);
+          }),
+        );
+        // Its first bytes: the XML declaration of its XMPP stream.
+        expect(connectionsTo('xmpp', from)[0]?.request).toMatch(/^<\?xml version=/);
+        expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
+        const requests = result.filter((s) => s.target !== ':0');
+        // One stream, or more when it tries again (our server never answers): all to its server.
+        expect(requests.length).toBeGreaterThan(0);
+        expect(
+          [...new Set(requests.map((s) => s.target))],
+          `its streams: ${JSON.stringify(requests.map((s) => [s.target, s.statuses]))}`,
+        ).toEqual([`${TARGET_ADDRESS}:${PORT.xmpp}`]);
+        for (const s of requests) expectTorSaw(s, plan.torSees, 'pidgin');
+        launches.push(requests);
+      }
+      expectCircuitsAsClaimed(launches[0]!, launches[1]!, plan.torSees);
+    },
+    180_000,
+  );
+
+  it('CONTROL: the same files with UPnP on, Pidgin run directly (no launcher): the trap sees its SSDP search', async () => {
+    await pidginSettings(true);
+    const { seen } = await trapped(async () => {
+      const child = image.spawn(['pidgin'], { user: true, env: { ...SESSION, DISPLAY }, cwd: DOWNLOADS });
+      await new Promise((r) => setTimeout(r, 8000));
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    });
+    expect(seen).toContain('239.255.255.250 udp 1900');
+  }, 60_000);
+});

@@ -251,6 +251,11 @@ export class CleanImage {
     });
   }
 
+  /** Starts ARGV in the image with its stdout and stderr piped to us (read them), stdin ignored. */
+  spawn(argv: string[], options: RunOptions = {}): ChildProcess {
+    return spawn('nsenter', this.argv(argv, options), { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH } });
+  }
+
   /** apt-get in the image, on the host's network (Debian's mirror), noninteractive. */
   async apt(args: string[], timeout = 600_000): Promise<string> {
     return this.must(['apt-get', '-y', '-q', ...args], {

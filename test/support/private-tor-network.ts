@@ -340,18 +340,24 @@ export async function startPrivateTorNetwork(
   };
   for (const node of nodes) if (node !== client) startTor(node);
 
-  const stop = async () => {
+  const signalAll = (signal: NodeJS.Signals) => {
     for (const node of nodes) {
       const pid = node.process?.pid;
-      if (pid !== undefined && node.process!.exitCode === null) {
+      if (pid !== undefined && node.process!.exitCode === null && node.process!.signalCode === null) {
         try {
-          process.kill(pid, 'SIGTERM');
+          process.kill(pid, signal);
         } catch {
           // already gone
         }
       }
     }
+  };
+  const stop = async () => {
+    signalAll('SIGTERM');
+    // A tor that logged "exiting cleanly" and then hung once held a whole test file's end: 15 s, then SIGKILL.
+    const late = setTimeout(() => signalAll('SIGKILL'), 15_000);
     await Promise.all(nodes.map((n) => n.process));
+    clearTimeout(late);
   };
 
   const controlSocket = join(client.dir, 'control', 'sock');

@@ -405,19 +405,38 @@ describe('shipped profiles', () => {
     await expect(planOf('pidgin', [], 'alice@example.org')).rejects.toThrow(/--identity cannot be honoured/);
   });
 
-  it('electrum: own-setting, handed its listener and the app group by --proxy; --identity reaches Tor', async () => {
+  it('electrum: own-setting, handed its listener and the app group by --proxy/--proxyuser/--proxypassword; --identity reaches Tor', async () => {
     const plan = await planOf('electrum', [], 'alice');
-    expect(plan.exec.argv).toEqual([
-      '/usr/bin/electrum',
+    const proxy = [
       '--proxy',
-      'socks5:127.0.0.1:9050:<torS0X>0:tails-launch/app/electrum/identity/alice',
-    ]);
+      'socks5:127.0.0.1:9050',
+      '--proxyuser',
+      '<torS0X>0',
+      '--proxypassword',
+      'tails-launch/app/electrum/identity/alice',
+    ];
+    // No subcommand: Electrum's default, gui, named so that the proxy options follow it.
+    expect(plan.exec.argv).toEqual(['/usr/bin/electrum', 'gui', ...proxy]);
     expect(plan.torSees.credentials).toEqual({
       kind: 'userpass',
       username: '<torS0X>0',
       password: 'tails-launch/app/electrum/identity/alice',
       perLaunch: false,
     });
+    const argv = async (args: string[]) => (await planOf('electrum', args, 'alice')).exec.argv.slice(1);
+    // Electrum's parser takes them only after gui or daemon (commands.py get_parser).
+    expect(await argv(['daemon', '-d'])).toEqual(['daemon', ...proxy, '-d']);
+    expect(await argv(['--testnet', 'daemon'])).toEqual(['--testnet', 'daemon', ...proxy]);
+    expect(await argv(['bitcoin:1BoatSLRHtKNngkdXEeobR76b53LETtpyT'])).toEqual([
+      'gui',
+      ...proxy,
+      'bitcoin:1BoatSLRHtKNngkdXEeobR76b53LETtpyT',
+    ]);
+    expect(await argv(['-v'])).toEqual(['gui', ...proxy, '-v']);
+    // Its other subcommands only talk to the daemon: no proxy, and explain says why.
+    const getinfo = await planOf('electrum', ['getinfo'], 'alice');
+    expect(getinfo.exec.argv.slice(1)).toEqual(['getinfo']);
+    expect(getinfo.notes.join('\n')).toContain("'getinfo' takes no proxy arguments (only gui, daemon do)");
   });
 
   it('htpdate: own-setting on 9062, its Go client handed the group in the --proxy URL (percent-encoded); it lowers itself to user htp', async () => {

@@ -119,7 +119,7 @@ export function decideGuard(g: GuardInput): GuardDecision {
     return {
       ok: false,
       status: 'refused',
-      problem: `no guard for profile '${g.profile}': its program needs privileges no jail gives (guard: host), and no host firewall is declared for its user: declare host_firewall in /etc/tails-launch/listeners.yml where a firewall holds it (Tails' ferm)`,
+      problem: `no guard for profile '${g.profile}': no jail can run its program (guard: host), and no host firewall is declared for its user: declare host_firewall in /etc/tails-launch/listeners.yml where a firewall holds it (Tails' ferm)`,
     };
   }
   const session = g.sessionNamespaces === null;

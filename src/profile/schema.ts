@@ -335,8 +335,9 @@ export const profileFileSchema = z.strictObject({
   jail: z.optional(z.boolean()),
   /**
    * `host`: no jail can run this program (it needs privileges a namespace
-   * takes away: htpdate sets the clock as root), so only a declared host
-   * firewall may hold it; elsewhere it is refused.
+   * takes away: htpdate sets the clock as root; or connections a jail's one
+   * way out cannot carry: Tor reaching OnionShare's web server), so only a
+   * declared host firewall may hold it; elsewhere it is refused.
    */
   guard: z.optional(z.literal('host')),
   /** What a jail lets the program reach of the session (src/jail/sandbox.ts); the whole block replaces a parent's. */

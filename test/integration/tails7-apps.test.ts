@@ -30,11 +30,17 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CleanImage, timed, type RunResult, type Timings } from '../support/clean-image';
+import { CleanImage, MIRROR, timed, type RunResult, type Timings } from '../support/clean-image';
 import { buildPackage, which, type BuiltPackage } from '../support/debian-package';
-import { createTrappedNamespace, deleteTrappedNamespace, DNS_TRAP, readTrap } from '../support/packet-trap';
+import {
+  clearTrapRecords,
+  createTrappedNamespace,
+  deleteTrappedNamespace,
+  DNS_TRAP,
+  readTrap,
+} from '../support/packet-trap';
 import { TAILS_SOCKS_PORTS } from '../support/isolated-tor';
 import {
   startPrivateTorNetwork,
@@ -62,7 +68,7 @@ const BASE = KEPT ?? `/var/tmp/tails-launch-tails7-${process.pid}`;
 /** The applications and what they need to run here (servers, the X server...), from Debian trixie. */
 const PACKAGES = [
   ...['wget', 'curl', 'git', 'openssh-client', 'openssh-server', 'whois', 'ca-certificates'],
-  ...['pidgin', 'xvfb'],
+  ...['pidgin', 'xvfb', 'thunderbird', 'weston', 'onionshare-cli'],
 ];
 
 /** The user, as Tails' amnesia, and the session the applications see. */
@@ -71,8 +77,20 @@ const HOME = '/home/amnesia';
 const DOWNLOADS = `${HOME}/Downloads`;
 const SESSION = { HOME, XDG_RUNTIME_DIR: '/run/user/1000' };
 
+/** `tor --hash-password passwd`: the password Tails' applications give onion-grater. */
+const CONTROL_PASSWORD_HASH = '16:C48194BD4964DC836043A9CCE289823CC9555EE2EAF510DA30FDA72F2C';
+
 /** One port per service: each stream is told apart by its target. */
-const PORT = { wget: 8001, curl: 8002, gitHttp: 8003, whois: 43, ssh: 22, xmpp: 5222 } as const;
+const PORT = {
+  wget: 8001,
+  curl: 8002,
+  gitHttp: 8003,
+  whois: 43,
+  ssh: 22,
+  xmpp: 5222,
+  electrum: 50001,
+  imap: 143,
+} as const;
 const url = (port: number, path: string) => `http://${TARGET_ADDRESS}:${port}${path}`;
 
 /** What the servers and the sshd were asked, as servers.mjs reports it. */
@@ -106,14 +124,39 @@ async function explain(profile: string, args: string[] = []): Promise<{ torSees:
   return JSON.parse(r.stdout) as { torSees: TorSees; guard: { kind: string } };
 }
 
+let hostname = '';
+const TAILS_HOSTS = () => `127.0.0.1       localhost localhost.localdomain ${hostname}\n`;
+
+/**
+ * BODY on a machine whose /etc/hosts does not name it (a cloud image's, or a
+ * Debian without 127.0.1.1): what git then does with its host name. Tails'
+ * hosts file is back afterwards.
+ */
+async function withoutOwnName<T>(body: () => Promise<T>): Promise<T> {
+  writeFileSync(image.path('/etc/hosts'), '127.0.0.1       localhost\n');
+  try {
+    return await body();
+  } finally {
+    writeFileSync(image.path('/etc/hosts'), TAILS_HOSTS());
+  }
+}
+
 /**
  * What the image builder does: the package, the applications, amnesia, and
  * Tails 7's settings of the applications (each file named).
  */
 async function provision(deb: Promise<BuiltPackage>): Promise<void> {
   const fresh = !existsSync(image.path('/home/amnesia'));
-  if (fresh) await timed(timings, 'apt-get update', () => image.apt(['update']));
+  // Tails 7 takes Electrum from trixie-backports (config/chroot_apt/preferences: src:electrum pinned there).
+  const backports = image.path('/etc/apt/sources.list.d/backports.sources');
+  if (fresh || !existsSync(backports)) {
+    writeFileSync(backports, `Types: deb\nURIs: ${MIRROR}\nSuites: trixie-backports\nComponents: main\n`);
+    await timed(timings, 'apt-get update', () => image.apt(['update']));
+  }
   await timed(timings, 'apt-get install (applications)', () => image.apt(['install', ...PACKAGES], 1_200_000));
+  await timed(timings, 'apt-get install electrum (trixie-backports)', () =>
+    image.apt(['install', '-t', 'trixie-backports', 'electrum'], 1_200_000),
+  );
   if (fresh) await image.must(['useradd', '--create-home', '--uid', '1000', '--user-group', 'amnesia'], { net: false });
   await image.must(['install', '-d', '-o', 'amnesia', '-g', 'amnesia', DOWNLOADS]);
   built = await timed(timings, 'waiting for the .deb', () => deb);
@@ -125,6 +168,9 @@ async function provision(deb: Promise<BuiltPackage>): Promise<void> {
   await image.must(['install', '-d', '-o', 'amnesia', '-g', 'amnesia', '-m', '0700', SESSION.XDG_RUNTIME_DIR]);
   // Any name looked up outside Tor goes to the trap's address.
   writeFileSync(image.path('/etc/resolv.conf'), `nameserver ${DNS_TRAP}\n`);
+  // Tails 7: I/lib/live/config/9000-hosts-file (the machine's own name is local: Thunderbird looks it up).
+  hostname = (await image.must(['hostname'])).trim();
+  writeFileSync(image.path('/etc/hosts'), TAILS_HOSTS());
   // Tails 7: config/chroot_local-includes/etc/gitconfig.
   writeFileSync(image.path('/etc/gitconfig'), '[color]\n\tui = auto\n[transfer]\n\tfsckObjects = true\n');
   // Tails 7: I/etc/ssh/ssh_config (the LAN goes direct; everything else through 9050 with nc).
@@ -203,6 +249,8 @@ async function startServers(): Promise<void> {
     `git-http=${PORT.gitHttp}:static:${image.path('/srv/git')}`,
     `whois=${PORT.whois}:whois`,
     `xmpp=${PORT.xmpp}:tcp`,
+    `electrum=${PORT.electrum}:tcp`,
+    `imap=${PORT.imap}:banner:* OK IMAP4rev1 tails-launch test server ready`,
   ]);
   const lines = createInterface({ input: servers.stdout! });
   await new Promise<void>((resolve, reject) => {
@@ -246,7 +294,12 @@ beforeAll(async () => {
   const deb = timed(timings, 'dpkg-buildpackage', () => buildPackage());
   deb.catch(() => {});
   const tor = timed(timings, 'private Tor network', () =>
-    startPrivateTorNetwork(NS, join(work, 'tor'), 120_000, { socksPorts: Object.values(TAILS_SOCKS_PORTS) }),
+    startPrivateTorNetwork(NS, join(work, 'tor'), 120_000, {
+      socksPorts: Object.values(TAILS_SOCKS_PORTS),
+      // Where Tails' applications find the control port: onion-grater's 127.0.0.1:951. onion-grater
+      // (Tails-only) takes any password; this tor takes Tails' "passwd".
+      clientLines: ['ControlPort 127.0.0.1:951', `HashedControlPassword ${CONTROL_PASSWORD_HASH}`],
+    }),
   );
   tor.catch(() => {});
   if (!KEPT) rmSync(BASE, { recursive: true, force: true });
@@ -282,23 +335,29 @@ afterAll(async () => {
   console.log(`tails7 apps: ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
 }, 120_000);
 
-/** Every stream tor opened while BODY ran (and their closing events, which may trail it). */
+/**
+ * Every stream a client opened while BODY ran (and their closing events,
+ * which may trail it): its connections (PURPOSE USER) and name lookups
+ * (DNS_REQUEST); tor's own directory fetches (DIR_FETCH, DIR_UPLOAD) are not
+ * a client's.
+ */
 async function streamsDuring(body: () => Promise<void>): Promise<StreamRecord[]> {
   const from = watcher!.events.length;
   await body();
   // The last events of a stream can come a moment after the program exits.
   const deadline = Date.now() + 5000;
-  const mine = () => [...watcher!.streams.values()].filter((s) => s.openedAt >= from);
+  const mine = () => [...watcher!.streams.values()].filter((s) => s.openedAt >= from && !s.purpose?.startsWith('DIR_'));
   while (mine().some((s) => s.closedAt === null) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   return mine();
 }
 
 /** The trap's reading before and after BODY: the packets it counted meanwhile, and what they were for. */
 async function trapped<T>(body: () => Promise<T>): Promise<{ result: T; packets: number; seen: string[] }> {
+  clearTrapRecords(NS);
   const before = readTrap(NS);
   const result = await body();
   const after = readTrap(NS);
-  return { result, packets: after.packets - before.packets, seen: after.seen.filter((s) => !before.seen.includes(s)) };
+  return { result, packets: after.packets - before.packets, seen: after.seen };
 }
 
 interface AppCase {
@@ -404,6 +463,8 @@ describe.skipIf(SKIP)(
         const plan = await explain(c.profile, c.args(0));
         const launches: StreamRecord[][] = [];
         for (const i of [0, 1]) {
+          // What an earlier run of a kept image left.
+          await asUser(['sh', '-c', `rm -rf ${HOME}/*-${i} ${HOME}/*-${i}.txt`]);
           let result: RunResult | undefined;
           const {
             packets,
@@ -411,7 +472,11 @@ describe.skipIf(SKIP)(
             result: streams,
           } = await trapped(() =>
             streamsDuring(async () => {
-              result = await tl([c.profile, '--', ...c.args(i)]);
+              const launch = async () => {
+                result = await tl([c.profile, '--', ...c.args(i)]);
+              };
+              // git: where its host name is not in /etc/hosts, the case its profile is made for.
+              await (c.profile === 'git' ? withoutOwnName(launch) : launch());
             }),
           );
           await c.check(result!, i);
@@ -440,20 +505,21 @@ describe.skipIf(SKIP)(
     );
 
     it("CONTROL: git without the profile's identity (the default profile: torsocks alone) asks Tor for the machine's own name", async () => {
-      const hostname = (await image.must(['hostname'])).trim();
       await asUser(['rm', '-rf', `${HOME}/control-clone`]);
-      const streams = await streamsDuring(async () => {
-        const r = await tl([
-          'default',
-          '--',
-          'git',
-          'clone',
-          '-q',
-          url(PORT.gitHttp, '/repo.git'),
-          `${HOME}/control-clone`,
-        ]);
-        expect(r.exitCode, r.stderr).toBe(0);
-      });
+      const streams = await streamsDuring(() =>
+        withoutOwnName(async () => {
+          const r = await tl([
+            'default',
+            '--',
+            'git',
+            'clone',
+            '-q',
+            url(PORT.gitHttp, '/repo.git'),
+            `${HOME}/control-clone`,
+          ]);
+          expect(r.exitCode, r.stderr).toBe(0);
+        }),
+      );
       expect(streams.map((s) => s.target.replace(/:\d+$/, ''))).toContain(hostname);
     }, 60_000);
 
@@ -623,3 +689,358 @@ describe.skipIf(SKIP)('Pidgin (trixie), X11 on Xvfb, through the shipped profile
     expect(seen).toContain('239.255.255.250 udp 1900');
   }, 60_000);
 });
+
+// ---- Electrum ----------------------------------------------------------------
+
+/**
+ * Tails 7's I/etc/skel/.electrum/config, the server it is to use here (ours,
+ * plain TCP, that one only), and the terms of use accepted (Electrum 4.7+
+ * asks once, on the first start, before it goes online).
+ */
+const ELECTRUM_CONFIG = JSON.stringify(
+  {
+    terms_of_use_accepted: 1,
+    auto_connect: false,
+    check_updates: false,
+    proxy: 'socks5:localhost:9050',
+    server: `${TARGET_ADDRESS}:${PORT.electrum}:t`,
+    oneserver: true,
+  },
+  null,
+  4,
+);
+
+/** BIP 32's first test vector, as a watch-only wallet: no seed, no password. */
+const XPUB =
+  'xpub661MyMwAqRbcFtXgS5sYJABqqG9YLmC4Q1Rdap9gSE8NqtwybGhePY2gZ29ESFjqJoCu1Rupje8YtGqsefD265TMg7usUDFdp6W1EGMcet8';
+
+/** Tails' config, and (WALLET) a default wallet made offline through the profile: the GUI then opens it and goes online. */
+async function electrumSettings(wallet = false): Promise<void> {
+  await asUser(['sh', '-c', `rm -rf ${HOME}/.electrum && mkdir -m 0700 ${HOME}/.electrum`]);
+  writeFileSync(image.path(`${HOME}/.electrum/config`), ELECTRUM_CONFIG, { mode: 0o600 });
+  await image.must(['chown', 'amnesia:amnesia', `${HOME}/.electrum/config`]);
+  if (wallet) {
+    // A subcommand that is not gui or daemon: no proxy arguments, and offline (-o) it opens no connection.
+    const r = await tl(['electrum', '--', 'restore', '-o', XPUB]);
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
+  }
+}
+
+/** Electrum's streams in one run: every one to our server, each as explain states. */
+function expectElectrumStreams(streams: StreamRecord[], sees: TorSees): StreamRecord[] {
+  // Electrum 4.6+ first asks whether its proxy is Tor: a SOCKS RESOLVE of
+  // 0.0.0.0, which tor answers itself (no circuit; electrum/network.py).
+  const probes = streams.filter((s) => s.target === '0.0.0.0:0');
+  expect(probes.map((s) => [s.statuses[0], s.circuit])).toEqual(probes.map(() => ['NEWRESOLVE', null]));
+  const requests = streams.filter((s) => s.target !== ':0' && s.target !== '0.0.0.0:0');
+  expect(requests.length, 'Electrum reached its server through Tor').toBeGreaterThan(0);
+  expect(
+    [...new Set(requests.map((s) => s.target))],
+    `its streams: ${JSON.stringify(requests.map((s) => [s.target, s.statuses]))}`,
+  ).toEqual([`${TARGET_ADDRESS}:${PORT.electrum}`]);
+  for (const s of requests) expectTorSaw(s, sees, 'electrum');
+  return requests;
+}
+
+describe.skipIf(SKIP)('Electrum (trixie-backports, as Tails 7), through the shipped profile', () => {
+  it('the GUI (Qt on X11): its server connection goes through Tor with the app group; twice, one circuit; 0 packets skip Tor', async () => {
+    const plan = await explain('electrum');
+    expect(plan.guard.kind).toBe('jail');
+    const launches: StreamRecord[][] = [];
+    for (const i of [0, 1]) {
+      await electrumSettings(true);
+      const from = connections.length;
+      const { packets, seen, result } = await trapped(() =>
+        streamsDuring(async () => {
+          const run = await runWindowed('electrum', [], { DISPLAY }, () => connectionsTo('electrum', from).length > 0, {
+            most: 90_000,
+          });
+          expect(run.untilHeld, `Electrum reached its server (launch ${i}):\n${run.output}`).toBe(true);
+        }),
+      );
+      // Electrum's first words to a server: a TLS ClientHello (4.8's GUI asks for TLS even of a ':t' server).
+      expect(connectionsTo('electrum', from)[0]?.request).toMatch(/^\x16\x03|server\.version/);
+      expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
+      launches.push(expectElectrumStreams(result, plan.torSees));
+    }
+    expectCircuitsAsClaimed(launches[0]!, launches[1]!, plan.torSees);
+  }, 240_000);
+
+  it('subcommands: `daemon` gets the proxy after it and connects; `getinfo` (no proxy) asks that daemon; 0 packets skip Tor', async () => {
+    await electrumSettings();
+    const plan = await explain('electrum', ['daemon']);
+    const from = connections.length;
+    const { packets, seen, result } = await trapped(() =>
+      streamsDuring(async () => {
+        const daemon = runWindowed('electrum', ['daemon'], {}, () => false, { least: 1_000_000, most: 150_000 });
+        const deadline = Date.now() + 60_000;
+        while (connectionsTo('electrum', from).length === 0 && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 200));
+        expect(connectionsTo('electrum', from).length, 'the daemon reached its server').toBeGreaterThan(0);
+        const info = await tl(['electrum', '--', 'getinfo']);
+        expect(info.exitCode, `${info.stdout}\n${info.stderr}`).toBe(0);
+        // The daemon's own state: the server it was told, through the proxy it was told.
+        expect(info.stdout).toContain(TARGET_ADDRESS);
+        const stop = await tl(['electrum', '--', 'stop']);
+        expect(stop.exitCode, stop.stderr).toBe(0);
+        const ended = await daemon;
+        expect(ended.code, ended.output).toBe(0);
+      }),
+    );
+    expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
+    expectElectrumStreams(result, plan.torSees);
+  }, 180_000);
+});
+
+// ---- Thunderbird -------------------------------------------------------------
+
+/** The user's Wayland compositor: a headless weston, as amnesia (Tails 7's desktop is Wayland). */
+const WAYLAND = 'wayland-1';
+let weston: ChildProcess | undefined;
+
+async function startWeston(): Promise<void> {
+  if (weston) return;
+  weston = image.spawn(['weston', '--backend=headless', `--socket=${WAYLAND}`, '--idle-time=0'], {
+    user: true,
+    env: SESSION,
+  });
+  weston.stdout!.resume();
+  weston.stderr!.resume();
+  const socket = image.path(`${SESSION.XDG_RUNTIME_DIR}/${WAYLAND}`);
+  const deadline = Date.now() + 15_000;
+  while (!existsSync(socket)) {
+    if (Date.now() > deadline) throw new Error('weston did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const TB_PROFILE = `${HOME}/.thunderbird/profile.default`;
+
+/** An IMAP account on our server, logged in at start, and the update timers sooner (user.js: the user's own prefs, not Tails'). */
+const TB_ACCOUNT = [
+  ['mail.accountmanager.accounts', '"account1"'],
+  ['mail.accountmanager.defaultaccount', '"account1"'],
+  ['mail.account.account1.server', '"server1"'],
+  ['mail.account.account1.identities', '"id1"'],
+  ['mail.identity.id1.useremail', '"amnesia@example.org"'],
+  ['mail.server.server1.type', '"imap"'],
+  ['mail.server.server1.name', '"test"'],
+  ['mail.server.server1.hostname', `"${TARGET_ADDRESS}"`],
+  ['mail.server.server1.port', String(PORT.imap)],
+  ['mail.server.server1.socketType', '0'],
+  ['mail.server.server1.userName', '"amnesia"'],
+  ['mail.server.server1.login_at_startup', 'true'],
+  ['mail.server.server1.check_new_mail', 'true'],
+  ['mail.shell.checkDefaultClient', 'false'],
+  // Sooner, not otherwise: the update timers (remote settings' among them) first fire 30 s after
+  // the start and then one per 120 s; here 1 s and 1 s, so that the control sees the request.
+  ['app.update.timerFirstInterval', '1000'],
+  ['app.update.timerMinimumDelay', '1'],
+]
+  .map(([name, value]) => `user_pref("${name}", ${value});`)
+  .join('\n');
+
+/** Tails 7's aa_tails.js (I/etc/thunderbird/pref/), and a fresh profile where Tails keeps it. */
+async function thunderbirdSettings(): Promise<void> {
+  writeFileSync(
+    image.path('/etc/thunderbird/pref/aa_tails.js'),
+    readFileSync(new URL('../fixtures/tails7/aa_tails.js', import.meta.url)),
+  );
+  await asUser(['sh', '-c', `rm -rf ${HOME}/.thunderbird && mkdir -p -m 0700 ${TB_PROFILE}`]);
+  writeFileSync(image.path(`${TB_PROFILE}/user.js`), `${TB_ACCOUNT}\n`, { mode: 0o600 });
+  await image.must(['chown', 'amnesia:amnesia', `${TB_PROFILE}/user.js`]);
+}
+
+/**
+ * As on Tails, for BODY: the package's Tails admin layer in /etc/tails-launch
+ * (its host_firewall declares Tails' ferm for amnesia), and a firewall that
+ * does what ferm does for amnesia here: drops every packet a non-root socket
+ * sends off loopback (after the trap has counted it). Both gone afterwards.
+ */
+async function asOnTails<T>(body: () => Promise<T>): Promise<T> {
+  await image.must([
+    'sh',
+    '-c',
+    'mkdir -p /etc/tails-launch && cp -r /usr/share/tails-launch/tails/. /etc/tails-launch/',
+  ]);
+  const nft = (args: string[], input?: string) =>
+    execFileSync('ip', ['netns', 'exec', NS, 'nft', ...args], {
+      input,
+      stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
+  nft(
+    ['-f', '-'],
+    [
+      'table inet tl_ferm {',
+      '  chain out {',
+      '    type filter hook output priority 10; policy accept;',
+      '    meta skuid 0 accept',
+      '    ip daddr 127.0.0.0/8 accept',
+      '    ip6 daddr ::1 accept',
+      '    meta skuid != 0 drop',
+      '  }',
+      '}',
+    ].join('\n'),
+  );
+  try {
+    return await body();
+  } finally {
+    nft(['delete', 'table', 'inet', 'tl_ferm']);
+    await image.must(['rm', '-rf', '/etc/tails-launch']);
+  }
+}
+
+/** Thunderbird's remote settings (services.settings.server's default on Thunderbird). */
+const TB_REMOTE_SETTINGS = 'thunderbird-settings.thunderbird.net:443';
+/** Its in-app notifications and start page, which Tails' prefs leave on (through Tor). */
+const TB_LIVE = 'live.thunderbird.net:443';
+
+describe.skipIf(SKIP)(
+  "Thunderbird (trixie's ESR), Wayland, configured as Tails 7 and run as on Tails (its ferm)",
+  () => {
+    // In a jail (off Tails) Thunderbird finds no network link (only loopback)
+    // and never asks for its remote settings at all: the claim is tested
+    // where it matters, unjailed behind the firewall, as Tails runs it.
+    it('logs in to its IMAP server through Tor as explain says; no remote-settings request; twice, one circuit; 0 packets skip Tor', async () => {
+      await startWeston();
+      await asOnTails(async () => {
+        const plan = await explain('thunderbird', ['--profile', TB_PROFILE]);
+        expect(plan.guard.kind).toBe('host');
+        const launches: StreamRecord[][] = [];
+        for (const i of [0, 1]) {
+          await thunderbirdSettings();
+          const from = connections.length;
+          const { packets, seen, result } = await trapped(() =>
+            streamsDuring(async () => {
+              const run = await runWindowed(
+                'thunderbird',
+                ['--profile', TB_PROFILE],
+                { WAYLAND_DISPLAY: WAYLAND },
+                () => connectionsTo('imap', from).length > 0,
+                // Longer than the control takes to ask for the remote settings.
+                { least: 30_000, most: 120_000 },
+              );
+              expect(run.untilHeld, `Thunderbird reached its IMAP server (launch ${i}):\n${run.output}`).toBe(true);
+            }),
+          );
+          expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
+          const requests = result.filter((s) => s.target !== ':0');
+          const targets = [...new Set(requests.map((s) => s.target))];
+          console.log(`thunderbird launch ${i}: streams to ${JSON.stringify(targets)}`);
+          expect(targets).toContain(`${TARGET_ADDRESS}:${PORT.imap}`);
+          expect(targets.filter((t) => t !== `${TARGET_ADDRESS}:${PORT.imap}` && t !== TB_LIVE)).toEqual([]);
+          for (const s of requests) expectTorSaw(s, plan.torSees, 'thunderbird');
+          launches.push(requests.filter((s) => s.target === `${TARGET_ADDRESS}:${PORT.imap}`));
+        }
+        expectCircuitsAsClaimed(launches[0]!, launches[1]!, plan.torSees);
+      });
+    }, 360_000);
+
+    it("CONTROL: run directly with Tails' prefs but without MOZ_REMOTE_SETTINGS_DEVTOOLS, it asks for its remote settings", async () => {
+      await startWeston();
+      await thunderbirdSettings();
+      const { result: streams, seen } = await asOnTails(() =>
+        trapped(() =>
+          streamsDuring(async () => {
+            const child = image.spawn(['thunderbird', '--profile', TB_PROFILE], {
+              user: true,
+              env: { ...SESSION, WAYLAND_DISPLAY: WAYLAND, MOZ_ENABLE_WAYLAND: '1' },
+              cwd: DOWNLOADS,
+            });
+            child.stdout!.resume();
+            child.stderr!.resume();
+            const started = Date.now();
+            const asked = () => [...watcher!.streams.values()].some((s) => s.target === TB_REMOTE_SETTINGS);
+            while (Date.now() - started < 30_000 && !asked()) await new Promise((r) => setTimeout(r, 200));
+            // What it does once that request has failed (the exit cannot resolve the name).
+            await new Promise((r) => setTimeout(r, 5000));
+            child.kill('SIGTERM');
+            await new Promise((r) => child.once('exit', r));
+          }),
+        ),
+      );
+      console.log(
+        `thunderbird without MOZ_REMOTE_SETTINGS_DEVTOOLS: streams to ${JSON.stringify([...new Set(streams.map((s) => s.target))])}; the trap saw ${JSON.stringify(seen)}`,
+      );
+      expect(streams.map((s) => s.target)).toContain(TB_REMOTE_SETTINGS);
+    }, 120_000);
+  },
+);
+
+// ---- OnionShare ----------------------------------------------------------------
+
+/** Tails 7's I/etc/skel/.config/onionshare/onionshare.json (its Tor part), with the password our tor takes. */
+const ONIONSHARE_SETTINGS = JSON.stringify({
+  version: '2.2',
+  connection_type: 'control_port',
+  control_port_address: '127.0.0.1',
+  control_port_port: 951,
+  socks_address: '127.0.0.1',
+  socks_port: 9050,
+  socket_file_path: '/var/run/tor/control',
+  auth_type: 'password',
+  auth_password: 'passwd',
+  close_after_first_download: true,
+  use_autoupdate: false,
+  data_dir: DOWNLOADS,
+  auto_connect: true,
+  bridges_enabled: false,
+});
+
+describe.skipIf(SKIP)(
+  "OnionShare's command line (trixie), configured as Tails 7 and run as on Tails (its ferm)",
+  () => {
+    it('off Tails (no firewall declared) it is refused, one line: no jail can run it', async () => {
+      const r = await tl(['onionshare-cli', '--', '--public', `${HOME}/share.txt`]);
+      expect(r.exitCode).toBe(77);
+      expect(r.stderr).toMatch(/^tails-launch: no guard for profile 'onionshare-cli': no jail can run its program/);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    });
+
+    it('shares a file over an onion service that a visitor fetches; its own settings: no SOCKS credentials; 0 packets skip Tor', async () => {
+      await asUser(['sh', '-c', `rm -rf ${HOME}/.config/onionshare && mkdir -p ${HOME}/.config/onionshare`]);
+      writeFileSync(image.path(`${HOME}/.config/onionshare/onionshare.json`), ONIONSHARE_SETTINGS, { mode: 0o600 });
+      writeFileSync(image.path(`${HOME}/share.txt`), 'shared over an onion service\n');
+      await image.must(['chown', '-R', 'amnesia:amnesia', `${HOME}/.config`, `${HOME}/share.txt`]);
+      await asOnTails(async () => {
+        const plan = await explain('onionshare-cli', ['--public', `${HOME}/share.txt`]);
+        expect(plan.guard.kind).toBe('host');
+        expect(plan.torSees.credentials.kind).toBe('application');
+        const { packets, seen, result } = await trapped(async () => {
+          const child = image.spawn(['tails-launch', 'onionshare-cli', '--', '--public', `${HOME}/share.txt`], {
+            user: true,
+            env: SESSION,
+            cwd: DOWNLOADS,
+          });
+          let output = '';
+          child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+          child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+          try {
+            const deadline = Date.now() + 180_000;
+            let onion: string | undefined;
+            while (!(onion = /http:\/\/([a-z2-7]{56}\.onion)/.exec(output)?.[1]) && Date.now() < deadline)
+              await new Promise((r) => setTimeout(r, 250));
+            expect(onion, `OnionShare printed its address:\n${output}`).toBeDefined();
+            // A visitor elsewhere on Tor (root here: the trap counts the applications' users only).
+            let fetched: RunResult | undefined;
+            for (let attempt = 0; attempt < 6; attempt++) {
+              fetched = await image.run(
+                ['curl', '-sS', '--max-time', '60', '--socks5-hostname', '127.0.0.1:9050', `http://${onion}/download`],
+                { timeout: 90_000 },
+              );
+              if (fetched.exitCode === 0) break;
+              await new Promise((r) => setTimeout(r, 5000));
+            }
+            return { fetched: fetched!, output };
+          } finally {
+            child.kill('SIGTERM');
+            await new Promise((r) => child.once('exit', r));
+          }
+        });
+        expect(result.fetched.exitCode, `${result.fetched.stderr}\n${result.output}`).toBe(0);
+        expect(result.fetched.stdout).toBe('shared over an onion service');
+        expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
+      });
+    }, 400_000);
+  },
+);

@@ -46,6 +46,7 @@ export const SHIPPED_PROFILE_NAMES = [
   'git',
   'htpdate',
   'onionshare',
+  'onionshare-cli',
   'pidgin',
   'printing',
   'ssh',

@@ -80,6 +80,11 @@ export interface TrapReading {
   seen: string[];
 }
 
+/** Forgets what the trap recorded (its counter goes on): a reading after it lists only what came since. */
+export function clearTrapRecords(ns: string): void {
+  for (const set of ['seen4', 'seen6']) ip(['netns', 'exec', ns, 'nft', 'flush', 'set', 'inet', TABLE, set]);
+}
+
 /** The trap's counter and what it recorded. */
 export function readTrap(ns: string): TrapReading {
   const listing = ip(['netns', 'exec', ns, 'nft', 'list', 'table', 'inet', TABLE]);

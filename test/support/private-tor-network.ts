@@ -64,6 +64,8 @@ export interface PrivateTorOptions {
    * 127.0.0.1:9050 with IsolateDestAddr IsolateDestPort.
    */
   socksPorts?: readonly string[];
+  /** More torrc lines for the client (a TCP ControlPort for an application, as onion-grater's). */
+  clientLines?: readonly string[];
   /** Called with a short description of the current step whenever it changes (a demo's progress line). */
   onProgress?: (step: string) => void;
   /** Aborting it while the network starts stops every tor started so far, then rejects (a demo's Ctrl-C). */
@@ -155,7 +157,13 @@ async function listFingerprint(ns: string, node: Node): Promise<string> {
   return fp;
 }
 
-function torrc(node: Node, common: string[], exitFingerprint: string, socksPorts: readonly string[]): string {
+function torrc(
+  node: Node,
+  common: string[],
+  exitFingerprint: string,
+  socksPorts: readonly string[],
+  clientLines: readonly string[],
+): string {
   const lines = [
     `DataDirectory ${join(node.dir, 'data')}`,
     `PidFile ${join(node.dir, 'pid')}`,
@@ -177,6 +185,7 @@ function torrc(node: Node, common: string[], exitFingerprint: string, socksPorts
       // timeout learned from loopback round trips of a few ms).
       'LearnCircuitBuildTimeout 0',
       'CircuitBuildTimeout 30',
+      ...clientLines,
     );
   } else {
     lines.push(
@@ -197,6 +206,8 @@ function torrc(node: Node, common: string[], exitFingerprint: string, socksPorts
       'ExitPolicy reject *:*',
       `TestingDirAuthVoteExit ${exitFingerprint}`,
       'TestingDirAuthVoteGuard *',
+      // Every relay an HSDir: onion services publish and are found here too.
+      'TestingDirAuthVoteHSDir *',
       'AuthDirFastGuarantee 1 bytes',
       'AuthDirVoteStableGuaranteeMinUptime 0',
       'AuthDirVoteStableGuaranteeMTBF 0',
@@ -330,7 +341,7 @@ export async function startPrivateTorNetwork(
 
   const started = Date.now();
   const startTor = (node: Node) => {
-    writeFileSync(join(node.dir, 'torrc'), torrc(node, common, exitFingerprint, socksPorts));
+    writeFileSync(join(node.dir, 'torrc'), torrc(node, common, exitFingerprint, socksPorts, options.clientLines ?? []));
     // `ip netns exec` execs tor: this PID is tor's. TZ=UTC: log times compare with the consensus'.
     node.process = execa('ip', ['netns', 'exec', ns, 'tor', '-f', join(node.dir, 'torrc')], {
       reject: false,
@@ -431,6 +442,8 @@ export interface StreamRecord {
   target: string;
   /** The position of its first event in the event sequence (which launch it belongs to). */
   openedAt: number;
+  /** tor's PURPOSE for it: USER for a client's own, DIR_FETCH and the like for tor's (null: not given). */
+  purpose: string | null;
   /** The client socket's address at the SocksPort, from the NEW event. */
   sourceAddr: string | null;
   /** The circuit, from the SUCCEEDED event. */
@@ -567,6 +580,7 @@ export class StreamWatcher {
         id,
         target,
         openedAt: index,
+        purpose: null,
         sourceAddr: null,
         circuit: null,
         succeededAt: null,
@@ -591,6 +605,7 @@ export class StreamWatcher {
         if (peer) record.listenerPort = Number(peer.split(':').pop());
       }
     }
+    record.purpose = fields.get('PURPOSE') ?? record.purpose;
     record.socksUsername = fields.get('SOCKS_USERNAME') ?? record.socksUsername;
     record.socksPassword = fields.get('SOCKS_PASSWORD') ?? record.socksPassword;
     record.sessionGroup = fields.get('SESSION_GROUP') ?? record.sessionGroup;

@@ -63,7 +63,7 @@ describe('the guard of a launch', () => {
     });
     const d = decideGuard({ ...base, hostOnly: true });
     expect(d).toMatchObject({ ok: false, status: 'refused' });
-    if (!d.ok) expect(d.problem).toMatch(/needs privileges no jail gives .*declare host_firewall/);
+    if (!d.ok) expect(d.problem).toMatch(/no jail can run its program .*declare host_firewall/);
   });
 
   it('where no guard can be had, one line says why and how to get one', () => {

@@ -112,7 +112,8 @@ describe('the guard of every shipped profile', () => {
     electrum: 'jail/user',
     git: 'preload/torsocks',
     htpdate: 'refused',
-    onionshare: 'jail/user',
+    onionshare: 'refused',
+    'onionshare-cli': 'refused',
     pidgin: 'jail/user',
     printing: 'preload/torsocks',
     ssh: 'preload/torsocks',
@@ -132,8 +133,11 @@ describe('the guard of every shipped profile', () => {
     for (const name of NAMES) {
       const plan = await planOf(name, [], null, {}, 'debian').catch((e: Error) => e);
       if (plan instanceof Error) {
-        // htpdate sets the clock as root (guard: host): no jail can run it, so off Tails it is refused, one line.
-        expect(plan.message).toMatch(/^no guard for profile 'htpdate': its program needs privileges no jail gives/);
+        // htpdate sets the clock as root, Tor must reach OnionShare's web server (guard: host): no jail can
+        // run them, so off Tails they are refused, one line.
+        expect(plan.message).toMatch(
+          /^no guard for profile '(htpdate|onionshare|onionshare-cli)': no jail can run its program/,
+        );
         found[name] = 'refused';
         continue;
       }
@@ -497,6 +501,7 @@ describe('shipped profiles', () => {
     'pidgin',
     'thunderbird',
     'onionshare',
+    'onionshare-cli',
     'whisperback',
     'tails-security-check',
     'tails-upgrade-frontend',

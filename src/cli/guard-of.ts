@@ -21,7 +21,9 @@ async function hostHolding(
 ): Promise<{ description: string } | null> {
   const declared = await loadHostFirewall(layers, cache);
   if (declared === null) return null;
-  const account = profile.placement.user !== null ? accountNamed(profile.placement.user) : accountOfUid(callerUid);
+  // The account whose sockets it uses: the one it lowers itself to, its placement's, or the caller's.
+  const named = profile.connectsAs ?? profile.placement.user;
+  const account = named !== null ? accountNamed(named) : accountOfUid(callerUid);
   if (account === null) return null;
   const groups = account.groups.map(groupName).filter((g): g is string => g !== null);
   return isCaller(declared.users, account.name, account.uid, groups) ? { description: declared.description } : null;

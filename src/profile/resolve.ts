@@ -53,6 +53,8 @@ export interface ResolvedProfile {
   sandbox: ResolvedSandbox;
   /** `guard: host`: only a declared host firewall may hold it (no jail can run it). */
   hostOnly: boolean;
+  /** The account whose sockets carry its connections (the host firewall is looked up for it); null: the one it runs as. */
+  connectsAs: string | null;
   /**
    * Which layer and file set each field that is set: `listener`,
    * `isolation`, ..., `env.set.NAME`, `env.unset.NAME` (explain shows them).
@@ -84,6 +86,7 @@ const SCALAR_FIELDS = [
   'jail',
   'sandbox',
   'guard',
+  'connects_as',
 ] as const;
 
 interface Merged {
@@ -322,6 +325,14 @@ export async function resolveProfile(
     const reason = BACKENDS[values.backend].cannotIsolate(values.isolation);
     if (reason) await fail('isolation', reason);
   }
+  // Which account's firewall holds the program is the system's word: a user file could name a held account.
+  const userIndex = layers.findIndex((l) => l.name === 'user');
+  const connectsAsFrom = origin.connects_as;
+  if (userIndex >= 0 && connectsAsFrom !== undefined && (merged.layerOf.get(connectsAsFrom) ?? -1) >= userIndex)
+    await fail(
+      'connects_as',
+      'only the shipped and admin layers may say which account a program connects as (the host firewall is looked up for it): remove the line',
+    );
   if (values.proxy !== undefined && values.backend !== undefined && values.backend !== 'own-setting') {
     await fail(
       'proxy',
@@ -417,6 +428,7 @@ export async function resolveProfile(
     jail: values.jail ?? false,
     sandbox: resolveSandbox(values.sandbox),
     hostOnly: values.guard === 'host',
+    connectsAs: values.connects_as ?? null,
     fieldSources: fieldSources(layers, merged),
   };
 }

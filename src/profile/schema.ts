@@ -340,6 +340,12 @@ export const profileFileSchema = z.strictObject({
    * declared host firewall may hold it; elsewhere it is refused.
    */
   guard: z.optional(z.literal('host')),
+  /**
+   * The account whose sockets carry the program's connections, where it
+   * lowers itself to one (htpdate: started as root, connects as htp): the
+   * host firewall is looked up for it. The shipped and admin layers only.
+   */
+  connects_as: z.optional(z.string().check(z.regex(/^[a-z_][a-z0-9_-]*\$?$/, 'a user name'))),
   /** What a jail lets the program reach of the session (src/jail/sandbox.ts); the whole block replaces a parent's. */
   sandbox: z.optional(sandboxSchema),
   /** Placement: run as this user. */

@@ -167,7 +167,17 @@ describe.skipIf(!IS_ROOT)(
       expect(contents.find((c) => c.path === INSTALLED)?.mode).toBe('-rwxr-xr-x');
       expect(contents.find((c) => c.path === PLACE)?.mode).toBe('-rwxr-xr-x');
       expect(paths.has(SUDOERS)).toBe(false);
-      expect(SHIPPED_PROFILES).toHaveLength(19);
+      expect(SHIPPED_PROFILES).toHaveLength(23);
+      // Tails' /etc, for its image build to copy; and GnuPG's dirmngr-program, which Tails' gpg.conf names.
+      for (const file of [
+        'etc/tails-launch/listeners.yml',
+        'etc/tails-launch/profiles/wget.yml',
+        'etc/gnupg/gpg.conf',
+        'etc/gnupg/gpgsm.conf',
+        'etc/gnupg/dirmngr.conf',
+      ])
+        expect(contents.find((c) => c.path === `${SHAREDIR}/tails/${file}`)?.mode, file).toBe('-rw-r--r--');
+      expect(contents.find((c) => c.path === `${LIBDIR}/gpg-dirmngr`)?.mode).toBe('-rwxr-xr-x');
 
       // The entry is an ELF program (C), not a script: nothing a signal or a variable can turn into a debugger.
       expect(readFileSync(join(extracted, PLACE)).subarray(0, 4).toString('latin1')).toBe('\x7fELF');
@@ -244,7 +254,7 @@ describe.skipIf(!IS_ROOT)(
       expect(r).toEqual({ exitCode: 0, stdout: `tails-launch ${VERSION}`, stderr: '' });
     });
 
-    it('the installed launcher: list shows the 17 shipped profiles from /usr/share/tails-launch', async () => {
+    it('the installed launcher: list shows the 23 shipped profiles from /usr/share/tails-launch', async () => {
       const r = await installed(['list']);
       expect(r.stderr).toBe('');
       expect(r.exitCode).toBe(0);

@@ -191,9 +191,9 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     writeFileSync(
       join(world.adminLayer, 'listeners.yml'),
       'listeners:\n  default: { address: 127.0.0.1, port: 9050, flags: [IsolateDestAddr, IsolateDestPort], jail_port: 9250 }\njails:\n  pool: 10.240.0.0/12\n  callers: ["%tails-launch"]\n' +
-        // As Tails declares its ferm for its service accounts (and root's htpdate, which no jail can run);
-        // amnesia's programs are not declared: they are jailed.
-        'host_firewall: { description: "Tails\' ferm (the test\'s declaration)", users: [root, tails-upgrade-frontend, tails-iuk-get-target-file] }\n',
+        // As Tails declares its ferm for its service accounts (htp: htpdate, which no jail can run, connects
+        // as htp); amnesia's programs are not declared: they are jailed.
+        'host_firewall: { description: "Tails\' ferm (the test\'s declaration)", users: [root, htp, tails-upgrade-frontend, tails-iuk-get-target-file] }\n',
     );
     admin(
       'tl-jailed',

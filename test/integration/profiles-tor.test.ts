@@ -61,6 +61,7 @@ interface ProfileFields {
   listener?: string;
   isolation?: string;
   backend?: string;
+  connects_as?: string;
   env?: { set?: Record<string, string>; unset?: string[]; keep?: string[] };
 }
 
@@ -140,6 +141,8 @@ function writeConfig(dir: string): void {
   for (const [name, fields] of SHIPPED) {
     const copy: ProfileFields = { ...fields };
     const resolved = resolveFields(name);
+    // The stand-ins connect as the account they run as (root here), not as htpdate's htp.
+    if (tested.has(name)) delete copy.connects_as;
     if (tested.has(name) && resolved.backend === 'own-setting') {
       // Tails' prefs for these programs: 127.0.0.1 and the listener's port, no credentials.
       const port = SHIPPED_LISTENERS[resolved.listener!]!.port;

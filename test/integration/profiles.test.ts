@@ -21,6 +21,7 @@ interface ProfileFields {
   backend?: 'torsocks' | 'env' | 'own-setting';
   netns?: string;
   user?: string;
+  connects_as?: string;
   env?: { set?: Record<string, string>; unset?: string[]; keep?: string[] };
 }
 
@@ -78,6 +79,8 @@ function configFor(name: string, servers: Map<string, Socks5Server>): string {
   const profiles: Record<string, string> = {};
   for (const [other, fields] of SHIPPED) {
     const copy: ProfileFields = { ...fields };
+    // The stand-in connects as the account it runs as (root here), not as htpdate's htp.
+    if (other === name) delete copy.connects_as;
     if (other === name && resolveFields(name).backend === 'own-setting') {
       const port = servers.get(resolveFields(name).listener)!.port;
       copy.command = STANDIN;
@@ -268,6 +271,9 @@ function tailsCopy(): string {
     join(dir, 'listeners.yml'),
     `${readFileSync(join(ROOT, 'listeners.yml'), 'utf8')}\nhost_firewall: { description: "Tails' ferm", users: [root] }\n`,
   );
+  // No account htp on this machine: htpdate is taken to connect as it runs (root).
+  const htpdate = join(dir, 'profiles', 'htpdate.yml');
+  writeFileSync(htpdate, readFileSync(htpdate, 'utf8').replace(/^connects_as: .*\n/m, ''));
   return dir;
 }
 

@@ -68,7 +68,9 @@ const BASE = KEPT ?? `/var/tmp/tails-launch-tails7-${process.pid}`;
 /** The applications and what they need to run here (servers, the X server...), from Debian trixie. */
 const PACKAGES = [
   ...['wget', 'curl', 'git', 'openssh-client', 'openssh-server', 'whois', 'ca-certificates'],
-  ...['pidgin', 'xvfb', 'thunderbird', 'weston', 'onionshare-cli'],
+  ...['pidgin', 'xvfb', 'thunderbird', 'weston', 'onionshare-cli', 'gpg', 'dirmngr', 'gpgsm'],
+  ...['totem', 'gstreamer1.0-plugins-good', 'gstreamer1.0-tools', 'dbus'],
+  ...['apt-transport-tor', 'apt-utils', 'flatpak', 'ostree'],
 ];
 
 /** The user, as Tails' amnesia, and the session the applications see. */
@@ -90,6 +92,10 @@ const PORT = {
   xmpp: 5222,
   electrum: 50001,
   imap: 143,
+  hkp: 11371,
+  media: 8004,
+  apt: 8006,
+  flatpak: 8007,
 } as const;
 const url = (port: number, path: string) => `http://${TARGET_ADDRESS}:${port}${path}`;
 
@@ -125,6 +131,7 @@ async function explain(profile: string, args: string[] = []): Promise<{ torSees:
 }
 
 let hostname = '';
+let keyFingerprint = '';
 const TAILS_HOSTS = () => `127.0.0.1       localhost localhost.localdomain ${hostname}\n`;
 
 /**
@@ -220,6 +227,34 @@ async function provisionServers(): Promise<void> {
     ].join('\n');
     await image.must(['sh', '-c', script]);
   }
+  // The key our keyserver serves, as KEY_FINGERPRINT.asc.
+  if (!existsSync(image.path('/srv/keys/fingerprint'))) {
+    const script = [
+      'set -e',
+      'export GNUPGHOME=$(mktemp -d)',
+      "gpg -q --batch --passphrase '' --quick-gen-key 'Tails Launch Test <test@example.org>' ed25519 sign never",
+      "fpr=$(gpg --with-colons --list-keys | awk -F: '/^fpr/ { print $10; exit }')",
+      'mkdir -p /srv/keys',
+      'gpg --armor --export "$fpr" > /srv/keys/"$fpr".asc',
+      'echo "$fpr" > /srv/keys/fingerprint',
+      'gpgconf --kill all',
+      'rm -rf "$GNUPGHOME"',
+    ].join('\n');
+    await image.must(['sh', '-c', script]);
+  }
+  keyFingerprint = readFileSync(image.path('/srv/keys/fingerprint'), 'utf8').trim();
+  // An APT repository (flat, no package, a Release file) and an OSTree repository (Flatpak's), ours to serve.
+  await image.must([
+    'sh',
+    '-c',
+    [
+      'set -e',
+      'mkdir -p /srv/apt && cd /srv/apt && apt-ftparchive packages . > Packages && apt-ftparchive release . > Release',
+      'rm -rf /srv/flatpak && mkdir -p /srv/flatpak',
+      'ostree init --mode=archive --repo=/srv/flatpak/repo && ostree summary -u --repo=/srv/flatpak/repo',
+      'chmod -R a+rX /srv/apt /srv/flatpak',
+    ].join('\n'),
+  ]);
   await image.must(['ssh-keygen', '-A']);
   await image.must(['install', '-d', '-m', '0755', '/run/sshd']);
   writeFileSync(
@@ -240,6 +275,23 @@ async function startServers(): Promise<void> {
   const files = join(work, 'www');
   mkdirSync(files, { recursive: true });
   writeFileSync(join(files, 'file.txt'), 'tails-launch over Tor\n');
+  // 10 s of Vorbis in Ogg, made by the image's GStreamer (Totem's own).
+  await image.must([
+    'gst-launch-1.0',
+    '-q',
+    'audiotestsrc',
+    'num-buffers=430',
+    '!',
+    'audio/x-raw,rate=44100,channels=1',
+    '!',
+    'vorbisenc',
+    '!',
+    'oggmux',
+    '!',
+    'filesink',
+    'location=/tmp/clip.ogg',
+  ]);
+  writeFileSync(join(files, 'clip.ogg'), readFileSync(image.path('/tmp/clip.ogg')));
   servers = image.startInNetwork([
     process.execPath,
     main,
@@ -251,6 +303,10 @@ async function startServers(): Promise<void> {
     `xmpp=${PORT.xmpp}:tcp`,
     `electrum=${PORT.electrum}:tcp`,
     `imap=${PORT.imap}:banner:* OK IMAP4rev1 tails-launch test server ready`,
+    `keys=${PORT.hkp}:hkp:${image.path('/srv/keys')}`,
+    `media=${PORT.media}:static:${files}`,
+    `apt=${PORT.apt}:static:${image.path('/srv/apt')}`,
+    `flatpak=${PORT.flatpak}:static:${image.path('/srv/flatpak')}`,
   ]);
   const lines = createInterface({ input: servers.stdout! });
   await new Promise<void>((resolve, reject) => {
@@ -485,7 +541,6 @@ describe.skipIf(SKIP)(
           // request) is a connection tor reports as a stream to ":0" that never
           // gets a circuit; everything else is the application's.
           const preflight = streams.filter((s) => s.target === ':0');
-          console.log(JSON.stringify(preflight));
           expect(preflight.map((s) => s.circuit)).toEqual(preflight.map(() => null));
           const requests = streams.filter((s) => s.target !== ':0');
           expect(requests.length, 'the launch reached its server through Tor').toBeGreaterThan(0);
@@ -858,11 +913,7 @@ async function thunderbirdSettings(): Promise<void> {
  * sends off loopback (after the trap has counted it). Both gone afterwards.
  */
 async function asOnTails<T>(body: () => Promise<T>): Promise<T> {
-  await image.must([
-    'sh',
-    '-c',
-    'mkdir -p /etc/tails-launch && cp -r /usr/share/tails-launch/tails/. /etc/tails-launch/',
-  ]);
+  await image.must(['sh', '-c', 'cp -r /usr/share/tails-launch/tails/etc/. /etc/']);
   const nft = (args: string[], input?: string) =>
     execFileSync('ip', ['netns', 'exec', NS, 'nft', ...args], {
       input,
@@ -886,7 +937,11 @@ async function asOnTails<T>(body: () => Promise<T>): Promise<T> {
     return await body();
   } finally {
     nft(['delete', 'table', 'inet', 'tl_ferm']);
-    await image.must(['rm', '-rf', '/etc/tails-launch']);
+    await image.must([
+      'sh',
+      '-c',
+      'rm -rf /etc/tails-launch /etc/gnupg/gpg.conf /etc/gnupg/gpgsm.conf /etc/gnupg/dirmngr.conf',
+    ]);
   }
 }
 
@@ -1042,5 +1097,216 @@ describe.skipIf(SKIP)(
         expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
       });
     }, 400_000);
+  },
+);
+
+// ---- GnuPG -------------------------------------------------------------------
+
+/** The image's dirmngr processes: their command lines. */
+function dirmngrs(): string[] {
+  return image
+    .pidsOf('/usr/bin/dirmngr')
+    .map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').filter(Boolean).join(' '));
+}
+
+/** `gpg --recv-keys` of our key from our keyserver, as amnesia with a fresh ~/.gnupg; dirmngr killed after. */
+async function receiveKey(): Promise<{ result: RunResult; started: string[] }> {
+  await asUser(['sh', '-c', `gpgconf --kill dirmngr; rm -rf ${HOME}/.gnupg && mkdir -m 0700 ${HOME}/.gnupg`]);
+  try {
+    const result = await asUser([
+      'gpg',
+      '--batch',
+      '--keyserver',
+      `hkp://${TARGET_ADDRESS}:${PORT.hkp}`,
+      '--recv-keys',
+      keyFingerprint,
+    ]);
+    return { result, started: dirmngrs() };
+  } finally {
+    await asUser(['gpgconf', '--kill', 'dirmngr']);
+  }
+}
+
+describe.skipIf(SKIP)(
+  "GnuPG (trixie): gpg's own dirmngr, through the launcher where Tails' /etc/gnupg names it",
+  () => {
+    it("gpg --recv-keys starts dirmngr as `tails-launch gpg-dirmngr` (Tails' gpg.conf); the key comes from our keyserver through Tor; 0 packets skip Tor", async () => {
+      await asOnTails(async () => {
+        const plan = await explain('gpg-dirmngr', ['--homedir', `${HOME}/.gnupg`, '--daemon']);
+        expect(plan.guard.kind).toBe('host');
+        const from = connections.length;
+        let got: Awaited<ReturnType<typeof receiveKey>> | undefined;
+        const { packets, seen, result } = await trapped(() =>
+          streamsDuring(async () => {
+            got = await receiveKey();
+          }),
+        );
+        expect(got!.result.exitCode, got!.result.stderr).toBe(0);
+        expect(got!.result.stderr).toContain('imported: 1');
+        // The daemon gpg started is the profile's: its --use-tor came from the launcher.
+        expect(got!.started).toEqual([`/usr/bin/dirmngr --use-tor --homedir ${HOME}/.gnupg --daemon`]);
+        expect(connectionsTo('keys', from).map((c) => c.request)).toEqual([
+          expect.stringMatching(new RegExp(`^GET /pks/lookup\\?op=get&options=mr&search=0x${keyFingerprint} `)),
+        ]);
+        expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
+        const requests = result.filter((s) => s.target !== ':0');
+        expect([...new Set(requests.map((s) => s.target))]).toEqual([`${TARGET_ADDRESS}:${PORT.hkp}`]);
+        for (const s of requests) expectTorSaw(s, plan.torSees, 'gpg-dirmngr');
+      });
+    }, 120_000);
+
+    it("CONTROL: without Tails' /etc/gnupg/gpg.conf, gpg starts dirmngr itself, not through the launcher", async () => {
+      await asOnTails(async () => {
+        await image.must(['rm', '-f', '/etc/gnupg/gpg.conf']);
+        const { started } = await receiveKey();
+        expect(started).toHaveLength(1);
+        expect(started[0]).toMatch(new RegExp(`dirmngr --homedir ${HOME}/\\.gnupg --daemon$`));
+        expect(started[0]).not.toContain('--use-tor');
+      });
+    }, 120_000);
+  },
+);
+
+// ---- Totem -------------------------------------------------------------------
+
+/** The user's session bus (dbus-daemon --session, as amnesia): Totem is a GApplication. */
+const BUS = `${SESSION.XDG_RUNTIME_DIR}/bus`;
+let bus: ChildProcess | undefined;
+
+async function startSessionBus(): Promise<void> {
+  if (bus) return;
+  bus = image.spawn(['dbus-daemon', '--session', '--nofork', `--address=unix:path=${BUS}`], {
+    user: true,
+    env: SESSION,
+  });
+  bus.stdout!.resume();
+  bus.stderr!.resume();
+  const deadline = Date.now() + 15_000;
+  while (!existsSync(image.path(BUS))) {
+    if (Date.now() > deadline) throw new Error('the session bus did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe.skipIf(SKIP)(
+  'Totem (trixie), X11 on Xvfb, through the shipped profile (torsocks, as Tails 7: I/usr/local/bin/totem)',
+  () => {
+    it('plays a stream from our server through Tor with per-process credentials; two launches, two circuits; 0 packets skip Tor', async () => {
+      await startSessionBus();
+      const media = url(PORT.media, '/clip.ogg');
+      const plan = await explain('totem', [media]);
+      expect(plan.guard.kind).toBe('preload');
+      const launches: StreamRecord[][] = [];
+      for (const i of [0, 1]) {
+        const from = connections.length;
+        const { packets, seen, result } = await trapped(() =>
+          streamsDuring(async () => {
+            const run = await runWindowed(
+              'totem',
+              [media],
+              { DISPLAY, DBUS_SESSION_BUS_ADDRESS: `unix:path=${BUS}` },
+              () => connectionsTo('media', from).length > 0,
+              { least: 3000, most: 60_000 },
+            );
+            expect(run.untilHeld, `Totem asked our server for the stream (launch ${i}):\n${run.output}`).toBe(true);
+          }),
+        );
+        expect(connectionsTo('media', from)[0]?.request).toMatch(/^GET \/clip\.ogg HTTP\/1\.1$/);
+        expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
+        const requests = result.filter((s) => s.target !== ':0');
+        expect([...new Set(requests.map((s) => s.target))]).toEqual([`${TARGET_ADDRESS}:${PORT.media}`]);
+        for (const s of requests) expectTorSaw(s, plan.torSees, 'totem');
+        launches.push(requests);
+      }
+      expectCircuitsAsClaimed(launches[0]!, launches[1]!, plan.torSees);
+    }, 180_000);
+  },
+);
+
+// ---- APT and Flatpak -----------------------------------------------------------
+
+/** APT told to use our repository alone, as a tor+http source (Tails rewrites its sources to tor+https). */
+const APT_SOURCES = '/etc/apt/tails-launch-test.list';
+const aptArgs = (list: string) => [
+  '-o',
+  `Dir::Etc::SourceList=${list}`,
+  '-o',
+  'Dir::Etc::SourceParts=/nonexistent',
+  '-o',
+  'Dir::State::Lists=/var/lib/apt/tails-launch-test-lists',
+  'update',
+];
+
+describe.skipIf(SKIP)('APT (trixie, apt-transport-tor) as root, downloading as _apt, as on Tails (its ferm)', () => {
+  it("apt-get update from a tor+http source: _apt's streams carry APT's own per-server credentials, as explain says; 0 packets skip Tor", async () => {
+    writeFileSync(image.path(APT_SOURCES), `deb [trusted=yes] tor+http://${TARGET_ADDRESS}:${PORT.apt}/ ./\n`);
+    await image.must(['mkdir', '-p', '/var/lib/apt/tails-launch-test-lists/partial']);
+    await asOnTails(async () => {
+      const explained = await image.run(['tails-launch', 'explain', '--json', 'apt', '--', ...aptArgs(APT_SOURCES)]);
+      expect(explained.exitCode, explained.stderr).toBe(0);
+      const plan = JSON.parse(explained.stdout) as { torSees: TorSees; guard: { kind: string } };
+      expect(plan.guard.kind).toBe('host');
+      expect(plan.torSees.credentials.kind).toBe('application');
+      const from = connections.length;
+      const { packets, seen, result } = await trapped(() =>
+        streamsDuring(async () => {
+          const r = await image.run(['tails-launch', 'apt', '--', ...aptArgs(APT_SOURCES)], { timeout: 120_000 });
+          expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
+        }),
+      );
+      expect(connectionsTo('apt', from).map((c) => c.request)).toContainEqual(
+        expect.stringMatching(/^GET \/(\.\/)?(InRelease|Release) HTTP\/1\.1$/),
+      );
+      expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
+      const requests = result.filter((s) => s.target !== ':0');
+      expect([...new Set(requests.map((s) => s.target))]).toEqual([`${TARGET_ADDRESS}:${PORT.apt}`]);
+      for (const s of requests) {
+        expect(s.listenerPort).toBe(plan.torSees.port);
+        // apt's own (basehttp.cc AddProxyAuth): the user the proxy option names, the server's host name as password.
+        expect([s.socksUsername, s.socksPassword]).toEqual(['apt-transport-tor', TARGET_ADDRESS.replace(/\./g, '')]);
+      }
+    });
+  }, 180_000);
+
+  it('CONTROL: the same update from a plain http:// source, without the launcher: _apt connects directly, the trap counts it', async () => {
+    const plain = '/etc/apt/tails-launch-test-plain.list';
+    writeFileSync(image.path(plain), `deb [trusted=yes] http://${TARGET_ADDRESS}:${PORT.apt}/ ./\n`);
+    const { packets, seen } = await trapped(() => image.run(['apt-get', ...aptArgs(plain)], { timeout: 60_000 }));
+    expect(packets).toBeGreaterThan(0);
+    expect(seen).toContain(`${TARGET_ADDRESS} tcp ${PORT.apt}`);
+  }, 90_000);
+});
+
+describe.skipIf(SKIP)(
+  "Flatpak (trixie), the user's installation, through the shipped profile (env, in its jail)",
+  () => {
+    it("remote-add fetches the remote's summary through Tor with the launch's credentials; remote-ls, another launch, another circuit; 0 packets skip Tor", async () => {
+      await asUser(['sh', '-c', `rm -rf ${HOME}/.local/share/flatpak ${HOME}/.cache/flatpak`]);
+      const steps = [
+        ['remote-add', '--user', '--no-gpg-verify', 'test', url(PORT.flatpak, '/repo')],
+        ['remote-ls', '--user', 'test'],
+      ];
+      const plan = await explain('flatpak', steps[0]!);
+      expect(plan.guard.kind).toBe('jail');
+      const launches: StreamRecord[][] = [];
+      for (const args of steps) {
+        const from = connections.length;
+        const { packets, seen, result } = await trapped(() =>
+          streamsDuring(async () => {
+            const r = await tl(['flatpak', '--', ...args]);
+            expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
+          }),
+        );
+        expect(connectionsTo('flatpak', from).map((c) => c.request)).toContainEqual(
+          expect.stringMatching(/^GET \/repo\/summary/),
+        );
+        expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
+        const requests = result.filter((s) => s.target !== ':0');
+        expect([...new Set(requests.map((s) => s.target))]).toEqual([`${TARGET_ADDRESS}:${PORT.flatpak}`]);
+        for (const s of requests) expectTorSaw(s, plan.torSees, 'flatpak');
+        launches.push(requests);
+      }
+      expectCircuitsAsClaimed(launches[0]!, launches[1]!, plan.torSees);
+    }, 180_000);
   },
 );

@@ -39,11 +39,14 @@ export const EXIT = {
 
 /** The shipped profiles, as the design names them (Tails' applications that reach Tor, FACTS §2), sorted. */
 export const SHIPPED_PROFILE_NAMES = [
+  'apt',
   'curl',
   'default',
   'dirmngr',
   'electrum',
+  'flatpak',
   'git',
+  'gpg-dirmngr',
   'htpdate',
   'onionshare',
   'onionshare-cli',

@@ -431,3 +431,33 @@ describe('weakening, field by field (pure)', () => {
     expect(sameListener(tails, { ...tails, client_port: 1 })).toBe(false);
   });
 });
+
+describe('connects_as: the account whose firewall holds a program that lowers itself to it', () => {
+  const shipped = () =>
+    writeLayer('shipped', {
+      'listeners.yml': LISTENERS,
+      'profiles/clock.yml': `command: /usr/sbin/clock\nlistener: default\nisolation: app\nbackend: own-setting\nproxy: { args: [--proxy, "{socks.url}"] }\nguard: host\nconnects_as: htp\n`,
+      'profiles/chat.yml': 'command: /usr/bin/chat\nlistener: default\nisolation: application\nbackend: own-setting\n',
+    });
+
+  it('the system layers say it (htpdate: started as root, connects as htp)', async () => {
+    expect((await resolveIn([shipped()], 'clock')).connectsAs).toBe('htp');
+    expect((await resolveIn([shipped()], 'chat')).connectsAs).toBeNull();
+  });
+
+  it.each([
+    [
+      "a profile of the user's own",
+      'mine.yml',
+      'command: /usr/bin/chat\nlistener: default\nisolation: application\nbackend: own-setting\nconnects_as: htp\n',
+      'mine',
+    ],
+    ['a user file over a system profile', 'chat.yml', 'extends: chat\nconnects_as: htp\n', 'chat'],
+    ['a user file changing it', 'clock.yml', 'extends: clock\nconnects_as: amnesia\n', 'clock'],
+  ])('%s may not say it: a held account would take the program out of its jail', async (_what, file, text, name) => {
+    const layers = [shipped(), writeLayer('admin', {}), writeLayer('user', { [`profiles/${file}`]: text })];
+    expect(await configError(resolveIn(layers, name))).toMatch(
+      /connects_as: only the shipped and admin layers may say which account a program connects as/,
+    );
+  });
+});

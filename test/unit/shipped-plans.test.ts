@@ -106,11 +106,14 @@ async function launchOf(
 
 describe('the guard of every shipped profile', () => {
   const EXPECTED: Record<string, string> = {
+    apt: 'refused',
     curl: 'jail/user',
     default: 'preload/torsocks',
     dirmngr: 'jail/user',
     electrum: 'jail/user',
+    flatpak: 'jail/user',
     git: 'preload/torsocks',
+    'gpg-dirmngr': 'refused',
     htpdate: 'refused',
     onionshare: 'refused',
     'onionshare-cli': 'refused',
@@ -136,7 +139,7 @@ describe('the guard of every shipped profile', () => {
         // htpdate sets the clock as root, Tor must reach OnionShare's web server (guard: host): no jail can
         // run them, so off Tails they are refused, one line.
         expect(plan.message).toMatch(
-          /^no guard for profile '(htpdate|onionshare|onionshare-cli)': no jail can run its program/,
+          /^no guard for profile '(apt|htpdate|onionshare|onionshare-cli|gpg-dirmngr)': no jail can run its program/,
         );
         found[name] = 'refused';
         continue;
@@ -508,6 +511,7 @@ describe('shipped profiles', () => {
     'tails-iuk-get-target-file',
     'tor-browser',
     'dirmngr',
+    'gpg-dirmngr',
   ])('%s: its own settings decide what Tor sees, and explain says so', async (name) => {
     const plan = await planOf(name);
     expect(plan.backend).toBe('own-setting');

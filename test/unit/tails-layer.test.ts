@@ -1,7 +1,7 @@
-// Tails' admin layer (profiles/tails/, installed as
-// /usr/share/tails-launch/tails/ for Tails' image build to copy to
-// /etc/tails-launch): read above the shipped layer as the launcher reads
-// /etc/tails-launch, every profile still resolves, the host firewall Tails'
+// Tails' /etc (profiles/tails/etc/, installed as /usr/share/tails-launch/
+// tails/etc/ for Tails' image build to copy to /etc). Its admin layer
+// (etc/tails-launch), read above the shipped layer as the launcher reads
+// /etc/tails-launch: every profile still resolves, the host firewall Tails'
 // ferm is declared, and it changes the shipped profiles only where Tails
 // differs from Debian.
 import { readdirSync } from 'node:fs';
@@ -14,18 +14,20 @@ import type { Layer } from '../../src/profile/layers';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SHIPPED: Layer[] = [{ name: 'shipped', dir: ROOT }];
-const ON_TAILS: Layer[] = [...SHIPPED, { name: 'admin', dir: join(ROOT, 'profiles', 'tails') }];
+const ADMIN = join(ROOT, 'profiles', 'tails', 'etc', 'tails-launch');
+const ON_TAILS: Layer[] = [...SHIPPED, { name: 'admin', dir: ADMIN }];
 const names = (dir: string) =>
   readdirSync(dir)
     .filter((f) => f.endsWith('.yml'))
     .map((f) => f.slice(0, -4))
     .sort();
 
-describe("Tails' admin layer (profiles/tails)", () => {
+describe("Tails' admin layer (profiles/tails/etc/tails-launch)", () => {
   it("declares Tails' ferm for amnesia and the service accounts", async () => {
     expect(await loadHostFirewall(SHIPPED)).toBeNull();
     expect((await loadHostFirewall(ON_TAILS))?.users).toEqual([
       'amnesia',
+      '_apt',
       'htp',
       'tails-upgrade-frontend',
       'tails-iuk-get-target-file',
@@ -33,7 +35,7 @@ describe("Tails' admin layer (profiles/tails)", () => {
   });
 
   it('every shipped profile resolves under it, and only its own profiles differ', async () => {
-    const own = new Set(names(join(ROOT, 'profiles', 'tails', 'profiles')));
+    const own = new Set(names(join(ADMIN, 'profiles')));
     expect(
       [...own].every((n) => names(join(ROOT, 'profiles')).includes(n)),
       'it only adjusts shipped profiles',
@@ -43,6 +45,13 @@ describe("Tails' admin layer (profiles/tails)", () => {
       const tails = await resolveProfile(ON_TAILS, await loadListeners(ON_TAILS), name);
       if (!own.has(name)) expect(tails, name).toEqual(debian);
     }
+  });
+
+  it('htpdate, started as root by systemd, connects as htp: the account Tails declares held', async () => {
+    const htpdate = await resolveProfile(ON_TAILS, await loadListeners(ON_TAILS), 'htpdate');
+    expect(htpdate.connectsAs).toBe('htp');
+    expect((await loadHostFirewall(ON_TAILS))?.users).toContain(htpdate.connectsAs);
+    expect((await loadHostFirewall(ON_TAILS))?.users).not.toContain('root');
   });
 
   it("wget: the binary Tails' hook diverted (its /usr/bin/wget is Tails' own wrapper)", async () => {

@@ -94,8 +94,10 @@ function configFor(name: string, servers: Map<string, Socks5Server>): string {
     }
     profiles[other] = YAML.stringify(copy);
   }
-  // htpdate sets the clock as root (guard: host): it runs where a firewall holds it, as Tails declares its ferm.
-  return makeConfigDir(listeners, profiles, name === 'htpdate' ? { hostFirewall: ['root'] } : {});
+  // No jail can run these (guard: host: htpdate sets the clock as root, Tor must reach OnionShare's web server):
+  // they run where a firewall holds them, as Tails declares its ferm.
+  const hostOnly = ['htpdate', 'onionshare', 'onionshare-cli', 'gpg-dirmngr', 'apt'];
+  return makeConfigDir(listeners, profiles, hostOnly.includes(name) ? { hostFirewall: ['root'] } : {});
 }
 
 /** What every request of one launch must carry, given the profile's isolation and backend. */

@@ -51,6 +51,7 @@ import {
   type StreamRecord,
 } from '../support/private-tor-network';
 import { expectTorSaw, type TorSees } from '../support/tor-sees';
+import { ControlConnection } from '../../src/tor/control-port';
 
 const IS_ROOT = process.getuid?.() === 0;
 const TOOLS = ['debootstrap', 'unshare', 'nsenter', 'tor', 'nft'].filter((t) => !which(t));
@@ -1109,19 +1110,63 @@ function dirmngrs(): string[] {
     .map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').filter(Boolean).join(' '));
 }
 
-/** `gpg --recv-keys` of our key from our keyserver, as amnesia with a fresh ~/.gnupg; dirmngr killed after. */
-async function receiveKey(): Promise<{ result: RunResult; started: string[] }> {
-  await asUser(['sh', '-c', `gpgconf --kill dirmngr; rm -rf ${HOME}/.gnupg && mkdir -m 0700 ${HOME}/.gnupg`]);
+/**
+ * Our keyserver as an onion service, as Tails' keyserver is one
+ * (I/etc/skel/.gnupg/dirmngr.conf: hkp://zkaan...onion): ADD_ONION on the
+ * client's control port, its virtual port 11371 to our server. Once.
+ */
+let keyserverOnion: string | undefined;
+async function onionKeyserver(): Promise<string> {
+  if (keyserverOnion) return keyserverOnion;
+  const control = await ControlConnection.connect({ kind: 'unix', path: network!.controlSocket }, { timeoutMs: 5000 });
   try {
-    const result = await asUser([
-      'gpg',
-      '--batch',
-      '--keyserver',
-      `hkp://${TARGET_ADDRESS}:${PORT.hkp}`,
-      '--recv-keys',
-      keyFingerprint,
-    ]);
-    return { result, started: dirmngrs() };
+    await control.authenticate({ kind: 'cookie', file: network!.cookieFile });
+    const reply = await control.send(
+      `ADD_ONION NEW:ED25519-V3 Flags=DiscardPK,Detach Port=${PORT.hkp},${TARGET_ADDRESS}:${PORT.hkp}`,
+    );
+    const id = reply.lines.map((l) => /^ServiceID=([a-z2-7]{56})$/.exec(l.text)?.[1]).find(Boolean);
+    if (reply.status !== 250 || !id)
+      throw new Error(`ADD_ONION: ${reply.status} ${reply.lines.map((l) => l.text).join(' ')}`);
+    // Published and reachable before any test counts on it: a fetch through Tor (as root) answers.
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const r = await image.run(
+        [
+          'curl',
+          '-s',
+          '-o',
+          '/dev/null',
+          '--max-time',
+          '20',
+          '--socks5-hostname',
+          '127.0.0.1:9050',
+          `http://${id}.onion:${PORT.hkp}/`,
+        ],
+        { timeout: 30_000 },
+      );
+      if (r.exitCode === 0) break;
+      if (Date.now() > deadline) throw new Error(`the keyserver's onion service is not reachable: curl ${r.exitCode}`);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+    keyserverOnion = `${id}.onion`;
+    return keyserverOnion;
+  } finally {
+    control.close();
+  }
+}
+
+/** `gpg --recv-keys` of our key from our keyserver (an onion service), as amnesia with a fresh ~/.gnupg; dirmngr killed after. */
+async function receiveKey(): Promise<{ result: RunResult; started: string[] }> {
+  const keyserver = `hkp://${await onionKeyserver()}`;
+  await asUser([
+    'sh',
+    '-c',
+    `gpgconf --kill dirmngr; rm -rf ${HOME}/.gnupg /tmp/dirmngr.log && mkdir -m 0700 ${HOME}/.gnupg && printf 'log-file /tmp/dirmngr.log\\n' > ${HOME}/.gnupg/dirmngr.conf`,
+  ]);
+  try {
+    const result = await asUser(['gpg', '--batch', '--keyserver', keyserver, '--recv-keys', keyFingerprint]);
+    const log = existsSync(image.path('/tmp/dirmngr.log')) ? readFileSync(image.path('/tmp/dirmngr.log'), 'utf8') : '';
+    return { result: { ...result, stderr: `${result.stderr}\ndirmngr's log:\n${log}` }, started: dirmngrs() };
   } finally {
     await asUser(['gpgconf', '--kill', 'dirmngr']);
   }
@@ -1134,6 +1179,7 @@ describe.skipIf(SKIP)(
       await asOnTails(async () => {
         const plan = await explain('gpg-dirmngr', ['--homedir', `${HOME}/.gnupg`, '--daemon']);
         expect(plan.guard.kind).toBe('host');
+        await onionKeyserver();
         const from = connections.length;
         let got: Awaited<ReturnType<typeof receiveKey>> | undefined;
         const { packets, seen, result } = await trapped(() =>
@@ -1150,7 +1196,7 @@ describe.skipIf(SKIP)(
         ]);
         expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
         const requests = result.filter((s) => s.target !== ':0');
-        expect([...new Set(requests.map((s) => s.target))]).toEqual([`${TARGET_ADDRESS}:${PORT.hkp}`]);
+        expect([...new Set(requests.map((s) => s.target))]).toEqual([`${keyserverOnion}:${PORT.hkp}`]);
         for (const s of requests) expectTorSaw(s, plan.torSees, 'gpg-dirmngr');
       });
     }, 120_000);

@@ -365,6 +365,16 @@ beforeAll(async () => {
     CleanImage.create('trixie', join(BASE, 'root'), { netns: NS, reuse: KEPT !== undefined }),
   );
   await provision(deb);
+  // The applications' versions, for the record (the closing table of issue 18 quotes them).
+  const versions = await image.run([
+    'dpkg-query',
+    '-W',
+    '-f=${Package} ${Version}\\n',
+    ...PACKAGES,
+    'electrum',
+    'tails-launch',
+  ]);
+  console.log(`tails7 apps: versions:\n${versions.stdout}`);
   network = await tor;
   watcher = await StreamWatcher.open(network.controlSocket, network.cookieFile, {
     tcpTable: `/proc/${network.clientPid}/net/tcp`,

@@ -69,7 +69,7 @@ const BASE = KEPT ?? `/var/tmp/tails-launch-tails7-${process.pid}`;
 /** The applications and what they need to run here (servers, the X server...), from Debian trixie. */
 const PACKAGES = [
   ...['wget', 'curl', 'git', 'openssh-client', 'openssh-server', 'whois', 'ca-certificates'],
-  ...['pidgin', 'xvfb', 'thunderbird', 'weston', 'onionshare-cli', 'gpg', 'dirmngr', 'gpgsm'],
+  ...['pidgin', 'xvfb', 'thunderbird', 'weston', 'onionshare-cli', 'gpg', 'gpg-agent', 'dirmngr', 'gpgsm'],
   ...['totem', 'gstreamer1.0-plugins-good', 'gstreamer1.0-tools', 'dbus'],
   ...['apt-transport-tor', 'apt-utils', 'flatpak', 'ostree'],
 ];

@@ -52,7 +52,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { useTempDirs } from '../support/fixtures';
+import { oggClipPipeline, useTempDirs } from '../support/fixtures';
 import { LAUNCHER, ROOT } from '../support/launcher';
 import { useLeakHarness } from '../support/leak-harness';
 
@@ -543,20 +543,7 @@ describe.skipIf(!usable)('Totem (Debian 43), `--jail totem URL`: plays through T
     // The media: 10 s of Vorbis in Ogg, made by GStreamer.
     mkdirSync(SERVER_DIR, { recursive: true, mode: 0o700 });
     const clip = join(SERVER_DIR, 'clip.ogg');
-    await execa('gst-launch-1.0', [
-      '-q',
-      'audiotestsrc',
-      'num-buffers=430',
-      '!',
-      'audio/x-raw,rate=44100,channels=1',
-      '!',
-      'vorbisenc',
-      '!',
-      'oggmux',
-      '!',
-      'filesink',
-      `location=${clip}`,
-    ]);
+    await execa('gst-launch-1.0', oggClipPipeline(clip));
     media = readFileSync(clip);
     // The real server: reachable only through the SOCKS server's relay (root's directory, no address).
     http = createServer((req, res) => {

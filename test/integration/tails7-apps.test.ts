@@ -51,6 +51,7 @@ import {
   type StreamRecord,
 } from '../support/private-tor-network';
 import { expectTorSaw, type TorSees } from '../support/tor-sees';
+import { oggClipPipeline } from '../support/fixtures';
 import { ControlConnection } from '../../src/tor/control-port';
 
 const IS_ROOT = process.getuid?.() === 0;
@@ -277,21 +278,7 @@ async function startServers(): Promise<void> {
   mkdirSync(files, { recursive: true });
   writeFileSync(join(files, 'file.txt'), 'tails-launch over Tor\n');
   // 10 s of Vorbis in Ogg, made by the image's GStreamer (Totem's own).
-  await image.must([
-    'gst-launch-1.0',
-    '-q',
-    'audiotestsrc',
-    'num-buffers=430',
-    '!',
-    'audio/x-raw,rate=44100,channels=1',
-    '!',
-    'vorbisenc',
-    '!',
-    'oggmux',
-    '!',
-    'filesink',
-    'location=/tmp/clip.ogg',
-  ]);
+  await image.must(['gst-launch-1.0', ...oggClipPipeline('/tmp/clip.ogg')]);
   writeFileSync(join(files, 'clip.ogg'), readFileSync(image.path('/tmp/clip.ogg')));
   servers = image.startInNetwork([
     process.execPath,
@@ -606,14 +593,18 @@ describe.skipIf(SKIP)(
 /** The X server (Xvfb, as root in the image: its socket in the image's /tmp/.X11-unix). */
 const DISPLAY = ':7';
 
-async function startX(): Promise<void> {
-  image.start(['Xvfb', DISPLAY, '-nolisten', 'tcp']);
-  const socket = image.path(`/tmp/.X11-unix/X${DISPLAY.slice(1)}`);
+/** Waits until PATH (in the image) exists: the socket of a server WHAT started, 15 s at most. */
+async function waitForPath(path: string, what: string): Promise<void> {
   const deadline = Date.now() + 15_000;
-  while (!existsSync(socket)) {
-    if (Date.now() > deadline) throw new Error('Xvfb did not start');
+  while (!existsSync(image.path(path))) {
+    if (Date.now() > deadline) throw new Error(`${what} did not start`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+async function startX(): Promise<void> {
+  image.start(['Xvfb', DISPLAY, '-nolisten', 'tcp']);
+  await waitForPath(`/tmp/.X11-unix/X${DISPLAY.slice(1)}`, 'Xvfb');
 }
 
 /** The connections SERVICE's server saw since index FROM. */
@@ -872,12 +863,7 @@ async function startWeston(): Promise<void> {
   });
   weston.stdout!.resume();
   weston.stderr!.resume();
-  const socket = image.path(`${SESSION.XDG_RUNTIME_DIR}/${WAYLAND}`);
-  const deadline = Date.now() + 15_000;
-  while (!existsSync(socket)) {
-    if (Date.now() > deadline) throw new Error('weston did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForPath(`${SESSION.XDG_RUNTIME_DIR}/${WAYLAND}`, 'weston');
 }
 
 const TB_PROFILE = `${HOME}/.thunderbird/profile.default`;
@@ -1237,11 +1223,7 @@ async function startSessionBus(): Promise<void> {
   });
   bus.stdout!.resume();
   bus.stderr!.resume();
-  const deadline = Date.now() + 15_000;
-  while (!existsSync(image.path(BUS))) {
-    if (Date.now() > deadline) throw new Error('the session bus did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForPath(BUS, 'the session bus');
 }
 
 describe.skipIf(SKIP)(

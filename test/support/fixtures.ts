@@ -44,3 +44,21 @@ export function useTempDirs(): { make: (prefix: string) => string; track: (dir: 
   const track = (dir: string) => (dirs.push(dir), dir);
   return { track, make: (prefix) => track(mkdtempSync(join(tmpdir(), `tails-launch-${prefix}-`))) };
 }
+
+/** gst-launch-1.0's arguments for 10 s of Vorbis in Ogg (a sine), written to FILE: a clip for Totem. */
+export function oggClipPipeline(file: string): string[] {
+  return [
+    '-q',
+    'audiotestsrc',
+    'num-buffers=430',
+    '!',
+    'audio/x-raw,rate=44100,channels=1',
+    '!',
+    'vorbisenc',
+    '!',
+    'oggmux',
+    '!',
+    'filesink',
+    `location=${file}`,
+  ];
+}

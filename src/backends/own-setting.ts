@@ -1,7 +1,8 @@
 // Placeholders: {socks.address} (numeric), {socks.host} (IPv6 in brackets),
 // {socks.port}, {socks.username}, {socks.password} (empty without
 // credentials), {socks.userinfo} (`user:password@`, percent-encoded, or
-// empty), {socks.url} (socks5h://[userinfo]host:port).
+// empty), {socks.url} (socks5h://[userinfo]host:port); for a control
+// listener, {control.address} and {control.port} instead.
 //
 // Own-setting programs (FACTS §2: Pidgin, Thunderbird, Electrum, ssh,
 // OnionShare, WhisperBack, htpdate, the security check, the upgrader, the IUK
@@ -43,7 +44,12 @@ export const PLACEHOLDERS = [
   'socks.password',
   'socks.userinfo',
   'socks.url',
+  // A control listener (kind: control): where the program finds Tor's control port (onion-grater's, on Tails).
+  'control.address',
+  'control.port',
 ] as const;
+/** The placeholders of a control listener; the others are a SocksPort's. */
+export const CONTROL_PLACEHOLDERS: readonly Placeholder[] = ['control.address', 'control.port'];
 export type Placeholder = (typeof PLACEHOLDERS)[number];
 /** Placeholders that hand the program the launcher's credentials. */
 export const CREDENTIAL_PLACEHOLDERS: readonly Placeholder[] = [
@@ -79,6 +85,8 @@ export function renderTemplate(template: string, endpoint: SocksEndpoint, auth: 
     'socks.userinfo':
       auth.kind === 'userpass' ? `${encodeURIComponent(auth.username)}:${encodeURIComponent(auth.password)}@` : '',
     'socks.url': socksUrl(endpoint, auth),
+    'control.address': endpoint.address,
+    'control.port': String(endpoint.port),
   };
   return template.replace(PLACEHOLDER, (whole, name: string) => values[name as Placeholder] ?? whole);
 }

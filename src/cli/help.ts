@@ -5,6 +5,7 @@ export const HELP = `Usage: tails-launch [OPTIONS] PROFILE [--] [ARGS...]
        tails-launch [OPTIONS] list [--json | --names]
        tails-launch [OPTIONS] validate [FILE...]
        tails-launch [OPTIONS] torrc [--check TORRC]
+       tails-launch [OPTIONS] onion-grater PROFILE
        tails-launch [OPTIONS] doctor [PROFILE...] [--json] [--control ADDR:PORT]
                     [--control-cookie FILE] [--control-password-file FILE]
        tails-launch [--config-dir DIR] netns setup|teardown NAME
@@ -37,7 +38,9 @@ SocksPort of each listener with a jail_port), or with --check compares a
 torrc with them by effect. doctor checks the running Tor (control port,
 bootstrap, every listener's flags and SOCKS5 handshake, jail SocksPorts
 alike; as root, the jails' host side) and what each profile needs; both exit
-1 when something is wrong.
+1 when something is wrong. onion-grater prints the filter (Tails'
+/etc/onion-grater.d/) that lets a profile's namespace ask Tor's control port
+what its control_filter lists, and nothing else.
 
 A profile with netns or user runs its application in that network namespace
 or as that user; a jail (jail: true, or --jail) in a namespace made for the

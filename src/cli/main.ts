@@ -38,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/validate')).validate(command);
     case 'torrc':
       return (await import('./commands/torrc')).torrc(command);
+    case 'onion-grater':
+      return (await import('./commands/onion-grater')).onionGrater(command);
     case 'doctor':
       return (await import('./commands/doctor')).doctor(command);
     case 'netns':

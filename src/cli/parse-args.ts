@@ -31,6 +31,8 @@ export type Command =
   | { kind: 'validate'; files: string[]; options: GlobalOptions }
   /** Print the SocksPort lines of every listener, or check FILE (a torrc) against them. */
   | { kind: 'torrc'; check: string | null; options: GlobalOptions }
+  /** Print PROFILE's onion-grater filter (its control_filter) as the file onion-grater reads. */
+  | { kind: 'onion-grater'; profile: string; options: GlobalOptions }
   /** Check the live Tor against the profiles (all of them, or NAMES). */
   | { kind: 'doctor'; profiles: string[]; json: boolean; control: ControlOptions; options: GlobalOptions }
   /** Make (setup) or remove (teardown) network namespace NAME of the listeners that declare it (root only). */
@@ -168,7 +170,7 @@ function unknownOption(word: string, kind?: string): LaunchError {
  * ""` is usually an unset shell variable. Other names that cannot exist stay
  * "unknown profile", found when no file of that name is there.
  */
-function profileName(word: string, command?: 'run' | 'explain'): string {
+function profileName(word: string, command?: 'run' | 'explain' | 'onion-grater'): string {
   if (word === '')
     throw usage(
       command
@@ -228,6 +230,7 @@ export function parseArgs(words: string[]): Command {
     case 'validate':
     case 'torrc':
     case 'doctor':
+    case 'onion-grater':
       return parseInspection(first, rest, parser);
     case 'netns':
       return parseNetns(rest, parser);
@@ -245,7 +248,7 @@ export function parseArgs(words: string[]): Command {
 
 /** explain/list/validate/torrc/doctor do nothing, so their options may come anywhere (before `--`). */
 function parseInspection(
-  kind: 'explain' | 'list' | 'validate' | 'torrc' | 'doctor',
+  kind: 'explain' | 'list' | 'validate' | 'torrc' | 'doctor' | 'onion-grater',
   words: string[],
   parser: Parser,
 ): Command {
@@ -264,7 +267,7 @@ function parseInspection(
     }
     // Help is what someone who typed `explain -h` wants; nothing runs.
     if (word === '--help' || word === '-h') return { kind: 'help' };
-    if (word === '--json' && kind !== 'validate' && kind !== 'torrc') {
+    if (word === '--json' && kind !== 'validate' && kind !== 'torrc' && kind !== 'onion-grater') {
       once(parser, word);
       json = true;
       continue;
@@ -313,6 +316,10 @@ function parseInspection(
   if (kind === 'doctor') {
     if (named.includes('')) throw usage("'doctor' was given an empty profile name");
     return { kind, profiles: named, json, control, options };
+  }
+  if (kind === 'onion-grater') {
+    if (named.length !== 1) throw usage("'onion-grater' takes one profile name: tails-launch onion-grater PROFILE");
+    return { kind, profile: profileName(named[0]!, 'onion-grater'), options };
   }
   if (kind === 'list') {
     if (named.length) throw usage("'list' takes no arguments");

@@ -22,6 +22,7 @@ import { BWRAP_PATH } from '../jail/constants';
 import { planSandbox, type SandboxPlan } from '../jail/sandbox';
 import { buildEnvironment, SCRUBBED_PATTERNS } from './env-policy';
 import { torSees } from './tor-sees';
+import { describeFilter, namespaceClientAddress } from '../tor/onion-grater';
 import type { Check, ExecutableCheck, Plan } from './types';
 
 export interface PlanInput {
@@ -201,6 +202,7 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
     identity,
     listener: {
       name: profile.listener.name,
+      kind: profile.listener.kind,
       source: profile.listener.file,
       layer: profile.listener.layer,
       address: profile.listener.address,
@@ -222,6 +224,7 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
           ? { port: profile.listener.port, clientAddress: '127.0.0.1' }
           : null,
     ),
+    controlFilter: controlFilterOf(profile),
     backend: profile.backend,
     placement: placementStatement(input),
     handover: handoverOf(input),
@@ -489,6 +492,17 @@ function checksOf(
       description: "the user's private runtime directory ($XDG_RUNTIME_DIR) holds the files handed over",
     });
   }
+  if (profile.listener.kind === 'control') {
+    checks.push({
+      kind: 'control',
+      address: profile.listener.connect.address,
+      port: profile.listener.connect.port,
+      waitSeconds: input.waitForTor ?? profile.waitForTor,
+      timeoutMs: SOCKS_TIMEOUT_MS,
+      description: `Tor's control port '${profile.listener.name}' answers PROTOCOLINFO (on Tails: onion-grater, its filter)`,
+    });
+    return checks;
+  }
   checks.push({
     kind: 'socks5',
     address: profile.listener.connect.address,
@@ -499,6 +513,13 @@ function checksOf(
     description: `Tor's SOCKS listener '${profile.listener.name}' completes a SOCKS5 handshake`,
   });
   return checks;
+}
+
+/** The profile's onion-grater filter, for clients from its namespace (the address after its listener's, as Tails numbers them). */
+function controlFilterOf(profile: ResolvedProfile): Plan['controlFilter'] {
+  if (profile.controlFilter === null) return null;
+  const hosts = profile.listener.netns === null ? [] : [namespaceClientAddress(profile.listener.address)];
+  return { hosts, filter: profile.controlFilter, allows: describeFilter(profile.controlFilter) };
 }
 
 /** What the user should know about this launch. */

@@ -5,7 +5,7 @@ import type { SocksAuth } from '../isolation/credentials';
 import type { BackendName, IsolationMode } from '../profile/schema';
 
 export interface TorSees {
-  /** The listener's name and its SocksPort as torrc has it (not where the program connects, if that differs). */
+  /** The listener's name and its SocksPort (or control port) as torrc has it (not where the program connects, if that differs). */
   listener: string;
   address: string;
   port: number;
@@ -13,7 +13,8 @@ export interface TorSees {
     | { kind: 'userpass'; username: string; password: string; perLaunch: boolean }
     | { kind: 'none' }
     | { kind: 'per-process'; description: string }
-    | { kind: 'application'; description: string };
+    | { kind: 'application'; description: string }
+    | { kind: 'control'; description: string };
   /** Who sends them. */
   carriedBy: string;
   /** Jailed: the client address Tor sees, the jail group's (Tor isolates by it); else null. */
@@ -28,13 +29,25 @@ const CARRIED_BY: Record<BackendName, string> = {
 };
 
 export function torSees(
-  listener: { name: string; address: string; port: number },
+  listener: { name: string; kind: 'socks' | 'control'; address: string; port: number },
   mode: IsolationMode,
   auth: SocksAuth,
   backend: BackendName,
   /** Jailed: the jails' SocksPort and the group's address. */
   jail: { port: number; clientAddress: string } | null = null,
 ): TorSees {
+  if (listener.kind === 'control')
+    return {
+      listener: listener.name,
+      address: listener.address,
+      port: listener.port,
+      credentials: {
+        kind: 'control',
+        description: "no SOCKS session: the application only asks Tor's control port, as its filter allows",
+      },
+      carriedBy: 'nobody: no SOCKS session',
+      clientAddress: null,
+    };
   const credentials: TorSees['credentials'] =
     auth.kind === 'userpass'
       ? { kind: 'userpass', username: auth.username, password: auth.password, perLaunch: mode === 'launch' }

@@ -7,6 +7,7 @@ import type { TorSees } from './tor-sees';
 import type { PlanJail } from '../jail/plan-jail';
 import type { Guard } from '../jail/guard';
 import type { Listener } from '../tor/listener';
+import type { ControlFilter } from '../tor/onion-grater';
 import type { BackendName, IsolationMode } from '../profile/schema';
 
 export interface PlanCheck {
@@ -20,7 +21,8 @@ export interface PlanCheck {
     | 'runtime-files'
     | 'exec-method'
     | 'sandbox'
-    | 'socks5';
+    | 'socks5'
+    | 'control';
   /** One line saying what is checked. */
   description: string;
 }
@@ -79,6 +81,15 @@ export interface Socks5Check extends PlanCheck {
   timeoutMs: number;
 }
 
+/** A control listener: Tor's control port (onion-grater's filter, on Tails) answers PROTOCOLINFO. */
+export interface ControlCheck extends PlanCheck {
+  kind: 'control';
+  address: string;
+  port: number;
+  waitSeconds: number;
+  timeoutMs: number;
+}
+
 /** LD_PRELOAD backends: the wrapper's library, at the absolute path fixed when tails-launch was built. */
 export interface LibraryCheck extends PlanCheck {
   kind: 'library';
@@ -133,7 +144,8 @@ export type Check =
   | RuntimeFilesCheck
   | ExecMethodCheck
   | SandboxCheck
-  | Socks5Check;
+  | Socks5Check
+  | ControlCheck;
 
 export interface Plan {
   schema: 2;
@@ -163,6 +175,12 @@ export interface Plan {
   };
   /** Which credentials Tor will see on which SocksPort, and who sends them. */
   torSees: TorSees;
+  /**
+   * What the application may ask of Tor's control port: the onion-grater
+   * filter of its profile (`tails-launch onion-grater PROFILE` prints the
+   * file), for clients from `hosts` (its namespace's address); null: none.
+   */
+  controlFilter: { hosts: string[]; filter: ControlFilter; allows: string } | null;
   backend: BackendName;
   /** Where and as whom the application runs (null fields: where and as whom the launcher runs). */
   placement: {

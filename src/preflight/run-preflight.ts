@@ -3,8 +3,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT, type ExitCode } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
-import type { Check, Plan, Socks5Check } from '../plan/types';
-import { socks5Handshake, type HandshakeRequest } from '../tor/socks5-handshake';
+import type { Check, ControlCheck, Plan, Socks5Check } from '../plan/types';
+import { socks5Handshake, type HandshakeRequest, type HandshakeResult } from '../tor/socks5-handshake';
+import { controlHello } from '../tor/control-hello';
 import { closeSync, fstatSync, lstatSync, mkdirSync, statSync, writeSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { findExecutable } from './find-executable';
@@ -252,11 +253,20 @@ async function checkSocks(plan: Plan, check: Socks5Check): Promise<void> {
         : { kind: 'none' },
     timeoutMs: check.timeoutMs,
   };
+  await waitForTor(plan, check, () => socks5Handshake(request));
+}
+
+/** Tries PROBE until it succeeds or CHECK's wait is over, showing the wait on a terminal. */
+async function waitForTor(
+  plan: Plan,
+  check: Socks5Check | ControlCheck,
+  probe: () => Promise<HandshakeResult>,
+): Promise<void> {
   const deadline = Date.now() + check.waitSeconds * 1000;
   // node:tty costs a few ms to load: only when there is something to wait for.
   const showProgress = check.waitSeconds > 0 && (await import('node:tty')).isatty(2);
   for (let attempt = 1; ; attempt++) {
-    const result = await socks5Handshake(request);
+    const result = await probe();
     if (result.ok) {
       if (showProgress && attempt > 1) writeSync(2, '\r\x1b[K');
       return;
@@ -301,6 +311,10 @@ export async function runPreflight(plan: Plan, env: Record<string, string>, plac
     else if (check.kind === 'preloadable') target = checkPreloadable(plan, check, env);
     else if (check.kind === 'runtime-files') checkRuntimeFiles(plan, check);
     else if (check.kind === 'socks5') await checkSocks(plan, check);
+    else if (check.kind === 'control')
+      await waitForTor(plan, check, () =>
+        controlHello({ address: check.address, port: check.port, timeoutMs: check.timeoutMs }),
+      );
     else if (check.kind === 'sandbox') checkSandbox(check);
     else checkExecutable(plan, check, env.PATH);
   }

@@ -21,6 +21,7 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set([
   'list',
   'validate',
   'torrc',
+  'onion-grater',
   'doctor',
   'desktop',
   'netns',

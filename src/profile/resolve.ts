@@ -9,11 +9,12 @@ import { resolveSandbox, type ResolvedSandbox } from './sandbox';
 import { adminAllows, findWeakenings, layerListenerProblems, weakeningMessage } from './weaken';
 import { join } from 'node:path';
 import { BACKENDS } from '../backends';
-import { CREDENTIAL_PLACEHOLDERS, placeholdersIn } from '../backends/own-setting';
+import { CONTROL_PLACEHOLDERS, CREDENTIAL_PLACEHOLDERS, placeholdersIn } from '../backends/own-setting';
 import type { ProxySubcommands } from '../backends/subcommand-args';
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import type { Listener } from '../tor/listener';
+import type { ControlFilter } from '../tor/onion-grater';
 import { socksAuthFlags } from '../tor/socks-flags';
 
 /** A listener (its shape: src/tor/listener.ts) and where it is defined. */
@@ -55,6 +56,8 @@ export interface ResolvedProfile {
   hostOnly: boolean;
   /** The account whose sockets carry its connections (the host firewall is looked up for it); null: the one it runs as. */
   connectsAs: string | null;
+  /** What it may ask of Tor's control port, as an onion-grater filter; null: nothing (no filter). */
+  controlFilter: ControlFilter | null;
   /**
    * Which layer and file set each field that is set: `listener`,
    * `isolation`, ..., `env.set.NAME`, `env.unset.NAME` (explain shows them).
@@ -87,6 +90,7 @@ const SCALAR_FIELDS = [
   'sandbox',
   'guard',
   'connects_as',
+  'control_filter',
 ] as const;
 
 interface Merged {
@@ -214,6 +218,7 @@ export function resolveListener(sourced: SourcedListener, layers: Layer[]): Reso
     name: sourced.name,
     file: sourced.file,
     layer: layerName(layers, index < 0 ? undefined : index),
+    kind: c.kind ?? 'socks',
     address: c.address,
     port: c.port,
     flags: c.flags ?? [],
@@ -221,6 +226,41 @@ export function resolveListener(sourced: SourcedListener, layers: Layer[]): Reso
     connect: { address: c.client_address ?? c.address, port: c.client_port ?? c.port },
     jailPort: c.jail_port ?? null,
   };
+}
+
+/**
+ * A control listener's program opens no SOCKS session (Onion Circuits, Tor
+ * Connection): it is told its control port by its own setting, has nothing
+ * to isolate and cannot be jailed (a jail forwards SOCKS only). Templates
+ * name the kind of listener they render. A filter needs a namespace: its
+ * listener's, whose address onion-grater sees.
+ */
+function controlProblems(values: Partial<ProfileFile>, listener: ListenerConfig | undefined): [Field, string][] {
+  const problems: [Field, string][] = [];
+  const control = listener?.kind === 'control';
+  const templates = [...(values.proxy?.args ?? []), ...Object.values(values.proxy?.env ?? {})];
+  const used = templates.flatMap((t) => placeholdersIn(t).known);
+  const wrong = used.filter((p) => CONTROL_PLACEHOLDERS.includes(p) !== control);
+  if (listener !== undefined && wrong.length)
+    problems.push([
+      'proxy',
+      `{${wrong[0]}} is for a ${control ? 'SocksPort' : 'control'} listener, and listener '${values.listener}' is a ${control ? 'control port' : 'SocksPort'}: use {${control ? 'control.address' : 'socks.address'}}-style placeholders`,
+    ]);
+  if (control) {
+    const what = `listener '${values.listener}' is a control port (kind: control): the program opens no SOCKS session`;
+    if (values.backend !== undefined && values.backend !== 'own-setting')
+      problems.push(['backend', `${what}, so it is told its control port by its own setting: use backend own-setting`]);
+    if (values.isolation !== undefined && values.isolation !== 'none')
+      problems.push(['isolation', `${what}, so there is nothing to isolate: use isolation none`]);
+    if (values.jail === true)
+      problems.push(['jail', `${what}, and a jail's one way out is a SOCKS forwarder: place it in a netns instead`]);
+  }
+  if (values.control_filter !== undefined && listener !== undefined && listener.netns === undefined)
+    problems.push([
+      'control_filter',
+      `an onion-grater filter tells its clients apart by the address of their network namespace, and listener '${values.listener}' is reached from none: use a listener with a netns`,
+    ]);
+  return problems;
 }
 
 /**
@@ -372,6 +412,7 @@ export async function resolveProfile(
       `listener '${values.listener}' has PreferSOCKSNoAuth: Tor would take no authentication from clients that also offer it (curl, proxychains), losing isolation "${values.isolation}"`,
     );
   }
+  for (const [field, message] of controlProblems(values, sourcedListener?.config)) await fail(field, message);
   const listenerNetns = sourcedListener?.config.netns;
   if (listenerNetns !== undefined && values.netns !== listenerNetns) {
     await fail(
@@ -429,6 +470,14 @@ export async function resolveProfile(
     sandbox: resolveSandbox(values.sandbox),
     hostOnly: values.guard === 'host',
     connectsAs: values.connects_as ?? null,
+    controlFilter:
+      values.control_filter === undefined
+        ? null
+        : {
+            commands: values.control_filter.commands ?? {},
+            confs: values.control_filter.confs ?? {},
+            events: values.control_filter.events ?? {},
+          },
     fieldSources: fieldSources(layers, merged),
   };
 }

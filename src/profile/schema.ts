@@ -84,23 +84,48 @@ const execString = z.string().check(
 const noNul = (schema: z.ZodMiniString<string>) =>
   schema.check(z.refine((s) => !s.includes('\0'), 'contains a NUL byte'));
 
-export const listenerSchema = z.strictObject({
-  description: z.optional(z.string()),
-  address: ipAddress,
-  port,
-  flags: z.optional(z.array(torFlag)),
-  /** The network namespace from which applications reach this listener. */
-  netns: z.optional(name),
-  /** Where applications connect, when it differs from address:port (from inside `netns`). */
-  client_address: z.optional(ipAddress),
-  client_port: z.optional(port),
-  /**
-   * The SocksPort of this listener's jails (src/jail/), on `address`: the
-   * same flags, and Tor isolating by client address. A jailed application
-   * reaches it as 127.0.0.1:PORT (or its client address) inside its jail.
-   */
-  jail_port: z.optional(port),
-});
+/**
+ * What a listener is: one of Tor's SocksPorts (`socks`, the default), or a
+ * control port (`control`: on Tails onion-grater's filter, 951) for programs
+ * that only ask Tor things (Onion Circuits, Tor Connection) and open no SOCKS
+ * session at all.
+ */
+export const LISTENER_KINDS = ['socks', 'control'] as const;
+export type ListenerKind = (typeof LISTENER_KINDS)[number];
+
+export const listenerSchema = z
+  .strictObject({
+    description: z.optional(z.string()),
+    kind: z.optional(z.enum(LISTENER_KINDS)),
+    address: ipAddress,
+    port,
+    flags: z.optional(z.array(torFlag)),
+    /** The network namespace from which applications reach this listener. */
+    netns: z.optional(name),
+    /** Where applications connect, when it differs from address:port (from inside `netns`). */
+    client_address: z.optional(ipAddress),
+    client_port: z.optional(port),
+    /**
+     * The SocksPort of this listener's jails (src/jail/), on `address`: the
+     * same flags, and Tor isolating by client address. A jailed application
+     * reaches it as 127.0.0.1:PORT (or its client address) inside its jail.
+     */
+    jail_port: z.optional(port),
+  })
+  .check(
+    z.superRefine((l, ctx) => {
+      if (l.kind !== 'control') return;
+      // A control port has no SOCKS flags, and a jail forwards SOCKS only.
+      for (const field of ['flags', 'jail_port'] as const)
+        if (l[field] !== undefined)
+          ctx.issues.push({
+            code: 'custom',
+            message: `a control listener (kind: control) has no ${field}: it is not a SocksPort`,
+            input: l[field],
+            path: [field],
+          });
+    }),
+  );
 export type ListenerConfig = z.infer<typeof listenerSchema>;
 
 /** Where `tails-launch doctor` reaches Tor's control port (overridable on its command line). */
@@ -159,6 +184,33 @@ export const hostFirewallSchema = z.strictObject({
   users: z.array(caller).check(z.minLength(1)),
 });
 export type HostFirewallConfig = z.infer<typeof hostFirewallSchema>;
+
+/** A regular expression onion-grater matches (Python's `re`): one line, and one JavaScript can compile too. */
+const controlPattern = z.string().check(
+  z.maxLength(500),
+  z.refine((s) => !/[\0\r\n]/.test(s), 'one line: no NUL, CR or LF'),
+  z.refine((s) => {
+    try {
+      new RegExp(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'a regular expression'),
+);
+const controlWord = z.string().check(z.regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'a control-port command or event, in capitals'));
+
+/** An onion-grater filter's body (src/tor/onion-grater.ts). */
+export const controlFilterSchema = z.strictObject({
+  commands: z.optional(z.record(controlWord, z.array(controlPattern).check(z.minLength(1)))),
+  confs: z.optional(
+    z.record(
+      z.string().check(z.regex(/^_{0,2}[A-Za-z][A-Za-z0-9_]{0,63}$/, 'a torrc option name')),
+      z.nullable(z.array(controlPattern)),
+    ),
+  ),
+  events: z.optional(z.record(controlWord, z.nullable(z.strictObject({ suppress: z.boolean() })))),
+});
 
 export const listenersFileSchema = z.strictObject({
   listeners: z.record(name, listenerSchema),
@@ -348,6 +400,13 @@ export const profileFileSchema = z.strictObject({
   connects_as: z.optional(z.string().check(z.regex(/^[a-z_][a-z0-9_-]*\$?$/, 'a user name'))),
   /** What a jail lets the program reach of the session (src/jail/sandbox.ts); the whole block replaces a parent's. */
   sandbox: z.optional(sandboxSchema),
+  /**
+   * What the program asks of Tor's control port, as an onion-grater filter
+   * (src/tor/onion-grater.ts): `tails-launch onion-grater PROFILE` prints the
+   * file the package ships for Tails. Needs a netns (onion-grater tells
+   * namespaces apart by address). The whole block replaces a parent's.
+   */
+  control_filter: z.optional(controlFilterSchema),
   /** Placement: run as this user. */
   user: z.optional(z.string().check(z.regex(/^[a-z_][a-z0-9_-]*\$?$/, 'a user name'))),
 });

@@ -7,6 +7,7 @@ import { NEEDS_CONTROL, type CheckReport } from './check-report';
 import { splitQuotedList } from './control-port';
 import type { TorView } from './control-checks';
 import { jailSocksPort } from '../jail/host-side-socksport';
+import { controlHello } from './control-hello';
 import { socksPortLine, type Listener, type SocksPortOf } from './listener';
 import { matchListener, parseSocksPortValue, type SocksPortSpec } from './socks-flags';
 import { socks5Handshake } from './socks5-handshake';
@@ -58,6 +59,14 @@ async function checkListener(
   const id = `listener.${listener.name}`;
   if (listener.netns) {
     report.add(id, 'skip', `${name}: reachable only from network namespace '${listener.netns}', not checked from here`);
+  } else if (listener.kind === 'control') {
+    const hello = await controlHello({ ...listener.connect, timeoutMs: 5000 });
+    report.add(
+      `${id}.control`,
+      hello.ok ? 'ok' : 'fail',
+      hello.ok ? `${name}: a control port answers PROTOCOLINFO` : `${name}: ${hello.reason}`,
+      hello.ok ? undefined : 'start onion-grater (Tails) or give Tor that ControlPort',
+    );
   } else {
     await checkSocksPort(listener, listener.connect, name, id, tor, report);
   }

@@ -6,6 +6,8 @@ import { hostPort } from './address';
 
 export interface Listener {
   name: string;
+  /** A SocksPort, or a control port (onion-grater's, on Tails) for programs that open no SOCKS session. */
+  kind: 'socks' | 'control';
   /** Where Tor listens: a numeric address (torsocks takes no names). */
   address: string;
   port: number;

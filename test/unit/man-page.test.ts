@@ -45,7 +45,7 @@ const words = (text: string) => new Set(text.split(/[^A-Za-z0-9-]+/).filter((w) 
 // (or `[--config-dir DIR] COMMAND`); the first, `tails-launch [OPTIONS]
 // PROFILE`, names a profile, not a command.
 const USAGE = HELP.slice(0, HELP.indexOf('\n\n'));
-const HELP_COMMANDS = [...new Set([...USAGE.matchAll(/tails-launch \[[^\]]*\] ([a-z]+)/g)].map((m) => m[1]!))];
+const HELP_COMMANDS = [...new Set([...USAGE.matchAll(/tails-launch \[[^\]]*\] ([a-z][a-z-]*)/g)].map((m) => m[1]!))];
 // `netns setup|teardown`: each action.
 const HELP_ACTIONS = [...USAGE.matchAll(/tails-launch \[[^\]]*\] ([a-z]+) ([a-z]+(?:\|[a-z]+)+)/g)].flatMap((m) =>
   m[2]!.split('|').map((action) => `${m[1]} ${action}`),

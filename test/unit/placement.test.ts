@@ -184,11 +184,27 @@ describe("the grants made from the shipped profiles: what Tails 7's sudoers gran
       .split('\n')
       .filter((l) => l.startsWith(GRANT_MARK))
       .map((l) => /profile=(\S+)/.exec(l)![1]);
-    expect(granted.sort()).toEqual(['tails-iuk-get-target-file', 'tails-upgrade-frontend', 'tor-browser']);
+    // Tails' zzz_onioncircuits grants amnesia Onion Circuits. Tor Connection is root's (Tails' tca wrapper
+    // runs it after its own sudo): a grant line the entry reads, callers none, so no sudo rule.
+    expect(granted.sort()).toEqual([
+      'onion-circuits',
+      'tails-iuk-get-target-file',
+      'tails-upgrade-frontend',
+      'tor-browser',
+      'tor-connection',
+    ]);
+    expect(text).toMatch(/^#tails-launch-grant 1 profile=tor-connection .* callers=- /m);
+    const block = text.split('\n\n').find((b) => b.includes('profile=tor-connection '))!;
+    expect(block).not.toContain('NOPASSWD');
     // No group rule: every rule names the callers of one profile.
     expect(text).not.toMatch(/^%/m);
     const rules = text.split('\n').filter((l) => /NOPASSWD/.test(l));
-    expect(rules.map((l) => l.split(' ALL = ')[0]).sort()).toEqual(['amnesia', 'amnesia', 'tails-upgrade-frontend']);
+    expect(rules.map((l) => l.split(' ALL = ')[0]).sort()).toEqual([
+      'amnesia',
+      'amnesia',
+      'amnesia',
+      'tails-upgrade-frontend',
+    ]);
   });
 
   it('Tor Browser: amnesia, URLs (any argument for sudo, options refused by the entry)', async () => {

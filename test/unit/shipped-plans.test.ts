@@ -1,108 +1,14 @@
 // The plan of every shipped profile, computed by the pure pipeline from the
 // repository's own listeners.yml and profiles/, with the outside world
 // (PATH lookups, randomness, the exec method) given as plain inputs.
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SHIPPED_PROFILE_NAMES } from '../support/expected';
+import { ACCOUNTS, launchOf, NAMES, planOf, SHIPPED } from '../support/shipped-plan';
 import { buildPlan } from '../../src/plan/build-plan';
-import type { Plan } from '../../src/plan/types';
 import { loadListeners } from '../../src/profile/load';
 import { resolveProfile } from '../../src/profile/resolve';
-import type { Layer } from '../../src/profile/layers';
 import { decidePlacement } from '../../src/placement/decide';
-import type { Account } from '../../src/placement/account';
 import { decideGuard } from '../../src/jail/guard';
-
-/** The accounts of a Tails system, as the user database would give them (the lookups are tested on real ones elsewhere). */
-const ACCOUNTS: Record<string, Account> = {
-  amnesia: { name: 'amnesia', uid: 1000, gid: 1000, groups: [1000, 998], home: '/home/amnesia', shell: '/bin/bash' },
-  'tails-iuk-get-target-file': {
-    name: 'tails-iuk-get-target-file',
-    uid: 990,
-    gid: 990,
-    groups: [990],
-    home: '/nonexistent',
-    shell: '/usr/sbin/nologin',
-  },
-  'tails-upgrade-frontend': {
-    name: 'tails-upgrade-frontend',
-    uid: 991,
-    gid: 991,
-    groups: [991, 998],
-    home: '/nonexistent',
-    shell: '/usr/sbin/nologin',
-  },
-};
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SHIPPED: Layer[] = [{ name: 'shipped', dir: ROOT }];
-const NAMES = readdirSync(join(ROOT, 'profiles'))
-  .filter((f) => f.endsWith('.yml'))
-  .map((f) => f.replace(/\.yml$/, ''))
-  .sort();
-
-async function planOf(
-  name: string,
-  args: string[] = [],
-  identity: string | null = null,
-  environment: Record<string, string> = {},
-  /** tails: Tails' ferm holds amnesia and the service accounts (host_firewall); debian: nothing does. */
-  world: 'tails' | 'debian' = 'tails',
-): Promise<Plan> {
-  return (await launchOf(name, args, identity, environment, world)).plan;
-}
-
-/** The whole planned launch (the plan, and the environment execve gets); JAIL: --jail. */
-async function launchOf(
-  name: string,
-  args: string[] = [],
-  identity: string | null = null,
-  environment: Record<string, string> = {},
-  world: 'tails' | 'debian' = 'tails',
-  jail = false,
-): Promise<ReturnType<typeof buildPlan>> {
-  const profile = await resolveProfile(SHIPPED, await loadListeners(SHIPPED), name);
-  const decided = decideGuard({
-    profile: name,
-    backend: profile.backend,
-    jailAsked: profile.jail || jail,
-    netns: profile.placement.netns,
-    hostOnly: profile.hostOnly,
-    host: world === 'tails' ? { description: "Tails' ferm" } : null,
-    rootJail: false,
-    userNamespaces: null,
-  });
-  if (!decided.ok) throw new Error(decided.problem);
-  // Launched by amnesia (uid 1000), unprivileged, as on Tails.
-  const placement = decidePlacement({
-    profile: name,
-    placement: profile.placement,
-    uid: 1000,
-    entryCaller: null,
-    named: profile.placement.user === null ? null : (ACCOUNTS[profile.placement.user] ?? null),
-    caller: ACCOUNTS.amnesia!,
-    notPassable: [],
-  });
-  return buildPlan({
-    profile,
-    placement,
-    identity,
-    args: profile.command === null && args.length === 0 ? ['/usr/bin/true'] : args,
-    environment: { PATH: '/usr/bin:/bin', HOME: '/home/amnesia', ...environment },
-    cwd: '/home/amnesia/Downloads',
-    fds: [0, 1, 2],
-    execMethod: { method: 'execve', via: 'koffi' },
-    randomHex: () => '0123456789abcdef0123456789abcdef',
-    findExecutable: (command) => ({ status: 'ok', path: command.startsWith('/') ? command : `/usr/bin/${command}` }),
-    // Every program is taken to be a native, dynamically linked ELF: what is followed is tested on real files elsewhere.
-    followProgram: (path, argv) => ({ ok: true, file: path, argv, chain: [path] }),
-    runtimeDir: '/run/user/1000',
-    guard: decided.guard,
-    sandboxFacts: { a11yBus: 'unix:path=/run/user/1000/at-spi/bus_0', launchKey: 'feedfacefeedface' },
-  });
-}
 
 describe('the guard of every shipped profile', () => {
   const EXPECTED: Record<string, string> = {
@@ -115,6 +21,8 @@ describe('the guard of every shipped profile', () => {
     git: 'preload/torsocks',
     'gpg-dirmngr': 'refused',
     htpdate: 'refused',
+    // Control-port programs: their namespace's one way out is onion-grater.
+    'onion-circuits': 'jail/netns',
     onionshare: 'refused',
     'onionshare-cli': 'refused',
     pidgin: 'jail/user',
@@ -125,6 +33,7 @@ describe('the guard of every shipped profile', () => {
     'tails-upgrade-frontend': 'jail/user',
     thunderbird: 'jail/user',
     'tor-browser': 'jail/netns',
+    'tor-connection': 'jail/netns',
     totem: 'preload/torsocks',
     wget: 'preload/torsocks',
     whisperback: 'jail/user',

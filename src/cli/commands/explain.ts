@@ -45,6 +45,8 @@ function describeCheck(check: Check): string {
         : `at run   files written under ${check.dir}/tails-launch/`;
     case 'sandbox':
       return `at run   ${check.helper} and ${check.bwrap} are installed, root's${check.create.length ? `; made if missing (0700): ${check.create.join(', ')}` : ''}; the helper makes the jail${check.rundir ? ` (proxy sockets in ${check.rundir})` : ''}`;
+    case 'control':
+      return `at run   PROTOCOLINFO answered on ${check.address}:${check.port} (nothing else is sent), ${check.timeoutMs / 1000} s timeout${check.waitSeconds ? `, waiting up to ${check.waitSeconds} s for Tor` : ''}`;
     case 'socks5':
       return `at run   SOCKS5 handshake (${check.auth}) with ${check.address}:${check.port}, ${check.timeoutMs / 1000} s timeout${check.waitSeconds ? `, waiting up to ${check.waitSeconds} s for Tor` : ''}`;
     default: {
@@ -80,7 +82,7 @@ export function formatPlan(plan: Plan): string {
   const l = plan.listener;
   add(
     'listener',
-    `${l.name}: ${l.address}:${l.port}${l.flags.length ? ` [${l.flags.join(' ')}]` : ''}${l.netns ? ` in netns ${l.netns}` : ''}`,
+    `${l.name}${l.kind === 'control' ? ' (control port)' : ''}: ${l.address}:${l.port}${l.flags.length ? ` [${l.flags.join(' ')}]` : ''}${l.netns ? ` in netns ${l.netns}` : ''}`,
   );
   if (l.connect.address !== l.address || l.connect.port !== l.port)
     add('  reached as', `${l.connect.address}:${l.connect.port}`);
@@ -92,7 +94,10 @@ export function formatPlan(plan: Plan): string {
       : s.auth === 'per-process' || s.auth === 'application'
         ? s.description
         : 'no SOCKS authentication (streams may share circuits)';
-  add('isolation', `${plan.isolation.mode}${plan.identity ? `, identity ${plan.identity}` : ''}: ${socks}`);
+  add(
+    'isolation',
+    `${plan.isolation.mode}${plan.identity ? `, identity ${plan.identity}` : ''}: ${l.kind === 'control' ? 'no SOCKS session, nothing to isolate' : socks}`,
+  );
   const t = plan.torSees;
   const seen =
     t.credentials.kind === 'userpass'
@@ -102,7 +107,16 @@ export function formatPlan(plan: Plan): string {
         : t.credentials.description;
   add(
     'Tor sees',
-    `on ${hostPort(t.address, t.port)} (${t.listener}${jailFrom(plan)}): ${seen}; sent by ${t.carriedBy}`,
+    t.credentials.kind === 'control'
+      ? `on ${hostPort(t.address, t.port)} (${t.listener}): ${seen}`
+      : `on ${hostPort(t.address, t.port)} (${t.listener}${jailFrom(plan)}): ${seen}; sent by ${t.carriedBy}`,
+  );
+  const c = plan.controlFilter;
+  add(
+    'control',
+    c === null
+      ? 'no onion-grater filter (on Tails: nothing of the control port)'
+      : `onion-grater filter for ${c.hosts.join(', ')}: ${c.allows}`,
   );
   add('backend', plan.backend);
   const g = plan.guard;

@@ -55,6 +55,13 @@ async function generate(
     const who = users.get(l.name)!;
     const place = l.netns ? `, reached from network namespace ${l.netns}` : '';
     const used = who.length ? `used by ${who.join(', ')}` : 'used by no profile';
+    if (l.kind === 'control') {
+      // Not a SocksPort: on Tails onion-grater listens there, in front of Tor's own ControlPort.
+      out.push(
+        `# listener ${l.name} is a control port (${hostPort(l.address, l.port)}${place}), ${used}: onion-grater's on Tails (its filters: 'tails-launch onion-grater PROFILE'), not a SocksPort`,
+      );
+      continue;
+    }
     out.push(`# listener ${l.name}${place}: ${used}`, socksPortLine(l));
     const twin = jailSocksPort(l);
     if (twin)
@@ -94,7 +101,7 @@ function check(file: string, listeners: ResolvedListener[]): number {
   const matched = new Set<SocksPortSpec>();
   // Each listener's SocksPort, then its jails' when it has a jail_port.
   const expected: { name: string; port: SocksPortOf }[] = [];
-  for (const l of listeners) {
+  for (const l of listeners.filter((l) => l.kind === 'socks')) {
     expected.push({ name: `listener ${l.name} (${hostPort(l.address, l.port)})`, port: l });
     const twin = jailSocksPort(l);
     if (twin)

@@ -7,7 +7,7 @@
 // --config-dir's). Each refusal is one line with its own status; the
 // application never starts.
 import { spawnSync } from 'node:child_process';
-import { fchmodSync, statSync, writeSync } from 'node:fs';
+import { fchmodSync, fstatSync, statSync, writeSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
@@ -51,6 +51,7 @@ export function refuseUnjailable(check: JailCheck): void {
 
 /** What can be known before the entry: the refusals decided while planning, the namespace, the jails' host side (root). */
 async function checkBeforeEntry(plan: Plan): Promise<void> {
+  if (plan.sandbox !== null) refuseDirectories(plan.fds.filter((fd) => fd > 2));
   for (const check of plan.checks) {
     if (check.kind === 'placement') {
       refuseIfProblem(check);
@@ -60,6 +61,18 @@ async function checkBeforeEntry(plan: Plan): Promise<void> {
       // Only root can read the host's firewall; the entry checks it for anyone else.
       if (process.geteuid?.() === 0) await checkHostSide(check);
     }
+  }
+}
+
+/** Descriptors handed into a jail (sandbox.inherit_fds): a directory would reach every file under it. */
+function refuseDirectories(fds: number[]): void {
+  for (const fd of fds) {
+    const st = fstatSync(fd);
+    if (st.isDirectory() || st.isSymbolicLink())
+      throw new LaunchError(
+        EXIT.refused,
+        `descriptor ${fd}, which the profile hands into its jail, is a directory: refusing to launch (give it the file or socket it expects)`,
+      );
   }
 }
 

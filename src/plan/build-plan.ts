@@ -239,10 +239,7 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
     application: { command, path: app.path, args: appArgs, from: profile.command !== null ? 'profile' : 'arguments' },
     exec: { ...exec, method: input.execMethod, preload: step.preload?.library ?? null },
     env: { set: changes.set, removed: changes.removed, replaced: changes.replaced, scrubPolicy: SCRUBBED_PATTERNS },
-    // sudo closes every descriptor above 2 (its closefrom default).
-    // sudo closes every descriptor above 2 (its closefrom default); so does a jail: a directory or a
-    // socket the caller left open would be a way out of it.
-    fds: placement?.via === 'sudo' || sandbox !== null ? input.fds.filter((fd) => fd <= 2) : input.fds,
+    fds: descriptorsOf(input, sandbox !== null),
     files: files.map((f) => ({
       kind: 'runtime-file' as const,
       path: f.path,
@@ -513,6 +510,21 @@ function checksOf(
     description: `Tor's SOCKS listener '${profile.listener.name}' completes a SOCKS5 handshake`,
   });
   return checks;
+}
+
+/**
+ * The caller's descriptors the application receives. sudo closes every one
+ * above 2 (its closefrom default); so does a jail: a directory or a socket
+ * the caller left open would be a way out of it. Root's own launch alone may
+ * hand it the ones the profile names (sandbox.inherit_fds), as Tails' tca
+ * wrapper opens its state file and portal socket for Tor Connection.
+ */
+function descriptorsOf(input: PlanInput, jailed: boolean): number[] {
+  const via = input.placement?.via;
+  if (via === 'sudo') return input.fds.filter((fd) => fd <= 2);
+  if (!jailed) return input.fds;
+  const inherit = via === 'self' ? input.profile.sandbox.inheritFds : [];
+  return input.fds.filter((fd) => fd <= 2 || inherit.includes(fd));
 }
 
 /** The profile's onion-grater filter, for clients from its namespace (the address after its listener's, as Tails numbers them). */

@@ -10,6 +10,8 @@ export interface ResolvedSandbox {
   files: string[];
   /** Names it may talk to on the session bus through the proxy; null: no session bus. */
   sessionBus: string[] | null;
+  /** Descriptors above 2 root's own launch hands into the jail. */
+  inheritFds: number[];
 }
 
 /** An absent block: nothing of the session. */
@@ -21,5 +23,6 @@ export function resolveSandbox(s: SandboxConfig | undefined): ResolvedSandbox {
     sound: s?.sound ?? false,
     files: s?.files ?? [],
     sessionBus: s?.session_bus ?? null,
+    inheritFds: s?.inherit_fds ?? [],
   };
 }

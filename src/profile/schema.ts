@@ -272,6 +272,13 @@ export const sandboxSchema = z.strictObject({
   ),
   /** Session-bus names it may talk to, through a filtering proxy (absent: no session bus at all). */
   session_bus: z.optional(z.array(busName)),
+  /**
+   * Descriptors above 2 that root's own launch hands into the jail as it
+   * opened them (Tails' tca wrapper: its state file and portal socket, 3
+   * and 4). Every other one is closed, and any caller's but root's (sudo
+   * closes them); a directory among them is refused.
+   */
+  inherit_fds: z.optional(z.array(z.int().check(z.minimum(3), z.maximum(1023))).check(z.maxLength(8))),
 });
 export type SandboxConfig = z.infer<typeof sandboxSchema>;
 

@@ -32,7 +32,7 @@
 // - callers: may not change (who may start a profile is the system's to say).
 // - jail: may not be dropped (adding one is stricter and allowed).
 // - sandbox: may only grant less (a display other than the system's, sound,
-//   more files, more session-bus names are wider).
+//   more files, more session-bus names, more inherited descriptors are wider).
 // - acknowledge: may not gain entries the system profile does not have (an
 //   acknowledgement is a weakness accepted knowingly: only the system may
 //   accept one for its profiles).
@@ -205,6 +205,7 @@ function widerSandbox(system: SandboxConfig | undefined, user: SandboxConfig | u
     ...u.files.filter((f) => !s.files.includes(f) && !s.files.includes(f.replace(/:ro$/, ''))).map((f) => `file ${f}`),
     s.sessionBus === null && u.sessionBus !== null && 'a session bus',
     ...(u.sessionBus ?? []).filter((n) => !(s.sessionBus ?? []).includes(n)).map((n) => `session bus ${n}`),
+    ...u.inheritFds.filter((fd) => !s.inheritFds.includes(fd)).map((fd) => `descriptor ${fd}`),
   ].filter((g): g is string => typeof g === 'string');
   return grants.length === 0 ? null : grants.join(', ');
 }

@@ -35,8 +35,8 @@ export function onionGraterFile(profile: string, hosts: string[], filter: Contro
     `# 'tails-launch onion-grater ${profile}' from ${origin}:`,
     '# what the application asks of Tor, and nothing else. Edit the profile, not this file.',
     '---',
-    `- name: ${quoted(profile)}`,
-    '  hosts:',
+    // No `name:`: onion-grater names a filter after its file, whatever the file says.
+    '- hosts:',
     ...hosts.map((h) => `    - ${quoted(h)}`),
   ];
   const commands = Object.entries(filter.commands);

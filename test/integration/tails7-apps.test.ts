@@ -29,6 +29,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +54,7 @@ import {
 import { expectTorSaw, type TorSees } from '../support/tor-sees';
 import { oggClipPipeline } from '../support/fixtures';
 import { ControlConnection } from '../../src/tor/control-port';
+import type { Plan } from '../../src/plan/types';
 
 const IS_ROOT = process.getuid?.() === 0;
 const TOOLS = ['debootstrap', 'unshare', 'nsenter', 'tor', 'nft'].filter((t) => !which(t));
@@ -73,6 +75,8 @@ const PACKAGES = [
   ...['pidgin', 'xvfb', 'thunderbird', 'weston', 'onionshare-cli', 'gpg', 'gpg-agent', 'dirmngr', 'gpgsm'],
   ...['totem', 'gstreamer1.0-plugins-good', 'gstreamer1.0-tools', 'dbus'],
   ...['apt-transport-tor', 'apt-utils', 'flatpak', 'ostree'],
+  // Onion Circuits, and what Tails' onion-grater imports.
+  ...['onioncircuits', 'python3-stem', 'python3-psutil', 'python3-yaml'],
 ];
 
 /** The user, as Tails' amnesia, and the session the applications see. */
@@ -342,7 +346,12 @@ beforeAll(async () => {
       socksPorts: Object.values(TAILS_SOCKS_PORTS),
       // Where Tails' applications find the control port: onion-grater's 127.0.0.1:951. onion-grater
       // (Tails-only) takes any password; this tor takes Tails' "passwd".
-      clientLines: ['ControlPort 127.0.0.1:951', `HashedControlPassword ${CONTROL_PASSWORD_HASH}`],
+      // Tails' own ControlPort (127.0.0.1:9052, cookie) is where onion-grater takes everything else.
+      clientLines: [
+        'ControlPort 127.0.0.1:951',
+        'ControlPort 127.0.0.1:9052',
+        `HashedControlPassword ${CONTROL_PASSWORD_HASH}`,
+      ],
     }),
   );
   tor.catch(() => {});
@@ -380,6 +389,7 @@ afterAll(async () => {
   if (SKIP) return;
   watcher?.close();
   servers?.stdin?.end();
+  for (const grater of graters) grater.kill('SIGTERM');
   await image?.destroy(KEPT !== undefined).catch((e: unknown) => console.log(String(e)));
   await network?.stop();
   deleteTrappedNamespace(NS);
@@ -1094,6 +1104,209 @@ describe.skipIf(SKIP)(
         expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
       });
     }, 400_000);
+  },
+);
+
+// ---- Onion Circuits and Tor Connection: the control port only, through onion-grater ----
+
+/**
+ * Tails' onion-grater (test/fixtures/tails7/onion-grater, unchanged) in
+ * front of the client's ControlPort 127.0.0.1:9052 with its cookie, as
+ * Tails' onion-grater.service runs it (root), reading the filters the
+ * package ships for Tails (copied to /etc/onion-grater.d as Tails' build
+ * copies them). Tails listens on 0.0.0.0:951; here our tor has
+ * 127.0.0.1:951 (OnionShare's stand-in for onion-grater), so one instance
+ * listens on each namespace's host end. Its --debug log holds every command
+ * and answer, by client and filter.
+ */
+const graters: ChildProcess[] = [];
+let graterLog = '';
+async function startOnionGraters(): Promise<void> {
+  if (graters.length) return;
+  for (const ns of ['onioncircs', 'tca']) await image.must(['tails-launch', 'netns', 'setup', ns]);
+  await image.must([
+    'sh',
+    '-c',
+    'rm -rf /etc/onion-grater.d && cp -r /usr/share/tails-launch/tails/etc/onion-grater.d /etc/',
+  ]);
+  image.copyIn(
+    fileURLToPath(new URL('../fixtures/tails7/onion-grater', import.meta.url)),
+    '/usr/local/lib/onion-grater',
+  );
+  // The client's cookie where onion-grater (in the image) reads it: the same path as on the host.
+  image.copyIn(network!.cookieFile, network!.cookieFile);
+  for (const address of ['10.200.1.5', '10.200.1.9']) {
+    const grater = image.spawn([
+      'python3',
+      '-Iu',
+      '/usr/local/lib/onion-grater',
+      '--listen-address',
+      address,
+      '--control-cookie-path',
+      network!.cookieFile,
+      '--debug',
+    ]);
+    grater.stdout!.on('data', (d: Buffer) => (graterLog += d.toString()));
+    grater.stderr!.on('data', (d: Buffer) => (graterLog += d.toString()));
+    graters.push(grater);
+  }
+  const deadline = Date.now() + 30_000;
+  while ((graterLog.match(/Tor control port filter started/g) ?? []).length < 2) {
+    if (Date.now() > deadline) throw new Error(`onion-grater did not start:\n${graterLog}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Lines CLIENT (its namespace's address) sent onion-grater since FROM, and what became of them. */
+const graterLines = (client: string, from: number) =>
+  graterLog
+    .slice(from)
+    .split('\n')
+    .filter((l) => l.startsWith(`${client}:`));
+
+/**
+ * Speaks the control protocol from inside network namespace NS as amnesia,
+ * to 127.0.0.1:951 (onion-grater, by the namespace's redirection): LINES
+ * after AUTHENTICATE; every reply line.
+ */
+async function controlFrom(ns: string, lines: string[]): Promise<string> {
+  const script = [
+    'import socket, sys',
+    's = socket.create_connection(("127.0.0.1", 951), timeout=10)',
+    'f = s.makefile("rwb")',
+    'for line in ["AUTHENTICATE"] + sys.argv[1:] + ["QUIT"]:',
+    '    f.write(line.encode() + b"\\r\\n"); f.flush()',
+    '    while True:',
+    '        reply = f.readline().decode().rstrip()',
+    '        print(reply)',
+    '        if not reply or reply[3] == " ": break',
+  ].join('\n');
+  const r = await image.run([
+    'ip',
+    'netns',
+    'exec',
+    ns,
+    'setpriv',
+    '--reuid=1000',
+    '--regid=1000',
+    '--init-groups',
+    'python3',
+    '-c',
+    script,
+    ...lines,
+  ]);
+  return `${r.stdout}${r.stderr}`;
+}
+
+describe.skipIf(SKIP)(
+  "Onion Circuits (trixie) and Tor Connection: the control port only, through Tails' onion-grater and the filters the package ships",
+  () => {
+    it("Onion Circuits in netns onioncircs reads Tor's circuits through its filter, nothing refused; explain: no SOCKS session", async () => {
+      await startOnionGraters();
+      const plan = (await explain('onion-circuits')) as unknown as Plan;
+      expect(plan.torSees.credentials.kind).toBe('control');
+      expect(plan.controlFilter?.hosts).toEqual(['10.200.1.6']);
+      const from = graterLog.length;
+      const asked = () => {
+        const lines = graterLines('10.200.1.6', from);
+        return (
+          lines.some((l) => /: -> GETINFO circuit-status$/.test(l)) &&
+          lines.some((l) => /: -> SETEVENTS .*\bCIRC\b/.test(l))
+        );
+      };
+      await startWeston();
+      const run = await runWindowed('onion-circuits', [], { WAYLAND_DISPLAY: WAYLAND }, asked, {
+        least: 3000,
+        most: 90_000,
+      });
+      const lines = graterLines('10.200.1.6', from);
+      expect(run.untilHeld, `Onion Circuits asked for the circuits:\n${run.output}\n${lines.join('\n')}`).toBe(true);
+      // The filter that matched is the package's file (Tails' name for it), and it refused nothing.
+      expect(readFile('/etc/onion-grater.d/onioncircuits.yml')).toContain("tails-launch's profile 'onion-circuits'");
+      expect(lines.join('\n')).toMatch(
+        /^10\.200\.1\.6:\d+ \(filter: onioncircuits\) connected: loaded filter: onioncircuits$/m,
+      );
+      expect(
+        lines.filter((l) => l.includes('command filtered')),
+        'commands refused',
+      ).toEqual([]);
+      console.log(`onion-circuits asked onion-grater:\n${lines.filter((l) => / -> /.test(l)).join('\n')}`);
+    }, 180_000);
+
+    it('CONTROL: from the same namespace, what the filter does not list is refused (510), what it lists is answered', async () => {
+      await startOnionGraters();
+      const out = await controlFrom('onioncircs', ['GETINFO version', 'GETCONF SocksPort', 'SETCONF DisableNetwork=1']);
+      expect(out).toMatch(/^250-version=/m);
+      expect(out.match(/^510 Command filtered$/gm), out).toHaveLength(2);
+    });
+
+    it('CONTROL: the namespace holds the rest: no SocksPort, no server, no other control port from onioncircs', async () => {
+      const r = await image.run([
+        'ip',
+        'netns',
+        'exec',
+        'onioncircs',
+        'setpriv',
+        '--reuid=1000',
+        '--regid=1000',
+        '--init-groups',
+        'sh',
+        '-c',
+        `for t in 127.0.0.1:9050 ${TARGET_ADDRESS}:${PORT.curl} 10.200.1.5:9052; do curl -s -o /dev/null --max-time 5 http://$t/ ; echo "$t $?"; done`,
+      ]);
+      // 7: refused (nothing there in the namespace), 28: timed out (dropped): never 0 or 52 (something answered).
+      for (const line of r.stdout.trim().split('\n')) expect(line).toMatch(/ (7|28)$/);
+    });
+
+    it("Tor Connection (a stand-in for Tails' tca, which no Debian package has): root's launch, as amnesia in netns tca, with the descriptor Tails' wrapper opened; its filter lets it read the bootstrap and set DisableNetwork, nothing else", async () => {
+      await startOnionGraters();
+      // What tca/torutils.py asks (Tails 7.6.2): GETINFO status/bootstrap-phase, SETCONF DisableNetwork.
+      const standIn = [
+        '#!/usr/bin/python3',
+        '# Stand-in for Tails tca/application.py: the control-port requests of tca/torutils.py.',
+        'import os, stem.control',
+        'print("uid", os.getuid(), "state", os.read(3, 100).decode().strip())',
+        'c = stem.control.Controller.from_port(os.environ["TOR_CONTROL_ADDRESS"], int(os.environ["TOR_CONTROL_PORT"]))',
+        'c.authenticate()',
+        'print("bootstrap", c.get_info("status/bootstrap-phase"))',
+        'c.set_conf("DisableNetwork", "0")',
+        'print("DisableNetwork set")',
+        'try:',
+        '    c.get_conf("SocksPort")',
+        '    print("SocksPort read")',
+        'except Exception as e:',
+        '    print("SocksPort refused:", e)',
+      ].join('\n');
+      const path = '/usr/lib/python3/dist-packages/tca/application.py';
+      mkdirSync(image.path('/usr/lib/python3/dist-packages/tca'), { recursive: true });
+      writeFileSync(image.path(path), `${standIn}\n`, { mode: 0o755 });
+      const from = graterLog.length;
+      const r = await image.run([
+        'sh',
+        '-c',
+        // Tails' /usr/local/bin/tca, its first half: the state file as descriptor 3 (inherit-fd), then the launcher.
+        'mkdir -p -m 0700 /run/tca && echo tca-state > /run/tca/tca.state && exec 3</run/tca/tca.state && exec tails-launch tor-connection',
+      ]);
+      const lines = graterLines('10.200.1.10', from);
+      expect(r.exitCode, `${r.stdout}\n${r.stderr}\n${lines.join('\n')}`).toBe(0);
+      expect(r.stdout).toMatch(/^uid 1000 state tca-state$/m);
+      expect(r.stdout).toMatch(/^bootstrap NOTICE BOOTSTRAP PROGRESS=100 /m);
+      expect(r.stdout).toMatch(/^DisableNetwork set$/m);
+      expect(r.stdout).toMatch(/^SocksPort refused: [^]*Command filtered$/m);
+      expect(lines.join('\n')).toMatch(
+        /\(filter: tor-connection-assistant\) connected: loaded filter: tor-connection-assistant$/m,
+      );
+    }, 120_000);
+
+    it('ATTACK: root handing a directory as descriptor 3 into the jail (it would reach every file under it): refused, one line, nothing runs', async () => {
+      const r = await image.run(['sh', '-c', 'exec 3</etc && exec tails-launch tor-connection']);
+      expect(r.exitCode).toBe(77);
+      expect(r.stderr).toMatch(
+        /^tails-launch: descriptor 3, which the profile hands into its jail, is a directory: refusing to launch/,
+      );
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stdout).toBe('');
+    });
   },
 );
 

@@ -61,6 +61,12 @@ export async function launchOf(
   environment: Record<string, string> = {},
   world: 'tails' | 'debian' = 'tails',
   jail = false,
+  /**
+   * Who launches (default: amnesia, uid 1000; 0: root's own launch), with
+   * which descriptors open, and whether the placed account may make user
+   * namespaces (a namespace's launch then holds the session too).
+   */
+  caller: { uid: number; fds: number[]; session?: boolean } = { uid: 1000, fds: [0, 1, 2] },
 ): Promise<ReturnType<typeof buildPlan>> {
   const profile = await resolveProfile(SHIPPED, await loadListeners(SHIPPED), name);
   const decided = decideGuard({
@@ -72,16 +78,17 @@ export async function launchOf(
     host: world === 'tails' ? { description: "Tails' ferm" } : null,
     rootJail: false,
     userNamespaces: null,
+    ...(caller.session ? { sessionNamespaces: null } : {}),
   });
   if (!decided.ok) throw new Error(decided.problem);
   // Launched by amnesia (uid 1000), unprivileged, as on Tails.
   const placement = decidePlacement({
     profile: name,
     placement: profile.placement,
-    uid: 1000,
+    uid: caller.uid,
     entryCaller: null,
     named: profile.placement.user === null ? null : (ACCOUNTS[profile.placement.user] ?? null),
-    caller: ACCOUNTS.amnesia!,
+    caller: caller.uid === 0 ? null : ACCOUNTS.amnesia!,
     notPassable: [],
   });
   return buildPlan({
@@ -91,7 +98,7 @@ export async function launchOf(
     args: profile.command === null && args.length === 0 ? ['/usr/bin/true'] : args,
     environment: { PATH: '/usr/bin:/bin', HOME: '/home/amnesia', ...environment },
     cwd: '/home/amnesia/Downloads',
-    fds: [0, 1, 2],
+    fds: caller.fds,
     execMethod: { method: 'execve', via: 'koffi' },
     randomHex: () => '0123456789abcdef0123456789abcdef',
     findExecutable: (command) => ({ status: 'ok', path: command.startsWith('/') ? command : `/usr/bin/${command}` }),

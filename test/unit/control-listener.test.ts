@@ -15,7 +15,7 @@ import { ConfigError } from '../../src/profile/config-error';
 import { onionGraterFile } from '../../src/tor/onion-grater';
 import type { Layer } from '../../src/profile/layers';
 import { writeLayer } from '../support/temp-config';
-import { planOf } from '../support/shipped-plan';
+import { launchOf, planOf } from '../support/shipped-plan';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SHIPPED: Layer[] = [{ name: 'shipped', dir: ROOT }];
@@ -35,8 +35,7 @@ describe("the shipped control-port profiles say what Tails' onion-grater files s
   ])('%s: the same commands, confs and events as Tails 7 %s, for %s', async (name, file, host) => {
     const [ours] = await shippedFilter(name);
     const [theirs] = tails(file);
-    const { name: ourName, hosts: _hosts, ...body } = ours!;
-    expect(ourName).toBe(name);
+    const { hosts: _hosts, ...body } = ours!;
     const { hosts, ...tailsBody } = theirs;
     expect(body).toEqual(tailsBody);
     const plan = await planOf(name, [], null, {}, 'tails');
@@ -60,6 +59,37 @@ describe("the shipped control-port profiles say what Tails' onion-grater files s
     const plan = await planOf('curl', [], null, {}, 'tails');
     expect(plan.controlFilter).toBeNull();
     expect(plan.listener.kind).toBe('socks');
+  });
+});
+
+describe("descriptors into a jail: root's own launch of a profile that names them (Tails' tca wrapper), no one else's", () => {
+  const fds = [0, 1, 2, 3, 4, 7];
+  it('root launching tor-connection with 3, 4 and 7 open: 3 and 4 reach the jail, 7 does not', async () => {
+    const { plan } = await launchOf('tor-connection', [], null, {}, 'debian', false, { uid: 0, fds, session: true });
+    expect(plan.placement.via).toBe('self');
+    expect(plan.sandbox).not.toBeNull();
+    expect(plan.fds).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('amnesia launching onion-circuits (through sudo): 0-2 only', async () => {
+    const { plan } = await launchOf('onion-circuits', [], null, {}, 'debian', false, { uid: 1000, fds, session: true });
+    expect(plan.placement.via).toBe('sudo');
+    expect(plan.fds).toEqual([0, 1, 2]);
+  });
+
+  it('root launching a jailed profile that names none: 0-2 only', async () => {
+    const { plan } = await launchOf('onion-circuits', [], null, {}, 'debian', false, { uid: 0, fds, session: true });
+    expect(plan.sandbox).not.toBeNull();
+    expect(plan.fds).toEqual([0, 1, 2]);
+  });
+
+  it('a user layer may not add a descriptor (the user layer may add, never weaken)', async () => {
+    const user = writeLayer('user', {
+      'profiles/onion-circuits.yml': 'extends: onion-circuits\nsandbox: { display: wayland, inherit_fds: [3] }\n',
+    });
+    const layers: Layer[] = [...SHIPPED, user];
+    const error = await resolveProfile(layers, await loadListeners(layers), 'onion-circuits').catch((e: Error) => e);
+    expect(String(error)).toMatch(/descriptor 3/);
   });
 });
 

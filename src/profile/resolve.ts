@@ -55,6 +55,8 @@ export interface ResolvedProfile {
   hostOnly: boolean;
   /** The account whose sockets carry its connections (the host firewall is looked up for it); null: the one it runs as. */
   connectsAs: string | null;
+  /** The program makes its own sandbox (Flatpak): in its netns the launcher adds none. */
+  ownSandbox: 'flatpak' | null;
   /**
    * Which layer and file set each field that is set: `listener`,
    * `isolation`, ..., `env.set.NAME`, `env.unset.NAME` (explain shows them).
@@ -87,6 +89,7 @@ const SCALAR_FIELDS = [
   'sandbox',
   'guard',
   'connects_as',
+  'own_sandbox',
 ] as const;
 
 interface Merged {
@@ -325,6 +328,11 @@ export async function resolveProfile(
     const reason = BACKENDS[values.backend].cannotIsolate(values.isolation);
     if (reason) await fail('isolation', reason);
   }
+  if (values.own_sandbox !== undefined && values.netns === undefined)
+    await fail(
+      'own_sandbox',
+      "own_sandbox needs netns: there a namespace root made holds the program's sockets while its own sandbox holds the session; the launcher's own jail cannot hold a program that makes its own sandbox",
+    );
   // Which account's firewall holds the program is the system's word: a user file could name a held account.
   const userIndex = layers.findIndex((l) => l.name === 'user');
   const connectsAsFrom = origin.connects_as;
@@ -429,6 +437,7 @@ export async function resolveProfile(
     sandbox: resolveSandbox(values.sandbox),
     hostOnly: values.guard === 'host',
     connectsAs: values.connects_as ?? null,
+    ownSandbox: values.own_sandbox ?? null,
     fieldSources: fieldSources(layers, merged),
   };
 }

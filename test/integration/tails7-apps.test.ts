@@ -35,6 +35,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CleanImage, MIRROR, timed, type RunResult, type Timings } from '../support/clean-image';
 import { buildPackage, which, type BuiltPackage } from '../support/debian-package';
 import {
+  addTrap,
   clearTrapRecords,
   createTrappedNamespace,
   deleteTrappedNamespace,
@@ -407,13 +408,21 @@ async function streamsDuring(body: () => Promise<void>): Promise<StreamRecord[]>
   return mine();
 }
 
-/** The trap's reading before and after BODY: the packets it counted meanwhile, and what they were for. */
-async function trapped<T>(body: () => Promise<T>): Promise<{ result: T; packets: number; seen: string[] }> {
-  clearTrapRecords(NS);
-  const before = readTrap(NS);
+/**
+ * The traps' reading before and after BODY: the packets they counted
+ * meanwhile, and what they were for. NAMESPACES: NS's, and those of
+ * namespaces made in the image (tbb) that have one.
+ */
+async function trapped<T>(
+  body: () => Promise<T>,
+  namespaces: string[] = [NS],
+): Promise<{ result: T; packets: number; seen: string[] }> {
+  for (const ns of namespaces) clearTrapRecords(ns);
+  const before = namespaces.map(readTrap);
   const result = await body();
-  const after = readTrap(NS);
-  return { result, packets: after.packets - before.packets, seen: after.seen };
+  const after = namespaces.map(readTrap);
+  const packets = after.reduce((sum, a, i) => sum + a.packets - before[i]!.packets, 0);
+  return { result, packets, seen: after.flatMap((a) => a.seen) };
 }
 
 interface AppCase {
@@ -1515,6 +1524,9 @@ async function setUpTbb(): Promise<void> {
   } finally {
     await control.quit();
   }
+  // A trap in tbb too (NS's does not see tbb's sockets): every packet a user's socket sends there but to
+  // loopback and the browser listener, counted before tbb's own firewall (priority 0) refuses it.
+  addTrap(image.netnsPath('tbb'), { priority: -10, allow: ['ip daddr 10.200.1.1 tcp dport 9050'] });
 }
 
 /** The stand-in's report of one launch: the Flatpak it ran in, the credentials it sent, the pages. */
@@ -1568,15 +1580,17 @@ describe.skipIf(SKIP)(
           packets,
           seen,
           result: streams,
-        } = await trapped(() =>
-          streamsDuring(async () => {
-            result = await image.run(['tails-launch', 'tor-browser', '--', ...pages], {
-              user: true,
-              env: { ...SESSION, DBUS_SESSION_BUS_ADDRESS: `unix:path=${BUS}` },
-              cwd: DOWNLOADS,
-              timeout: 120_000,
-            });
-          }),
+        } = await trapped(
+          () =>
+            streamsDuring(async () => {
+              result = await image.run(['tails-launch', 'tor-browser', '--', ...pages], {
+                user: true,
+                env: { ...SESSION, DBUS_SESSION_BUS_ADDRESS: `unix:path=${BUS}` },
+                cwd: DOWNLOADS,
+                timeout: 120_000,
+              });
+            }),
+          [NS, image.netnsPath('tbb')],
         );
         const r = result!;
         console.log(`tor-browser launch ${i}: exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
@@ -1630,6 +1644,31 @@ describe.skipIf(SKIP)(
       } finally {
         await image.must(['sh', '-c', `mv ${admin}.off ${admin} && tails-launch grants --write >/dev/null`]);
       }
+    });
+
+    it("CONTROL: in tbb, a user's connection anywhere but the browser listener (the host end's port 8001) is counted by tbb's trap and refused by tbb's firewall", async () => {
+      const { packets, seen, result } = await trapped(
+        () =>
+          image.run([
+            'ip',
+            'netns',
+            'exec',
+            'tbb',
+            'setpriv',
+            '--reuid=1000',
+            '--regid=1000',
+            '--clear-groups',
+            'curl',
+            '-sS',
+            '--max-time',
+            '3',
+            `http://10.200.1.1:${PORT.wget}/file.txt`,
+          ]),
+        [NS, image.netnsPath('tbb')],
+      );
+      expect(result.exitCode, result.stderr).toBe(7);
+      expect(packets).toBeGreaterThan(0);
+      expect(seen).toEqual([`10.200.1.1 tcp ${PORT.wget}`]);
     });
 
     it("CONTROL: the stand-in run outside Flatpak refuses, as Tails' /usr/bin/tor-browser does", async () => {

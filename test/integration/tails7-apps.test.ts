@@ -1481,6 +1481,8 @@ async function provisionTorBrowser(): Promise<void> {
         'mkdir -p $m/platform/export $m/platform/files $m/platform/usr $m/app/export $m/app/files',
         'cp $m/platform.metadata $m/platform/metadata',
         'cp $m/app.metadata $m/app/metadata',
+        // Tails' metadata names x86_64 (its refs, its multiarch paths): this machine's architecture instead.
+        'sed -i "s/x86_64/$(uname -m)/g" $m/platform/metadata $m/app/metadata',
         'flatpak build-export $m/repo $m/platform stable >/dev/null',
         'flatpak build-export $m/repo $m/app stable >/dev/null',
         'flatpak --installation=tails remote-delete --force platform-origin 2>/dev/null || true',

@@ -57,6 +57,7 @@ export async function guardOf(
         ? 'its account does not exist'
         : userNamespaceProblem(appUid);
   return decideGuard({
+    ownSandbox: profile.ownSandbox,
     sessionNamespaces,
     profile: profile.name,
     backend: profile.backend,

@@ -47,6 +47,8 @@ export interface GuardInput {
    * in it too), or why not; absent: not known here (the entry's preflight decides).
    */
   sessionNamespaces?: string | null;
+  /** The program makes its own sandbox (profile's own_sandbox): it, not the launcher, holds the session. */
+  ownSandbox?: 'flatpak' | null;
 }
 
 /** A refusal: `config` for a profile that can never be launched so, `refused` for what this machine lacks. */
@@ -123,6 +125,18 @@ export function decideGuard(g: GuardInput): GuardDecision {
     };
   }
   const session = g.sessionNamespaces === null;
+  if (g.netns !== null && g.ownSandbox)
+    return {
+      ok: true,
+      guard: {
+        kind: 'jail',
+        by: 'netns',
+        description: `network namespace '${g.netns}', made by root (netns setup); the session: the program's own sandbox (${g.ownSandbox})`,
+        holds: `${HOLDS.netns.holds}; the session as ${g.ownSandbox} confines it (the application's permissions and the system's overrides), not the launcher`,
+        misses: `what ${g.ownSandbox}'s sandbox lets it reach (its permissions: sockets, files, session-bus names), which the launcher neither sets nor checks`,
+        session: false,
+      },
+    };
   if (g.netns !== null)
     return guard('jail', 'netns', `network namespace '${g.netns}', made by root (netns setup)`, session);
   const preload = g.backend === 'torsocks' || g.backend === 'proxychains';

@@ -575,6 +575,7 @@ function defaultGuard(input: PlanInput): Guard {
     host: null,
     rootJail: input.jail !== null && input.jail !== undefined,
     userNamespaces: null,
+    ownSandbox: p.ownSandbox,
   });
   if (!d.ok) throw new LaunchError(EXIT[d.status], d.problem);
   return d.guard;

@@ -58,6 +58,8 @@ export interface ResolvedProfile {
   connectsAs: string | null;
   /** What it may ask of Tor's control port, as an onion-grater filter; null: nothing (no filter). */
   controlFilter: ControlFilter | null;
+  /** The program makes its own sandbox (Flatpak): in its netns the launcher adds none. */
+  ownSandbox: 'flatpak' | null;
   /**
    * Which layer and file set each field that is set: `listener`,
    * `isolation`, ..., `env.set.NAME`, `env.unset.NAME` (explain shows them).
@@ -91,6 +93,7 @@ const SCALAR_FIELDS = [
   'guard',
   'connects_as',
   'control_filter',
+  'own_sandbox',
 ] as const;
 
 interface Merged {
@@ -365,6 +368,11 @@ export async function resolveProfile(
     const reason = BACKENDS[values.backend].cannotIsolate(values.isolation);
     if (reason) await fail('isolation', reason);
   }
+  if (values.own_sandbox !== undefined && values.netns === undefined)
+    await fail(
+      'own_sandbox',
+      "own_sandbox needs netns: there a namespace root made holds the program's sockets while its own sandbox holds the session; the launcher's own jail cannot hold a program that makes its own sandbox",
+    );
   // Which account's firewall holds the program is the system's word: a user file could name a held account.
   const userIndex = layers.findIndex((l) => l.name === 'user');
   const connectsAsFrom = origin.connects_as;
@@ -478,6 +486,7 @@ export async function resolveProfile(
             confs: values.control_filter.confs ?? {},
             events: values.control_filter.events ?? {},
           },
+    ownSandbox: values.own_sandbox ?? null,
     fieldSources: fieldSources(layers, merged),
   };
 }

@@ -405,6 +405,13 @@ export const profileFileSchema = z.strictObject({
    * host firewall is looked up for it. The shipped and admin layers only.
    */
   connects_as: z.optional(z.string().check(z.regex(/^[a-z_][a-z0-9_-]*\$?$/, 'a user name'))),
+  /**
+   * The program makes its own sandbox (`flatpak run`): in its network
+   * namespace (netns) the launcher adds no bubblewrap of its own, which
+   * could not nest (the launcher's forbids user namespaces inside), and
+   * explain names Flatpak as what holds the session. Only with netns.
+   */
+  own_sandbox: z.optional(z.enum(['flatpak'])),
   /** What a jail lets the program reach of the session (src/jail/sandbox.ts); the whole block replaces a parent's. */
   sandbox: z.optional(sandboxSchema),
   /**

@@ -87,7 +87,8 @@ export type GuardedField =
   | 'caller_args'
   | 'callers'
   | 'jail'
-  | 'sandbox';
+  | 'sandbox'
+  | 'own_sandbox';
 
 export interface Weakening {
   field: GuardedField;
@@ -161,6 +162,14 @@ export function findWeakenings(system: Partial<ProfileFile>, user: Partial<Profi
       kind: 'drop',
     });
   }
+  // The program's own sandbox in place of the launcher's: the system's word only.
+  if (user.own_sandbox !== undefined && user.own_sandbox !== system.own_sandbox)
+    found.push({
+      field: 'own_sandbox',
+      system: system.own_sandbox ?? '(none: the launcher holds the session)',
+      user: user.own_sandbox,
+      kind: system.own_sandbox === undefined ? 'add' : 'change',
+    });
   const wider = widerSandbox(system.sandbox, user.sandbox);
   if (wider !== null)
     found.push({ field: 'sandbox', system: JSON.stringify(system.sandbox ?? {}), user: wider, kind: 'wider' });

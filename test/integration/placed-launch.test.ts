@@ -175,7 +175,9 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
       writeFileSync(join(world!.adminLayer, 'profiles', `${name}.yml`), text);
     admin(
       'tor-browser',
-      `extends: tor-browser\ncommand: ${program}\nenv:\n  set:\n    STANDIN_TARGET: "${TARGET}"\n    STANDIN_DIRECT: "${DIRECT.join(' ')}"\n    STANDIN_SOCKS_USER: "example.test:0"\n    STANDIN_SOCKS_TIMEOUT: "3"\n`,
+      // The stand-in plays what Flatpak runs: Tails' /usr/bin/tor-browser, which tells firefox.real its
+      // SocksPort (127.0.0.1:9050 in tbb), and the browser's own SOCKS session.
+      `extends: tor-browser\ncommand: ${program}\nargs: []\nproxy:\n  env: { TOR_SOCKS_HOST: "{socks.address}", TOR_SOCKS_PORT: "{socks.port}" }\nenv:\n  set:\n    STANDIN_TARGET: "${TARGET}"\n    STANDIN_DIRECT: "${DIRECT.join(' ')}"\n    STANDIN_SOCKS_USER: "example.test:0"\n    STANDIN_SOCKS_TIMEOUT: "3"\n`,
     );
     admin(
       'tails-iuk-get-target-file',
@@ -203,13 +205,15 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
       'tl-jailed-app',
       `listener: default\nisolation: app\nbackend: own-setting\ncommand: ${program}\nproxy:\n  env: { STANDIN_OWN_SETTINGS: "socks5 {socks.host} {socks.port} {socks.username} {socks.password}" }\nenv:\n  set:\n    STANDIN_TARGET: "app.test:80"\n    STANDIN_LINGER: "4"\n`,
     );
-    // Tor Browser's placement, its session held, running an attack on the session bus instead of the browser.
+    // Tor Browser's placement (tbb, amnesia), its session held by the launcher's own sandbox (Tails 6's
+    // tor-browser had it; Tails 7's is Flatpak's), running an attack on the session bus instead of a browser.
     admin(
       'tl-tbb-bus',
-      `extends: tor-browser\ncommand: /bin/sh\nargs:\n  - -c\n  - |\n${BUS_ATTACK.trim()
-        .split('\n')
-        .map((line) => `    ${line}`)
-        .join('\n')}\n  - sh\n`,
+      `listener: browser\nbackend: own-setting\nisolation: application\nnetns: tbb\nuser: amnesia\ncallers: [amnesia]\n` +
+        `sandbox:\n  display: wayland\n  files: [~/.tor-browser]\ncommand: /bin/sh\nargs:\n  - -c\n  - |\n${BUS_ATTACK.trim()
+          .split('\n')
+          .map((line) => `    ${line}`)
+          .join('\n')}\n  - sh\n`,
     );
     // The grants, from the shipped profiles and this admin layer, as the administrator makes them.
     const grants = await world.root([LAUNCHER, 'grants', '--write']);
@@ -315,14 +319,14 @@ describe.skipIf(!IS_ROOT)('placement through sudo and the privileged entry (the 
     // Exactly what explain said: its variables, and the allow-listed ones the profile keeps, nothing else.
     const kept = Object.fromEntries(
       Object.entries(AMNESIA_ENV).filter(([name]) =>
-        ['DISPLAY', 'LANG', 'XDG_RUNTIME_DIR', 'TOR_BROWSER_SKIP_OFFLINE_WARNING'].includes(name),
+        ['DISPLAY', 'LANG', 'XDG_RUNTIME_DIR', 'WAYLAND_DISPLAY', 'DBUS_SESSION_BUS_ADDRESS'].includes(name),
       ),
     );
-    // Its session held too (bubblewrap in tbb): what its sandbox does not grant is removed (DISPLAY: it has
-    // Wayland), and it starts in its home, which bubblewrap says in PWD.
+    // Its session is Flatpak's (own_sandbox): no bubblewrap of the launcher's, and explain says so.
     for (const name of plan.env.removed) delete kept[name];
-    expect(plan.guard).toMatchObject({ kind: 'jail', by: 'netns', session: true });
-    expect(report.env).toEqual({ ...kept, ...plan.env.set, PWD: amnesia.home });
+    expect(plan.guard).toMatchObject({ kind: 'jail', by: 'netns', session: false });
+    expect(plan.guard.description).toMatch(/the program's own sandbox \(flatpak\)/);
+    expect(report.env).toEqual({ ...kept, ...plan.env.set });
     expect(report.env).toMatchObject({
       HOME: amnesia.home,
       USER: 'amnesia',

@@ -36,6 +36,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CleanImage, MIRROR, timed, type RunResult, type Timings } from '../support/clean-image';
 import { buildPackage, which, type BuiltPackage } from '../support/debian-package';
 import {
+  addTrap,
   clearTrapRecords,
   createTrappedNamespace,
   deleteTrappedNamespace,
@@ -77,6 +78,8 @@ const PACKAGES = [
   ...['apt-transport-tor', 'apt-utils', 'flatpak', 'ostree'],
   // Onion Circuits, and what Tails' onion-grater imports.
   ...['onioncircuits', 'python3-stem', 'python3-psutil', 'python3-yaml'],
+  // Tor Browser's Flatpak (its stand-in for firefox.real is Python).
+  'python3',
 ];
 
 /** The user, as Tails' amnesia, and the session the applications see. */
@@ -415,13 +418,21 @@ async function streamsDuring(body: () => Promise<void>): Promise<StreamRecord[]>
   return mine();
 }
 
-/** The trap's reading before and after BODY: the packets it counted meanwhile, and what they were for. */
-async function trapped<T>(body: () => Promise<T>): Promise<{ result: T; packets: number; seen: string[] }> {
-  clearTrapRecords(NS);
-  const before = readTrap(NS);
+/**
+ * The traps' reading before and after BODY: the packets they counted
+ * meanwhile, and what they were for. NAMESPACES: NS's, and those of
+ * namespaces made in the image (tbb) that have one.
+ */
+async function trapped<T>(
+  body: () => Promise<T>,
+  namespaces: string[] = [NS],
+): Promise<{ result: T; packets: number; seen: string[] }> {
+  for (const ns of namespaces) clearTrapRecords(ns);
+  const before = namespaces.map(readTrap);
   const result = await body();
-  const after = readTrap(NS);
-  return { result, packets: after.packets - before.packets, seen: after.seen };
+  const after = namespaces.map(readTrap);
+  const packets = after.reduce((sum, a, i) => sum + a.packets - before[i]!.packets, 0);
+  return { result, packets, seen: after.flatMap((a) => a.seen) };
 }
 
 interface AppCase {
@@ -1559,5 +1570,348 @@ describe.skipIf(SKIP)(
       }
       expectCircuitsAsClaimed(launches[0]!, launches[1]!, plan.torSees);
     }, 180_000);
+  },
+);
+
+// ---- Tor Browser in Flatpak ------------------------------------------------------
+
+/** Tails 7's files for Tor Browser's Flatpak, as written in the image (each from the Tails tree named). */
+const TAILS_FLATPAK = {
+  // I/etc/flatpak/installations.d/tails.conf
+  installation: '[Installation "tails"]\nPath=/var/lib/flatpak-tails/\nDisplayName=Tails internal Flatpaks\n',
+  // I/usr/share/tails/build/flatpak/org.boum.tails.Platform/metadata (its [Environment], as Tails has it)
+  platform: [
+    '[Runtime]',
+    'name = org.boum.tails.Platform',
+    'runtime = org.boum.tails.Platform/x86_64/stable',
+    '',
+    '[Environment]',
+    'GI_TYPELIB_PATH = /app/lib/girepository-1.0',
+    'GST_PLUGIN_SYSTEM_PATH = /app/lib/gstreamer-1.0:/usr/lib/extensions/gstreamer-1.0:/usr/lib/x86_64-linux-gnu/gstreamer-1.0',
+    'XDG_DATA_DIRS = /app/share:/usr/share:/usr/share/runtime/share:/run/host/user-share:/run/host/share',
+    'ALSA_CONFIG_DIR = /usr/share/alsa',
+    'ALSA_CONFIG_PATH = /usr/share/alsa/alsa-flatpak.conf',
+    '__EGL_EXTERNAL_PLATFORM_CONFIG_DIRS = /etc/egl/egl_external_platform.d:/usr/lib/x86_64-linux-gnu/GL/egl/egl_external_platform.d:/usr/share/egl/egl_external_platform.d',
+    'PYTHONUSERBASE = /var/data/python',
+    '',
+  ].join('\n'),
+  // I/usr/share/tails/build/flatpak/org.boum.tails.TorBrowser/metadata (its [Extension] and [Build]: debug symbols, left out)
+  app: [
+    '[Application]',
+    'name=org.boum.tails.TorBrowser',
+    'runtime=org.boum.tails.Platform/x86_64/stable',
+    'sdk=org.boum.tails.Platform/x86_64/stable',
+    'command=/usr/bin/tor-browser',
+    '',
+    '[Context]',
+    'shared=network;ipc;',
+    'sockets=x11;wayland;pulseaudio;fallback-x11;',
+    'devices=dri;',
+    'filesystems=xdg-config/kdeglobals:ro;',
+    '',
+    '[Session Bus Policy]',
+    'com.canonical.AppMenu.Registrar=talk',
+    'org.kde.kconfig.notify=talk',
+    'org.kde.KGlobalSettings=talk',
+    'org.a11y.Bus=talk',
+    '',
+    '[Environment]',
+    'GTK_USE_PORTAL=1',
+    '',
+  ].join('\n'),
+  // I/var/lib/flatpak/overrides/org.boum.tails.TorBrowser (its settings; Tails' comments left out)
+  overrides: [
+    '[Context]',
+    'filesystems=!host:reset;!host;xdg-run/speech-dispatcher:ro;xdg-documents;xdg-download;xdg-music;xdg-pictures;xdg-videos;/run/tor-has-bootstrapped;~/.mozilla:create;~/.tor-browser:create;',
+    'sockets=!x11;!fallback-x11;cups;',
+    '',
+    '[Session Bus Policy]',
+    'com.canonical.AppMenu.Registrar=none',
+    'org.kde.kconfig.notify=none',
+    'org.kde.KGlobalSettings=none',
+    'org.mozilla.firefox.*=own',
+    '',
+  ].join('\n'),
+};
+
+/**
+ * The admin layer of a Debian that installs Tails' Flatpak: Debian's flatpak
+ * has no --allow=unconfined (Tails' patch, config/chroot_local-packages/
+ * flatpak_*tails1*.deb: it lets the app run unconfined by AppArmor), so the
+ * administrator drops it; everything else is the shipped profile's.
+ */
+const TOR_BROWSER_ADMIN = [
+  "# Debian's flatpak refuses --allow=unconfined (a Tails patch): the shipped args without it.",
+  'extends: tor-browser',
+  'args:',
+  '  - --installation=tails',
+  '  - run',
+  '  - --file-forwarding',
+  '  - --command=tor-browser',
+  '  - org.boum.tails.TorBrowser',
+  '',
+].join('\n');
+
+/**
+ * Tor Browser's Flatpak as Tails 7 makes it: the installation "tails", the
+ * runtime org.boum.tails.Platform built empty and its files/ the host's /usr
+ * (H/30-flatpak, then at boot I/usr/local/lib/tails-flatpak-runtime --create:
+ * an overlay of /usr on the installed runtime's files/), the app
+ * org.boum.tails.TorBrowser (Tails' metadata, no files of its own: its
+ * command /usr/bin/tor-browser is the runtime's) and Tails' overrides.
+ * Without flatpak-builder: build-export of the two directories H/30-flatpak
+ * and flatpak-builder make. The stand-ins of /usr/bin/tor-browser and
+ * firefox.real in /usr (so in the runtime).
+ */
+async function provisionTorBrowser(): Promise<void> {
+  const files: [string, string][] = [
+    ['/etc/flatpak/installations.d/tails.conf', TAILS_FLATPAK.installation],
+    ['/var/lib/flatpak/overrides/org.boum.tails.TorBrowser', TAILS_FLATPAK.overrides],
+    ['/var/cache/tails-launch-test/flatpak/platform.metadata', TAILS_FLATPAK.platform],
+    ['/var/cache/tails-launch-test/flatpak/app.metadata', TAILS_FLATPAK.app],
+    ['/etc/tails-launch/profiles/tor-browser.yml', TOR_BROWSER_ADMIN],
+  ];
+  for (const [path, text] of files) {
+    mkdirSync(image.path(join(path, '..')), { recursive: true });
+    writeFileSync(image.path(path), text);
+  }
+  const fixture = (name: string) => new URL(`../fixtures/tails7/${name}`, import.meta.url).pathname;
+  image.copyIn(fixture('tor-browser'), '/usr/bin/tor-browser');
+  image.copyIn(fixture('firefox-stand-in'), '/usr/local/lib/tails-launch-test/firefox-stand-in');
+  const runtimeFiles = '/var/lib/flatpak-tails/runtime/org.boum.tails.Platform/$(uname -m)/stable/active/files';
+  const overlay = '/run/tails-flatpak-runtime-overlay';
+  await image.must(
+    [
+      'sh',
+      '-c',
+      [
+        'set -e',
+        'chmod 0755 /usr/bin/tor-browser /usr/local/lib/tails-launch-test/firefox-stand-in',
+        'm=/var/cache/tails-launch-test/flatpak',
+        'rm -rf $m/repo $m/platform $m/app',
+        'ostree init --mode archive-z2 --repo=$m/repo',
+        // A runtime's build directory has usr/ (H/30-flatpak makes it; build-export reads it).
+        'mkdir -p $m/platform/export $m/platform/files $m/platform/usr $m/app/export $m/app/files',
+        'cp $m/platform.metadata $m/platform/metadata',
+        'cp $m/app.metadata $m/app/metadata',
+        // Tails' metadata names x86_64 (its refs, its multiarch paths): this machine's architecture instead.
+        'sed -i "s/x86_64/$(uname -m)/g" $m/platform/metadata $m/app/metadata',
+        'flatpak build-export $m/repo $m/platform stable >/dev/null',
+        'flatpak build-export $m/repo $m/app stable >/dev/null',
+        'flatpak --installation=tails remote-delete --force platform-origin 2>/dev/null || true',
+        'flatpak --installation=tails remote-add --no-gpg-verify platform-origin $m/repo',
+        'flatpak --installation=tails install --reinstall --noninteractive -y platform-origin org.boum.tails.Platform org.boum.tails.TorBrowser',
+        'flatpak --installation=tails remote-delete --force platform-origin',
+        // I/usr/local/lib/tails-flatpak-runtime --create (in the image's mount namespace: gone with it).
+        `rm -rf ${overlay} && install -d ${overlay}/upper/usr ${overlay}/work/usr`,
+        `mount -t overlay overlay -o lowerdir=/usr,upperdir=${overlay}/upper/usr,workdir=${overlay}/work/usr ${runtimeFiles}`,
+        `install --mode=0644 /dev/null ${runtimeFiles}/.ref`,
+        // The grants, with the admin layer's profile.
+        'tails-launch grants --write >/dev/null',
+      ].join('\n'),
+    ],
+    { net: false, timeout: 180_000 },
+  );
+}
+
+/**
+ * Netns tbb as Tails makes it (the package's `netns setup`: veth-tbb
+ * 10.200.1.1/30, inside 127.0.0.1:9050 redirected there), and the client's
+ * SocksPorts as `tails-launch torrc` prints them: Tails' three and the
+ * browser listener 10.200.1.1:9050 (SETCONF SocksPort replaces them all).
+ */
+async function setUpTbb(): Promise<void> {
+  await image.must(['tails-launch', 'netns', 'setup', 'tbb']);
+  const torrc = await image.must(['tails-launch', 'torrc']);
+  const lines = torrc
+    .split('\n')
+    .filter((l) => l.startsWith('SocksPort '))
+    .map((l) => l.slice('SocksPort '.length));
+  const control = await ControlConnection.connect({ kind: 'unix', path: network!.controlSocket }, { timeoutMs: 5000 });
+  try {
+    await control.authenticate({ kind: 'cookie', file: network!.cookieFile });
+    const before = await control.getConf('SocksPort');
+    // What the client has (Tails' three), and the browser's added: all `torrc` prints.
+    expect(before).toEqual(Object.values(TAILS_SOCKS_PORTS).map((l) => l.slice('SocksPort '.length)));
+    expect(lines).toEqual([...before, '10.200.1.1:9050 IsolateSOCKSAuth KeepAliveIsolateSOCKSAuth ExtendedErrors']);
+    const reply = await control.send(`SETCONF ${lines.map((l) => `SocksPort="${l}"`).join(' ')}`);
+    expect(reply.status, reply.lines.map((l) => l.text).join(' ')).toBe(250);
+  } finally {
+    await control.quit();
+  }
+  // A trap in tbb too (NS's does not see tbb's sockets): every packet a user's socket sends there but to
+  // loopback and the browser listener, counted before tbb's own firewall (priority 0) refuses it.
+  addTrap(image.netnsPath('tbb'), { priority: -10, allow: ['ip daddr 10.200.1.1 tcp dport 9050'] });
+}
+
+/** The stand-in's report of one launch: the Flatpak it ran in, the credentials it sent, the pages. */
+function standInSaw(stdout: string): { flatpak: string[]; credentials: { username: string; password: string }[] } {
+  const lines = stdout.split('\n');
+  return {
+    flatpak: lines.filter((l) => l.startsWith('flatpak-')),
+    credentials: lines
+      .filter((l) => l.startsWith('socks-credentials: '))
+      .map((l) => {
+        const [username, password] = l.slice('socks-credentials: '.length).split(' ');
+        return { username: username!, password: password! };
+      }),
+  };
+}
+
+describe.skipIf(SKIP)(
+  'Tor Browser as Tails 7 starts it: `flatpak run` of org.boum.tails.TorBrowser in netns tbb as amnesia, through the shipped profile',
+  () => {
+    // Tor Browser is not in Debian: /usr/bin/tor-browser and firefox.real are
+    // STAND-INS (test/fixtures/tails7/tor-browser, firefox-stand-in) that do
+    // what Tails' script and Tor Browser do on the network. Everything around
+    // them is real: Debian's flatpak and bubblewrap run them in a Flatpak
+    // sandbox made as Tails 7 makes it, in the netns the package builds.
+    const pages = [url(PORT.wget, '/file.txt'), url(PORT.curl, '/file.txt')];
+
+    beforeAll(async () => {
+      await timed(timings, 'Tor Browser Flatpak', provisionTorBrowser);
+      await setUpTbb();
+      await startSessionBus();
+    }, 300_000);
+
+    afterAll(async () => {
+      if (!image) return;
+      await image.run(['tails-launch', 'netns', 'teardown', 'tbb']);
+      await image.run(['sh', '-c', 'rm -f /etc/tails-launch/profiles/tor-browser.yml && tails-launch grants --write']);
+    }, 60_000);
+
+    it("loads two pages of one site in Flatpak's sandbox; Tor sees them on the browser listener from tbb with Tor Browser's own <site>:<container> credentials, one circuit; a new start, a new circuit; 0 packets skip Tor", async () => {
+      const plan = (await explain('tor-browser', pages)) as Awaited<ReturnType<typeof explain>> & {
+        guard: { kind: string; by: string };
+      };
+      console.log(`tor-browser: explain --json: ${JSON.stringify({ torSees: plan.torSees, guard: plan.guard })}`);
+      expect(plan.torSees).toMatchObject({ listener: 'browser', address: '10.200.1.1', port: 9050 });
+      expect(plan.torSees.credentials.kind).toBe('application');
+      expect([plan.guard.kind, plan.guard.by]).toEqual(['jail', 'netns']);
+      const launches: StreamRecord[][] = [];
+      for (const i of [0, 1]) {
+        let result: RunResult | undefined;
+        const {
+          packets,
+          seen,
+          result: streams,
+        } = await trapped(
+          () =>
+            streamsDuring(async () => {
+              result = await image.run(['tails-launch', 'tor-browser', '--', ...pages], {
+                user: true,
+                env: { ...SESSION, DBUS_SESSION_BUS_ADDRESS: `unix:path=${BUS}` },
+                cwd: DOWNLOADS,
+                timeout: 120_000,
+              });
+            }),
+          [NS, image.netnsPath('tbb')],
+        );
+        const r = result!;
+        console.log(`tor-browser launch ${i}: exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
+        expect(r.exitCode, r.stderr).toBe(0);
+        const saw = standInSaw(r.stdout);
+        // The stand-in found /.flatpak-info: Flatpak's sandbox, of Tails' app.
+        // Tails' overrides in force (no X11: the app's metadata asks for it), as amnesia.
+        expect(saw.flatpak).toEqual([
+          'flatpak-info: yes',
+          'flatpak-app: org.boum.tails.TorBrowser',
+          'flatpak-sockets: wayland;pulseaudio;cups;',
+          'flatpak-uid: 1000',
+        ]);
+        expect(r.stdout.match(/^tails-launch over Tor$/gm), 'both pages').toHaveLength(2);
+        expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
+        const requests = streams.filter((s) => s.target !== ':0');
+        expect(requests.map((s) => s.target).sort()).toEqual(
+          [`${TARGET_ADDRESS}:${PORT.wget}`, `${TARGET_ADDRESS}:${PORT.curl}`].sort(),
+        );
+        // One site: one set of credentials, as Tor Browser keeps them for its session.
+        expect(saw.credentials).toHaveLength(2);
+        const own = { username: saw.credentials[0]!.username, password: saw.credentials[0]!.password };
+        expect(saw.credentials[1]).toEqual(own);
+        expect(own.username).toBe(`${TARGET_ADDRESS}:0`);
+        for (const s of requests) {
+          expect(s.circuit, `stream ${s.id} succeeded`).not.toBeNull();
+          // From inside tbb: the namespace's end of the veth, to the browser listener (not the 127.0.0.1:9050 of the host).
+          expect(s.sourceAddr).toMatch(/^10\.200\.1\.2:\d+$/);
+          expect(s.listenerAddress, 'the SocksPort, by the kernel').toBe('10.200.1.1:9050');
+          expectTorSaw(s, plan.torSees, 'tor-browser', own);
+        }
+        expect(new Set(requests.map((s) => s.circuit)).size, 'one site, one circuit').toBe(1);
+        launches.push(requests);
+      }
+      // Another start: another nonce (the password), so IsolateSOCKSAuth gives it another circuit.
+      expect(launches[1]![0]!.circuit).not.toBe(launches[0]![0]!.circuit);
+    }, 300_000);
+
+    it("CONTROL: the shipped args as they are (no admin layer): Debian's flatpak refuses Tails' --allow=unconfined", async () => {
+      const admin = '/etc/tails-launch/profiles/tor-browser.yml';
+      await image.must(['sh', '-c', `mv ${admin} ${admin}.off && tails-launch grants --write >/dev/null`]);
+      try {
+        const r = await image.run(['tails-launch', 'tor-browser', '--', pages[0]!], {
+          user: true,
+          env: SESSION,
+          cwd: DOWNLOADS,
+        });
+        expect(r.exitCode).toBe(1);
+        expect(r.stderr).toContain('error: Unknown feature type unconfined');
+        expect(r.stdout).toBe('');
+      } finally {
+        await image.must(['sh', '-c', `mv ${admin}.off ${admin} && tails-launch grants --write >/dev/null`]);
+      }
+    });
+
+    it("CONTROL: in tbb, a user's connection anywhere but the browser listener (the host end's port 8001) is counted by tbb's trap and refused by tbb's firewall", async () => {
+      const { packets, seen, result } = await trapped(
+        () =>
+          image.run([
+            'ip',
+            'netns',
+            'exec',
+            'tbb',
+            'setpriv',
+            '--reuid=1000',
+            '--regid=1000',
+            '--clear-groups',
+            'curl',
+            '-sS',
+            '--max-time',
+            '3',
+            `http://10.200.1.1:${PORT.wget}/file.txt`,
+          ]),
+        [NS, image.netnsPath('tbb')],
+      );
+      expect(result.exitCode, result.stderr).toBe(7);
+      expect(packets).toBeGreaterThan(0);
+      expect(seen).toEqual([`10.200.1.1 tcp ${PORT.wget}`]);
+    });
+
+    it("CONTROL: the stand-in run outside Flatpak refuses, as Tails' /usr/bin/tor-browser does", async () => {
+      const r = await asUser(['tor-browser', pages[0]!]);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain('Error: Must be run in flatpak');
+    });
+
+    it("CONTROL: the same Flatpak app run directly (no launcher, not in tbb): Flatpak's sandbox shares the network (shared=network), and the trap counts its direct connection", async () => {
+      const { packets, seen, result } = await trapped(() =>
+        asUser(
+          [
+            'flatpak',
+            '--installation=tails',
+            'run',
+            '--command=curl',
+            'org.boum.tails.TorBrowser',
+            '-sS',
+            '--max-time',
+            '3',
+            url(PORT.wget, '/file.txt'),
+          ],
+          60_000,
+        ),
+      );
+      console.log(`flatpak run curl directly: exit ${result.exitCode}; the trap saw ${JSON.stringify(seen)}`);
+      expect(packets).toBeGreaterThan(0);
+      expect(seen).toContain(`${TARGET_ADDRESS} tcp ${PORT.wget}`);
+    }, 90_000);
   },
 );

@@ -276,6 +276,15 @@ export class CleanImage {
     return join(this.root, inside);
   }
 
+  /**
+   * Network namespace NAME that `ip netns add` made in the image (its
+   * /run/netns/NAME is a mount in the image's mount namespace, which the
+   * host's path does not see), as a path the host can enter (nsenter --net=).
+   */
+  netnsPath(name: string): string {
+    return `/proc/${this.holderPid}/root/run/netns/${name}`;
+  }
+
   /** Runs ARGV on the host (not chrooted) inside the image's network namespace: our servers. */
   startInNetwork(argv: string[]): ChildProcess {
     return spawn('nsenter', [`--net=/proc/${this.holderPid}/ns/net`, '--', ...argv], {

@@ -46,23 +46,45 @@ export function createTrappedNamespace(ns: string): void {
   inNs(['ip', 'route', 'add', 'default', 'dev', 'tl0']);
   inNs(['ip', '-6', 'addr', 'add', 'fd00:99::1/64', 'dev', 'tl0', 'nodad']);
   inNs(['ip', '-6', 'route', 'add', 'default', 'dev', 'tl0']);
+  addTrap(ns);
+}
+
+/**
+ * Puts the trap into namespace NS (a name of ip netns, or a path to enter
+ * with nsenter: a namespace made inside an image). PRIORITY: its output
+ * hook's (0; before a firewall of the namespace's own that would drop the
+ * packet first, lower); ALLOW: nft matches for the ways to Tor there besides
+ * loopback (as the hook sees them: after a redirection at priority -100).
+ */
+export function addTrap(ns: string, { priority = 0, allow = [] as string[] } = {}): void {
   const rules = [
     `table inet ${TABLE} {`,
     '  set seen4 { type ipv4_addr . inet_proto . inet_service; flags dynamic; size 4096; }',
     '  set seen6 { type ipv6_addr . inet_proto . inet_service; flags dynamic; size 4096; }',
     '  chain out {',
-    '    type filter hook output priority 0; policy accept;',
+    `    type filter hook output priority ${priority}; policy accept;`,
     // A socket of root's, or no socket at all (the kernel's own packets): not counted.
     '    meta skuid 0 accept',
     '    ip daddr 127.0.0.0/8 accept',
     '    ip6 daddr ::1 accept',
+    ...allow.map((match) => `    ${match} accept`),
     '    meta skuid != 0 counter',
     '    meta skuid != 0 meta nfproto ipv4 meta l4proto { tcp, udp } add @seen4 { ip daddr . meta l4proto . th dport }',
     '    meta skuid != 0 meta nfproto ipv6 meta l4proto { tcp, udp } add @seen6 { ip6 daddr . meta l4proto . th dport }',
     '  }',
     '}',
   ].join('\n');
-  inNs(['nft', '-f', '-'], rules);
+  inNetns(ns, ['nft', '-f', '-'], rules);
+}
+
+/** ARGV run in namespace NS: a name (ip netns exec) or a path (nsenter --net=). */
+function inNetns(ns: string, argv: string[], input?: string): string {
+  if (!ns.startsWith('/')) return ip(['netns', 'exec', ns, ...argv], input);
+  return execFileSync('nsenter', [`--net=${ns}`, '--', ...argv], {
+    encoding: 'utf8',
+    input,
+    stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Deletes the namespace (its trap goes with it). */
@@ -82,12 +104,12 @@ export interface TrapReading {
 
 /** Forgets what the trap recorded (its counter goes on): a reading after it lists only what came since. */
 export function clearTrapRecords(ns: string): void {
-  for (const set of ['seen4', 'seen6']) ip(['netns', 'exec', ns, 'nft', 'flush', 'set', 'inet', TABLE, set]);
+  for (const set of ['seen4', 'seen6']) inNetns(ns, ['nft', 'flush', 'set', 'inet', TABLE, set]);
 }
 
 /** The trap's counter and what it recorded. */
 export function readTrap(ns: string): TrapReading {
-  const listing = ip(['netns', 'exec', ns, 'nft', 'list', 'table', 'inet', TABLE]);
+  const listing = inNetns(ns, ['nft', 'list', 'table', 'inet', TABLE]);
   const packets = /counter packets (\d+)/.exec(listing);
   if (!packets) throw new Error(`the packet trap: no counter in\n${listing}`);
   const seen: string[] = [];

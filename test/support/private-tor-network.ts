@@ -468,6 +468,8 @@ export interface StreamRecord {
    * word) when the NEW event arrives; null without a table or if not found.
    */
   listenerPort: number | null;
+  /** That SocksPort's address and port ("ADDR:PORT"), from the same table. */
+  listenerAddress: string | null;
 }
 
 export interface CircuitRecord {
@@ -502,6 +504,25 @@ export function peerOf(table: string, local: string): string | null {
     if (fields.length > 3 && procAddress(fields[1]!) === local) return procAddress(fields[2]!);
   }
   return null;
+}
+
+/** The local end of the TCP socket whose remote end is REMOTE, from a /proc/net/tcp table. */
+function localOf(table: string, remote: string): string | null {
+  for (const line of table.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length > 3 && procAddress(fields[2]!) === remote) return procAddress(fields[1]!);
+  }
+  return null;
+}
+
+/**
+ * The SocksPort ("ADDR:PORT") a client socket SOURCE is connected to, from
+ * tor's namespace's table: the peer of the client's own socket, or, for a
+ * client in another namespace (a jail's, tbb: its socket is not in this
+ * table), the local end of tor's socket whose peer is SOURCE.
+ */
+export function listenerOf(table: string, source: string): string | null {
+  return peerOf(table, source) ?? localOf(table, source);
 }
 
 /** A control connection subscribed to STREAM and CIRC events. */
@@ -591,6 +612,7 @@ export class StreamWatcher {
         sessionGroup: null,
         isoFields: [],
         listenerPort: null,
+        listenerAddress: null,
       };
       this.streams.set(id, record);
     }
@@ -601,8 +623,11 @@ export class StreamWatcher {
       record.sourceAddr = source;
       // The client socket is still open at NEW (tor has its request, no reply yet): its peer is the listener.
       if (this.options.tcpTable && record.listenerPort === null) {
-        const peer = peerOf(readFileSync(this.options.tcpTable, 'utf8'), source);
-        if (peer) record.listenerPort = Number(peer.split(':').pop());
+        const listener = listenerOf(readFileSync(this.options.tcpTable, 'utf8'), source);
+        if (listener) {
+          record.listenerAddress = listener;
+          record.listenerPort = Number(listener.split(':').pop());
+        }
       }
     }
     record.purpose = fields.get('PURPOSE') ?? record.purpose;

@@ -13,8 +13,18 @@ export interface TorSees {
     | { kind: 'none' | 'per-process' | 'application' };
 }
 
-/** On tor's side, STREAM arrived on the SocksPort explain names, with the credentials it states. */
-export function expectTorSaw(stream: StreamRecord, sees: TorSees, name: string): void {
+/**
+ * On tor's side, STREAM arrived on the SocksPort explain names, with the
+ * credentials it states. OWN: for isolation application, the credentials the
+ * program's own settings give (none by default, as Tails' settings give most
+ * programs; Tor Browser sends its own).
+ */
+export function expectTorSaw(
+  stream: StreamRecord,
+  sees: TorSees,
+  name: string,
+  own: { username: string | null; password: string | null } = { username: null, password: null },
+): void {
   expect(stream.listenerPort, `the SocksPort stream ${stream.id} arrived on`).toBe(sees.port);
   const seen = { username: stream.socksUsername, password: stream.socksPassword };
   switch (sees.credentials.kind) {
@@ -33,8 +43,8 @@ export function expectTorSaw(stream: StreamRecord, sees: TorSees, name: string):
       expect(seen.password).toBe('0');
       break;
     case 'application':
-      // The program's own settings decide; Tails' give none.
-      expect(seen).toEqual({ username: null, password: null });
+      // The program's own settings decide.
+      expect(seen).toEqual(own);
       break;
     case 'none':
       expect(seen).toEqual({ username: null, password: null });

@@ -73,8 +73,9 @@ describe('the guard of every shipped profile', () => {
     }
   });
 
-  it("tor-browser in tbb: where amnesia may make user namespaces, its session is held too (the helper shares tbb's network)", async () => {
+  it('tor-browser in tbb: Flatpak holds its session (own_sandbox), so the launcher adds no bubblewrap of its own; explain names it', async () => {
     const profile = await resolveProfile(SHIPPED, await loadListeners(SHIPPED), 'tor-browser');
+    expect(profile.ownSandbox).toBe('flatpak');
     const d = decideGuard({
       profile: 'tor-browser',
       backend: profile.backend,
@@ -84,8 +85,13 @@ describe('the guard of every shipped profile', () => {
       rootJail: false,
       userNamespaces: null,
       sessionNamespaces: null,
+      ownSandbox: profile.ownSandbox,
     });
-    expect(d).toMatchObject({ ok: true, guard: { kind: 'jail', by: 'netns', session: true } });
+    expect(d).toMatchObject({ ok: true, guard: { kind: 'jail', by: 'netns', session: false } });
+    if (d.ok) {
+      expect(d.guard.description).toMatch(/the session: the program's own sandbox \(flatpak\)/);
+      expect(d.guard.misses).toMatch(/flatpak's sandbox lets it reach/);
+    }
     const placement = decidePlacement({
       profile: 'tor-browser',
       placement: profile.placement,
@@ -99,12 +105,13 @@ describe('the guard of every shipped profile', () => {
       profile,
       placement,
       identity: null,
-      args: [],
+      args: ['https://example.org/'],
       environment: {
         PATH: '/usr/bin:/bin',
         HOME: '/home/amnesia',
         WAYLAND_DISPLAY: 'wayland-0',
         DBUS_SESSION_BUS_ADDRESS: 'unix:path=/run/user/1000/bus',
+        http_proxy: 'http://elsewhere:3128',
       },
       cwd: '/home/amnesia',
       fds: [0, 1, 2],
@@ -116,29 +123,23 @@ describe('the guard of every shipped profile', () => {
       guard: d.ok ? d.guard : undefined,
       sandboxFacts: { a11yBus: null, launchKey: 'feedfacefeedface' },
     });
-    expect(plan.exec.argv).toContain('--share-net');
-    expect(plan.exec.argv).not.toContain('--forward');
-    expect(plan.exec.argv.at(-1)).toBe('/usr/bin/tor-browser');
-    expect(plan.env.removed).toContain('DBUS_SESSION_BUS_ADDRESS');
-    expect(plan.sandbox!.grants).toEqual(
-      expect.arrayContaining([
-        '/home/amnesia/Tor Browser, read-write',
-        expect.stringMatching(/^the Wayland display \/run\/user\/1000\/wayland-0/),
-      ]),
-    );
-    // Where amnesia may not make user namespaces, tbb still holds its sockets, not its session, and says so.
-    const off = decideGuard({
-      profile: 'tor-browser',
-      backend: profile.backend,
-      jailAsked: false,
-      netns: 'tbb',
-      host: null,
-      rootJail: false,
-      userNamespaces: null,
-      sessionNamespaces: 'off',
-    });
-    expect(off).toMatchObject({ guard: { session: false } });
-    if (off.ok) expect(off.guard.misses).toMatch(/session bus/);
+    // Tails 7's tails-run-tor-browser-in-flatpak, its last line: flatpak itself, no bubblewrap around it.
+    expect(plan.exec.argv).toEqual([
+      '/usr/bin/flatpak',
+      '--installation=tails',
+      'run',
+      '--allow=unconfined',
+      '--file-forwarding',
+      '--command=tor-browser',
+      'org.boum.tails.TorBrowser',
+      'https://example.org/',
+    ]);
+    expect(plan.sandbox).toBeNull();
+    // Tails' allow-list (tailslib/userenv.py): the session bus and display pass (Flatpak filters them), proxies never.
+    expect(plan.env.set.FLATPAK_FANCY_OUTPUT).toBe('0');
+    expect(plan.env.removed).toContain('http_proxy');
+    expect(plan.env.removed).not.toContain('DBUS_SESSION_BUS_ADDRESS');
+    expect(plan.env.removed).not.toContain('WAYLAND_DISPLAY');
   });
 
   it("pidgin off Tails: X11 (GTK 2), ~/.purple, no session bus; explain's Tor sees the forwarder's address", async () => {
@@ -260,7 +261,15 @@ describe('shipped profiles', () => {
     expect(plan.backend).toBe('own-setting');
     expect(plan.torSees).toMatchObject({ address: '10.200.1.1', port: 9050, credentials: { kind: 'application' } });
     expect(plan.placement).toMatchObject({ netns: 'tbb', user: 'amnesia', via: 'sudo', account: { uid: 1000 } });
-    expect(plan.exec.argv).toEqual(['/usr/bin/tor-browser']);
+    expect(plan.exec.argv).toEqual([
+      '/usr/bin/flatpak',
+      '--installation=tails',
+      'run',
+      '--allow=unconfined',
+      '--file-forwarding',
+      '--command=tor-browser',
+      'org.boum.tails.TorBrowser',
+    ]);
     // sudo runs the entry with the profile's name and the arguments, nothing else; it passes descriptors 0-2 only.
     expect(plan.handover).toEqual({
       file: '/usr/bin/sudo',
@@ -269,19 +278,13 @@ describe('shipped profiles', () => {
       grant: null,
     });
     expect(plan.fds).toEqual([0, 1, 2]);
+    // The TOR_SOCKS_* and TOR_CONTROL_* variables are set inside the sandbox by Tails' /usr/bin/tor-browser.
     expect(plan.env.set).toEqual({
       HOME: '/home/amnesia',
       LOGNAME: 'amnesia',
       SHELL: '/bin/bash',
       USER: 'amnesia',
-      TOR_SKIP_LAUNCH: '1',
-      TOR_SOCKS_HOST: '127.0.0.1',
-      TOR_SOCKS_PORT: '9050',
-      TOR_CONTROL_HOST: '127.0.0.1',
-      TOR_CONTROL_PORT: '951',
-      TOR_CONTROL_PASSWD: 'passwd',
-      TOR_NO_DISPLAY_NETWORK_SETTINGS: 'yes',
-      MOZ_ENABLE_WAYLAND: '1',
+      FLATPAK_FANCY_OUTPUT: '0',
       PATH: '/usr/local/bin:/usr/bin:/bin',
     });
     // userenv.py's allow-list: DISPLAY and LANG pass, anything else does not (HOME is the account's); no proxy variable at all.
@@ -375,7 +378,7 @@ describe('shipped profiles', () => {
 
   it('caller_args: Tor Browser takes URLs but no option (Tails #19595); the upgrader frontend takes nothing', async () => {
     const plan = await planOf('tor-browser', ['https://example.org/', 'x']);
-    expect(plan.exec.argv).toEqual(['/usr/bin/tor-browser', 'https://example.org/', 'x']);
+    expect(plan.exec.argv.slice(-3)).toEqual(['org.boum.tails.TorBrowser', 'https://example.org/', 'x']);
     expect(plan.handover?.argv.slice(4)).toEqual(['tor-browser', '--', 'https://example.org/', 'x']);
     await expect(planOf('tor-browser', ['https://example.org/', '--profile=/tmp/x'])).rejects.toMatchObject({
       exitCode: 64,

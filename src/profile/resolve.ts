@@ -485,6 +485,7 @@ export async function resolveProfile(
             commands: values.control_filter.commands ?? {},
             confs: values.control_filter.confs ?? {},
             events: values.control_filter.events ?? {},
+            torBrowserMode: values.control_filter.tor_browser_mode ?? false,
           },
     ownSandbox: values.own_sandbox ?? null,
     fieldSources: fieldSources(layers, merged),

@@ -210,6 +210,8 @@ export const controlFilterSchema = z.strictObject({
     ),
   ),
   events: z.optional(z.record(controlWord, z.nullable(z.strictObject({ suppress: z.boolean() })))),
+  /** onion-grater's tor-browser-mode: STREAM and CIRC events and circuit-status of the client's own streams only. */
+  tor_browser_mode: z.optional(z.boolean()),
 });
 
 export const listenersFileSchema = z.strictObject({

@@ -12,7 +12,8 @@
 // allow the command without arguments), `confs` (a GETCONF/SETCONF
 // shorthand: no list = read only, a list = the values it may set), `events`
 // (EVENT: null, or {suppress: true}: stem subscribes to some events itself,
-// and they are answered without being forwarded). Clients are told apart by
+// and they are answered without being forwarded), `tor-browser-mode` (the
+// client sees only its own circuits and streams). Clients are told apart by
 // `hosts`: the address a network namespace's inside end has (onion-grater
 // matches loopback clients by user and AppArmor profile instead, which a
 // profile cannot state: a filter needs a namespace).
@@ -21,6 +22,8 @@ export interface ControlFilter {
   commands: Record<string, string[]>;
   confs: Record<string, string[] | null>;
   events: Record<string, { suppress: boolean } | null>;
+  /** Only the client's own circuits and streams (Tor Browser's filter). */
+  torBrowserMode: boolean;
 }
 
 /** A pattern as onion-grater's YAML holds it: single-quoted, backslashes as they are. */
@@ -57,6 +60,7 @@ export function onionGraterFile(profile: string, hosts: string[], filter: Contro
     for (const [event, rule] of events)
       lines.push(`    ${event}:`, ...(rule?.suppress ? ['      suppress: true'] : []));
   }
+  if (filter.torBrowserMode) lines.push('  tor-browser-mode: true');
   return `${lines.join('\n')}\n`;
 }
 
@@ -67,7 +71,12 @@ export function describeFilter(filter: ControlFilter): string {
   const events = Object.entries(filter.events)
     .filter(([, rule]) => !rule?.suppress)
     .map(([e]) => e);
-  return [...commands, ...confs, ...(events.length ? [`events ${events.join(' ')}`] : [])].join('; ');
+  return [
+    ...commands,
+    ...confs,
+    ...(events.length ? [`events ${events.join(' ')}`] : []),
+    ...(filter.torBrowserMode ? ['its own circuits and streams only (tor-browser-mode)'] : []),
+  ].join('; ');
 }
 
 /**

@@ -329,7 +329,7 @@ function commandOf(profile: ResolvedProfile, args: string[]): { command: string;
   const [command, userArgs] = profile.command !== null ? [profile.command, args] : [args[0], args.slice(1)];
   // Tails' Tor Browser launcher takes URLs, never options (#19595): through
   // a privileged entry, an option could change what the browser loads or runs.
-  const problem = callerArgsProblem(profile.callerArgs, userArgs);
+  const problem = callerArgsProblem(profile.callerArgs, userArgs) ?? handedOverOption(profile, userArgs);
   if (problem !== null) throw new LaunchError(EXIT.usage, `profile '${profile.name}' ${problem}`);
   if (command === undefined || command === '') {
     throw new LaunchError(
@@ -338,6 +338,27 @@ function commandOf(profile: ResolvedProfile, args: string[]): { command: string;
     );
   }
   return { command, userArgs };
+}
+
+/**
+ * An option the profile hands the program its proxy with, given again by the
+ * caller (Electrum's `gui --proxy none`): the program would take the
+ * caller's (the last one wins) and Tor would not see what explain says.
+ */
+function handedOverOption(profile: ResolvedProfile, userArgs: string[]): string | null {
+  const options = profile.proxy.args.filter((a) => /^--?[A-Za-z]/.test(a));
+  const shorts = profile.proxy.aliases;
+  // Long options as getopt_long and argparse read them: `--opt`, `--opt=V`, and any prefix of one (`--proxyu`).
+  const long = (a: string) => {
+    const word = a.split('=')[0]!;
+    return word.length > 2 && word.startsWith('--') && options.some((o) => o.startsWith(word));
+  };
+  // A short spelling the program also takes (Electrum's -p), alone or with its value attached (`-pnone`).
+  const short = (a: string) => shorts.some((o) => a.startsWith(o));
+  const given = userArgs.find((a) => long(a) || short(a) || options.includes(a));
+  return given === undefined
+    ? null
+    : `hands its program ${[...options, ...shorts].join(', ')} itself: the caller may not give '${given}' (it would replace what Tor is told)`;
 }
 
 /** Own-setting programs are told their listener by arguments (before the profile's own) and variables, rendered from it and the credentials. */

@@ -44,7 +44,7 @@ export interface ResolvedProfile {
   /** Backend weaknesses the profile accepts knowingly. */
   acknowledge: string[];
   /** backend own-setting: how the application is told its listener (templates, see backends/own-setting.ts). */
-  proxy: { args: string[]; env: Record<string, string>; subcommands: ProxySubcommands | null };
+  proxy: { args: string[]; env: Record<string, string>; aliases: string[]; subcommands: ProxySubcommands | null };
   env: { set: Record<string, string>; unset: string[]; keep: string[] | null };
   waitForTor: number;
   placement: { netns: string | null; user: string | null };
@@ -373,13 +373,25 @@ export async function resolveProfile(
       'own_sandbox',
       "own_sandbox needs netns: there a namespace root made holds the program's sockets while its own sandbox holds the session; the launcher's own jail cannot hold a program that makes its own sandbox",
     );
-  // Which account's firewall holds the program is the system's word: a user file could name a held account.
+  // Which account's firewall holds the program is the system's word: a user
+  // file could name a held account, or keep one it inherits while running a
+  // program of its own (extends: apt, command: ...), which that firewall
+  // does not hold. So no user file may be in such a profile's chain.
   const userIndex = layers.findIndex((l) => l.name === 'user');
-  const connectsAsFrom = origin.connects_as;
-  if (userIndex >= 0 && connectsAsFrom !== undefined && (merged.layerOf.get(connectsAsFrom) ?? -1) >= userIndex)
+  const inUserLayer = (file: string) => userIndex >= 0 && (merged.layerOf.get(file) ?? -1) >= userIndex;
+  const userFile = merged.sources.find(inUserLayer);
+  if (values.connects_as !== undefined && origin.connects_as !== undefined && inUserLayer(origin.connects_as))
     await fail(
       'connects_as',
       'only the shipped and admin layers may say which account a program connects as (the host firewall is looked up for it): remove the line',
+    );
+  else if (values.connects_as !== undefined && userFile !== undefined)
+    problems.push(
+      ...(await locate(
+        userFile,
+        [],
+        `profile '${name}' builds on a profile that connects as '${values.connects_as}' (connects_as: the host firewall is looked up for that account, which a user's file cannot vouch for): launch the system profile itself, or ask the administrator`,
+      )),
     );
   if (values.proxy !== undefined && values.backend !== undefined && values.backend !== 'own-setting') {
     await fail(
@@ -466,6 +478,7 @@ export async function resolveProfile(
     proxy: {
       args: values.proxy?.args ?? [],
       env: values.proxy?.env ?? {},
+      aliases: values.proxy?.aliases ?? [],
       subcommands:
         values.proxy?.subcommands === undefined
           ? null

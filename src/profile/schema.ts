@@ -188,7 +188,8 @@ export type HostFirewallConfig = z.infer<typeof hostFirewallSchema>;
 /** A regular expression onion-grater matches (Python's `re`): one line, and one JavaScript can compile too. */
 const controlPattern = z.string().check(
   z.maxLength(500),
-  z.refine((s) => !/[\0\r\n]/.test(s), 'one line: no NUL, CR or LF'),
+  // Printable ASCII: YAML reads some other characters back as others (NEL as a space), and none is needed.
+  z.refine((s) => /^[\x20-\x7e]*$/.test(s), 'printable ASCII on one line'),
   z.refine((s) => {
     try {
       new RegExp(s);
@@ -349,6 +350,12 @@ export const profileFileSchema = z.strictObject({
        * arguments go right after the first caller argument that is one of
        * `with_proxy`; with no subcommand, after `default`, put first.
        */
+      /**
+       * Other spellings of the options in `args` that the program takes
+       * (Electrum's `-p` for `--proxy`): like those, refused from the caller,
+       * whose value would replace the profile's.
+       */
+      aliases: z.optional(z.array(z.string().check(z.regex(/^-[A-Za-z0-9]$/, 'a short option such as -p')))),
       subcommands: z.optional(
         z.strictObject({
           with_proxy: z.array(z.string().check(z.regex(SUBCOMMAND_PATTERN, 'a subcommand name'))).check(z.minLength(1)),

@@ -80,6 +80,8 @@ const PACKAGES = [
   ...['onioncircuits', 'python3-stem', 'python3-psutil', 'python3-yaml'],
   // Tor Browser's Flatpak (its stand-in for firefox.real is Python).
   'python3',
+  // The upgrader's stand-in opens the display (xdpyinfo); Tails' wrapper grants it (xhost); sudo.
+  ...['x11-utils', 'x11-xserver-utils', 'xauth', 'sudo'],
 ];
 
 /** The user, as Tails' amnesia, and the session the applications see. */
@@ -1913,5 +1915,260 @@ describe.skipIf(SKIP)(
       expect(packets).toBeGreaterThan(0);
       expect(seen).toContain(`${TARGET_ADDRESS} tcp ${PORT.wget}`);
     }, 90_000);
+  },
+);
+
+// ---- the upgrader ------------------------------------------------------------
+
+/**
+ * An X server that keeps others out, as Tails' Xwayland does: only a client
+ * with amnesia's cookie, or a user `xhost +si:localuser:` granted, gets in.
+ */
+const UPGRADER_DISPLAY = ':9';
+/** Amnesia's cookie, where Tails 7's GNOME (mutter's Xwayland) keeps it: 0600, amnesia's. */
+const AMNESIA_XAUTHORITY = `${SESSION.XDG_RUNTIME_DIR}/.mutter-Xwaylandauth.TEST`;
+/** Tails 7's config/chroot_local-hooks/06-adduser_tails-upgrade-frontend. */
+const UPGRADER = { name: 'tails-upgrade-frontend', uid: 118, gid: 126 };
+/** A user of the machine who is not amnesia (the profile's callers: amnesia alone). */
+const VISITOR = { name: 'visitor', uid: 1001 };
+/** The session's variables Tails' wrapper runs with: the display, its cookie, the locale. */
+const UPGRADER_ENV = { DISPLAY: UPGRADER_DISPLAY, XAUTHORITY: AMNESIA_XAUTHORITY, LANG: 'C.UTF-8' };
+
+/** `xhost ARGS` by amnesia on the upgrader's display, as Tails' wrapper runs it. */
+async function xhost(args: string[]): Promise<string> {
+  const r = await asUser(['env', ...Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`), 'xhost', ...args]);
+  expect(r.exitCode, r.stderr).toBe(0);
+  return `${r.stdout}${r.stderr}`.trim();
+}
+
+/** `xdpyinfo` on the upgrader's display as UID (root's setpriv, no launcher), with ENV: whether it got in. */
+async function xdpyinfoAs(uid: number, env: Record<string, string>): Promise<boolean> {
+  const r = await image.run([
+    'setpriv',
+    `--reuid=${uid}`,
+    `--regid=${uid === UPGRADER.uid ? UPGRADER.gid : uid}`,
+    '--init-groups',
+    'env',
+    '-i',
+    `DISPLAY=${UPGRADER_DISPLAY}`,
+    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    'xdpyinfo',
+  ]);
+  return r.exitCode === 0;
+}
+
+/** The stand-in's report: its lines as KEY: VALUE. */
+function upgraderSaw(stdout: string): Record<string, string> {
+  const saw: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const m = /^([A-Za-z-]+): (.*)$/.exec(line);
+    if (m) saw[m[1]!] = m[2]!;
+  }
+  return saw;
+}
+
+describe.skipIf(SKIP)(
+  "Tails upgrader (tails-upgrade-frontend) as Tails 7's wrapper starts it: its own user, through sudo, what Tails' sudoers allows, the display by the xhost grant",
+  () => {
+    // /usr/local/bin/tails-upgrade-frontend is a STAND-IN
+    // (test/fixtures/tails7/tails-upgrade-frontend): the real one is Tails-only
+    // Perl. It reports its user and arguments, opens the display it is given
+    // and fetches a page through 127.0.0.1:9062 as the real one's libcurl does.
+    // Tails' I/usr/local/bin/tails-upgrade-frontend-wrapper runs `xhost
+    // +si:localuser:tails-upgrade-frontend; sudo -u tails-upgrade-frontend
+    // /usr/local/bin/tails-upgrade-frontend ARGS; xhost -si:...`: here the sudo
+    // line is `tails-launch tails-upgrade-frontend -- ARGS`, run by amnesia.
+    let x: ChildProcess | undefined;
+
+    beforeAll(async () => {
+      const fixture = new URL('../fixtures/tails7/tails-upgrade-frontend', import.meta.url).pathname;
+      image.copyIn(fixture, '/usr/local/bin/tails-upgrade-frontend');
+      await image.must(
+        [
+          'sh',
+          '-c',
+          [
+            'set -e',
+            'chmod 0755 /usr/local/bin/tails-upgrade-frontend',
+            // Tails 7's 06-adduser_tails-upgrade-frontend.
+            `getent group ${UPGRADER.name} >/dev/null || addgroup --system --quiet --gid ${UPGRADER.gid} ${UPGRADER.name}`,
+            `getent passwd ${UPGRADER.name} >/dev/null || adduser --system --quiet --uid ${UPGRADER.uid} --gid ${UPGRADER.gid} --home /var/lib/${UPGRADER.name} ${UPGRADER.name}`,
+            `getent passwd ${VISITOR.name} >/dev/null || useradd --create-home --uid ${VISITOR.uid} --user-group ${VISITOR.name}`,
+            'tails-launch grants --write >/dev/null',
+            // The server's cookie, and amnesia's copy of it (mutter's file for Xwayland).
+            'cookie=$(mcookie)',
+            'rm -f /root/x9.auth && xauth -q -f /root/x9.auth add :9 MIT-MAGIC-COOKIE-1 "$cookie"',
+            `rm -f ${AMNESIA_XAUTHORITY} && setpriv --reuid=1000 --regid=1000 --init-groups sh -c 'umask 077 && xauth -q -f ${AMNESIA_XAUTHORITY} add :9 MIT-MAGIC-COOKIE-1 '"$cookie"`,
+            'rm -f /tmp/.X11-unix/X9 /tmp/.X9-lock',
+          ].join('\n'),
+        ],
+        { net: false },
+      );
+      x = image.start(['Xvfb', UPGRADER_DISPLAY, '-nolisten', 'tcp', '-auth', '/root/x9.auth']);
+      await waitForPath('/tmp/.X11-unix/X9', 'Xvfb :9');
+      console.log(
+        `upgrader: grants: ${await image.must(['sh', '-c', "grep -A6 '^# tails-upgrade-frontend' /etc/sudoers.d/tails-launch"])}`,
+      );
+    }, 120_000);
+
+    afterAll(async () => {
+      x?.kill('SIGTERM');
+      await image?.run(['rm', '-f', '/root/x9.auth', AMNESIA_XAUTHORITY]);
+    });
+
+    it("CONTROL: the display keeps others out: amnesia's cookie gets in; without it, or as the upgrader's user or another, nobody does until amnesia's xhost grant lets the upgrader's user in", async () => {
+      console.log(`upgrader: xhost on ${UPGRADER_DISPLAY}: ${await xhost([])}`);
+      expect(await xdpyinfoAs(1000, { XAUTHORITY: AMNESIA_XAUTHORITY }), 'amnesia, its cookie').toBe(true);
+      expect(await xdpyinfoAs(1000, { XAUTHORITY: '/nonexistent' }), 'amnesia, no cookie').toBe(false);
+      expect(await xdpyinfoAs(UPGRADER.uid, { XAUTHORITY: '/nonexistent' }), 'the upgrader, no grant').toBe(false);
+      await xhost([`+si:localuser:${UPGRADER.name}`]);
+      try {
+        expect(await xdpyinfoAs(UPGRADER.uid, { XAUTHORITY: '/nonexistent' }), 'the upgrader, granted').toBe(true);
+        expect(await xdpyinfoAs(VISITOR.uid, { XAUTHORITY: '/nonexistent' }), 'another user, not granted').toBe(false);
+      } finally {
+        await xhost([`-si:localuser:${UPGRADER.name}`]);
+      }
+      expect(await xdpyinfoAs(UPGRADER.uid, { XAUTHORITY: '/nonexistent' }), 'the upgrader, grant taken back').toBe(
+        false,
+      );
+    }, 60_000);
+
+    it("with the wrapper's grant: `tails-launch tails-upgrade-frontend` and `-- --report-no-upgrade` run it as tails-upgrade-frontend, it opens the display, its page arrives at Tor on 9062 as explain says; 0 packets skip Tor", async () => {
+      const plans = [];
+      for (const args of [[], ['--report-no-upgrade']]) {
+        const r = await asUser([
+          'env',
+          ...Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`),
+          'tails-launch',
+          'explain',
+          '--json',
+          'tails-upgrade-frontend',
+          '--',
+          ...args,
+        ]);
+        expect(r.exitCode, r.stderr).toBe(0);
+        plans.push(JSON.parse(r.stdout) as { torSees: TorSees; guard: { kind: string; by?: string } });
+      }
+      const plan = plans[0]!;
+      console.log(`upgrader: explain --json: ${JSON.stringify({ torSees: plan.torSees, guard: plan.guard })}`);
+      expect(plans[1]!.torSees).toEqual(plan.torSees);
+      expect(plan.torSees).toMatchObject({ listener: 'tails', address: '127.0.0.1', port: 9062 });
+      expect(plan.torSees.credentials.kind).toBe('application');
+      await xhost([`+si:localuser:${UPGRADER.name}`]);
+      try {
+        for (const args of [[], ['--report-no-upgrade']]) {
+          let result: RunResult | undefined;
+          const {
+            packets,
+            seen,
+            result: streams,
+          } = await trapped(() =>
+            streamsDuring(async () => {
+              result = await asUser([
+                'env',
+                ...Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`),
+                'tails-launch',
+                'tails-upgrade-frontend',
+                '--',
+                ...args,
+              ]);
+            }),
+          );
+          const r = result!;
+          console.log(`upgrader launch [${args.join(' ')}]: exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
+          const saw = upgraderSaw(r.stdout);
+          expect(saw.uid, 'its own user').toBe(`${UPGRADER.uid} ${UPGRADER.name}`);
+          expect(saw.args).toBe(`${args.length} [${args.join(' ')}]`);
+          expect(saw.display, 'the display, through the grant').toMatch(/^open /);
+          expect(saw.page).toBe('tails-launch over Tor');
+          expect(r.exitCode, r.stderr).toBe(0);
+          expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
+          const requests = streams.filter((s) => s.target !== ':0');
+          expect(requests.map((s) => s.target)).toEqual([`${TARGET_ADDRESS}:${PORT.curl}`]);
+          for (const s of requests) {
+            expect(s.circuit, `stream ${s.id} succeeded`).not.toBeNull();
+            expectTorSaw(s, plan.torSees, 'tails-upgrade-frontend');
+          }
+        }
+      } finally {
+        await xhost([`-si:localuser:${UPGRADER.name}`]);
+      }
+    }, 180_000);
+
+    it("CONTROL: without the grant the same launch cannot open the display: the launcher hands it no cookie of amnesia's", async () => {
+      const r = await asUser([
+        'env',
+        ...Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`),
+        'tails-launch',
+        'tails-upgrade-frontend',
+      ]);
+      console.log(`upgrader launch without the grant: exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
+      const saw = upgraderSaw(r.stdout);
+      expect(saw.uid).toBe(`${UPGRADER.uid} ${UPGRADER.name}`);
+      expect(saw.display).toMatch(/^refused/);
+      expect(saw.XAUTHORITY, "amnesia's cookie file is not given").toBe('unset');
+      expect(saw.page, 'the rest works').toBe('tails-launch over Tor');
+      expect(r.exitCode).toBe(1);
+    }, 120_000);
+
+    it('refuses, with one line and nothing run, any other argument, and any caller but amnesia', async () => {
+      const env = Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`);
+      await xhost([`+si:localuser:${UPGRADER.name}`]);
+      try {
+        const cases: Array<{ who: string; argv: string[] }> = [
+          { who: 'amnesia -- --foo', argv: ['env', ...env, 'tails-launch', 'tails-upgrade-frontend', '--', '--foo'] },
+          {
+            who: 'amnesia -- --report-no-upgrade --foo',
+            argv: ['env', ...env, 'tails-launch', 'tails-upgrade-frontend', '--', '--report-no-upgrade', '--foo'],
+          },
+          { who: 'amnesia -- x', argv: ['env', ...env, 'tails-launch', 'tails-upgrade-frontend', '--', 'x'] },
+        ];
+        for (const c of cases) {
+          const from = connections.length;
+          const streams = await streamsDuring(async () => {
+            const r = await asUser(c.argv);
+            console.log(`upgrader refusal (${c.who}): exit ${r.exitCode}: ${r.stderr}`);
+            expect(r.exitCode, c.who).not.toBe(0);
+            expect(r.stdout, c.who).toBe('');
+            expect(r.stderr.trim().split('\n'), c.who).toHaveLength(1);
+          });
+          expect(
+            streams.filter((s) => s.target !== ':0'),
+            c.who,
+          ).toEqual([]);
+          expect(connectionsTo('curl', from), c.who).toEqual([]);
+        }
+        for (const args of [[], ['--report-no-upgrade']]) {
+          const from = connections.length;
+          const r = await image.run(
+            [
+              'setpriv',
+              `--reuid=${VISITOR.uid}`,
+              `--regid=${VISITOR.uid}`,
+              '--init-groups',
+              'env',
+              '-i',
+              `HOME=/home/${VISITOR.name}`,
+              `USER=${VISITOR.name}`,
+              `LOGNAME=${VISITOR.name}`,
+              'PATH=/usr/local/bin:/usr/bin:/bin',
+              ...env,
+              'tails-launch',
+              'tails-upgrade-frontend',
+              '--',
+              ...args,
+            ],
+            { cwd: '/' },
+          );
+          console.log(`upgrader refusal (visitor [${args.join(' ')}]): exit ${r.exitCode}: ${r.stderr}`);
+          expect(r.exitCode).not.toBe(0);
+          expect(r.stdout).toBe('');
+          expect(r.stderr.trim().split('\n')).toHaveLength(1);
+          expect(connectionsTo('curl', from)).toEqual([]);
+        }
+      } finally {
+        await xhost([`-si:localuser:${UPGRADER.name}`]);
+      }
+    }, 120_000);
   },
 );

@@ -1932,6 +1932,10 @@ const UPGRADER = { name: 'tails-upgrade-frontend', uid: 118, gid: 126 };
 /** A user of the machine who is not amnesia (the profile's callers: amnesia alone). */
 const VISITOR = { name: 'visitor', uid: 1001 };
 /** The session's variables Tails' wrapper runs with: the display, its cookie, the locale. */
+/** Xvfb's audit log: each client's uid, and the cookie it showed if any. */
+const X_LOG = '/root/x9.log';
+/** The audit lines Xvfb wrote since FROM characters. */
+const xAudit = (from: number): string => readFile(X_LOG).slice(from).trim();
 const UPGRADER_ENV = { DISPLAY: UPGRADER_DISPLAY, XAUTHORITY: AMNESIA_XAUTHORITY, LANG: 'C.UTF-8' };
 
 /** `xhost ARGS` by amnesia on the upgrader's display, as Tails' wrapper runs it. */
@@ -2004,7 +2008,13 @@ describe.skipIf(SKIP)(
         ],
         { net: false },
       );
-      x = image.start(['Xvfb', UPGRADER_DISPLAY, '-nolisten', 'tcp', '-auth', '/root/x9.auth']);
+      // -noreset: an X server resets when its last client leaves, and forgets xhost's grants with it
+      // (Tails' Xwayland always has mutter as a client). -audit 4: who connected, with what.
+      x = image.start([
+        'sh',
+        '-c',
+        `exec Xvfb ${UPGRADER_DISPLAY} -nolisten tcp -noreset -audit 4 -auth /root/x9.auth 2>${X_LOG}`,
+      ]);
       await waitForPath('/tmp/.X11-unix/X9', 'Xvfb :9');
       console.log(
         `upgrader: grants: ${await image.must(['sh', '-c', "grep -A6 '^# tails-upgrade-frontend' /etc/sudoers.d/tails-launch"])}`,
@@ -2013,7 +2023,7 @@ describe.skipIf(SKIP)(
 
     afterAll(async () => {
       x?.kill('SIGTERM');
-      await image?.run(['rm', '-f', '/root/x9.auth', AMNESIA_XAUTHORITY]);
+      await image?.run(['rm', '-f', '/root/x9.auth', X_LOG, AMNESIA_XAUTHORITY]);
     });
 
     it("CONTROL: the display keeps others out: amnesia's cookie gets in; without it, or as the upgrader's user or another, nobody does until amnesia's xhost grant lets the upgrader's user in", async () => {
@@ -2058,6 +2068,7 @@ describe.skipIf(SKIP)(
       try {
         for (const args of [[], ['--report-no-upgrade']]) {
           let result: RunResult | undefined;
+          const mark = readFile(X_LOG).length;
           const {
             packets,
             seen,
@@ -2080,6 +2091,11 @@ describe.skipIf(SKIP)(
           expect(saw.uid, 'its own user').toBe(`${UPGRADER.uid} ${UPGRADER.name}`);
           expect(saw.args).toBe(`${args.length} [${args.join(' ')}]`);
           expect(saw.display, 'the display, through the grant').toMatch(/^open /);
+          // The X server saw the upgrader's uid, and no cookie (no "Auth name" line): the grant let it in.
+          const audit = xAudit(mark);
+          console.log(`upgrader launch [${args.join(' ')}]: Xvfb's audit:\n${audit}`);
+          expect(audit).toMatch(new RegExp(`client \\d+ connected from local host \\( uid=${UPGRADER.uid} `));
+          expect(audit).not.toContain('Auth name');
           expect(saw.page).toBe('tails-launch over Tor');
           expect(r.exitCode, r.stderr).toBe(0);
           expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
@@ -2096,6 +2112,7 @@ describe.skipIf(SKIP)(
     }, 180_000);
 
     it("CONTROL: without the grant the same launch cannot open the display: the launcher hands it no cookie of amnesia's", async () => {
+      const mark = readFile(X_LOG).length;
       const r = await asUser([
         'env',
         ...Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`),
@@ -2106,6 +2123,10 @@ describe.skipIf(SKIP)(
       const saw = upgraderSaw(r.stdout);
       expect(saw.uid).toBe(`${UPGRADER.uid} ${UPGRADER.name}`);
       expect(saw.display).toMatch(/^refused/);
+      const audit = xAudit(mark);
+      console.log(`upgrader launch without the grant: Xvfb's audit:\n${audit}`);
+      expect(audit).toMatch(new RegExp(`client \\d+ rejected from local host \\( uid=${UPGRADER.uid} `));
+      expect(audit).not.toContain('Auth name');
       expect(saw.XAUTHORITY, "amnesia's cookie file is not given").toBe('unset');
       expect(saw.page, 'the rest works').toBe('tails-launch over Tor');
       expect(r.exitCode).toBe(1);

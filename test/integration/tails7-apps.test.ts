@@ -2041,6 +2041,21 @@ describe.skipIf(SKIP)(
       expect(await xdpyinfoAs(UPGRADER.uid, { XAUTHORITY: '/nonexistent' }), 'the upgrader, grant taken back').toBe(
         false,
       );
+      // What a cookie of amnesia's would do if the launch handed one over: let it in without the grant.
+      await image.must(['sh', '-c', `install -m 0644 ${AMNESIA_XAUTHORITY} /tmp/amnesia-cookie-copy`]);
+      try {
+        expect(
+          await xdpyinfoAs(UPGRADER.uid, { XAUTHORITY: '/tmp/amnesia-cookie-copy' }),
+          "the upgrader, with a copy of amnesia's cookie",
+        ).toBe(true);
+      } finally {
+        await image.must(['rm', '-f', '/tmp/amnesia-cookie-copy']);
+      }
+      // And amnesia's own file, where the session keeps it: out of the upgrader's reach (/run/user/1000 is 0700).
+      expect(
+        await xdpyinfoAs(UPGRADER.uid, { XAUTHORITY: AMNESIA_XAUTHORITY }),
+        "the upgrader, amnesia's cookie file by its path",
+      ).toBe(false);
     }, 60_000);
 
     it("with the wrapper's grant: `tails-launch tails-upgrade-frontend` and `-- --report-no-upgrade` run it as tails-upgrade-frontend, it opens the display, its page arrives at Tor on 9062 as explain says; 0 packets skip Tor", async () => {
@@ -2131,6 +2146,67 @@ describe.skipIf(SKIP)(
       expect(saw.page, 'the rest works').toBe('tails-launch over Tor');
       expect(r.exitCode).toBe(1);
     }, 120_000);
+
+    it("as on Tails (the admin layer declares Tails' ferm; a ferm-like firewall): unjailed, guarded by the firewall; with the grant it opens the display and its page arrives on 9062; without it, refused (XAUTHORITY kept, as sudo keeps it, but amnesia's file is out of its reach)", async () => {
+      await asOnTails(async () => {
+        const r = await asUser([
+          'env',
+          ...Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`),
+          'tails-launch',
+          'explain',
+          '--json',
+          'tails-upgrade-frontend',
+        ]);
+        expect(r.exitCode, r.stderr).toBe(0);
+        const plan = JSON.parse(r.stdout) as { torSees: TorSees; guard: { kind: string; by?: string } };
+        console.log(
+          `upgrader on Tails: explain --json: ${JSON.stringify({ torSees: plan.torSees, guard: plan.guard })}`,
+        );
+        expect(plan.guard.kind).toBe('host');
+        expect(plan.torSees).toMatchObject({ listener: 'tails', address: '127.0.0.1', port: 9062 });
+        for (const granted of [true, false]) {
+          if (granted) await xhost([`+si:localuser:${UPGRADER.name}`]);
+          try {
+            let result: RunResult | undefined;
+            const mark = readFile(X_LOG).length;
+            const {
+              packets,
+              seen,
+              result: streams,
+            } = await trapped(() =>
+              streamsDuring(async () => {
+                result = await asUser([
+                  'env',
+                  ...Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`),
+                  'tails-launch',
+                  'tails-upgrade-frontend',
+                ]);
+              }),
+            );
+            const r = result!;
+            const audit = xAudit(mark);
+            console.log(
+              `upgrader on Tails (${granted ? 'granted' : 'no grant'}): exit ${r.exitCode}\n${r.stdout}\n${r.stderr}\nXvfb's audit:\n${audit}`,
+            );
+            const saw = upgraderSaw(r.stdout);
+            expect(saw.uid).toBe(`${UPGRADER.uid} ${UPGRADER.name}`);
+            expect(saw.XAUTHORITY, "sudo keeps it, as Tails' sudo does").toBe(AMNESIA_XAUTHORITY);
+            expect(saw.display).toMatch(granted ? /^open / : /^refused/);
+            expect(audit).toMatch(
+              new RegExp(`client \\d+ ${granted ? 'connected' : 'rejected'} from local host \\( uid=${UPGRADER.uid} `),
+            );
+            expect(audit).not.toContain('Auth name');
+            expect(saw.page).toBe('tails-launch over Tor');
+            expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
+            const requests = streams.filter((s) => s.target !== ':0');
+            expect(requests.map((s) => s.target)).toEqual([`${TARGET_ADDRESS}:${PORT.curl}`]);
+            for (const s of requests) expectTorSaw(s, plan.torSees, 'tails-upgrade-frontend');
+          } finally {
+            if (granted) await xhost([`-si:localuser:${UPGRADER.name}`]);
+          }
+        }
+      });
+    }, 180_000);
 
     it('refuses, with one line and nothing run, any other argument, and any caller but amnesia', async () => {
       const env = Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`);

@@ -2147,6 +2147,33 @@ describe.skipIf(SKIP)(
       expect(r.exitCode).toBe(1);
     }, 120_000);
 
+    it("Tails' wrapper's own line, its sudo replaced (`xhost +si:...; tails-launch tails-upgrade-frontend -- ARGS; xhost -si:...` by /bin/sh from /, as the wrapper execs it): the display opens, and the grant is gone afterwards", async () => {
+      for (const args of [[], ['--report-no-upgrade']]) {
+        // I/usr/local/bin/tails-upgrade-frontend-wrapper: os.chdir("/"), then os.execv("/bin/sh", ["/bin/sh", "-c", LINE]).
+        const line = [
+          `xhost +si:localuser:${UPGRADER.name}`,
+          `tails-launch ${UPGRADER.name} -- ${args.join(' ')}`,
+          `xhost -si:localuser:${UPGRADER.name}`,
+        ].join(';');
+        const r = await image.run(['/bin/sh', '-c', line], {
+          user: true,
+          env: { ...SESSION, ...UPGRADER_ENV },
+          cwd: '/',
+          timeout: 120_000,
+        });
+        console.log(
+          `upgrader through the wrapper's line [${args.join(' ')}]: exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`,
+        );
+        const saw = upgraderSaw(r.stdout);
+        expect(saw.uid).toBe(`${UPGRADER.uid} ${UPGRADER.name}`);
+        expect(saw.args).toBe(`${args.length} [${args.join(' ')}]`);
+        expect(saw.display).toMatch(/^open /);
+        expect(saw.page).toBe('tails-launch over Tor');
+        expect(r.exitCode, r.stderr).toBe(0);
+        expect(await xhost([]), 'the grant, taken back').not.toContain(`SI:localuser:${UPGRADER.name}`);
+      }
+    }, 180_000);
+
     it("as on Tails (the admin layer declares Tails' ferm; a ferm-like firewall): unjailed, guarded by the firewall; with the grant it opens the display and its page arrives on 9062; without it, refused (XAUTHORITY kept, as sudo keeps it, but amnesia's file is out of its reach)", async () => {
       await asOnTails(async () => {
         const r = await asUser([

@@ -80,6 +80,8 @@ const PACKAGES = [
   ...['onioncircuits', 'python3-stem', 'python3-psutil', 'python3-yaml'],
   // Tor Browser's Flatpak (its stand-in for firefox.real is Python).
   'python3',
+  // The upgrader's stand-in opens the display (xdpyinfo); Tails' wrapper grants it (xhost); sudo.
+  ...['x11-utils', 'x11-xserver-utils', 'xauth', 'sudo'],
 ];
 
 /** The user, as Tails' amnesia, and the session the applications see. */
@@ -1913,5 +1915,384 @@ describe.skipIf(SKIP)(
       expect(packets).toBeGreaterThan(0);
       expect(seen).toContain(`${TARGET_ADDRESS} tcp ${PORT.wget}`);
     }, 90_000);
+  },
+);
+
+// ---- the upgrader ------------------------------------------------------------
+
+/**
+ * An X server that keeps others out, as Tails' Xwayland does: only a client
+ * with amnesia's cookie, or a user `xhost +si:localuser:` granted, gets in.
+ */
+const UPGRADER_DISPLAY = ':9';
+/** Amnesia's cookie, where Tails 7's GNOME (mutter's Xwayland) keeps it: 0600, amnesia's. */
+const AMNESIA_XAUTHORITY = `${SESSION.XDG_RUNTIME_DIR}/.mutter-Xwaylandauth.TEST`;
+/** Tails 7's config/chroot_local-hooks/06-adduser_tails-upgrade-frontend. */
+const UPGRADER = { name: 'tails-upgrade-frontend', uid: 118, gid: 126 };
+/** A user of the machine who is not amnesia (the profile's callers: amnesia alone). */
+const VISITOR = { name: 'visitor', uid: 1001 };
+/** The session's variables Tails' wrapper runs with: the display, its cookie, the locale. */
+/** Xvfb's audit log: each client's uid, and the cookie it showed if any. */
+const X_LOG = '/root/x9.log';
+/** The audit lines Xvfb wrote since FROM characters. */
+const xAudit = (from: number): string => readFile(X_LOG).slice(from).trim();
+const UPGRADER_ENV = { DISPLAY: UPGRADER_DISPLAY, XAUTHORITY: AMNESIA_XAUTHORITY, LANG: 'C.UTF-8' };
+
+/** `xhost ARGS` by amnesia on the upgrader's display, as Tails' wrapper runs it. */
+async function xhost(args: string[]): Promise<string> {
+  const r = await asUser(['env', ...Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`), 'xhost', ...args]);
+  expect(r.exitCode, r.stderr).toBe(0);
+  return `${r.stdout}${r.stderr}`.trim();
+}
+
+/** `xdpyinfo` on the upgrader's display as UID (root's setpriv, no launcher), with ENV: whether it got in. */
+async function xdpyinfoAs(uid: number, env: Record<string, string>): Promise<boolean> {
+  const r = await image.run([
+    'setpriv',
+    `--reuid=${uid}`,
+    `--regid=${uid === UPGRADER.uid ? UPGRADER.gid : uid}`,
+    '--init-groups',
+    'env',
+    '-i',
+    `DISPLAY=${UPGRADER_DISPLAY}`,
+    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    'xdpyinfo',
+  ]);
+  return r.exitCode === 0;
+}
+
+/** The stand-in's report: its lines as KEY: VALUE. */
+function upgraderSaw(stdout: string): Record<string, string> {
+  const saw: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const m = /^([A-Za-z-]+): (.*)$/.exec(line);
+    if (m) saw[m[1]!] = m[2]!;
+  }
+  return saw;
+}
+
+describe.skipIf(SKIP)(
+  "Tails upgrader (tails-upgrade-frontend) as Tails 7's wrapper starts it: its own user, through sudo, what Tails' sudoers allows, the display by the xhost grant",
+  () => {
+    // /usr/local/bin/tails-upgrade-frontend is a STAND-IN
+    // (test/fixtures/tails7/tails-upgrade-frontend): the real one is Tails-only
+    // Perl. It reports its user and arguments, opens the display it is given
+    // and fetches a page through 127.0.0.1:9062 as the real one's libcurl does.
+    // Tails' I/usr/local/bin/tails-upgrade-frontend-wrapper runs `xhost
+    // +si:localuser:tails-upgrade-frontend; sudo -u tails-upgrade-frontend
+    // /usr/local/bin/tails-upgrade-frontend ARGS; xhost -si:...`: here the sudo
+    // line is `tails-launch tails-upgrade-frontend -- ARGS`, run by amnesia.
+    let x: ChildProcess | undefined;
+
+    beforeAll(async () => {
+      const fixture = new URL('../fixtures/tails7/tails-upgrade-frontend', import.meta.url).pathname;
+      image.copyIn(fixture, '/usr/local/bin/tails-upgrade-frontend');
+      await image.must(
+        [
+          'sh',
+          '-c',
+          [
+            'set -e',
+            'chmod 0755 /usr/local/bin/tails-upgrade-frontend',
+            // Tails 7's 06-adduser_tails-upgrade-frontend.
+            `getent group ${UPGRADER.name} >/dev/null || addgroup --system --quiet --gid ${UPGRADER.gid} ${UPGRADER.name}`,
+            `getent passwd ${UPGRADER.name} >/dev/null || adduser --system --quiet --uid ${UPGRADER.uid} --gid ${UPGRADER.gid} --home /var/lib/${UPGRADER.name} ${UPGRADER.name}`,
+            `getent passwd ${VISITOR.name} >/dev/null || useradd --create-home --uid ${VISITOR.uid} --user-group ${VISITOR.name}`,
+            'tails-launch grants --write >/dev/null',
+            // The server's cookie, and amnesia's copy of it (mutter's file for Xwayland).
+            'cookie=$(mcookie)',
+            'rm -f /root/x9.auth && xauth -q -f /root/x9.auth add :9 MIT-MAGIC-COOKIE-1 "$cookie"',
+            `rm -f ${AMNESIA_XAUTHORITY} && setpriv --reuid=1000 --regid=1000 --init-groups sh -c 'umask 077 && xauth -q -f ${AMNESIA_XAUTHORITY} add :9 MIT-MAGIC-COOKIE-1 '"$cookie"`,
+            'rm -f /tmp/.X11-unix/X9 /tmp/.X9-lock',
+          ].join('\n'),
+        ],
+        { net: false },
+      );
+      // -noreset: an X server resets when its last client leaves, and forgets xhost's grants with it
+      // (Tails' Xwayland always has mutter as a client). -audit 4: who connected, with what.
+      x = image.start([
+        'sh',
+        '-c',
+        `exec Xvfb ${UPGRADER_DISPLAY} -nolisten tcp -noreset -audit 4 -auth /root/x9.auth 2>${X_LOG}`,
+      ]);
+      await waitForPath('/tmp/.X11-unix/X9', 'Xvfb :9');
+      console.log(
+        `upgrader: grants: ${await image.must(['sh', '-c', "grep -A6 '^# tails-upgrade-frontend' /etc/sudoers.d/tails-launch"])}`,
+      );
+    }, 120_000);
+
+    afterAll(async () => {
+      x?.kill('SIGTERM');
+      await image?.run(['rm', '-f', '/root/x9.auth', X_LOG, AMNESIA_XAUTHORITY]);
+    });
+
+    it("CONTROL: the display keeps others out: amnesia's cookie gets in; without it, or as the upgrader's user or another, nobody does until amnesia's xhost grant lets the upgrader's user in", async () => {
+      console.log(`upgrader: xhost on ${UPGRADER_DISPLAY}: ${await xhost([])}`);
+      expect(await xdpyinfoAs(1000, { XAUTHORITY: AMNESIA_XAUTHORITY }), 'amnesia, its cookie').toBe(true);
+      expect(await xdpyinfoAs(1000, { XAUTHORITY: '/nonexistent' }), 'amnesia, no cookie').toBe(false);
+      expect(await xdpyinfoAs(UPGRADER.uid, { XAUTHORITY: '/nonexistent' }), 'the upgrader, no grant').toBe(false);
+      await xhost([`+si:localuser:${UPGRADER.name}`]);
+      try {
+        expect(await xdpyinfoAs(UPGRADER.uid, { XAUTHORITY: '/nonexistent' }), 'the upgrader, granted').toBe(true);
+        expect(await xdpyinfoAs(VISITOR.uid, { XAUTHORITY: '/nonexistent' }), 'another user, not granted').toBe(false);
+      } finally {
+        await xhost([`-si:localuser:${UPGRADER.name}`]);
+      }
+      expect(await xdpyinfoAs(UPGRADER.uid, { XAUTHORITY: '/nonexistent' }), 'the upgrader, grant taken back').toBe(
+        false,
+      );
+      // What a cookie of amnesia's would do if the launch handed one over: let it in without the grant.
+      await image.must(['sh', '-c', `install -m 0644 ${AMNESIA_XAUTHORITY} /tmp/amnesia-cookie-copy`]);
+      try {
+        expect(
+          await xdpyinfoAs(UPGRADER.uid, { XAUTHORITY: '/tmp/amnesia-cookie-copy' }),
+          "the upgrader, with a copy of amnesia's cookie",
+        ).toBe(true);
+      } finally {
+        await image.must(['rm', '-f', '/tmp/amnesia-cookie-copy']);
+      }
+      // And amnesia's own file, where the session keeps it: out of the upgrader's reach (/run/user/1000 is 0700).
+      expect(
+        await xdpyinfoAs(UPGRADER.uid, { XAUTHORITY: AMNESIA_XAUTHORITY }),
+        "the upgrader, amnesia's cookie file by its path",
+      ).toBe(false);
+    }, 60_000);
+
+    it("with the wrapper's grant: `tails-launch tails-upgrade-frontend` and `-- --report-no-upgrade` run it as tails-upgrade-frontend, it opens the display, its page arrives at Tor on 9062 as explain says; 0 packets skip Tor", async () => {
+      const plans = [];
+      for (const args of [[], ['--report-no-upgrade']]) {
+        const r = await asUser([
+          'env',
+          ...Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`),
+          'tails-launch',
+          'explain',
+          '--json',
+          'tails-upgrade-frontend',
+          '--',
+          ...args,
+        ]);
+        expect(r.exitCode, r.stderr).toBe(0);
+        plans.push(JSON.parse(r.stdout) as { torSees: TorSees; guard: { kind: string; by?: string } });
+      }
+      const plan = plans[0]!;
+      console.log(`upgrader: explain --json: ${JSON.stringify({ torSees: plan.torSees, guard: plan.guard })}`);
+      expect(plans[1]!.torSees).toEqual(plan.torSees);
+      expect(plan.torSees).toMatchObject({ listener: 'tails', address: '127.0.0.1', port: 9062 });
+      expect(plan.torSees.credentials.kind).toBe('application');
+      await xhost([`+si:localuser:${UPGRADER.name}`]);
+      try {
+        for (const args of [[], ['--report-no-upgrade']]) {
+          let result: RunResult | undefined;
+          const mark = readFile(X_LOG).length;
+          const {
+            packets,
+            seen,
+            result: streams,
+          } = await trapped(() =>
+            streamsDuring(async () => {
+              result = await asUser([
+                'env',
+                ...Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`),
+                'tails-launch',
+                'tails-upgrade-frontend',
+                '--',
+                ...args,
+              ]);
+            }),
+          );
+          const r = result!;
+          console.log(`upgrader launch [${args.join(' ')}]: exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
+          const saw = upgraderSaw(r.stdout);
+          expect(saw.uid, 'its own user').toBe(`${UPGRADER.uid} ${UPGRADER.name}`);
+          expect(saw.args).toBe(`${args.length} [${args.join(' ')}]`);
+          expect(saw.display, 'the display, through the grant').toMatch(/^open /);
+          // The X server saw the upgrader's uid, and no cookie (no "Auth name" line): the grant let it in.
+          const audit = xAudit(mark);
+          console.log(`upgrader launch [${args.join(' ')}]: Xvfb's audit:\n${audit}`);
+          expect(audit).toMatch(new RegExp(`client \\d+ connected from local host \\( uid=${UPGRADER.uid} `));
+          expect(audit).not.toContain('Auth name');
+          expect(saw.page).toBe('tails-launch over Tor');
+          expect(r.exitCode, r.stderr).toBe(0);
+          expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
+          const requests = streams.filter((s) => s.target !== ':0');
+          expect(requests.map((s) => s.target)).toEqual([`${TARGET_ADDRESS}:${PORT.curl}`]);
+          for (const s of requests) {
+            expect(s.circuit, `stream ${s.id} succeeded`).not.toBeNull();
+            expectTorSaw(s, plan.torSees, 'tails-upgrade-frontend');
+          }
+        }
+      } finally {
+        await xhost([`-si:localuser:${UPGRADER.name}`]);
+      }
+    }, 180_000);
+
+    it("CONTROL: without the grant the same launch cannot open the display: the launcher hands it no cookie of amnesia's", async () => {
+      const mark = readFile(X_LOG).length;
+      const r = await asUser([
+        'env',
+        ...Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`),
+        'tails-launch',
+        'tails-upgrade-frontend',
+      ]);
+      console.log(`upgrader launch without the grant: exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
+      const saw = upgraderSaw(r.stdout);
+      expect(saw.uid).toBe(`${UPGRADER.uid} ${UPGRADER.name}`);
+      expect(saw.display).toMatch(/^refused/);
+      const audit = xAudit(mark);
+      console.log(`upgrader launch without the grant: Xvfb's audit:\n${audit}`);
+      expect(audit).toMatch(new RegExp(`client \\d+ rejected from local host \\( uid=${UPGRADER.uid} `));
+      expect(audit).not.toContain('Auth name');
+      expect(saw.XAUTHORITY, "amnesia's cookie file is not given").toBe('unset');
+      expect(saw.page, 'the rest works').toBe('tails-launch over Tor');
+      expect(r.exitCode).toBe(1);
+    }, 120_000);
+
+    it("Tails' wrapper's own line, its sudo replaced (`xhost +si:...; tails-launch tails-upgrade-frontend -- ARGS; xhost -si:...` by /bin/sh from /, as the wrapper execs it): the display opens, and the grant is gone afterwards", async () => {
+      for (const args of [[], ['--report-no-upgrade']]) {
+        // I/usr/local/bin/tails-upgrade-frontend-wrapper: os.chdir("/"), then os.execv("/bin/sh", ["/bin/sh", "-c", LINE]).
+        const line = [
+          `xhost +si:localuser:${UPGRADER.name}`,
+          `tails-launch ${UPGRADER.name} -- ${args.join(' ')}`,
+          `xhost -si:localuser:${UPGRADER.name}`,
+        ].join(';');
+        const r = await image.run(['/bin/sh', '-c', line], {
+          user: true,
+          env: { ...SESSION, ...UPGRADER_ENV },
+          cwd: '/',
+          timeout: 120_000,
+        });
+        console.log(
+          `upgrader through the wrapper's line [${args.join(' ')}]: exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`,
+        );
+        const saw = upgraderSaw(r.stdout);
+        expect(saw.uid).toBe(`${UPGRADER.uid} ${UPGRADER.name}`);
+        expect(saw.args).toBe(`${args.length} [${args.join(' ')}]`);
+        expect(saw.display).toMatch(/^open /);
+        expect(saw.page).toBe('tails-launch over Tor');
+        expect(r.exitCode, r.stderr).toBe(0);
+        expect(await xhost([]), 'the grant, taken back').not.toContain(`SI:localuser:${UPGRADER.name}`);
+      }
+    }, 180_000);
+
+    it("as on Tails (the admin layer declares Tails' ferm; a ferm-like firewall): unjailed, guarded by the firewall; with the grant it opens the display and its page arrives on 9062; without it, refused (XAUTHORITY kept, as sudo keeps it, but amnesia's file is out of its reach)", async () => {
+      await asOnTails(async () => {
+        const r = await asUser([
+          'env',
+          ...Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`),
+          'tails-launch',
+          'explain',
+          '--json',
+          'tails-upgrade-frontend',
+        ]);
+        expect(r.exitCode, r.stderr).toBe(0);
+        const plan = JSON.parse(r.stdout) as { torSees: TorSees; guard: { kind: string; by?: string } };
+        console.log(
+          `upgrader on Tails: explain --json: ${JSON.stringify({ torSees: plan.torSees, guard: plan.guard })}`,
+        );
+        expect(plan.guard.kind).toBe('host');
+        expect(plan.torSees).toMatchObject({ listener: 'tails', address: '127.0.0.1', port: 9062 });
+        for (const granted of [true, false]) {
+          if (granted) await xhost([`+si:localuser:${UPGRADER.name}`]);
+          try {
+            let result: RunResult | undefined;
+            const mark = readFile(X_LOG).length;
+            const {
+              packets,
+              seen,
+              result: streams,
+            } = await trapped(() =>
+              streamsDuring(async () => {
+                result = await asUser([
+                  'env',
+                  ...Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`),
+                  'tails-launch',
+                  'tails-upgrade-frontend',
+                ]);
+              }),
+            );
+            const r = result!;
+            const audit = xAudit(mark);
+            console.log(
+              `upgrader on Tails (${granted ? 'granted' : 'no grant'}): exit ${r.exitCode}\n${r.stdout}\n${r.stderr}\nXvfb's audit:\n${audit}`,
+            );
+            const saw = upgraderSaw(r.stdout);
+            expect(saw.uid).toBe(`${UPGRADER.uid} ${UPGRADER.name}`);
+            expect(saw.XAUTHORITY, "sudo keeps it, as Tails' sudo does").toBe(AMNESIA_XAUTHORITY);
+            expect(saw.display).toMatch(granted ? /^open / : /^refused/);
+            expect(audit).toMatch(
+              new RegExp(`client \\d+ ${granted ? 'connected' : 'rejected'} from local host \\( uid=${UPGRADER.uid} `),
+            );
+            expect(audit).not.toContain('Auth name');
+            expect(saw.page).toBe('tails-launch over Tor');
+            expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
+            const requests = streams.filter((s) => s.target !== ':0');
+            expect(requests.map((s) => s.target)).toEqual([`${TARGET_ADDRESS}:${PORT.curl}`]);
+            for (const s of requests) expectTorSaw(s, plan.torSees, 'tails-upgrade-frontend');
+          } finally {
+            if (granted) await xhost([`-si:localuser:${UPGRADER.name}`]);
+          }
+        }
+      });
+    }, 180_000);
+
+    it('refuses, with one line and nothing run, any other argument, and any caller but amnesia', async () => {
+      const env = Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`);
+      await xhost([`+si:localuser:${UPGRADER.name}`]);
+      try {
+        const cases: Array<{ who: string; argv: string[] }> = [
+          { who: 'amnesia -- --foo', argv: ['env', ...env, 'tails-launch', 'tails-upgrade-frontend', '--', '--foo'] },
+          {
+            who: 'amnesia -- --report-no-upgrade --foo',
+            argv: ['env', ...env, 'tails-launch', 'tails-upgrade-frontend', '--', '--report-no-upgrade', '--foo'],
+          },
+          { who: 'amnesia -- x', argv: ['env', ...env, 'tails-launch', 'tails-upgrade-frontend', '--', 'x'] },
+        ];
+        for (const c of cases) {
+          const from = connections.length;
+          const streams = await streamsDuring(async () => {
+            const r = await asUser(c.argv);
+            console.log(`upgrader refusal (${c.who}): exit ${r.exitCode}: ${r.stderr}`);
+            expect(r.exitCode, c.who).not.toBe(0);
+            expect(r.stdout, c.who).toBe('');
+            expect(r.stderr.trim().split('\n'), c.who).toHaveLength(1);
+          });
+          expect(
+            streams.filter((s) => s.target !== ':0'),
+            c.who,
+          ).toEqual([]);
+          expect(connectionsTo('curl', from), c.who).toEqual([]);
+        }
+        for (const args of [[], ['--report-no-upgrade']]) {
+          const from = connections.length;
+          const r = await image.run(
+            [
+              'setpriv',
+              `--reuid=${VISITOR.uid}`,
+              `--regid=${VISITOR.uid}`,
+              '--init-groups',
+              'env',
+              '-i',
+              `HOME=/home/${VISITOR.name}`,
+              `USER=${VISITOR.name}`,
+              `LOGNAME=${VISITOR.name}`,
+              'PATH=/usr/local/bin:/usr/bin:/bin',
+              ...env,
+              'tails-launch',
+              'tails-upgrade-frontend',
+              '--',
+              ...args,
+            ],
+            { cwd: '/' },
+          );
+          console.log(`upgrader refusal (visitor [${args.join(' ')}]): exit ${r.exitCode}: ${r.stderr}`);
+          expect(r.exitCode).not.toBe(0);
+          expect(r.stdout).toBe('');
+          expect(r.stderr.trim().split('\n')).toHaveLength(1);
+          expect(connectionsTo('curl', from)).toEqual([]);
+        }
+      } finally {
+        await xhost([`-si:localuser:${UPGRADER.name}`]);
+      }
+    }, 120_000);
   },
 );

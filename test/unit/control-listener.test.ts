@@ -175,6 +175,8 @@ describe('what a control listener and a filter may not be', () => {
     ],
     ['a pattern that is no regular expression', CONTROL, OK.replace("['version']", "['(']"), /a regular expression/],
     ['a pattern on two lines', CONTROL, OK.replace("['version']", '["a\\nb"]'), /one line/],
+    // YAML reads a NEL back as a space: the file would not say what the profile says (the attacker pass).
+    ['a pattern with a NEL', CONTROL, OK.replace("['version']", '["a\\u0085b"]'), /printable ASCII/],
     ['a command in lower case', CONTROL, OK.replace('GETINFO', 'getinfo'), /in capitals/],
     ['an unknown key in the filter', CONTROL, OK.replace('commands:', 'hosts: [1.2.3.4], commands:'), /hosts/],
   ])('%s', async (_what, listeners, profile, message) => {

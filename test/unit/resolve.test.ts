@@ -460,4 +460,29 @@ describe('connects_as: the account whose firewall holds a program that lowers it
       /connects_as: only the shipped and admin layers may say which account a program connects as/,
     );
   });
+
+  // Found by the attacker pass: `extends: apt` with a command of the user's ran unjailed, as mallory,
+  // under a firewall declared for _apt only.
+  it.each([
+    [
+      'a profile of its own that extends it',
+      'mine.yml',
+      'extends: clock\ncommand: /tmp/leak\ncallers: [mallory]\n',
+      'mine',
+    ],
+    [
+      'a user file over it, even without a new command',
+      'clock.yml',
+      'extends: clock\nenv: { set: { A: b } }\n',
+      'clock',
+    ],
+  ])(
+    'a user file may not build on it (%s): its program is not the one that lowers itself',
+    async (_what, file, text, name) => {
+      const layers = [shipped(), writeLayer('admin', {}), writeLayer('user', { [`profiles/${file}`]: text })];
+      expect(await configError(resolveIn(layers, name))).toMatch(
+        new RegExp(`profile '${name}' builds on a profile that connects as 'htp'`),
+      );
+    },
+  );
 });

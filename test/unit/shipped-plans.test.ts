@@ -352,6 +352,18 @@ describe('shipped profiles', () => {
       'bitcoin:1BoatSLRHtKNngkdXEeobR76b53LETtpyT',
     ]);
     expect(await argv(['-v'])).toEqual(['gui', ...proxy, '-v']);
+    // The caller may not give the proxy options again (the last one wins in Electrum's parser): found by the attacker pass.
+    for (const args of [
+      ['gui', '--proxy', 'none'],
+      ['daemon', '--proxy=none'],
+      ['-p', 'none'],
+      ['gui', '-pnone'],
+      ['--proxyu', 'me'],
+      ['--proxypassword', 'x'],
+    ])
+      await expect(planOf('electrum', args, 'alice'), args.join(' ')).rejects.toThrow(
+        /^profile 'electrum' hands its program --proxy, --proxyuser, --proxypassword, -p itself: the caller may not give '/,
+      );
     // Its other subcommands only talk to the daemon: no proxy, and explain says why.
     const getinfo = await planOf('electrum', ['getinfo'], 'alice');
     expect(getinfo.exec.argv.slice(1)).toEqual(['getinfo']);

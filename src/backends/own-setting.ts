@@ -105,7 +105,7 @@ export const ownSettingBackend: Backend = {
       env: {},
       files: [],
       notes: [
-        'The application connects to its listener itself, as told by the proxy arguments and variables above; nothing else catches its other sockets (on Tails the firewall does; a network namespace would).',
+        'The application connects to its listener itself, as told by the proxy arguments and variables above; its other sockets are held by the guard above, not by this backend.',
       ],
     };
   },

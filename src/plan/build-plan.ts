@@ -341,24 +341,23 @@ function commandOf(profile: ResolvedProfile, args: string[]): { command: string;
 }
 
 /**
- * An option the profile hands the program its proxy with, given again by the
- * caller (Electrum's `gui --proxy none`): the program would take the
- * caller's (the last one wins) and Tor would not see what explain says.
+ * One of the program's own proxy options (the profile's `proxy.options`)
+ * given by the caller (Electrum's `gui --proxy none`): the program would take
+ * the caller's (the last one wins) and Tor would not see what explain says.
  */
 function handedOverOption(profile: ResolvedProfile, userArgs: string[]): string | null {
-  const options = profile.proxy.args.filter((a) => /^--?[A-Za-z]/.test(a));
-  const shorts = profile.proxy.aliases;
+  const options = profile.proxy.options;
   // Long options as getopt_long and argparse read them: `--opt`, `--opt=V`, and any prefix of one (`--proxyu`).
   const long = (a: string) => {
     const word = a.split('=')[0]!;
-    return word.length > 2 && word.startsWith('--') && options.some((o) => o.startsWith(word));
+    return word.length > 2 && word.startsWith('--') && options.some((o) => o.startsWith('--') && o.startsWith(word));
   };
-  // A short spelling the program also takes (Electrum's -p), alone or with its value attached (`-pnone`).
-  const short = (a: string) => shorts.some((o) => a.startsWith(o));
-  const given = userArgs.find((a) => long(a) || short(a) || options.includes(a));
+  // A short one, alone or with its value attached (`-pnone`).
+  const short = (a: string) => options.some((o) => !o.startsWith('--') && a.startsWith(o));
+  const given = userArgs.find((a) => long(a) || short(a));
   return given === undefined
     ? null
-    : `hands its program ${[...options, ...shorts].join(', ')} itself: the caller may not give '${given}' (it would replace what Tor is told)`;
+    : `sets its program's proxy itself (${options.join(', ')}): the caller may not give '${given}' (it would replace what Tor is told)`;
 }
 
 /** Own-setting programs are told their listener by arguments (before the profile's own) and variables, rendered from it and the credentials. */

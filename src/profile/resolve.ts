@@ -44,7 +44,7 @@ export interface ResolvedProfile {
   /** Backend weaknesses the profile accepts knowingly. */
   acknowledge: string[];
   /** backend own-setting: how the application is told its listener (templates, see backends/own-setting.ts). */
-  proxy: { args: string[]; env: Record<string, string>; aliases: string[]; subcommands: ProxySubcommands | null };
+  proxy: { args: string[]; env: Record<string, string>; options: string[]; subcommands: ProxySubcommands | null };
   env: { set: Record<string, string>; unset: string[]; keep: string[] | null };
   waitForTor: number;
   placement: { netns: string | null; user: string | null };
@@ -478,7 +478,7 @@ export async function resolveProfile(
     proxy: {
       args: values.proxy?.args ?? [],
       env: values.proxy?.env ?? {},
-      aliases: values.proxy?.aliases ?? [],
+      options: values.proxy?.options ?? [],
       subcommands:
         values.proxy?.subcommands === undefined
           ? null

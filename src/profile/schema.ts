@@ -351,11 +351,16 @@ export const profileFileSchema = z.strictObject({
        * `with_proxy`; with no subcommand, after `default`, put first.
        */
       /**
-       * Other spellings of the options in `args` that the program takes
-       * (Electrum's `-p` for `--proxy`): like those, refused from the caller,
-       * whose value would replace the profile's.
+       * The program's options that set its proxy (Electrum: --proxy, -p,
+       * --proxyuser, --proxypassword): the caller may give none of them (nor
+       * `--opt=V`, an abbreviation of a long one, or a short one with its
+       * value attached), whose value would replace the profile's.
        */
-      aliases: z.optional(z.array(z.string().check(z.regex(/^-[A-Za-z0-9]$/, 'a short option such as -p')))),
+      options: z.optional(
+        z.array(
+          z.string().check(z.regex(/^(-[A-Za-z0-9]|--[A-Za-z0-9][A-Za-z0-9-]*)$/, 'an option such as -p or --proxy')),
+        ),
+      ),
       subcommands: z.optional(
         z.strictObject({
           with_proxy: z.array(z.string().check(z.regex(SUBCOMMAND_PATTERN, 'a subcommand name'))).check(z.minLength(1)),

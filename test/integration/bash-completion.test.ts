@@ -21,6 +21,7 @@ const COMMANDS = [
   'list',
   'validate',
   'torrc',
+  'onion-grater',
   'doctor',
   'netns',
   'jail',

@@ -167,7 +167,7 @@ describe.skipIf(!IS_ROOT)(
       expect(contents.find((c) => c.path === INSTALLED)?.mode).toBe('-rwxr-xr-x');
       expect(contents.find((c) => c.path === PLACE)?.mode).toBe('-rwxr-xr-x');
       expect(paths.has(SUDOERS)).toBe(false);
-      expect(SHIPPED_PROFILES).toHaveLength(23);
+      expect(SHIPPED_PROFILES).toHaveLength(25);
       // Tails' /etc, for its image build to copy; and GnuPG's dirmngr-program, which Tails' gpg.conf names.
       for (const file of [
         'etc/tails-launch/listeners.yml',
@@ -175,6 +175,10 @@ describe.skipIf(!IS_ROOT)(
         'etc/gnupg/gpg.conf',
         'etc/gnupg/gpgsm.conf',
         'etc/gnupg/dirmngr.conf',
+        // The onion-grater filters of the profiles that ask Tor's control port, under Tails' names.
+        'etc/onion-grater.d/onioncircuits.yml',
+        'etc/onion-grater.d/tor-connection-assistant.yml',
+        'etc/onion-grater.d/tor-browser.yml',
       ])
         expect(contents.find((c) => c.path === `${SHAREDIR}/tails/${file}`)?.mode, file).toBe('-rw-r--r--');
       expect(contents.find((c) => c.path === `${LIBDIR}/gpg-dirmngr`)?.mode).toBe('-rwxr-xr-x');

@@ -74,6 +74,7 @@ function configFor(name: string, servers: Map<string, Socks5Server>): string {
       port: servers.get(listener)!.port,
       flags: spec.flags,
       netns: spec.netns,
+      kind: spec.kind,
     };
   }
   const profiles: Record<string, string> = {};
@@ -166,7 +167,15 @@ const allRecords = () => [...servers.values()].flatMap((s) => s.records);
 
 describe('the shipped configuration', () => {
   it('has the four Tails listeners and profiles to test', () => {
-    expect(Object.keys(SHIPPED_LISTENERS).sort()).toEqual(['browser', 'default', 'tails', 'upgrader']);
+    expect(Object.keys(SHIPPED_LISTENERS).sort()).toEqual([
+      'browser',
+      'default',
+      'onioncircs',
+      'tails',
+      'tca',
+      'upgrader',
+    ]);
+    expect([SHIPPED_LISTENERS.onioncircs?.kind, SHIPPED_LISTENERS.tca?.kind]).toEqual(['control', 'control']);
     expect(SHIPPED_LISTENERS.browser?.netns).toBe('tbb');
     expect(SHIPPED.size).toBeGreaterThanOrEqual(17);
     expect([...SHIPPED.keys()].filter(hasPlacement)).toEqual(

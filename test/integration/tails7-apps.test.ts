@@ -78,6 +78,8 @@ const PACKAGES = [
   ...['apt-transport-tor', 'apt-utils', 'flatpak', 'ostree'],
   // Onion Circuits, and what Tails' onion-grater imports.
   ...['onioncircuits', 'python3-stem', 'python3-psutil', 'python3-yaml'],
+  // `tails-launch netns setup` (tbb, onioncircs, tca): the minimal image has neither.
+  ...['iproute2', 'nftables'],
   // Tor Browser's Flatpak (its stand-in for firefox.real is Python).
   'python3',
   // The upgrader's stand-in opens the display (xdpyinfo); Tails' wrapper grants it (xhost); sudo.

@@ -87,6 +87,8 @@ describe('tails-launch torrc', () => {
       TAILS_LINES[2],
       '# listener browser, reached from network namespace tbb: used by tor-browser',
       TAILS_LINES[3],
+      "# listener onioncircs is a control port (10.200.1.5:951, reached from network namespace onioncircs), used by onion-circuits: onion-grater's on Tails (its filters: 'tails-launch onion-grater PROFILE'), not a SocksPort",
+      "# listener tca is a control port (10.200.1.9:951, reached from network namespace tca), used by tor-connection: onion-grater's on Tails (its filters: 'tails-launch onion-grater PROFILE'), not a SocksPort",
     ]);
   });
 

@@ -46,6 +46,7 @@ export async function runLauncher(args: string[], options: Options = {}, launche
 }
 
 export interface ListenerSpec {
+  kind?: 'socks' | 'control';
   address?: string;
   port: number;
   flags?: string[];

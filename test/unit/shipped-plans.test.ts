@@ -362,7 +362,7 @@ describe('shipped profiles', () => {
       ['--proxypassword', 'x'],
     ])
       await expect(planOf('electrum', args, 'alice'), args.join(' ')).rejects.toThrow(
-        /^profile 'electrum' hands its program --proxy, --proxyuser, --proxypassword, -p itself: the caller may not give '/,
+        /^profile 'electrum' sets its program's proxy itself \(--proxy, -p, --proxyuser, --proxypassword\): the caller may not give '/,
       );
     // Its other subcommands only talk to the daemon: no proxy, and explain says why.
     const getinfo = await planOf('electrum', ['getinfo'], 'alice');

@@ -191,7 +191,7 @@ describe.each([...SHIPPED.keys()].filter(hasPlacement))('placed profile %s', (na
     const dir = configFor(name, servers);
     configDirs.push(dir);
     const result = await runLauncher(['--config-dir', dir, name], { env: env() });
-    expect([EXIT.noUser, EXIT.noNamespace]).toContain(result.exitCode);
+    expect([EXIT.noUser, EXIT.noNamespace], result.stderr).toContain(result.exitCode);
     expect(result.stdout).toBe('');
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(/^tails-launch: .*does not exist/);

@@ -74,6 +74,7 @@ export function makeConfigDir(
   const lines = ['listeners:'];
   for (const [name, l] of Object.entries(listeners)) {
     lines.push(`  ${name}:`, `    address: ${l.address ?? '127.0.0.1'}`, `    port: ${l.port}`);
+    if (l.kind) lines.push(`    kind: ${l.kind}`);
     if (l.flags) lines.push(`    flags: [${l.flags.join(', ')}]`);
     if (l.netns) lines.push(`    netns: ${l.netns}`);
     if (l.client_address) lines.push(`    client_address: ${l.client_address}`);

@@ -216,7 +216,14 @@ export function outcomeOf(
   const printed = run.stdout === '' || run.stdout === `${serviceUid}\n`;
   const launched = run.exit === 0 && run.stdout === `${serviceUid}\n` && run.stderr === '';
   const killed = run.sig !== 0 && run.killed === run.sig && printed && run.stderr === '';
-  if (!launched && !killed) problems.push(`exit ${run.exit}, signal ${run.killed}`);
+  // The signal killed sudo's own monitor (use_pty) while it started the entry: sudo reports that its
+  // child's exec status never came back (EPIPE on its back channel) and exits 1; nothing ran.
+  const sudoLostItsChild =
+    run.sig !== 0 &&
+    run.exit === 1 &&
+    run.stdout === '' &&
+    run.stderr === 'sudo: unable to execute /usr/lib/tails-launch/place: Broken pipe\n';
+  if (!launched && !killed && !sudoLostItsChild) problems.push(`exit ${run.exit}, signal ${run.killed}`);
   const why = `${problems.join('; ')} (k ${run.k} ms, signal ${run.sig}): stdout ${JSON.stringify(run.stdout)}, stderr ${JSON.stringify(run.stderr)}`;
   return { outcome: problems.length > 0 ? 'problem' : launched ? 'launched' : 'killed', why };
 }

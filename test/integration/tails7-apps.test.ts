@@ -1964,6 +1964,32 @@ async function xdpyinfoAs(uid: number, env: Record<string, string>): Promise<boo
 }
 
 /** The stand-in's report: its lines as KEY: VALUE. */
+/**
+ * `tails-launch tails-upgrade-frontend TAIL` as amnesia in the upgrader's
+ * session: its result, what Xvfb's audit log says of it, the packet trap's
+ * count and the streams Tor saw (its own, not Tor's directory fetches).
+ */
+async function launchUpgrader(tail: string[]) {
+  const mark = readFile(X_LOG).length;
+  let result: RunResult | undefined;
+  const {
+    packets,
+    seen,
+    result: streams,
+  } = await trapped(() =>
+    streamsDuring(async () => {
+      result = await asUser([
+        'env',
+        ...Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`),
+        'tails-launch',
+        'tails-upgrade-frontend',
+        ...tail,
+      ]);
+    }),
+  );
+  return { r: result!, audit: xAudit(mark), packets, seen, requests: streams.filter((s) => s.target !== ':0') };
+}
+
 function upgraderSaw(stdout: string): Record<string, string> {
   const saw: Record<string, string> = {};
   for (const line of stdout.split('\n')) {
@@ -2084,39 +2110,19 @@ describe.skipIf(SKIP)(
       await xhost([`+si:localuser:${UPGRADER.name}`]);
       try {
         for (const args of [[], ['--report-no-upgrade']]) {
-          let result: RunResult | undefined;
-          const mark = readFile(X_LOG).length;
-          const {
-            packets,
-            seen,
-            result: streams,
-          } = await trapped(() =>
-            streamsDuring(async () => {
-              result = await asUser([
-                'env',
-                ...Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`),
-                'tails-launch',
-                'tails-upgrade-frontend',
-                '--',
-                ...args,
-              ]);
-            }),
-          );
-          const r = result!;
+          const { r, audit, packets, seen, requests } = await launchUpgrader(['--', ...args]);
           console.log(`upgrader launch [${args.join(' ')}]: exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
           const saw = upgraderSaw(r.stdout);
           expect(saw.uid, 'its own user').toBe(`${UPGRADER.uid} ${UPGRADER.name}`);
           expect(saw.args).toBe(`${args.length} [${args.join(' ')}]`);
           expect(saw.display, 'the display, through the grant').toMatch(/^open /);
           // The X server saw the upgrader's uid, and no cookie (no "Auth name" line): the grant let it in.
-          const audit = xAudit(mark);
           console.log(`upgrader launch [${args.join(' ')}]: Xvfb's audit:\n${audit}`);
           expect(audit).toMatch(new RegExp(`client \\d+ connected from local host \\( uid=${UPGRADER.uid} `));
           expect(audit).not.toContain('Auth name');
           expect(saw.page).toBe('tails-launch over Tor');
           expect(r.exitCode, r.stderr).toBe(0);
           expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
-          const requests = streams.filter((s) => s.target !== ':0');
           expect(requests.map((s) => s.target)).toEqual([`${TARGET_ADDRESS}:${PORT.curl}`]);
           for (const s of requests) {
             expect(s.circuit, `stream ${s.id} succeeded`).not.toBeNull();
@@ -2196,24 +2202,7 @@ describe.skipIf(SKIP)(
         for (const granted of [true, false]) {
           if (granted) await xhost([`+si:localuser:${UPGRADER.name}`]);
           try {
-            let result: RunResult | undefined;
-            const mark = readFile(X_LOG).length;
-            const {
-              packets,
-              seen,
-              result: streams,
-            } = await trapped(() =>
-              streamsDuring(async () => {
-                result = await asUser([
-                  'env',
-                  ...Object.entries(UPGRADER_ENV).map(([k, v]) => `${k}=${v}`),
-                  'tails-launch',
-                  'tails-upgrade-frontend',
-                ]);
-              }),
-            );
-            const r = result!;
-            const audit = xAudit(mark);
+            const { r, audit, packets, seen, requests } = await launchUpgrader([]);
             console.log(
               `upgrader on Tails (${granted ? 'granted' : 'no grant'}): exit ${r.exitCode}\n${r.stdout}\n${r.stderr}\nXvfb's audit:\n${audit}`,
             );
@@ -2227,7 +2216,6 @@ describe.skipIf(SKIP)(
             expect(audit).not.toContain('Auth name');
             expect(saw.page).toBe('tails-launch over Tor');
             expect({ packets, seen }, 'packets that skipped Tor').toEqual({ packets: 0, seen: [] });
-            const requests = streams.filter((s) => s.target !== ':0');
             expect(requests.map((s) => s.target)).toEqual([`${TARGET_ADDRESS}:${PORT.curl}`]);
             for (const s of requests) expectTorSaw(s, plan.torSees, 'tails-upgrade-frontend');
           } finally {

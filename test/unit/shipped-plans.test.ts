@@ -10,6 +10,17 @@ import { resolveProfile } from '../../src/profile/resolve';
 import { decidePlacement } from '../../src/placement/decide';
 import { decideGuard } from '../../src/jail/guard';
 
+/** Tails 7's tails-run-tor-browser-in-flatpak, its last line: what the tor-browser profile runs. */
+const TAILS_FLATPAK_RUN = [
+  '/usr/bin/flatpak',
+  '--installation=tails',
+  'run',
+  '--allow=unconfined',
+  '--file-forwarding',
+  '--command=tor-browser',
+  'org.boum.tails.TorBrowser',
+];
+
 describe('the guard of every shipped profile', () => {
   const EXPECTED: Record<string, string> = {
     apt: 'refused',
@@ -124,16 +135,7 @@ describe('the guard of every shipped profile', () => {
       sandboxFacts: { a11yBus: null, launchKey: 'feedfacefeedface' },
     });
     // Tails 7's tails-run-tor-browser-in-flatpak, its last line: flatpak itself, no bubblewrap around it.
-    expect(plan.exec.argv).toEqual([
-      '/usr/bin/flatpak',
-      '--installation=tails',
-      'run',
-      '--allow=unconfined',
-      '--file-forwarding',
-      '--command=tor-browser',
-      'org.boum.tails.TorBrowser',
-      'https://example.org/',
-    ]);
+    expect(plan.exec.argv).toEqual([...TAILS_FLATPAK_RUN, 'https://example.org/']);
     expect(plan.sandbox).toBeNull();
     // Tails' allow-list (tailslib/userenv.py): the session bus and display pass (Flatpak filters them), proxies never.
     expect(plan.env.set.FLATPAK_FANCY_OUTPUT).toBe('0');
@@ -261,15 +263,7 @@ describe('shipped profiles', () => {
     expect(plan.backend).toBe('own-setting');
     expect(plan.torSees).toMatchObject({ address: '10.200.1.1', port: 9050, credentials: { kind: 'application' } });
     expect(plan.placement).toMatchObject({ netns: 'tbb', user: 'amnesia', via: 'sudo', account: { uid: 1000 } });
-    expect(plan.exec.argv).toEqual([
-      '/usr/bin/flatpak',
-      '--installation=tails',
-      'run',
-      '--allow=unconfined',
-      '--file-forwarding',
-      '--command=tor-browser',
-      'org.boum.tails.TorBrowser',
-    ]);
+    expect(plan.exec.argv).toEqual([...TAILS_FLATPAK_RUN]);
     // sudo runs the entry with the profile's name and the arguments, nothing else; it passes descriptors 0-2 only.
     expect(plan.handover).toEqual({
       file: '/usr/bin/sudo',

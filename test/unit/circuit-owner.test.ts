@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { parseCircuitLine, parseStreamLine } from '../../src/tor/circuit-status';
 import { groupOfKey, ownerOf } from '../../src/isolation/owner';
 import { socksAuth } from '../../src/isolation/credentials';
+import { appGroup, appGroupKey, launchGroup, parsePool } from '../../src/jail/address';
+import { groupOfAddress } from '../../src/jail/group-of-address';
 
 const FP1 = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const FP2 = '0123456789abcdef0123456789abcdef01234567';
@@ -94,5 +96,23 @@ describe('the group, read back from the credentials', () => {
   ])('not one of ours: %j', (key) => {
     expect(groupOfKey(key)).toBeNull();
     expect(ownerOf({ username: '<torS0X>0', password: key }).kind).toBe('own');
+  });
+});
+
+describe("a jail's group, read back from the client address Tor reports", () => {
+  const pool = parsePool('10.240.0.0/12');
+  it("an app group: the caller's profile whose group has that address", () => {
+    const address = appGroup(pool, appGroupKey(1000, 'pidgin', null)).address;
+    expect(groupOfAddress(pool, address, 1000, ['curl', 'pidgin'])).toEqual({ kind: 'app', profile: 'pidgin' });
+    // Another user's group, or one with an identity: an app group, whose profile cannot be told.
+    expect(groupOfAddress(pool, address, 1001, ['curl', 'pidgin'])).toEqual({ kind: 'app', profile: null });
+  });
+
+  it('a launch group, the none group, and addresses that are no group', () => {
+    const launch = launchGroup(pool, '89abcdef0123456789abcdef01234567').address;
+    expect(groupOfAddress(pool, launch, 1000, ['pidgin'])).toEqual({ kind: 'launch' });
+    expect(groupOfAddress(pool, '10.240.0.0', 1000, [])).toEqual({ kind: 'none-group' });
+    for (const a of ['10.240.0.1', '10.224.0.0', '10.0.0.0', '127.0.0.1', 'x', '::1'])
+      expect(groupOfAddress(pool, a, 1000, []), a).toBeNull();
   });
 });

@@ -385,6 +385,8 @@ export const MAX_PASSWORD_FILE_BYTES = 1024;
 
 /** An authenticated (or not yet) control connection. Commands are sent one at a time. */
 export class ControlConnection {
+  /** Asynchronous events (650 replies, after SETEVENTS), as they arrive; ignored while none is set. */
+  onEvent: ((event: Reply) => void) | null = null;
   private readonly parser: ReplyParser;
   private pending: { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null = null;
   private failure: ControlError | null = null;
@@ -408,8 +410,11 @@ export class ControlConnection {
         return;
       }
       for (const reply of replies) {
-        // 6xx: asynchronous events, never asked for here: ignored.
-        if (reply.status >= 600) continue;
+        // 6xx: asynchronous events, to whoever listens (SETEVENTS asked for them), never taken as an answer.
+        if (reply.status >= 600) {
+          this.onEvent?.(reply);
+          continue;
+        }
         const pending = this.pending;
         this.pending = null;
         if (!pending) {

@@ -370,6 +370,23 @@ describe('ControlConnection against a scripted server', () => {
     return (server.address() as { port: number }).port;
   }
 
+  it('asynchronous events reach onEvent, in order, and are never taken as the answer to a command', async () => {
+    const port = await serve((line) =>
+      line === 'SETEVENTS CIRC STREAM'
+        ? '650 CIRC 1 LAUNCHED PURPOSE=GENERAL\r\n250 OK\r\n650 STREAM 2 NEW 0 a:1\r\n'
+        : line === 'GETINFO version'
+          ? '650 CIRC 1 BUILT\r\n250-version=0.4.9.11\r\n250 OK\r\n'
+          : '510 Unrecognized command\r\n',
+    );
+    const control = await ControlConnection.connect({ kind: 'tcp', host: '127.0.0.1', port });
+    const events: string[] = [];
+    control.onEvent = (event) => events.push(event.lines[0]!.text);
+    expect((await control.send('SETEVENTS CIRC STREAM')).status).toBe(250);
+    expect((await control.getInfo(['version'])).get('version')).toBe('0.4.9.11');
+    expect(events).toEqual(['CIRC 1 LAUNCHED PURPOSE=GENERAL', 'STREAM 2 NEW 0 a:1', 'CIRC 1 BUILT']);
+    control.close();
+  });
+
   const SERVER_KEY = 'Tor safe cookie authentication server-to-controller hash';
   const CLIENT_KEY = 'Tor safe cookie authentication controller-to-server hash';
   const hmac = (key: string, ...parts: Buffer[]) => createHmac('sha256', key).update(Buffer.concat(parts)).digest();

@@ -8,6 +8,8 @@ export const HELP = `Usage: tails-launch [OPTIONS] PROFILE [--] [ARGS...]
        tails-launch [OPTIONS] onion-grater PROFILE
        tails-launch [OPTIONS] doctor [PROFILE...] [--json] [--control ADDR:PORT]
                     [--control-cookie FILE] [--control-password-file FILE]
+       tails-launch [OPTIONS] circuits [PROFILE...] [--json] [--watch] [--control ...]
+       tails-launch [OPTIONS] new-identity PROFILE [--identity NAME] [--json] [--control ...]
        tails-launch [--config-dir DIR] netns setup|teardown NAME
        tails-launch [--config-dir DIR] jail setup|teardown
        tails-launch [--config-dir DIR] grants [--write | --check]
@@ -41,6 +43,16 @@ alike; as root, the jails' host side) and what each profile needs; both exit
 1 when something is wrong. onion-grater prints the filter (Tails'
 /etc/onion-grater.d/) that lets a profile's namespace ask Tor's control port
 what its control_filter lists, and nothing else.
+
+circuits lists Tor's live circuits grouped by what launched them: the
+profile, identity and isolation of the groups tails-launch made (from the
+credentials Tor reports), Tor Browser's by site, the rest by listener or as
+not launched by tails-launch; each with its relays, age and streams. --watch
+redraws it as Tor's events come, until interrupted. new-identity closes the
+circuits of PROFILE's group (and no other), and for isolation app renews the
+group's key for the caller's next launches. Both use doctor's control port
+options, or as a user other than root the configuration's filtered_address
+(Tails' onion-grater).
 
 A profile with netns or user runs its application in that network namespace
 or as that user; a jail (jail: true, or --jail) in a namespace made for the

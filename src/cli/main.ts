@@ -42,6 +42,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/onion-grater')).onionGrater(command);
     case 'doctor':
       return (await import('./commands/doctor')).doctor(command);
+    case 'circuits':
+      return (await import('./commands/circuits')).circuits(command);
+    case 'new-identity':
+      return (await import('./commands/new-identity')).newIdentity(command);
     case 'netns':
       return (await import('./commands/netns')).netns(command);
     case 'jail':

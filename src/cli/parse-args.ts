@@ -35,6 +35,17 @@ export type Command =
   | { kind: 'onion-grater'; profile: string; options: GlobalOptions }
   /** Check the live Tor against the profiles (all of them, or NAMES). */
   | { kind: 'doctor'; profiles: string[]; json: boolean; control: ControlOptions; options: GlobalOptions }
+  /** Tor's live circuits grouped by what launched them (all, or those of PROFILES); --watch keeps the view current. */
+  | {
+      kind: 'circuits';
+      profiles: string[];
+      json: boolean;
+      watch: boolean;
+      control: ControlOptions;
+      options: GlobalOptions;
+    }
+  /** Closes the circuits of PROFILE's group (--identity) and renews an app group's key. */
+  | { kind: 'new-identity'; profile: string; json: boolean; control: ControlOptions; options: GlobalOptions }
   /** Make (setup) or remove (teardown) network namespace NAME of the listeners that declare it (root only). */
   | { kind: 'netns'; action: 'setup' | 'teardown'; name: string; options: GlobalOptions }
   /** Install (setup) or remove (teardown) the jails' host side: one nftables table and the pool's route (root only). */
@@ -170,7 +181,7 @@ function unknownOption(word: string, kind?: string): LaunchError {
  * ""` is usually an unset shell variable. Other names that cannot exist stay
  * "unknown profile", found when no file of that name is there.
  */
-function profileName(word: string, command?: 'run' | 'explain' | 'onion-grater'): string {
+function profileName(word: string, command?: 'run' | 'explain' | 'onion-grater' | 'new-identity'): string {
   if (word === '')
     throw usage(
       command
@@ -231,6 +242,8 @@ export function parseArgs(words: string[]): Command {
     case 'torrc':
     case 'doctor':
     case 'onion-grater':
+    case 'circuits':
+    case 'new-identity':
       return parseInspection(first, rest, parser);
     case 'netns':
       return parseNetns(rest, parser);
@@ -246,16 +259,19 @@ export function parseArgs(words: string[]): Command {
   }
 }
 
-/** explain/list/validate/torrc/doctor do nothing, so their options may come anywhere (before `--`). */
-function parseInspection(
-  kind: 'explain' | 'list' | 'validate' | 'torrc' | 'doctor' | 'onion-grater',
-  words: string[],
-  parser: Parser,
-): Command {
+type InspectionKind =
+  'explain' | 'list' | 'validate' | 'torrc' | 'doctor' | 'onion-grater' | 'circuits' | 'new-identity';
+
+/** The commands that talk to Tor's control port take doctor's --control options. */
+const TALKS_TO_CONTROL: ReadonlySet<InspectionKind> = new Set(['doctor', 'circuits', 'new-identity']);
+
+/** explain/list/validate/torrc/doctor/circuits/new-identity start nothing, so their options may come anywhere (before `--`). */
+function parseInspection(kind: InspectionKind, words: string[], parser: Parser): Command {
   const { options } = parser;
   let json = false;
   let names = false;
   let check: string | null = null;
+  let watch = false;
   const control: ControlOptions = {};
   const positional: string[] = [];
   let app: string[] = [];
@@ -272,6 +288,11 @@ function parseInspection(
       json = true;
       continue;
     }
+    if (word === '--watch' && kind === 'circuits') {
+      once(parser, word);
+      watch = true;
+      continue;
+    }
     if (word === '--names' && kind === 'list') {
       once(parser, word);
       names = true;
@@ -284,7 +305,7 @@ function parseInspection(
       continue;
     }
     if (
-      kind === 'doctor' &&
+      TALKS_TO_CONTROL.has(kind) &&
       (name === '--control' || name === '--control-cookie' || name === '--control-password-file')
     ) {
       once(parser, name);
@@ -316,6 +337,15 @@ function parseInspection(
   if (kind === 'doctor') {
     if (named.includes('')) throw usage("'doctor' was given an empty profile name");
     return { kind, profiles: named, json, control, options };
+  }
+  if (kind === 'circuits') {
+    if (named.includes('')) throw usage("'circuits' was given an empty profile name");
+    return { kind, profiles: named, json, watch, control, options };
+  }
+  if (kind === 'new-identity') {
+    if (named.length !== 1)
+      throw usage("'new-identity' takes one profile name: tails-launch new-identity PROFILE [--identity NAME]");
+    return { kind, profile: profileName(named[0]!, 'new-identity'), json, control, options };
   }
   if (kind === 'onion-grater') {
     if (named.length !== 1) throw usage("'onion-grater' takes one profile name: tails-launch onion-grater PROFILE");

@@ -21,6 +21,7 @@ import { loadJails, loadListeners } from '../profile/load';
 import { SHIPPED_PARSED } from '../profile/parsed-cache';
 import { findA11yBus } from '../jail/a11y-bus';
 import { guardOf } from './guard-of';
+import { readRenewal, renewalFile } from './renewal';
 import { resolveProfile, type ResolvedProfile } from '../profile/resolve';
 import type { GlobalOptions } from './parse-args';
 
@@ -219,6 +220,11 @@ export async function planLaunch(
     grant: placement?.via === 'self' ? grantLine(profile, jails, { jailed }) : null,
     profile,
     identity: request.options.identity,
+    // The caller's own renewal of an app group (new-identity); the entry re-planning a sudo caller's launch reads no user's file.
+    renewal:
+      profile.isolation === 'app' && entry === null
+        ? readRenewal(renewalFile(process.env, profile.name, request.options.identity), uid)
+        : null,
     args: request.args,
     environment: process.env,
     cwd: currentDirectory(),

@@ -16,7 +16,9 @@ import {
   getValue,
   glibBoolean,
   type Group,
+  type KeyFile,
   KeyFileError,
+  type KeyLine,
   parseKeyFile,
   removeKey,
   serializeKeyFile,
@@ -40,7 +42,12 @@ export interface RewriteProfile {
   named: readonly string[];
   /** Whether an Exec program runs the command (src/desktop/program.ts: by name or by file); by name alone when absent. */
   matches?: ProgramMatcher;
+  /** The profile's group can be given a new circuit (`new-identity`: isolation app or launch): the entry gets an action for it. */
+  newCircuit?: boolean;
 }
+
+/** The desktop action that runs `tails-launch new-identity PROFILE` (an action identifier: letters, digits and '-'). */
+export const NEW_CIRCUIT_ACTION = 'tails-launch-new-circuit';
 
 export interface RewriteInput {
   kind: FileKind;
@@ -172,6 +179,7 @@ function rewriteEntry(input: RewriteInput): string {
   rewriteExec(main, 'Exec');
   for (const group of file.groups)
     if (group.name.startsWith('Desktop Action ')) rewriteExec(group, `action '${group.name.slice(15)}'`);
+  if (input.profile.newCircuit) addNewCircuitAction(file, main, input);
   // The entry shows only where the application itself is installed (TryExec
   // names the real program; the launcher is always there).
   if (getValue(main, 'TryExec') === undefined)
@@ -181,6 +189,37 @@ function rewriteEntry(input: RewriteInput): string {
   if (getValue(main, 'DBusActivatable') !== undefined) setValue(main, 'DBusActivatable', 'false');
   file.head.unshift(...headerLines(input.profile.name, input.source));
   return serializeKeyFile({ ...file, finalNewline: true });
+}
+
+/**
+ * The action "New Tor circuit for NAME" (desktop entry spec: an identifier
+ * in Actions=, a [Desktop Action ID] group with Name and Exec), which the
+ * desktop offers beside the application: `tails-launch new-identity PROFILE`.
+ */
+function addNewCircuitAction(file: KeyFile, main: Group, input: RewriteInput): void {
+  const groupName = `Desktop Action ${NEW_CIRCUIT_ACTION}`;
+  if (findGroup(file, groupName)) throw new DesktopRefusal(`it has an action '${NEW_CIRCUIT_ACTION}' of its own`);
+  const actions = (getValue(main, 'Actions') ?? '').split(';').filter((a) => a !== '');
+  setValue(main, 'Actions', `${[...actions, NEW_CIRCUIT_ACTION].join(';')};`);
+  // Name is a localestring: the application's own (escaped) text goes in as it is.
+  const name = getValue(main, 'Name') ?? input.profile.name;
+  const last = file.groups.at(-1)!;
+  if (last.lines.at(-1)?.raw !== '') last.lines.push({ kind: 'other', raw: '' });
+  const line = (key: string, value: string): KeyLine => ({
+    kind: 'key',
+    key,
+    locale: null,
+    value,
+    raw: `${key}=${value}`,
+  });
+  file.groups.push({
+    name: groupName,
+    raw: `[${groupName}]`,
+    lines: [
+      line('Name', `New Tor circuit for ${name}`),
+      line('Exec', formatDesktopExec([literalDesktopArg(input.launcher), 'new-identity', input.profile.name])),
+    ],
+  });
 }
 
 function rewriteService(input: RewriteInput): string {

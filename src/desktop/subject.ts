@@ -24,5 +24,6 @@ export function rewriteProfile(profile: ResolvedProfile, pathVariable: string): 
     callerArgs: profile.callerArgs,
     named: profile.desktopFiles,
     matches: commandMatcher(profile.command, pathVariable),
+    newCircuit: profile.isolation === 'app' || profile.isolation === 'launch',
   };
 }

@@ -24,16 +24,22 @@ export interface GroupRequest {
   mode: IsolationMode;
   profile: string;
   identity: string | null;
+  /**
+   * An `app` group renewed by `tails-launch new-identity` (16 hex digits,
+   * src/cli/renewal.ts), or null: a renewed group's key is new, so its next
+   * launches build circuits Tor has never used for the group before.
+   */
+  renewal?: string | null;
   /** 128 random bits as hex; called only for `launch`. */
   randomHex: () => string;
 }
 
 /** The group key, or null for the modes that send no key of ours. */
-export function groupKey({ mode, profile, identity, randomHex }: GroupRequest): string | null {
+export function groupKey({ mode, profile, identity, renewal, randomHex }: GroupRequest): string | null {
   const suffix = identity === null ? '' : `/identity/${identity}`;
   switch (mode) {
     case 'app':
-      return `tails-launch/app/${profile}${suffix}`;
+      return `tails-launch/app/${profile}${renewal ? `/renewed/${renewal}` : ''}${suffix}`;
     case 'launch':
       return `tails-launch/launch/${profile}/${randomHex()}${suffix}`;
     case 'process':

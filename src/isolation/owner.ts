@@ -6,7 +6,14 @@ import { SOCKS_USERNAME } from './credentials';
 
 export type Owner =
   /** A group tails-launch made (isolation app or launch): its profile, identity and launch key. */
-  | { kind: 'group'; mode: 'app' | 'launch'; profile: string; identity: string | null; launchKey: string | null }
+  | {
+      kind: 'group';
+      mode: 'app' | 'launch';
+      profile: string;
+      identity: string | null;
+      /** launch: the launch's own key (32 hex digits); app: the renewal new-identity made (16), or null. */
+      launchKey: string | null;
+    }
   /** torsocks' per-process credentials (isolation process): the process's PID as torsocks wrote it. */
   | { kind: 'process'; pid: number }
   /** Credentials of the program's own (Tor Browser's per-site ones): the username, as the program wrote it. */
@@ -15,6 +22,7 @@ export type Owner =
   | { kind: 'none' };
 
 const HEX = /^[0-9a-f]{32}$/;
+const RENEWAL = /^[0-9a-f]{16}$/;
 /** torsocks' `torsocks-%d:%ld` (pid, time), with password `0`. */
 const TORSOCKS = /^torsocks-(\d{1,10}):\d{1,20}$/;
 
@@ -32,9 +40,13 @@ export function groupOfKey(key: string): Extract<Owner, { kind: 'group' }> | nul
   const split = withIdentity(key.split('/'));
   if (split === null) return null;
   const [prefix, mode, profile, launchKey, ...extra] = split.rest;
-  if (prefix !== 'tails-launch' || profile === undefined || !NAME_PATTERN.test(profile) || extra.length) return null;
+  if (prefix !== 'tails-launch' || profile === undefined || !NAME_PATTERN.test(profile)) return null;
+  if (extra.length && !(mode === 'app' && launchKey === 'renewed')) return null;
   if (mode === 'app' && launchKey === undefined)
     return { kind: 'group', mode, profile, identity: split.identity, launchKey: null };
+  // A renewed app group: tails-launch/app/PROFILE/renewed/HEX16 (credentials.ts).
+  if (mode === 'app' && launchKey === 'renewed' && extra.length === 1 && RENEWAL.test(extra[0]!))
+    return { kind: 'group', mode, profile, identity: split.identity, launchKey: extra[0]! };
   if (mode === 'launch' && launchKey !== undefined && HEX.test(launchKey))
     return { kind: 'group', mode, profile, identity: split.identity, launchKey };
   return null;

@@ -28,6 +28,8 @@ import type { Check, ExecutableCheck, Plan } from './types';
 export interface PlanInput {
   profile: ResolvedProfile;
   identity: string | null;
+  /** The caller's renewal of this `app` group (`tails-launch new-identity`), read at the edge; null or absent: none. */
+  renewal?: string | null;
   /** The user's arguments (after the profile name and an optional `--`). */
   args: string[];
   environment: Readonly<Record<string, string | undefined>>;
@@ -121,7 +123,13 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
     : null;
   refuseIdentityWithoutGroup(profile, identity, jailed?.ok === true);
   const { command, userArgs } = commandOf(profile, input.args);
-  const auth = socksAuth({ mode: profile.isolation, profile: profile.name, identity, randomHex: input.randomHex });
+  const auth = socksAuth({
+    mode: profile.isolation,
+    profile: profile.name,
+    identity,
+    renewal: input.renewal ?? null,
+    randomHex: input.randomHex,
+  });
   // A jailed own-setting program told no credentials sends its own (none, on
   // Tails): the jail's address carries the group, so say what Tor really sees.
   const sentAuth: SocksAuth =

@@ -23,6 +23,8 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set([
   'torrc',
   'onion-grater',
   'doctor',
+  'circuits',
+  'new-identity',
   'desktop',
   'netns',
   'jail',

@@ -136,6 +136,12 @@ export const controlSchema = z.strictObject({
   cookie_file: z.optional(noNul(z.string().check(z.minLength(1)))),
   /** Password authentication: a file holding the password (HashedControlPassword). */
   password_file: z.optional(noNul(z.string().check(z.minLength(1)))),
+  /**
+   * A filtered control port (Tails' onion-grater, 127.0.0.1:951) for the
+   * callers other than root, who cannot read Tor's cookie: `circuits` and
+   * `new-identity` go there, under its filter, with no credentials.
+   */
+  filtered_address: z.optional(noNul(z.string().check(z.minLength(1)))),
 });
 export type ControlConfig = z.infer<typeof controlSchema>;
 

@@ -76,6 +76,8 @@ export async function checkControlPort(
   cli: { address?: string; cookieFile?: string; passwordFile?: string },
   config: { address: string; cookie_file?: string; password_file?: string } | null,
   report: CheckReport,
+  /** The largest reply to take (`circuits` reads many circuits); doctor's default otherwise. */
+  maxReplyBytes?: number,
 ): Promise<TorView> {
   const addressText = cli.address ?? config?.address;
   if (addressText === undefined) {
@@ -105,7 +107,7 @@ export async function checkControlPort(
   let connection: ControlConnection;
   let info: ProtocolInfo;
   try {
-    connection = await ControlConnection.connect(address, { timeoutMs: CONTROL_TIMEOUT_MS });
+    connection = await ControlConnection.connect(address, { timeoutMs: CONTROL_TIMEOUT_MS, maxReplyBytes });
   } catch (error) {
     report.add(
       'control.reachable',

@@ -387,6 +387,8 @@ export const MAX_PASSWORD_FILE_BYTES = 1024;
 export class ControlConnection {
   /** Asynchronous events (650 replies, after SETEVENTS), as they arrive; ignored while none is set. */
   onEvent: ((event: Reply) => void) | null = null;
+  /** Called once when the connection fails or closes (a watcher's cue to stop), with why. */
+  onFailure: ((error: ControlError) => void) | null = null;
   private readonly parser: ReplyParser;
   private pending: { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null = null;
   private failure: ControlError | null = null;
@@ -441,7 +443,9 @@ export class ControlConnection {
   }
 
   private fail(error: ControlError): void {
+    const first = this.failure === null;
     this.failure ??= error;
+    if (first) this.onFailure?.(error);
     this.socket.destroy();
     const pending = this.pending;
     this.pending = null;

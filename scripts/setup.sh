@@ -44,7 +44,8 @@ fi
 # (a headless Wayland compositor for Totem), at-spi2-core and python3-pyatspi
 # (the accessibility bus, and asking its registry what runs),
 # gstreamer1.0-tools and -plugins-base/-good (the test's media file, made with
-# gst-launch-1.0; Vorbis, Ogg and HTTP for Totem).
+# gst-launch-1.0; Vorbis, Ogg and HTTP for Totem). tmux: a terminal for
+# `circuits --watch` (circuits.test.ts).
 apt-get install -y -qq --no-install-recommends \
 	torsocks tor proxychains4 curl wget ca-certificates iproute2 gcc libc6-dev file procps strace hyperfine time libcap2-bin \
 	nftables python3 e2fsprogs git openssh-client netcat-openbsd \
@@ -52,7 +53,7 @@ apt-get install -y -qq --no-install-recommends \
 	desktop-file-utils libglib2.0-bin bash-completion debootstrap debian-archive-keyring \
 	bubblewrap xdg-dbus-proxy dbus-daemon dbus-bin xvfb xdotool xterm python3-gi \
 	pidgin thunderbird totem weston at-spi2-core python3-pyatspi \
-	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good >/dev/null
+	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good tmux >/dev/null
 command -v node >/dev/null || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 [ -n "$own_policy" ] && rm -f "$policy"
 

@@ -1,17 +1,17 @@
-// `circuits --watch`: Tor's CIRC and STREAM events keep the circuits and
-// streams current, and each change redraws the view. Events are subscribed
-// to before the first snapshot is read, and those that arrive meanwhile are
-// applied on top of it, so nothing between the two is lost. A stream's NEW
-// event is the one place Tor says where it came from: its listener and
-// client address are kept for as long as the stream lives.
-import type { CircuitLine } from '../tor/circuit-status';
-import { parseCircuitLine, parseStreamLine } from '../tor/circuit-status';
+// `circuits --watch`: Tor's STREAM events keep the streams current, and each
+// CIRC or STREAM event redraws the view (whose circuits come from
+// circuit-status each time: Tor sends no CIRC event when a circuit's first
+// stream marks it with its credentials). Events are subscribed to before
+// the first snapshot is read, and those that arrive meanwhile are applied on
+// top of it, so nothing between the two is lost. A stream's NEW event is the
+// one place Tor says where it came from: its listener and client address are
+// kept for as long as the stream lives.
+import { parseStreamLine } from '../tor/circuit-status';
 import { checkReply, type ControlConnection, type ControlError, type Reply } from '../tor/control-port';
 import type { StreamState } from './attribute';
 import type { Found } from './read-tor';
 
 export interface LiveState {
-  circuits: Map<string, CircuitLine>;
   streams: Map<string, StreamState>;
 }
 
@@ -19,13 +19,8 @@ const GONE = new Set(['CLOSED', 'FAILED']);
 
 /** Applies one event (the text after "650 ") to STATE; true when something changed. */
 export function applyEvent(state: LiveState, text: string, listenerOf: (source: string) => string | null): boolean {
-  if (text.startsWith('CIRC ')) {
-    const circuit = parseCircuitLine(text.slice(5));
-    if (circuit === null) return false;
-    if (GONE.has(circuit.status)) return state.circuits.delete(circuit.id);
-    state.circuits.set(circuit.id, circuit);
-    return true;
-  }
+  // A circuit's change: the next view reads the circuits again.
+  if (text.startsWith('CIRC ')) return true;
   if (text.startsWith('STREAM ')) {
     const stream = parseStreamLine(text.slice(7));
     if (stream === null) return false;
@@ -54,11 +49,11 @@ export interface Watch {
  */
 export async function watchCircuits(
   connection: ControlConnection,
-  snapshot: () => Promise<Found>,
+  snapshot: () => Promise<Pick<Found, 'streams'>>,
   listenerOf: (source: string) => string | null,
   changed: (state: LiveState) => void,
 ): Promise<Watch> {
-  const state: LiveState = { circuits: new Map(), streams: new Map() };
+  const state: LiveState = { streams: new Map() };
   let early: string[] | null = [];
   let timer: NodeJS.Timeout | null = null;
   const schedule = () => {
@@ -78,7 +73,6 @@ export async function watchCircuits(
   connection.onFailure = (error) => finish(error);
   checkReply(await connection.send('SETEVENTS CIRC STREAM'), 'SETEVENTS CIRC STREAM');
   const first = await snapshot();
-  for (const c of first.circuits) if (!GONE.has(c.status)) state.circuits.set(c.id, c);
   for (const s of first.streams) state.streams.set(s.id, s);
   for (const text of early) applyEvent(state, text, listenerOf);
   early = null;

@@ -54,6 +54,8 @@ export interface PrivateTorNetwork {
   bootstrapMs: number;
   /** The client tor's PID (its /proc/PID/net/tcp is the namespace's socket table). */
   clientPid: number;
+  /** The exits' fingerprints (40 hex digits). */
+  exits: string[];
   /** SIGTERM to every tor, by PID, then waits for each to exit. */
   stop(): Promise<void>;
 }
@@ -70,6 +72,15 @@ export interface PrivateTorOptions {
   onProgress?: (step: string) => void;
   /** Aborting it while the network starts stops every tor started so far, then rejects (a demo's Ctrl-C). */
   signal?: AbortSignal;
+  /**
+   * Two exits instead of one. One exit is an enclave on the target's address
+   * (see the top of this file); of two enclaves on one address a client
+   * always takes the first it finds (router_find_exact_exit_enclave), so two
+   * exits are ordinary ones on 127.0.0.1 with `reject 127.0.0.0/8:*` and
+   * `accept *:*` (the client picks either for each circuit; the namespace
+   * has nothing but the target to reach).
+   */
+  exits?: 1 | 2;
 }
 
 /** The client's default SocksPort. */
@@ -79,6 +90,8 @@ interface Node {
   name: string;
   dir: string;
   role: 'authority' | 'middle' | 'exit' | 'client';
+  /** An exit on the target's own address (the single exit), else on 127.0.0.1. */
+  enclave?: boolean;
   orPort?: number;
   dirPort?: number;
   fingerprint?: string;
@@ -135,7 +148,7 @@ async function listFingerprint(ns: string, node: Node): Promise<string> {
     '--DataDirectory',
     join(node.dir, 'data'),
     '--ORPort',
-    `${node.role === 'exit' ? TARGET_ADDRESS : '127.0.0.1'}:${node.orPort}`,
+    `${node.enclave ? TARGET_ADDRESS : '127.0.0.1'}:${node.orPort}`,
     '--Nickname',
     node.name,
     '--SocksPort',
@@ -160,7 +173,7 @@ async function listFingerprint(ns: string, node: Node): Promise<string> {
 function torrc(
   node: Node,
   common: string[],
-  exitFingerprint: string,
+  exitFingerprints: readonly string[],
   socksPorts: readonly string[],
   clientLines: readonly string[],
 ): string {
@@ -190,8 +203,8 @@ function torrc(
   } else {
     lines.push(
       'SocksPort 0',
-      `Address ${node.role === 'exit' ? TARGET_ADDRESS : '127.0.0.1'}`,
-      `ORPort ${node.role === 'exit' ? TARGET_ADDRESS : '127.0.0.1'}:${node.orPort}`,
+      `Address ${node.enclave ? TARGET_ADDRESS : '127.0.0.1'}`,
+      `ORPort ${node.enclave ? TARGET_ADDRESS : '127.0.0.1'}:${node.orPort}`,
       'AssumeReachable 1',
       `ContactInfo ${node.name}@tails-launch.test`,
       'ShutdownWaitLength 0',
@@ -204,7 +217,7 @@ function torrc(
       'AuthoritativeDirectory 1',
       'V3AuthoritativeDirectory 1',
       'ExitPolicy reject *:*',
-      `TestingDirAuthVoteExit ${exitFingerprint}`,
+      `TestingDirAuthVoteExit ${exitFingerprints.join(',')}`,
       'TestingDirAuthVoteGuard *',
       // Every relay an HSDir: onion services publish and are found here too.
       'TestingDirAuthVoteHSDir *',
@@ -221,8 +234,9 @@ function torrc(
       'ExitRelay 1',
       'ExitPolicyRejectPrivate 0',
       'ExitPolicyRejectLocalInterfaces 0',
-      `ExitPolicy accept ${TARGET_ADDRESS}:*`,
-      'ExitPolicy reject *:*',
+      ...(node.enclave
+        ? [`ExitPolicy accept ${TARGET_ADDRESS}:*`, 'ExitPolicy reject *:*']
+        : ['ExitPolicy reject 127.0.0.0/8:*', 'ExitPolicy accept *:*']),
       'RefuseUnknownExits 0',
     );
   }
@@ -242,14 +256,14 @@ function logTime(line: string): number {
  * exit with the Exit flag, and each relay that logged its post-self-test
  * "Publishing server descriptor" with a descriptor published no earlier.
  */
-function relaysSettled(relays: Node[], consensus: string, exitFingerprint: string): boolean {
+function relaysSettled(relays: Node[], consensus: string, exitFingerprints: readonly string[]): boolean {
   if (!existsSync(consensus)) return false;
   const entries = new Map<string, { published: number; flags: string }>();
   for (const m of readFileSync(consensus, 'utf8').matchAll(/^r (\S+) (\S+) \S+ (\S+ \S+) .*\ns ([^\n]*)$/gm)) {
     const fingerprint = Buffer.from(m[2]!, 'base64').toString('hex').toUpperCase();
     entries.set(fingerprint, { published: Date.parse(`${m[3]!.replace(' ', 'T')}Z`) / 1000, flags: m[4]! });
   }
-  if (!entries.get(exitFingerprint)?.flags.split(' ').includes('Exit')) return false;
+  if (!exitFingerprints.every((fp) => entries.get(fp)?.flags.split(' ').includes('Exit'))) return false;
   return relays.every((relay) => {
     const entry = entries.get(relay.fingerprint!);
     if (!entry) return false;
@@ -289,7 +303,15 @@ export async function startPrivateTorNetwork(
     nodes.push({ name: `auth${i}`, role: 'authority', orPort: OR_BASE + i, dirPort: DIR_BASE + i, dir: '' });
   for (let i = 0; i < MIDDLES; i++)
     nodes.push({ name: `middle${i}`, role: 'middle', orPort: OR_BASE + AUTHORITIES + i, dir: '' });
-  nodes.push({ name: 'exit0', role: 'exit', orPort: OR_BASE + AUTHORITIES + MIDDLES, dir: '' });
+  const exits = options.exits ?? 1;
+  for (let i = 0; i < exits; i++)
+    nodes.push({
+      name: `exit${i}`,
+      role: 'exit',
+      orPort: OR_BASE + AUTHORITIES + MIDDLES + i,
+      dir: '',
+      enclave: exits === 1,
+    });
   nodes.push({ name: 'client', role: 'client', dir: '' });
   for (const node of nodes) {
     node.dir = join(dir, node.name);
@@ -306,7 +328,7 @@ export async function startPrivateTorNetwork(
         node.fingerprint = await listFingerprint(ns, node);
       }),
   );
-  const exitFingerprint = nodes.find((n) => n.role === 'exit')!.fingerprint!;
+  const exitFingerprints = nodes.filter((n) => n.role === 'exit').map((n) => n.fingerprint!);
 
   // Valid-after times fall on (multiples of the interval) + offset: put the first ~9 s from now.
   const now = Math.floor(Date.now() / 1000);
@@ -341,7 +363,10 @@ export async function startPrivateTorNetwork(
 
   const started = Date.now();
   const startTor = (node: Node) => {
-    writeFileSync(join(node.dir, 'torrc'), torrc(node, common, exitFingerprint, socksPorts, options.clientLines ?? []));
+    writeFileSync(
+      join(node.dir, 'torrc'),
+      torrc(node, common, exitFingerprints, socksPorts, options.clientLines ?? []),
+    );
     // `ip netns exec` execs tor: this PID is tor's. TZ=UTC: log times compare with the consensus'.
     node.process = execa('ip', ['netns', 'exec', ns, 'tor', '-f', join(node.dir, 'torrc')], {
       reject: false,
@@ -389,7 +414,7 @@ export async function startPrivateTorNetwork(
         relaysSettled(
           nodes.filter((n) => n !== client),
           join(nodes[0]!.dir, 'data', 'cached-consensus'),
-          exitFingerprint,
+          exitFingerprints,
         )
       ) {
         startTor(client);
@@ -410,6 +435,7 @@ export async function startPrivateTorNetwork(
               cookieFile,
               bootstrapMs: Date.now() - started,
               clientPid: client.process.pid!,
+              exits: exitFingerprints,
               stop,
             };
         } finally {

@@ -122,7 +122,11 @@ async function watch(
     }
     busy = true;
     try {
-      show(await report({ circuits: [...state.circuits.values()], streams: [...state.streams.values()] }));
+      // Tor sends no CIRC event when a stream's credentials mark a circuit (at its first stream):
+      // the circuits come from circuit-status at each view, the streams (with what their NEW
+      // event said) from the events.
+      const { circuits: now } = await readCircuits(connection);
+      show(await report({ circuits: now, streams: [...state.streams.values()] }));
     } finally {
       busy = false;
     }

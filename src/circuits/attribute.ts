@@ -172,7 +172,10 @@ export function groupCircuits(state: TorState, context: AttributionContext): Cir
     groups.set(key, group);
   }
   return [...groups.values()].sort(
-    (a, b) => KIND_ORDER.indexOf(a.owner.kind) - KIND_ORDER.indexOf(b.owner.kind) || a.label.localeCompare(b.label),
+    // By code point, not locale: the same order everywhere.
+    (a, b) =>
+      KIND_ORDER.indexOf(a.owner.kind) - KIND_ORDER.indexOf(b.owner.kind) ||
+      (a.label < b.label ? -1 : a.label > b.label ? 1 : 0),
   );
 }
 

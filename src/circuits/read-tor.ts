@@ -38,7 +38,11 @@ export async function readCircuits(connection: ControlConnection): Promise<Found
 }
 
 /** What Tor knows of relay FINGERPRINT; nulls for what it does not say (or its filter does not let us ask). */
-export async function readRelay(connection: ControlConnection, fingerprint: string): Promise<RelayFacts> {
+export async function readRelay(
+  connection: ControlConnection,
+  fingerprint: string,
+  countries: Map<string, string | null> = new Map(),
+): Promise<RelayFacts> {
   const facts: RelayFacts = { nickname: null, address: null, country: null };
   try {
     // "r NICKNAME IDENTITY DIGEST DATE TIME IP ORPORT DIRPORT" (dir-spec), then more lines.
@@ -52,11 +56,14 @@ export async function readRelay(connection: ControlConnection, fingerprint: stri
     if (!(error instanceof ControlError) || error.kind === 'closed' || error.kind === 'timeout') throw error;
   }
   if (facts.address === null) return facts;
+  // Relays share addresses (a private network's are all 127.0.0.1): asked once each.
+  if (countries.has(facts.address)) return { ...facts, country: countries.get(facts.address)! };
   try {
     const key = `ip-to-country/${facts.address}`;
     const country = (await connection.getInfo([key])).get(key) ?? '';
     // "??": no GeoIP data, or a private address.
     facts.country = /^[a-z]{2}$/.test(country) && country !== '??' ? country : null;
+    countries.set(facts.address, facts.country);
   } catch (error) {
     if (!(error instanceof ControlError) || error.kind === 'closed' || error.kind === 'timeout') throw error;
   }
@@ -78,9 +85,11 @@ export async function completeState(
   found: Found,
   cache: RelayCache = new Map(),
 ): Promise<TorState> {
+  const countries = new Map<string, string | null>();
   for (const circuit of found.circuits)
     for (const relay of circuit.path)
-      if (!cache.has(relay.fingerprint)) cache.set(relay.fingerprint, await readRelay(connection, relay.fingerprint));
+      if (!cache.has(relay.fingerprint))
+        cache.set(relay.fingerprint, await readRelay(connection, relay.fingerprint, countries));
   const programs = new Map<number, string>();
   for (const circuit of found.circuits) {
     const owner = ownerOf(circuit.socks);

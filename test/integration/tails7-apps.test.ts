@@ -1136,6 +1136,30 @@ describe.skipIf(SKIP)(
  */
 const graters: ChildProcess[] = [];
 let graterLog = '';
+const LOOPBACK_GRATER_PORT = '952';
+/**
+ * onion-grater, unchanged, with one difference a kernel makes: it knows a
+ * loopback client by /proc/PID/attr/current, which on Tails (AppArmor on)
+ * reads "unconfined" for a process without a profile, and then takes its
+ * /proc/PID/exe. This machine's kernel has no AppArmor and answers EINVAL
+ * to that read: this shim gives the exe for that error, as AppArmor's
+ * "unconfined" would. Arguments: the script, then onion-grater's own.
+ */
+const APPARMOR_FALLBACK = [
+  'import sys, psutil',
+  'path = sys.argv[1]',
+  "g = {'__name__': 'onion_grater', '__file__': path}",
+  "exec(compile(open(path).read(), path, 'exec'), g)",
+  "profile_of = g['apparmor_profile_of_pid']",
+  'def aa(pid):',
+  '    try:',
+  '        return profile_of(pid)',
+  '    except OSError:',
+  '        return psutil.Process(pid).exe()',
+  "g['apparmor_profile_of_pid'] = aa",
+  'sys.argv = sys.argv[1:]',
+  "g['main']()",
+].join('\n');
 async function startOnionGraters(): Promise<void> {
   if (graters.length) return;
   for (const ns of ['onioncircs', 'tca']) await image.must(['tails-launch', 'netns', 'setup', ns]);
@@ -1150,13 +1174,22 @@ async function startOnionGraters(): Promise<void> {
   );
   // The client's cookie where onion-grater (in the image) reads it: the same path as on the host.
   image.copyIn(network!.cookieFile, network!.cookieFile);
-  for (const address of ['10.200.1.5', '10.200.1.9']) {
+  // The third, on the image's loopback, for amnesia's own programs (tails-launch circuits): Tails' is on
+  // 0.0.0.0:951, whose 127.0.0.1:951 our tor holds here (OnionShare's stand-in), so it listens on 952.
+  for (const [address, port] of [
+    ['10.200.1.5', '951'],
+    ['10.200.1.9', '951'],
+    ['127.0.0.1', LOOPBACK_GRATER_PORT],
+  ]) {
     const grater = image.spawn([
       'python3',
       '-Iu',
+      ...(address === '127.0.0.1' ? ['-c', APPARMOR_FALLBACK] : []),
       '/usr/local/lib/onion-grater',
       '--listen-address',
-      address,
+      address!,
+      '--listen-port',
+      port!,
       '--control-cookie-path',
       network!.cookieFile,
       '--debug',
@@ -1166,7 +1199,7 @@ async function startOnionGraters(): Promise<void> {
     graters.push(grater);
   }
   const deadline = Date.now() + 30_000;
-  while ((graterLog.match(/Tor control port filter started/g) ?? []).length < 2) {
+  while ((graterLog.match(/Tor control port filter started/g) ?? []).length < 3) {
     if (Date.now() > deadline) throw new Error(`onion-grater did not start:\n${graterLog}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -1321,6 +1354,126 @@ describe.skipIf(SKIP)(
       );
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stdout).toBe('');
+    });
+  },
+);
+
+describe.skipIf(SKIP)(
+  "circuits and new-identity as amnesia, through Tails' onion-grater and the package's tails-launch.yml",
+  () => {
+    /** ARGV as amnesia with the program onion-grater will see (/usr/bin/node for tails-launch), on Tails' admin layer. */
+    const graterClient = (from: number) =>
+      graterLog
+        .slice(from)
+        .split('\n')
+        .filter((l) => l.includes('user: amnesia') || l.includes('user: nobody'));
+    const onTailsLayer = async () => {
+      await image.must(['sh', '-c', 'cp -r /usr/share/tails-launch/tails/etc/. /etc/']);
+      // Our tor holds 127.0.0.1:951 (see startOnionGraters): the loopback onion-grater is on 952.
+      await image.must([
+        'sed',
+        '-i',
+        `s/^  filtered_address: 127.0.0.1:951$/  filtered_address: 127.0.0.1:${LOOPBACK_GRATER_PORT}/`,
+        '/etc/tails-launch/listeners.yml',
+      ]);
+      expect(readFile('/etc/tails-launch/listeners.yml')).toContain(
+        `filtered_address: 127.0.0.1:${LOOPBACK_GRATER_PORT}`,
+      );
+    };
+
+    it("lists the circuits with curl's launch on the circuit Tor names, closes exactly them, and onion-grater refuses nothing", async () => {
+      await startOnionGraters();
+      await onTailsLayer();
+      try {
+        const streams = await streamsDuring(async () => {
+          const r = await tl(['curl', '--', '-sS', '--max-time', '60', '-o', '/dev/null', url(PORT.curl, '/file.txt')]);
+          expect(r.exitCode, r.stderr).toBe(0);
+        });
+        const curl = streams.find((s) => s.socksPassword?.startsWith('tails-launch/launch/curl/') && s.circuit);
+        expect(curl, JSON.stringify(streams)).toBeDefined();
+        const from = graterLog.length;
+        const listed = await tl(['circuits', '--json']);
+        expect(listed.stderr, graterLog.slice(from)).toBe('');
+        expect(listed.exitCode).toBe(0);
+        const report = JSON.parse(listed.stdout) as import('../../src/circuits/model').CircuitsReport;
+        const group = report.groups.find(
+          (g) =>
+            g.owner.kind === 'profile' &&
+            g.owner.profile === 'curl' &&
+            curl!.socksPassword!.endsWith(g.owner.launchKey ?? '-'),
+        );
+        expect(
+          group?.circuits.map((c) => c.id),
+          JSON.stringify(report.groups.map((g) => g.label)),
+        ).toContain(curl!.circuit);
+
+        const renewed = await tl(['new-identity', 'curl']);
+        expect(renewed.stderr).toBe('');
+        expect(renewed.exitCode).toBe(0);
+        expect(renewed.stdout).toMatch(new RegExp(`^closed circuit ${curl!.circuit} of curl: `, 'm'));
+        const after = JSON.parse((await tl(['circuits', '--json', 'curl'])).stdout) as typeof report;
+        expect(after.groups.flatMap((g) => g.circuits.map((c) => c.id))).not.toContain(curl!.circuit);
+
+        // --watch: SETEVENTS through the filter, one report per line, ended by SIGINT with status 0.
+        const watch = await asUser([
+          'timeout',
+          '--preserve-status',
+          '-s',
+          'INT',
+          '3',
+          'tails-launch',
+          'circuits',
+          '--watch',
+          '--json',
+        ]);
+        expect(watch.stderr).toBe('');
+        expect(watch.exitCode).toBe(0);
+        expect(JSON.parse(watch.stdout.trim().split('\n')[0]!)).toMatchObject({ version: 1 });
+        const lines = graterClient(from);
+        expect(lines.some((l) => / -> SETEVENTS CIRC STREAM$/.test(l))).toBe(true);
+        console.log(`tails-launch asked onion-grater:\n${lines.filter((l) => / -> /.test(l)).join('\n')}`);
+        // Matched by its user and program, under the package's filter; nothing refused.
+        expect(lines.join('\n')).toMatch(
+          /^\/usr\/bin\/node \(pid: \d+, user: amnesia, port: \d+, filter: tails-launch\) connected: loaded filter: tails-launch$/m,
+        );
+        expect(lines.some((l) => / -> CLOSECIRCUIT \d+$/.test(l))).toBe(true);
+        expect(lines.filter((l) => l.includes('command filtered'))).toEqual([]);
+      } finally {
+        await image.must(['rm', '-rf', '/etc/tails-launch']);
+      }
+    }, 180_000);
+
+    it("the filter is amnesia's node programs': another user, or amnesia's python, is refused; tails-launch says so in one line", async () => {
+      await startOnionGraters();
+      await onTailsLayer();
+      try {
+        const other = await image.run([
+          'setpriv',
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          'env',
+          'HOME=/nonexistent',
+          'tails-launch',
+          'circuits',
+        ]);
+        expect(other.exitCode).toBe(77);
+        expect(other.stdout).toBe('');
+        expect(other.stderr.trim().split('\n'), other.stderr).toHaveLength(1);
+        expect(other.stderr).toMatch(/510 Command filtered -> .*onion-grater\.d\/tails-launch\.yml/);
+        const script = [
+          'import socket',
+          `s = socket.create_connection(("127.0.0.1", ${LOOPBACK_GRATER_PORT}), timeout=10)`,
+          'f = s.makefile("rwb")',
+          'for line in ["AUTHENTICATE", "GETINFO circuit-status", "QUIT"]:',
+          '    f.write(line.encode() + b"\\r\\n"); f.flush()',
+          '    print(f.readline().decode().rstrip())',
+        ].join('\n');
+        const python = await asUser(['python3', '-c', script]);
+        expect(python.stdout.split('\n')[1]).toBe('510 Command filtered');
+      } finally {
+        await image.must(['rm', '-rf', '/etc/tails-launch']);
+      }
     });
   },
 );

@@ -179,6 +179,8 @@ describe.skipIf(!IS_ROOT)(
         'etc/onion-grater.d/onioncircuits.yml',
         'etc/onion-grater.d/tor-connection-assistant.yml',
         'etc/onion-grater.d/tor-browser.yml',
+        // circuits and new-identity as amnesia (loopback: matched by user and program).
+        'etc/onion-grater.d/tails-launch.yml',
       ])
         expect(contents.find((c) => c.path === `${SHAREDIR}/tails/${file}`)?.mode, file).toBe('-rw-r--r--');
       expect(contents.find((c) => c.path === `${LIBDIR}/gpg-dirmngr`)?.mode).toBe('-rwxr-xr-x');

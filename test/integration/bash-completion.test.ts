@@ -23,6 +23,8 @@ const COMMANDS = [
   'torrc',
   'onion-grater',
   'doctor',
+  'circuits',
+  'new-identity',
   'netns',
   'jail',
   'grants',

@@ -89,6 +89,17 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
+/** A shipped profile's isolation mode, as `list --json` says it. */
+const isolationOf = (profile: string): string => {
+  const listed = JSON.parse(
+    execFileSync(LAUNCHER, ['list', '--json'], { env: cleanEnv(), encoding: 'utf8' }),
+  ) as Array<{
+    name: string;
+    isolation?: string;
+  }>;
+  return listed.find((p) => p.name === profile)?.isolation ?? 'unknown';
+};
+
 describe("Debian's own files of the shipped profiles' applications", () => {
   it("desktop --install --user --all writes one file per entry and service that starts a profile's command; profiles without one say so", async () => {
     const r = await desktop(['--install', '--user', '--all']);
@@ -108,8 +119,14 @@ describe("Debian's own files of the shipped profiles' applications", () => {
       expect(`${result.stdout}${result.stderr}`, file).not.toMatch(/error:/);
       expect(result.status, file).toBe(0);
       const text = readFileSync(path, 'utf8');
+      // Every Exec runs the launcher with the profile; the one action of ours runs new-identity with it.
+      const [name] = /^Exec=\S+ ([a-z0-9-]+) --/m.exec(text)?.slice(1) ?? [];
       for (const exec of text.split('\n').filter((l) => l.startsWith('Exec=')))
-        expect(exec, file).toMatch(new RegExp(`^Exec=${LAUNCHER} [a-z]+ --( |$)`));
+        expect(exec, file).toMatch(new RegExp(`^Exec=${LAUNCHER} (${name} --( |$)|new-identity ${name}$)`));
+      // The action "New Tor circuit for NAME" exactly where new-identity can work (isolation app or launch).
+      expect(text.includes('[Desktop Action tails-launch-new-circuit]'), file).toBe(
+        ['app', 'launch'].includes(isolationOf(name!)),
+      );
       // Translations are kept: the originals have dozens.
       const original = readFileSync(join(system, 'applications', file), 'utf8');
       const localized = (t: string) => t.split('\n').filter((l) => /^[A-Za-z]+\[[^\]]+\]=/.test(l));

@@ -31,6 +31,9 @@ import {
 import { startNetworkWithFirstStream, stopPrivateTorSuite } from '../support/private-tor-suite';
 
 const NS = `tl-cmds-${process.pid}`;
+/** `tor --hash-password passwd`: a second ControlPort, on TCP, takes this password (the unix one, the cookie). */
+const PASSWORD_HASH = '16:C48194BD4964DC836043A9CCE289823CC9555EE2EAF510DA30FDA72F2C';
+const PASSWORD_PORT = '127.0.0.1:9151';
 const TMUX = `tl-circuits-${process.pid}`;
 const isRoot = process.getuid?.() === 0;
 const hasTmux = (() => {
@@ -159,7 +162,11 @@ describe.skipIf(!isRoot)('circuits and new-identity on a private network of real
         const r = await tailsLaunch(['gamma', '--', '-s', '--max-time', '10', TARGET_URL], 20_000);
         return { ok: r.exitCode === 0 && r.stdout === 'ok', detail: `${r.exitCode} ${r.stderr}` };
       },
-      { exits: 2, tcpTable: true },
+      {
+        exits: 2,
+        tcpTable: true,
+        clientLines: [`ControlPort ${PASSWORD_PORT}`, `HashedControlPassword ${PASSWORD_HASH}`],
+      },
     ));
   }, 150_000);
 
@@ -275,7 +282,7 @@ describe.skipIf(!isRoot)('circuits and new-identity on a private network of real
     );
   });
 
-  it('new-identity on a launch-isolated profile closes every launch group of it; refuses isolation process in one line', async () => {
+  it('new-identity on a launch-isolated profile closes every launch group of it; a password port works as the cookie one; refusals are one line', async () => {
     const { streams } = await whileHeld(['gamma'], async () => null);
     const gammaCircuit = streams[0]!.circuit!;
     const r = await tailsLaunch(['new-identity', 'gamma']);
@@ -290,6 +297,31 @@ describe.skipIf(!isRoot)('circuits and new-identity on a private network of real
     expect(refused.stderr).toMatch(/isolation "process"/);
     const unknown = await tailsLaunch(['new-identity', 'nosuch']);
     expect(unknown.exitCode).toBe(66);
+    // A plain ControlPort with a password works as with the cookie; a wrong one is one line (77).
+    writeFileSync(join(work, 'password'), 'passwd\n');
+    writeFileSync(join(work, 'wrong'), 'not-it\n');
+    const withPassword = await tailsLaunch([
+      'circuits',
+      '--json',
+      '--control',
+      PASSWORD_PORT,
+      '--control-password-file',
+      join(work, 'password'),
+    ]);
+    expect(withPassword.stderr).toBe('');
+    expect(withPassword.exitCode).toBe(0);
+    expect((JSON.parse(String(withPassword.stdout)) as CircuitsReport).version).toBe(1);
+    const wrong = await tailsLaunch([
+      'new-identity',
+      'alpha',
+      '--control',
+      PASSWORD_PORT,
+      '--control-password-file',
+      join(work, 'wrong'),
+    ]);
+    expect(wrong.exitCode).toBe(77);
+    expect(String(wrong.stderr).trim().split('\n')).toHaveLength(1);
+    expect(wrong.stderr).toMatch(/authentication with the password in .* failed: Tor rejected it/);
     const deadPort = await tailsLaunch(['circuits', '--control', '127.0.0.1:1']);
     expect(deadPort.exitCode).toBe(69);
     expect(String(deadPort.stderr).trim().split('\n')).toHaveLength(1);

@@ -8,7 +8,7 @@ import { LaunchError } from '../errors/launch-error';
 import type { ControlConfig } from '../profile/schema';
 import type { CheckStatus } from '../tor/check-report';
 import { checkControlPort } from '../tor/control-checks';
-import { escapeControlText, type ControlConnection } from '../tor/control-port';
+import { ControlError, escapeControlText, type ControlConnection } from '../tor/control-port';
 
 /** Replies of a few hundred circuits and streams (Tor Browser opens many): more than doctor's small answers. */
 export const CIRCUITS_MAX_REPLY_BYTES = 4 * 1024 * 1024;
@@ -57,10 +57,19 @@ export async function openControl(
   return { connection, torVersion: version ? version[1]! : null, filtered: target.filtered };
 }
 
-/** One line for a command Tor (or its filter) refused: onion-grater answers 510 "Command filtered". */
+/**
+ * One line for what went wrong once connected: a command Tor (or its filter)
+ * refused (onion-grater answers 510 "Command filtered"): 77; the connection
+ * lost, timed out or not speaking the protocol: 69. Null: not a control error.
+ */
 export function refusedLine(error: unknown, filtered: boolean): LaunchError | null {
-  const e = error as { kind?: string; status?: number; message?: string };
-  if (typeof e.status !== 'number') return null;
+  if (!(error instanceof ControlError)) return null;
+  const e = error;
+  if (typeof e.status !== 'number')
+    return new LaunchError(
+      EXIT.torUnreachable,
+      escapeControlText(`${e.message} -> check that Tor runs and that its control port is the one configured`),
+    );
   const fix =
     e.status === 510 && filtered
       ? "the control port's filter does not allow it: on Tails, install the package's /usr/share/tails-launch/tails/etc/onion-grater.d/tails-launch.yml as /etc/onion-grater.d/tails-launch.yml and restart onion-grater"

@@ -8,10 +8,13 @@
 // If Node 18 cannot be obtained, every test here FAILS: this proof is not
 // optional.
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createNamespace, deleteNamespace, startIsolatedTor } from '../support/isolated-tor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, makeConfigDir, ROOT, runLauncher } from '../support/launcher';
+import { execa } from 'execa';
+import { cleanEnv, LAUNCHER, makeConfigDir, ROOT, runLauncher } from '../support/launcher';
 import { startSocks5Server, type Socks5Server } from '../support/socks5-server';
 import { EXIT } from '../support/expected';
 
@@ -168,4 +171,51 @@ describe('bin/tails-launch on Node 18.20.4', () => {
     const killed = await launch(['--config-dir', configDir, 'default', '--', '/bin/sh', '-c', 'kill -USR1 $$']);
     expect(killed.signal).toBe('SIGUSR1');
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "circuits (snapshot, --json, --watch) and new-identity ask a real tor's control port",
+    async () => {
+      const ns = `tl-n18-${process.pid}`;
+      const dir = mkdtempSync(join(tmpdir(), 'tails-launch-n18-tor-'));
+      await createNamespace(ns);
+      // Off every network: no circuits, but the commands' whole exchange with a real tor.
+      const tor = await startIsolatedTor(ns, join(dir, 'tor'), [
+        `ControlPort unix:${dir}/tor/ctl`,
+        'CookieAuthentication 1',
+        `CookieAuthFile ${dir}/tor/cookie`,
+      ]);
+      try {
+        const control = ['--control', `unix:${dir}/tor/ctl`, '--control-cookie', `${dir}/tor/cookie`];
+        const listed = await launch(['circuits', '--json', ...control]);
+        expect(listed).toMatchObject({ exitCode: 0, stderr: '' });
+        expect(JSON.parse(listed.stdout)).toMatchObject({ version: 1, groups: [] });
+        const app = makeConfigDir(
+          { t: { port: socks.port } },
+          { a: 'listener: t\nisolation: app\nbackend: torsocks\n' },
+        );
+        const renewed = await launch(['--config-dir', app, 'new-identity', 'a', ...control], { HOME: dir });
+        expect(renewed).toMatchObject({ exitCode: 0, stderr: '' });
+        expect(renewed.stdout).toMatch(/^a has no open circuit: nothing to close$/m);
+        // --watch: subscribed and drawn, then SIGINT (as Ctrl-C): status 0.
+        const watch = execa(LAUNCHER, ['circuits', '--watch', '--json', ...control], {
+          reject: false,
+          extendEnv: false,
+          env: cleanEnv({ TAILS_LAUNCH_NODE: node18 }),
+          stdin: 'ignore',
+          timeout: 20_000,
+        });
+        watch.stdout!.once('data', () => watch.kill('SIGINT'));
+        const watched = await watch;
+        expect(watched.stderr).toBe('');
+        expect(watched.exitCode).toBe(0);
+        expect(JSON.parse(String(watched.stdout).split('\n')[0]!)).toMatchObject({ version: 1, groups: [] });
+        rmSync(app, { recursive: true, force: true });
+      } finally {
+        await tor.stop();
+        await deleteNamespace(ns);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
 });

@@ -31,6 +31,17 @@ export interface AttributionContext {
   now: number;
 }
 
+/**
+ * Text a client gave Tor (credentials, a target): the control connection
+ * reads bytes as latin1, so UTF-8 is decoded back; control characters are
+ * escaped; and it is cut at MAX characters. The credentials prove nothing:
+ * any local program may send any (docs/circuits.md).
+ */
+function shown(text: string, max = 255): string {
+  const decoded = escapeControl(Buffer.from(text, 'latin1').toString('utf8'));
+  return decoded.length > max ? `${decoded.slice(0, max - 1)}…` : decoded;
+}
+
 /** Circuits that are gone are not shown. */
 const LIVE = (c: CircuitLine) => c.status !== 'CLOSED' && c.status !== 'FAILED';
 
@@ -63,13 +74,13 @@ function ownerOfCircuit(
       };
     case 'process':
       const program = state.programs.get(owner.pid);
-      return { kind: 'process', pid: owner.pid, program: program === undefined ? null : escapeControl(program) };
+      return { kind: 'process', pid: owner.pid, program: program === undefined ? null : shown(program, 16) };
     case 'own': {
       const profiles = profilesOn(context, listener, 'application');
       const site = SITE.exec(owner.username);
       return site
-        ? { kind: 'site', profiles, site: escapeControl(site[1]!), container: site[2]! }
-        : { kind: 'own', profiles, username: escapeControl(owner.username) };
+        ? { kind: 'site', profiles, site: shown(site[1]!), container: site[2]! }
+        : { kind: 'own', profiles, username: shown(owner.username) };
     }
     case 'none':
       break;
@@ -98,6 +109,16 @@ function ownerOfCircuit(
   return { kind: 'unknown' };
 }
 
+/**
+ * A client's text in a heading: white space collapsed and cut at 24
+ * characters, so that no client can pad its username onto a line of its
+ * own, posing as another group's heading, on an 80-column terminal.
+ */
+const quoted = (text: string) => {
+  const one = text.replace(/\s+/g, ' ');
+  return one.length > 24 ? `${one.slice(0, 23)}…` : one;
+};
+
 const list = (names: string[]) =>
   names.length > 4 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more` : names.join(', ');
 
@@ -118,9 +139,9 @@ export function labelOf(owner: CircuitOwner): string {
     case 'process':
       return `process ${owner.pid}${owner.program ? ` (${owner.program})` : ''}, torsocks' own group (isolation process)`;
     case 'site':
-      return `site ${owner.site}${owner.container !== null && owner.container !== '0' ? ` (container ${owner.container})` : ''}, ${owner.profiles.length ? list(owner.profiles) : 'a program'}'s own credentials`;
+      return `site ${quoted(owner.site)}${owner.container !== null && owner.container !== '0' ? ` (container ${owner.container})` : ''}, ${owner.profiles.length ? list(owner.profiles) : 'a program'}'s own credentials`;
     case 'own':
-      return `${owner.profiles.length ? list(owner.profiles) : 'a program'}'s own credentials (${owner.username})`;
+      return `${owner.profiles.length ? list(owner.profiles) : 'a program'}'s own credentials (${quoted(owner.username)})`;
     case 'listener':
       return `no credentials, on listener ${owner.listener} (${list(owner.profiles)})`;
     case 'unknown':
@@ -135,7 +156,8 @@ function circuitView(circuit: CircuitLine, streams: readonly StreamState[], stat
   return {
     id: circuit.id,
     status: circuit.status,
-    purpose: circuit.purpose,
+    // Tor's purposes are capitals and '_'; anything else came from something that is not Tor.
+    purpose: circuit.purpose === null ? null : escapeControl(circuit.purpose),
     created: Number.isNaN(created) ? null : new Date(created).toISOString(),
     ageSeconds: Number.isNaN(created) ? null : Math.max(0, Math.round((now - created) / 1000)),
     relays: circuit.path.map((r): RelayView => {
@@ -152,7 +174,7 @@ function circuitView(circuit: CircuitLine, streams: readonly StreamState[], stat
       (s): StreamView => ({
         id: s.id,
         status: s.status,
-        target: escapeControl(s.target),
+        target: shown(s.target, 255),
         listener: s.listener,
         source: s.sourceAddress === null ? null : escapeControl(s.sourceAddress),
       }),

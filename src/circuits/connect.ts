@@ -8,7 +8,7 @@ import { LaunchError } from '../errors/launch-error';
 import type { ControlConfig } from '../profile/schema';
 import type { CheckStatus } from '../tor/check-report';
 import { checkControlPort } from '../tor/control-checks';
-import { ControlError, escapeControlText, type ControlConnection } from '../tor/control-port';
+import { ControlError, escapeControlText, parseControlAddress, type ControlConnection } from '../tor/control-port';
 
 /** Replies of a few hundred circuits and streams (Tor Browser opens many): more than doctor's small answers. */
 export const CIRCUITS_MAX_REPLY_BYTES = 4 * 1024 * 1024;
@@ -25,7 +25,15 @@ export function controlTarget(
   config: ControlConfig | null,
   uid: number,
 ): { cli: ControlRequest; config: ControlConfig | null; filtered: boolean } {
-  if (cli.address !== undefined || config === null || config.filtered_address === undefined || uid === 0)
+  // A caller who names Tor's cookie or password means Tor's own port: those never go to the filter.
+  const ownCredentials = cli.cookieFile !== undefined || cli.passwordFile !== undefined;
+  if (
+    cli.address !== undefined ||
+    config === null ||
+    config.filtered_address === undefined ||
+    uid === 0 ||
+    ownCredentials
+  )
     return { cli, config, filtered: false };
   // onion-grater offers no authentication (its filter decides): no cookie or password of Tor's goes there.
   return { cli, config: { address: config.filtered_address }, filtered: true };
@@ -37,6 +45,13 @@ export async function openControl(
   config: ControlConfig | null,
   uid: number,
 ): Promise<{ connection: ControlConnection; torVersion: string | null; filtered: boolean }> {
+  if (cli.address !== undefined) {
+    try {
+      parseControlAddress(cli.address);
+    } catch (error) {
+      throw new LaunchError(EXIT.usage, escapeControlText(`--control: ${(error as Error).message}`));
+    }
+  }
   const target = controlTarget(cli, config, uid);
   const found: Array<{ status: CheckStatus; message: string; fix?: string }> = [];
   const report = {
@@ -54,7 +69,7 @@ export async function openControl(
     );
   }
   const version = /^Tor (\S+) answers/.exec(found.find((c) => c.status === 'ok')?.message ?? '');
-  return { connection, torVersion: version ? version[1]! : null, filtered: target.filtered };
+  return { connection, torVersion: version ? escapeControlText(version[1]!) : null, filtered: target.filtered };
 }
 
 /**
@@ -77,4 +92,29 @@ export function refusedLine(error: unknown, filtered: boolean): LaunchError | nu
         ? "this control port filters commands: use Tor's own ControlPort (--control ADDRESS:PORT with --control-cookie FILE)"
         : "check that --control names this Tor's ControlPort";
   return new LaunchError(EXIT.refused, escapeControlText(`${e.message ?? 'Tor refused'} -> ${fix}`));
+}
+
+/** How long a whole view (or new-identity's work) may take: each command has 5 s, a hostile port many commands. */
+export const VIEW_DEADLINE_MS = 60_000;
+
+/** WORK, or one line (69) and the connection closed when it takes longer than MS. */
+export async function withinDeadline<T>(
+  connection: ControlConnection,
+  what: string,
+  work: Promise<T>,
+  ms = VIEW_DEADLINE_MS,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      connection.close();
+      reject(new LaunchError(EXIT.torUnreachable, `Tor's control port took longer than ${ms / 1000} s to ${what}`));
+    }, ms);
+  });
+  work.catch(() => {});
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -47,7 +47,8 @@ export async function readRelay(
   try {
     // "r NICKNAME IDENTITY DIGEST DATE TIME IP ORPORT DIRPORT" (dir-spec), then more lines.
     const status = (await connection.getInfo([`ns/id/${fingerprint}`])).get(`ns/id/${fingerprint}`) ?? '';
-    const r = /^r (\S+) \S+ \S+ \S+ \S+ (\d{1,3}(?:\.\d{1,3}){3}) /m.exec(status);
+    // A nickname is 1-19 letters and digits (dir-spec): anything else is not Tor's, and not shown.
+    const r = /^r ([A-Za-z0-9]{1,19}) \S+ \S+ \S+ \S+ (\d{1,3}(?:\.\d{1,3}){3}) /m.exec(status);
     if (r) {
       facts.nickname = r[1]!;
       facts.address = r[2]!;

@@ -20,6 +20,12 @@ const caller = captureCallerState(process.env);
 
 async function main(argv: string[]): Promise<number> {
   const command = parseArgs(argv);
+  // Node answers SIGUSR1 by opening its inspector on 127.0.0.1:9229 to every
+  // local account. A listener of its own keeps it shut (Node 18 and 20 alike):
+  // the commands that stay (circuits --watch above all, doctor as root) must
+  // not become anyone's debugger. A launch is left alone: it execs, and the
+  // application takes the caller's SIGUSR1 disposition (captureCallerState).
+  if (command.kind !== 'run') process.on('SIGUSR1', () => {});
   switch (command.kind) {
     case 'help':
       writeAll(1, HELP);

@@ -338,6 +338,15 @@ function parseInspection(kind: InspectionKind, words: string[], parser: Parser):
     if (named.includes('')) throw usage("'doctor' was given an empty profile name");
     return { kind, profiles: named, json, control, options };
   }
+  if (kind === 'circuits' || kind === 'new-identity') {
+    // What only a launch takes means nothing here: said, not silently ignored.
+    const launchOnly = [
+      kind === 'circuits' && options.identity !== null && '--identity',
+      options.jail && '--jail',
+      options.waitForTor !== undefined && '--wait-for-tor',
+    ].find((o): o is string => typeof o === 'string');
+    if (launchOnly !== undefined) throw usage(`'${kind}' takes no ${launchOnly}`);
+  }
   if (kind === 'circuits') {
     if (named.includes('')) throw usage("'circuits' was given an empty profile name");
     return { kind, profiles: named, json, watch, control, options };

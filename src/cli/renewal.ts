@@ -9,7 +9,8 @@
 // '-'). Per caller: the launches a caller plans itself read it (root's own
 // placed launches too); the launches sudo's privileged entry plans again from
 // the system layers do not (that entry reads no user's file).
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
@@ -20,14 +21,28 @@ const RENEWAL = /^[0-9a-f]{16}\n?$/;
 
 const absolute = (path: string | undefined) => (path && path.startsWith('/') ? path : null);
 
-/** The renewal file of PROFILE (and IDENTITY) for the user of ENV, or null when neither $XDG_STATE_HOME nor $HOME is absolute. */
+/** The account's home from the user database (not $HOME), or null. */
+function accountHome(): string | null {
+  try {
+    return absolute(userInfo().homedir);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The renewal file of PROFILE (and IDENTITY) for the user of ENV: under an
+ * absolute $XDG_STATE_HOME, else ~/.local/state with an absolute $HOME, else
+ * the account's home (as the configuration layers fall back); null without any.
+ */
 export function renewalFile(
   env: Readonly<Record<string, string | undefined>>,
   profile: string,
   identity: string | null,
+  home: () => string | null = accountHome,
 ): string | null {
-  const home = absolute(env.HOME);
-  const state = absolute(env.XDG_STATE_HOME) ?? (home === null ? null : join(home, '.local', 'state'));
+  const base = absolute(env.HOME) ?? home();
+  const state = absolute(env.XDG_STATE_HOME) ?? (base === null ? null : join(base, '.local', 'state'));
   return state === null ? null : join(state, 'tails-launch', 'renewed', profile, identity ?? '-');
 }
 
@@ -52,7 +67,30 @@ export function readRenewal(file: string | null, uid: number): string | null {
       throw new LaunchError(EXIT.config, `the group renewal ${error.message}: ${fix}`);
     throw error;
   }
-  if (text === null) return null;
+  if (text === null) {
+    // Missing, or a parent is not a directory (ENOTDIR, a HOME of /dev/null): none, unless the
+    // parent is inside our own tree (renewed/PROFILE made a file): that is not what new-identity left.
+    const profileDir = dirname(file);
+    let kind: string | null = null;
+    try {
+      const st = lstatSync(profileDir);
+      kind = st.isDirectory() ? null : 'is not a directory';
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      kind = code === 'ENOENT' ? null : code === 'ENOTDIR' ? 'has a parent that is not a directory' : null;
+      // renewed/ itself missing or not ours to judge: no renewal.
+      if (code === 'ENOTDIR') {
+        try {
+          if (lstatSync(dirname(profileDir)).isDirectory()) kind = null;
+        } catch {
+          kind = null;
+        }
+      }
+    }
+    if (kind !== null)
+      throw new LaunchError(EXIT.config, `the group renewal directory ${printable(profileDir)} ${kind}: ${fix}`);
+    return null;
+  }
   if (!RENEWAL.test(text))
     throw new LaunchError(
       EXIT.config,
@@ -61,10 +99,40 @@ export function readRenewal(file: string | null, uid: number): string | null {
   return text.slice(0, 16);
 }
 
-/** Writes RENEWAL to FILE (its directories 0700), replacing the file whole (rename). */
+/**
+ * Writes RENEWAL to FILE, replacing it whole (rename). Its directories are
+ * made one at a time (0700): Node's recursive mkdir loops forever on some
+ * paths (/proc/self/...). A failure is one line, with what to do.
+ */
 export function writeRenewal(file: string, renewal: string): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const cannot = (error: unknown) =>
+    new LaunchError(
+      EXIT.refused,
+      `cannot keep the group renewal in ${printable(file)}: ${(error as NodeJS.ErrnoException).code ?? String(error)} -> make that directory writable, or set XDG_STATE_HOME to one that is`,
+    );
+  const parts = dirname(file).split('/').filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const dir = `/${parts.slice(0, i).join('/')}`;
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw cannot(error);
+      // A symbolic link to a directory is the user's own arrangement (a moved ~/.local): followed.
+      let directory = false;
+      try {
+        directory = statSync(dir).isDirectory();
+      } catch (e) {
+        throw cannot(e);
+      }
+      if (!directory) throw cannot(Object.assign(new Error(), { code: `${dir} is not a directory` }));
+    }
+  }
   const temporary = `${file}.${process.pid}.new`;
-  writeFileSync(temporary, `${renewal}\n`, { mode: 0o600, flag: 'wx' });
-  renameSync(temporary, file);
+  try {
+    writeFileSync(temporary, `${renewal}\n`, { mode: 0o600, flag: 'wx' });
+    renameSync(temporary, file);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw cannot(error);
+  }
 }

@@ -26,30 +26,32 @@ const RENEWAL = /^[0-9a-f]{16}$/;
 /** torsocks' `torsocks-%d:%ld` (pid, time), with password `0`. */
 const TORSOCKS = /^torsocks-(\d{1,10}):\d{1,20}$/;
 
-/** The identity suffix `/identity/ID` of a key, split off (the identity pattern has no '/'). */
-function withIdentity(parts: string[]): { rest: string[]; identity: string | null } | null {
-  if (parts.length >= 2 && parts.at(-2) === 'identity') {
-    const identity = parts.at(-1)!;
-    return IDENTITY_PATTERN.test(identity) ? { rest: parts.slice(0, -2), identity } : null;
-  }
-  return { rest: parts, identity: null };
-}
-
-/** The group key tails-launch made (credentials.ts groupKey), read back; null when it is not one. */
+/**
+ * The group key tails-launch made (credentials.ts groupKey), read back; null
+ * when it is not one. Read by position from the front: the profile name is
+ * the third part whatever it is (a profile may be called `identity` or
+ * `renewed`), then the mode's own parts, then `identity/ID` or nothing.
+ */
 export function groupOfKey(key: string): Extract<Owner, { kind: 'group' }> | null {
-  const split = withIdentity(key.split('/'));
-  if (split === null) return null;
-  const [prefix, mode, profile, launchKey, ...extra] = split.rest;
+  const [prefix, mode, profile, ...rest] = key.split('/');
   if (prefix !== 'tails-launch' || profile === undefined || !NAME_PATTERN.test(profile)) return null;
-  if (extra.length && !(mode === 'app' && launchKey === 'renewed')) return null;
-  if (mode === 'app' && launchKey === undefined)
-    return { kind: 'group', mode, profile, identity: split.identity, launchKey: null };
-  // A renewed app group: tails-launch/app/PROFILE/renewed/HEX16 (credentials.ts).
-  if (mode === 'app' && launchKey === 'renewed' && extra.length === 1 && RENEWAL.test(extra[0]!))
-    return { kind: 'group', mode, profile, identity: split.identity, launchKey: extra[0]! };
-  if (mode === 'launch' && launchKey !== undefined && HEX.test(launchKey))
-    return { kind: 'group', mode, profile, identity: split.identity, launchKey };
-  return null;
+  let launchKey: string | null = null;
+  if (mode === 'launch') {
+    const own = rest.shift();
+    if (own === undefined || !HEX.test(own)) return null;
+    launchKey = own;
+  } else if (mode === 'app') {
+    if (rest[0] === 'renewed') {
+      const renewal = rest[1];
+      if (renewal === undefined || !RENEWAL.test(renewal)) return null;
+      launchKey = renewal;
+      rest.splice(0, 2);
+    }
+  } else return null;
+  let identity: string | null = null;
+  if (rest.length === 2 && rest[0] === 'identity' && IDENTITY_PATTERN.test(rest[1]!)) identity = rest[1]!;
+  else if (rest.length !== 0) return null;
+  return { kind: 'group', mode, profile, identity, launchKey };
 }
 
 /** Who sent these SOCKS credentials (null: none). */

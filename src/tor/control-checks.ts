@@ -137,7 +137,10 @@ export async function checkControlPort(
     `Tor${info.torVersion ? ` ${info.torVersion}` : ''} answers on its control port ${where}`,
   );
 
-  const auth = chooseAuthentication(cli, config, info);
+  // The configuration's cookie and password belong to its address: a password is sent as it is, so
+  // never to another port the command line names (the cookie goes by SAFECOOKIE, proven first).
+  const configAuth = cli.address === undefined || cli.address === config?.address ? config : null;
+  const auth = chooseAuthentication(cli, configAuth, info);
   if ('error' in auth) {
     connection.close();
     report.add('control.auth', 'fail', `authentication to ${where}: ${auth.error}`, auth.fix);

@@ -145,12 +145,29 @@ describe('grouping circuits by what launched them', () => {
     expect(groupOfKey('tails-launch/app/electrum/renewed/0123456789abcdef/identity/w')).toMatchObject({
       identity: 'w',
     });
+    // A profile may be called `identity` or `renewed`: the key is read by position (found by the attacker pass).
+    expect(groupOfKey(`tails-launch/launch/identity/${'ab'.repeat(16)}`)).toEqual({
+      kind: 'group',
+      mode: 'launch',
+      profile: 'identity',
+      identity: null,
+      launchKey: 'ab'.repeat(16),
+    });
+    expect(groupOfKey(`tails-launch/launch/identity/${'ab'.repeat(16)}/identity/identity`)).toMatchObject({
+      profile: 'identity',
+      identity: 'identity',
+    });
+    expect(groupOfKey('tails-launch/app/renewed')).toMatchObject({ profile: 'renewed', launchKey: null });
+    expect(groupOfKey('tails-launch/app/identity/identity/x')).toMatchObject({ profile: 'identity', identity: 'x' });
     // Not ours: a renewal that is not 16 hex digits, or anything after it.
     for (const bad of [
       'tails-launch/app/electrum/renewed/0123',
       'tails-launch/app/electrum/renewed/0123456789abcdef/x',
       'tails-launch/launch/curl/renewed/0123456789abcdef',
       'tails-launch/app/electrum/renewed',
+      'tails-launch/app/electrum/identity',
+      'tails-launch/app/electrum/identity/x/y',
+      `tails-launch/launch/curl/${'ab'.repeat(16)}/renewed/0123456789abcdef`,
     ])
       expect(groupOfKey(bad), bad).toBeNull();
   });
@@ -179,6 +196,21 @@ describe('grouping circuits by what launched them', () => {
     const text = formatCircuits({ version: 1, tor: '0.4.9.11', time: '2026-12-07T10:03:30.000Z', groups });
     expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
     expect(text).toContain('evil\\x1b[31m.com:80');
+    // A purpose only a fake Tor sends: escaped too. A padded username is cut short of a line of its own.
+    const odd = groupCircuits(
+      state([
+        parseCircuitLine(`9 BUILT ${PATH} PURPOSE="A\\nB"${creds(`x${' '.repeat(100)}alpha (isolation app)`, 's')}`)!,
+      ]),
+      context,
+    );
+    expect(odd[0]!.circuits[0]!.purpose).toBe('A\\nB');
+    expect(odd[0]!.label.length).toBeLessThan(80);
+    // UTF-8 from a client reads as UTF-8 (the control connection reads bytes as latin1).
+    const utf8 = groupCircuits(
+      state([circuit('5', creds(Buffer.from('café', 'utf8').toString('latin1'), 'p'))]),
+      context,
+    );
+    expect(utf8[0]!.owner).toMatchObject({ kind: 'own', username: 'café' });
   });
 
   it('the text view: a heading per group, a line per circuit and stream, a summary', () => {
@@ -272,7 +304,7 @@ describe('the renewal of an app group', () => {
     expect(renewalFile({ HOME: '/h', XDG_STATE_HOME: 'rel' }, 'e', null)).toBe(
       '/h/.local/state/tails-launch/renewed/e/-',
     );
-    expect(renewalFile({ HOME: 'h' }, 'e', null)).toBeNull();
+    expect(renewalFile({ HOME: 'h' }, 'e', null, () => null)).toBeNull();
   });
 
   it('is written whole and read back; missing is none', () => {
@@ -283,6 +315,34 @@ describe('the renewal of an app group', () => {
     expect(readRenewal(file, uid)).toBe('0123456789abcdef');
     writeRenewal(file, 'fedcba9876543210');
     expect(readRenewal(file, uid)).toBe('fedcba9876543210');
+  });
+
+  it("is never written where it cannot be, in one line (77), and never loops (/proc/self: Node's recursive mkdir would)", () => {
+    writeFileSync(join(dir, 'file-not-dir'), '');
+    for (const base of ['/proc/self', '/sys', '/dev/null', join(dir, 'file-not-dir')]) {
+      let error: unknown = null;
+      try {
+        writeRenewal(join(base, 'tails-launch', 'renewed', 'electrum', '-'), '0123456789abcdef');
+      } catch (e) {
+        error = e;
+      }
+      expect(error, base).toBeInstanceOf(LaunchError);
+      expect((error as LaunchError).exitCode).toBe(77);
+      expect((error as Error).message).toMatch(/^cannot keep the group renewal in .* -> /);
+    }
+  });
+
+  it('a parent in its own tree that is not a directory refuses the launch; a HOME that is not one (/dev/null) is no renewal', () => {
+    mkdirSync(join(dir, 'c', 'tails-launch', 'renewed'), { recursive: true });
+    writeFileSync(join(dir, 'c', 'tails-launch', 'renewed', 'electrum'), 'x');
+    expect(() => readRenewal(join(dir, 'c', 'tails-launch', 'renewed', 'electrum', '-'), uid)).toThrow(
+      /renewal directory .* is not a directory/,
+    );
+    expect(readRenewal('/dev/null/.local/state/tails-launch/renewed/electrum/-', uid)).toBeNull();
+    // Without an absolute HOME or XDG_STATE_HOME: the account's home, as the configuration layers.
+    expect(renewalFile({}, 'e', null, () => '/home/amnesia')).toBe(
+      '/home/amnesia/.local/state/tails-launch/renewed/e/-',
+    );
   });
 
   it("anything else refuses the launch in one line: other text, a FIFO, a symlink, a directory, another user's file", () => {
@@ -330,7 +390,11 @@ describe('the command line and the control port', () => {
       ['new-identity'],
       ['new-identity', 'a', 'b'],
       ['new-identity', 'a', '--watch'],
+      ['new-identity', 'a', '--jail'],
       ['circuits', '--watch', '--watch'],
+      ['circuits', '--identity', 'x'],
+      ['--identity', 'x', 'circuits'],
+      ['circuits', '--wait-for-tor', '3'],
       ['doctor', '--watch'],
     ])
       expect(() => parseArgs(bad), bad.join(' ')).toThrow(LaunchError);
@@ -345,6 +409,8 @@ describe('the command line and the control port', () => {
     expect(controlTarget({}, config, 1000)).toEqual({ cli: {}, config: { address: '127.0.0.1:951' }, filtered: true });
     expect(controlTarget({}, config, 0)).toMatchObject({ config, filtered: false });
     expect(controlTarget({ address: '127.0.0.1:9051' }, config, 1000)).toMatchObject({ config, filtered: false });
+    // Tor's cookie or password named: Tor's own port, never the filter.
+    expect(controlTarget({ passwordFile: '/p' }, config, 1000)).toMatchObject({ config, filtered: false });
     const plain = { address: '127.0.0.1:9051' };
     expect(controlTarget({}, plain, 1000)).toMatchObject({ config: plain, filtered: false });
   });

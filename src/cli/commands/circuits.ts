@@ -3,7 +3,7 @@
 // port (doctor's way in; onion-grater's filtered port for a user on Tails).
 import { readFileSync } from 'node:fs';
 import { groupCircuits, profilesOf, type AttributionContext } from '../../circuits/attribute';
-import { openControl, refusedLine } from '../../circuits/connect';
+import { openControl, refusedLine, withinDeadline } from '../../circuits/connect';
 import { formatCircuits } from '../../circuits/format';
 import type { CircuitsReport, ProfileFacts } from '../../circuits/model';
 import { completeState, readCircuits, type Found, type RelayCache } from '../../circuits/read-tor';
@@ -74,7 +74,7 @@ export async function circuits(command: Extract<Command, { kind: 'circuits' }>):
   );
   const relays: RelayCache = new Map();
   const report = async (found: Found): Promise<CircuitsReport> => {
-    const state = await completeState(connection, found, relays);
+    const state = await withinDeadline(connection, 'describe the relays', completeState(connection, found, relays));
     const now = Date.now();
     const groups = groupCircuits(state, { ...context, now }).filter(
       (g) => command.profiles.length === 0 || profilesOf(g.owner).some((p) => command.profiles.includes(p)),
@@ -92,7 +92,7 @@ export async function circuits(command: Extract<Command, { kind: 'circuits' }>):
     );
   try {
     if (!command.watch) {
-      show(await report(await readCircuits(connection)));
+      show(await report(await withinDeadline(connection, 'list the circuits', readCircuits(connection))));
       return 0;
     }
     return await watch(connection, listeners, report, show);
@@ -125,7 +125,7 @@ async function watch(
       // Tor sends no CIRC event when a stream's credentials mark a circuit (at its first stream):
       // the circuits come from circuit-status at each view, the streams (with what their NEW
       // event said) from the events.
-      const { circuits: now } = await readCircuits(connection);
+      const { circuits: now } = await withinDeadline(connection, 'list the circuits', readCircuits(connection));
       show(await report({ circuits: now, streams: [...state.streams.values()] }));
     } finally {
       busy = false;
@@ -138,6 +138,13 @@ async function watch(
     failed ??= error;
     running?.stop();
   };
+  // Stopping is asked for from the start: a signal while the first view is read ends the watch as well.
+  let stopAsked = false;
+  const stop = () => {
+    stopAsked = true;
+    running?.stop();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
   running = await watchCircuits(
     connection,
     () => readCircuits(connection),
@@ -145,8 +152,7 @@ async function watch(
     (state) => void draw(state).catch(fail),
   );
   if (failed !== null) throw failed;
-  const stop = () => running?.stop();
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, stop);
+  if (stopAsked) running.stop();
   const why = await running.ended;
   if (failed !== null) throw failed;
   if (why !== null) throw new LaunchError(EXIT.torUnreachable, `${why.message}: the watch ended`);

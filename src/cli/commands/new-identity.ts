@@ -4,7 +4,7 @@
 // running instances build new ones on their next streams; an `app` group is
 // also renewed (src/cli/renewal.ts): the caller's next launches send a key
 // Tor never saw, and build new circuits too. Said, one line per circuit.
-import { openControl, refusedLine } from '../../circuits/connect';
+import { openControl, refusedLine, withinDeadline } from '../../circuits/connect';
 import { ownerOf } from '../../isolation/owner';
 import { randomHex } from '../../isolation/random';
 import { EXIT } from '../../errors/exit-codes';
@@ -66,9 +66,13 @@ export async function newIdentity(command: Extract<Command, { kind: 'new-identit
     // Renewed first: a launch that starts while its old circuits close already takes the new key.
     const renewal = file === null ? null : randomHex().slice(0, 16);
     if (file !== null) writeRenewal(file, renewal!);
-    const found = await readCircuits(connection);
+    const found = await withinDeadline(connection, 'list the circuits', readCircuits(connection));
     const mine = found.circuits.filter((c) => isGroups(c, profile, identity));
-    const state = await completeState(connection, { circuits: mine, streams: found.streams });
+    const state = await withinDeadline(
+      connection,
+      'describe the relays',
+      completeState(connection, { circuits: mine, streams: found.streams }),
+    );
     const closed: Array<{ id: string; path: string[]; streams: number }> = [];
     for (const circuit of mine) {
       const reply = await connection.send(`CLOSECIRCUIT ${circuit.id}`);

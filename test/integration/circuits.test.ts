@@ -327,6 +327,30 @@ describe.skipIf(!isRoot)('circuits and new-identity on a private network of real
     expect(String(deadPort.stderr).trim().split('\n')).toHaveLength(1);
   });
 
+  it("ATTACK: SIGUSR1 to a running watch opens no debugger (Node's inspector would take any local account's code)", async () => {
+    const watch = execa(
+      'ip',
+      ['netns', 'exec', NS, LAUNCHER, '--config-dir', config, 'circuits', '--watch', '--json'],
+      {
+        env: cleanEnv({ HOME: home }),
+        extendEnv: false,
+        reject: false,
+        stdin: 'ignore',
+        timeout: 30_000,
+      },
+    );
+    await new Promise<void>((resolve) => watch.stdout!.once('data', () => resolve()));
+    // `ip netns exec` execs the launcher's front, which execs node: this PID is the watch's.
+    process.kill(watch.pid!, 'SIGUSR1');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const listening = await inNamespace(['ss', '-ltnH']);
+    process.kill(watch.pid!, 'SIGINT');
+    const ended = await watch;
+    expect(String(ended.stderr)).not.toMatch(/Debugger listening/);
+    expect(String(listening.stdout)).not.toMatch(/:9229\b/);
+    expect(ended.exitCode, 'the watch went on, and SIGINT ended it with 0').toBe(0);
+  });
+
   it.skipIf(!hasTmux)('circuits --watch in a terminal shows a launch appear, and ends with Ctrl-C', async () => {
     // Its status, from the shell around it (tmux 3.3 does not always report a dead pane's status). Bash:
     // it outlives a child that handled Ctrl-C's SIGINT and exited (dash dies with it).

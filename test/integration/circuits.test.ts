@@ -153,6 +153,8 @@ describe.skipIf(!isRoot)('circuits and new-identity on a private network of real
       'listener: default\nisolation: process\nbackend: torsocks\ncommand: /usr/bin/curl\n',
     );
 
+    // Tor's geoip format: INTIPLOW,INTIPHIGH,CC (127.0.0.0-127.255.255.255).
+    writeFileSync(join(work, 'geoip'), '2130706432,2147483647,DE\n');
     await createNamespace(NS);
     ({ server } = await startTarget(NS));
     ({ network, watcher } = await startNetworkWithFirstStream(
@@ -165,7 +167,13 @@ describe.skipIf(!isRoot)('circuits and new-identity on a private network of real
       {
         exits: 2,
         tcpTable: true,
-        clientLines: [`ControlPort ${PASSWORD_PORT}`, `HashedControlPassword ${PASSWORD_HASH}`],
+        clientLines: [
+          `ControlPort ${PASSWORD_PORT}`,
+          `HashedControlPassword ${PASSWORD_HASH}`,
+          // The client's own GeoIP table (its last GeoIPFile line wins): every relay here is on
+          // 127.0.0.1, which it places in "DE", so that the countries Tor tells are shown.
+          `GeoIPFile ${join(work, 'geoip')}`,
+        ],
       },
     ));
   }, 150_000);
@@ -209,8 +217,8 @@ describe.skipIf(!isRoot)('circuits and new-identity on a private network of real
       for (const relay of circuit!.relays) {
         expect(relay.fingerprint).toMatch(/^[0-9A-F]{40}$/);
         expect(relay.nickname).toMatch(/^(auth|middle|exit)\d$/);
-        // The private network has no GeoIP data: Tor cannot tell, and neither do we.
-        expect(relay.country).toBeNull();
+        // The country Tor tells from its GeoIP table (the client's: 127.0.0.0/8 is "DE").
+        expect(relay.country).toBe('de');
       }
       expect(network!.exits).toContain(circuit!.relays[2]!.fingerprint);
       expect(circuit!.ageSeconds).toBeGreaterThanOrEqual(0);

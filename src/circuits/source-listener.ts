@@ -24,14 +24,20 @@ function decode(hex: string): string | null {
   return `${address}:${Number.parseInt(m[2]!, 16)}`;
 }
 
-/** The peer of the connection whose local end is LOCAL in TABLE (/proc/net/tcp's text), or null. */
-export function peerIn(table: string, local: string): string | null {
+/**
+ * The peers of the connections whose local end is LOCAL in TABLE
+ * (/proc/net/tcp's text). More than one: the 4-tuples differ, the local
+ * port can be the same (a program's other connection from that port).
+ */
+export function peersIn(table: string, local: string): string[] {
+  const peers: string[] = [];
   for (const line of table.split('\n').slice(1)) {
     const [, localHex, remoteHex] = line.trim().split(/\s+/);
-    if (localHex === undefined || remoteHex === undefined) continue;
-    if (decode(localHex) === local) return decode(remoteHex);
+    if (localHex === undefined || remoteHex === undefined || decode(localHex) !== local) continue;
+    const peer = decode(remoteHex);
+    if (peer !== null) peers.push(peer);
   }
-  return null;
+  return peers;
 }
 
 /** The listener SOURCE (ADDRESS:PORT, as Tor reports it) came in on, or null. TABLE: /proc/net/tcp, read only for loopback clients. */
@@ -46,6 +52,7 @@ export function listenerOfSource(
   const inNamespace = listeners.find((l) => l.netnsClient === address);
   if (inNamespace) return inNamespace.name;
   if (!address.startsWith('127.')) return null;
-  const peer = peerIn(table(), source);
-  return peer === null ? null : (listeners.find((l) => `${l.address}:${l.port}` === peer)?.name ?? null);
+  // Of the connections from that address and port, the one to a listener.
+  const peers = peersIn(table(), source);
+  return listeners.find((l) => peers.includes(`${l.address}:${l.port}`))?.name ?? null;
 }

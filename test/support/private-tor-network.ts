@@ -523,11 +523,23 @@ function procAddress(hex: string): string {
   return `${bytes.join('.')}:${parseInt(port, 16)}`;
 }
 
+/**
+ * A port of the network's own relays (ORPorts, authorities' DirPorts). On
+ * loopback, the client tor's connection to a relay can have the very local
+ * port a SOCKS client has (the 4-tuples differ): such a match is not the
+ * client's, and was once taken for it (a stream "arrived on" 5104).
+ */
+const isRelayPort = (address: string) => {
+  const port = Number(address.slice(address.lastIndexOf(':') + 1));
+  return (port >= OR_BASE && port < OR_BASE + 16) || (port >= DIR_BASE && port < DIR_BASE + 16);
+};
+
 /** The remote end of the TCP socket whose local end is LOCAL ("ADDR:PORT"), from a /proc/net/tcp table. */
 export function peerOf(table: string, local: string): string | null {
   for (const line of table.split('\n').slice(1)) {
     const fields = line.trim().split(/\s+/);
-    if (fields.length > 3 && procAddress(fields[1]!) === local) return procAddress(fields[2]!);
+    if (fields.length > 3 && procAddress(fields[1]!) === local && !isRelayPort(procAddress(fields[2]!)))
+      return procAddress(fields[2]!);
   }
   return null;
 }
@@ -536,7 +548,8 @@ export function peerOf(table: string, local: string): string | null {
 function localOf(table: string, remote: string): string | null {
   for (const line of table.split('\n').slice(1)) {
     const fields = line.trim().split(/\s+/);
-    if (fields.length > 3 && procAddress(fields[2]!) === remote) return procAddress(fields[1]!);
+    if (fields.length > 3 && procAddress(fields[2]!) === remote && !isRelayPort(procAddress(fields[1]!)))
+      return procAddress(fields[1]!);
   }
   return null;
 }

@@ -12,7 +12,7 @@ import { groupCircuits, labelOf, profilesOf, type StreamState, type TorState } f
 import { controlTarget } from '../../src/circuits/connect';
 import { formatCircuits } from '../../src/circuits/format';
 import type { ProfileFacts } from '../../src/circuits/model';
-import { listenerOfSource, peerIn } from '../../src/circuits/source-listener';
+import { listenerOfSource, peersIn } from '../../src/circuits/source-listener';
 import { applyEvent, type LiveState } from '../../src/circuits/watch';
 import { parseArgs } from '../../src/cli/parse-args';
 import { readRenewal, renewalFile, writeRenewal } from '../../src/cli/renewal';
@@ -245,13 +245,18 @@ describe("a stream's listener, from the client address Tor reports", () => {
     '  sl  local_address rem_address   st',
     '   0: 0100007F:A028 0100007F:2366 01 00000000:00000000',
     '   1: 0100007F:A029 0100007F:235A 01 00000000:00000000',
+    // Tor's own connection to a relay from the same local port as a client's (another 4-tuple).
+    '   2: 0100007F:A02A 0100007F:13F0 01 00000000:00000000',
+    '   3: 0100007F:A02A 0100007F:235A 01 00000000:00000000',
   ].join('\n');
   it('a loopback client: the peer of its socket is the SocksPort', () => {
-    expect(peerIn(table, '127.0.0.1:41000')).toBe('127.0.0.1:9062');
+    expect(peersIn(table, '127.0.0.1:41000')).toEqual(['127.0.0.1:9062']);
     expect(listenerOfSource('127.0.0.1:41000', listeners, () => table)).toBe('tails');
     // 0x235A is 9050: default.
     expect(listenerOfSource('127.0.0.1:41001', listeners, () => table)).toBe('default');
-    expect(listenerOfSource('127.0.0.1:41002', listeners, () => table)).toBeNull();
+    // Two connections from 41002: the one to a listener tells.
+    expect(listenerOfSource('127.0.0.1:41002', listeners, () => table)).toBe('default');
+    expect(listenerOfSource('127.0.0.1:41003', listeners, () => table)).toBeNull();
   });
   it("a namespace's client address names its listener; the socket table is not read for it", () => {
     expect(

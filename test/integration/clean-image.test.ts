@@ -31,7 +31,7 @@
 // namespace of the image's own, where our SOCKS5 server plays Tor on
 // 127.0.0.1:9050 and a listener at 192.0.2.7 plays the Internet
 // (test/support/clean-image.ts). Both images are built at the same time;
-// every phase's duration is printed (BENCHMARKS.md, "Clean image").
+// every phase's duration is printed (docs/benchmarks.md, "Clean image").
 //
 // Needs root, debootstrap, unshare/nsenter, and Debian's mirror.
 import { createHash } from 'node:crypto';

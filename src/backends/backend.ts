@@ -1,5 +1,5 @@
 import type { SocksAuth } from '../isolation/credentials';
-import type { BackendName, IsolationMode } from '../profile/schema';
+import type { BackendName, IsolationMode } from '../vocabulary/modes';
 
 /** Where the application must send its SOCKS traffic (as seen from where it runs). */
 export interface SocksEndpoint {

@@ -1,5 +1,5 @@
 import type { Backend } from './backend';
-import type { BackendName } from '../profile/schema';
+import type { BackendName } from '../vocabulary/modes';
 import { envBackend } from './env';
 import { ownSettingBackend } from './own-setting';
 import { proxychainsBackend } from './proxychains';

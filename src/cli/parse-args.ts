@@ -4,7 +4,7 @@
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import { netnsNameProblem } from '../placement/netns-setup-name';
-import { IDENTITY_PATTERN, RESERVED_NAMES } from '../profile/names';
+import { IDENTITY_PATTERN, RESERVED_NAMES } from '../vocabulary/names';
 
 export interface GlobalOptions {
   configDir?: string;

@@ -24,7 +24,7 @@ import { decodeLaunch, type RawBytes } from '../placement/placed-launch';
 import type { PlannedLaunch } from '../plan/build-plan';
 import { runPreflight } from '../preflight/run-preflight';
 import { configLayers } from '../profile/layers';
-import { IDENTITY_PATTERN, isValidProfileName } from '../profile/names';
+import { IDENTITY_PATTERN, isValidProfileName } from '../vocabulary/names';
 import { rawBytes } from './commands/run';
 import { planLaunch } from './plan-launch';
 import { report } from './report';

@@ -14,8 +14,8 @@ import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
-import { FileReadError, readBoundedFile } from '../profile/safe-read';
-import { printable } from '../profile/printable';
+import { FileReadError, readBoundedFile } from '../files/safe-read';
+import { printable } from '../files/printable';
 
 const RENEWAL = /^[0-9a-f]{16}\n?$/;
 

@@ -17,7 +17,7 @@ import { readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { ConfigError } from '../profile/config-error';
-import { FileReadError, MiB, readBoundedFile } from '../profile/safe-read';
+import { FileReadError, MiB, readBoundedFile } from '../files/safe-read';
 import { ConfigReadError, isTrustedDirectory, readConfigText } from '../profile/trust';
 import type { ProgramMatcher } from './program';
 import { execProgram, type FileKind, runsCommand } from './rewrite';

@@ -8,7 +8,7 @@
 // file is rewritten again, and the file in force goes through the launcher
 // only when it runs exactly what that rewrite runs (whatItRuns).
 import { join } from 'node:path';
-import { FileReadError, MiB, readBoundedFile } from '../profile/safe-read';
+import { FileReadError, MiB, readBoundedFile } from '../files/safe-read';
 import type { AppFile } from './find';
 import { whatItRuns } from './rewrite';
 

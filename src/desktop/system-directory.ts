@@ -17,8 +17,8 @@ import { closeSync, constants, fchmodSync, fstatSync, lstatSync, writeSync } fro
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import { AT_FDCWD, ERRNO, errorText, loadLibc, O_CLOEXEC, O_PATH, RENAME_NOREPLACE, type Libc } from '../exec/libc';
-import { printable } from '../profile/printable';
-import { errnoReason, FileReadError, MiB, readDescriptor } from '../profile/safe-read';
+import { printable } from '../files/printable';
+import { errnoReason, FileReadError, MiB, readDescriptor } from '../files/safe-read';
 import { trustProblem } from '../profile/trust';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = constants;

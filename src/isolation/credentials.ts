@@ -6,7 +6,7 @@
 // exact username `<torS0X>0` means "the password is the isolation key" and any
 // other `<torS0X>…` is rejected; tor 0.4.8 and Arti take it as an ordinary
 // username. So: always `<torS0X>0`, and the group key as the password.
-import type { IsolationMode } from '../profile/schema';
+import type { IsolationMode } from '../vocabulary/modes';
 
 export const SOCKS_USERNAME = '<torS0X>0';
 /** RFC 1929: one length byte. */

@@ -1,7 +1,7 @@
 // Which isolation group a circuit or stream belongs to, read back from the
 // SOCKS credentials Tor reports (src/tor/circuit-status.ts): the inverse of
 // credentials.ts. Pure: `tails-launch circuits` groups Tor's circuits by it.
-import { IDENTITY_PATTERN, NAME_PATTERN } from '../profile/names';
+import { IDENTITY_PATTERN, NAME_PATTERN } from '../vocabulary/names';
 import { SOCKS_USERNAME } from './credentials';
 
 export type Owner =

@@ -20,7 +20,7 @@
 //
 // And one route, `POOL dev lo`: see poolRoute below for why it is needed.
 import { ConfigError, type ConfigProblem } from '../profile/config-error';
-import { NAME_PATTERN } from '../profile/names';
+import { NAME_PATTERN } from '../vocabulary/names';
 import type { ResolvedListener } from '../profile/resolve';
 import { hostPort } from '../tor/address';
 import { parseIPv4 } from '../placement/netns-setup';

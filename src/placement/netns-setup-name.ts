@@ -1,7 +1,7 @@
 // The name a namespace made by `tails-launch netns setup NAME` may have, and
 // the names derived from it. Kept apart from the rest of netns-setup so that
 // the command-line parser (on every launch's path) loads only this.
-import { NAME_PATTERN } from '../profile/names';
+import { NAME_PATTERN } from '../vocabulary/names';
 
 /**
  * Linux interface names hold at most 15 characters (IFNAMSIZ 16 with its

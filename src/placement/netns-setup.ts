@@ -10,7 +10,7 @@
 // out (Tails' tbb relies on having no default route), and nothing at all is
 // changed on the host beyond its veth end.
 import { ConfigError, type ConfigProblem } from '../profile/config-error';
-import { NAME_PATTERN } from '../profile/names';
+import { NAME_PATTERN } from '../vocabulary/names';
 import type { ResolvedListener } from '../profile/resolve';
 import { hostPort } from '../tor/address';
 import { hostVethName, INSIDE_VETH, netnsNameProblem } from './netns-setup-name';

@@ -3,7 +3,7 @@
 // which keeps source positions; it is loaded only here, on the error path,
 // so that an ordinary launch does not pay for it.
 import type { ConfigProblem } from './config-error';
-import { MAX_ECHO, printable } from './printable';
+import { MAX_ECHO, printable } from '../files/printable';
 
 /** At most this many unknown keys are named in one message (a file may hold thousands). */
 const MAX_KEYS_NAMED = 5;

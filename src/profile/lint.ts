@@ -1,6 +1,6 @@
 // Checks of one profile file that a schema cannot express.
-import { PLACEHOLDERS, placeholdersIn } from '../backends/own-setting';
-import { isReservedForProfiles } from '../plan/env-policy';
+import { PLACEHOLDERS, placeholdersIn } from '../backends/placeholders';
+import { isReservedForProfiles } from './reserved-env';
 import type { SchemaIssue } from './describe-issue';
 import type { ProfileFile } from './schema';
 

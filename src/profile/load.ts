@@ -7,10 +7,10 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, type ConfigProblem } from './config-error';
 import type { Layer } from './layers';
-import { CONFIG_EXTENSIONS, isValidProfileName } from './names';
+import { CONFIG_EXTENSIONS, isValidProfileName } from '../vocabulary/names';
 import { NO_CACHE, type ParsedCache } from './parsed-cache';
-import { MAX_ECHO, printable } from './printable';
-import { errnoReason } from './safe-read';
+import { MAX_ECHO, printable } from '../files/printable';
+import { errnoReason } from '../files/safe-read';
 import type {
   ControlConfig,
   HostFirewallConfig,

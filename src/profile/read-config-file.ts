@@ -11,9 +11,9 @@
 // The loaders module alone: cosmiconfig's index would also load its explorers.
 import { loadJson, loadYaml } from 'cosmiconfig/dist/loaders.js';
 import { ConfigError } from './config-error';
-import { CONFIG_EXTENSIONS } from './names';
-import { MAX_ECHO, printable } from './printable';
-import { formatSize } from './safe-read';
+import { CONFIG_EXTENSIONS } from '../vocabulary/names';
+import { MAX_ECHO, printable } from '../files/printable';
+import { formatSize } from '../files/safe-read';
 import { MAX_CONFIG_BYTES, readConfigText } from './trust';
 
 type Loader = (filepath: string, content: string) => unknown;

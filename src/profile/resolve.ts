@@ -9,7 +9,7 @@ import { resolveSandbox, type ResolvedSandbox } from './sandbox';
 import { adminAllows, findWeakenings, layerListenerProblems, weakeningMessage } from './weaken';
 import { join } from 'node:path';
 import { BACKENDS } from '../backends';
-import { CONTROL_PLACEHOLDERS, CREDENTIAL_PLACEHOLDERS, placeholdersIn } from '../backends/own-setting';
+import { CONTROL_PLACEHOLDERS, CREDENTIAL_PLACEHOLDERS, placeholdersIn } from '../backends/placeholders';
 import type { ProxySubcommands } from '../backends/subcommand-args';
 import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';

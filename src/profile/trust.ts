@@ -32,8 +32,8 @@
 import { accessSync, constants, lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, type ConfigProblem } from './config-error';
-import { printable } from './printable';
-import { errnoReason, FileReadError, MiB, readBoundedFile } from './safe-read';
+import { printable } from '../files/printable';
+import { errnoReason, FileReadError, MiB, readBoundedFile } from '../files/safe-read';
 
 /**
  * The most a profile or listeners file may hold. The shipped ones are under

@@ -6,7 +6,7 @@ import { hostPort } from './address';
 import { NEEDS_CONTROL, type CheckReport } from './check-report';
 import { splitQuotedList } from './control-port';
 import type { TorView } from './control-checks';
-import { jailSocksPort } from '../jail/host-side-socksport';
+import { jailSocksPort } from './jail-socksport';
 import { controlHello } from './control-hello';
 import { socksPortLine, type Listener, type SocksPortOf } from './listener';
 import { matchListener, parseSocksPortValue, type SocksPortSpec } from './socks-flags';

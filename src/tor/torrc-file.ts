@@ -33,8 +33,8 @@
 // hold "\n"): they are escaped so that they cannot forge a line of output.
 import { readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { printable } from '../profile/printable';
-import { errnoReason, FileReadError, MiB, readBoundedFile } from '../profile/safe-read';
+import { printable } from '../files/printable';
+import { errnoReason, FileReadError, MiB, readBoundedFile } from '../files/safe-read';
 import { parseSocksPortValue, type SocksPortSpec } from './socks-flags';
 
 /** tor's MAX_INCLUDE_RECURSION_LEVEL. */

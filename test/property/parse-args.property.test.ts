@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { LaunchError } from '../../src/errors/launch-error';
 import { oneLine } from '../../src/cli/output';
 import { parseArgs, type Command } from '../../src/cli/parse-args';
-import { IDENTITY_PATTERN, RESERVED_NAMES } from '../../src/profile/names';
+import { IDENTITY_PATTERN, RESERVED_NAMES } from '../../src/vocabulary/names';
 import { argvOf, argvWord } from '../support/argv-words';
 import { checkProperty, UNSAFE_CHARACTER } from '../support/property';
 import { EXIT } from '../support/expected';

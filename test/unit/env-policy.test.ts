@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildEnvironment, isReservedForProfiles, isScrubbed } from '../../src/plan/env-policy';
+import { buildEnvironment } from '../../src/plan/env-policy';
+import { isReservedForProfiles, isScrubbed } from '../../src/profile/reserved-env';
 
 describe('environment policy', () => {
   it('scrubs every *_proxy in any case, SOCKS and wrapper variables', () => {

@@ -4,7 +4,7 @@
 // an installed table (nft's JSON listing) that the launch's check relies on.
 // The real nft/ip side is test/integration/jail-host-side.test.ts.
 import { describe, expect, it } from 'vitest';
-import { jailSocksPort } from '../../src/jail/host-side-socksport';
+import { jailSocksPort } from '../../src/tor/jail-socksport';
 import { installedPool, parseNftListing, tableProblem } from '../../src/jail/host-side-check';
 import {
   designHostSide,

@@ -3,7 +3,8 @@
 // temporary configuration directories.
 import { hostGuard } from '../support/guards';
 import { describe, expect, it } from 'vitest';
-import { placeholdersIn, renderTemplate } from '../../src/backends/own-setting';
+import { renderTemplate } from '../../src/backends/own-setting';
+import { placeholdersIn } from '../../src/backends/placeholders';
 import { buildPlan } from '../../src/plan/build-plan';
 import type { Plan } from '../../src/plan/types';
 import { ConfigError } from '../../src/profile/config-error';

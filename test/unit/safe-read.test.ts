@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileReadError, readBoundedFile } from '../../src/profile/safe-read';
+import { FileReadError, readBoundedFile } from '../../src/files/safe-read';
 
 const root = mkdtempSync(join(tmpdir(), 'tails-launch-safe-read-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -27,7 +27,7 @@ import { ConfigError } from '../../profile/config-error';
 import { configLayers } from '../../profile/layers';
 import { listProfiles, loadListeners } from '../../profile/load';
 import { resolveProfile, type ResolvedProfile } from '../../profile/resolve';
-import { FileReadError } from '../../profile/safe-read';
+import { FileReadError } from '../../files/safe-read';
 import { writeAll, writeError } from '../output';
 import type { Command } from '../parse-args';
 

@@ -10,7 +10,7 @@ import { SYSTEM_PATH } from '../../desktop/program';
 import { DesktopRefusal, rewrite } from '../../desktop/rewrite';
 import { LAUNCHER, rewriteProfile, type Subject } from '../../desktop/subject';
 import type { ResolvedProfile } from '../../profile/resolve';
-import type { FileReadError } from '../../profile/safe-read';
+import type { FileReadError } from '../../files/safe-read';
 import type { CheckReport } from '../../tor/check-report';
 
 const plural = (n: number, one: string, more: string) => (n === 1 ? one : more);

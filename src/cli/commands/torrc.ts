@@ -10,7 +10,7 @@ import { ConfigError } from '../../profile/config-error';
 import { NO_CACHE } from '../../profile/parsed-cache';
 import { layerListenerProblems } from '../../profile/weaken';
 import { resolveListener, resolveProfile, type ResolvedListener } from '../../profile/resolve';
-import { jailSocksPort } from '../../jail/host-side-socksport';
+import { jailSocksPort } from '../../tor/jail-socksport';
 import { hostPort } from '../../tor/address';
 import { socksPortLine, type SocksPortOf } from '../../tor/listener';
 import { matchListener, parseSocksPortValue, type SocksPortSpec } from '../../tor/socks-flags';

@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, formatProblem, type ConfigProblem } from '../../profile/config-error';
 import { configLayers, type Layer } from '../../profile/layers';
 import { listProfiles, loadListeners, readListenersFile, readProfileFile } from '../../profile/load';
-import { isValidProfileName } from '../../profile/names';
+import { isValidProfileName } from '../../vocabulary/names';
 import { NO_CACHE } from '../../profile/parsed-cache';
 import { resolveProfile } from '../../profile/resolve';
 import { layerListenerProblems, listenersFileProblems } from '../../profile/weaken';

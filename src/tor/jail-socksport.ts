@@ -3,7 +3,7 @@
 // address, the only thing that tells one jail group from another (jails
 // send no SOCKS credentials of the launcher's). `torrc` prints it, `torrc
 // --check` and `doctor` compare Tor's with it.
-import type { Listener, SocksPortOf } from '../tor/listener';
+import type { Listener, SocksPortOf } from './listener';
 
 /** IsolateClientAddr in any spelling tor accepts: case-insensitive, `No` prefix, plural `s`. */
 const CLIENT_ADDR_FLAG = /^(?:no)?isolateclientaddrs?$/i;

@@ -20,7 +20,7 @@ import { LaunchError } from '../errors/launch-error';
 import { captureCallerState } from '../exec/caller-state';
 import { isExecveAvailable } from '../exec/execve';
 import { sendRequest } from '../exec/request';
-import { decodeLaunch, type RawBytes } from '../placement/placed-launch';
+import { decodeLaunch, type RawBytes } from '../handover/placed-launch';
 import type { PlannedLaunch } from '../plan/build-plan';
 import { runPreflight } from '../preflight/run-preflight';
 import { configLayers } from '../profile/layers';

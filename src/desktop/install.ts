@@ -24,7 +24,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { DPKG_DIVERT, mustRun, requireTools } from '../placement/tools';
+import { DPKG_DIVERT, mustRun, requireTools } from '../system/tools';
 import { MiB, readBoundedFile } from '../files/safe-read';
 import { DIVERT_SUFFIX, type AppFile } from './find';
 import { generatedFor } from './marker';

@@ -6,7 +6,7 @@
 // Each step looks before it acts, so that a second setup says what it found
 // and a teardown of what is gone succeeds.
 import { LaunchError } from '../errors/launch-error';
-import { firstLine, IP, mustRun, NFT, requireTools, runTool, ToolError } from '../placement/tools';
+import { firstLine, IP, mustRun, NFT, requireTools, runTool, ToolError } from '../system/tools';
 import type { JailsConfig } from '../profile/schema';
 import type { Listener } from '../tor/listener';
 import { HOST_SIDE_TABLE, hostSideRuleset, parsePool, poolRoute, type HostSideDesign } from './host-side';

@@ -23,7 +23,7 @@ import { ConfigError, type ConfigProblem } from '../profile/config-error';
 import { NAME_PATTERN } from '../vocabulary/names';
 import type { ResolvedListener } from '../profile/resolve';
 import { hostPort } from '../tor/address';
-import { parseIPv4 } from '../placement/netns-setup';
+import { parseIPv4 } from '../tor/address';
 
 /** The nftables table `jail setup` owns in the host's namespace (and nothing else there). */
 export const HOST_SIDE_TABLE = 'tails_launch_jails';

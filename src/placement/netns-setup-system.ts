@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { LaunchError } from '../errors/launch-error';
 import { netnsPath } from './netns';
-import { IP, mustRun, NFT, requireTools, runTool, SYSCTL, ToolError } from './tools';
+import { IP, mustRun, NFT, requireTools, runTool, SYSCTL, ToolError } from '../system/tools';
 import { hostVethName } from './netns-setup-name';
 import {
   hostSysctls,

@@ -12,7 +12,7 @@
 import { ConfigError, type ConfigProblem } from '../profile/config-error';
 import { NAME_PATTERN } from '../vocabulary/names';
 import type { ResolvedListener } from '../profile/resolve';
-import { hostPort } from '../tor/address';
+import { hostPort, parseIPv4 } from '../tor/address';
 import { hostVethName, INSIDE_VETH, netnsNameProblem } from './netns-setup-name';
 
 /** The namespace's link to the host is a /30: network, host end, inside end, broadcast. */
@@ -42,15 +42,6 @@ export interface NetnsDesign {
   /** The inside end's address: the host address + 1; the only source the host ever sees from the namespace. */
   insideAddress: string;
   exposures: Exposure[];
-}
-
-/** A dotted-quad IPv4 address (no leading zeros, each part 0-255) as its four numbers, or null. */
-export function parseIPv4(address: string): [number, number, number, number] | null {
-  const parts = address.split('.');
-  if (parts.length !== 4) return null;
-  const numbers = parts.map((p) => (/^(?:0|[1-9]\d{0,2})$/.test(p) ? Number(p) : NaN));
-  if (numbers.some((n) => !(n >= 0 && n <= 255))) return null;
-  return numbers as [number, number, number, number];
 }
 
 const isPort = (port: number) => Number.isInteger(port) && port >= 1 && port <= 65535;

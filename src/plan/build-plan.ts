@@ -7,8 +7,6 @@ import { EXIT } from '../errors/exit-codes';
 import { LaunchError } from '../errors/launch-error';
 import type { ExecMethod } from '../exec/types';
 import { socksAuth, type SocksAuth } from '../isolation/credentials';
-import type { ExecutableLookup } from '../preflight/find-executable';
-import type { ProgramLookup } from '../preflight/resolve-program';
 import type { ResolvedProfile } from '../profile/resolve';
 import { renderTemplate } from '../backends/own-setting';
 import { CREDENTIAL_PLACEHOLDERS, placeholdersIn } from '../backends/placeholders';
@@ -25,7 +23,7 @@ import { buildEnvironment } from './env-policy';
 import { SCRUBBED_PATTERNS } from '../profile/reserved-env';
 import { torSees } from './tor-sees';
 import { describeFilter, namespaceClientAddress } from '../tor/onion-grater';
-import type { Check, ExecutableCheck, Plan } from './types';
+import type { Check, ExecutableCheck, ExecutableLookup, Plan, ProgramLookup } from './types';
 
 export interface PlanInput {
   profile: ResolvedProfile;

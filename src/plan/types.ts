@@ -243,3 +243,17 @@ export interface Plan {
   checks: Check[];
   notes: string[];
 }
+
+/** What looking a program up on PATH found (preflight/find-executable.ts does it; the plan is given the function). */
+export type ExecutableLookup =
+  | { status: 'ok'; path: string }
+  | { status: 'not-found'; path: string | null }
+  | { status: 'not-executable'; path: string; reason: string };
+
+/** Where a program is looked up from (preflight/resolve-program.ts follows its #! and env chain). */
+export interface ProgramLookup {
+  /** The application's PATH (what env would search). */
+  pathVariable: string | undefined;
+  /** The application's working directory (null: deleted). */
+  cwd: string | null;
+}

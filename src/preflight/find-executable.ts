@@ -1,10 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
-
-export type ExecutableLookup =
-  | { status: 'ok'; path: string }
-  | { status: 'not-found'; path: string | null }
-  | { status: 'not-executable'; path: string; reason: string };
+import type { ExecutableLookup } from '../plan/types';
 
 function inspect(path: string): ExecutableLookup {
   let stats;

@@ -17,18 +17,12 @@ import { closeSync, constants, fstatSync, openSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { findExecutable } from './find-executable';
 import { errorCode, inspectDescriptor, through, type RefusalReason } from './inspect-binary';
+import type { ProgramLookup } from '../plan/types';
 
 /** As the kernel (BINPRM_MAX_RECURSION): at most 4 levels of interpreters; env counts as one. */
 const MAX_INTERPRETERS = 4;
 /** A FIFO or device must not block the open; the descriptor must not become our controlling tty. */
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
-
-export interface ProgramLookup {
-  /** The application's PATH (what env would search). */
-  pathVariable: string | undefined;
-  /** The application's working directory (null: deleted). */
-  cwd: string | null;
-}
 
 export interface ResolvedProgram {
   ok: true;

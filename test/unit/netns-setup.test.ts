@@ -7,7 +7,8 @@ import { ConfigError } from '../../src/profile/config-error';
 import { configLayers } from '../../src/profile/layers';
 import { loadListeners } from '../../src/profile/load';
 import { resolveListener, type ResolvedListener } from '../../src/profile/resolve';
-import { designNetns, netnsRuleset, parseIPv4, type NetnsDesign } from '../../src/placement/netns-setup';
+import { designNetns, netnsRuleset, type NetnsDesign } from '../../src/placement/netns-setup';
+import { parseIPv4 } from '../../src/tor/address';
 import { MAX_NETNS_NAME_LENGTH, netnsNameProblem } from '../../src/placement/netns-setup-name';
 import { ROOT } from '../support/launcher';
 

@@ -6,7 +6,7 @@ import { loadHostFirewall, loadJails } from '../../profile/load';
 import type { Layer } from '../../profile/layers';
 import { NO_CACHE } from '../../profile/parsed-cache';
 import type { ResolvedProfile } from '../../profile/resolve';
-import { runTool, NFT } from '../../placement/tools';
+import { runTool, NFT } from '../../system/tools';
 import type { CheckReport } from '../../tor/check-report';
 import { BWRAP_PATH, JAIL_HELPER_PATH } from '../../jail/constants';
 import { guardOf } from '../guard-of';

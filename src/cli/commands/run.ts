@@ -13,7 +13,7 @@ export async function run(command: Extract<Command, { kind: 'run' }>, caller: Ca
   const { plan, env, files } = planned;
   const raw = rawBytes(plan, command.args, env);
   // A placement or a jail: the privileged entry takes it from here (through sudo for an unprivileged caller).
-  if (plan.handover) return (await import('../../placement/handover')).handOver(planned, raw, caller);
+  if (plan.handover) return (await import('../../handover/handover')).handOver(planned, raw, caller);
   // The preflight returns the program it judged: by a path only root can
   // change, or still open, to be executed through that descriptor.
   const target = await runPreflight(plan, env);

@@ -15,8 +15,8 @@ import { execute, type CallerState } from '../exec';
 import { errorText, loadLibc } from '../exec/libc';
 import type { PlannedLaunch } from '../plan/build-plan';
 import type { JailCheck, Plan, PlacementCheck } from '../plan/types';
-import { ENTRY_PATH, PACKAGE_ENTRY_PATH, SUDO_PATH } from './constants';
-import { missingNamespace, netnsPath } from './netns';
+import { ENTRY_PATH, PACKAGE_ENTRY_PATH, SUDO_PATH } from '../placement/constants';
+import { missingNamespace, netnsPath } from '../placement/netns';
 import { encodeLaunch, type RawBytes } from './placed-launch';
 
 const SUDO_CHECK_TIMEOUT_MS = 10_000;

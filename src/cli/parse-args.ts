@@ -266,112 +266,140 @@ type InspectionKind =
 const TALKS_TO_CONTROL: ReadonlySet<InspectionKind> = new Set(['doctor', 'circuits', 'new-identity']);
 
 /** explain/list/validate/torrc/doctor/circuits/new-identity start nothing, so their options may come anywhere (before `--`). */
-function parseInspection(kind: InspectionKind, words: string[], parser: Parser): Command {
-  const { options } = parser;
-  let json = false;
-  let names = false;
-  let check: string | null = null;
-  let watch = false;
-  const control: ControlOptions = {};
-  const positional: string[] = [];
-  let app: string[] = [];
+/** What an inspection command's words said: its flags, the control options, the names and the words after `--`. */
+interface InspectionWords {
+  json: boolean;
+  names: boolean;
+  watch: boolean;
+  check: string | null;
+  control: ControlOptions;
+  positional: string[];
+  app: string[];
+}
+
+/** The control-port options, for the commands that talk to Tor's control port; the index of the value's word, or -1. */
+function controlOption(
+  kind: InspectionKind,
+  words: string[],
+  i: number,
+  control: ControlOptions,
+  parser: Parser,
+): number {
+  const [name, inline] = splitInline(words[i]!);
+  if (!TALKS_TO_CONTROL.has(kind)) return -1;
+  if (name !== '--control' && name !== '--control-cookie' && name !== '--control-password-file') return -1;
+  once(parser, name);
+  const [value, last] = takeValue(words, i, name, inline);
+  if (name === '--control') control.address = value;
+  else if (name === '--control-cookie') control.cookieFile = value;
+  else control.passwordFile = value;
+  return last;
+}
+
+/** Reads WORDS for KIND: null when they ask for help (nothing runs). */
+function readInspectionWords(kind: InspectionKind, words: string[], parser: Parser): InspectionWords | null {
+  const read: InspectionWords = {
+    json: false,
+    names: false,
+    watch: false,
+    check: null,
+    control: {},
+    positional: [],
+    app: [],
+  };
+  const flags: Record<string, { allowed: boolean; set: () => void }> = {
+    '--json': {
+      allowed: kind !== 'validate' && kind !== 'torrc' && kind !== 'onion-grater',
+      set: () => (read.json = true),
+    },
+    '--watch': { allowed: kind === 'circuits', set: () => (read.watch = true) },
+    '--names': { allowed: kind === 'list', set: () => (read.names = true) },
+  };
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!;
     if (word === '--') {
-      app = words.slice(i + 1);
+      read.app = words.slice(i + 1);
       break;
     }
     // Help is what someone who typed `explain -h` wants; nothing runs.
-    if (word === '--help' || word === '-h') return { kind: 'help' };
-    if (word === '--json' && kind !== 'validate' && kind !== 'torrc' && kind !== 'onion-grater') {
+    if (word === '--help' || word === '-h') return null;
+    const flag = flags[word];
+    if (flag?.allowed) {
       once(parser, word);
-      json = true;
-      continue;
-    }
-    if (word === '--watch' && kind === 'circuits') {
-      once(parser, word);
-      watch = true;
-      continue;
-    }
-    if (word === '--names' && kind === 'list') {
-      once(parser, word);
-      names = true;
+      flag.set();
       continue;
     }
     const [name, inline] = splitInline(word);
     if (kind === 'torrc' && name === '--check') {
       once(parser, name);
-      [check, i] = takeValue(words, i, name, inline);
+      [read.check, i] = takeValue(words, i, name, inline);
       continue;
     }
-    if (
-      TALKS_TO_CONTROL.has(kind) &&
-      (name === '--control' || name === '--control-cookie' || name === '--control-password-file')
-    ) {
-      once(parser, name);
-      const [value, last] = takeValue(words, i, name, inline);
-      if (name === '--control') control.address = value;
-      else if (name === '--control-cookie') control.cookieFile = value;
-      else control.passwordFile = value;
-      i = last;
-      continue;
-    }
-    const last = globalOption(words, i, parser);
+    let last = controlOption(kind, words, i, read.control, parser);
+    if (last < 0) last = globalOption(words, i, parser);
     if (last >= 0) {
       i = last;
       continue;
     }
     if (word.startsWith('-') && word !== '-') throw unknownOption(word, kind);
-    positional.push(word);
+    read.positional.push(word);
   }
+  return read;
+}
+
+/** What only a launch takes means nothing to circuits and new-identity: said, not silently ignored. */
+function refuseLaunchOptions(kind: 'circuits' | 'new-identity', options: GlobalOptions): void {
+  const launchOnly = [
+    kind === 'circuits' && options.identity !== null && '--identity',
+    options.jail && '--jail',
+    options.waitForTor !== undefined && '--wait-for-tor',
+  ].find((o): o is string => typeof o === 'string');
+  if (launchOnly !== undefined) throw usage(`'${kind}' takes no ${launchOnly}`);
+}
+
+/** explain/list/validate/torrc/doctor/circuits/new-identity start nothing, so their options may come anywhere (before `--`). */
+function parseInspection(kind: InspectionKind, words: string[], parser: Parser): Command {
+  const { options } = parser;
+  const read = readInspectionWords(kind, words, parser);
+  if (read === null) return { kind: 'help' };
+  const { json, names, watch, check, control, positional, app } = read;
   const named = [...positional, ...app];
-  if (kind === 'validate') {
-    // An empty file name is a slip (an unset variable), not a file that is missing.
-    if (named.includes('')) throw usage("'validate' was given an empty file name");
-    return { kind, files: named, options };
+  switch (kind) {
+    case 'validate':
+      // An empty file name is a slip (an unset variable), not a file that is missing.
+      if (named.includes('')) throw usage("'validate' was given an empty file name");
+      return { kind, files: named, options };
+    case 'torrc':
+      if (named.length) throw usage("'torrc' takes no arguments besides --check FILE");
+      return { kind, check, options };
+    case 'doctor':
+      if (named.includes('')) throw usage("'doctor' was given an empty profile name");
+      return { kind, profiles: named, json, control, options };
+    case 'circuits':
+      refuseLaunchOptions(kind, options);
+      if (named.includes('')) throw usage("'circuits' was given an empty profile name");
+      return { kind, profiles: named, json, watch, control, options };
+    case 'new-identity':
+      refuseLaunchOptions(kind, options);
+      if (named.length !== 1)
+        throw usage("'new-identity' takes one profile name: tails-launch new-identity PROFILE [--identity NAME]");
+      return { kind, profile: profileName(named[0]!, 'new-identity'), json, control, options };
+    case 'onion-grater':
+      if (named.length !== 1) throw usage("'onion-grater' takes one profile name: tails-launch onion-grater PROFILE");
+      return { kind, profile: profileName(named[0]!, 'onion-grater'), options };
+    case 'list':
+      if (named.length) throw usage("'list' takes no arguments");
+      if (json && names) throw usage("'list' takes --json or --names, not both");
+      return { kind, json, names, options };
+    case 'explain': {
+      const [profile, ...args] = positional;
+      if (profile === undefined)
+        throw usage(
+          `'explain' needs a profile name${app.length ? ' before --' : ''}: tails-launch explain PROFILE [--json] [-- ARGS...]`,
+        );
+      return { kind, profile: profileName(profile, 'explain'), args: [...args, ...app], json, options };
+    }
   }
-  if (kind === 'torrc') {
-    if (named.length) throw usage("'torrc' takes no arguments besides --check FILE");
-    return { kind, check, options };
-  }
-  if (kind === 'doctor') {
-    if (named.includes('')) throw usage("'doctor' was given an empty profile name");
-    return { kind, profiles: named, json, control, options };
-  }
-  if (kind === 'circuits' || kind === 'new-identity') {
-    // What only a launch takes means nothing here: said, not silently ignored.
-    const launchOnly = [
-      kind === 'circuits' && options.identity !== null && '--identity',
-      options.jail && '--jail',
-      options.waitForTor !== undefined && '--wait-for-tor',
-    ].find((o): o is string => typeof o === 'string');
-    if (launchOnly !== undefined) throw usage(`'${kind}' takes no ${launchOnly}`);
-  }
-  if (kind === 'circuits') {
-    if (named.includes('')) throw usage("'circuits' was given an empty profile name");
-    return { kind, profiles: named, json, watch, control, options };
-  }
-  if (kind === 'new-identity') {
-    if (named.length !== 1)
-      throw usage("'new-identity' takes one profile name: tails-launch new-identity PROFILE [--identity NAME]");
-    return { kind, profile: profileName(named[0]!, 'new-identity'), json, control, options };
-  }
-  if (kind === 'onion-grater') {
-    if (named.length !== 1) throw usage("'onion-grater' takes one profile name: tails-launch onion-grater PROFILE");
-    return { kind, profile: profileName(named[0]!, 'onion-grater'), options };
-  }
-  if (kind === 'list') {
-    if (named.length) throw usage("'list' takes no arguments");
-    if (json && names) throw usage("'list' takes --json or --names, not both");
-    return { kind, json, names, options };
-  }
-  const [profile, ...args] = positional;
-  if (profile === undefined) {
-    throw usage(
-      `'explain' needs a profile name${app.length ? ' before --' : ''}: tails-launch explain PROFILE [--json] [-- ARGS...]`,
-    );
-  }
-  return { kind, profile: profileName(profile, 'explain'), args: [...args, ...app], json, options };
 }
 
 const NETNS_USAGE = 'tails-launch [--config-dir DIR] netns setup|teardown NAME';

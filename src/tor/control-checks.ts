@@ -65,6 +65,91 @@ export function chooseAuthentication(
   };
 }
 
+type ControlCli = { address?: string; cookieFile?: string; passwordFile?: string };
+type ControlConfigShape = { address: string; cookie_file?: string; password_file?: string };
+
+/** control.reachable failed: the rest is skipped. */
+function unreachable(report: CheckReport, message: string, fix: string): TorView {
+  report.add('control.reachable', 'fail', message, fix);
+  report.add('control.auth', 'skip', `authentication: not tried (${NEEDS_CONTROL})`);
+  return { connection: null };
+}
+
+/** Step 1: the address to reach (the command line's, else the configuration's), or the failure. */
+function controlAddress(
+  cli: ControlCli,
+  config: ControlConfigShape | null,
+  report: CheckReport,
+): ControlAddress | TorView {
+  const addressText = cli.address ?? config?.address;
+  if (addressText === undefined)
+    return unreachable(
+      report,
+      'no control port is configured',
+      'set control.address in listeners.yml or give --control ADDRESS:PORT',
+    );
+  try {
+    return parseControlAddress(addressText);
+  } catch (error) {
+    return unreachable(report, (error as ControlError).message, 'fix control.address in listeners.yml or --control');
+  }
+}
+
+/** Step 2: connected, and PROTOCOLINFO answered like Tor; or the failure. */
+async function reach(
+  address: ControlAddress,
+  report: CheckReport,
+  maxReplyBytes: number | undefined,
+): Promise<{ connection: ControlConnection; info: ProtocolInfo } | TorView> {
+  const where = formatControlAddress(address);
+  let connection: ControlConnection;
+  try {
+    connection = await ControlConnection.connect(address, { timeoutMs: CONTROL_TIMEOUT_MS, maxReplyBytes });
+  } catch (error) {
+    return unreachable(
+      report,
+      `Tor's control port ${where} is not reachable: ${(error as ControlError).message}`,
+      'start Tor, or give its ControlPort with --control ADDRESS:PORT (or control.address in listeners.yml)',
+    );
+  }
+  try {
+    const info = await connection.protocolInfo();
+    report.add(
+      'control.reachable',
+      'ok',
+      `Tor${info.torVersion ? ` ${info.torVersion}` : ''} answers on its control port ${where}`,
+    );
+    return { connection, info };
+  } catch (error) {
+    connection.close();
+    return unreachable(
+      report,
+      `${where} does not answer like Tor's control port: ${(error as Error).message}`,
+      "check that --control names Tor's ControlPort",
+    );
+  }
+}
+
+/** What to do when AUTHENTICATE with AUTH failed with E (the kind of failure says which). */
+function authenticationFix(e: ControlError, auth: Authentication, where: string, info: ProtocolInfo): string {
+  const cookieFix = `give Tor's current CookieAuthFile with --control-cookie FILE${info.cookieFile ? ` (this control port says ${info.cookieFile})` : ''}`;
+  const fixes: Record<string, string> = {
+    // The file could not be opened: permissions, most likely.
+    file: 'run as a user who may read it (root in Tails)',
+    // The peer does not know the cookie: another Tor, a stale file, or not Tor at all.
+    challenge: `check that ${where} is this Tor's ControlPort, and ${cookieFix}`,
+    'file-content': auth.kind === 'password' ? 'name a regular file that holds only the password' : cookieFix,
+  };
+  return (
+    fixes[e.kind] ??
+    (auth.kind === 'password'
+      ? `put the password matching torrc's HashedControlPassword in ${auth.file} (or use cookie authentication with --control-cookie FILE)`
+      : auth.kind === 'cookie'
+        ? cookieFix
+        : 'configure control.cookie_file or control.password_file')
+  );
+}
+
 /**
  * Reaches the control port (the command line's address, else the
  * configuration's) and authenticates: checks control.reachable and
@@ -73,70 +158,18 @@ export function chooseAuthentication(
  * listeners.yml (typed by shape: src/tor/ imports nothing from above it).
  */
 export async function checkControlPort(
-  cli: { address?: string; cookieFile?: string; passwordFile?: string },
-  config: { address: string; cookie_file?: string; password_file?: string } | null,
+  cli: ControlCli,
+  config: ControlConfigShape | null,
   report: CheckReport,
   /** The largest reply to take (`circuits` reads many circuits); doctor's default otherwise. */
   maxReplyBytes?: number,
 ): Promise<TorView> {
-  const addressText = cli.address ?? config?.address;
-  if (addressText === undefined) {
-    report.add(
-      'control.reachable',
-      'fail',
-      'no control port is configured',
-      'set control.address in listeners.yml or give --control ADDRESS:PORT',
-    );
-    report.add('control.auth', 'skip', `authentication: not tried (${NEEDS_CONTROL})`);
-    return { connection: null };
-  }
-  let address: ControlAddress;
-  try {
-    address = parseControlAddress(addressText);
-  } catch (error) {
-    report.add(
-      'control.reachable',
-      'fail',
-      (error as ControlError).message,
-      'fix control.address in listeners.yml or --control',
-    );
-    report.add('control.auth', 'skip', `authentication: not tried (${NEEDS_CONTROL})`);
-    return { connection: null };
-  }
+  const address = controlAddress(cli, config, report);
+  if ('connection' in address) return address;
+  const reached = await reach(address, report, maxReplyBytes);
+  if (!('info' in reached)) return reached;
+  const { connection, info } = reached;
   const where = formatControlAddress(address);
-  let connection: ControlConnection;
-  let info: ProtocolInfo;
-  try {
-    connection = await ControlConnection.connect(address, { timeoutMs: CONTROL_TIMEOUT_MS, maxReplyBytes });
-  } catch (error) {
-    report.add(
-      'control.reachable',
-      'fail',
-      `Tor's control port ${where} is not reachable: ${(error as ControlError).message}`,
-      'start Tor, or give its ControlPort with --control ADDRESS:PORT (or control.address in listeners.yml)',
-    );
-    report.add('control.auth', 'skip', `authentication: not tried (${NEEDS_CONTROL})`);
-    return { connection: null };
-  }
-  try {
-    info = await connection.protocolInfo();
-  } catch (error) {
-    connection.close();
-    report.add(
-      'control.reachable',
-      'fail',
-      `${where} does not answer like Tor's control port: ${(error as Error).message}`,
-      "check that --control names Tor's ControlPort",
-    );
-    report.add('control.auth', 'skip', `authentication: not tried (${NEEDS_CONTROL})`);
-    return { connection: null };
-  }
-  report.add(
-    'control.reachable',
-    'ok',
-    `Tor${info.torVersion ? ` ${info.torVersion}` : ''} answers on its control port ${where}`,
-  );
-
   // The configuration's cookie and password belong to its address: a password is sent as it is, so
   // never to another port the command line names (the cookie goes by SAFECOOKIE, proven first).
   const configAuth = cli.address === undefined || cli.address === config?.address ? config : null;
@@ -157,26 +190,11 @@ export async function checkControlPort(
   } catch (error) {
     connection.close();
     const e = error as ControlError;
-    const cookieFix = `give Tor's current CookieAuthFile with --control-cookie FILE${info.cookieFile ? ` (this control port says ${info.cookieFile})` : ''}`;
-    const fixes: Record<string, string> = {
-      // The file could not be opened: permissions, most likely.
-      file: 'run as a user who may read it (root in Tails)',
-      // The peer does not know the cookie: another Tor, a stale file, or not Tor at all.
-      challenge: `check that ${where} is this Tor's ControlPort, and ${cookieFix}`,
-      'file-content': auth.kind === 'password' ? 'name a regular file that holds only the password' : cookieFix,
-    };
-    const fix =
-      fixes[e.kind] ??
-      (auth.kind === 'password'
-        ? `put the password matching torrc's HashedControlPassword in ${auth.file} (or use cookie authentication with --control-cookie FILE)`
-        : auth.kind === 'cookie'
-          ? cookieFix
-          : 'configure control.cookie_file or control.password_file');
     const message =
       e.kind === 'auth'
         ? `authentication ${how} failed: Tor rejected it (${e.message.replace(/^AUTHENTICATE: Tor answered /, '')})`
         : `authentication ${how} failed: ${e.message}`;
-    report.add('control.auth', 'fail', message, fix);
+    report.add('control.auth', 'fail', message, authenticationFix(e, auth, where, info));
     return { connection: null };
   }
   report.add('control.auth', 'ok', `authenticated ${how}`);

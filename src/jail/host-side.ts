@@ -22,8 +22,7 @@
 import { ConfigError, type ConfigProblem } from '../profile/config-error';
 import { NAME_PATTERN } from '../vocabulary/names';
 import type { ResolvedListener } from '../profile/resolve';
-import { hostPort } from '../tor/address';
-import { parseIPv4 } from '../tor/address';
+import { hostPort, parseIPv4 } from '../tor/address';
 
 /** The nftables table `jail setup` owns in the host's namespace (and nothing else there). */
 export const HOST_SIDE_TABLE = 'tails_launch_jails';
@@ -126,6 +125,84 @@ function netnsLinkOf(address: string): string {
 
 const isPort = (port: number) => Number.isInteger(port) && port >= 1 && port <= 65535;
 
+type Problem = (l: ResolvedListener, field: string, message: string) => void;
+
+/** Step 1: the pool and the listeners with a jail port, or a refusal that names what is missing. */
+function poolAndJailed(
+  all: ResolvedListener[],
+  jails: SourcedJails | null,
+  files: readonly string[],
+): { pool: JailPool; jailed: ResolvedListener[] } {
+  const nowhere = files.join(', ') || 'listeners.yml';
+  if (jails === null)
+    throw new ConfigError([
+      {
+        file: nowhere,
+        message:
+          'no jails.pool is set, so jails have no addresses: set one in the admin layer, e.g. jails: { pool: 10.240.0.0/12 }',
+      },
+    ]);
+  const pool = parsePool(jails.pool);
+  if (typeof pool === 'string') throw new ConfigError([{ file: jails.file, field: 'jails.pool', message: pool }]);
+  const jailed = all.filter((l) => l.jailPort !== null);
+  if (jailed.length === 0)
+    throw new ConfigError([
+      { file: nowhere, message: 'no listener declares a jail_port, so there is nothing to set up for jails' },
+    ]);
+  return { pool, jailed };
+}
+
+/**
+ * Step 2: the pool is the jails' alone: no listener, no namespace link may
+ * use an address in it. (A /30 lies wholly inside or outside a pool of /20
+ * or more, so its host end tells.)
+ */
+function checkPoolIsFree(all: ResolvedListener[], pool: JailPool, problem: Problem): void {
+  for (const l of all) {
+    const used = [...new Set([l.address, l.connect.address])].find((a) => inPool(pool, a));
+    if (used === undefined) continue;
+    const link = l.netns && used === l.address ? netnsLinkOf(l.address) : null;
+    problem(
+      l,
+      'address',
+      link
+        ? `the link of network namespace '${l.netns}' (${link}) is in the jails' pool ${pool.cidr}: the pool must not overlap any address in use`
+        : `${used} is in the jails' pool ${pool.cidr}: the pool must not overlap any address in use`,
+    );
+  }
+}
+
+/** Step 3, for one listener: why its jail port cannot be routed (the field and the words), or null. */
+function jailPortProblem(
+  l: ResolvedListener,
+  all: ResolvedListener[],
+  jailPorts: ReadonlyMap<number, string>,
+): [string, string] | null {
+  const jailPort = l.jailPort!;
+  if (!isPort(jailPort) || !isPort(l.port)) return ['jail_port', 'not a port number (1-65535)'];
+  const ip = parseIPv4(l.address);
+  if (ip === null)
+    return [
+      'jail_port',
+      `${l.address} is not an IPv4 address: jails reach their SocksPort over IPv4 only, so a listener with a jail_port must listen on one`,
+    ];
+  if (ip[0] === 0 || ip[0]! >= 224)
+    return ['jail_port', `${l.address} is not a unicast address: jails cannot be redirected to it`];
+  const owner = all.find((other) => other.port === jailPort);
+  if (owner !== undefined)
+    return [
+      'jail_port',
+      `${jailPort} is ${owner === l ? 'its own' : `listener '${owner.name}'s`} port: a jail port must be a port of its own`,
+    ];
+  const twin = jailPorts.get(jailPort);
+  if (twin !== undefined)
+    return [
+      'jail_port',
+      `${jailPort} is already listener '${twin}'s jail port: jails tell their listeners apart by it`,
+    ];
+  return null;
+}
+
 /**
  * The host side as the system layers declare it. Refuses (ConfigError, 65)
  * when no pool is set, when the pool is not a usable network or overlaps a
@@ -143,88 +220,23 @@ export function designHostSide(
   files: readonly string[],
 ): HostSideDesign {
   const all = [...listeners];
-  const nowhere = files.join(', ') || 'listeners.yml';
-  if (jails === null)
-    throw new ConfigError([
-      {
-        file: nowhere,
-        message:
-          'no jails.pool is set, so jails have no addresses: set one in the admin layer, e.g. jails: { pool: 10.240.0.0/12 }',
-      },
-    ]);
-  const pool = parsePool(jails.pool);
-  if (typeof pool === 'string') throw new ConfigError([{ file: jails.file, field: 'jails.pool', message: pool }]);
-  const jailed = all.filter((l) => l.jailPort !== null);
-  if (jailed.length === 0)
-    throw new ConfigError([
-      {
-        file: nowhere,
-        message: 'no listener declares a jail_port, so there is nothing to set up for jails',
-      },
-    ]);
-
+  const { pool, jailed } = poolAndJailed(all, jails, files);
   const problems: ConfigProblem[] = [];
-  const problem = (l: ResolvedListener, field: string, message: string) =>
+  const problem: Problem = (l, field, message) =>
     problems.push({ file: l.file, field: `listeners.${l.name}${field ? `.${field}` : ''}`, message });
-
-  // The pool is the jails' alone: no listener, no namespace link may use an address in it. (A /30
-  // lies wholly inside or outside a pool of /20 or more, so its host end tells.)
-  for (const l of all) {
-    const used = [...new Set([l.address, l.connect.address])].find((a) => inPool(pool, a));
-    if (used === undefined) continue;
-    const link = l.netns && used === l.address ? netnsLinkOf(l.address) : null;
-    problem(
-      l,
-      'address',
-      link
-        ? `the link of network namespace '${l.netns}' (${link}) is in the jails' pool ${pool.cidr}: the pool must not overlap any address in use`
-        : `${used} is in the jails' pool ${pool.cidr}: the pool must not overlap any address in use`,
-    );
-  }
-
+  checkPoolIsFree(all, pool, problem);
   const routes: JailPortRoute[] = [];
   const jailPorts = new Map<number, string>();
   for (const l of jailed) {
-    const jailPort = l.jailPort!;
     // Names and numbers reach the ruleset's text: checked here again, not taken on trust.
     if (!NAME_PATTERN.test(l.name)) problem(l, '', 'not a valid listener name');
-    if (!isPort(jailPort) || !isPort(l.port)) {
-      problem(l, 'jail_port', 'not a port number (1-65535)');
+    const refused = jailPortProblem(l, all, jailPorts);
+    if (refused !== null) {
+      problem(l, ...refused);
       continue;
     }
-    const ip = parseIPv4(l.address);
-    if (ip === null) {
-      problem(
-        l,
-        'jail_port',
-        `${l.address} is not an IPv4 address: jails reach their SocksPort over IPv4 only, so a listener with a jail_port must listen on one`,
-      );
-      continue;
-    }
-    if (ip[0] === 0 || ip[0]! >= 224) {
-      problem(l, 'jail_port', `${l.address} is not a unicast address: jails cannot be redirected to it`);
-      continue;
-    }
-    const owner = all.find((other) => other.port === jailPort);
-    if (owner !== undefined) {
-      problem(
-        l,
-        'jail_port',
-        `${jailPort} is ${owner === l ? 'its own' : `listener '${owner.name}'s`} port: a jail port must be a port of its own`,
-      );
-      continue;
-    }
-    const twin = jailPorts.get(jailPort);
-    if (twin !== undefined) {
-      problem(
-        l,
-        'jail_port',
-        `${jailPort} is already listener '${twin}'s jail port: jails tell their listeners apart by it`,
-      );
-      continue;
-    }
-    jailPorts.set(jailPort, l.name);
-    routes.push({ listener: l.name, address: l.address, port: l.port, jailPort });
+    jailPorts.set(l.jailPort!, l.name);
+    routes.push({ listener: l.name, address: l.address, port: l.port, jailPort: l.jailPort! });
   }
   if (problems.length) throw new ConfigError(problems);
   return { pool, routes };

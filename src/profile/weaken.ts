@@ -105,101 +105,136 @@ export function adminListenersFile(layers: Layer[]): string {
   return join(admin?.dir ?? '/etc/tails-launch', 'listeners.yml');
 }
 
-/** SYSTEM and USER are resolved field values (after `extends`). Pure. */
-export function findWeakenings(system: Partial<ProfileFile>, user: Partial<ProfileFile>): Weakening[] {
-  const found: Weakening[] = [];
-  if (system.listener !== undefined && user.listener !== system.listener) {
-    found.push({ field: 'listener', system: system.listener, user: user.listener ?? null, kind: 'change' });
-  }
-  // An absent isolation or backend fails resolution on its own ("sets no ...").
-  if (system.isolation !== undefined && user.isolation !== undefined) {
-    if (ISOLATION_FINEST_FIRST.indexOf(user.isolation) > ISOLATION_FINEST_FIRST.indexOf(system.isolation)) {
-      found.push({ field: 'isolation', system: system.isolation, user: user.isolation, kind: 'coarser' });
-    }
-  }
-  if (system.backend !== undefined && user.backend !== undefined) {
-    // own-setting and env are jailed by default (src/jail/guard.ts): a preload backend would drop the jail.
-    const jailedAway =
-      (system.backend === 'own-setting' || system.backend === 'env') &&
-      (user.backend === 'torsocks' || user.backend === 'proxychains') &&
-      user.netns === undefined &&
-      user.jail !== true;
-    if (
-      jailedAway ||
-      BACKENDS_STRONGEST_FIRST.indexOf(user.backend) > BACKENDS_STRONGEST_FIRST.indexOf(system.backend)
-    ) {
-      found.push({ field: 'backend', system: system.backend, user: user.backend, kind: 'weaker' });
-    }
-  }
-  // How an own-setting program is told its listener: dropping or changing it
-  // could leave the program on its own default (or on no proxy at all).
-  if (system.proxy !== undefined && JSON.stringify(user.proxy) !== JSON.stringify(system.proxy)) {
-    found.push({
-      field: 'proxy',
-      system: JSON.stringify(system.proxy),
-      user: user.proxy === undefined ? null : JSON.stringify(user.proxy),
-      kind: user.proxy === undefined ? 'drop' : 'change',
-    });
-  }
-  for (const field of ['netns', 'user'] as const) {
-    const value = system[field];
-    // Adding a placement the system profile lacks is stricter: allowed.
-    if (value !== undefined && user[field] !== value) {
-      found.push({
-        field,
-        system: value,
-        user: user[field] ?? null,
-        kind: user[field] === undefined ? 'drop' : 'change',
-      });
-    }
-  }
-  // A jail is stricter than none: the user layer may add one, never drop it.
-  if (system.jail === true && user.jail !== true) {
-    found.push({
-      field: 'jail',
-      system: 'true',
-      user: user.jail === undefined ? null : String(user.jail),
-      kind: 'drop',
-    });
-  }
-  // The program's own sandbox in place of the launcher's: the system's word only.
-  if (user.own_sandbox !== undefined && user.own_sandbox !== system.own_sandbox)
-    found.push({
-      field: 'own_sandbox',
-      system: system.own_sandbox ?? '(none: the launcher holds the session)',
-      user: user.own_sandbox,
-      kind: system.own_sandbox === undefined ? 'add' : 'change',
-    });
+type Fields = Partial<ProfileFile>;
+/** One rule of the user layer: what it finds weaker in USER than in SYSTEM (none: []). */
+type Rule = (system: Fields, user: Fields) => Weakening[];
+
+const listenerRule: Rule = (system, user) =>
+  system.listener !== undefined && user.listener !== system.listener
+    ? [{ field: 'listener', system: system.listener, user: user.listener ?? null, kind: 'change' }]
+    : [];
+
+// An absent isolation or backend fails resolution on its own ("sets no ...").
+const isolationRule: Rule = (system, user) =>
+  system.isolation !== undefined &&
+  user.isolation !== undefined &&
+  ISOLATION_FINEST_FIRST.indexOf(user.isolation) > ISOLATION_FINEST_FIRST.indexOf(system.isolation)
+    ? [{ field: 'isolation', system: system.isolation, user: user.isolation, kind: 'coarser' }]
+    : [];
+
+const backendRule: Rule = (system, user) => {
+  if (system.backend === undefined || user.backend === undefined) return [];
+  // own-setting and env are jailed by default (src/jail/guard.ts): a preload backend would drop the jail.
+  const jailedAway =
+    (system.backend === 'own-setting' || system.backend === 'env') &&
+    (user.backend === 'torsocks' || user.backend === 'proxychains') &&
+    user.netns === undefined &&
+    user.jail !== true;
+  const weaker = BACKENDS_STRONGEST_FIRST.indexOf(user.backend) > BACKENDS_STRONGEST_FIRST.indexOf(system.backend);
+  return jailedAway || weaker ? [{ field: 'backend', system: system.backend, user: user.backend, kind: 'weaker' }] : [];
+};
+
+// How an own-setting program is told its listener: dropping or changing it
+// could leave the program on its own default (or on no proxy at all).
+const proxyRule: Rule = (system, user) =>
+  system.proxy !== undefined && JSON.stringify(user.proxy) !== JSON.stringify(system.proxy)
+    ? [
+        {
+          field: 'proxy',
+          system: JSON.stringify(system.proxy),
+          user: user.proxy === undefined ? null : JSON.stringify(user.proxy),
+          kind: user.proxy === undefined ? 'drop' : 'change',
+        },
+      ]
+    : [];
+
+// Adding a placement the system profile lacks is stricter: allowed.
+const placementRule: Rule = (system, user) =>
+  (['netns', 'user'] as const)
+    .filter((field) => system[field] !== undefined && user[field] !== system[field])
+    .map((field) => ({
+      field,
+      system: system[field]!,
+      user: user[field] ?? null,
+      kind: user[field] === undefined ? 'drop' : 'change',
+    }));
+
+// A jail is stricter than none: the user layer may add one, never drop it.
+const jailRule: Rule = (system, user) =>
+  system.jail === true && user.jail !== true
+    ? [{ field: 'jail', system: 'true', user: user.jail === undefined ? null : String(user.jail), kind: 'drop' }]
+    : [];
+
+// The program's own sandbox in place of the launcher's: the system's word only.
+const ownSandboxRule: Rule = (system, user) =>
+  user.own_sandbox !== undefined && user.own_sandbox !== system.own_sandbox
+    ? [
+        {
+          field: 'own_sandbox',
+          system: system.own_sandbox ?? '(none: the launcher holds the session)',
+          user: user.own_sandbox,
+          kind: system.own_sandbox === undefined ? 'add' : 'change',
+        },
+      ]
+    : [];
+
+const sandboxRule: Rule = (system, user) => {
   const wider = widerSandbox(system.sandbox, user.sandbox);
-  if (wider !== null)
-    found.push({ field: 'sandbox', system: JSON.stringify(system.sandbox ?? {}), user: wider, kind: 'wider' });
-  if (looserCallerArgs(system.caller_args, user.caller_args)) {
-    found.push({
-      field: 'caller_args',
-      system: describeRule(system.caller_args!),
-      user: describeRule(user.caller_args ?? 'any'),
-      kind: 'looser',
-    });
-  }
-  if (system.callers !== undefined && JSON.stringify(user.callers) !== JSON.stringify(system.callers)) {
-    found.push({
-      field: 'callers',
-      system: JSON.stringify(system.callers),
-      user: user.callers === undefined ? null : JSON.stringify(user.callers),
-      kind: user.callers === undefined ? 'drop' : 'change',
-    });
-  }
+  return wider === null
+    ? []
+    : [{ field: 'sandbox', system: JSON.stringify(system.sandbox ?? {}), user: wider, kind: 'wider' }];
+};
+
+const callerArgsRule: Rule = (system, user) =>
+  looserCallerArgs(system.caller_args, user.caller_args)
+    ? [
+        {
+          field: 'caller_args',
+          system: describeRule(system.caller_args!),
+          user: describeRule(user.caller_args ?? 'any'),
+          kind: 'looser',
+        },
+      ]
+    : [];
+
+const callersRule: Rule = (system, user) =>
+  system.callers !== undefined && JSON.stringify(user.callers) !== JSON.stringify(system.callers)
+    ? [
+        {
+          field: 'callers',
+          system: JSON.stringify(system.callers),
+          user: user.callers === undefined ? null : JSON.stringify(user.callers),
+          kind: user.callers === undefined ? 'drop' : 'change',
+        },
+      ]
+    : [];
+
+const acknowledgeRule: Rule = (system, user) => {
   const systemAcks = system.acknowledge ?? [];
   const added = (user.acknowledge ?? []).filter((a) => !systemAcks.includes(a));
-  if (added.length) {
-    found.push({
-      field: 'acknowledge',
-      system: `[${systemAcks.join(', ')}]`,
-      user: `[${added.join(', ')}]`,
-      kind: 'add',
-    });
-  }
-  return found;
+  return added.length
+    ? [{ field: 'acknowledge', system: `[${systemAcks.join(', ')}]`, user: `[${added.join(', ')}]`, kind: 'add' }]
+    : [];
+};
+
+/** The user layer's rules, in the order their findings are reported. */
+const RULES: readonly Rule[] = [
+  listenerRule,
+  isolationRule,
+  backendRule,
+  proxyRule,
+  placementRule,
+  jailRule,
+  ownSandboxRule,
+  sandboxRule,
+  callerArgsRule,
+  callersRule,
+  acknowledgeRule,
+];
+
+/** SYSTEM and USER are resolved field values (after `extends`). Pure. */
+export function findWeakenings(system: Fields, user: Fields): Weakening[] {
+  return RULES.flatMap((rule) => rule(system, user));
 }
 
 /** What USER's sandbox grants that SYSTEM's does not (null: nothing): a jail's holes may only shrink. */

@@ -66,10 +66,14 @@ function jailFrom(plan: Plan): string {
     : `'s jail port, from client address ${from}: the jail's group`;
 }
 
-export function formatPlan(plan: Plan): string {
-  const lines: string[] = [];
-  // A label as wide as the column still gets its space (`  reached as 127.0.0.1:9050`).
-  const add = (label: string, value: string) => lines.push(`${label.padEnd(11)} ${value}`);
+/** Where a section writes: a labelled line, or a line of its own. */
+interface Writer {
+  add(label: string, value: string): void;
+  line(text: string): void;
+}
+
+/** The profile, its files, and which layer set each field (a user-layer line is visible at a glance). */
+function profileSection(plan: Plan, { add }: Writer): void {
   add('profile', `${plan.profile.name}${plan.profile.description ? ` - ${plan.profile.description}` : ''}`);
   plan.profile.sources.forEach((source, i) => add(i === 0 ? 'defined in' : '  extends', source));
   // Which layer set each field: a user-layer line is visible at a glance.
@@ -79,6 +83,10 @@ export function formatPlan(plan: Plan): string {
   fields.forEach(([field, source], i) =>
     add(i === 0 ? 'set by' : '', `${field.padEnd(width)}  ${source.layer.padEnd(layerWidth)}  ${source.file}`),
   );
+}
+
+/** The listener, the isolation group, what Tor sees, the control filter and the backend. */
+function torSection(plan: Plan, { add }: Writer): void {
   const l = plan.listener;
   add(
     'listener',
@@ -119,6 +127,10 @@ export function formatPlan(plan: Plan): string {
       : `onion-grater filter for ${c.hosts.join(', ')}: ${c.allows}`,
   );
   add('backend', plan.backend);
+}
+
+/** What holds the launch, and where it runs. */
+function guardSection(plan: Plan, { add }: Writer): void {
   const g = plan.guard;
   add('guard', `${g.kind}: ${g.description}`);
   add('  holds', g.holds);
@@ -150,10 +162,14 @@ export function formatPlan(plan: Plan): string {
     );
     if (j.collision) add('  shared', j.collision);
   }
+}
+
+/** The hand-over to the privileged entry, and the exec. */
+function execSection(plan: Plan, { add, line }: Writer): void {
   if (plan.handover) {
     add('handover', plan.handover.argv.map(shellQuote).join(' '));
     add('  passes', Object.keys(plan.handover.env).join(' ') || '(no variables)');
-    lines.push('then, in the privileged entry:');
+    line('then, in the privileged entry:');
   }
   const m = plan.exec.method;
   add(
@@ -167,23 +183,42 @@ export function formatPlan(plan: Plan): string {
   if (plan.exec.chain.length > 1) add('  through', plan.exec.chain.join(' -> '));
   if (plan.exec.preload) add('  preload', plan.exec.preload);
   add('  fds', plan.fds.join(' '));
-  lines.push('environment');
+}
+
+/** The environment, and the files handed over. */
+function environmentSection(plan: Plan, { add, line }: Writer): void {
+  line('environment');
   for (const [name, value] of Object.entries(plan.env.set)) add('  set', `${name}=${shellQuote(value)}`);
   for (const name of plan.env.removed) add('  removed', name);
   for (const name of plan.env.replaced) add('  replaced', `${name} (inherited value overridden)`);
   add('  scrubbed', plan.env.scrubPolicy.join(', '));
   for (const file of plan.files) {
-    lines.push(
+    line(
       `file ${file.path ?? '(needs XDG_RUNTIME_DIR)'}: read-only, written at exec, ${file.variable} names it (secrets masked)`,
     );
-    for (const line of file.content.trimEnd().split('\n')) lines.push(`  | ${line}`);
+    for (const text of file.content.trimEnd().split('\n')) line(`  | ${text}`);
   }
-  lines.push('checks');
-  for (const check of plan.checks) lines.push(`  ${describeCheck(check)}`);
+}
+
+/** The checks, and the notes. */
+function checksSection(plan: Plan, { line }: Writer): void {
+  line('checks');
+  for (const check of plan.checks) line(`  ${describeCheck(check)}`);
   if (plan.notes.length) {
-    lines.push('notes');
-    for (const note of plan.notes) lines.push(`  - ${note}`);
+    line('notes');
+    for (const note of plan.notes) line(`  - ${note}`);
   }
+}
+
+export function formatPlan(plan: Plan): string {
+  const lines: string[] = [];
+  const writer: Writer = {
+    // A label as wide as the column still gets its space (`  reached as 127.0.0.1:9050`).
+    add: (label, value) => lines.push(`${label.padEnd(11)} ${value}`),
+    line: (text) => lines.push(text),
+  };
+  for (const section of [profileSection, torSection, guardSection, execSection, environmentSection, checksSection])
+    section(plan, writer);
   // Descriptions, arguments and variables come from files and the caller: one line each, no terminal escapes.
   return `${lines.map(escapeControl).join('\n')}\n`;
 }

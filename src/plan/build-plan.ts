@@ -254,7 +254,17 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
       variable: f.variable,
       content: f.display,
     })),
-    checks: checksOf(input, step, command, app, followed, files.length > 0, sentAuth, jailed, sandbox),
+    checks: checksOf({
+      input,
+      step,
+      command,
+      app,
+      followed,
+      hasFiles: files.length > 0,
+      auth: sentAuth,
+      jailed,
+      sandbox,
+    }),
     notes: [...notesOf(input, step, guard), ...(arranged.note === null ? [] : [arranged.note])],
   };
   return { plan, env, files: files.flatMap((f) => (f.path === null ? [] : [{ path: f.path, content: f.content }])) };
@@ -417,40 +427,50 @@ function programToRun(
   return { exec, followed };
 }
 
-/** The preflight's checks, in the order it runs them (cheapest first). */
-function checksOf(
-  input: PlanInput,
-  step: BackendStep,
-  command: string,
-  app: ExecutableLookup,
-  followed: ProgramFollowed | null,
-  hasFiles: boolean,
-  auth: SocksAuth,
-  jailed: JailDecision | null,
-  sandbox: SandboxPlan | null,
-): Check[] {
-  const { profile } = input;
-  const checks: Check[] = [];
-  // A user jail holds any program: LD_PRELOAD then only carries the credentials.
-  const judged = step.preload !== null && sandbox === null;
+/** What the checks are made from (checksOf's inputs, named). */
+interface CheckFacts {
+  input: PlanInput;
+  step: BackendStep;
+  command: string;
+  app: ExecutableLookup;
+  followed: ProgramFollowed | null;
+  hasFiles: boolean;
+  auth: SocksAuth;
+  jailed: JailDecision | null;
+  sandbox: SandboxPlan | null;
+  /** A user jail holds any program: LD_PRELOAD then only carries the credentials. */
+  judged: boolean;
+}
+
+/** The hand-over to the privileged entry, through sudo or by root itself. */
+function handoverChecks({ input }: CheckFacts): Check[] {
   const p = input.placement ?? null;
-  if (p?.via === 'sudo') {
-    checks.push({
-      kind: 'handover',
-      sudo: SUDO_PATH,
-      entry: PACKAGE_ENTRY_PATH,
-      description: `sudo lets this user run ${PACKAGE_ENTRY_PATH} for this profile without a password (the grants in /etc/sudoers.d/tails-launch); the entry checks the grant again, applies the placement, and runs the checks below as the application's account, where it will run`,
-    });
-  } else if (p?.via === 'self') {
-    checks.push({
-      kind: 'handover',
-      sudo: null,
-      entry: ENTRY_PATH,
-      description: `root hands the launch to the privileged entry ${ENTRY_PATH}, which applies the placement and runs the checks below as the application's account, where it will run`,
-    });
-  }
-  // The jail before the placement: making it needs root, which the switch of user drops.
-  if (jailed !== null) {
+  if (p?.via === 'sudo')
+    return [
+      {
+        kind: 'handover',
+        sudo: SUDO_PATH,
+        entry: PACKAGE_ENTRY_PATH,
+        description: `sudo lets this user run ${PACKAGE_ENTRY_PATH} for this profile without a password (the grants in /etc/sudoers.d/tails-launch); the entry checks the grant again, applies the placement, and runs the checks below as the application's account, where it will run`,
+      },
+    ];
+  if (p?.via === 'self')
+    return [
+      {
+        kind: 'handover',
+        sudo: null,
+        entry: ENTRY_PATH,
+        description: `root hands the launch to the privileged entry ${ENTRY_PATH}, which applies the placement and runs the checks below as the application's account, where it will run`,
+      },
+    ];
+  return [];
+}
+
+/** The jail before the placement (making it needs root, which the switch of user drops), then the placement. */
+function placementChecks({ input, jailed }: CheckFacts): Check[] {
+  const p = input.placement ?? null;
+  const checks: Check[] = [];
+  if (jailed !== null)
     checks.push({
       kind: 'jail',
       jail: jailed.ok ? jailed.jail : null,
@@ -459,7 +479,6 @@ function checksOf(
       dropCapabilities: p !== null && p.via !== 'sudo' && (p.account === null || p.account.uid === 0),
       description: 'the host side of jails is installed; the jail is made, and every later check runs inside it',
     });
-  }
   if (p !== null) {
     const where = [p.netns && `network namespace '${p.netns}'`, p.account && `user '${p.account.name}'`]
       .filter(Boolean)
@@ -474,6 +493,13 @@ function checksOf(
       description: `the launch enters ${where || 'its placement'}; every later check runs there`,
     });
   }
+  return checks;
+}
+
+/** koffi, the wrapper's library, the program, and whether the wrapper can see its connections. */
+function programChecks({ input, step, command, app, followed, sandbox, judged }: CheckFacts): Check[] {
+  const { profile } = input;
+  const checks: Check[] = [];
   if (sandbox !== null && !(judged && step.preload))
     checks.push({
       kind: 'exec-method',
@@ -492,15 +518,21 @@ function checksOf(
     });
   }
   checks.push(executableCheck(command, app));
-  if (judged) {
+  if (judged)
     checks.push({
       kind: 'preloadable',
       path: app.path,
       verdict: followed === null || followed.ok ? { ok: true } : { ok: false, detail: followed.detail },
       description: `the program that runs (after #! and env) is dynamically linked, native, not Go, not setuid/setgid, without file capabilities (else ${profile.backend} could not see its connections)`,
     });
-  }
-  if (sandbox !== null) {
+  return checks;
+}
+
+/** The user jail's helper and directories, and the runtime directory for the files handed over. */
+function sandboxChecks({ input, sandbox, hasFiles }: CheckFacts): Check[] {
+  const { profile } = input;
+  const checks: Check[] = [];
+  if (sandbox !== null)
     checks.push({
       kind: 'sandbox',
       helper: sandbox.file,
@@ -509,35 +541,44 @@ function checksOf(
       create: sandbox.create,
       description: `the jail helper and bubblewrap are installed, root's; the profile's directories exist (made 0700 if missing); the helper makes the jail, whose one way out is a forwarder to ${profile.listener.address}:${profile.listener.port}`,
     });
-  }
-  if (hasFiles) {
+  if (hasFiles)
     checks.push({
       kind: 'runtime-files',
       dir: input.runtimeDir,
       description: "the user's private runtime directory ($XDG_RUNTIME_DIR) holds the files handed over",
     });
-  }
-  if (profile.listener.kind === 'control') {
-    checks.push({
+  return checks;
+}
+
+/** Last, Tor itself: the control port answers PROTOCOLINFO, or the SocksPort a SOCKS5 handshake. */
+function torCheck({ input, auth }: CheckFacts): Check {
+  const { profile } = input;
+  const { address, port } = profile.listener.connect;
+  const waitSeconds = input.waitForTor ?? profile.waitForTor;
+  if (profile.listener.kind === 'control')
+    return {
       kind: 'control',
-      address: profile.listener.connect.address,
-      port: profile.listener.connect.port,
-      waitSeconds: input.waitForTor ?? profile.waitForTor,
+      address,
+      port,
+      waitSeconds,
       timeoutMs: SOCKS_TIMEOUT_MS,
       description: `Tor's control port '${profile.listener.name}' answers PROTOCOLINFO (on Tails: onion-grater, its filter)`,
-    });
-    return checks;
-  }
-  checks.push({
+    };
+  return {
     kind: 'socks5',
-    address: profile.listener.connect.address,
-    port: profile.listener.connect.port,
+    address,
+    port,
     auth: auth.kind === 'userpass' ? 'userpass' : 'none',
-    waitSeconds: input.waitForTor ?? profile.waitForTor,
+    waitSeconds,
     timeoutMs: SOCKS_TIMEOUT_MS,
     description: `Tor's SOCKS listener '${profile.listener.name}' completes a SOCKS5 handshake`,
-  });
-  return checks;
+  };
+}
+
+/** The preflight's checks, in the order it runs them (cheapest first). */
+function checksOf(facts: Omit<CheckFacts, 'judged'>): Check[] {
+  const f: CheckFacts = { ...facts, judged: facts.step.preload !== null && facts.sandbox === null };
+  return [...handoverChecks(f), ...placementChecks(f), ...programChecks(f), ...sandboxChecks(f), torCheck(f)];
 }
 
 /**

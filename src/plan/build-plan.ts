@@ -109,20 +109,13 @@ function executableCheck(name: string, found: ExecutableLookup): ExecutableCheck
   };
 }
 
-/**
- * argv + resolved profile -> the plan, in named steps: the command, the
- * credentials, how the program is told its listener, the files to hand over,
- * the environment, the program that will really run, the checks, the notes.
- */
-export function buildPlan(input: PlanInput): PlannedLaunch {
+/** Step 1: the isolation group: a jail's, the credentials, and what the program will send. */
+function groupOf(input: PlanInput) {
   const { profile, identity } = input;
-  const guard = input.guard ?? defaultGuard(input);
-  const userJail = guard.by === 'user';
   const jailed = input.jail
     ? planJail(profile, identity, input.jail.pool, input.randomHex, input.callerUid ?? 0)
     : null;
   refuseIdentityWithoutGroup(profile, identity, jailed?.ok === true);
-  const { command, userArgs } = commandOf(profile, input.args);
   const auth = socksAuth({
     mode: profile.isolation,
     profile: profile.name,
@@ -134,12 +127,17 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
   // Tails): the jail's address carries the group, so say what Tor really sees.
   const sentAuth: SocksAuth =
     jailed?.ok && profile.backend === 'own-setting' && !handsOverCredentials(profile) ? { kind: 'application' } : auth;
+  return { jailed, auth, sentAuth };
+}
+
+/** Step 2: how the backend tells the program its listener: its step, the handed-over arguments, files and variables. */
+function backendOf(input: PlanInput, userJail: boolean, auth: SocksAuth, userArgs: string[]) {
+  const { profile } = input;
   // In a user jail the program reaches its listener at 127.0.0.1 (the forwarder), on the usual port.
   const endpoint = userJail ? { address: '127.0.0.1', port: profile.listener.connect.port } : profile.listener.connect;
   const step = BACKENDS[profile.backend].step(endpoint, auth);
   const handOver = listenerHandOver(profile, auth, endpoint);
   const arranged = arrangeArgs(profile.proxy.subcommands, handOver.args, profile.args, userArgs);
-  const appArgs = arranged.args;
   const files = runtimeFiles(step, input);
   const backendEnv = { ...step.env, ...handOver.env };
   for (const f of files) backendEnv[f.variable] = f.path ?? '(needs XDG_RUNTIME_DIR)';
@@ -155,6 +153,16 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
       }
     : profile.env;
   const base = placement ? accountVariables(placement.account) : {};
+  return { step, arranged, files, backendEnv, profileEnv, base };
+}
+
+type Backended = ReturnType<typeof backendOf>;
+
+/** Step 3: the program found on its PATH, the sandbox around it, the environment, and what is executed. */
+function programOf(input: PlanInput, guard: Guard, command: string, b: Backended) {
+  const userJail = guard.by === 'user';
+  const { step, files, backendEnv, profileEnv, base } = b;
+  const appArgs = b.arranged.args;
   // The application's PATH: what the new image would search.
   const app = input.findExecutable(
     command,
@@ -198,7 +206,39 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
         followed: null,
       }
     : programToRun(input, step, command, app, appArgs, env);
+  return { app, appArgs, sandbox, env, changes, exec, followed };
+}
 
+/** The listener as the plan states it. */
+function listenerStatement(listener: ResolvedProfile['listener']): Plan['listener'] {
+  return {
+    name: listener.name,
+    kind: listener.kind,
+    source: listener.file,
+    layer: listener.layer,
+    address: listener.address,
+    port: listener.port,
+    flags: listener.flags,
+    netns: listener.netns,
+    connect: listener.connect,
+    jailPort: listener.jailPort,
+  };
+}
+
+/**
+ * argv + resolved profile -> the plan, in named steps: the group and its
+ * credentials, how the program is told its listener, the program that will
+ * really run and its environment, then the plan with its checks and notes.
+ */
+export function buildPlan(input: PlanInput): PlannedLaunch {
+  const { profile, identity } = input;
+  const guard = input.guard ?? defaultGuard(input);
+  const userJail = guard.by === 'user';
+  const { jailed, auth, sentAuth } = groupOf(input);
+  const { command, userArgs } = commandOf(profile, input.args);
+  const backended = backendOf(input, userJail, auth, userArgs);
+  const { step, arranged, files } = backended;
+  const { app, appArgs, sandbox, env, changes, exec, followed } = programOf(input, guard, command, backended);
   const plan: Plan = {
     schema: 2,
     profile: {
@@ -208,18 +248,7 @@ export function buildPlan(input: PlanInput): PlannedLaunch {
       fieldSources: profile.fieldSources,
     },
     identity,
-    listener: {
-      name: profile.listener.name,
-      kind: profile.listener.kind,
-      source: profile.listener.file,
-      layer: profile.listener.layer,
-      address: profile.listener.address,
-      port: profile.listener.port,
-      flags: profile.listener.flags,
-      netns: profile.listener.netns,
-      connect: profile.listener.connect,
-      jailPort: profile.listener.jailPort,
-    },
+    listener: listenerStatement(profile.listener),
     isolation: { mode: profile.isolation, socks: socksStatement(auth, profile.isolation) },
     torSees: torSees(
       profile.listener,

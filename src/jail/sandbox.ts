@@ -222,18 +222,26 @@ export function x11Display(display: string | undefined): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/**
- * The user jail for LISTENER (the address and port Tor listens on) reached
- * inside as 127.0.0.1:INSIDE_PORT, with the profile's SANDBOX grants. A null
- * LISTENER: the network namespace is root's already (netns, a root jail), the
- * helper makes none (--share-net) and only the session is confined here.
- */
-export function planSandbox(
-  sandbox: ResolvedSandbox,
+/** The jail being put together: bubblewrap's and the helper's arguments, the variables, what it grants. */
+interface JailBuild {
+  bw: string[];
+  helper: string[];
+  set: Record<string, string>;
+  unset: Set<string>;
+  grants: string[];
+  create: string[];
+  /** The runtime directory (null: none), and the jail's own directory in it. */
+  run: string | null;
+  rundir: string | null;
+  realPath: (path: string) => string;
+}
+
+/** Step 1: the namespaces, the system read-only, a fresh /proc, /dev, /tmp, /run, home and runtime directory. */
+function baseJail(
   listener: { address: string; port: number } | null,
   insidePort: number,
   facts: SandboxFacts,
-): SandboxPlan {
+): JailBuild {
   const run = facts.runtimeDir;
   const bw: string[] = [
     '--unshare-user',
@@ -252,10 +260,6 @@ export function planSandbox(
   bw.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--tmpfs', '/run', '--dir', '/var/tmp');
   bw.push('--dir', facts.home);
   if (run !== null) bw.push('--perms', '0700', '--dir', run);
-  const set: Record<string, string> = {};
-  const unset = new Set<string>(SESSION_VARIABLES);
-  const grants: string[] = [];
-  const create: string[] = [];
   const helper: string[] = [JAIL_HELPER_PATH];
   const rundir = run === null ? null : `${run}/tails-launch/jail-${facts.launchKey}`;
   if (rundir !== null) helper.push('--rundir', rundir);
@@ -265,27 +269,35 @@ export function planSandbox(
       '--forward',
       `${insidePort}=${listener.address.includes(':') ? `[${listener.address}]` : listener.address}:${listener.port}`,
     );
-
   // What bubblewrap binds is named by its resolved path, which the helper opens without following
   // any link (--bind-fd PATH: a link put there since the plan is refused, not followed).
   const realPath = facts.realPath ?? ((path: string) => path);
+  return { bw, helper, set: {}, unset: new Set(SESSION_VARIABLES), grants: [], create: [], run, rundir, realPath };
+}
+
+/** Step 2: the program and the wrapper's files, where they are not system files already. */
+function bindProgram(j: JailBuild, facts: SandboxFacts): void {
   if (facts.appPath !== null && !underSystem(facts.appPath)) {
-    bw.push('--ro-bind-fd', realPath(facts.appPath), facts.appPath);
-    grants.push(`its program ${facts.appPath}, read-only`);
+    j.bw.push('--ro-bind-fd', j.realPath(facts.appPath), facts.appPath);
+    j.grants.push(`its program ${facts.appPath}, read-only`);
   }
   for (const file of facts.backendFiles ?? []) {
     if (underSystem(file)) continue;
-    bw.push('--ro-bind-fd', realPath(file), file);
-    grants.push(`its wrapper's file ${file}, read-only`);
+    j.bw.push('--ro-bind-fd', j.realPath(file), file);
+    j.grants.push(`its wrapper's file ${file}, read-only`);
   }
+}
+
+/** Step 3: the profile's files, none of which may bring a door of the session in. */
+function bindProfileFiles(j: JailBuild, sandbox: ResolvedSandbox, facts: SandboxFacts): void {
   for (const entry of sandbox.files) {
     const f = hostPath(entry, facts);
     if (f === null) continue;
     // What bubblewrap will bind: a link (~/.thunderbird -> the runtime directory, a $HOME that is one)
     // binds its target.
-    const real = realPath(f.path);
+    const real = j.realPath(f.path);
     // '.' is wherever the caller happens to be: /, /tmp or the runtime directory would bring the session in.
-    const door = sessionDoorOf(f.path, run) ?? sessionDoorOf(real, run);
+    const door = sessionDoorOf(f.path, j.run) ?? sessionDoorOf(real, j.run);
     if (door !== null)
       throw new LaunchError(
         EXIT.refused,
@@ -293,62 +305,76 @@ export function planSandbox(
           ? `the jail would get the working directory ${f.path} (sandbox files: '.'), and with it ${door}, which no jail reaches: run it from another directory`
           : `the jail would get ${f.path}${real === f.path ? '' : ` (a link to ${real})`} (sandbox files: '${entry}'), and with it ${door}, which no jail reaches: ${real === f.path ? "narrow the profile's sandbox files" : 'replace the link with a directory'}`,
       );
-    if (entry === '.' && !f.readOnly) refuseWorkingDirectory(real, facts, realPath);
+    if (entry === '.' && !f.readOnly) refuseWorkingDirectory(real, facts, j.realPath);
     // The target checked above, at the path the program knows.
-    bw.push(f.readOnly ? '--ro-bind-fd' : '--bind-fd', real, f.path);
-    if (!f.readOnly && entry !== '.' && entry !== '~') create.push(f.path);
-    grants.push(`${f.path}${f.readOnly ? ', read-only' : ', read-write'}`);
+    j.bw.push(f.readOnly ? '--ro-bind-fd' : '--bind-fd', real, f.path);
+    if (!f.readOnly && entry !== '.' && entry !== '~') j.create.push(f.path);
+    j.grants.push(`${f.path}${f.readOnly ? ', read-only' : ', read-write'}`);
   }
-  const display = sandbox.display;
+}
+
+/** A socket of the session bound in at SOCKET, and the variable that names it to the program. */
+function shareSocket(j: JailBuild, socket: string, variable: string, value: string, grant: string): void {
+  j.bw.push('--ro-bind-fd', `?${socket}`, socket);
+  j.set[variable] = value;
+  j.unset.delete(variable);
+  j.grants.push(grant);
+}
+
+/** Step 4: the display the profile grants (Wayland, or X11 and its cookie), and the sound server. */
+function shareDisplayAndSound(j: JailBuild, sandbox: ResolvedSandbox, facts: SandboxFacts): void {
   // Only a compositor's socket by its usual name, in the runtime directory: a variable that names
   // another socket there (the session bus) or a path would bind that instead.
   const wayland = facts.env.WAYLAND_DISPLAY;
   if (
-    display === 'wayland' &&
-    run !== null &&
+    sandbox.display === 'wayland' &&
+    j.run !== null &&
     wayland !== undefined &&
     /^wayland-[A-Za-z0-9_.-]{1,64}$/.test(wayland)
   ) {
-    const socket = ownSocket(`${run}/${wayland}`, 'WAYLAND_DISPLAY', realPath);
-    bw.push('--ro-bind-fd', `?${socket}`, socket);
-    set.WAYLAND_DISPLAY = socket;
-    unset.delete('WAYLAND_DISPLAY');
-    grants.push(`the Wayland display ${socket} (its own windows only)`);
+    const socket = ownSocket(`${j.run}/${wayland}`, 'WAYLAND_DISPLAY', j.realPath);
+    shareSocket(j, socket, 'WAYLAND_DISPLAY', socket, `the Wayland display ${socket} (its own windows only)`);
   }
-  if (display === 'x11') {
-    const n = x11Display(facts.env.DISPLAY);
-    if (n !== null) {
-      const socket = ownSocket(`/tmp/.X11-unix/X${n}`, 'DISPLAY', realPath);
-      bw.push('--ro-bind-fd', `?${socket}`, socket);
-      set.DISPLAY = `:${n}`;
-      unset.delete('DISPLAY');
-      // The cookie file the edge found to be a regular file of the user's (never a socket it names).
-      const xauth = facts.xauthority ?? null;
-      if (xauth !== null) {
-        bw.push('--ro-bind-fd', `?${xauth}`, xauth);
-        set.XAUTHORITY = xauth;
-        unset.delete('XAUTHORITY');
-      }
-      grants.push(
-        `the X11 display :${n}: X11 lets it read and type into every other window on that display (keystrokes, screenshots), which can make another program connect`,
-      );
+  const n = sandbox.display === 'x11' ? x11Display(facts.env.DISPLAY) : null;
+  if (n !== null) {
+    const socket = ownSocket(`/tmp/.X11-unix/X${n}`, 'DISPLAY', j.realPath);
+    j.bw.push('--ro-bind-fd', `?${socket}`, socket);
+    j.set.DISPLAY = `:${n}`;
+    j.unset.delete('DISPLAY');
+    // The cookie file the edge found to be a regular file of the user's (never a socket it names).
+    const xauth = facts.xauthority ?? null;
+    if (xauth !== null) {
+      j.bw.push('--ro-bind-fd', `?${xauth}`, xauth);
+      j.set.XAUTHORITY = xauth;
+      j.unset.delete('XAUTHORITY');
     }
+    j.grants.push(
+      `the X11 display :${n}: X11 lets it read and type into every other window on that display (keystrokes, screenshots), which can make another program connect`,
+    );
   }
-  if (sandbox.sound && run !== null) {
-    const pulse = ownSocket(`${run}/pulse/native`, 'the sound server', realPath);
-    bw.push('--ro-bind-fd', `?${pulse}`, pulse);
-    set.PULSE_SERVER = `unix:${pulse}`;
-    unset.delete('PULSE_SERVER');
-    grants.push(`the sound server ${pulse}: it can be asked to load modules, some of which connect elsewhere`);
+  if (sandbox.sound && j.run !== null) {
+    const pulse = ownSocket(`${j.run}/pulse/native`, 'the sound server', j.realPath);
+    shareSocket(
+      j,
+      pulse,
+      'PULSE_SERVER',
+      `unix:${pulse}`,
+      `the sound server ${pulse}: it can be asked to load modules, some of which connect elsewhere`,
+    );
   }
+}
+
+/** Step 5: the buses the profile grants, each through a filtering proxy the helper runs. */
+function shareBuses(j: JailBuild, sandbox: ResolvedSandbox, facts: SandboxFacts): void {
+  const { run, rundir } = j;
   if (sandbox.a11y && rundir !== null && facts.a11yBus !== null) {
     const outside = `${rundir}/a11y`;
     const inside = `${run}/at-spi/bus`;
-    helper.push('--dbus-proxy', String(2 + A11Y_POLICY.length), facts.a11yBus, outside, ...A11Y_POLICY);
-    bw.push('--bind-fd', outside, inside);
-    set.AT_SPI_BUS_ADDRESS = `unix:path=${inside}`;
-    unset.delete('AT_SPI_BUS_ADDRESS');
-    grants.push(
+    j.helper.push('--dbus-proxy', String(2 + A11Y_POLICY.length), facts.a11yBus, outside, ...A11Y_POLICY);
+    j.bw.push('--bind-fd', outside, inside);
+    j.set.AT_SPI_BUS_ADDRESS = `unix:path=${inside}`;
+    j.unset.delete('AT_SPI_BUS_ADDRESS');
+    j.grants.push(
       "the accessibility bus, through a filtering proxy (Flatpak's policy: it registers with the registry and answers screen readers)",
     );
   }
@@ -356,7 +382,7 @@ export function planSandbox(
     const outside = `${rundir}/bus`;
     const inside = `${run}/bus`;
     const talk = sandbox.sessionBus.map((n) => `--talk=${n}`);
-    helper.push(
+    j.helper.push(
       '--dbus-proxy',
       String(3 + talk.length),
       facts.env.DBUS_SESSION_BUS_ADDRESS,
@@ -364,23 +390,42 @@ export function planSandbox(
       '--filter',
       ...talk,
     );
-    bw.push('--bind-fd', outside, inside);
-    set.DBUS_SESSION_BUS_ADDRESS = `unix:path=${inside}`;
-    unset.delete('DBUS_SESSION_BUS_ADDRESS');
-    grants.push(
+    j.bw.push('--bind-fd', outside, inside);
+    j.set.DBUS_SESSION_BUS_ADDRESS = `unix:path=${inside}`;
+    j.unset.delete('DBUS_SESSION_BUS_ADDRESS');
+    j.grants.push(
       `the session bus, through a filtering proxy: it may talk to ${sandbox.sessionBus.length ? sandbox.sessionBus.join(', ') : 'nobody but the bus itself'}`,
     );
   }
+}
+
+/**
+ * The user jail for LISTENER (the address and port Tor listens on) reached
+ * inside as 127.0.0.1:INSIDE_PORT, with the profile's SANDBOX grants. A null
+ * LISTENER: the network namespace is root's already (netns, a root jail), the
+ * helper makes none (--share-net) and only the session is confined here.
+ */
+export function planSandbox(
+  sandbox: ResolvedSandbox,
+  listener: { address: string; port: number } | null,
+  insidePort: number,
+  facts: SandboxFacts,
+): SandboxPlan {
+  const j = baseJail(listener, insidePort, facts);
+  bindProgram(j, facts);
+  bindProfileFiles(j, sandbox, facts);
+  shareDisplayAndSound(j, sandbox, facts);
+  shareBuses(j, sandbox, facts);
   const inCwd = facts.cwd !== null && sandbox.files.some((f) => f.replace(/:ro$/, '') === '.');
-  bw.push('--chdir', inCwd ? facts.cwd! : facts.home);
-  if (grants.length === 0) grants.push('nothing of the session');
+  j.bw.push('--chdir', inCwd ? facts.cwd! : facts.home);
+  if (j.grants.length === 0) j.grants.push('nothing of the session');
   return {
     file: JAIL_HELPER_PATH,
-    argv: [...helper, '--', ...bw, '--'],
-    set,
-    unset: [...unset].filter((n) => !(n in set)).sort(),
-    create,
-    grants,
-    rundir,
+    argv: [...j.helper, '--', ...j.bw, '--'],
+    set: j.set,
+    unset: [...j.unset].filter((n) => !(n in j.set)).sort(),
+    create: j.create,
+    grants: j.grants,
+    rundir: j.rundir,
   };
 }

@@ -325,80 +325,80 @@ function fieldSources(layers: Layer[], merged: Merged): Record<string, FieldSour
   return sources;
 }
 
-export async function resolveProfile(
-  layers: Layer[],
-  listeners: Map<string, SourcedListener>,
-  name: string,
-  cache: ParsedCache = NO_CACHE,
-  /** validate FILE: resolve starting from this file instead of NAME's top-most one. */
-  start?: ProfileLocation,
-): Promise<ResolvedProfile> {
-  const merged = await mergeChain(layers, name, cache, start);
-  const { values, env, origin, sources } = merged;
-  // A user listeners.yml that redefines a system listener (or grants itself
-  // user_may_override) makes the whole configuration invalid, whichever
-  // listener this profile uses: fail closed, as for a syntax error there.
-  const layerProblems = await layerListenerProblems(layers, listeners, cache);
-  if (layerProblems.length) throw new ConfigError(layerProblems);
-  const problems: ConfigProblem[] = [];
-  const fail = async (field: Field, message: string) => {
-    problems.push(
-      ...(await locate(
-        origin[field] ?? sources[0]!,
-        origin[field] ? [field] : [],
-        `${origin[field] ? '' : `${field}: `}${message}`,
-      )),
-    );
-  };
+/** A rule's finding: a field's problem (located where the field was set), or one a whole file is named for. */
+type Finding = { field: Field; message: string } | { file: string; message: string };
+type Values = Partial<ProfileFile>;
 
-  for (const field of ['listener', 'isolation', 'backend'] as const) {
-    if (values[field] === undefined)
-      await fail(field, `profile '${name}' sets no ${field} (directly or through extends)`);
-  }
-  const sourcedListener = values.listener === undefined ? undefined : listeners.get(values.listener);
-  if (values.listener !== undefined && !sourcedListener) {
-    await fail('listener', `no listener named '${values.listener}' (defined: ${[...listeners.keys()].join(', ')})`);
-  }
+/** The fields every profile needs, and a listener that exists. */
+function requiredFields(name: string, values: Values, listeners: Map<string, SourcedListener>): Finding[] {
+  const found: Finding[] = (['listener', 'isolation', 'backend'] as const)
+    .filter((field) => values[field] === undefined)
+    .map((field) => ({ field, message: `profile '${name}' sets no ${field} (directly or through extends)` }));
+  if (values.listener !== undefined && !listeners.get(values.listener))
+    found.push({
+      field: 'listener',
+      message: `no listener named '${values.listener}' (defined: ${[...listeners.keys()].join(', ')})`,
+    });
+  return found;
+}
+
+/** What the backend says of the profile: weaknesses to acknowledge, modes it cannot honour; own_sandbox's need. */
+function backendRules(values: Values): Finding[] {
+  const found: Finding[] = [];
   // Each backend says which of its weaknesses a profile must acknowledge.
   const acknowledged: readonly string[] = values.acknowledge ?? [];
-  for (const need of values.backend ? BACKENDS[values.backend].mustAcknowledge : []) {
-    if (!acknowledged.includes(need.name)) await fail('backend', need.reason);
-  }
+  for (const need of values.backend ? BACKENDS[values.backend].mustAcknowledge : [])
+    if (!acknowledged.includes(need.name)) found.push({ field: 'backend', message: need.reason });
   if (values.backend && values.isolation) {
     const reason = BACKENDS[values.backend].cannotIsolate(values.isolation);
-    if (reason) await fail('isolation', reason);
+    if (reason) found.push({ field: 'isolation', message: reason });
   }
   if (values.own_sandbox !== undefined && values.netns === undefined)
-    await fail(
-      'own_sandbox',
-      "own_sandbox needs netns: there a namespace root made holds the program's sockets while its own sandbox holds the session; the launcher's own jail cannot hold a program that makes its own sandbox",
-    );
-  // Which account's firewall holds the program is the system's word: a user
-  // file could name a held account, or keep one it inherits while running a
-  // program of its own (extends: apt, command: ...), which that firewall
-  // does not hold. So no user file may be in such a profile's chain.
+    found.push({
+      field: 'own_sandbox',
+      message:
+        "own_sandbox needs netns: there a namespace root made holds the program's sockets while its own sandbox holds the session; the launcher's own jail cannot hold a program that makes its own sandbox",
+    });
+  return found;
+}
+
+/**
+ * Which account's firewall holds the program is the system's word: a user
+ * file could name a held account, or keep one it inherits while running a
+ * program of its own (extends: apt, command: ...), which that firewall does
+ * not hold. So no user file may be in such a profile's chain.
+ */
+function connectsAsRule(name: string, merged: Merged, layers: Layer[]): Finding[] {
+  const { values, origin } = merged;
   const userIndex = layers.findIndex((l) => l.name === 'user');
   const inUserLayer = (file: string) => userIndex >= 0 && (merged.layerOf.get(file) ?? -1) >= userIndex;
   const userFile = merged.sources.find(inUserLayer);
   if (values.connects_as !== undefined && origin.connects_as !== undefined && inUserLayer(origin.connects_as))
-    await fail(
-      'connects_as',
-      'only the shipped and admin layers may say which account a program connects as (the host firewall is looked up for it): remove the line',
-    );
-  else if (values.connects_as !== undefined && userFile !== undefined)
-    problems.push(
-      ...(await locate(
-        userFile,
-        [],
-        `profile '${name}' builds on a profile that connects as '${values.connects_as}' (connects_as: the host firewall is looked up for that account, which a user's file cannot vouch for): launch the system profile itself, or ask the administrator`,
-      )),
-    );
-  if (values.proxy !== undefined && values.backend !== undefined && values.backend !== 'own-setting') {
-    await fail(
-      'proxy',
-      `proxy is how an own-setting program is told its listener: backend ${values.backend} does not use it (use backend own-setting, or remove proxy)`,
-    );
-  }
+    return [
+      {
+        field: 'connects_as',
+        message:
+          'only the shipped and admin layers may say which account a program connects as (the host firewall is looked up for it): remove the line',
+      },
+    ];
+  if (values.connects_as !== undefined && userFile !== undefined)
+    return [
+      {
+        file: userFile,
+        message: `profile '${name}' builds on a profile that connects as '${values.connects_as}' (connects_as: the host firewall is looked up for that account, which a user's file cannot vouch for): launch the system profile itself, or ask the administrator`,
+      },
+    ];
+  return [];
+}
+
+/** How an own-setting program is told its listener, and whether its group's credentials reach Tor. */
+function proxyRules(values: Values): Finding[] {
+  const found: Finding[] = [];
+  if (values.proxy !== undefined && values.backend !== undefined && values.backend !== 'own-setting')
+    found.push({
+      field: 'proxy',
+      message: `proxy is how an own-setting program is told its listener: backend ${values.backend} does not use it (use backend own-setting, or remove proxy)`,
+    });
   // What Tor sees must be what explain says: credentials of the launcher's
   // group reach Tor only if the proxy templates hand them to the program.
   // (A jail carries the group by its address: the program then needs none.)
@@ -409,59 +409,72 @@ export async function resolveProfile(
   ) {
     const templates = [...(values.proxy?.args ?? []), ...Object.values(values.proxy?.env ?? {})];
     const carries = templates.some((t) => placeholdersIn(t).known.some((p) => CREDENTIAL_PLACEHOLDERS.includes(p)));
-    if (!carries) {
-      await fail(
-        'isolation',
-        `isolation "${values.isolation}" needs credentials that reach Tor, but proxy hands the program none ({socks.username}, {socks.password} or {socks.url}): use isolation none if it sends none, or application if its own settings decide`,
-      );
-    }
+    if (!carries)
+      found.push({
+        field: 'isolation',
+        message: `isolation "${values.isolation}" needs credentials that reach Tor, but proxy hands the program none ({socks.username}, {socks.password} or {socks.url}): use isolation none if it sends none, or application if its own settings decide`,
+      });
   }
+  return found;
+}
+
+/** What the listener allows: credentials honoured, a control port's rules, the namespace it is reachable from. */
+function listenerRules(values: Values, sourcedListener: SourcedListener | undefined): Finding[] {
+  const found: Finding[] = [];
   // Isolation by credentials needs a port that honours them: what the
   // listener's flags mean to Tor (last flag wins) is socks-flags' to say.
   const isolatesByAuth = values.isolation === 'app' || values.isolation === 'launch';
   const port = socksAuthFlags(sourcedListener?.config.flags ?? []);
-  if (isolatesByAuth && !port.isolatesBySocksAuth) {
-    await fail(
-      'isolation',
-      `listener '${values.listener}' has NoIsolateSOCKSAuth: Tor would ignore the credentials that carry isolation "${values.isolation}"`,
-    );
-  }
-  if (isolatesByAuth && port.prefersNoAuth) {
-    await fail(
-      'isolation',
-      `listener '${values.listener}' has PreferSOCKSNoAuth: Tor would take no authentication from clients that also offer it (curl, proxychains), losing isolation "${values.isolation}"`,
-    );
-  }
-  for (const [field, message] of controlProblems(values, sourcedListener?.config)) await fail(field, message);
+  if (isolatesByAuth && !port.isolatesBySocksAuth)
+    found.push({
+      field: 'isolation',
+      message: `listener '${values.listener}' has NoIsolateSOCKSAuth: Tor would ignore the credentials that carry isolation "${values.isolation}"`,
+    });
+  if (isolatesByAuth && port.prefersNoAuth)
+    found.push({
+      field: 'isolation',
+      message: `listener '${values.listener}' has PreferSOCKSNoAuth: Tor would take no authentication from clients that also offer it (curl, proxychains), losing isolation "${values.isolation}"`,
+    });
+  for (const [field, message] of controlProblems(values, sourcedListener?.config)) found.push({ field, message });
   const listenerNetns = sourcedListener?.config.netns;
-  if (listenerNetns !== undefined && values.netns !== listenerNetns) {
-    await fail(
-      values.netns === undefined ? 'listener' : 'netns',
-      `listener '${values.listener}' is reachable only from network namespace '${listenerNetns}': set netns: ${listenerNetns}`,
-    );
-  }
-  // Placement runs the command as another account or in another namespace,
-  // through a privileged entry: what runs must be the profile's, never a
-  // program the caller names (`default -- CMD` style), and never root.
-  const placed = values.netns !== undefined || values.user !== undefined;
-  const placementField = values.user !== undefined ? 'user' : 'netns';
-  if (placed && values.command === undefined)
-    await fail(
-      placementField,
-      `a profile with a placement (netns, user) must name its command: otherwise the caller would choose the program run as ${values.user ?? 'the caller'} in the namespace`,
-    );
-  if (values.user === 'root')
-    await fail('user', 'placement never runs an application as root: name a service user, or remove user');
-  if (placed && values.backend === 'proxychains')
-    await fail(
-      'backend',
-      "backend proxychains hands its configuration over in the caller's runtime directory, which a placed application cannot rely on: use torsocks",
-    );
-  if (problems.length) throw new ConfigError(problems);
-  // After the ordinary rules: a profile that cannot launch anyway says why first.
-  const weakened = await weakeningProblems(layers, name, merged, cache);
-  if (weakened.length) throw new ConfigError(weakened);
+  if (listenerNetns !== undefined && values.netns !== listenerNetns)
+    found.push({
+      field: values.netns === undefined ? 'listener' : 'netns',
+      message: `listener '${values.listener}' is reachable only from network namespace '${listenerNetns}': set netns: ${listenerNetns}`,
+    });
+  return found;
+}
 
+/**
+ * Placement runs the command as another account or in another namespace,
+ * through a privileged entry: what runs must be the profile's, never a
+ * program the caller names (`default -- CMD` style), and never root.
+ */
+function placementRules(values: Values): Finding[] {
+  const found: Finding[] = [];
+  const placed = values.netns !== undefined || values.user !== undefined;
+  if (placed && values.command === undefined)
+    found.push({
+      field: values.user !== undefined ? 'user' : 'netns',
+      message: `a profile with a placement (netns, user) must name its command: otherwise the caller would choose the program run as ${values.user ?? 'the caller'} in the namespace`,
+    });
+  if (values.user === 'root')
+    found.push({
+      field: 'user',
+      message: 'placement never runs an application as root: name a service user, or remove user',
+    });
+  if (placed && values.backend === 'proxychains')
+    found.push({
+      field: 'backend',
+      message:
+        "backend proxychains hands its configuration over in the caller's runtime directory, which a placed application cannot rely on: use torsocks",
+    });
+  return found;
+}
+
+/** The profile as the launch uses it, once every rule holds. */
+function resolvedOf(name: string, merged: Merged, sourcedListener: SourcedListener, layers: Layer[]): ResolvedProfile {
+  const { values, env, sources } = merged;
   return {
     name,
     sources,
@@ -471,7 +484,7 @@ export async function resolveProfile(
     callerArgs: values.caller_args ?? 'any',
     callers: values.callers ?? null,
     desktopFiles: values.desktop_files ?? [],
-    listener: resolveListener(sourcedListener!, layers),
+    listener: resolveListener(sourcedListener, layers),
     isolation: values.isolation!,
     backend: values.backend!,
     acknowledge: values.acknowledge ?? [],
@@ -503,4 +516,50 @@ export async function resolveProfile(
     ownSandbox: values.own_sandbox ?? null,
     fieldSources: fieldSources(layers, merged),
   };
+}
+
+export async function resolveProfile(
+  layers: Layer[],
+  listeners: Map<string, SourcedListener>,
+  name: string,
+  cache: ParsedCache = NO_CACHE,
+  /** validate FILE: resolve starting from this file instead of NAME's top-most one. */
+  start?: ProfileLocation,
+): Promise<ResolvedProfile> {
+  const merged = await mergeChain(layers, name, cache, start);
+  const { values, origin, sources } = merged;
+  // A user listeners.yml that redefines a system listener (or grants itself
+  // user_may_override) makes the whole configuration invalid, whichever
+  // listener this profile uses: fail closed, as for a syntax error there.
+  const layerProblems = await layerListenerProblems(layers, listeners, cache);
+  if (layerProblems.length) throw new ConfigError(layerProblems);
+  const sourcedListener = values.listener === undefined ? undefined : listeners.get(values.listener);
+  const findings = [
+    ...requiredFields(name, values, listeners),
+    ...backendRules(values),
+    ...connectsAsRule(name, merged, layers),
+    ...proxyRules(values),
+    ...listenerRules(values, sourcedListener),
+    ...placementRules(values),
+  ];
+  const problems: ConfigProblem[] = [];
+  for (const finding of findings) {
+    // A field's problem points where the field was set; a field set nowhere, at the profile's own file.
+    if ('file' in finding) problems.push(...(await locate(finding.file, [], finding.message)));
+    else {
+      const at = origin[finding.field];
+      problems.push(
+        ...(await locate(
+          at ?? sources[0]!,
+          at ? [finding.field] : [],
+          `${at ? '' : `${finding.field}: `}${finding.message}`,
+        )),
+      );
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  // After the ordinary rules: a profile that cannot launch anyway says why first.
+  const weakened = await weakeningProblems(layers, name, merged, cache);
+  if (weakened.length) throw new ConfigError(weakened);
+  return resolvedOf(name, merged, sourcedListener!, layers);
 }

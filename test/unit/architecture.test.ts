@@ -1,6 +1,8 @@
 // The folders of src/ stack: each imports only folders below it in STACK
 // (README "Layout" draws it, one line a folder). Read from the source with
 // TypeScript's own parser: static imports, re-exports and import() alike.
+// And no function in src/ (TypeScript or C) is over 80 lines: longer ones
+// are split into named steps.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
@@ -90,5 +92,59 @@ describe('the house: folders that stack', () => {
     const layout = readme.slice(readme.indexOf('## Layout'));
     const drawn = [...layout.matchAll(/^ {4}src\/([a-z]+)\//gm)].map((m) => m[1]);
     expect(drawn).toEqual([...STACK].reverse());
+  });
+});
+
+describe('short functions', () => {
+  const MAX = 80;
+
+  it(`no TypeScript function in src/ is over ${MAX} lines`, () => {
+    const long: string[] = [];
+    for (const file of sources(SRC)) {
+      const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+      const visit = (node: ts.Node) => {
+        if (
+          ts.isFunctionDeclaration(node) ||
+          ts.isMethodDeclaration(node) ||
+          ts.isArrowFunction(node) ||
+          ts.isFunctionExpression(node) ||
+          ts.isConstructorDeclaration(node)
+        ) {
+          const first = source.getLineAndCharacterOfPosition(node.getStart()).line;
+          const last = source.getLineAndCharacterOfPosition(node.getEnd()).line;
+          const name = 'name' in node && node.name ? node.name.getText() : '(anonymous)';
+          if (last - first + 1 > MAX)
+            long.push(`${relative(SRC, file)}:${first + 1} ${name}: ${last - first + 1} lines`);
+        }
+        ts.forEachChild(node, visit);
+      };
+      visit(source);
+    }
+    expect(long).toEqual([]);
+  });
+
+  it(`no C function in src/ is over ${MAX} lines`, () => {
+    const long: string[] = [];
+    for (const file of ['place/place.c', 'jail/jail.c']) {
+      const lines = readFileSync(join(SRC, file), 'utf8').split('\n');
+      let depth = 0;
+      let start: number | null = null;
+      lines.forEach((line, i) => {
+        // Braces in strings, characters and comments are not the code's.
+        const code = line
+          .replace(/"(\\.|[^"\\])*"/g, '""')
+          .replace(/'(\\.|[^'\\])*'/g, "''")
+          .replace(/\/\/.*$/, '');
+        const open = (code.match(/\{/g) ?? []).length;
+        const close = (code.match(/\}/g) ?? []).length;
+        if (depth === 0 && open > 0) start = i;
+        depth += open - close;
+        if (depth === 0 && close > 0 && start !== null) {
+          if (i - start + 1 > MAX) long.push(`${file}:${start + 1}: ${i - start + 1} lines`);
+          start = null;
+        }
+      });
+    }
+    expect(long).toEqual([]);
   });
 });

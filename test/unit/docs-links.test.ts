@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { HELP } from '../../src/cli/help';
 
 const ROOT = join(dirname(new URL(import.meta.url).pathname), '..', '..');
 const DOCS = join(ROOT, 'docs');
@@ -80,6 +81,24 @@ describe('README, docs/ and the manual page', () => {
     const named = [...seeAlso.matchAll(/^\.IR? ([a-z-]+\.md)\b/gm)].map((m) => m[1]!);
     expect(named.sort()).toEqual([...pages].sort());
     expect(seeAlso).toContain('/usr/share/doc/tails-launch/docs/');
+  });
+
+  it('every command the help names has a row in the README table and a place in docs/commands.md, every option in docs/', () => {
+    // The same reading of the help as test/unit/man-page.test.ts: what holds
+    // the manual page to the help holds docs/ to it too.
+    const usage = HELP.slice(0, HELP.indexOf('\n\n'));
+    const commands = [...new Set([...usage.matchAll(/tails-launch \[[^\]]*\] ([a-z][a-z-]*)/g)].map((m) => m[1]!))];
+    const options = [...new Set([...HELP.matchAll(/--[a-z][a-z-]*[a-z]/g)].map((m) => m[0]))];
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const reference = readFileSync(join(DOCS, 'commands.md'), 'utf8');
+    const docs = readdirSync(DOCS)
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => readFileSync(join(DOCS, f), 'utf8'))
+      .join('\n');
+    expect(commands.length).toBeGreaterThan(10);
+    expect(commands.filter((c) => !new RegExp(`^\\| \`(\\[)?${c}\\b`, 'm').test(readme))).toEqual([]);
+    expect(commands.filter((c) => !new RegExp(`\\b${c}\\b`).test(reference))).toEqual([]);
+    expect(options.filter((o) => !new RegExp(`${o}(?![a-z-])`).test(docs))).toEqual([]);
   });
 
   it('the package installs docs/ beside the README', () => {

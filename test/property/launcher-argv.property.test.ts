@@ -20,6 +20,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { LaunchError } from '../../src/errors/launch-error';
 import { oneLine } from '../../src/cli/output';
 import { parseArgs, type Command } from '../../src/cli/parse-args';
+import { userNamespaceProblem } from '../../src/jail/user-namespaces';
 import { argvOf, argvWord } from '../support/argv-words';
 import { useTempDirs } from '../support/fixtures';
 import { cleanEnv, makeConfigDir, runLauncher } from '../support/launcher';
@@ -35,6 +36,8 @@ let marker: string;
 let word: fc.Arbitrary<string>;
 /** The shipped-like profiles of `config`, by what launching them must end in (Tor is never there). */
 const PROFILES = ['default', 'marker', 'none', 'placed', 'broken'];
+/** Why this machine cannot make user namespaces for a user jail, or null (the launcher's own reading of the kernel's knobs). */
+const userNamespaces = userNamespaceProblem(process.getuid?.() ?? -1);
 
 /** A TCP port on 127.0.0.1 that nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {
@@ -104,10 +107,15 @@ function predict(words: string[]): Command | { refused: string } {
 
 /** The statuses a launch of COMMAND may end in, Tor being unreachable. */
 function launchStatuses(command: Extract<Command, { kind: 'run' }>): number[] {
-  // No listener here has a jail port: a jailed launch is refused as a configuration that cannot be jailed
-  // (or, before that, as a usage error: no command, --identity without a group).
-  if (command.options.jail && ['marker', 'none', 'placed', 'broken', 'default'].includes(command.profile))
-    return [EXIT.usage, EXIT.config];
+  if (command.options.jail) {
+    // No root jails are configured here (no pool, no jail_port), so --jail asks for a user jail (user
+    // namespaces, bubblewrap). It changes the guard, not how far the launch gets: as far as without it
+    // (Tor is not there), where this machine can make user namespaces; where it cannot, also "no guard"
+    // (77). A profile placed in a namespace cannot be jailed too: a configuration error (65).
+    if (command.profile === 'placed') return [EXIT.config];
+    const unjailed = launchStatuses({ ...command, options: { ...command.options, jail: false } });
+    return userNamespaces === null ? unjailed : [...unjailed, EXIT.refused];
+  }
   switch (command.profile) {
     case 'marker':
       return [EXIT.torUnreachable];

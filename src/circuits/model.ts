@@ -1,6 +1,6 @@
 // What `tails-launch circuits --json` prints (schema version 1, documented in
 // docs/circuits.md): Tor's live circuits, grouped by what launched them.
-import type { IsolationMode } from '../profile/schema';
+import type { IsolationMode } from '../vocabulary/modes';
 
 /** Who a group of circuits belongs to. */
 export type CircuitOwner =

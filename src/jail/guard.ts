@@ -3,7 +3,7 @@
 // host's own firewall (host). A program that connects by itself (backends
 // own-setting and env) is jailed unless the administrator says the host holds
 // it; where no guard can be had the launch is refused, one line.
-import type { BackendName } from '../profile/schema';
+import type { BackendName } from '../vocabulary/modes';
 
 export type GuardKind = 'preload' | 'jail' | 'host';
 

@@ -2,7 +2,7 @@
 // on which SocksPort, with which SOCKS5 credentials, and who puts them on
 // the SOCKS session. Pure.
 import type { SocksAuth } from '../isolation/credentials';
-import type { BackendName, IsolationMode } from '../profile/schema';
+import type { BackendName, IsolationMode } from '../vocabulary/modes';
 
 export interface TorSees {
   /** The listener's name and its SocksPort (or control port) as torrc has it (not where the program connects, if that differs). */

@@ -8,7 +8,7 @@ import type { PlanJail } from '../jail/plan-jail';
 import type { Guard } from '../jail/guard';
 import type { Listener } from '../tor/listener';
 import type { ControlFilter } from '../tor/onion-grater';
-import type { BackendName, IsolationMode } from '../profile/schema';
+import type { BackendName, IsolationMode } from '../vocabulary/modes';
 
 export interface PlanCheck {
   kind:

@@ -5,9 +5,6 @@ import * as z from 'zod/mini';
 import { ENV_NAME_PATTERN, NAME_PATTERN } from '../vocabulary/names';
 import { ACKNOWLEDGEMENTS, BACKEND_NAMES, ISOLATION_MODES } from '../vocabulary/modes';
 
-export { ACKNOWLEDGEMENTS, BACKEND_NAMES, ISOLATION_MODES } from '../vocabulary/modes';
-export type { BackendName, IsolationMode } from '../vocabulary/modes';
-
 /**
  * SocksPort flags as tor(1) spells them. Isolation flags take a `No` prefix;
  * `SessionGroup=N` joins listeners. Kept to what Tor accepts so that

@@ -56,11 +56,10 @@ import type { ConfigProblem } from './config-error';
 import type { Layer } from './layers';
 import { readListenersFile, type SourcedListener } from './load';
 import type { ParsedCache } from './parsed-cache';
+import type { BackendName, IsolationMode } from '../vocabulary/modes';
 import {
   CALLER_ARGS,
-  type BackendName,
   type CallerArgs,
-  type IsolationMode,
   type ListenerConfig,
   type ListenersFile,
   type ProfileFile,
@@ -134,19 +133,25 @@ const backendRule: Rule = (system, user) => {
   return jailedAway || weaker ? [{ field: 'backend', system: system.backend, user: user.backend, kind: 'weaker' }] : [];
 };
 
+// A field the system layer sets that the user layer may neither drop nor
+// change (compared as its JSON).
+const keptAsSystem =
+  (field: 'proxy' | 'callers'): Rule =>
+  (system, user) =>
+    system[field] !== undefined && JSON.stringify(user[field]) !== JSON.stringify(system[field])
+      ? [
+          {
+            field,
+            system: JSON.stringify(system[field]),
+            user: user[field] === undefined ? null : JSON.stringify(user[field]),
+            kind: user[field] === undefined ? 'drop' : 'change',
+          },
+        ]
+      : [];
+
 // How an own-setting program is told its listener: dropping or changing it
 // could leave the program on its own default (or on no proxy at all).
-const proxyRule: Rule = (system, user) =>
-  system.proxy !== undefined && JSON.stringify(user.proxy) !== JSON.stringify(system.proxy)
-    ? [
-        {
-          field: 'proxy',
-          system: JSON.stringify(system.proxy),
-          user: user.proxy === undefined ? null : JSON.stringify(user.proxy),
-          kind: user.proxy === undefined ? 'drop' : 'change',
-        },
-      ]
-    : [];
+const proxyRule = keptAsSystem('proxy');
 
 // Adding a placement the system profile lacks is stricter: allowed.
 const placementRule: Rule = (system, user) =>
@@ -197,17 +202,8 @@ const callerArgsRule: Rule = (system, user) =>
       ]
     : [];
 
-const callersRule: Rule = (system, user) =>
-  system.callers !== undefined && JSON.stringify(user.callers) !== JSON.stringify(system.callers)
-    ? [
-        {
-          field: 'callers',
-          system: JSON.stringify(system.callers),
-          user: user.callers === undefined ? null : JSON.stringify(user.callers),
-          kind: user.callers === undefined ? 'drop' : 'change',
-        },
-      ]
-    : [];
+// Who may have a placed profile launched for them: the system's word only.
+const callersRule = keptAsSystem('callers');
 
 const acknowledgeRule: Rule = (system, user) => {
   const systemAcks = system.acknowledge ?? [];

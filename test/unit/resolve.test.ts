@@ -399,6 +399,14 @@ describe('weakening, field by field (pure)', () => {
       }
     }
     expect(findWeakenings({ netns: 'tbb' }, {})).toMatchObject([{ field: 'netns', kind: 'drop' }]);
+    // Who may have a placed profile launched: the system's list only, neither dropped nor changed.
+    expect(findWeakenings({ callers: ['amnesia'] }, {})).toMatchObject([
+      { field: 'callers', kind: 'drop', system: '["amnesia"]', user: null },
+    ]);
+    expect(findWeakenings({ callers: ['amnesia'] }, { callers: ['amnesia', 'mallory'] })).toMatchObject([
+      { field: 'callers', kind: 'change', user: '["amnesia","mallory"]' },
+    ]);
+    expect(findWeakenings({ callers: ['amnesia'] }, { callers: ['amnesia'] })).toEqual([]);
     // caller_args may only become stricter: any < non-options < none (absent is any).
     const CALLER_ARGS = ['any', 'non-options', 'none'] as const;
     for (const [i, system] of CALLER_ARGS.entries()) {
